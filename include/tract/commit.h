@@ -1,0 +1,138 @@
+/*
+ * commit.h - creating and reading commits, resolving references,
+ * annotations and configuration queries.
+ */
+#ifndef TRACT_COMMIT_H
+#define TRACT_COMMIT_H
+
+#include "common.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A commit read from the store (immutable). */
+typedef struct tract_commit tract_commit;
+
+/** Options of tract_commit_create(). Initialise with TRACT_COMMIT_OPTS_INIT. */
+typedef struct {
+	unsigned int version;
+	tract_operation operation;   /**< TRACT_OP_APPEND (default) or TRACT_OP_EDIT */
+	/** Edit target (required for edits) or the commit an append answers;
+	 *  a full hash, a branch name or a unique prefix of this tract. */
+	const char *response_to;
+	const char *message;         /**< free-text commit message, may be NULL */
+	const char *metadata_json;   /**< a JSON object or NULL */
+	const char *generation_config_json; /**< a JSON object or NULL */
+} tract_commit_opts;
+
+#define TRACT_COMMIT_OPTS_VERSION 1
+#define TRACT_COMMIT_OPTS_INIT {TRACT_COMMIT_OPTS_VERSION, TRACT_OP_APPEND, NULL, NULL, NULL, NULL}
+
+/**
+ * Commit content (a JSON object whose "content_type" selects the type,
+ * spec/core.md §3) on HEAD. The content is validated and normalized, the
+ * blob stored once, the commit hashed and HEAD moved, all in one
+ * transaction. out may be NULL. Errors: TRACT_EINVAL (bad content, JSON,
+ * metadata...), TRACT_EDETACHED, TRACT_EEDIT, TRACT_EBUDGET,
+ * TRACT_ESTALE (another writer moved the branch and the retry budget was
+ * exhausted), TRACT_ESTORAGE.
+ */
+TRACT_EXTERN(int) tract_commit_create(tract_commit **out, tract *t, const char *content_json,
+				      const tract_commit_opts *opts);
+
+/** Shortcuts: an instruction, a dialogue turn (role user/assistant/system). */
+TRACT_EXTERN(int) tract_commit_instruction(tract_commit **out, tract *t, const char *text);
+TRACT_EXTERN(int) tract_commit_dialogue(tract_commit **out, tract *t, const char *role,
+					const char *text, const char *name);
+
+/**
+ * Resolve a reference of this tract to a full hash: an exact hash, a
+ * branch name, or a unique hex prefix of at least 4 characters
+ * (case-insensitive). Errors: TRACT_ENOTFOUND, TRACT_EAMBIGUOUS.
+ */
+TRACT_EXTERN(int) tract_resolve(char out[65], tract *t, const char *ref);
+
+/** Look up a commit by reference (see tract_resolve), with its content. */
+TRACT_EXTERN(int) tract_commit_lookup(tract_commit **out, tract *t, const char *ref);
+
+TRACT_EXTERN(void) tract_commit_free(tract_commit *c);
+
+TRACT_EXTERN(const char *) tract_commit_hash(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_tract_id(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_parent(const tract_commit *c); /**< NULL for a root */
+TRACT_EXTERN(const char *) tract_commit_content_hash(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_content_type(const tract_commit *c);
+TRACT_EXTERN(tract_operation) tract_commit_operation(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_response_to(const tract_commit *c); /**< or NULL */
+TRACT_EXTERN(const char *) tract_commit_message(const tract_commit *c);     /**< or NULL */
+TRACT_EXTERN(int64_t) tract_commit_token_count(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_metadata(const tract_commit *c);   /**< JSON or NULL */
+TRACT_EXTERN(const char *) tract_commit_generation_config(const tract_commit *c); /**< JSON or NULL */
+TRACT_EXTERN(tract_time) tract_commit_time(const tract_commit *c);
+/** The stored content (payload_json) or NULL when not loaded/missing. */
+TRACT_EXTERN(const char *) tract_commit_content(const tract_commit *c);
+/** Merge parents beyond the first (position >= 1), or 0 for ordinary commits. */
+TRACT_EXTERN(size_t) tract_commit_extra_parent_count(const tract_commit *c);
+TRACT_EXTERN(const char *) tract_commit_extra_parent(const tract_commit *c, size_t i);
+
+/**
+ * The commit as the JSON object of CLI.md's `log --json` (commit_hash,
+ * parent_hash, content_type, operation, response_to, message,
+ * token_count, created_at, metadata, generation_config). Caller frees with
+ * tract_mem_free.
+ */
+TRACT_EXTERN(int) tract_commit_to_json(char **out, const tract_commit *c);
+
+/** A list of commits. */
+typedef struct {
+	tract_commit **items;
+	size_t count;
+} tract_commit_list;
+
+TRACT_EXTERN(void) tract_commit_list_dispose(tract_commit_list *list);
+
+/**
+ * History along first parents from start (NULL = HEAD), newest first.
+ * limit 0 means everything. op_filter TRACT_OP_UNKNOWN means every
+ * operation; otherwise only matching commits are returned and counted.
+ */
+TRACT_EXTERN(int) tract_log(tract_commit_list *out, tract *t, const char *start, size_t limit,
+			    tract_operation op_filter);
+
+/**
+ * Commits of the tract (every branch, edits included) whose generation
+ * config member `field` (a dotted path) compares with value_json under op
+ * ("=", "!=", ">", "<", ">=", "<=") by SQLite's rules. Oldest first.
+ */
+TRACT_EXTERN(int) tract_query_by_config(tract_commit_list *out, tract *t, const char *field,
+					const char *op, const char *value_json);
+
+/** An annotation row. */
+typedef struct {
+	int64_t id;
+	char tract_id[65];
+	char target_hash[65];
+	tract_priority priority;
+	char *reason; /**< NULL when none */
+	tract_time created_at;
+} tract_annotation;
+
+/** Set the priority of a commit (reason may be NULL). out_id may be NULL. */
+TRACT_EXTERN(int) tract_annotate(int64_t *out_id, tract *t, const char *ref,
+				 tract_priority priority, const char *reason);
+
+/** Every annotation of a commit, oldest first (ties by id). */
+TRACT_EXTERN(int) tract_annotations_get(tract_annotation **out, size_t *count, tract *t,
+					const char *ref);
+TRACT_EXTERN(void) tract_annotations_free(tract_annotation *anns, size_t count);
+
+/** "skip"/"normal"/"pinned" <-> enum. parse returns TRACT_EINVAL when unknown. */
+TRACT_EXTERN(const char *) tract_priority_name(tract_priority p);
+TRACT_EXTERN(int) tract_priority_parse(tract_priority *out, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,83 @@
+/*
+ * compile.h - compiling the commit chain into the messages sent to a model.
+ */
+#ifndef TRACT_COMPILE_H
+#define TRACT_COMPILE_H
+
+#include "common.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A compiled context (immutable copy; owns its strings). */
+typedef struct tract_context tract_context;
+
+/** Options of tract_compile(). Initialise with TRACT_COMPILE_OPTS_INIT. */
+typedef struct {
+	unsigned int version;
+	/** Compile as of this commit (a reference of the tract), or NULL. */
+	const char *at_commit;
+	/** Compile as of this instant (UTC µs), or TRACT_TIME_NONE. */
+	tract_time at_time;
+	/** Append " [edited]" to messages replaced by an edit. */
+	int edit_markers;
+	/** Give merge commits their reference JSON message (default: none). */
+	int merge_messages;
+} tract_compile_opts;
+
+#define TRACT_COMPILE_OPTS_VERSION 1
+#define TRACT_COMPILE_OPTS_INIT {TRACT_COMPILE_OPTS_VERSION, NULL, TRACT_TIME_NONE, 0, 0}
+
+/**
+ * Compile HEAD (spec/core.md §6). opts NULL means a plain compile, which
+ * uses the compile cache. at_commit and at_time are exclusive
+ * (TRACT_EINVAL); an unknown at_commit is TRACT_ENOTFOUND.
+ */
+TRACT_EXTERN(int) tract_compile(tract_context **out, tract *t, const tract_compile_opts *opts);
+
+TRACT_EXTERN(void) tract_context_free(tract_context *ctx);
+
+TRACT_EXTERN(size_t) tract_context_count(const tract_context *ctx);
+TRACT_EXTERN(const char *) tract_context_role(const tract_context *ctx, size_t i);
+TRACT_EXTERN(const char *) tract_context_content(const tract_context *ctx, size_t i);
+TRACT_EXTERN(const char *) tract_context_name(const tract_context *ctx, size_t i); /**< or NULL */
+TRACT_EXTERN(const char *) tract_context_commit_hash(const tract_context *ctx, size_t i);
+/** Generation config of message i as JSON ("{}" when none). */
+TRACT_EXTERN(const char *) tract_context_generation_config(const tract_context *ctx, size_t i);
+TRACT_EXTERN(int64_t) tract_context_token_count(const tract_context *ctx);
+/** "tiktoken:o200k_base", "estimate:...", "api:P+C" or "". */
+TRACT_EXTERN(const char *) tract_context_token_source(const tract_context *ctx);
+
+/** Renderings of a compiled context. */
+typedef enum {
+	/** CLI.md `compile --json`: messages, token_count, commit_count,
+	 *  token_source, commit_hashes, generation_configs. */
+	TRACT_FORMAT_JSON = 0,
+	/** OpenAI chat messages array. */
+	TRACT_FORMAT_OPENAI = 1,
+	/** Anthropic Messages: {"system": "...", "messages": [...]}. */
+	TRACT_FORMAT_ANTHROPIC = 2,
+	/** Plain text, one "[role] content" block per message. */
+	TRACT_FORMAT_TEXT = 3,
+} tract_format;
+
+/** Render a context; caller frees with tract_mem_free. */
+TRACT_EXTERN(int) tract_context_render(char **out, const tract_context *ctx, tract_format fmt);
+
+/**
+ * Record the token usage a provider reported for the current HEAD (or
+ * head_hash, which must equal HEAD). usage_json is an OpenAI
+ * ({"prompt_tokens",...}) or Anthropic ({"input_tokens",...}) usage
+ * object. Nothing is written to the store; later plain compiles at the
+ * same HEAD report the API figures. out (may be NULL) receives the
+ * updated context.
+ */
+TRACT_EXTERN(int) tract_record_usage(tract_context **out, tract *t, const char *usage_json,
+				     const char *head_hash);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,39 @@
+/*
+ * plugin.h - listing the plugins the loader can find.
+ */
+#ifndef TRACT_PLUGIN_H
+#define TRACT_PLUGIN_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+	TRACT_PLUGIN_BACKEND = 0,
+	TRACT_PLUGIN_PROVIDER = 1,
+} tract_plugin_kind;
+
+typedef struct {
+	tract_plugin_kind kind;
+	char *name;       /**< "sqlite" */
+	char *path;       /**< file the plugin was loaded from */
+	unsigned int abi_version; /**< 0 when it could not be read */
+	char *error;      /**< why it cannot be used, or NULL */
+} tract_plugin_info;
+
+/**
+ * Every plugin file found on the search path (TRACT_PLUGIN_PATH, the build
+ * tree, the installed plugin directory), first match per name.
+ */
+TRACT_EXTERN(int) tract_plugin_list(tract_plugin_info **out, size_t *count);
+TRACT_EXTERN(void) tract_plugin_info_free(tract_plugin_info *infos, size_t count);
+
+/** The search path as a colon-separated string (caller frees with tract_mem_free). */
+TRACT_EXTERN(char *) tract_plugin_search_path(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,161 @@
+/*
+ * store.h - opening stores and tracts.
+ *
+ * A tract_store is one opened storage location (one backend connection);
+ * it holds many tracts. A tract is one history inside a store. Either
+ * handle is used by one thread at a time; processes and hosts coordinate
+ * through the backend.
+ */
+#ifndef TRACT_STORE_H
+#define TRACT_STORE_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tract_store tract_store;
+typedef struct tract tract;
+typedef struct tract_tokenizer tract_tokenizer;
+
+/** Flags of tract_store_open(). */
+enum {
+	/** Create the store when it does not exist (otherwise ENOTFOUND). */
+	TRACT_STORE_CREATE = 1u << 0,
+};
+
+/**
+ * Open a store by URI: a plain path or "sqlite:PATH" (default backend),
+ * "lmdb:DIR", "postgres://..." / "postgresql://...". The scheme selects
+ * the backend plugin (DESIGN.md §5 for the search path). ":memory:" is a
+ * private in-memory SQLite store. Without TRACT_STORE_CREATE a store that
+ * does not exist is a TRACT_ENOTFOUND error and nothing is created.
+ */
+TRACT_EXTERN(int) tract_store_open(tract_store **out, const char *uri, unsigned flags);
+
+/** Close a store. Every tract opened from it must be freed first. NULL is a no-op. */
+TRACT_EXTERN(void) tract_store_free(tract_store *store);
+
+/** Name of the backend serving the store ("sqlite"...). */
+TRACT_EXTERN(const char *) tract_store_backend_name(const tract_store *store);
+
+/** One tract of a store, as listed by tract_store_list(). */
+typedef struct {
+	char *tract_id;
+	char *display_name;    /**< NULL when none */
+	char *head;            /**< NULL when the tract has no commit */
+	char *branch;          /**< NULL when detached or empty */
+	int64_t commit_count;  /**< commits stored for the tract */
+	tract_time last_activity; /**< newest commit, TRACT_TIME_NONE if none */
+	char *parent_tract_id; /**< spawning parent, NULL when none */
+} tract_info;
+
+/** List the tracts of a store, most recently active first. */
+TRACT_EXTERN(int) tract_store_list(tract_info **out, size_t *count, tract_store *store);
+TRACT_EXTERN(void) tract_info_free(tract_info *infos, size_t count);
+
+/** Options of a tract handle. Initialise with TRACT_OPTIONS_INIT. */
+typedef struct {
+	unsigned int version;
+	/** Compile cache capacity in snapshots (LRU). 0 disables the cache. */
+	size_t compile_cache_size;
+	/** Token counter; NULL = the default counter (tokenizer.h). Borrowed. */
+	tract_tokenizer *tokenizer;
+	/** Branch created by the first commit; NULL = "main". */
+	const char *default_branch;
+	/** Testing aid: every cache hit is checked against a fresh compile. */
+	int verify_cache;
+} tract_options;
+
+#define TRACT_OPTIONS_VERSION 1
+#define TRACT_OPTIONS_INIT {TRACT_OPTIONS_VERSION, 8, NULL, NULL, 0}
+
+/**
+ * Create a new tract in the store. tract_id NULL generates a random one
+ * (32 lowercase hex digits); display_name may be NULL. opts may be NULL.
+ * An existing tract_id is a TRACT_EEXISTS error.
+ */
+TRACT_EXTERN(int) tract_create(tract **out, tract_store *store, const char *tract_id,
+			       const char *display_name, const tract_options *opts);
+
+/**
+ * Open an existing tract. tract_id NULL picks the only tract of the store,
+ * or the most recently active one when there are several; a store with no
+ * tract gives TRACT_ENOTFOUND ("No tracts found in store").
+ */
+TRACT_EXTERN(int) tract_open(tract **out, tract_store *store, const char *tract_id,
+			     const tract_options *opts);
+
+/** Free a tract handle (the store stays open). NULL is a no-op. */
+TRACT_EXTERN(void) tract_free(tract *t);
+
+/** The tract's id. */
+TRACT_EXTERN(const char *) tract_id(const tract *t);
+
+/** The store a tract belongs to. */
+TRACT_EXTERN(tract_store *) tract_owner(const tract *t);
+
+/**
+ * Current HEAD: *out_hash receives a 65-byte hex string or is set to ""
+ * when the tract has no commit; *out_branch (may be NULL) receives the
+ * branch name (caller frees with tract_mem_free) or NULL when detached or
+ * empty; *out_detached (may be NULL) is set.
+ */
+TRACT_EXTERN(int) tract_head(char out_hash[65], char **out_branch, int *out_detached, tract *t);
+
+/** Status of a tract (CLI `status`). */
+typedef struct {
+	char tract_id[65];
+	char head[65];       /**< "" when empty */
+	char *branch;        /**< NULL when detached or empty */
+	int detached;
+	int64_t commit_count; /**< effective commits (compiled messages) */
+	int64_t token_count;
+	char *token_source;
+	int64_t max_tokens;  /**< -1 when no budget */
+} tract_status;
+
+TRACT_EXTERN(int) tract_status_get(tract_status *out, tract *t);
+TRACT_EXTERN(void) tract_status_dispose(tract_status *st);
+
+/** Budget actions. */
+typedef enum {
+	TRACT_BUDGET_WARN = 0,
+	TRACT_BUDGET_REJECT = 1,
+	TRACT_BUDGET_CALLBACK = 2,
+} tract_budget_action;
+
+/** Budget callback: return 0 to accept the commit, non-zero to refuse it. */
+typedef int (*tract_budget_cb)(int64_t current, int64_t max, void *payload);
+
+/**
+ * Set the token budget: max_tokens < 0 removes it. The budget compares the
+ * token count of the context compiled after the would-be commit. When
+ * persist is non-zero max_tokens is stored in the store (metadata key
+ * "tract:<id>:max_tokens") and later handles load it.
+ */
+TRACT_EXTERN(int) tract_budget_set(tract *t, int64_t max_tokens, tract_budget_action action,
+				   tract_budget_cb cb, void *payload, int persist);
+
+/**
+ * Batches: every operation between begin and commit is written in one
+ * backend transaction; rollback (or any failure inside, followed by
+ * rollback) leaves store and caches as before. Batches nest.
+ */
+TRACT_EXTERN(int) tract_batch_begin(tract *t);
+TRACT_EXTERN(int) tract_batch_commit(tract *t);
+TRACT_EXTERN(int) tract_batch_rollback(tract *t);
+
+/** Free a string returned by the library. */
+TRACT_EXTERN(void) tract_mem_free(void *ptr);
+
+/** Log hook for warnings (budget warn, missing tokenizer data...). */
+typedef void (*tract_log_cb)(const char *message, void *payload);
+/** Set the process-wide warning hook; NULL restores the default (stderr). */
+TRACT_EXTERN(void) tract_log_set(tract_log_cb cb, void *payload);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

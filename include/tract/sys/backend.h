@@ -1,0 +1,355 @@
+/*
+ * tract/sys/backend.h - ABI for storage backend plugins (version 1).
+ *
+ * A backend plugin is a shared object named tract-backend-NAME.so that
+ * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
+ * function returning a pointer to a static tract_backend table. The table
+ * starts with its ABI version; the core refuses a version it does not know.
+ * New members are only ever appended; a caller checks abi_version before
+ * touching a member newer than version 1.
+ *
+ * Model: libgit2's git_odb_backend and SQLite's sqlite3_vfs. No SQL
+ * crosses this boundary. Rows are plain structs whose string members are
+ * NUL-terminated UTF-8 and borrowed: they are valid only for the duration
+ * of the call (or callback) that hands them over; a NULL string member
+ * means "none" (SQL NULL). Timestamps are int64 microseconds since the
+ * Unix epoch, UTC (tract_time); each backend converts to its own format.
+ *
+ * Every function returns 0 on success or a negative TRACT_E* code
+ * (common.h); after a failure, last_error() gives a one-line message that
+ * never contains passwords or full connection strings. "not found" is
+ * TRACT_ENOTFOUND, a lost compare-and-swap TRACT_ESTALE, everything the
+ * engine reports TRACT_ESTORAGE (or TRACT_ECORRUPT for unreadable rows).
+ *
+ * Transactions: every read and write happens inside a transaction opened
+ * by begin(); the core never nests them. A write transaction sees its own
+ * writes. rollback() after a failure discards every write of the
+ * transaction. Iteration callbacks return 0 to continue, a positive value
+ * to stop early (the iteration then returns 0), or a negative code to
+ * abort (returned as is).
+ *
+ * Every member is REQUIRED unless its comment says otherwise.
+ */
+#ifndef TRACT_SYS_BACKEND_H
+#define TRACT_SYS_BACKEND_H
+
+#include "../common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRACT_BACKEND_ABI_VERSION 1
+#define TRACT_BACKEND_ENTRY "tract_backend_entry"
+
+/** One open connection of a backend (the backend's own type). */
+typedef struct tract_backend_conn tract_backend_conn;
+
+/* ---- rows -------------------------------------------------------------- */
+
+typedef struct {
+	const char *content_hash;
+	const char *payload_json;
+	int64_t byte_size;
+	int64_t token_count;
+	tract_time created_at;
+} tract_blob_row;
+
+typedef struct {
+	const char *commit_hash;
+	const char *tract_id;
+	const char *parent_hash;   /**< first parent, NULL for a root */
+	const char *content_hash;
+	const char *content_type;
+	tract_operation operation; /**< TRACT_OP_UNKNOWN for an unrecognised stored value */
+	const char *response_to;
+	const char *message;
+	int64_t token_count;
+	const char *metadata_json;          /**< NULL = none (stored as text "null") */
+	const char *generation_config_json; /**< NULL = none */
+	tract_time created_at;
+} tract_commit_row;
+
+/** A commit handed over by a chain walk, with the extras asked for. */
+typedef struct {
+	tract_commit_row commit;
+	/** TRACT_CHAIN_PAYLOAD: the blob's payload_json (NULL if the blob is missing). */
+	const char *payload_json;
+	/** TRACT_CHAIN_PARENTS: merge parents from position 1 on, in position
+	 *  order (n_extra_parents == 0 for ordinary commits). */
+	const char *const *extra_parents;
+	size_t n_extra_parents;
+	/** TRACT_CHAIN_PRIORITY: the latest annotation of the commit with
+	 *  created_at <= annotation_cutoff (ties: the greatest id), or
+	 *  TRACT_PRIORITY_NONE. */
+	tract_priority priority;
+} tract_chain_row;
+
+typedef struct {
+	const char *tract_id;
+	const char *ref_name;        /**< "HEAD", "refs/heads/main", "ORIG_HEAD"... */
+	const char *commit_hash;     /**< NULL for a symbolic ref */
+	const char *symbolic_target; /**< NULL for a direct ref */
+} tract_ref_row;
+
+typedef struct {
+	int64_t id;                  /**< assigned by the backend on insert, increasing */
+	const char *tract_id;
+	const char *target_hash;
+	tract_priority priority;     /**< TRACT_PRIORITY_NONE for an unrecognised stored value */
+	const char *reason;
+	tract_time created_at;
+} tract_annotation_row;
+
+typedef struct {
+	const char *compression_id;
+	const char *tract_id;
+	const char *branch_name;
+	tract_time created_at;
+	int64_t original_tokens;
+	int64_t compressed_tokens;
+	int64_t target_tokens;       /**< -1 = NULL */
+	const char *instructions;
+} tract_compression_row;
+
+typedef struct {
+	int64_t id;                  /**< assigned by the backend on insert */
+	const char *parent_tract_id;
+	const char *parent_commit_hash;
+	const char *child_tract_id;
+	const char *purpose;
+	const char *inheritance_mode; /**< full_clone | head_snapshot | selective */
+	const char *display_name;
+	tract_time created_at;
+} tract_spawn_row;
+
+/** Per-tract summary for listings. */
+typedef struct {
+	const char *tract_id;
+	int64_t commit_count;
+	tract_time last_activity;    /**< newest commit's created_at, TRACT_TIME_NONE if none */
+} tract_tract_row;
+
+/* ---- callbacks ----------------------------------------------------------- */
+
+typedef int (*tract_blob_cb)(const tract_blob_row *row, void *payload);
+typedef int (*tract_commit_cb)(const tract_commit_row *row, void *payload);
+typedef int (*tract_chain_cb)(const tract_chain_row *row, void *payload);
+typedef int (*tract_ref_cb)(const tract_ref_row *row, void *payload);
+typedef int (*tract_annotation_cb)(const tract_annotation_row *row, void *payload);
+typedef int (*tract_parent_cb)(const char *commit_hash, const char *parent_hash,
+			       int64_t position, void *payload);
+typedef int (*tract_compression_cb)(const tract_compression_row *row, void *payload);
+typedef int (*tract_member_cb)(const char *compression_id, const char *commit_hash,
+			       int64_t position, void *payload);
+typedef int (*tract_spawn_cb)(const tract_spawn_row *row, void *payload);
+typedef int (*tract_meta_cb)(const char *key, const char *value, void *payload);
+typedef int (*tract_tract_cb)(const tract_tract_row *row, void *payload);
+
+/** Flags of the chain walk. */
+enum {
+	TRACT_CHAIN_PAYLOAD = 1u << 0,
+	TRACT_CHAIN_PARENTS = 1u << 1,
+	TRACT_CHAIN_PRIORITY = 1u << 2,
+};
+
+/** Which side of the compression record a member list is. */
+typedef enum {
+	TRACT_COMPRESSION_SOURCES = 0,
+	TRACT_COMPRESSION_RESULTS = 1,
+} tract_compression_side;
+
+typedef enum {
+	TRACT_TXN_READ = 0,
+	TRACT_TXN_WRITE = 1,
+} tract_txn_kind;
+
+/** Flags of open(). */
+enum {
+	/** Create the store when missing; otherwise a missing store is ENOTFOUND. */
+	TRACT_BACKEND_CREATE = 1u << 0,
+};
+
+/* ---- the table ----------------------------------------------------------- */
+
+typedef struct tract_backend {
+	unsigned int abi_version; /**< TRACT_BACKEND_ABI_VERSION */
+	const char *name;         /**< "sqlite", "postgres", "lmdb" */
+	const char *description;
+
+	/* -- lifecycle -- */
+
+	/**
+	 * Open a store. location is the URI without the scheme selector for
+	 * file backends ("sqlite:x.db" and "x.db" both give "x.db") and the
+	 * whole URI for network backends. Creates and migrates the schema
+	 * when needed (in its own transaction). On failure *out is NULL and,
+	 * when errbuf is not NULL, a message is written there.
+	 */
+	int (*open)(tract_backend_conn **out, const char *location, unsigned flags, char *errbuf,
+		    size_t errlen);
+	/** Close; NULL is a no-op. Rolls back an open transaction. */
+	void (*close)(tract_backend_conn *conn);
+	/** Message of the last failure on this connection (never NULL). */
+	const char *(*last_error)(tract_backend_conn *conn);
+
+	/* -- transactions -- */
+	int (*begin)(tract_backend_conn *conn, tract_txn_kind kind);
+	int (*commit)(tract_backend_conn *conn);
+	int (*rollback)(tract_backend_conn *conn);
+
+	/* -- blobs -- */
+	/** Insert when absent; an existing row is left untouched (dedup).
+	 *  *inserted (may be NULL) tells which happened. */
+	int (*blob_put)(tract_backend_conn *conn, const tract_blob_row *row, int *inserted);
+	/** ENOTFOUND when absent. */
+	int (*blob_get)(tract_backend_conn *conn, const char *content_hash, tract_blob_cb cb,
+			void *payload);
+	/** Every blob, in content_hash order. */
+	int (*blob_foreach)(tract_backend_conn *conn, tract_blob_cb cb, void *payload);
+
+	/* -- commits -- */
+	/** Insert a commit row; EEXISTS when the hash exists; ESTORAGE when
+	 *  the blob or parent is missing. */
+	int (*commit_put)(tract_backend_conn *conn, const tract_commit_row *row);
+	/** Look up by full hash in any tract (tract_id NULL) or in one
+	 *  tract. ENOTFOUND when absent. */
+	int (*commit_get)(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
+			  tract_commit_cb cb, void *payload);
+	/**
+	 * Commits of tract_id whose hash starts with prefix (lowercase hex,
+	 * matched literally through an index, never a scan), in hash order,
+	 * at most max rows.
+	 */
+	int (*commit_prefix)(tract_backend_conn *conn, const char *tract_id, const char *prefix,
+			     size_t max, tract_commit_cb cb, void *payload);
+	/**
+	 * Walk first parents from head, newest first, in one round trip: head
+	 * itself, then its parent, and so on, while the commit exists and
+	 * (when tract_id is not NULL) belongs to tract_id; stop after limit
+	 * rows (0 = no limit) or when cb returns > 0. flags select the
+	 * extras of tract_chain_row; annotation_cutoff bounds the annotation
+	 * considered for TRACT_CHAIN_PRIORITY (INT64_MAX = current). A
+	 * missing head walks nothing and returns 0.
+	 */
+	int (*commit_chain)(tract_backend_conn *conn, const char *tract_id, const char *head,
+			    size_t limit, unsigned flags, tract_time annotation_cutoff,
+			    tract_chain_cb cb, void *payload);
+	/** Every commit of a tract (tract_id NULL: of the store) ordered by
+	 *  (created_at, commit_hash). */
+	int (*commit_foreach)(tract_backend_conn *conn, const char *tract_id, tract_commit_cb cb,
+			      void *payload);
+	/** Commits of a tract whose generation config is not none, ordered by created_at. */
+	int (*commit_foreach_with_config)(tract_backend_conn *conn, const char *tract_id,
+					  tract_commit_cb cb, void *payload);
+
+	/* -- merge parents (commit_parents) -- */
+	int (*parent_put)(tract_backend_conn *conn, const char *commit_hash,
+			  const char *parent_hash, int64_t position);
+	/** Parents of one commit in position order (none for ordinary commits). */
+	int (*parent_list)(tract_backend_conn *conn, const char *commit_hash, tract_parent_cb cb,
+			   void *payload);
+	/** Every commit_parents row (for fsck and clone). */
+	int (*parent_foreach)(tract_backend_conn *conn, tract_parent_cb cb, void *payload);
+
+	/* -- refs -- */
+	/** ENOTFOUND when the ref does not exist. */
+	int (*ref_get)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
+		       tract_ref_cb cb, void *payload);
+	/**
+	 * Compare-and-swap: set the ref to (commit_hash, symbolic_target)
+	 * (exactly one non-NULL) only if it currently is expected. expected
+	 * NULL means "must not exist"; otherwise its commit_hash and
+	 * symbolic_target must both equal the stored ones. A mismatch is
+	 * TRACT_ESTALE and writes nothing. Must be called in a write
+	 * transaction.
+	 */
+	int (*ref_cas)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
+		       const char *commit_hash, const char *symbolic_target,
+		       const tract_ref_row *expected);
+	/** Delete a ref if it still equals expected (ESTALE otherwise,
+	 *  ENOTFOUND when absent). */
+	int (*ref_delete)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
+			  const tract_ref_row *expected);
+	/** Refs of a tract (tract_id NULL: every ref of the store) whose name
+	 *  starts with prefix (NULL = all), ordered by (tract_id, ref_name). */
+	int (*ref_foreach)(tract_backend_conn *conn, const char *tract_id, const char *prefix,
+			   tract_ref_cb cb, void *payload);
+
+	/* -- annotations -- */
+	/** Append a row; *out_id receives its id (ids increase). */
+	int (*annotation_put)(tract_backend_conn *conn, const tract_annotation_row *row,
+			      int64_t *out_id);
+	/** Annotations of a target (any tract), by (created_at, id). */
+	int (*annotation_list)(tract_backend_conn *conn, const char *target_hash,
+			       tract_annotation_cb cb, void *payload);
+	/** Every annotation written by a tract (NULL: every one), by id. */
+	int (*annotation_foreach)(tract_backend_conn *conn, const char *tract_id,
+				  tract_annotation_cb cb, void *payload);
+
+	/* -- compression records -- */
+	int (*compression_put)(tract_backend_conn *conn, const tract_compression_row *row);
+	int (*compression_member_put)(tract_backend_conn *conn, tract_compression_side side,
+				      const char *compression_id, const char *commit_hash,
+				      int64_t position);
+	/** ENOTFOUND when absent. */
+	int (*compression_get)(tract_backend_conn *conn, const char *compression_id,
+			       tract_compression_cb cb, void *payload);
+	/** Records of a tract (NULL: all), by created_at. */
+	int (*compression_foreach)(tract_backend_conn *conn, const char *tract_id,
+				   tract_compression_cb cb, void *payload);
+	/** Members of one side of a record, by position. */
+	int (*compression_members)(tract_backend_conn *conn, tract_compression_side side,
+				   const char *compression_id, tract_member_cb cb, void *payload);
+
+	/* -- spawn pointers -- */
+	int (*spawn_put)(tract_backend_conn *conn, const tract_spawn_row *row, int64_t *out_id);
+	/** Pointers whose parent is parent_tract_id (NULL: all), by id. */
+	int (*spawn_foreach)(tract_backend_conn *conn, const char *parent_tract_id,
+			     tract_spawn_cb cb, void *payload);
+	/** Pointers whose child is child_tract_id, by id. */
+	int (*spawn_by_child)(tract_backend_conn *conn, const char *child_tract_id,
+			      tract_spawn_cb cb, void *payload);
+
+	/* -- store metadata (_trace_meta) -- */
+	/** ENOTFOUND when absent. */
+	int (*meta_get)(tract_backend_conn *conn, const char *key, tract_meta_cb cb,
+			void *payload);
+	/** Insert or replace. */
+	int (*meta_set)(tract_backend_conn *conn, const char *key, const char *value);
+	/** ENOTFOUND when absent. */
+	int (*meta_delete)(tract_backend_conn *conn, const char *key);
+	/** Keys starting with prefix (NULL = all), in key order. */
+	int (*meta_foreach)(tract_backend_conn *conn, const char *prefix, tract_meta_cb cb,
+			    void *payload);
+
+	/* -- tracts -- */
+	/**
+	 * Every tract known to the store: those with refs or commits. Order
+	 * unspecified; commit_count and last_activity summarise its commits.
+	 */
+	int (*tract_foreach)(tract_backend_conn *conn, tract_tract_cb cb, void *payload);
+
+	/* -- deletion (garbage collection; the core checks reachability) -- */
+	/** Delete a commit row. Other commits' parent_hash / response_to
+	 *  naming it become NULL (ON DELETE SET NULL), as do spawn pointers'
+	 *  parent_commit_hash. Its commit_parents rows (as child) are
+	 *  deleted too. ENOTFOUND when absent. */
+	int (*commit_delete)(tract_backend_conn *conn, const char *commit_hash);
+	/** Delete a blob. ENOTFOUND when absent. */
+	int (*blob_delete)(tract_backend_conn *conn, const char *content_hash);
+	/** Delete every annotation of a target. */
+	int (*annotation_delete_target)(tract_backend_conn *conn, const char *target_hash);
+	/** Delete a compression record with its sources and results. */
+	int (*compression_delete)(tract_backend_conn *conn, const char *compression_id);
+	/** Delete a spawn pointer by id. ENOTFOUND when absent. */
+	int (*spawn_delete)(tract_backend_conn *conn, int64_t id);
+} tract_backend;
+
+/** Type of the entry symbol every backend plugin exports. */
+typedef const tract_backend *(*tract_backend_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/*
+ * tokenizer.h - the token counter interface and the built-in counters.
+ *
+ * The core counts text through a tract_tokenizer. Built in for now: an
+ * estimate (clearly labelled, token_source "estimate:bytes/4") and a null
+ * counter (always 0, token_source ""). The exact BPE counters plug in
+ * through the same interface.
+ */
+#ifndef TRACT_TOKENIZER_H
+#define TRACT_TOKENIZER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRACT_TOKENIZER_VERSION 1
+
+struct tract_tokenizer {
+	unsigned int version;
+	/**
+	 * What compiled contexts report as token_source: "tiktoken:<enc>" for
+	 * an exact BPE counter, "" for none. Also recorded in the store to
+	 * tell which counter wrote the per-commit counts.
+	 */
+	const char *source;
+	/** Count the tokens of text (len bytes of valid UTF-8). >= 0, or a
+	 *  negative TRACT_E* code. */
+	int64_t (*count)(void *self, const char *text, size_t len);
+	void *self;
+};
+
+/** The default counter (the estimate until exact tables are installed). */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_default(void);
+/** The estimate counter: ceil(UTF-8 bytes / 4); source "estimate:bytes/4". */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_estimate(void);
+/** The null counter: every count is 0; source "". */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_null(void);
+
+/** Count a text with a counter (NULL = default). */
+TRACT_EXTERN(int64_t) tract_tokenizer_count(tract_tokenizer *tok, const char *text, size_t len);
+
+/**
+ * Count a list of messages: 3 + Σ(3 + tok(role) + tok(content)
+ * [+ tok(name) + 1]); 0 for no messages. names may be NULL.
+ */
+TRACT_EXTERN(int64_t) tract_tokenizer_count_messages(tract_tokenizer *tok, size_t n,
+						     const char *const *roles,
+						     const char *const *contents,
+						     const char *const *names);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
