@@ -1,0 +1,106 @@
+/*
+ * buf.c - growable byte buffer used by the JSON renderers, the compiler and
+ * every place that builds a string.
+ */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tract/common.h"
+
+int tract_buf_grow(tract_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return TRACT_ENOMEM;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->ptr, cap);
+	if (!p)
+		return TRACT_ENOMEM;
+	b->ptr = p;
+	b->cap = cap;
+	return 0;
+}
+
+int tract_buf_put(tract_buf *b, const char *data, size_t len)
+{
+	if (tract_buf_grow(b, len) < 0)
+		return TRACT_ENOMEM;
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
+
+int tract_buf_puts(tract_buf *b, const char *s)
+{
+	return tract_buf_put(b, s, strlen(s));
+}
+
+int tract_buf_putc(tract_buf *b, char c)
+{
+	return tract_buf_put(b, &c, 1);
+}
+
+int tract_buf_vprintf(tract_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return TRACT_ENOMEM;
+	if (tract_buf_grow(b, (size_t)n) < 0)
+		return TRACT_ENOMEM;
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int tract_buf_printf(tract_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = tract_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+char *tract_buf_detach(tract_buf *b)
+{
+	char *p = b->ptr;
+
+	if (!p)
+		p = calloc(1, 1);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void tract_buf_clear(tract_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+void tract_buf_dispose(tract_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}

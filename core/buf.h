@@ -1,0 +1,30 @@
+/*
+ * buf.h - a growable byte buffer, the one string builder of the core.
+ * Functions return 0 or TRACT_ENOMEM; the contents stay NUL-terminated.
+ */
+#ifndef TRACT_CORE_BUF_H
+#define TRACT_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct {
+	char *ptr;
+	size_t len;
+	size_t cap;
+} tract_buf;
+
+#define TRACT_BUF_INIT {NULL, 0, 0}
+
+int tract_buf_grow(tract_buf *b, size_t extra);
+int tract_buf_put(tract_buf *b, const char *data, size_t len);
+int tract_buf_puts(tract_buf *b, const char *s);
+int tract_buf_putc(tract_buf *b, char c);
+int tract_buf_printf(tract_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tract_buf_vprintf(tract_buf *b, const char *fmt, va_list ap);
+/** Give up ownership of the string (never NULL on success: "" for empty). */
+char *tract_buf_detach(tract_buf *b);
+void tract_buf_clear(tract_buf *b);
+void tract_buf_dispose(tract_buf *b);
+
+#endif

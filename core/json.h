@@ -1,0 +1,83 @@
+/*
+ * json.h - JSON for tract on top of cJSON: parsing that keeps the literal
+ * text of numbers, and the six byte-exact renderings of spec/core.md §2.1.
+ *
+ * Number items produced by tract_json_parse() (and by the constructors
+ * below) carry their canonical text in item->valuestring: an integer as
+ * its exact decimal digits ("-0" becomes "0"; any size is kept), a float
+ * as Python's repr of the double ("0.5", "1e-05", "1e+16"). A number is an
+ * integer when its literal has neither a fraction nor an exponent. The
+ * renderers print valuestring for numbers, so integers beyond 2^53 survive.
+ * cJSON_Delete frees valuestring, so such trees are ordinary cJSON trees.
+ */
+#ifndef TRACT_CORE_JSON_H
+#define TRACT_CORE_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef enum {
+	TRACT_JSON_CANON,  /* sorted keys, "," ":"  raw UTF-8 */
+	TRACT_JSON_STORE,  /* sorted keys, ", " ": " raw UTF-8 */
+	TRACT_JSON_COLUMN, /* given order, ", " ": " \uXXXX escapes */
+	TRACT_JSON_TOKEN,  /* sorted keys, ", " ": " \uXXXX escapes */
+	TRACT_JSON_PRETTY, /* given order, ",\n" ": " \uXXXX, indent 2 */
+	TRACT_JSON_FLAT,   /* given order, ", " ": " \uXXXX escapes */
+} tract_json_style;
+
+/** Flags of tract_json_parse(). */
+enum {
+	/** NaN/Infinity (also overflowing literals like 1e400) become null
+	 *  instead of being an error (content payloads, spec §2.1). */
+	TRACT_JSON_NONFINITE_TO_NULL = 1u << 0,
+};
+
+/**
+ * Parse len bytes of JSON text. Strict RFC 8259: one value, optional
+ * surrounding whitespace, nothing after it. Rejects, with a message in
+ * errbuf: invalid UTF-8 (also inside strings after unescaping: lone
+ * surrogates), "\u0000" inside strings (cJSON strings are NUL-terminated),
+ * duplicate keys in one object, non-finite numbers (unless
+ * TRACT_JSON_NONFINITE_TO_NULL), nesting deeper than 512.
+ * Returns 0 or TRACT_EINVAL / TRACT_ENOMEM.
+ */
+int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, char *errbuf,
+		     size_t errlen);
+
+/** Render item in style, appending to b. Returns 0 or TRACT_ENOMEM. */
+int tract_json_render(tract_buf *b, const cJSON *item, tract_json_style style);
+/** Render to a new malloc'd string (NULL on out of memory). */
+char *tract_json_render_str(const cJSON *item, tract_json_style style);
+
+/** Append a JSON string literal (quotes included) for UTF-8 s of len bytes;
+ *  ascii_only selects \uXXXX escaping of everything above U+007E. */
+int tract_json_escape(tract_buf *b, const char *s, size_t len, int ascii_only);
+
+/** Python repr() of a finite double into out (at least 32 bytes). */
+void tract_json_float_repr(char *out, size_t outlen, double d);
+
+/** Number constructors that set the canonical literal (NULL on OOM). */
+cJSON *tract_json_new_int(int64_t v);
+cJSON *tract_json_new_float(double v);
+
+/** True when a number item is an integer (literal without '.', 'e', 'E'). */
+int tract_json_is_int(const cJSON *item);
+
+/** Deep copy keeping number literals (cJSON_Duplicate does; this is an alias
+ *  documented here for clarity). NULL on OOM. */
+cJSON *tract_json_dup(const cJSON *item);
+
+/** Sort object members by key (UTF-8 byte order) at every level, in place. */
+void tract_json_sort(cJSON *item);
+
+/** Return 1 when s[0..len) is valid UTF-8 (no surrogates, no overlongs). */
+int tract_utf8_valid(const char *s, size_t len);
+
+/** Compare two JSON values for equality (numbers by literal text, objects
+ *  as ordered member lists). */
+int tract_json_equal(const cJSON *a, const cJSON *b);
+
+#endif
