@@ -1,0 +1,89 @@
+/*
+ * error.c - the per-thread last error behind tract_error_last().
+ */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local int last_code;
+static _Thread_local char last_message[1024];
+static _Thread_local tract_error last_error;
+
+static int store_error(int code, const char *msg)
+{
+	last_code = code;
+	snprintf(last_message, sizeof(last_message), "%s", msg);
+	return code;
+}
+
+int tract_error_set(int code, const char *fmt, ...)
+{
+	char tmp[sizeof(last_message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return store_error(code, tmp);
+}
+
+int tract_error_oom(void)
+{
+	return store_error(TRACT_ENOMEM, "out of memory");
+}
+
+int tract_error_prefix(const char *prefix)
+{
+	char tmp[sizeof(last_message)];
+
+	snprintf(tmp, sizeof(tmp), "%s: %s", prefix, last_message);
+	return store_error(last_code, tmp);
+}
+
+const tract_error *tract_error_last(void)
+{
+	last_error.code = last_code;
+	last_error.message = last_message;
+	return &last_error;
+}
+
+void tract_error_clear(void)
+{
+	last_code = 0;
+	last_message[0] = '\0';
+}
+
+const char *tract_error_name(int code)
+{
+	switch (code) {
+	case TRACT_OK: return "OK";
+	case TRACT_ERROR: return "ERROR";
+	case TRACT_ENOTFOUND: return "ENOTFOUND";
+	case TRACT_EAMBIGUOUS: return "EAMBIGUOUS";
+	case TRACT_EINVAL: return "EINVAL";
+	case TRACT_ECONFLICT: return "ECONFLICT";
+	case TRACT_ESTALE: return "ESTALE";
+	case TRACT_EBUDGET: return "EBUDGET";
+	case TRACT_EDETACHED: return "EDETACHED";
+	case TRACT_ENOLLM: return "ENOLLM";
+	case TRACT_EAUTH: return "EAUTH";
+	case TRACT_ERATELIMIT: return "ERATELIMIT";
+	case TRACT_ETIMEOUT: return "ETIMEOUT";
+	case TRACT_EPLUGIN: return "EPLUGIN";
+	case TRACT_ESTORAGE: return "ESTORAGE";
+	case TRACT_ENOMEM: return "ENOMEM";
+	case TRACT_ECORRUPT: return "ECORRUPT";
+	case TRACT_EEDIT: return "EEDIT";
+	case TRACT_EEXISTS: return "EEXISTS";
+	case TRACT_ECLOSED: return "ECLOSED";
+	case TRACT_EVERSION: return "EVERSION";
+	default: return "EUNKNOWN";
+	}
+}
+
+const char *tract_version(void)
+{
+	return TRACT_VERSION;
+}
