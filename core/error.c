@@ -13,8 +13,13 @@ static _Thread_local tract_error last_error;
 
 static int store_error(int code, const char *msg)
 {
+	size_t n = strlen(msg);
+
+	if (n >= sizeof(last_message))
+		n = sizeof(last_message) - 1;
+	memmove(last_message, msg, n);
+	last_message[n] = '\0';
 	last_code = code;
-	snprintf(last_message, sizeof(last_message), "%s", msg);
 	return code;
 }
 
@@ -36,7 +41,7 @@ int tract_error_oom(void)
 
 int tract_error_prefix(const char *prefix)
 {
-	char tmp[sizeof(last_message)];
+	char tmp[sizeof(last_message) * 2];
 
 	snprintf(tmp, sizeof(tmp), "%s: %s", prefix, last_message);
 	return store_error(last_code, tmp);
