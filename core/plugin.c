@@ -1,0 +1,379 @@
+/*
+ * plugin.c - finds and loads backend and provider plugins with dlopen.
+ *
+ * Search order: TRACT_PLUGIN_PATH, the build tree (only when libtract itself
+ * runs from the build tree), the installed plugin directory. A loaded plugin
+ * stays loaded for the life of the process.
+ */
+#define _GNU_SOURCE
+#include "plugin.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "error.h"
+
+#ifndef TRACT_BUILD_PLUGIN_PATH
+#define TRACT_BUILD_PLUGIN_PATH ""
+#endif
+#ifndef TRACT_PLUGIN_DIR
+#define TRACT_PLUGIN_DIR "/usr/local/lib/tract/plugins"
+#endif
+#ifndef TRACT_BUILD_ROOT
+#define TRACT_BUILD_ROOT ""
+#endif
+
+#define MAX_LOADED 32
+
+struct loaded_backend {
+	char name[32];
+	const tract_backend *table;
+};
+
+static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct loaded_backend loaded[MAX_LOADED];
+static size_t n_loaded;
+
+static int valid_plugin_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n >= 32)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '_' && c != '-')
+			return 0;
+	}
+	return 1;
+}
+
+/* True when libtract was loaded from inside the build tree. */
+static int running_from_build_tree(void)
+{
+	Dl_info info;
+	size_t n = strlen(TRACT_BUILD_ROOT);
+
+	if (n == 0 || !dladdr((void *)&running_from_build_tree, &info) || !info.dli_fname)
+		return 0;
+	/* A static link into a test or the CLI in the build tree reports the
+	 * executable's path, which is also inside the build root. */
+	return strncmp(info.dli_fname, TRACT_BUILD_ROOT, n) == 0 &&
+	       (info.dli_fname[n] == '/' || info.dli_fname[n] == '\0');
+}
+
+char *tract_plugin_search_path(void)
+{
+	tract_buf b = TRACT_BUF_INIT;
+	const char *env = getenv("TRACT_PLUGIN_PATH");
+	int rc = 0;
+
+	if (env && *env)
+		rc |= tract_buf_puts(&b, env);
+	if (running_from_build_tree() && TRACT_BUILD_PLUGIN_PATH[0]) {
+		if (b.len)
+			rc |= tract_buf_putc(&b, ':');
+		rc |= tract_buf_puts(&b, TRACT_BUILD_PLUGIN_PATH);
+	}
+	if (b.len)
+		rc |= tract_buf_putc(&b, ':');
+	rc |= tract_buf_puts(&b, TRACT_PLUGIN_DIR);
+	if (rc) {
+		tract_buf_dispose(&b);
+		return NULL;
+	}
+	return tract_buf_detach(&b);
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Locate kind/name on the search path; *tried lists the paths looked at. */
+static char *find_plugin_file(const char *kind, const char *name, tract_buf *tried)
+{
+	char *path = tract_plugin_search_path();
+	char *save = NULL, *dir, *found = NULL;
+	tract_buf cand = TRACT_BUF_INIT;
+
+	if (!path)
+		return NULL;
+	for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if (!*dir)
+			continue;
+		tract_buf_clear(&cand);
+		if (tract_buf_printf(&cand, "%s/tract-%s-%s.so", dir, kind, name) < 0)
+			break;
+		if (tried->len)
+			tract_buf_puts(tried, ", ");
+		tract_buf_puts(tried, cand.ptr);
+		if (file_exists(cand.ptr)) {
+			found = tract_buf_detach(&cand);
+			break;
+		}
+	}
+	tract_buf_dispose(&cand);
+	free(path);
+	return found;
+}
+
+/* dlopen a backend file and validate its table; on failure set *why. */
+static int open_backend_file(const tract_backend **out, void **out_handle, const char *file,
+			     char *why, size_t whylen)
+{
+	void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	tract_backend_entry_fn entry;
+	const tract_backend *table;
+
+	*out = NULL;
+	*out_handle = NULL;
+	if (!h) {
+		snprintf(why, whylen, "%s", dlerror());
+		return TRACT_EPLUGIN;
+	}
+	*(void **)(&entry) = dlsym(h, TRACT_BACKEND_ENTRY);
+	if (!entry) {
+		snprintf(why, whylen, "%s lacks the entry symbol %s", file, TRACT_BACKEND_ENTRY);
+		dlclose(h);
+		return TRACT_EPLUGIN;
+	}
+	table = entry();
+	if (!table) {
+		snprintf(why, whylen, "%s: entry returned no table", file);
+		dlclose(h);
+		return TRACT_EPLUGIN;
+	}
+	if (table->abi_version != TRACT_BACKEND_ABI_VERSION) {
+		snprintf(why, whylen, "%s has backend ABI version %u, this tract knows %d", file,
+			 table->abi_version, TRACT_BACKEND_ABI_VERSION);
+		dlclose(h);
+		return TRACT_EPLUGIN;
+	}
+	*out = table;
+	*out_handle = h;
+	return 0;
+}
+
+int tract_plugin_backend(const tract_backend **out, const char *name)
+{
+	tract_buf tried = TRACT_BUF_INIT;
+	char why[512];
+	char *file = NULL;
+	void *handle;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!name || !valid_plugin_name(name))
+		return tract_error_set(TRACT_EPLUGIN,
+				       "invalid plugin name '%s' (letters, digits, '_' and '-' only)",
+				       name ? name : "(null)");
+	pthread_mutex_lock(&loader_lock);
+	for (i = 0; i < n_loaded; i++) {
+		if (strcmp(loaded[i].name, name) == 0) {
+			*out = loaded[i].table;
+			rc = 0;
+			goto done;
+		}
+	}
+	file = find_plugin_file("backend", name, &tried);
+	if (!file) {
+		rc = tract_error_set(TRACT_EPLUGIN, "backend plugin '%s' not found (tried %s)", name,
+				     tried.ptr ? tried.ptr : "nothing");
+		goto done;
+	}
+	rc = open_backend_file(out, &handle, file, why, sizeof(why));
+	if (rc < 0) {
+		rc = tract_error_set(rc, "backend plugin '%s': %s", name, why);
+		goto done;
+	}
+	if (n_loaded < MAX_LOADED) {
+		snprintf(loaded[n_loaded].name, sizeof(loaded[n_loaded].name), "%s", name);
+		loaded[n_loaded].table = *out;
+		n_loaded++;
+	}
+done:
+	pthread_mutex_unlock(&loader_lock);
+	free(file);
+	tract_buf_dispose(&tried);
+	return rc;
+}
+
+int tract_uri_split(char out_backend[32], char **out_location, const char *uri)
+{
+	const char *colon;
+	size_t n;
+
+	*out_location = NULL;
+	if (!uri || !*uri)
+		return tract_error_set(TRACT_EINVAL, "empty store URI");
+	if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
+		strcpy(out_backend, "postgres");
+		*out_location = strdup(uri);
+		goto check;
+	}
+	colon = strchr(uri, ':');
+	/* "scheme:rest" where scheme is a bare word of 2+ characters; a
+	 * one-letter scheme would be a Windows drive, a path otherwise. */
+	if (colon && colon - uri >= 2 && colon - uri < 32 && strcmp(uri, ":memory:") != 0) {
+		char scheme[32];
+		n = (size_t)(colon - uri);
+		memcpy(scheme, uri, n);
+		scheme[n] = '\0';
+		if (valid_plugin_name(scheme) && !strchr(scheme, '/')) {
+			strcpy(out_backend, scheme);
+			*out_location = strdup(colon + 1);
+			if (*out_location && !**out_location) {
+				free(*out_location);
+				*out_location = NULL;
+				return tract_error_set(TRACT_EINVAL,
+						       "store URI '%s' has no location", uri);
+			}
+			goto check;
+		}
+	}
+	strcpy(out_backend, "sqlite");
+	*out_location = strdup(uri);
+check:
+	if (!*out_location)
+		return tract_error_oom();
+	return 0;
+}
+
+/* ---- listing ---------------------------------------------------------- */
+
+static int has_info(const tract_plugin_info *infos, size_t n, tract_plugin_kind kind,
+		    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (infos[i].kind == kind && strcmp(infos[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void describe_file(tract_plugin_info *info, const char *file)
+{
+	void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	const char *sym = info->kind == TRACT_PLUGIN_BACKEND ? TRACT_BACKEND_ENTRY
+							     : "tract_provider_entry";
+	const unsigned int *(*entry)(void);
+
+	if (!h) {
+		info->error = strdup(dlerror());
+		return;
+	}
+	*(void **)(&entry) = dlsym(h, sym);
+	if (!entry) {
+		info->error = strdup("entry symbol missing");
+	} else {
+		/* Both plugin tables start with their ABI version. */
+		const unsigned int *table = entry();
+		info->abi_version = table ? *table : 0;
+		if (!table)
+			info->error = strdup("entry returned no table");
+	}
+	/* Keep backends loaded (they may be in use); close the rest. */
+	if (info->kind != TRACT_PLUGIN_BACKEND || info->error)
+		dlclose(h);
+}
+
+int tract_plugin_list(tract_plugin_info **out, size_t *count)
+{
+	char *path = tract_plugin_search_path();
+	char *save = NULL, *dir;
+	tract_plugin_info *infos = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (!path)
+		return tract_error_oom();
+	for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			const char *fn = e->d_name, *rest;
+			tract_plugin_kind kind;
+			char name[64];
+			size_t len = strlen(fn);
+			if (strncmp(fn, "tract-backend-", 14) == 0) {
+				kind = TRACT_PLUGIN_BACKEND;
+				rest = fn + 14;
+			} else if (strncmp(fn, "tract-provider-", 15) == 0) {
+				kind = TRACT_PLUGIN_PROVIDER;
+				rest = fn + 15;
+			} else {
+				continue;
+			}
+			if (len < 4 || strcmp(fn + len - 3, ".so") != 0)
+				continue;
+			len = strlen(rest) - 3;
+			if (len == 0 || len >= sizeof(name))
+				continue;
+			memcpy(name, rest, len);
+			name[len] = '\0';
+			if (!valid_plugin_name(name) || has_info(infos, n, kind, name))
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				tract_plugin_info *p = realloc(infos, ncap * sizeof(*p));
+				if (!p) {
+					rc = tract_error_oom();
+					closedir(d);
+					goto done;
+				}
+				infos = p;
+				cap = ncap;
+			}
+			memset(&infos[n], 0, sizeof(infos[n]));
+			infos[n].kind = kind;
+			infos[n].name = strdup(name);
+			{
+				tract_buf f = TRACT_BUF_INIT;
+				tract_buf_printf(&f, "%s/%s", dir, fn);
+				infos[n].path = tract_buf_detach(&f);
+			}
+			describe_file(&infos[n], infos[n].path);
+			n++;
+		}
+		closedir(d);
+	}
+done:
+	free(path);
+	if (rc < 0) {
+		tract_plugin_info_free(infos, n);
+		return rc;
+	}
+	*out = infos;
+	*count = n;
+	return 0;
+}
+
+void tract_plugin_info_free(tract_plugin_info *infos, size_t count)
+{
+	size_t i;
+
+	if (!infos)
+		return;
+	for (i = 0; i < count; i++) {
+		free(infos[i].name);
+		free(infos[i].path);
+		free(infos[i].error);
+	}
+	free(infos);
+}
