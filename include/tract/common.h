@@ -88,6 +88,9 @@ typedef enum {
 	TRACT_OP_EDIT = 1,
 } tract_operation;
 
+/** A token counter (tokenizer.h). */
+typedef struct tract_tokenizer tract_tokenizer;
+
 /** Microseconds since the Unix epoch, UTC. */
 typedef int64_t tract_time;
 

@@ -17,7 +17,7 @@ extern "C" {
 
 typedef struct tract_store tract_store;
 typedef struct tract tract;
-typedef struct tract_tokenizer tract_tokenizer;
+
 
 /** Flags of tract_store_open(). */
 enum {

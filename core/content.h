@@ -1,0 +1,74 @@
+/*
+ * content.h - content types (internal): validation and normalization of the
+ * eight built-in types and of custom ones (spec/core.md §3), the text a
+ * commit's token count is taken from (§3.5), and the message a payload
+ * compiles to (§6.7).
+ */
+#ifndef TRACT_CORE_CONTENT_H
+#define TRACT_CORE_CONTENT_H
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "tract/content.h"
+
+typedef struct {
+	char *name;
+	tract_content_validator validate;
+	void *payload;
+} tract_custom_type;
+
+typedef struct {
+	tract_custom_type *types;
+	size_t count;
+} tract_content_registry;
+
+void tract_content_registry_dispose(tract_content_registry *reg);
+int tract_content_registry_add(tract_content_registry *reg, const char *name,
+			       tract_content_validator fn, void *payload);
+
+/**
+ * Validate and normalize content (a parsed JSON value) into N: an object
+ * with content_type and every declared field, keys sorted. reg may be NULL.
+ * Errors are TRACT_EINVAL with the spec's message prefixes.
+ */
+int tract_content_normalize_json(cJSON **out, const tract_content_registry *reg,
+				 const cJSON *content);
+
+/** Which text a payload yields. */
+typedef enum {
+	TRACT_TEXT_NONE = 0,  /* empty text */
+	TRACT_TEXT_MEMBER,    /* the "text" string */
+	TRACT_TEXT_CONTENT,   /* the "content" string */
+	TRACT_TEXT_PAYLOAD,   /* J-TOKEN of "payload" (count only) */
+	TRACT_TEXT_TOOL,      /* tool_io header + J-PRETTY (compile only) */
+	TRACT_TEXT_PRETTY,    /* J-PRETTY of "payload" (freeform, compile only) */
+	TRACT_TEXT_FLAT,      /* J-FLAT of the whole payload */
+} tract_text_kind;
+
+/** The text a commit's token count is taken from (§3.5; session: the
+ *  compiled text, per DECISIONS.md). Appends to out. */
+int tract_content_count_text(tract_buf *out, tract_text_kind *kind, const cJSON *n);
+
+/** Built-in default priority used by auto-annotation and compile. */
+tract_priority tract_content_default_priority(const char *content_type);
+
+/** A compiled message built from a payload (§6.7). */
+typedef struct {
+	const char *role;  /* static string */
+	char *content;     /* malloc'd */
+	char *name;        /* malloc'd or NULL */
+	tract_text_kind kind;
+} tract_message_parts;
+
+/** Build role/content/name from a parsed payload. */
+int tract_content_message(tract_message_parts *out, const cJSON *payload);
+void tract_message_parts_dispose(tract_message_parts *m);
+
+/**
+ * True when the compiled content of payload is exactly the text its
+ * per-commit token count was taken from, so a stored count can be reused.
+ */
+int tract_content_count_reusable(tract_text_kind count_kind, tract_text_kind message_kind);
+
+#endif
