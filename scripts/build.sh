@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# build.sh - configure and build tract with meson + ninja.
+#
+#   scripts/build.sh [release]   build dir "build": the project's default
+#                                buildtype (debugoptimized), used by the demo
+#                                and the README
+#   scripts/build.sh ci          build dir "build-ci": AddressSanitizer +
+#                                UndefinedBehaviorSanitizer, warnings are errors
+#
+# Idempotent: an existing build directory is reconfigured, not recreated, so
+# ninja only rebuilds what changed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+flavour=${1:-release}
+case "$flavour" in
+release)
+	dir=build
+	opts=()
+	;;
+ci)
+	dir=build-ci
+	# b_lundef=false: the sanitizer runtime lives in the executable, so the
+	# dlopen'ed plugins (shared_module) must be allowed undefined symbols.
+	opts=('-Db_sanitize=address,undefined' -Db_lundef=false -Dwerror=true)
+	;;
+-h | --help)
+	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	printf 'usage: %s [release|ci]\n' "$0" >&2
+	exit 2
+	;;
+esac
+
+if [ -f "$dir/meson-private/coredata.dat" ]; then
+	meson setup --reconfigure "$dir" "${opts[@]}"
+else
+	meson setup "$dir" "${opts[@]}"
+fi
+ninja -C "$dir"
+printf 'build: %s build ready in %s/\n' "$flavour" "$dir"

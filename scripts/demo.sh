@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# demo.sh - the README's demo: install what is missing, build tract into
+# build/, then walk through a short session with the `tract` command on the
+# default embedded SQLite store (.tract.db in a fresh temporary directory).
+# Every command is echoed before it runs, so the output reads as a tutorial.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/install-deps.sh
+bash scripts/build.sh release
+
+if [ ! -x "$root/build/cli/tract" ]; then
+	printf 'demo: %s/build/cli/tract was not built\n' "$root" >&2
+	exit 1
+fi
+# The binary finds its plugins in the build tree; nothing from the caller's
+# environment may pick another store, tract or plugin directory.
+export PATH="$root/build/cli:$PATH"
+unset TRACT_DB TRACT_ID TRACT_PLUGIN_PATH
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tract-demo.XXXXXX")
+out=$(mktemp "${TMPDIR:-/tmp}/tract-demo-out.XXXXXX")
+trap 'rm -rf "$work" "$out"' EXIT
+cd "$work"
+
+# Quote one argument the way a reader would type it in a shell.
+quote() {
+	case "$1" in
+	'' | *[!A-Za-z0-9_./:=@%+,-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# Echo "$ tract ARGS..." then run it; its last line of output (for commit,
+# the new hash) is kept in $last.
+run() {
+	local a line='$ tract'
+	for a in "$@"; do
+		line+=" $(quote "$a")"
+	done
+	printf '\n%s\n' "$line"
+	tract "$@" | tee "$out"
+	last=$(tail -n 1 "$out")
+}
+
+note() { printf '\n# %s\n' "$*"; }
+
+printf '\ntract demo: %s/build/cli/tract in %s\n' "$root" "$work"
+printf '(store: .tract.db there, the default embedded SQLite backend)\n'
+
+note "A new store and a tract in it; init prints the tract id."
+run init --name bike-shop
+
+note "Each piece of context is an immutable commit; commit prints its hash."
+run commit instruction "You are a concise assistant for a bicycle repair shop." \
+	-m "system prompt"
+run commit user "My chain skips when I pedal hard. What should I check?"
+
+note "Any content type can be committed as a JSON object with --json."
+run commit reasoning --json \
+	'{"content_type":"reasoning","text":"Skipping under load: worn chain or cassette, or indexing. Look up the bike first."}'
+think=$last
+run commit tool_io --json \
+	'{"content_type":"tool_io","tool_name":"lookup_bike","direction":"call","payload":{"customer":"c-1042"}}'
+run commit tool_io --json \
+	'{"content_type":"tool_io","tool_name":"lookup_bike","direction":"result","status":"success","payload":{"model":"Trek FX 2","chain_km":4800}}' \
+	--metadata '{"latency_ms":38}'
+run commit assistant \
+	"At 4800 km your chain is probably stretched; replace it (and check the cassette)." \
+	--config '{"temperature":0.2}'
+answer=$last
+
+note "History is immutable: an edit is a new commit that replaces the answer when compiled."
+run commit assistant \
+	"At 4800 km your chain is likely stretched: measure it with a chain checker, replace it if worn, and check the cassette for shark-fin teeth." \
+	--edit "${answer:0:12}" -m "more precise answer"
+
+note "Annotations decide what is sent: skip the reasoning, keep it in history."
+run annotate "${think:0:12}" skip --reason "internal reasoning, not for the model"
+
+note "The history, newest first."
+run log
+
+note "Where HEAD is and how large the compiled context is."
+run status
+
+note "The messages a model receives: edit applied, skipped reasoning left out."
+run compile --format openai
+
+printf '\ndemo finished; the temporary store is removed on exit.\n'
