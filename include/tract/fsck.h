@@ -25,7 +25,7 @@ typedef struct {
 
 /**
  * Check a whole store. Returns 0 when the check ran (problems or not);
- * *out/*count list what was found.
+ * *out and *count list what was found.
  */
 TRACT_EXTERN(int) tract_fsck(tract_fsck_problem **out, size_t *count, tract_store *store);
 TRACT_EXTERN(void) tract_fsck_free(tract_fsck_problem *problems, size_t count);
