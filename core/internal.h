@@ -1,0 +1,185 @@
+/*
+ * internal.h - the store and tract handles and the helpers every core file
+ * shares: transactions, row copies, ref resolution (internal).
+ */
+#ifndef TRACT_CORE_INTERNAL_H
+#define TRACT_CORE_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "tract.h"
+#include "tract/sys/backend.h"
+
+#include "buf.h"
+#include "content.h"
+#include "error.h"
+
+struct tract_store {
+	const tract_backend *be;
+	tract_backend_conn *conn;
+	char backend_name[32];
+	int txn_depth;       /* > 0 while a transaction (or batch) is open */
+	int batch_depth;     /* nesting of tract_batch_begin */
+	int batch_failed;    /* an operation failed inside the batch */
+	tract_txn_kind txn_kind;
+	unsigned cache_epoch; /* bumped on every rollback: caches must drop */
+	int n_tracts;        /* open tract handles */
+};
+
+typedef struct tract_cache tract_cache;
+
+struct tract {
+	tract_store *store;
+	char id[65];
+	char *default_branch;
+	tract_tokenizer *tok;
+	int verify_cache;
+	tract_content_registry types;
+	tract_cache *cache;
+	unsigned cache_epoch;
+	/* budget */
+	int64_t budget_max; /* -1: none */
+	tract_budget_action budget_action;
+	tract_budget_cb budget_cb;
+	void *budget_payload;
+	/* token_counter bookkeeping: 1 when the store already says every
+	 * count of this tract came from our counter, or says "mixed". */
+	int counter_ok;
+	int batch_depth; /* batches this handle opened */
+};
+
+/* ---- transactions ------------------------------------------------------ */
+
+/** Open a transaction unless one (a batch) is already open. */
+int tract_txn_begin(tract_store *s, tract_txn_kind kind);
+/** Close what tract_txn_begin opened: commit when rc >= 0, roll back
+ *  otherwise (inside a batch: mark the batch failed). Returns rc, or the
+ *  commit's error. */
+int tract_txn_end(tract_store *s, int rc);
+
+/** Wrap a backend failure into the thread's last error. */
+int tract_backend_error(tract_store *s, int rc, const char *what);
+
+/* ---- owned copies of rows ------------------------------------------------ */
+
+typedef struct {
+	char hash[65];
+	char tract_id[65];
+	char *parent;
+	char content_hash[65];
+	char *content_type;
+	tract_operation operation;
+	char *response_to;
+	char *message;
+	int64_t token_count;
+	char *metadata;
+	char *config;
+	tract_time created_at;
+	char *payload;          /* payload_json when loaded */
+	char **extra_parents;
+	size_t n_extra;
+	tract_priority priority;
+} tract_row;
+
+int tract_row_copy(tract_row *dst, const tract_commit_row *src);
+int tract_row_copy_chain(tract_row *dst, const tract_chain_row *src);
+void tract_row_dispose(tract_row *r);
+
+/** Wrap a row into a public commit object (takes ownership of r). */
+tract_commit *tract_commit_from_row(tract_row *r);
+
+/* ---- refs ------------------------------------------------------------------ */
+
+typedef struct {
+	int exists;
+	char commit[65];   /* "" when symbolic */
+	char symbolic[256]; /* "" when direct */
+} tract_ref_value;
+
+int tract_ref_read(tract_ref_value *out, tract_store *s, const char *tract_id, const char *name);
+/** HEAD resolution: hash ("" when none), attached branch ref name. */
+typedef struct {
+	tract_ref_value head;   /* the HEAD row */
+	tract_ref_value branch; /* the branch row when attached */
+	char hash[65];          /* resolved commit, "" when none */
+} tract_head_state;
+
+int tract_head_read(tract_head_state *out, tract *t);
+
+/** Resolve a reference inside a transaction. */
+int tract_resolve_in_txn(char out[65], tract *t, const char *ref);
+
+/* ---- compile and cache (compile.c, cache.c) ------------------------------- */
+
+/** One compiled message; immutable and shared between snapshots. */
+typedef struct tract_msg {
+	int refs;
+	const char *role;
+	char *content;
+	char *name;
+	char *config;   /* JSON text, "{}" when none */
+	char hash[65];
+	int64_t tokens; /* 3 + tok(role) + tok(content) [+ tok(name) + 1] */
+} tract_msg;
+
+void tract_msg_release(tract_msg *m);
+
+/** A compiled context; shared (refcounted) between the cache and callers. */
+struct tract_context {
+	int refs;
+	char head[65];
+	tract_msg **msgs;
+	size_t count;
+	int64_t token_count;
+	char *token_source;
+};
+
+tract_context *tract_context_new(size_t cap);
+tract_context *tract_context_ref(tract_context *c);
+/** Recompute token_count from the per-message counts. */
+void tract_context_sum(tract_context *c);
+
+tract_cache *tract_cache_new(size_t capacity);
+void tract_cache_free(tract_cache *c);
+/** Borrowed reference (refreshes recency), or NULL. */
+tract_context *tract_cache_get(tract_cache *c, const char *head);
+/** Store ctx under its head (takes a reference). */
+int tract_cache_put(tract_cache *c, tract_context *ctx);
+void tract_cache_clear(tract_cache *c);
+size_t tract_cache_size(const tract_cache *c);
+
+/** Drop the tract's cache if a rollback happened since it was filled. */
+void tract_cache_sync(tract *t);
+
+/** Full compile of head inside an open transaction. */
+int tract_compile_full(tract_context **out, tract *t, const char *head,
+		       const tract_compile_opts *opts);
+
+/** Build a message from a commit's row and its payload; tokens counted
+ *  (or reused when allowed). */
+int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
+		    const char *config, const tract_row *source, int reuse_counts,
+		    int edit_marker);
+
+/** Token count of text with the tract's counter (negative on error). */
+int64_t tract_count(tract *t, const char *text, size_t len);
+
+/** Whether stored per-commit counts of this tract came from our counter. */
+int tract_counts_reusable(tract *t, int *out);
+
+/** Metadata keys. */
+#define TRACT_META_COUNTER "token_counter"
+#define TRACT_META_MAX_TOKENS "max_tokens"
+#define TRACT_META_DISPLAY_NAME "display_name"
+#define TRACT_META_CREATED "created_at"
+
+/** Read a metadata value into buf; *found tells whether the key exists. */
+int tract_meta_read(tract_store *s, const char *key, char *buf, size_t len, int *found);
+
+/** "tract:<id>:<key>" into buf. */
+char *tract_meta_key(char *buf, size_t len, const char *tract_id, const char *key);
+
+/** Parse a JSON object argument (metadata, config): NULL stays NULL. */
+int tract_parse_object(cJSON **out, const char *json, const char *what);
+
+#endif
