@@ -106,8 +106,7 @@ static int digits_roundtrip(double d, const char *dig, size_t n, int exp)
 {
 	char back[48];
 
-	snprintf(back, sizeof(back), "%s%.*se%d", d < 0 ? "-" : "", (int)n, dig,
-		 exp - (int)n + 1);
+	snprintf(back, sizeof(back), "%s%.*se%d", d < 0 ? "-" : "", (int)n, dig, exp - (int)n + 1);
 	return strtod(back, NULL) == d;
 }
 
@@ -360,7 +359,7 @@ typedef struct {
 } json_parser;
 
 static int parse_error(json_parser *p, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int parse_error(json_parser *p, int code, const char *fmt, ...)
 {
@@ -422,19 +421,21 @@ static int lex_string(json_parser *p, size_t *pos)
 		unsigned char c;
 
 		if (i >= p->len)
-			return parse_error(p, TRACT_EINVAL, "unterminated string at byte %zu", *pos);
+			return parse_error(p, TRACT_EINVAL, "unterminated string at byte %zu",
+			                   *pos);
 		c = (unsigned char)s[i];
 		if (c == '"')
 			break;
 		if (c < 0x20)
-			return parse_error(p, TRACT_EINVAL, "control character in string at byte %zu",
-					   i);
+			return parse_error(p, TRACT_EINVAL,
+			                   "control character in string at byte %zu", i);
 		if (c != '\\') {
 			i++;
 			continue;
 		}
 		if (i + 1 >= p->len)
-			return parse_error(p, TRACT_EINVAL, "unterminated string at byte %zu", *pos);
+			return parse_error(p, TRACT_EINVAL, "unterminated string at byte %zu",
+			                   *pos);
 		switch (s[i + 1]) {
 		case '"':
 		case '\\':
@@ -449,20 +450,23 @@ static int lex_string(json_parser *p, size_t *pos)
 		case 'u':
 			break;
 		default:
-			return parse_error(p, TRACT_EINVAL, "invalid escape in string at byte %zu", i);
+			return parse_error(p, TRACT_EINVAL, "invalid escape in string at byte %zu",
+			                   i);
 		}
 		if (p->len - i < 6 || hex4(s + i + 2, &cp) < 0)
-			return parse_error(p, TRACT_EINVAL, "invalid escape in string at byte %zu", i);
+			return parse_error(p, TRACT_EINVAL, "invalid escape in string at byte %zu",
+			                   i);
 		if (cp == 0)
 			return parse_error(p, TRACT_EINVAL, "\\u0000 in string at byte %zu", i);
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
 			return parse_error(p, TRACT_EINVAL,
-					   "lone surrogate escape in string at byte %zu", i);
+			                   "lone surrogate escape in string at byte %zu", i);
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
 			if (p->len - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
 			    hex4(s + i + 8, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
 				return parse_error(p, TRACT_EINVAL,
-						   "lone surrogate escape in string at byte %zu", i);
+				                   "lone surrogate escape in string at byte %zu",
+				                   i);
 			i += 12;
 		} else {
 			i += 6;
@@ -672,8 +676,8 @@ static int lex(json_parser *p)
 		case '[':
 			if (++depth > JSON_MAX_DEPTH)
 				return parse_error(p, TRACT_EINVAL,
-						   "nesting deeper than %d at byte %zu",
-						   JSON_MAX_DEPTH, i);
+				                   "nesting deeper than %d at byte %zu",
+				                   JSON_MAX_DEPTH, i);
 			i++;
 			break;
 		case '}':
@@ -748,16 +752,23 @@ static int check_duplicates(json_parser *p, const cJSON *obj)
 	for (i = 1; i < n; i++) {
 		if (key_cmp(&keys[i - 1], &keys[i]) == 0) {
 			const char *k = keys[i]->string;
-			size_t kl = strlen(k);
+			size_t kl = strlen(k), cut = kl;
+			tract_buf q = TRACT_BUF_INIT;
 
-			/* Quote at most 64 bytes, cut at a character boundary. */
-			if (kl > 64) {
-				kl = 64;
-				while (kl > 0 && ((unsigned char)k[kl] & 0xC0) == 0x80)
-					kl--;
+			/* Quote at most 64 bytes of the key, cut at a character start. */
+			if (cut > 64) {
+				cut = 64;
+				while (cut > 0 && ((unsigned char)k[cut] & 0xC0) == 0x80)
+					cut--;
 			}
-			rc = parse_error(p, TRACT_EINVAL, "duplicate key \"%.*s\"%s", (int)kl, k,
-					 kl < strlen(k) ? "..." : "");
+			if (tract_json_escape(&q, k, cut, 0) < 0) {
+				tract_buf_dispose(&q);
+				rc = parse_error(p, TRACT_ENOMEM, "out of memory");
+				goto out;
+			}
+			rc = parse_error(p, TRACT_EINVAL, "duplicate key %s%s", q.ptr,
+			                 cut < kl ? "..." : "");
+			tract_buf_dispose(&q);
 			goto out;
 		}
 	}
@@ -806,10 +817,10 @@ static int attach(json_parser *p, cJSON *item)
 }
 
 int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, char *errbuf,
-		     size_t errlen)
+                     size_t errlen)
 {
-	json_parser p = {.in = text, .len = len, .flags = flags, .errbuf = errbuf,
-			 .errlen = errlen};
+	json_parser p = {
+	    .in = text, .len = len, .flags = flags, .errbuf = errbuf, .errlen = errlen};
 	cJSON *root = NULL;
 	const char *end = NULL;
 	size_t bad, i;
@@ -836,14 +847,14 @@ int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, 
 	root = cJSON_ParseWithLengthOpts(p.work, len, &end, 0);
 	if (!root) {
 		rc = parse_error(&p, TRACT_EINVAL, "invalid JSON at byte %zu",
-				 end ? (size_t)(end - p.work) : (size_t)0);
+		                 end ? (size_t)(end - p.work) : (size_t)0);
 		goto out;
 	}
 	for (i = (size_t)(end - p.work); i < len && is_ws(p.work[i]); i++)
 		;
 	if (i < len) {
-		rc = parse_error(&p, TRACT_EINVAL, "trailing characters after JSON value at byte %zu",
-				 i);
+		rc = parse_error(&p, TRACT_EINVAL,
+		                 "trailing characters after JSON value at byte %zu", i);
 		goto out;
 	}
 	rc = attach(&p, root);
@@ -871,8 +882,8 @@ out:
 static int put_u(tract_buf *b, uint32_t u)
 {
 	static const char hex[] = "0123456789abcdef";
-	char e[6] = {'\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
-		     hex[u & 15]};
+	char e[6] = {'\\',       'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
+	             hex[u & 15]};
 
 	return tract_buf_put(b, e, sizeof(e));
 }
@@ -895,7 +906,8 @@ int tract_json_escape(tract_buf *b, const char *s, size_t len, int ascii_only)
 		unsigned char c = u[i];
 		const char *esc = NULL;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x7F || (!ascii_only && c == 0x7F))) {
+		if (c >= 0x20 && c != '"' && c != '\\' &&
+		    (c < 0x7F || (!ascii_only && c == 0x7F))) {
 			i++;
 			continue;
 		}
@@ -940,7 +952,8 @@ int tract_json_escape(tract_buf *b, const char *s, size_t len, int ascii_only)
 			if (!n) {
 				n = 1;
 				cp = 0xFFFD;
-				rc = ascii_only ? put_u(b, cp) : tract_buf_put(b, "\xEF\xBF\xBD", 3);
+				rc =
+				    ascii_only ? put_u(b, cp) : tract_buf_put(b, "\xEF\xBF\xBD", 3);
 			} else if (!ascii_only) {
 				rc = tract_buf_put(b, s + i, n);
 			} else if (cp > 0xFFFF) {
@@ -976,12 +989,9 @@ typedef struct {
 } render_style;
 
 static const render_style styles[] = {
-	[TRACT_JSON_CANON] = {1, 0, 0, ",", ":"},
-	[TRACT_JSON_STORE] = {1, 0, 0, ", ", ": "},
-	[TRACT_JSON_COLUMN] = {0, 1, 0, ", ", ": "},
-	[TRACT_JSON_TOKEN] = {1, 1, 0, ", ", ": "},
-	[TRACT_JSON_PRETTY] = {0, 1, 1, ",", ": "},
-	[TRACT_JSON_FLAT] = {0, 1, 0, ", ", ": "},
+    [TRACT_JSON_CANON] = {1, 0, 0, ",", ":"},    [TRACT_JSON_STORE] = {1, 0, 0, ", ", ": "},
+    [TRACT_JSON_COLUMN] = {0, 1, 0, ", ", ": "}, [TRACT_JSON_TOKEN] = {1, 1, 0, ", ", ": "},
+    [TRACT_JSON_PRETTY] = {0, 1, 1, ",", ": "},  [TRACT_JSON_FLAT] = {0, 1, 0, ", ", ": "},
 };
 
 /* Sort entry: the index keeps the sort stable for (invalid) equal keys. */
@@ -1206,7 +1216,7 @@ int tract_json_equal(const cJSON *a, const cJSON *b)
 	case cJSON_String:
 	case cJSON_Raw:
 		return strcmp(a->valuestring ? a->valuestring : "",
-			      b->valuestring ? b->valuestring : "") == 0;
+		              b->valuestring ? b->valuestring : "") == 0;
 	case cJSON_Array:
 	case cJSON_Object:
 		for (ca = a->child, cb = b->child; ca && cb; ca = ca->next, cb = cb->next) {
