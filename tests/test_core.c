@@ -375,8 +375,11 @@ static void test_default_branch_honoured(void **state)
 	assert_string_equal(branch, "trunk");
 	tract_mem_free(branch);
 	o.default_branch = "bad..name";
-	assert_int_equal(tract_open(&f->t, f->store, NULL, &o), TRACT_EINVAL);
-	assert_null(f->t);
+	{
+		tract *t2 = (tract *)&o;
+		assert_int_equal(tract_open(&t2, f->store, NULL, &o), TRACT_EINVAL);
+		assert_null(t2);
+	}
 	fx_free(f);
 }
 
