@@ -1,0 +1,116 @@
+/*
+ * cli.h - shared declarations of the `tract` command: the command table,
+ * the per-invocation state and the helpers every command uses (errors,
+ * usage, input reading, JSON layout, colours). Public API only.
+ */
+#ifndef TRACT_CLI_H
+#define TRACT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tract.h"
+
+/* Exit statuses (CLI.md "Global"). */
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+/* State of one invocation. */
+struct cli {
+	const char *db;                /* store URI (--db, TRACT_DB, ".tract.db") */
+	const char *tract_id;          /* --tract / TRACT_ID, NULL = discovery */
+	int color;                     /* stdout is a terminal and NO_COLOR unset */
+	const struct cli_command *cmd; /* command being run */
+	char prog[64];                 /* "tract CMD", for getopt and usage messages */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *synopsis; /* arguments after the command name */
+	const char *summary;  /* one line for `tract --help` */
+	const char *help;     /* options and details for `tract CMD --help` */
+};
+
+/* Commands (cmd_*.c). */
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_commit(struct cli *cli, int argc, char **argv);
+int cmd_annotate(struct cli *cli, int argc, char **argv);
+int cmd_log(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_compile(struct cli *cli, int argc, char **argv);
+int cmd_tracts(struct cli *cli, int argc, char **argv);
+int cmd_tokens(struct cli *cli, int argc, char **argv);
+int cmd_fsck(struct cli *cli, int argc, char **argv);
+int cmd_plugins(struct cli *cli, int argc, char **argv);
+
+/* ---- errors and usage (util.c) ---- */
+
+/* Print "tract: MESSAGE" (one line) on stderr; returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Report the library's last error (one line); returns CLI_FAIL. */
+int cli_fail_lib(void);
+/* Usage error for the current command: message, usage line; returns CLI_USAGE. */
+int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error after getopt already printed its message; returns CLI_USAGE. */
+int cli_usage_short(struct cli *cli);
+/* Print the command's full help on stdout; returns CLI_OK. */
+int cli_help(struct cli *cli);
+/* Prepare getopt for a command: argv[0] becomes "tract CMD", state reset. */
+void cli_getopt_reset(struct cli *cli, char **argv);
+/* Warnings from the library are held until the command succeeds. */
+void cli_warnings_install(void);
+void cli_warnings_flush(int print);
+
+/* ---- store and tract (util.c) ---- */
+
+/* Open the store; create only with TRACT_STORE_CREATE. Reports errors. */
+int cli_open_store(struct cli *cli, tract_store **out, unsigned flags);
+/* Open the store and the selected tract. Reports errors. */
+int cli_open_tract(struct cli *cli, tract_store **out_store, tract **out_tract);
+void cli_close(tract_store *store, tract *t);
+/* The URI with any password hidden, for messages (static buffer). */
+const char *cli_redact_uri(const char *uri);
+
+/* ---- input (util.c) ---- */
+
+/* Read a whole file ("-" = stdin), NUL-terminated. Reports errors. */
+int cli_read_file(char **out, size_t *len, const char *path);
+/* Check len bytes are valid UTF-8 without NUL; what names the value. */
+int cli_check_text(const char *text, size_t len, const char *what);
+/* Valid UTF-8 and a JSON object (what names the option). Reports errors. */
+int cli_check_json_object(const char *json, const char *what);
+/* Parse a positive integer option value (>= min). 0 on success. */
+int cli_parse_int(int64_t *out, const char *text, int64_t min);
+int cli_is_utf8(const char *s, size_t len);
+
+/* ---- output (util.c) ---- */
+
+/* Re-indent JSON text with 2 spaces (strings and numbers kept verbatim). */
+char *cli_json_pretty(const char *json);
+/* Print JSON text pretty on stdout with a final newline. */
+int cli_print_json(const char *json);
+/* Print a cJSON value pretty on stdout and delete it; CLI_OK/CLI_FAIL. */
+struct cJSON;
+int cli_print_cjson(struct cJSON *v);
+/* Colour escapes (empty when colours are off). */
+const char *cli_c(const struct cli *cli, const char *sgr);
+const char *cli_reset(const struct cli *cli);
+/* Terminal width of stdout (80 when not a terminal). */
+int cli_term_width(void);
+/* Number of code points of a UTF-8 string. */
+size_t cli_utf8_width(const char *s);
+/* Copy at most max code points of s (single line), with "…" when cut. */
+char *cli_truncate(const char *s, size_t max);
+/* Copy of the first line of s, control characters as spaces. */
+char *cli_first_line(const char *s);
+/* "YYYY-MM-DD HH:MM:SS" (len chars taken of it) into buf. */
+char *cli_time_short(char *buf, size_t bufsize, tract_time t, size_t len);
+/* A preview of a commit's content for one-line listings (malloc'd). */
+char *cli_content_preview(const char *payload_json);
+
+#define CLI_SHORT_HASH 8
+
+#endif

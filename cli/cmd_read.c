@@ -1,0 +1,804 @@
+/*
+ * cmd_read.c - the read commands on one tract or store: log, show,
+ * status, compile and tracts, each with a human layout (spec/history.md
+ * §12) and the --json shapes of CLI.md.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+#define C_HASH "\033[33m"
+#define C_DIM "\033[2m"
+#define C_BOLD "\033[1m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_RED "\033[31m"
+#define C_CYAN "\033[36m"
+
+static const char *op_name(tract_operation op)
+{
+	switch (op) {
+	case TRACT_OP_APPEND:
+		return "append";
+	case TRACT_OP_EDIT:
+		return "edit";
+	default:
+		return "?";
+	}
+}
+
+/* Print a JSON array whose elements are the given JSON texts. */
+static int print_json_array(char **items, size_t n)
+{
+	size_t len = 3;
+	char *all;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	all = malloc(len);
+	if (!all)
+		return cli_fail("out of memory");
+	strcpy(all, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(all, ",");
+		strcat(all, items[i]);
+	}
+	strcat(all, "]");
+	rc = cli_print_json(all);
+	free(all);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* "k1=v1, k2=v2" of a JSON object, values as JSON (malloc'd). */
+static char *config_pairs(const char *json)
+{
+	cJSON *obj = cJSON_Parse(json), *m;
+	size_t len = 1;
+	char *out;
+
+	if (!obj)
+		return strdup(json);
+	out = calloc(1, 1);
+	cJSON_ArrayForEach(m, obj)
+	{
+		char *v = cJSON_PrintUnformatted(m);
+		char *grown;
+		if (!v || !out)
+			break;
+		len += strlen(m->string) + strlen(v) + 3;
+		grown = realloc(out, len);
+		if (!grown) {
+			free(v);
+			break;
+		}
+		out = grown;
+		if (out[0])
+			strcat(out, ", ");
+		strcat(out, m->string);
+		strcat(out, "=");
+		strcat(out, v);
+		free(v);
+	}
+	cJSON_Delete(obj);
+	return out;
+}
+
+/* Print label + text; later lines of text are indented like the first. */
+static void print_field(const char *label, const char *text)
+{
+	size_t indent = strlen(label);
+
+	fputs(label, stdout);
+	for (const char *p = text; *p; p++) {
+		putchar(*p);
+		if (*p == '\n' && p[1])
+			printf("%*s", (int)indent, "");
+	}
+	putchar('\n');
+}
+
+/* ------------------------------------------------------------------ */
+/* log                                                                 */
+
+static void log_verbose(const struct cli *cli, const tract_commit *c)
+{
+	const char *parent = tract_commit_parent(c);
+	const char *resp = tract_commit_response_to(c);
+	const char *msg = tract_commit_message(c);
+	const char *cfg = tract_commit_generation_config(c);
+	char when[40];
+
+	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
+	printf("  Operation: %s\n", op_name(tract_commit_operation(c)));
+	printf("  Type:      %s\n", tract_commit_content_type(c));
+	printf("  Tokens:    %lld\n", (long long)tract_commit_token_count(c));
+	printf("  Date:      %s\n", cli_time_short(when, sizeof(when), tract_commit_time(c), 19));
+	if (parent)
+		printf("  Parent:    %.*s\n", CLI_SHORT_HASH, parent);
+	for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
+		printf("  Merged:    %.*s\n", CLI_SHORT_HASH, tract_commit_extra_parent(c, i));
+	if (resp)
+		printf("  %s %.*s\n",
+		       tract_commit_operation(c) == TRACT_OP_EDIT ? "Edits:    " : "Responds: ",
+		       CLI_SHORT_HASH, resp);
+	if (msg)
+		print_field("  Message:   ", msg);
+	if (cfg) {
+		char *pairs = config_pairs(cfg);
+		printf("  Config:    %s\n", pairs ? pairs : cfg);
+		free(pairs);
+	}
+}
+
+static void log_table(const struct cli *cli, const tract_commit_list *list)
+{
+	int width = cli_term_width();
+	size_t wtok = strlen("Tokens");
+	int fixed;
+
+	for (size_t i = 0; i < list->count; i++) {
+		char num[32];
+		snprintf(num, sizeof(num), "%lld",
+		         (long long)tract_commit_token_count(list->items[i]));
+		if (strlen(num) > wtok)
+			wtok = strlen(num);
+	}
+	/* Hash(9) Time(16) Op(6) Tokens, separated by two spaces */
+	fixed = 9 + 2 + 16 + 2 + 6 + 2 + (int)wtok + 2;
+	printf("%s%-9s  %-16s  %-6s  %*s  %s%s\n", cli_c(cli, C_BOLD), "Hash", "Time", "Op",
+	       (int)wtok, "Tokens", "Message", cli_reset(cli));
+	for (size_t i = 0; i < list->count; i++) {
+		const tract_commit *c = list->items[i];
+		const char *msg = tract_commit_message(c);
+		char when[40], *line = NULL, *cut = NULL;
+		int room = width - fixed;
+
+		if (msg) {
+			line = cli_first_line(msg);
+			if (line && msg[strcspn(msg, "\r\n")]) {
+				/* several lines: mark the cut */
+				size_t l = strlen(line);
+				char *grown = realloc(line, l + 4);
+				if (grown) {
+					line = grown;
+					memcpy(line + l, "\xE2\x80\xA6", 4);
+				}
+			}
+			cut = cli_truncate(line ? line : "", room > 1 ? (size_t)room : 1);
+		}
+		printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
+		       tract_commit_hash(c), cli_reset(cli),
+		       cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
+		       op_name(tract_commit_operation(c)), (int)wtok,
+		       (long long)tract_commit_token_count(c), cut ? cut : "");
+		free(line);
+		free(cut);
+	}
+}
+
+static void log_oneline(const struct cli *cli, const tract_commit_list *list)
+{
+	int width = cli_term_width();
+
+	for (size_t i = 0; i < list->count; i++) {
+		const tract_commit *c = list->items[i];
+		const char *msg = tract_commit_message(c);
+		const char *type = tract_commit_content_type(c);
+		char *text = msg && msg[0] ? cli_first_line(msg)
+		                           : cli_content_preview(tract_commit_content(c));
+		int room = width - CLI_SHORT_HASH - 2 - (int)strlen(type);
+		char *cut = cli_truncate(text ? text : "", room > 10 ? (size_t)room : 10);
+
+		printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
+		       cli_reset(cli), type, cut ? cut : "");
+		free(text);
+		free(cut);
+	}
+}
+
+int cmd_log(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"limit", required_argument, NULL, 'n'}, {"all", no_argument, NULL, 'a'},
+	    {"oneline", no_argument, NULL, 'o'},     {"verbose", no_argument, NULL, 'v'},
+	    {"op", required_argument, NULL, 'O'},    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	int64_t limit = 20;
+	int oneline = 0, verbose = 0, json = 0, c, rc = CLI_OK;
+	tract_operation op = TRACT_OP_UNKNOWN;
+	const char *ref = NULL;
+	tract_commit_list list = {0};
+	tract_store *store;
+	tract *t;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "n:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (cli_parse_int(&limit, optarg, 1))
+				return cli_usage(cli, "invalid limit '%s' (an integer >= 1)",
+				                 optarg);
+			break;
+		case 'a':
+			limit = 0;
+			break;
+		case 'o':
+			oneline = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'O':
+			if (strcasecmp(optarg, "append") == 0)
+				op = TRACT_OP_APPEND;
+			else if (strcasecmp(optarg, "edit") == 0)
+				op = TRACT_OP_EDIT;
+			else
+				return cli_usage(cli, "invalid --op '%s' (choose append or edit)",
+				                 optarg);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		ref = argv[optind++];
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (oneline && verbose)
+		return cli_usage(cli, "--oneline and --verbose are exclusive");
+	if (ref && cli_check_text(ref, strlen(ref), "REF"))
+		return CLI_FAIL;
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	if (tract_log(&list, t, ref, (size_t)limit, op) != 0) {
+		rc = cli_fail_lib();
+	} else if (json) {
+		char **items = calloc(list.count + 1, sizeof(*items));
+		size_t n = 0;
+		if (!items)
+			rc = cli_fail("out of memory");
+		for (; rc == CLI_OK && n < list.count; n++)
+			if (tract_commit_to_json(&items[n], list.items[n]) != 0)
+				rc = cli_fail_lib();
+		if (rc == CLI_OK)
+			rc = print_json_array(items, list.count);
+		for (size_t i = 0; items && i < list.count; i++)
+			tract_mem_free(items[i]);
+		free(items);
+	} else if (list.count == 0) {
+		printf("No commits.\n");
+	} else if (oneline) {
+		log_oneline(cli, &list);
+	} else if (verbose) {
+		for (size_t i = 0; i < list.count; i++) {
+			if (i)
+				putchar('\n');
+			log_verbose(cli, list.items[i]);
+		}
+	} else {
+		log_table(cli, &list);
+	}
+	tract_commit_list_dispose(&list);
+	cli_close(store, t);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* show                                                                */
+
+/* The to_json object of a commit plus tract_id, content_hash, the merge
+ * parents and the content itself (spliced verbatim). */
+static int show_json(const tract_commit *c)
+{
+	char *base = NULL, *out, *tail;
+	cJSON *extra;
+	size_t len;
+	int rc;
+
+	if (tract_commit_to_json(&base, c) != 0)
+		return cli_fail_lib();
+	len = strlen(base);
+	while (len && base[len - 1] != '}')
+		len--;
+	if (!len) {
+		tract_mem_free(base);
+		return cli_fail("malformed commit JSON");
+	}
+	extra = cJSON_CreateObject();
+	cJSON_AddStringToObject(extra, "tract_id", tract_commit_tract_id(c));
+	cJSON_AddStringToObject(extra, "content_hash", tract_commit_content_hash(c));
+	if (tract_commit_extra_parent_count(c)) {
+		cJSON *arr = cJSON_AddArrayToObject(extra, "merge_parents");
+		for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
+			cJSON_AddItemToArray(arr,
+			                     cJSON_CreateString(tract_commit_extra_parent(c, i)));
+	}
+	tail = cJSON_PrintUnformatted(extra);
+	cJSON_Delete(extra);
+	if (!tail) {
+		tract_mem_free(base);
+		return cli_fail("out of memory");
+	}
+	/* base[..len-1) + "," + tail without braces + ",\"content\":" + content + "}" */
+	{
+		const char *content = tract_commit_content(c);
+		size_t tl = strlen(tail);
+		out = malloc(len + tl + (content ? strlen(content) : 4) + 16);
+		if (out) {
+			memcpy(out, base, len - 1);
+			out[len - 1] = '\0';
+			strcat(out, ",");
+			strncat(out, tail + 1, tl - 2);
+			strcat(out, ",\"content\":");
+			strcat(out, content ? content : "null");
+			strcat(out, "}");
+		}
+	}
+	free(tail);
+	tract_mem_free(base);
+	if (!out)
+		return cli_fail("out of memory");
+	rc = cli_print_json(out);
+	free(out);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
+static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
+{
+	const char *parent = tract_commit_parent(c);
+	const char *resp = tract_commit_response_to(c);
+	const char *msg = tract_commit_message(c);
+	const char *meta = tract_commit_metadata(c);
+	const char *cfg = tract_commit_generation_config(c);
+	const char *content = tract_commit_content(c);
+	tract_annotation *anns = NULL;
+	size_t nanns = 0;
+	char when[40];
+
+	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
+	printf("Type:       %s\n", tract_commit_content_type(c));
+	printf("Operation:  %s\n", op_name(tract_commit_operation(c)));
+	printf("Parent:     %s\n", parent ? parent : "(none)");
+	for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
+		printf("Merged:     %s\n", tract_commit_extra_parent(c, i));
+	if (resp)
+		printf("%s %s\n",
+		       tract_commit_operation(c) == TRACT_OP_EDIT ? "Edits:     " : "Responds:  ",
+		       resp);
+	tract_time_format(when, sizeof(when), tract_commit_time(c));
+	printf("Date:       %s\n", when);
+	printf("Tokens:     %lld\n", (long long)tract_commit_token_count(c));
+	if (tract_annotations_get(&anns, &nanns, t, tract_commit_hash(c)) == 0 && nanns) {
+		const tract_annotation *a = &anns[nanns - 1];
+		printf("Priority:   %s%s%s%s\n", tract_priority_name(a->priority),
+		       a->reason ? " (" : "", a->reason ? a->reason : "", a->reason ? ")" : "");
+	}
+	tract_annotations_free(anns, nanns);
+	tract_error_clear();
+	if (msg)
+		print_field("Message:    ", msg);
+	if (meta)
+		print_field("Metadata:   ", meta);
+	if (cfg) {
+		char *pairs = config_pairs(cfg);
+		printf("Config:     %s\n", pairs ? pairs : cfg);
+		free(pairs);
+	}
+	putchar('\n');
+	if (content) {
+		char *pretty = cli_json_pretty(content);
+		printf("%s\n", pretty ? pretty : content);
+		free(pretty);
+	} else {
+		printf("(content missing)\n");
+	}
+}
+
+int cmd_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int json = 0, c, rc;
+	tract_store *store;
+	tract_commit *commit;
+	const char *ref;
+	tract *t;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(cli, "missing REF");
+	ref = argv[optind++];
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (cli_check_text(ref, strlen(ref), "REF"))
+		return CLI_FAIL;
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	if (tract_commit_lookup(&commit, t, ref) != 0) {
+		rc = cli_fail_lib();
+	} else {
+		if (json) {
+			rc = show_json(commit);
+		} else {
+			show_human(cli, t, commit);
+			rc = CLI_OK;
+		}
+		tract_commit_free(commit);
+	}
+	cli_close(store, t);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* status                                                              */
+
+static cJSON *str_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static int status_json(const tract_status *st)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(o, "tract_id", cJSON_CreateString(st->tract_id));
+	cJSON_AddItemToObject(o, "head", str_or_null(st->head[0] ? st->head : NULL));
+	cJSON_AddItemToObject(o, "branch", str_or_null(st->branch));
+	cJSON_AddBoolToObject(o, "detached", st->detached);
+	cJSON_AddNumberToObject(o, "commit_count", (double)st->commit_count);
+	cJSON_AddNumberToObject(o, "token_count", (double)st->token_count);
+	cJSON_AddItemToObject(o, "token_source",
+	                      cJSON_CreateString(st->token_source ? st->token_source : ""));
+	if (st->max_tokens >= 0)
+		cJSON_AddNumberToObject(o, "max_tokens", (double)st->max_tokens);
+	else
+		cJSON_AddNullToObject(o, "max_tokens");
+	return cli_print_cjson(o);
+}
+
+/* Budget line: "<n> / <max> [####------] <pct>%" (history.md §12.3). */
+static void print_budget(const struct cli *cli, int64_t tokens, int64_t max)
+{
+	int64_t fill = 0, pct = 0;
+	const char *colour = C_GREEN;
+	char bar[31];
+
+	if (max > 0 && tokens > 0) {
+		/* floor(tokens / max * 30), capped; pct rounded half to even */
+		fill = tokens >= max ? 30 : tokens * 30 / max;
+		int64_t num = tokens * 100, q = num / max, r = num % max;
+		if (2 * r > max || (2 * r == max && (q & 1)))
+			q++;
+		pct = q;
+		if (tokens * 10 > max * 9)
+			colour = C_RED;
+		else if (tokens * 10 > max * 7)
+			colour = C_YELLOW;
+	}
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '-';
+	bar[30] = '\0';
+	printf("  Tokens:  %lld / %lld %s[%s] %lld%%%s\n", (long long)tokens, (long long)max,
+	       cli_c(cli, colour), bar, (long long)pct, cli_reset(cli));
+}
+
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	tract_commit_list recent = {0};
+	tract_status st;
+	tract_store *store;
+	int json = 0, c, rc = CLI_OK;
+	tract *t;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	memset(&st, 0, sizeof(st));
+	if (tract_status_get(&st, t) != 0) {
+		rc = cli_fail_lib();
+		cli_close(store, t);
+		return rc;
+	}
+	if (json) {
+		rc = status_json(&st);
+	} else if (!st.head[0]) {
+		printf("No commits yet.\n");
+		printf("  Tract:   %s\n", st.tract_id);
+	} else if (tract_log(&recent, t, NULL, 3, TRACT_OP_UNKNOWN) != 0) {
+		rc = cli_fail_lib();
+	} else {
+		if (st.detached)
+			printf("HEAD detached at %s%.*s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
+			       st.head, cli_reset(cli));
+		else
+			printf("On branch %s%s%s  (%s%.*s%s)\n", cli_c(cli, C_CYAN),
+			       st.branch ? st.branch : "?", cli_reset(cli), cli_c(cli, C_HASH),
+			       CLI_SHORT_HASH, st.head, cli_reset(cli));
+		printf("  Tract:   %s\n", st.tract_id);
+		printf("  Commits: %lld\n", (long long)st.commit_count);
+		if (st.max_tokens >= 0)
+			print_budget(cli, st.token_count, st.max_tokens);
+		else
+			printf("  Tokens:  %lld (no budget set)\n", (long long)st.token_count);
+		if (st.token_source && st.token_source[0])
+			printf("  Source:  %s\n", st.token_source);
+		if (recent.count) {
+			printf("\nRecent commits:\n");
+			for (size_t i = 0; i < recent.count; i++) {
+				const tract_commit *rc_ = recent.items[i];
+				const char *msg = tract_commit_message(rc_);
+				char when[40], *line = msg ? cli_first_line(msg) : NULL;
+				cli_time_short(when, sizeof(when), tract_commit_time(rc_), 19);
+				printf("  %s%.*s%s %s %s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
+				       tract_commit_hash(rc_), cli_reset(cli),
+				       strlen(when) > 11 ? when + 11 : when,
+				       op_name(tract_commit_operation(rc_)), line ? " " : "",
+				       line ? line : "");
+				free(line);
+			}
+		}
+	}
+	tract_commit_list_dispose(&recent);
+	tract_status_dispose(&st);
+	cli_close(store, t);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* compile                                                             */
+
+int cmd_compile(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
+	    {"at", required_argument, NULL, 'a'},     {"at-time", required_argument, NULL, 'T'},
+	    {"edit-markers", no_argument, NULL, 'e'}, {"merge-messages", no_argument, NULL, 'M'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	tract_compile_opts copts = TRACT_COMPILE_OPTS_INIT;
+	tract_format fmt = TRACT_FORMAT_TEXT;
+	const char *at = NULL, *at_time = NULL;
+	int json = 0, format_given = 0, c, rc = CLI_OK;
+	tract_context *ctx = NULL;
+	tract_store *store;
+	char *out = NULL;
+	tract *t;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			format_given = 1;
+			if (strcmp(optarg, "text") == 0)
+				fmt = TRACT_FORMAT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = TRACT_FORMAT_JSON;
+			else if (strcmp(optarg, "openai") == 0)
+				fmt = TRACT_FORMAT_OPENAI;
+			else if (strcmp(optarg, "anthropic") == 0)
+				fmt = TRACT_FORMAT_ANTHROPIC;
+			else
+				return cli_usage(cli,
+				                 "invalid format '%s' (choose text, json, openai "
+				                 "or anthropic)",
+				                 optarg);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'a':
+			at = optarg;
+			break;
+		case 'T':
+			at_time = optarg;
+			break;
+		case 'e':
+			copts.edit_markers = 1;
+			break;
+		case 'M':
+			copts.merge_messages = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (json) {
+		if (format_given && fmt != TRACT_FORMAT_JSON)
+			return cli_usage(cli, "--json and --format are exclusive");
+		fmt = TRACT_FORMAT_JSON;
+	}
+	if (at && at_time)
+		return cli_usage(cli, "--at and --at-time are exclusive");
+	if (at) {
+		if (cli_check_text(at, strlen(at), "--at"))
+			return CLI_FAIL;
+		copts.at_commit = at;
+	}
+	if (at_time && tract_time_parse(&copts.at_time, at_time) != 0)
+		return cli_fail("invalid time '%s' (expected ISO 8601, e.g. "
+		                "2026-01-02T03:04:05Z)",
+		                at_time);
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	if (tract_compile(
+	        &ctx, t,
+	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
+	    tract_context_render(&out, ctx, fmt) != 0) {
+		rc = cli_fail_lib();
+	} else if (fmt == TRACT_FORMAT_TEXT) {
+		size_t len = strlen(out);
+		fputs(out, stdout);
+		if (len && out[len - 1] != '\n')
+			putchar('\n');
+	} else {
+		rc = cli_print_json(out) ? CLI_FAIL : CLI_OK;
+	}
+	tract_mem_free(out);
+	tract_context_free(ctx);
+	cli_close(store, t);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* tracts                                                              */
+
+static int tracts_json(const tract_info *infos, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < n; i++) {
+		const tract_info *in = &infos[i];
+		cJSON *o = cJSON_CreateObject();
+		char when[40];
+
+		cJSON_AddItemToObject(o, "tract_id", cJSON_CreateString(in->tract_id));
+		cJSON_AddItemToObject(o, "display_name", str_or_null(in->display_name));
+		cJSON_AddItemToObject(o, "head", str_or_null(in->head));
+		cJSON_AddItemToObject(o, "branch", str_or_null(in->branch));
+		cJSON_AddNumberToObject(o, "commit_count", (double)in->commit_count);
+		if (in->last_activity == TRACT_TIME_NONE)
+			cJSON_AddNullToObject(o, "last_activity");
+		else
+			cJSON_AddStringToObject(
+			    o, "last_activity",
+			    tract_time_format(when, sizeof(when), in->last_activity));
+		cJSON_AddItemToObject(o, "parent_tract_id", str_or_null(in->parent_tract_id));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return cli_print_cjson(arr);
+}
+
+static void tracts_human(const struct cli *cli, const tract_info *infos, size_t n)
+{
+	size_t wname = strlen("Name"), wbranch = strlen("Branch");
+	const char *current = cli->tract_id ? cli->tract_id : infos[0].tract_id;
+
+	for (size_t i = 0; i < n; i++) {
+		const tract_info *in = &infos[i];
+		size_t w = in->display_name ? cli_utf8_width(in->display_name) : 1;
+		if (w > wname)
+			wname = w;
+		w = in->branch ? strlen(in->branch) : strlen("(detached)");
+		if (w > wbranch)
+			wbranch = w;
+	}
+	if (wname > 30)
+		wname = 30;
+	printf("%s  %-32s  %-*s  %-*s  %-8s  %7s  %s%s\n", cli_c(cli, C_BOLD), "Tract", (int)wname,
+	       "Name", (int)wbranch, "Branch", "Head", "Commits", "Last activity", cli_reset(cli));
+	for (size_t i = 0; i < n; i++) {
+		const tract_info *in = &infos[i];
+		const char *branch = in->branch ? in->branch : in->head ? "(detached)" : "-";
+		char when[40],
+		    *name = cli_truncate(in->display_name ? in->display_name : "-", wname);
+		size_t pad;
+
+		cli_time_short(when, sizeof(when), in->last_activity, 16);
+		printf("%c %-32s  %s", strcmp(in->tract_id, current) == 0 ? '*' : ' ', in->tract_id,
+		       name ? name : "");
+		/* pad by code points, not bytes */
+		pad = wname - (name ? cli_utf8_width(name) : 0);
+		printf("%*s  %-*s  %s%-8.8s%s  %7lld  %s\n", (int)pad, "", (int)wbranch, branch,
+		       cli_c(cli, C_HASH), in->head ? in->head : "-", cli_reset(cli),
+		       (long long)in->commit_count, when);
+		free(name);
+	}
+}
+
+int cmd_tracts(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	tract_info *infos = NULL;
+	tract_store *store;
+	size_t n = 0;
+	int json = 0, c, rc = CLI_OK;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+	if (cli_open_store(cli, &store, 0))
+		return CLI_FAIL;
+	if (tract_store_list(&infos, &n, store) != 0)
+		rc = cli_fail_lib();
+	else if (json)
+		rc = tracts_json(infos, n);
+	else if (n == 0)
+		printf("No tracts.\n");
+	else
+		tracts_human(cli, infos, n);
+	tract_info_free(infos, n);
+	tract_store_free(store);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/*
+ * cmd_tools.c - commands that need no tract: tokens (count a text), fsck
+ * (verify a whole store) and plugins (what the loader finds).
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------------------ */
+/* tokens                                                              */
+
+/*
+ * The counter for an encoding name. Known: the default counter's own
+ * encoding ("tiktoken:<enc>"), "o200k_base" (the documented default: the
+ * default counter, which labels itself when it is an estimate) and
+ * "estimate". NULL when unknown.
+ */
+static tract_tokenizer *tokenizer_for(const char *encoding)
+{
+	tract_tokenizer *def = tract_tokenizer_default();
+	const char *src = def && def->source ? def->source : "";
+
+	if (!encoding || strcmp(encoding, "o200k_base") == 0)
+		return def;
+	if (strncmp(src, "tiktoken:", 9) == 0 && strcmp(src + 9, encoding) == 0)
+		return def;
+	if (strcmp(encoding, "estimate") == 0 || strcmp(encoding, "estimate:bytes/4") == 0)
+		return tract_tokenizer_estimate();
+	return NULL;
+}
+
+int cmd_tokens(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"encoding", required_argument, NULL, 'e'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *encoding = NULL, *path = "-";
+	tract_tokenizer *tok;
+	int json = 0, c;
+	int64_t n;
+	size_t len;
+	char *text;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			encoding = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		path = argv[optind++];
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+	tok = tokenizer_for(encoding);
+	if (!tok)
+		return cli_fail("unknown encoding: %s (available: o200k_base, estimate)", encoding);
+	if (cli_read_file(&text, &len, path))
+		return CLI_FAIL;
+	if (cli_check_text(text, len, strcmp(path, "-") == 0 ? "standard input" : path)) {
+		free(text);
+		return CLI_FAIL;
+	}
+	n = tract_tokenizer_count(tok, text, len);
+	free(text);
+	if (n < 0)
+		return cli_fail_lib();
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "token_count", (double)n);
+		cJSON_AddStringToObject(o, "token_source", tok->source ? tok->source : "");
+		return cli_print_cjson(o);
+	}
+	printf("%lld\n", (long long)n);
+	return CLI_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* fsck                                                                */
+
+static const char *severity_name(tract_fsck_severity s)
+{
+	return s == TRACT_FSCK_WARNING ? "warning" : "error";
+}
+
+int cmd_fsck(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	tract_fsck_problem *probs = NULL;
+	size_t n = 0, nerr = 0, nwarn = 0;
+	tract_store *store;
+	int json = 0, c, rc = CLI_OK;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+	if (cli_open_store(cli, &store, 0))
+		return CLI_FAIL;
+	if (tract_fsck(&probs, &n, store) != 0) {
+		rc = cli_fail_lib();
+		tract_store_free(store);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (probs[i].severity == TRACT_FSCK_WARNING)
+			nwarn++;
+		else
+			nerr++;
+	}
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *arr;
+		cJSON_AddBoolToObject(o, "ok", nerr == 0);
+		arr = cJSON_AddArrayToObject(o, "problems");
+		for (size_t i = 0; i < n; i++) {
+			cJSON *p = cJSON_CreateObject();
+			cJSON_AddStringToObject(p, "severity", severity_name(probs[i].severity));
+			cJSON_AddStringToObject(p, "object",
+			                        probs[i].object ? probs[i].object : "");
+			cJSON_AddStringToObject(p, "message",
+			                        probs[i].message ? probs[i].message : "");
+			cJSON_AddItemToArray(arr, p);
+		}
+		rc = cli_print_cjson(o);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			int warn = probs[i].severity == TRACT_FSCK_WARNING;
+			printf("%s%-7s%s %s: %s\n", cli_c(cli, warn ? "\033[33m" : "\033[31m"),
+			       severity_name(probs[i].severity), cli_reset(cli),
+			       probs[i].object ? probs[i].object : "-",
+			       probs[i].message ? probs[i].message : "");
+		}
+		if (n == 0)
+			printf("No problems found.\n");
+		else
+			printf("%zu error(s), %zu warning(s)\n", nerr, nwarn);
+	}
+	tract_fsck_free(probs, n);
+	tract_store_free(store);
+	if (rc == CLI_OK && nerr) {
+		fflush(stdout);
+		rc = cli_fail("fsck: %zu error(s) found in %s", nerr, cli_redact_uri(cli->db));
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* plugins                                                             */
+
+static const char *kind_name(tract_plugin_kind k)
+{
+	return k == TRACT_PLUGIN_PROVIDER ? "provider" : "backend";
+}
+
+int cmd_plugins(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	tract_plugin_info *infos = NULL;
+	size_t n = 0;
+	int json = 0, c, rc = CLI_OK;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+
+	if (tract_plugin_list(&infos, &n) != 0)
+		return cli_fail_lib();
+	if (json) {
+		cJSON *arr = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "kind", kind_name(infos[i].kind));
+			cJSON_AddStringToObject(o, "name", infos[i].name ? infos[i].name : "");
+			cJSON_AddStringToObject(o, "path", infos[i].path ? infos[i].path : "");
+			cJSON_AddNumberToObject(o, "abi_version", infos[i].abi_version);
+			if (infos[i].error)
+				cJSON_AddStringToObject(o, "error", infos[i].error);
+			else
+				cJSON_AddNullToObject(o, "error");
+			cJSON_AddItemToArray(arr, o);
+		}
+		rc = cli_print_cjson(arr);
+	} else {
+		char *search = tract_plugin_search_path();
+		size_t wname = 4;
+		for (size_t i = 0; i < n; i++)
+			if (infos[i].name && strlen(infos[i].name) > wname)
+				wname = strlen(infos[i].name);
+		if (n == 0)
+			printf("No plugins found.\n");
+		for (size_t i = 0; i < n; i++) {
+			printf("%-8s  %-*s  abi %-3u  %s", kind_name(infos[i].kind), (int)wname,
+			       infos[i].name ? infos[i].name : "?", infos[i].abi_version,
+			       infos[i].path ? infos[i].path : "?");
+			if (infos[i].error)
+				printf("  %s(unusable: %s)%s", cli_c(cli, "\033[31m"),
+				       infos[i].error, cli_reset(cli));
+			putchar('\n');
+		}
+		if (search)
+			printf("\nSearch path: %s\n", search);
+		tract_mem_free(search);
+	}
+	tract_plugin_info_free(infos, n);
+	return rc;
+}

@@ -1,0 +1,434 @@
+/*
+ * cmd_write.c - the commands that write: init, commit and annotate. Every
+ * input is checked here before the library is called, and the library
+ * writes each operation atomically, so a failing command writes nothing.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"name", required_argument, NULL, 'N'},
+	    {"id", required_argument, NULL, 'I'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *name = NULL, *id = NULL;
+	tract_store *store;
+	tract *t;
+	int c;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N':
+			name = optarg;
+			break;
+		case 'I':
+			id = optarg;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (name && cli_check_text(name, strlen(name), "--name"))
+		return CLI_FAIL;
+	if (id && cli_check_text(id, strlen(id), "--id"))
+		return CLI_FAIL;
+
+	if (cli_open_store(cli, &store, TRACT_STORE_CREATE))
+		return CLI_FAIL;
+	if (tract_create(&t, store, id, name, NULL) != 0) {
+		int rc = cli_fail_lib();
+		tract_store_free(store);
+		return rc;
+	}
+	printf("%s\n", tract_id(t));
+	cli_close(store, t);
+	return CLI_OK;
+}
+
+/* ---- commit ---- */
+
+static const char *const builtin_types[] = {
+    "instruction", "dialogue", "tool_io", "reasoning", "artifact", "output", "freeform", "session",
+};
+
+static int is_builtin_type(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtin_types) / sizeof(builtin_types[0]); i++)
+		if (strcmp(builtin_types[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* KIND shortcuts: the content type and, for dialogue turns, the role. */
+static int shortcut(const char *kind, const char **type, const char **role)
+{
+	if (strcmp(kind, "instruction") == 0) {
+		*type = "instruction";
+		*role = NULL;
+		return 1;
+	}
+	if (strcmp(kind, "user") == 0 || strcmp(kind, "assistant") == 0 ||
+	    strcmp(kind, "system") == 0) {
+		*type = "dialogue";
+		*role = kind;
+		return 1;
+	}
+	return 0;
+}
+
+/* JSON string literal of s (malloc'd). */
+static char *json_string(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *out = v ? cJSON_PrintUnformatted(v) : NULL;
+
+	cJSON_Delete(v);
+	return out;
+}
+
+/*
+ * Make sure member `key` of the object is the string `want`: when it is
+ * absent, queue `"key": "want"` for insertion; when present and different,
+ * fail. The caller's JSON text is otherwise passed on unchanged (no number
+ * is reformatted).
+ */
+static int require_member(cJSON *obj, const char *key, const char *want, const char *what,
+                          char **insert)
+{
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char *k, *v, *grown;
+	size_t len;
+
+	if (m) {
+		if (!cJSON_IsString(m) || strcmp(m->valuestring, want) != 0)
+			return cli_fail("%s: \"%s\" must be \"%s\" here", what, key, want);
+		return 0;
+	}
+	k = json_string(key);
+	v = json_string(want);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return cli_fail("out of memory");
+	}
+	len = (*insert ? strlen(*insert) : 0) + strlen(k) + strlen(v) + 8;
+	grown = realloc(*insert, len);
+	if (!grown) {
+		free(k);
+		free(v);
+		return cli_fail("out of memory");
+	}
+	if (!*insert)
+		grown[0] = '\0';
+	*insert = grown;
+	strcat(grown, k);
+	strcat(grown, ": ");
+	strcat(grown, v);
+	strcat(grown, ", ");
+	free(k);
+	free(v);
+	return 0;
+}
+
+/*
+ * Content from --json/--file: check it, and fill content_type (and the
+ * role/name of a dialogue shortcut) when missing. *out is malloc'd.
+ */
+static int content_from_json(char **out, const char *json, const char *what, const char *kind,
+                             const char *name)
+{
+	const char *type = NULL, *role = NULL;
+	char *insert = NULL;
+	cJSON *obj;
+	cJSON *ct;
+	int rc = 0;
+
+	*out = NULL;
+	if (cli_check_json_object(json, what))
+		return CLI_FAIL;
+	obj = cJSON_ParseWithOpts(json, NULL, 1);
+	if (!obj)
+		return cli_fail("out of memory");
+	if (!shortcut(kind, &type, &role))
+		type = kind;
+	ct = cJSON_GetObjectItemCaseSensitive(obj, "content_type");
+	if (ct && !cJSON_IsString(ct)) {
+		rc = cli_fail("%s: \"content_type\" must be a string", what);
+	} else if (ct && strcmp(ct->valuestring, type) != 0) {
+		rc = cli_fail("%s: content_type '%s' does not match KIND '%s'", what,
+		              ct->valuestring, kind);
+	} else {
+		if (!ct)
+			rc = require_member(obj, "content_type", type, what, &insert);
+		if (!rc && role)
+			rc = require_member(obj, "role", role, what, &insert);
+		if (!rc && name)
+			rc = require_member(obj, "name", name, what, &insert);
+	}
+	if (rc == 0) {
+		if (!insert) {
+			*out = strdup(json);
+		} else {
+			/* insert after the opening brace; "{}" takes no comma */
+			const char *brace = strchr(json, '{');
+			size_t ilen = strlen(insert);
+			int empty = cJSON_GetArraySize(obj) == 0;
+			if (empty)
+				insert[ilen - 2] = '\0'; /* drop ", " */
+			*out = malloc(strlen(json) + ilen + 1);
+			if (*out) {
+				size_t head = (size_t)(brace - json) + 1;
+				memcpy(*out, json, head);
+				strcpy(*out + head, insert);
+				strcat(*out, brace + 1);
+			}
+		}
+		if (!*out)
+			rc = cli_fail("out of memory");
+	}
+	free(insert);
+	cJSON_Delete(obj);
+	return rc;
+}
+
+/* Content of a shortcut KIND with TEXT. */
+static int content_from_text(char **out, const char *type, const char *role, const char *text,
+                             const char *name)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	*out = NULL;
+	if (!obj || !cJSON_AddStringToObject(obj, "content_type", type) ||
+	    (role && !cJSON_AddStringToObject(obj, "role", role)) ||
+	    !cJSON_AddStringToObject(obj, "text", text) ||
+	    (name && !cJSON_AddStringToObject(obj, "name", name))) {
+		cJSON_Delete(obj);
+		return cli_fail("out of memory");
+	}
+	*out = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return *out ? 0 : cli_fail("out of memory");
+}
+
+int cmd_commit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"message", required_argument, NULL, 'm'},
+	    {"json", required_argument, NULL, 'J'},
+	    {"file", required_argument, NULL, 'F'},
+	    {"edit", required_argument, NULL, 'E'},
+	    {"response-to", required_argument, NULL, 'R'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"metadata", required_argument, NULL, 'M'},
+	    {"config", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *message = NULL, *json = NULL, *file = NULL, *edit = NULL;
+	const char *response_to = NULL, *name = NULL, *metadata = NULL, *config = NULL;
+	const char *kind, *text = NULL, *type = NULL, *role = NULL;
+	tract_commit_opts copts = TRACT_COMMIT_OPTS_INIT;
+	char *input = NULL, *content = NULL;
+	tract_store *store;
+	tract_commit *commit;
+	tract *t;
+	int c, rc, is_shortcut;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			message = optarg;
+			break;
+		case 'J':
+			json = optarg;
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'E':
+			edit = optarg;
+			break;
+		case 'R':
+			response_to = optarg;
+			break;
+		case 'N':
+			name = optarg;
+			break;
+		case 'M':
+			metadata = optarg;
+			break;
+		case 'C':
+			config = optarg;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(cli, "missing KIND");
+	kind = argv[optind++];
+	if (optind < argc)
+		text = argv[optind++];
+	if (optind < argc)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (json && file)
+		return cli_usage(cli, "--json and --file are exclusive");
+	if (edit && response_to)
+		return cli_usage(cli, "--edit and --response-to are exclusive");
+	if (!kind[0])
+		return cli_usage(cli, "empty KIND");
+	is_shortcut = shortcut(kind, &type, &role);
+	if (name && !role)
+		return cli_usage(cli, "--name needs KIND user, assistant or system");
+	if (json || file) {
+		if (text)
+			return cli_usage(cli, "TEXT cannot be combined with --json or --file");
+	} else if (!is_shortcut) {
+		if (is_builtin_type(kind))
+			return cli_usage(cli, "KIND %s needs --json OBJ or --file F", kind);
+		return cli_fail("unknown content type: %s (shortcuts: instruction, user, "
+		                "assistant, system; other types need --json or --file)",
+		                kind);
+	} else if (!text) {
+		return cli_usage(cli, "missing TEXT (use '-' to read standard input)");
+	}
+
+	/* Check every input before touching the store. */
+	if (cli_check_text(kind, strlen(kind), "KIND"))
+		return CLI_FAIL;
+	if (message && cli_check_text(message, strlen(message), "the message"))
+		return CLI_FAIL;
+	if (name && cli_check_text(name, strlen(name), "--name"))
+		return CLI_FAIL;
+	if (edit && cli_check_text(edit, strlen(edit), "--edit"))
+		return CLI_FAIL;
+	if (response_to && cli_check_text(response_to, strlen(response_to), "--response-to"))
+		return CLI_FAIL;
+	if (metadata && cli_check_json_object(metadata, "--metadata"))
+		return CLI_FAIL;
+	if (config && cli_check_json_object(config, "--config"))
+		return CLI_FAIL;
+	if (json) {
+		rc = content_from_json(&content, json, "--json", kind, name);
+	} else if (file) {
+		size_t len;
+		rc = cli_read_file(&input, &len, file);
+		if (rc == 0 && memchr(input, '\0', len))
+			rc = cli_fail("%s contains a NUL byte", file);
+		if (rc == 0)
+			rc = content_from_json(&content, input, file, kind, name);
+	} else {
+		size_t len = strlen(text);
+		rc = 0;
+		if (strcmp(text, "-") == 0) {
+			rc = cli_read_file(&input, &len, "-");
+			text = input;
+		}
+		if (rc == 0)
+			rc = cli_check_text(text, len, "TEXT");
+		if (rc == 0)
+			rc = content_from_text(&content, type, role, text, name);
+	}
+	free(input);
+	if (rc)
+		return rc;
+
+	copts.message = message;
+	copts.metadata_json = metadata;
+	copts.generation_config_json = config;
+	if (edit) {
+		copts.operation = TRACT_OP_EDIT;
+		copts.response_to = edit;
+	} else {
+		copts.response_to = response_to;
+	}
+	if (cli_open_tract(cli, &store, &t)) {
+		free(content);
+		return CLI_FAIL;
+	}
+	if (tract_commit_create(&commit, t, content, &copts) != 0) {
+		rc = cli_fail_lib();
+	} else {
+		printf("%s\n", tract_commit_hash(commit));
+		tract_commit_free(commit);
+		rc = CLI_OK;
+	}
+	free(content);
+	cli_close(store, t);
+	return rc;
+}
+
+/* ---- annotate ---- */
+
+int cmd_annotate(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"reason", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *reason = NULL, *ref, *prio_name;
+	tract_priority prio;
+	tract_store *store;
+	char hash[65];
+	tract *t;
+	int c, rc;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_usage_short(cli);
+		}
+	}
+	if (argc - optind < 2)
+		return cli_usage(cli, argc - optind == 0 ? "missing REF" : "missing priority");
+	if (argc - optind > 2)
+		return cli_usage(cli, "unexpected argument '%s'", argv[optind + 2]);
+	ref = argv[optind];
+	prio_name = argv[optind + 1];
+	if (strcmp(prio_name, "skip") && strcmp(prio_name, "normal") && strcmp(prio_name, "pinned"))
+		return cli_usage(cli, "invalid priority '%s' (choose skip, normal or pinned)",
+		                 prio_name);
+	if (tract_priority_parse(&prio, prio_name) != 0)
+		return cli_fail_lib();
+	if (cli_check_text(ref, strlen(ref), "REF"))
+		return CLI_FAIL;
+	if (reason && cli_check_text(reason, strlen(reason), "--reason"))
+		return CLI_FAIL;
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	if (tract_resolve(hash, t, ref) != 0 || tract_annotate(NULL, t, hash, prio, reason) != 0) {
+		rc = cli_fail_lib();
+	} else {
+		printf("%s%.*s%s %s\n", cli_c(cli, "\033[33m"), CLI_SHORT_HASH, hash,
+		       cli_reset(cli), tract_priority_name(prio));
+		rc = CLI_OK;
+	}
+	cli_close(store, t);
+	return rc;
+}

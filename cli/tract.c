@@ -1,0 +1,200 @@
+/*
+ * tract.c - entry point of the `tract` command: global options (--db,
+ * --tract and their environment variables), the command table, the
+ * dispatcher and `tract --help`. Commands live in cmd_*.c.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct cli_command commands[] = {
+    {"init", cmd_init, "[--name NAME] [--id ID]",
+     "Create the store if needed and a new tract; print its id.",
+     "Options:\n"
+     "  --name NAME   display name of the new tract\n"
+     "  --id ID       tract id to use (default: 32 random hex digits)\n"},
+    {"commit", cmd_commit, "KIND [TEXT|-] [-m MSG] [--edit REF] [--json OBJ | --file F] [options]",
+     "Record a commit on HEAD; print its full hash.",
+     "KIND is instruction, user, assistant or system (shortcuts taking TEXT,\n"
+     "'-' reads standard input), or any content type with --json/--file.\n"
+     "\n"
+     "Options:\n"
+     "  --json OBJ           the content as a JSON object (content_type defaults to KIND)\n"
+     "  --file F             read the JSON content object from file F ('-' = stdin)\n"
+     "  -m, --message MSG    commit message\n"
+     "  --edit REF           replace the message of commit REF (an edit commit)\n"
+     "  --response-to REF    the commit this one answers (appends)\n"
+     "  --name NAME          speaker name of a user/assistant/system turn\n"
+     "  --metadata JSON      metadata object\n"
+     "  --config JSON        generation config object\n"},
+    {"log", cmd_log, "[-n N] [--oneline | -v] [--op append|edit] [--json] [REF]",
+     "Show commit history from HEAD (or REF) backward, newest first.",
+     "Options:\n"
+     "  -n, --limit N    show at most N commits (N >= 1, default 20)\n"
+     "  --all            show every commit\n"
+     "  --oneline        one short line per commit\n"
+     "  -v, --verbose    every field of each commit\n"
+     "  --op OP          only commits with operation OP (append or edit)\n"
+     "  --json           machine-readable output\n"},
+    {"show", cmd_show, "[--json] REF", "Show one commit with its content.",
+     "REF is a full hash, a branch name or a unique prefix (>= 4 hex digits).\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"status", cmd_status, "[--json]",
+     "Show the tract, HEAD, branch, token usage, budget and recent commits.",
+     "Options:\n"
+     "  --json   machine-readable output\n"},
+    {"compile", cmd_compile,
+     "[--format json|openai|anthropic|text] [--at REF | --at-time ISO8601] [--edit-markers]",
+     "Compile the context as the messages sent to a model.",
+     "Options:\n"
+     "  --format F      text (default), json, openai or anthropic\n"
+     "  --json          same as --format json\n"
+     "  --at REF        compile as of commit REF\n"
+     "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
+     "  --edit-markers  append \" [edited]\" to messages replaced by an edit\n"},
+    {"annotate", cmd_annotate, "REF skip|normal|pinned [--reason TEXT]",
+     "Set the priority of a commit.",
+     "Options:\n"
+     "  --reason TEXT   why\n"},
+    {"tracts", cmd_tracts, "[--json]", "List the tracts of the store, most recently active first.",
+     "The current tract (--tract, TRACT_ID or discovery) is marked '*'.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"tokens", cmd_tokens, "[--encoding E] [--json] [FILE|-]",
+     "Print the token count of a text (a file, or standard input).",
+     "Options:\n"
+     "  --encoding E   tokenizer encoding (default o200k_base; 'estimate' for the estimate)\n"
+     "  --json         machine-readable output\n"},
+    {"fsck", cmd_fsck, "[--json]", "Verify every stored hash, parent link and ref of the store.",
+     "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"plugins", cmd_plugins, "[--json]",
+     "List the backend and provider plugins found, with paths and ABI versions.",
+     "Options:\n"
+     "  --json   machine-readable output\n"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char global_usage[] = "usage: tract [--db URI] [--tract ID] COMMAND [ARGS]\n";
+
+static void print_help(FILE *f)
+{
+	fputs(global_usage, f);
+	fputs("\ngit for an LLM agent's context window.\n\n"
+	      "Global options (before COMMAND):\n"
+	      "  --db URI      store location (env TRACT_DB, default .tract.db)\n"
+	      "  --tract ID    tract to use (env TRACT_ID; default: the only or the\n"
+	      "                most recently active tract)\n"
+	      "  -h, --help    this help\n"
+	      "  --version     print the version\n"
+	      "\nCommands:\n",
+	      f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'tract COMMAND --help' describes a command.\n"
+	      "Exit status: 0 success, 1 operation error, 2 usage error.\n",
+	      f);
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int global_usage_error(const char *fmt, const char *arg)
+{
+	fputs("tract: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(global_usage, stderr);
+	fputs("Try 'tract --help' for more information.\n", stderr);
+	return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"tract", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli cli;
+	const char *env, *no_color;
+	int c, rc;
+
+	memset(&cli, 0, sizeof(cli));
+	env = getenv("TRACT_DB");
+	cli.db = env && env[0] ? env : ".tract.db";
+	env = getenv("TRACT_ID");
+	cli.tract_id = env && env[0] ? env : NULL;
+	no_color = getenv("NO_COLOR");
+	cli.color = isatty(STDOUT_FILENO) && !no_color;
+
+	argv[0] = (char *)"tract";
+	opterr = 1;
+	/* '+': stop at the command; global options must come before it. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (!optarg[0])
+				return global_usage_error("%s", "--db needs a non-empty URI");
+			cli.db = optarg;
+			break;
+		case 't':
+			if (!optarg[0])
+				return global_usage_error("%s", "--tract needs a non-empty id");
+			cli.tract_id = optarg;
+			break;
+		case 'h':
+			print_help(stdout);
+			return CLI_OK;
+		case 'V':
+			printf("tract %s\n", tract_version());
+			return CLI_OK;
+		default:
+			fputs(global_usage, stderr);
+			fputs("Try 'tract --help' for more information.\n", stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		print_help(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 >= argc) {
+			print_help(stdout);
+			return CLI_OK;
+		}
+		cli.cmd = find_command(argv[optind + 1]);
+		if (!cli.cmd)
+			return global_usage_error("unknown command '%s'", argv[optind + 1]);
+		snprintf(cli.prog, sizeof(cli.prog), "tract %s", cli.cmd->name);
+		return cli_help(&cli);
+	}
+	cli.cmd = find_command(argv[optind]);
+	if (!cli.cmd)
+		return global_usage_error("unknown command '%s'", argv[optind]);
+	snprintf(cli.prog, sizeof(cli.prog), "tract %s", cli.cmd->name);
+
+	cli_warnings_install();
+	rc = cli.cmd->run(&cli, argc - optind, argv + optind);
+	fflush(stdout);
+	if (ferror(stdout) && rc == CLI_OK)
+		rc = cli_fail("cannot write to standard output");
+	cli_warnings_flush(rc == CLI_OK);
+	return rc;
+}
