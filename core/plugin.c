@@ -69,22 +69,50 @@ static int running_from_build_tree(void)
 	       (info.dli_fname[n] == '/' || info.dli_fname[n] == '\0');
 }
 
+/* Append dir to the colon-separated list b unless it is already there. */
+static int path_add(tract_buf *b, const char *dir, size_t len)
+{
+	const char *p = b->ptr;
+	int rc = 0;
+
+	if (len == 0)
+		return 0;
+	while (p && *p) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == len && strncmp(p, dir, len) == 0)
+			return 0;
+		p = end ? end + 1 : p + n;
+	}
+	if (b->len)
+		rc |= tract_buf_putc(b, ':');
+	return rc | tract_buf_put(b, dir, len);
+}
+
+static int path_add_all(tract_buf *b, const char *list)
+{
+	int rc = 0;
+
+	while (*list) {
+		const char *end = strchr(list, ':');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		rc |= path_add(b, list, n);
+		list += n + (end ? 1 : 0);
+	}
+	return rc;
+}
+
 char *tract_plugin_search_path(void)
 {
 	tract_buf b = TRACT_BUF_INIT;
 	const char *env = getenv("TRACT_PLUGIN_PATH");
 	int rc = 0;
 
-	if (env && *env)
-		rc |= tract_buf_puts(&b, env);
-	if (running_from_build_tree() && TRACT_BUILD_PLUGIN_PATH[0]) {
-		if (b.len)
-			rc |= tract_buf_putc(&b, ':');
-		rc |= tract_buf_puts(&b, TRACT_BUILD_PLUGIN_PATH);
-	}
-	if (b.len)
-		rc |= tract_buf_putc(&b, ':');
-	rc |= tract_buf_puts(&b, TRACT_PLUGIN_DIR);
+	if (env)
+		rc |= path_add_all(&b, env);
+	if (running_from_build_tree())
+		rc |= path_add_all(&b, TRACT_BUILD_PLUGIN_PATH);
+	rc |= path_add_all(&b, TRACT_PLUGIN_DIR);
 	if (rc) {
 		tract_buf_dispose(&b);
 		return NULL;
