@@ -194,8 +194,12 @@ typedef struct tract_backend {
 	const char *(*last_error)(tract_backend_conn *conn);
 
 	/* -- transactions -- */
+	/** EINVAL when a transaction is already open (they do not nest). */
 	int (*begin)(tract_backend_conn *conn, tract_txn_kind kind);
+	/** EINVAL without an open transaction. */
 	int (*commit)(tract_backend_conn *conn);
+	/** Without an open transaction a no-op returning 0 (the engine may
+	 *  already have rolled back after a failure). */
 	int (*rollback)(tract_backend_conn *conn);
 
 	/* -- blobs -- */
@@ -210,16 +214,17 @@ typedef struct tract_backend {
 
 	/* -- commits -- */
 	/** Insert a commit row; EEXISTS when the hash exists; ESTORAGE when
-	 *  the blob or parent is missing. */
+	 *  the blob, parent or response_to commit is missing; EINVAL for
+	 *  TRACT_OP_UNKNOWN. */
 	int (*commit_put)(tract_backend_conn *conn, const tract_commit_row *row);
 	/** Look up by full hash in any tract (tract_id NULL) or in one
 	 *  tract. ENOTFOUND when absent. */
 	int (*commit_get)(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
 			  tract_commit_cb cb, void *payload);
 	/**
-	 * Commits of tract_id whose hash starts with prefix (lowercase hex,
-	 * matched literally through an index, never a scan), in hash order,
-	 * at most max rows.
+	 * Commits of tract_id (NULL: any tract) whose hash starts with prefix
+	 * (lowercase hex, matched literally through an index, never a scan),
+	 * in hash order, at most max rows (0 = no limit).
 	 */
 	int (*commit_prefix)(tract_backend_conn *conn, const char *tract_id, const char *prefix,
 			     size_t max, tract_commit_cb cb, void *payload);
@@ -239,7 +244,8 @@ typedef struct tract_backend {
 	 *  (created_at, commit_hash). */
 	int (*commit_foreach)(tract_backend_conn *conn, const char *tract_id, tract_commit_cb cb,
 			      void *payload);
-	/** Commits of a tract whose generation config is not none, ordered by created_at. */
+	/** Commits of a tract (tract_id NULL: of the store) whose generation
+	 *  config is not none, ordered by (created_at, commit_hash). */
 	int (*commit_foreach_with_config)(tract_backend_conn *conn, const char *tract_id,
 					  tract_commit_cb cb, void *payload);
 
@@ -260,15 +266,16 @@ typedef struct tract_backend {
 	 * Compare-and-swap: set the ref to (commit_hash, symbolic_target)
 	 * (exactly one non-NULL) only if it currently is expected. expected
 	 * NULL means "must not exist"; otherwise its commit_hash and
-	 * symbolic_target must both equal the stored ones. A mismatch is
-	 * TRACT_ESTALE and writes nothing. Must be called in a write
-	 * transaction.
+	 * symbolic_target must both equal the stored ones (expected's
+	 * tract_id and ref_name are ignored); a missing ref is a mismatch.
+	 * A mismatch is TRACT_ESTALE and writes nothing. A commit_hash that
+	 * names no commit is ESTORAGE. Must be called in a write transaction.
 	 */
 	int (*ref_cas)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 		       const char *commit_hash, const char *symbolic_target,
 		       const tract_ref_row *expected);
 	/** Delete a ref if it still equals expected (ESTALE otherwise,
-	 *  ENOTFOUND when absent). */
+	 *  ENOTFOUND when absent); expected NULL deletes unconditionally. */
 	int (*ref_delete)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 			  const tract_ref_row *expected);
 	/** Refs of a tract (tract_id NULL: every ref of the store) whose name
@@ -277,7 +284,9 @@ typedef struct tract_backend {
 			   tract_ref_cb cb, void *payload);
 
 	/* -- annotations -- */
-	/** Append a row; *out_id receives its id (ids increase). */
+	/** Append a row (row->id is ignored); *out_id (may be NULL) receives
+	 *  its id, greater than every id stored at that time. EINVAL for
+	 *  TRACT_PRIORITY_NONE. */
 	int (*annotation_put)(tract_backend_conn *conn, const tract_annotation_row *row,
 			      int64_t *out_id);
 	/** Annotations of a target (any tract), by (created_at, id). */
@@ -334,13 +343,17 @@ typedef struct tract_backend {
 	/** Delete a commit row. Other commits' parent_hash / response_to
 	 *  naming it become NULL (ON DELETE SET NULL), as do spawn pointers'
 	 *  parent_commit_hash. Its commit_parents rows (as child) are
-	 *  deleted too. ENOTFOUND when absent. */
+	 *  deleted too. ENOTFOUND when absent. Refs, annotations,
+	 *  commit_parents rows naming it as a parent and compression members
+	 *  still naming it make it fail (ESTORAGE): the core removes those
+	 *  first. */
 	int (*commit_delete)(tract_backend_conn *conn, const char *commit_hash);
-	/** Delete a blob. ENOTFOUND when absent. */
+	/** Delete a blob. ENOTFOUND when absent; ESTORAGE while a commit uses it. */
 	int (*blob_delete)(tract_backend_conn *conn, const char *content_hash);
 	/** Delete every annotation of a target. */
 	int (*annotation_delete_target)(tract_backend_conn *conn, const char *target_hash);
-	/** Delete a compression record with its sources and results. */
+	/** Delete a compression record with its sources and results.
+	 *  ENOTFOUND when absent. */
 	int (*compression_delete)(tract_backend_conn *conn, const char *compression_id);
 	/** Delete a spawn pointer by id. ENOTFOUND when absent. */
 	int (*spawn_delete)(tract_backend_conn *conn, int64_t id);

@@ -1,0 +1,1877 @@
+/*
+ * conformance.c - the backend conformance suite: the same tests run against
+ * every storage backend, at the ABI of tract/sys/backend.h. TRACT_TEST_URI
+ * picks the backend ("sqlite:" by default, later "lmdb:", "postgres://...");
+ * every test gets a fresh, empty store from conf_fresh_uri().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "plugin.h"
+#include "tract/sys/backend.h"
+
+/* 2024-01-02 03:04:05 UTC, in microseconds. */
+#define T0 (INT64_C(1704164645) * 1000000)
+#define SEC INT64_C(1000000)
+
+/* ---- fixture -------------------------------------------------------------- */
+
+struct conf {
+	char backend[32];
+	char *uri;      /* the fresh store's URI */
+	char *location; /* as handed to open() */
+	char *tmpdir;   /* removed at teardown (file backends) */
+	const tract_backend *be;
+	tract_backend_conn *c;
+};
+
+/* Strings kept for the current test, freed at teardown. */
+static char **kept;
+static size_t n_kept, cap_kept;
+
+static char *keep_owned(char *s)
+{
+	if (n_kept == cap_kept) {
+		cap_kept = cap_kept ? cap_kept * 2 : 64;
+		kept = realloc(kept, cap_kept * sizeof(*kept));
+		assert_non_null(kept);
+	}
+	kept[n_kept++] = s;
+	return s;
+}
+
+/* A copy of s (NULL stays NULL) that lives until the end of the test. */
+static char *keep(const char *s)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	assert_non_null(d);
+	return keep_owned(d);
+}
+
+__attribute__((format(printf, 1, 2))) static char *keepf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	return keep_owned(s);
+}
+
+static void free_kept(void)
+{
+	size_t i;
+
+	for (i = 0; i < n_kept; i++)
+		free(kept[i]);
+	free(kept);
+	kept = NULL;
+	n_kept = cap_kept = 0;
+}
+
+/* The backend selector of TRACT_TEST_URI ("sqlite:" when unset). */
+static const char *test_uri(void)
+{
+	const char *env = getenv("TRACT_TEST_URI");
+
+	return env && *env ? env : "sqlite:";
+}
+
+static void scheme_of(const char *uri, char out[32])
+{
+	const char *colon = strchr(uri, ':');
+	size_t n = colon ? (size_t)(colon - uri) : 0;
+
+	if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
+		strcpy(out, "postgres");
+		return;
+	}
+	if (n < 2 || n >= 32) {
+		strcpy(out, "sqlite");
+		return;
+	}
+	memcpy(out, uri, n);
+	out[n] = '\0';
+}
+
+static bool is_file_backend(const char *backend)
+{
+	return strcmp(backend, "sqlite") == 0 || strcmp(backend, "lmdb") == 0;
+}
+
+/* A new temporary directory under TRACT_TEST_URI's location or $TMPDIR. */
+static char *fresh_dir(void)
+{
+	const char *uri = test_uri(), *colon = strchr(uri, ':');
+	const char *base = colon && colon[1] ? colon + 1 : getenv("TMPDIR");
+	char *dir;
+
+	dir = keepf("%s/tract-conf-XXXXXX", base && *base ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+/*
+ * A URI naming a new, empty store of the backend under test. File
+ * backends get a path in a new temporary directory (*tmpdir, removed
+ * after the test). Network backends are to be extended here (a fresh
+ * database or schema per test); until then they return NULL and the
+ * tests skip.
+ */
+static char *conf_fresh_uri(const char *backend, char **tmpdir)
+{
+	*tmpdir = NULL;
+	if (strcmp(backend, "sqlite") == 0) {
+		*tmpdir = fresh_dir();
+		return keepf("sqlite:%s/t.db", *tmpdir);
+	}
+	if (strcmp(backend, "lmdb") == 0) {
+		*tmpdir = fresh_dir();
+		return keepf("lmdb:%s/store", *tmpdir);
+	}
+	return NULL;
+}
+
+/* A location of the backend that does not exist (NULL: not applicable). */
+static char *conf_missing_location(const struct conf *f)
+{
+	if (!is_file_backend(f->backend) || !f->tmpdir)
+		return NULL;
+	return keepf("%s/missing-store", f->tmpdir);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_tree(const char *dir)
+{
+	if (dir)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int open_store(struct conf *f, unsigned flags)
+{
+	char err[512] = "";
+	int rc = f->be->open(&f->c, f->location, flags, err, sizeof(err));
+
+	if (rc < 0)
+		print_error("open %s: %s\n", f->location, err);
+	return rc;
+}
+
+static int setup(void **state)
+{
+	struct conf *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	scheme_of(test_uri(), f->backend);
+	assert_int_equal(tract_plugin_backend(&f->be, f->backend), 0);
+	f->uri = conf_fresh_uri(f->backend, &f->tmpdir);
+	if (f->uri) {
+		assert_int_equal(tract_uri_split(f->backend, &f->location, f->uri), 0);
+		assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct conf *f = *state;
+
+	if (f->be && f->c)
+		f->be->close(f->c);
+	remove_tree(f->tmpdir);
+	free(f->location);
+	free(f);
+	free_kept();
+	return 0;
+}
+
+/* Each test starts with this: the store, or a skip when none can be made. */
+#define STORE(state)                                                                               \
+	((struct conf *)(state))->c ? (struct conf *)(state) : (skip(), (struct conf *)NULL)
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* A 64-character hash: stem padded with '0'. */
+static const char *H(const char *stem)
+{
+	return keepf("%s%0*d", stem, (int)(64 - strlen(stem)), 0);
+}
+
+static void begin_write(struct conf *f)
+{
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), 0);
+}
+
+static void commit_txn(struct conf *f)
+{
+	assert_int_equal(f->be->commit(f->c), 0);
+}
+
+static void put_blob_at(struct conf *f, const char *hash, const char *payload, tract_time t)
+{
+	tract_blob_row b = {
+		.content_hash = hash,
+		.payload_json = payload,
+		.byte_size = (int64_t)strlen(payload),
+		.token_count = 3,
+		.created_at = t,
+	};
+	int inserted = -1;
+
+	assert_int_equal(f->be->blob_put(f->c, &b, &inserted), 0);
+}
+
+static const char *blob_default(struct conf *f)
+{
+	const char *h = H("b10b");
+
+	put_blob_at(f, h, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"hi\"}", T0);
+	return h;
+}
+
+static tract_commit_row commit_row(const char *hash, const char *tract, const char *parent,
+				   const char *blob, tract_time t)
+{
+	tract_commit_row r = {
+		.commit_hash = hash,
+		.tract_id = tract,
+		.parent_hash = parent,
+		.content_hash = blob,
+		.content_type = "dialogue",
+		.operation = TRACT_OP_APPEND,
+		.token_count = 7,
+		.created_at = t,
+	};
+
+	return r;
+}
+
+static void put_commit(struct conf *f, const char *hash, const char *tract, const char *parent,
+		       const char *blob, tract_time t)
+{
+	tract_commit_row r = commit_row(hash, tract, parent, blob, t);
+
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+}
+
+/* Build a linear chain stem0 <- stem1 <- ... in tract; hashes[i] out. */
+static void put_linear(struct conf *f, const char *tract, const char *stem, int n,
+		       const char *blob, const char **hashes)
+{
+	const char *parent = NULL;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		hashes[i] = H(keepf("%s%02x", stem, i));
+		put_commit(f, hashes[i], tract, parent, blob, T0 + i * SEC);
+		parent = hashes[i];
+	}
+}
+
+/* ---- collectors ----------------------------------------------------------- */
+
+#define MAXROWS 64
+
+struct commits {
+	size_t n;
+	tract_commit_row r[MAXROWS];
+	int stop_after; /* > 0: return 1 after that many rows */
+};
+
+static void copy_commit(tract_commit_row *d, const tract_commit_row *s)
+{
+	*d = *s;
+	d->commit_hash = keep(s->commit_hash);
+	d->tract_id = keep(s->tract_id);
+	d->parent_hash = keep(s->parent_hash);
+	d->content_hash = keep(s->content_hash);
+	d->content_type = keep(s->content_type);
+	d->response_to = keep(s->response_to);
+	d->message = keep(s->message);
+	d->metadata_json = keep(s->metadata_json);
+	d->generation_config_json = keep(s->generation_config_json);
+}
+
+static int on_commit(const tract_commit_row *row, void *payload)
+{
+	struct commits *c = payload;
+
+	assert_true(c->n < MAXROWS);
+	copy_commit(&c->r[c->n++], row);
+	return c->stop_after > 0 && (int)c->n >= c->stop_after;
+}
+
+static tract_commit_row get_commit(struct conf *f, const char *tract, const char *hash)
+{
+	struct commits c = {0};
+
+	assert_int_equal(f->be->commit_get(f->c, tract, hash, on_commit, &c), 0);
+	assert_int_equal(c.n, 1);
+	return c.r[0];
+}
+
+struct chain {
+	size_t n;
+	tract_commit_row r[MAXROWS];
+	const char *payload[MAXROWS];
+	tract_priority prio[MAXROWS];
+	const char *extra[MAXROWS]; /* extra parents joined with ',' */
+	size_t n_extra[MAXROWS];
+	int stop_after;
+	int fail_with;
+};
+
+static int on_chain(const tract_chain_row *row, void *payload)
+{
+	struct chain *c = payload;
+	char *joined = keep("");
+	size_t i;
+
+	assert_true(c->n < MAXROWS);
+	copy_commit(&c->r[c->n], &row->commit);
+	c->payload[c->n] = keep(row->payload_json);
+	c->prio[c->n] = row->priority;
+	for (i = 0; i < row->n_extra_parents; i++)
+		joined = keepf("%s%s%s", joined, i ? "," : "", row->extra_parents[i]);
+	c->extra[c->n] = joined;
+	c->n_extra[c->n] = row->n_extra_parents;
+	c->n++;
+	if (c->fail_with && (int)c->n >= c->stop_after)
+		return c->fail_with;
+	return c->stop_after > 0 && (int)c->n >= c->stop_after;
+}
+
+struct refs {
+	size_t n;
+	tract_ref_row r[MAXROWS];
+};
+
+static int on_ref(const tract_ref_row *row, void *payload)
+{
+	struct refs *c = payload;
+	tract_ref_row *d = &c->r[c->n++];
+
+	assert_true(c->n <= MAXROWS);
+	d->tract_id = keep(row->tract_id);
+	d->ref_name = keep(row->ref_name);
+	d->commit_hash = keep(row->commit_hash);
+	d->symbolic_target = keep(row->symbolic_target);
+	return 0;
+}
+
+static tract_ref_row get_ref(struct conf *f, const char *tract, const char *name)
+{
+	struct refs c = {0};
+
+	assert_int_equal(f->be->ref_get(f->c, tract, name, on_ref, &c), 0);
+	assert_int_equal(c.n, 1);
+	return c.r[0];
+}
+
+struct strings {
+	size_t n;
+	const char *s[MAXROWS];
+	int64_t num[MAXROWS];
+};
+
+static int on_blob(const tract_blob_row *row, void *payload)
+{
+	struct strings *c = payload;
+
+	assert_true(c->n < MAXROWS);
+	c->num[c->n] = row->created_at;
+	c->s[c->n++] = keepf("%s|%s|%lld|%lld", row->content_hash, row->payload_json,
+			     (long long)row->byte_size, (long long)row->token_count);
+	return 0;
+}
+
+static int on_parent(const char *commit_hash, const char *parent_hash, int64_t position,
+		     void *payload)
+{
+	struct strings *c = payload;
+
+	assert_true(c->n < MAXROWS);
+	c->num[c->n] = position;
+	c->s[c->n++] = keepf("%s>%s", commit_hash, parent_hash);
+	return 0;
+}
+
+static int on_member(const char *compression_id, const char *commit_hash, int64_t position,
+		     void *payload)
+{
+	return on_parent(compression_id, commit_hash, position, payload);
+}
+
+static int on_meta(const char *key, const char *value, void *payload)
+{
+	struct strings *c = payload;
+
+	assert_true(c->n < MAXROWS);
+	c->s[c->n++] = keepf("%s=%s", key, value);
+	return 0;
+}
+
+struct annotations {
+	size_t n;
+	tract_annotation_row r[MAXROWS];
+};
+
+static int on_annotation(const tract_annotation_row *row, void *payload)
+{
+	struct annotations *c = payload;
+	tract_annotation_row *d = &c->r[c->n++];
+
+	assert_true(c->n <= MAXROWS);
+	*d = *row;
+	d->tract_id = keep(row->tract_id);
+	d->target_hash = keep(row->target_hash);
+	d->reason = keep(row->reason);
+	return 0;
+}
+
+struct compressions {
+	size_t n;
+	tract_compression_row r[MAXROWS];
+};
+
+static int on_compression(const tract_compression_row *row, void *payload)
+{
+	struct compressions *c = payload;
+	tract_compression_row *d = &c->r[c->n++];
+
+	assert_true(c->n <= MAXROWS);
+	*d = *row;
+	d->compression_id = keep(row->compression_id);
+	d->tract_id = keep(row->tract_id);
+	d->branch_name = keep(row->branch_name);
+	d->instructions = keep(row->instructions);
+	return 0;
+}
+
+struct spawns {
+	size_t n;
+	tract_spawn_row r[MAXROWS];
+};
+
+static int on_spawn(const tract_spawn_row *row, void *payload)
+{
+	struct spawns *c = payload;
+	tract_spawn_row *d = &c->r[c->n++];
+
+	assert_true(c->n <= MAXROWS);
+	*d = *row;
+	d->parent_tract_id = keep(row->parent_tract_id);
+	d->parent_commit_hash = keep(row->parent_commit_hash);
+	d->child_tract_id = keep(row->child_tract_id);
+	d->purpose = keep(row->purpose);
+	d->inheritance_mode = keep(row->inheritance_mode);
+	d->display_name = keep(row->display_name);
+	return 0;
+}
+
+struct tracts {
+	size_t n;
+	tract_tract_row r[MAXROWS];
+};
+
+static int on_tract(const tract_tract_row *row, void *payload)
+{
+	struct tracts *c = payload;
+	tract_tract_row *d = &c->r[c->n++];
+
+	assert_true(c->n <= MAXROWS);
+	*d = *row;
+	d->tract_id = keep(row->tract_id);
+	return 0;
+}
+
+static const tract_tract_row *find_tract(const struct tracts *t, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->r[i].tract_id, id) == 0)
+			return &t->r[i];
+	return NULL;
+}
+
+/* ---- open ----------------------------------------------------------------- */
+
+static void test_open_create_and_reopen(void **state)
+{
+	struct conf *f = STORE(*state);
+	struct strings s = {0};
+
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "tract:x:max_tokens", "100"), 0);
+	commit_txn(f);
+	f->be->close(f->c);
+	f->c = NULL;
+	/* An existing store opens without the create flag and keeps its data. */
+	assert_int_equal(open_store(f, 0), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_get(f->c, "tract:x:max_tokens", on_meta, &s), 0);
+	assert_int_equal(f->be->commit(f->c), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], "tract:x:max_tokens=100");
+	/* Create on an existing store is harmless. */
+	f->be->close(f->c);
+	f->c = NULL;
+	assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
+	assert_string_equal(f->be->name, f->backend);
+	assert_int_equal(f->be->abi_version, TRACT_BACKEND_ABI_VERSION);
+}
+
+static void test_open_missing_is_enotfound(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *missing = conf_missing_location(f);
+	tract_backend_conn *c = (tract_backend_conn *)f;
+	char err[256] = "";
+	struct stat sb;
+
+	if (!missing)
+		skip();
+	assert_int_equal(f->be->open(&c, missing, 0, err, sizeof(err)), TRACT_ENOTFOUND);
+	assert_null(c);
+	assert_non_null(strstr(err, "not found"));
+	assert_non_null(strstr(err, missing));
+	/* Nothing was created. */
+	assert_int_not_equal(stat(missing, &sb), 0);
+	/* With the flag it is created. */
+	assert_int_equal(f->be->open(&c, missing, TRACT_BACKEND_CREATE, err, sizeof(err)), 0);
+	assert_non_null(c);
+	f->be->close(c);
+	assert_int_equal(stat(missing, &sb), 0);
+}
+
+static void test_null_arguments(void **state)
+{
+	struct conf *f = STORE(*state);
+	struct commits c = {0};
+	tract_backend_conn *out;
+
+	assert_int_equal(f->be->open(NULL, f->location, 0, NULL, 0), TRACT_EINVAL);
+	assert_int_equal(f->be->open(&out, NULL, 0, NULL, 0), TRACT_EINVAL);
+	assert_int_equal(f->be->blob_put(f->c, NULL, NULL), TRACT_EINVAL);
+	assert_int_equal(f->be->blob_get(f->c, NULL, on_blob, &c), TRACT_EINVAL);
+	assert_int_equal(f->be->commit_put(f->c, NULL), TRACT_EINVAL);
+	assert_int_equal(f->be->commit_get(f->c, NULL, NULL, on_commit, &c), TRACT_EINVAL);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("ab"), NULL, NULL), TRACT_EINVAL);
+	assert_int_equal(f->be->commit_chain(f->c, NULL, NULL, 0, 0, INT64_MAX, NULL, NULL),
+			 TRACT_EINVAL);
+	assert_int_equal(f->be->ref_cas(f->c, "t", NULL, H("ab"), NULL, NULL), TRACT_EINVAL);
+	assert_int_equal(f->be->meta_set(f->c, NULL, "v"), TRACT_EINVAL);
+	assert_int_equal(f->be->blob_put(NULL, NULL, NULL), TRACT_EINVAL);
+	assert_non_null(f->be->last_error(f->c));
+	f->be->close(NULL);
+}
+
+/* ---- blobs ---------------------------------------------------------------- */
+
+static void test_blob_put_dedup(void **state)
+{
+	struct conf *f = STORE(*state);
+	tract_blob_row b = {H("aa"), "{\"text\":\"one\"}", 14, 5, T0};
+	struct strings s = {0};
+	int inserted = -1;
+
+	begin_write(f);
+	assert_int_equal(f->be->blob_put(f->c, &b, &inserted), 0);
+	assert_int_equal(inserted, 1);
+	/* Same hash again: the existing row is left untouched. */
+	b.payload_json = "{\"text\":\"two\"}";
+	b.byte_size = 99;
+	b.token_count = 42;
+	b.created_at = T0 + SEC;
+	assert_int_equal(f->be->blob_put(f->c, &b, &inserted), 0);
+	assert_int_equal(inserted, 0);
+	assert_int_equal(f->be->blob_put(f->c, &b, NULL), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->blob_get(f->c, H("aa"), on_blob, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], keepf("%s|{\"text\":\"one\"}|14|5", H("aa")));
+	assert_true(s.num[0] == T0);
+}
+
+static void test_blob_get_foreach_delete(void **state)
+{
+	struct conf *f = STORE(*state);
+	struct strings s = {0};
+
+	assert_int_equal(f->be->blob_get(f->c, H("ff"), on_blob, &s), TRACT_ENOTFOUND);
+	assert_int_equal(s.n, 0);
+	assert_non_null(strstr(f->be->last_error(f->c), "not found"));
+	begin_write(f);
+	put_blob_at(f, H("c3"), "{}", T0);
+	put_blob_at(f, H("a1"), "[]", T0);
+	put_blob_at(f, H("b2"), "1", T0);
+	commit_txn(f);
+	assert_int_equal(f->be->blob_foreach(f->c, on_blob, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.s[0], keepf("%s|[]|2|3", H("a1")));
+	assert_string_equal(s.s[1], keepf("%s|1|1|3", H("b2")));
+	assert_string_equal(s.s[2], keepf("%s|{}|2|3", H("c3")));
+	begin_write(f);
+	assert_int_equal(f->be->blob_delete(f->c, H("b2")), 0);
+	assert_int_equal(f->be->blob_delete(f->c, H("b2")), TRACT_ENOTFOUND);
+	commit_txn(f);
+	s.n = 0;
+	assert_int_equal(f->be->blob_get(f->c, H("b2"), on_blob, &s), TRACT_ENOTFOUND);
+}
+
+/* ---- commits -------------------------------------------------------------- */
+
+static void test_commit_put_get(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *c1 = H("c1"), *c2 = H("c2");
+	tract_commit_row r, got;
+	struct commits c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_commit(f, c1, "tract-a", NULL, blob, T0);
+	r = (tract_commit_row){
+		.commit_hash = c2,
+		.tract_id = "tract-a",
+		.parent_hash = c1,
+		.content_hash = blob,
+		.content_type = "instruction",
+		.operation = TRACT_OP_EDIT,
+		.response_to = c1,
+		.message = "fix the answer",
+		.token_count = 123,
+		.metadata_json = "{\"k\": [1, 2]}",
+		.generation_config_json = "{}",
+		.created_at = T0 + 123456,
+	};
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	commit_txn(f);
+
+	got = get_commit(f, NULL, c2);
+	assert_string_equal(got.commit_hash, c2);
+	assert_string_equal(got.tract_id, "tract-a");
+	assert_string_equal(got.parent_hash, c1);
+	assert_string_equal(got.content_hash, blob);
+	assert_string_equal(got.content_type, "instruction");
+	assert_int_equal(got.operation, TRACT_OP_EDIT);
+	assert_string_equal(got.response_to, c1);
+	assert_string_equal(got.message, "fix the answer");
+	assert_int_equal(got.token_count, 123);
+	assert_string_equal(got.metadata_json, "{\"k\": [1, 2]}");
+	assert_string_equal(got.generation_config_json, "{}");
+	assert_true(got.created_at == T0 + 123456);
+
+	got = get_commit(f, "tract-a", c1);
+	assert_null(got.parent_hash);
+	assert_null(got.response_to);
+	assert_null(got.message);
+	assert_null(got.metadata_json);
+	assert_null(got.generation_config_json);
+	assert_int_equal(got.operation, TRACT_OP_APPEND);
+
+	/* Scoped to another tract, or unknown: not found. */
+	assert_int_equal(f->be->commit_get(f->c, "tract-b", c1, on_commit, &c), TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c9"), on_commit, &c), TRACT_ENOTFOUND);
+	assert_int_equal(c.n, 0);
+}
+
+static void test_commit_put_errors(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob;
+	tract_commit_row r;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_commit(f, H("c1"), "t", NULL, blob, T0);
+	r = commit_row(H("c1"), "t", NULL, blob, T0 + 1);
+	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
+	/* Missing blob, missing parent. */
+	r = commit_row(H("c2"), "t", NULL, H("0bad"), T0);
+	assert_true(f->be->commit_put(f->c, &r) < 0);
+	r = commit_row(H("c3"), "t", H("0bad"), blob, T0);
+	assert_true(f->be->commit_put(f->c, &r) < 0);
+	/* A stored operation must be known. */
+	r = commit_row(H("c4"), "t", NULL, blob, T0);
+	r.operation = TRACT_OP_UNKNOWN;
+	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EINVAL);
+	commit_txn(f);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c2"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c3"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+}
+
+static void test_commit_prefix(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob;
+	struct commits c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_commit(f, H("abc2"), "t", NULL, blob, T0);
+	put_commit(f, H("abc1"), "t", NULL, blob, T0 + 1);
+	put_commit(f, H("abd0"), "t", NULL, blob, T0 + 2);
+	put_commit(f, H("abc3"), "other", NULL, blob, T0 + 3);
+	put_commit(f, H("ab0f"), "t", NULL, blob, T0 + 4);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "abc", 10, on_commit, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[0].commit_hash, H("abc1"));
+	assert_string_equal(c.r[1].commit_hash, H("abc2"));
+
+	c.n = 0;
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "ab", 10, on_commit, &c), 0);
+	assert_int_equal(c.n, 4);
+	assert_string_equal(c.r[0].commit_hash, H("ab0f"));
+	assert_string_equal(c.r[3].commit_hash, H("abd0"));
+
+	c.n = 0;
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "ab", 2, on_commit, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[1].commit_hash, H("abc1"));
+
+	c.n = 0;
+	assert_int_equal(f->be->commit_prefix(f->c, "t", H("abc2"), 10, on_commit, &c), 0);
+	assert_int_equal(c.n, 1);
+
+	/* Literal: SQL wildcards match nothing. */
+	c.n = 0;
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "____", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "%", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "ab%", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "a_c", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "abc*", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "t", "ABC", 10, on_commit, &c), 0);
+	assert_int_equal(f->be->commit_prefix(f->c, "nobody", "abc", 10, on_commit, &c), 0);
+	assert_int_equal(c.n, 0);
+
+	/* Restricted to the tract. */
+	assert_int_equal(f->be->commit_prefix(f->c, "other", "abc", 10, on_commit, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.r[0].commit_hash, H("abc3"));
+}
+
+static void test_commit_foreach_order(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob;
+	struct commits c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_commit(f, H("c3"), "t", NULL, blob, T0 + 3 * SEC);
+	put_commit(f, H("c1"), "t", NULL, blob, T0 + 1 * SEC);
+	put_commit(f, H("c2b"), "t", NULL, blob, T0 + 2 * SEC);
+	put_commit(f, H("c2a"), "t", NULL, blob, T0 + 2 * SEC);
+	put_commit(f, H("d0"), "u", NULL, blob, T0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_foreach(f->c, "t", on_commit, &c), 0);
+	assert_int_equal(c.n, 4);
+	assert_string_equal(c.r[0].commit_hash, H("c1"));
+	assert_string_equal(c.r[1].commit_hash, H("c2a"));
+	assert_string_equal(c.r[2].commit_hash, H("c2b"));
+	assert_string_equal(c.r[3].commit_hash, H("c3"));
+
+	c.n = 0;
+	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
+	assert_int_equal(c.n, 5);
+	assert_string_equal(c.r[0].commit_hash, H("d0"));
+
+	c.n = 0;
+	c.stop_after = 2;
+	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
+	assert_int_equal(c.n, 2);
+}
+
+static void test_commit_foreach_with_config(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob;
+	tract_commit_row r;
+	struct commits c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	r = commit_row(H("c2"), "t", NULL, blob, T0 + 2 * SEC);
+	r.generation_config_json = "{\"temperature\": 0.2}";
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	put_commit(f, H("c0"), "t", NULL, blob, T0);
+	r = commit_row(H("c1"), "t", NULL, blob, T0 + 1 * SEC);
+	r.generation_config_json = "{}";
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	r = commit_row(H("d1"), "u", NULL, blob, T0);
+	r.generation_config_json = "{\"model\": \"x\"}";
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_foreach_with_config(f->c, "t", on_commit, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[0].commit_hash, H("c1"));
+	assert_string_equal(c.r[0].generation_config_json, "{}");
+	assert_string_equal(c.r[1].commit_hash, H("c2"));
+	assert_string_equal(c.r[1].generation_config_json, "{\"temperature\": 0.2}");
+}
+
+/* ---- chain walk ----------------------------------------------------------- */
+
+static void test_chain_order_limit_stop(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[5];
+	struct chain c = {0};
+	size_t i;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 5, blob, h);
+	commit_txn(f);
+
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[4], 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 5);
+	for (i = 0; i < 5; i++) {
+		assert_string_equal(c.r[i].commit_hash, h[4 - i]);
+		assert_null(c.payload[i]);
+		assert_int_equal(c.prio[i], TRACT_PRIORITY_NONE);
+		assert_int_equal(c.n_extra[i], 0);
+	}
+	assert_null(c.r[4].parent_hash);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, NULL, h[3], 2, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[0].commit_hash, h[3]);
+	assert_string_equal(c.r[1].commit_hash, h[2]);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 3;
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[4], 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 3);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	c.fail_with = -1234;
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[4], 0, 0, INT64_MAX, on_chain, &c),
+			 -1234);
+	assert_int_equal(c.n, 2);
+
+	/* Missing head, or a head of another tract: nothing, no error. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", H("99"), 0, 0, INT64_MAX, on_chain, &c),
+			 0);
+	assert_int_equal(f->be->commit_chain(f->c, "u", h[4], 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(f->be->commit(f->c), 0);
+}
+
+static void test_chain_tract_restriction(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *a[3], *b1 = H("b1"), *b2 = H("b2");
+	struct chain c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "parent", "a", 3, blob, a);
+	/* A child tract whose first commit continues the parent's chain. */
+	put_commit(f, b1, "child", a[2], blob, T0 + 10 * SEC);
+	put_commit(f, b2, "child", b1, blob, T0 + 11 * SEC);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_chain(f->c, "child", b2, 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[1].commit_hash, b1);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, NULL, b2, 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 5);
+	assert_string_equal(c.r[4].commit_hash, a[0]);
+	assert_string_equal(c.r[2].tract_id, "parent");
+}
+
+static void test_chain_payload(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *h[3];
+	struct chain c = {0};
+
+	begin_write(f);
+	put_blob_at(f, H("b0"), "{\"text\":\"zero\"}", T0);
+	put_blob_at(f, H("b1"), "{\"text\":\"one\"}", T0);
+	put_commit(f, H("c0"), "t", NULL, H("b0"), T0);
+	put_commit(f, H("c1"), "t", H("c0"), H("b1"), T0 + 1);
+	put_commit(f, H("c2"), "t", H("c1"), H("b0"), T0 + 2);
+	commit_txn(f);
+	h[0] = H("c2");
+	h[1] = H("c1");
+	h[2] = H("c0");
+
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[0], 0, TRACT_CHAIN_PAYLOAD, INT64_MAX,
+					     on_chain, &c),
+			 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.r[1].commit_hash, h[1]);
+	assert_string_equal(c.payload[0], "{\"text\":\"zero\"}");
+	assert_string_equal(c.payload[1], "{\"text\":\"one\"}");
+	assert_string_equal(c.payload[2], "{\"text\":\"zero\"}");
+	assert_int_equal(c.prio[0], TRACT_PRIORITY_NONE);
+}
+
+static void put_annotation(struct conf *f, const char *target, tract_priority p, tract_time t,
+			   int64_t *id)
+{
+	tract_annotation_row a = {
+		.tract_id = "t",
+		.target_hash = target,
+		.priority = p,
+		.reason = "because",
+		.created_at = t,
+	};
+
+	assert_int_equal(f->be->annotation_put(f->c, &a, id), 0);
+}
+
+static void test_chain_priority(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3];
+	struct chain c = {0};
+	unsigned fl = TRACT_CHAIN_PRIORITY;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, h);
+	put_annotation(f, h[1], TRACT_PRIORITY_NORMAL, T0 + 100, NULL);
+	put_annotation(f, h[1], TRACT_PRIORITY_SKIP, T0 + 200, NULL);
+	/* Same instant, written later: wins the tie. */
+	put_annotation(f, h[1], TRACT_PRIORITY_PINNED, T0 + 200, NULL);
+	put_annotation(f, h[1], TRACT_PRIORITY_SKIP, T0 + 100, NULL);
+	put_annotation(f, h[0], TRACT_PRIORITY_PINNED, T0 + 300, NULL);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[2], 0, fl, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.prio[0], TRACT_PRIORITY_NONE);
+	assert_int_equal(c.prio[1], TRACT_PRIORITY_PINNED);
+	assert_int_equal(c.prio[2], TRACT_PRIORITY_PINNED);
+	assert_null(c.payload[0]);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[2], 0, fl, T0 + 150, on_chain, &c), 0);
+	assert_int_equal(c.prio[1], TRACT_PRIORITY_SKIP);
+	assert_int_equal(c.prio[2], TRACT_PRIORITY_NONE);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[2], 0, fl, T0 + 200, on_chain, &c), 0);
+	assert_int_equal(c.prio[1], TRACT_PRIORITY_PINNED);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[2], 0, fl, T0 + 99, on_chain, &c), 0);
+	assert_int_equal(c.prio[1], TRACT_PRIORITY_NONE);
+
+	/* Without the flag no priority is looked up. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", h[2], 0, 0, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.prio[1], TRACT_PRIORITY_NONE);
+}
+
+static void test_chain_extra_parents(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *a[2], *p1 = H("p1"), *p2 = H("p2"), *m = H("e0");
+	unsigned all = TRACT_CHAIN_PARENTS | TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PRIORITY;
+	struct chain c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 2, blob, a);
+	put_commit(f, p2, "t", NULL, blob, T0);
+	put_commit(f, p1, "t", NULL, blob, T0);
+	put_commit(f, m, "t", a[1], blob, T0 + 10 * SEC);
+	/* Written out of order on purpose. */
+	assert_int_equal(f->be->parent_put(f->c, m, p2, 2), 0);
+	assert_int_equal(f->be->parent_put(f->c, m, a[1], 0), 0);
+	assert_int_equal(f->be->parent_put(f->c, m, p1, 1), 0);
+	put_annotation(f, a[0], TRACT_PRIORITY_SKIP, T0, NULL);
+	commit_txn(f);
+
+	assert_int_equal(f->be->commit_chain(f->c, "t", m, 0, all, INT64_MAX, on_chain, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.n_extra[0], 2);
+	assert_string_equal(c.extra[0], keepf("%s,%s", p1, p2));
+	assert_int_equal(c.n_extra[1], 0);
+	assert_int_equal(c.n_extra[2], 0);
+	assert_non_null(c.payload[0]);
+	assert_int_equal(c.prio[2], TRACT_PRIORITY_SKIP);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->be->commit_chain(f->c, "t", m, 1, TRACT_CHAIN_PARENTS, INT64_MAX,
+					     on_chain, &c),
+			 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.extra[0], keepf("%s,%s", p1, p2));
+}
+
+static int count_chain(const tract_chain_row *row, void *payload)
+{
+	size_t *n = payload;
+
+	(*n)++;
+	return row->payload_json ? 0 : -999;
+}
+
+static void test_chain_long(void **state)
+{
+	struct conf *f = STORE(*state);
+	char hash[65], parent[65] = "";
+	const char *blob;
+	size_t n = 0;
+	int i;
+
+	begin_write(f);
+	blob = blob_default(f);
+	for (i = 0; i < 5000; i++) {
+		tract_commit_row r;
+		snprintf(hash, sizeof(hash), "%064x", i + 1);
+		r = commit_row(hash, "t", i ? parent : NULL, blob, T0 + i);
+		assert_int_equal(f->be->commit_put(f->c, &r), 0);
+		memcpy(parent, hash, sizeof(hash));
+	}
+	commit_txn(f);
+	assert_int_equal(f->be->commit_chain(f->c, "t", hash, 0, TRACT_CHAIN_PAYLOAD, INT64_MAX,
+					     count_chain, &n),
+			 0);
+	assert_int_equal(n, 5000);
+}
+
+/* ---- merge parents -------------------------------------------------------- */
+
+static void test_parents(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *a[3];
+	struct strings s = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, a);
+	assert_int_equal(f->be->parent_put(f->c, a[2], a[0], 1), 0);
+	assert_int_equal(f->be->parent_put(f->c, a[2], a[1], 0), 0);
+	assert_int_equal(f->be->parent_put(f->c, a[1], a[0], 0), 0);
+	/* The same pair twice is refused. */
+	assert_true(f->be->parent_put(f->c, a[2], a[0], 3) < 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->parent_list(f->c, a[2], on_parent, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.s[0], keepf("%s>%s", a[2], a[1]));
+	assert_int_equal(s.num[0], 0);
+	assert_string_equal(s.s[1], keepf("%s>%s", a[2], a[0]));
+	assert_int_equal(s.num[1], 1);
+
+	s.n = 0;
+	assert_int_equal(f->be->parent_list(f->c, a[0], on_parent, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	assert_int_equal(f->be->parent_foreach(f->c, on_parent, &s), 0);
+	assert_int_equal(s.n, 3);
+}
+
+/* ---- refs ----------------------------------------------------------------- */
+
+static void test_ref_cas(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3];
+	tract_ref_row r, expected;
+	struct refs rs = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, h);
+	assert_int_equal(f->be->ref_get(f->c, "t", "refs/heads/main", on_ref, &rs),
+			 TRACT_ENOTFOUND);
+	/* Create: expected NULL means "must not exist". */
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[0], NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", NULL, "refs/heads/main", NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, NULL),
+			 TRACT_ESTALE);
+	commit_txn(f);
+
+	r = get_ref(f, "t", "refs/heads/main");
+	assert_string_equal(r.tract_id, "t");
+	assert_string_equal(r.ref_name, "refs/heads/main");
+	assert_string_equal(r.commit_hash, h[0]);
+	assert_null(r.symbolic_target);
+	r = get_ref(f, "t", "HEAD");
+	assert_null(r.commit_hash);
+	assert_string_equal(r.symbolic_target, "refs/heads/main");
+
+	begin_write(f);
+	/* Move with the right expectation. */
+	expected = (tract_ref_row){.commit_hash = h[0]};
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, &expected), 0);
+	/* Lost race: expected is stale, nothing written. */
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* A symbolic expectation on a direct ref is a mismatch too. */
+	expected = (tract_ref_row){.symbolic_target = h[1]};
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* Expecting a ref that does not exist. */
+	expected = (tract_ref_row){.commit_hash = h[1]};
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/nope", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* Detach HEAD: symbolic -> direct. */
+	expected = (tract_ref_row){.symbolic_target = "refs/heads/main"};
+	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", h[0], NULL, &expected), 0);
+	/* Exactly one of commit_hash and symbolic_target. */
+	assert_int_equal(f->be->ref_cas(f->c, "t", "X", NULL, NULL, NULL), TRACT_EINVAL);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "X", h[0], "refs/heads/main", NULL),
+			 TRACT_EINVAL);
+	commit_txn(f);
+
+	r = get_ref(f, "t", "refs/heads/main");
+	assert_string_equal(r.commit_hash, h[1]);
+	r = get_ref(f, "t", "HEAD");
+	assert_string_equal(r.commit_hash, h[0]);
+	assert_null(r.symbolic_target);
+	rs.n = 0;
+	assert_int_equal(f->be->ref_get(f->c, "t", "refs/heads/nope", on_ref, &rs),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->ref_get(f->c, "other", "HEAD", on_ref, &rs), TRACT_ENOTFOUND);
+}
+
+static void test_ref_delete(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[2];
+	tract_ref_row expected;
+	struct refs rs = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 2, blob, h);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/x", h[0], NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "PREV_BRANCH", NULL, "refs/heads/x", NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "ORIG_HEAD", h[1], NULL, NULL), 0);
+	expected = (tract_ref_row){.commit_hash = h[1]};
+	assert_int_equal(f->be->ref_delete(f->c, "t", "refs/heads/x", &expected), TRACT_ESTALE);
+	assert_int_equal(rs.n, 0);
+	expected = (tract_ref_row){.commit_hash = h[0]};
+	assert_int_equal(f->be->ref_delete(f->c, "t", "refs/heads/x", &expected), 0);
+	assert_int_equal(f->be->ref_delete(f->c, "t", "refs/heads/x", &expected),
+			 TRACT_ENOTFOUND);
+	expected = (tract_ref_row){.symbolic_target = "refs/heads/x"};
+	assert_int_equal(f->be->ref_delete(f->c, "t", "PREV_BRANCH", &expected), 0);
+	/* No expectation: unconditional. */
+	assert_int_equal(f->be->ref_delete(f->c, "t", "ORIG_HEAD", NULL), 0);
+	assert_int_equal(f->be->ref_delete(f->c, "t", "ORIG_HEAD", NULL), TRACT_ENOTFOUND);
+	commit_txn(f);
+	assert_int_equal(f->be->ref_foreach(f->c, "t", NULL, on_ref, &rs), 0);
+	assert_int_equal(rs.n, 0);
+}
+
+static void test_ref_foreach_prefix(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[1];
+	struct refs rs = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 1, blob, h);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/zeta", h[0], NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/alpha", h[0], NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", NULL, "refs/heads/alpha", NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/headsX", h[0], NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, "s", "refs/heads/main", h[0], NULL, NULL), 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->ref_foreach(f->c, "t", "refs/heads/", on_ref, &rs), 0);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].ref_name, "refs/heads/alpha");
+	assert_string_equal(rs.r[1].ref_name, "refs/heads/zeta");
+
+	rs.n = 0;
+	assert_int_equal(f->be->ref_foreach(f->c, "t", NULL, on_ref, &rs), 0);
+	assert_int_equal(rs.n, 4);
+	assert_string_equal(rs.r[0].ref_name, "HEAD");
+	assert_string_equal(rs.r[0].symbolic_target, "refs/heads/alpha");
+
+	rs.n = 0;
+	assert_int_equal(f->be->ref_foreach(f->c, NULL, "refs/heads/", on_ref, &rs), 0);
+	assert_int_equal(rs.n, 3);
+	assert_string_equal(rs.r[0].tract_id, "s");
+	assert_string_equal(rs.r[1].tract_id, "t");
+
+	rs.n = 0;
+	assert_int_equal(f->be->ref_foreach(f->c, NULL, "refs/heads/%", on_ref, &rs), 0);
+	assert_int_equal(f->be->ref_foreach(f->c, NULL, "refs_heads", on_ref, &rs), 0);
+	assert_int_equal(rs.n, 0);
+}
+
+/* Two connections to one store: the one that moves a ref second loses. */
+static void test_ref_cas_two_connections(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3];
+	tract_backend_conn *other = NULL;
+	tract_ref_row seen;
+	char err[256] = "";
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, h);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[0], NULL, NULL), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->open(&other, f->location, 0, err, sizeof(err)), 0);
+
+	/* Both read the branch at h[0]... */
+	seen = get_ref(f, "t", "refs/heads/main");
+	assert_string_equal(seen.commit_hash, h[0]);
+	/* ...the other connection moves it first... */
+	assert_int_equal(f->be->begin(other, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->ref_cas(other, "t", "refs/heads/main", h[1], NULL, &seen), 0);
+	assert_int_equal(f->be->commit(other), 0);
+	/* ...so this one's move is stale and writes nothing. */
+	begin_write(f);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &seen),
+			 TRACT_ESTALE);
+	assert_int_equal(f->be->rollback(f->c), 0);
+	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash, h[1]);
+	f->be->close(other);
+}
+
+/* ---- annotations ---------------------------------------------------------- */
+
+static void test_annotations(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[2];
+	struct annotations a = {0};
+	int64_t id1, id2, id3, id4;
+	tract_annotation_row row;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 2, blob, h);
+	put_annotation(f, h[0], TRACT_PRIORITY_PINNED, T0 + 30, &id1);
+	put_annotation(f, h[0], TRACT_PRIORITY_SKIP, T0 + 10, &id2);
+	put_annotation(f, h[1], TRACT_PRIORITY_NORMAL, T0 + 20, &id3);
+	row = (tract_annotation_row){.tract_id = "other", .target_hash = h[0],
+				     .priority = TRACT_PRIORITY_NORMAL, .created_at = T0 + 10};
+	assert_int_equal(f->be->annotation_put(f->c, &row, &id4), 0);
+	row.priority = TRACT_PRIORITY_NONE;
+	assert_int_equal(f->be->annotation_put(f->c, &row, NULL), TRACT_EINVAL);
+	commit_txn(f);
+	assert_true(id1 < id2 && id2 < id3 && id3 < id4);
+
+	/* By (created_at, id), any tract. */
+	assert_int_equal(f->be->annotation_list(f->c, h[0], on_annotation, &a), 0);
+	assert_int_equal(a.n, 3);
+	assert_true(a.r[0].id == id2);
+	assert_int_equal(a.r[0].priority, TRACT_PRIORITY_SKIP);
+	assert_string_equal(a.r[0].reason, "because");
+	assert_true(a.r[0].created_at == T0 + 10);
+	assert_true(a.r[1].id == id4);
+	assert_null(a.r[1].reason);
+	assert_string_equal(a.r[1].tract_id, "other");
+	assert_true(a.r[2].id == id1);
+	assert_string_equal(a.r[2].target_hash, h[0]);
+
+	a.n = 0;
+	assert_int_equal(f->be->annotation_foreach(f->c, "t", on_annotation, &a), 0);
+	assert_int_equal(a.n, 3);
+	assert_true(a.r[0].id == id1 && a.r[1].id == id2 && a.r[2].id == id3);
+	a.n = 0;
+	assert_int_equal(f->be->annotation_foreach(f->c, NULL, on_annotation, &a), 0);
+	assert_int_equal(a.n, 4);
+
+	begin_write(f);
+	assert_int_equal(f->be->annotation_delete_target(f->c, h[0]), 0);
+	assert_int_equal(f->be->annotation_delete_target(f->c, h[0]), 0);
+	commit_txn(f);
+	a.n = 0;
+	assert_int_equal(f->be->annotation_foreach(f->c, NULL, on_annotation, &a), 0);
+	assert_int_equal(a.n, 1);
+	assert_true(a.r[0].id == id3);
+}
+
+/* ---- compression records -------------------------------------------------- */
+
+static void test_compressions(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[4];
+	tract_compression_row r = {
+		.compression_id = "cmp-2",
+		.tract_id = "t",
+		.branch_name = "main",
+		.created_at = T0 + 2 * SEC,
+		.original_tokens = 1000,
+		.compressed_tokens = 200,
+		.target_tokens = -1,
+		.instructions = NULL,
+	};
+	struct compressions c = {0};
+	struct strings s = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 4, blob, h);
+	assert_int_equal(f->be->compression_put(f->c, &r), 0);
+	r = (tract_compression_row){"cmp-1", "t", NULL, T0 + SEC, 10, 5, 500, "keep names"};
+	assert_int_equal(f->be->compression_put(f->c, &r), 0);
+	r = (tract_compression_row){"cmp-3", "u", NULL, T0, 10, 5, 0, NULL};
+	assert_int_equal(f->be->compression_put(f->c, &r), 0);
+	assert_int_equal(f->be->compression_member_put(f->c, TRACT_COMPRESSION_SOURCES, "cmp-2",
+						       h[1], 1),
+			 0);
+	assert_int_equal(f->be->compression_member_put(f->c, TRACT_COMPRESSION_SOURCES, "cmp-2",
+						       h[0], 0),
+			 0);
+	assert_int_equal(f->be->compression_member_put(f->c, TRACT_COMPRESSION_RESULTS, "cmp-2",
+						       h[3], 0),
+			 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->compression_get(f->c, "cmp-2", on_compression, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.r[0].branch_name, "main");
+	assert_true(c.r[0].created_at == T0 + 2 * SEC);
+	assert_int_equal(c.r[0].original_tokens, 1000);
+	assert_int_equal(c.r[0].compressed_tokens, 200);
+	assert_int_equal(c.r[0].target_tokens, -1);
+	assert_null(c.r[0].instructions);
+	assert_int_equal(f->be->compression_get(f->c, "nope", on_compression, &c),
+			 TRACT_ENOTFOUND);
+
+	c.n = 0;
+	assert_int_equal(f->be->compression_foreach(f->c, "t", on_compression, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.r[0].compression_id, "cmp-1");
+	assert_int_equal(c.r[0].target_tokens, 500);
+	assert_string_equal(c.r[0].instructions, "keep names");
+	assert_null(c.r[0].branch_name);
+	c.n = 0;
+	assert_int_equal(f->be->compression_foreach(f->c, NULL, on_compression, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.r[0].compression_id, "cmp-3");
+	assert_int_equal(c.r[0].target_tokens, 0);
+
+	assert_int_equal(f->be->compression_members(f->c, TRACT_COMPRESSION_SOURCES, "cmp-2",
+						    on_member, &s),
+			 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.s[0], keepf("cmp-2>%s", h[0]));
+	assert_string_equal(s.s[1], keepf("cmp-2>%s", h[1]));
+	assert_int_equal(s.num[1], 1);
+	s.n = 0;
+	assert_int_equal(f->be->compression_members(f->c, TRACT_COMPRESSION_RESULTS, "cmp-2",
+						    on_member, &s),
+			 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], keepf("cmp-2>%s", h[3]));
+
+	begin_write(f);
+	assert_int_equal(f->be->compression_delete(f->c, "cmp-2"), 0);
+	assert_int_equal(f->be->compression_delete(f->c, "cmp-2"), TRACT_ENOTFOUND);
+	commit_txn(f);
+	s.n = 0;
+	assert_int_equal(f->be->compression_members(f->c, TRACT_COMPRESSION_SOURCES, "cmp-2",
+						    on_member, &s),
+			 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(f->be->compression_get(f->c, "cmp-2", on_compression, &c),
+			 TRACT_ENOTFOUND);
+}
+
+/* ---- spawn pointers ------------------------------------------------------- */
+
+static void test_spawn(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[1];
+	tract_spawn_row r = {
+		.parent_tract_id = "parent",
+		.child_tract_id = "child-1",
+		.purpose = "find a venue",
+		.inheritance_mode = "head_snapshot",
+		.display_name = "Venue scout",
+		.created_at = T0,
+	};
+	struct spawns s = {0};
+	int64_t id1, id2, id3;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "parent", "a", 1, blob, h);
+	r.parent_commit_hash = h[0];
+	assert_int_equal(f->be->spawn_put(f->c, &r, &id1), 0);
+	r = (tract_spawn_row){0, "parent", NULL, "child-2", "p2", "full_clone", NULL, T0 + 1};
+	assert_int_equal(f->be->spawn_put(f->c, &r, &id2), 0);
+	r = (tract_spawn_row){0, "other", NULL, "child-1", "p3", "selective", NULL, T0 + 2};
+	assert_int_equal(f->be->spawn_put(f->c, &r, &id3), 0);
+	commit_txn(f);
+	assert_true(id1 < id2 && id2 < id3);
+
+	assert_int_equal(f->be->spawn_foreach(f->c, "parent", on_spawn, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_true(s.r[0].id == id1);
+	assert_string_equal(s.r[0].parent_commit_hash, h[0]);
+	assert_string_equal(s.r[0].child_tract_id, "child-1");
+	assert_string_equal(s.r[0].purpose, "find a venue");
+	assert_string_equal(s.r[0].inheritance_mode, "head_snapshot");
+	assert_string_equal(s.r[0].display_name, "Venue scout");
+	assert_true(s.r[0].created_at == T0);
+	assert_null(s.r[1].parent_commit_hash);
+	assert_null(s.r[1].display_name);
+
+	s.n = 0;
+	assert_int_equal(f->be->spawn_foreach(f->c, NULL, on_spawn, &s), 0);
+	assert_int_equal(s.n, 3);
+	s.n = 0;
+	assert_int_equal(f->be->spawn_by_child(f->c, "child-1", on_spawn, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_true(s.r[0].id == id1 && s.r[1].id == id3);
+
+	begin_write(f);
+	assert_int_equal(f->be->spawn_delete(f->c, id1), 0);
+	assert_int_equal(f->be->spawn_delete(f->c, id1), TRACT_ENOTFOUND);
+	commit_txn(f);
+	s.n = 0;
+	assert_int_equal(f->be->spawn_by_child(f->c, "child-1", on_spawn, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_true(s.r[0].id == id3);
+}
+
+/* ---- store metadata ------------------------------------------------------- */
+
+static void test_meta(void **state)
+{
+	struct conf *f = STORE(*state);
+	struct strings s = {0};
+
+	assert_int_equal(f->be->meta_get(f->c, "tract:a:display_name", on_meta, &s),
+			 TRACT_ENOTFOUND);
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "tract:a:display_name", "Alpha"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:a:display_name", "Alpha 2"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:a:max_tokens", "4096"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:b:max_tokens", "10"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:ab", "x"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "empty", ""), 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->meta_get(f->c, "tract:a:display_name", on_meta, &s), 0);
+	assert_string_equal(s.s[0], "tract:a:display_name=Alpha 2");
+	s.n = 0;
+	assert_int_equal(f->be->meta_get(f->c, "empty", on_meta, &s), 0);
+	assert_string_equal(s.s[0], "empty=");
+
+	s.n = 0;
+	assert_int_equal(f->be->meta_foreach(f->c, "tract:a:", on_meta, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.s[0], "tract:a:display_name=Alpha 2");
+	assert_string_equal(s.s[1], "tract:a:max_tokens=4096");
+	s.n = 0;
+	assert_int_equal(f->be->meta_foreach(f->c, "tract:", on_meta, &s), 0);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.s[2], "tract:ab=x");
+	s.n = 0;
+	assert_int_equal(f->be->meta_foreach(f->c, "tract:_:", on_meta, &s), 0);
+	assert_int_equal(f->be->meta_foreach(f->c, "tract%", on_meta, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(f->be->meta_foreach(f->c, NULL, on_meta, &s), 0);
+	assert_true(s.n >= 5);
+
+	begin_write(f);
+	assert_int_equal(f->be->meta_delete(f->c, "tract:ab"), 0);
+	assert_int_equal(f->be->meta_delete(f->c, "tract:ab"), TRACT_ENOTFOUND);
+	commit_txn(f);
+	s.n = 0;
+	assert_int_equal(f->be->meta_get(f->c, "tract:ab", on_meta, &s), TRACT_ENOTFOUND);
+}
+
+/* ---- tracts --------------------------------------------------------------- */
+
+static void test_tract_foreach(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3];
+	const tract_tract_row *t;
+	struct tracts ts = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "alpha", "a", 3, blob, h);
+	put_commit(f, H("b0"), "beta", NULL, blob, T0 - SEC);
+	/* A tract with a ref but no commit yet. */
+	assert_int_equal(f->be->ref_cas(f->c, "gamma", "HEAD", NULL, "refs/heads/main", NULL), 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->tract_foreach(f->c, on_tract, &ts), 0);
+	assert_int_equal(ts.n, 3);
+	t = find_tract(&ts, "alpha");
+	assert_non_null(t);
+	assert_int_equal(t->commit_count, 3);
+	assert_true(t->last_activity == T0 + 2 * SEC);
+	t = find_tract(&ts, "beta");
+	assert_non_null(t);
+	assert_int_equal(t->commit_count, 1);
+	assert_true(t->last_activity == T0 - SEC);
+	t = find_tract(&ts, "gamma");
+	assert_non_null(t);
+	assert_int_equal(t->commit_count, 0);
+	assert_true(t->last_activity == TRACT_TIME_NONE);
+}
+
+/* ---- deletion ------------------------------------------------------------- */
+
+static void test_commit_delete_set_null(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3], *m = H("e0"), *side = H("5e");
+	tract_spawn_row sp = {0, "t", NULL, "kid", "p", "full_clone", NULL, T0};
+	tract_commit_row r;
+	struct strings s = {0};
+	struct spawns ss = {0};
+	int64_t id;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, h);
+	r = commit_row(side, "t", h[1], blob, T0 + 10);
+	r.operation = TRACT_OP_EDIT;
+	r.response_to = h[0];
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	put_commit(f, m, "t", h[2], blob, T0 + 20);
+	assert_int_equal(f->be->parent_put(f->c, m, h[2], 0), 0);
+	assert_int_equal(f->be->parent_put(f->c, m, side, 1), 0);
+	sp.parent_commit_hash = h[0];
+	assert_int_equal(f->be->spawn_put(f->c, &sp, &id), 0);
+	commit_txn(f);
+
+	begin_write(f);
+	/* The merge commit goes with its commit_parents rows. */
+	assert_int_equal(f->be->commit_delete(f->c, m), 0);
+	assert_int_equal(f->be->commit_delete(f->c, m), TRACT_ENOTFOUND);
+	/* The root: children's parent_hash / response_to and the spawn pointer blank. */
+	assert_int_equal(f->be->commit_delete(f->c, h[0]), 0);
+	commit_txn(f);
+
+	assert_int_equal(f->be->parent_foreach(f->c, on_parent, &s), 0);
+	assert_int_equal(s.n, 0);
+	r = get_commit(f, NULL, h[1]);
+	assert_null(r.parent_hash);
+	r = get_commit(f, NULL, side);
+	assert_null(r.response_to);
+	assert_string_equal(r.parent_hash, h[1]);
+	assert_int_equal(f->be->spawn_foreach(f->c, "t", on_spawn, &ss), 0);
+	assert_int_equal(ss.n, 1);
+	assert_null(ss.r[0].parent_commit_hash);
+	assert_int_equal(f->be->commit_get(f->c, NULL, h[0], on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+}
+
+/* ---- transactions --------------------------------------------------------- */
+
+static void test_rollback_discards_everything(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[1];
+	struct strings s = {0};
+	struct commits c = {0};
+	struct refs rs = {0};
+	struct annotations a = {0};
+	struct tracts ts = {0};
+
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "tract:t:keep", "kept"), 0);
+	commit_txn(f);
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 1, blob, h);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", h[0], NULL, NULL), 0);
+	put_annotation(f, h[0], TRACT_PRIORITY_PINNED, T0, NULL);
+	assert_int_equal(f->be->meta_set(f->c, "tract:t:new", "v"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:t:keep", "changed"), 0);
+	/* The transaction sees its own writes. */
+	assert_int_equal(f->be->commit_get(f->c, "t", h[0], on_commit, &c), 0);
+	assert_int_equal(f->be->rollback(f->c), 0);
+
+	assert_int_equal(f->be->blob_foreach(f->c, on_blob, &s), 0);
+	assert_int_equal(s.n, 0);
+	c.n = 0;
+	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(f->be->ref_foreach(f->c, NULL, NULL, on_ref, &rs), 0);
+	assert_int_equal(rs.n, 0);
+	assert_int_equal(f->be->annotation_foreach(f->c, NULL, on_annotation, &a), 0);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(f->be->meta_foreach(f->c, "tract:t:", on_meta, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], "tract:t:keep=kept");
+	assert_int_equal(f->be->tract_foreach(f->c, on_tract, &ts), 0);
+	assert_int_equal(ts.n, 0);
+}
+
+static void test_failed_write_then_rollback(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob;
+	tract_commit_row r;
+	struct commits c = {0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_commit(f, H("c1"), "t", NULL, blob, T0);
+	r = commit_row(H("c1"), "t", NULL, blob, T0);
+	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
+	assert_true(strlen(f->be->last_error(f->c)) > 0);
+	assert_int_equal(f->be->rollback(f->c), 0);
+	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
+	assert_int_equal(c.n, 0);
+	/* A new transaction can start after the rollback. */
+	begin_write(f);
+	put_commit(f, H("c1"), "t", NULL, blob_default(f), T0);
+	commit_txn(f);
+}
+
+/* ---- value round trips ---------------------------------------------------- */
+
+static void test_timestamps_round_trip(void **state)
+{
+	struct conf *f = STORE(*state);
+	static const tract_time times[] = {
+		T0 + 123456,          /* 2024-01-02 03:04:05.123456 */
+		T0,                   /* 2024-01-02 03:04:05.000000 */
+		T0 + 999999,          /* .999999 */
+		0,                    /* the epoch */
+		INT64_C(951782400000000) + 1, /* 2000-02-29 00:00:00.000001 */
+		INT64_C(4102444799999999),    /* 2099-12-31 23:59:59.999999 */
+	};
+	struct strings s = {0};
+	struct commits c = {0};
+	size_t i;
+
+	begin_write(f);
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		const char *h = H(keepf("a%zu", i));
+		put_blob_at(f, h, "{}", times[i]);
+		put_commit(f, h, "t", NULL, h, times[i]);
+	}
+	commit_txn(f);
+	assert_int_equal(f->be->blob_foreach(f->c, on_blob, &s), 0);
+	assert_int_equal(f->be->commit_foreach(f->c, "t", on_commit, &c), 0);
+	assert_int_equal(s.n, sizeof(times) / sizeof(times[0]));
+	for (i = 0; i < s.n; i++) {
+		assert_true(s.num[i] == times[i]);
+		assert_string_equal(get_commit(f, NULL, H(keepf("a%zu", i))).commit_hash,
+				    H(keepf("a%zu", i)));
+		assert_true(get_commit(f, NULL, H(keepf("a%zu", i))).created_at == times[i]);
+	}
+	/* commit_foreach orders by time. */
+	assert_true(c.r[0].created_at == 0);
+	assert_true(c.r[c.n - 1].created_at == times[5]);
+}
+
+/* Text in every field must come back byte for byte. */
+static void check_text_round_trip(struct conf *f, const char *text, const char *stem)
+{
+	const char *blob = H(keepf("%s0", stem)), *ch = H(keepf("%s1", stem));
+	char *tract = keepf("tract %s", text), *key = keepf("k:%s", text);
+	char *json = keepf("{\"v\": \"%s\"}", text);
+	tract_blob_row b = {blob, json, 1, 1, T0};
+	tract_commit_row r = commit_row(ch, tract, NULL, blob, T0);
+	tract_annotation_row a = {0, tract, ch, TRACT_PRIORITY_NORMAL, text, T0};
+	tract_compression_row cr = {keepf("cmp %s", text), tract, text, T0, 1, 1, -1, text};
+	tract_spawn_row sp = {0, tract, ch, text, text, "full_clone", text, T0};
+	struct strings s = {0};
+	struct annotations as = {0};
+	struct compressions cs = {0};
+	struct spawns ss = {0};
+	struct refs rs = {0};
+	tract_commit_row got;
+	int64_t id;
+
+	r.content_type = text;
+	r.message = text;
+	r.metadata_json = json;
+	r.generation_config_json = json;
+	begin_write(f);
+	assert_int_equal(f->be->blob_put(f->c, &b, NULL), 0);
+	assert_int_equal(f->be->commit_put(f->c, &r), 0);
+	assert_int_equal(f->be->ref_cas(f->c, tract, key, ch, NULL, NULL), 0);
+	assert_int_equal(f->be->ref_cas(f->c, tract, "HEAD", NULL, key, NULL), 0);
+	assert_int_equal(f->be->annotation_put(f->c, &a, &id), 0);
+	assert_int_equal(f->be->compression_put(f->c, &cr), 0);
+	assert_int_equal(f->be->spawn_put(f->c, &sp, &id), 0);
+	assert_int_equal(f->be->meta_set(f->c, key, text), 0);
+	commit_txn(f);
+
+	got = get_commit(f, tract, ch);
+	assert_string_equal(got.tract_id, tract);
+	assert_string_equal(got.content_type, text);
+	assert_string_equal(got.message, text);
+	assert_string_equal(got.metadata_json, json);
+	assert_string_equal(got.generation_config_json, json);
+	assert_int_equal(f->be->blob_get(f->c, blob, on_blob, &s), 0);
+	assert_string_equal(s.s[0], keepf("%s|%s|1|1", blob, json));
+	assert_string_equal(get_ref(f, tract, key).commit_hash, ch);
+	assert_string_equal(get_ref(f, tract, "HEAD").symbolic_target, key);
+	assert_int_equal(f->be->ref_foreach(f->c, tract, key, on_ref, &rs), 0);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(f->be->annotation_foreach(f->c, tract, on_annotation, &as), 0);
+	assert_int_equal(as.n, 1);
+	assert_string_equal(as.r[0].reason, text);
+	assert_int_equal(f->be->compression_get(f->c, cr.compression_id, on_compression, &cs), 0);
+	assert_string_equal(cs.r[0].branch_name, text);
+	assert_string_equal(cs.r[0].instructions, text);
+	assert_int_equal(f->be->spawn_by_child(f->c, text, on_spawn, &ss), 0);
+	assert_int_equal(ss.n, 1);
+	assert_string_equal(ss.r[0].purpose, text);
+	assert_string_equal(ss.r[0].display_name, text);
+	s.n = 0;
+	assert_int_equal(f->be->meta_foreach(f->c, key, on_meta, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.s[0], keepf("%s=%s", key, text));
+}
+
+static void test_sql_metacharacters(void **state)
+{
+	struct conf *f = STORE(*state);
+
+	check_text_round_trip(f, "it's \"quoted\"; 100% _under_ -- DROP TABLE commits; \\ /*x*/",
+			      "a");
+	check_text_round_trip(f, "'); DELETE FROM refs; --", "b");
+	check_text_round_trip(f, "%_%", "c");
+}
+
+static void test_unicode(void **state)
+{
+	struct conf *f = STORE(*state);
+
+	check_text_round_trip(f, "h\xc3\xa9llo \xe2\x80\x94 \xe4\xb8\x96\xe7\x95\x8c \xf0\x9f\x8e\x89",
+			      "a");
+	check_text_round_trip(f, "Lisboa: p\xc3\xa3o, caf\xc3\xa9 \xc3\xa0 tarde\n\ttab", "b");
+}
+
+/* Callbacks may use the connection again (even the same operation). */
+struct nested {
+	struct conf *f;
+	size_t outer, inner;
+};
+
+static int on_nested_inner(const tract_commit_row *row, void *payload)
+{
+	struct nested *n = payload;
+
+	(void)row;
+	n->inner++;
+	return 0;
+}
+
+static int on_nested_outer(const tract_commit_row *row, void *payload)
+{
+	struct nested *n = payload;
+
+	n->outer++;
+	assert_int_equal(n->f->be->commit_foreach(n->f->c, row->tract_id, on_nested_inner, n), 0);
+	return 0;
+}
+
+static void test_reentrant_callbacks(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[3];
+	struct nested n = {f, 0, 0};
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 3, blob, h);
+	commit_txn(f);
+	assert_int_equal(f->be->commit_foreach(f->c, "t", on_nested_outer, &n), 0);
+	assert_int_equal(n.outer, 3);
+	assert_int_equal(n.inner, 9);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_create_and_reopen),
+		T(test_open_missing_is_enotfound),
+		T(test_null_arguments),
+		T(test_blob_put_dedup),
+		T(test_blob_get_foreach_delete),
+		T(test_commit_put_get),
+		T(test_commit_put_errors),
+		T(test_commit_prefix),
+		T(test_commit_foreach_order),
+		T(test_commit_foreach_with_config),
+		T(test_chain_order_limit_stop),
+		T(test_chain_tract_restriction),
+		T(test_chain_payload),
+		T(test_chain_priority),
+		T(test_chain_extra_parents),
+		T(test_chain_long),
+		T(test_parents),
+		T(test_ref_cas),
+		T(test_ref_cas_two_connections),
+		T(test_ref_delete),
+		T(test_ref_foreach_prefix),
+		T(test_annotations),
+		T(test_compressions),
+		T(test_spawn),
+		T(test_meta),
+		T(test_tract_foreach),
+		T(test_commit_delete_set_null),
+		T(test_rollback_discards_everything),
+		T(test_failed_write_then_rollback),
+		T(test_timestamps_round_trip),
+		T(test_sql_metacharacters),
+		T(test_unicode),
+		T(test_reentrant_callbacks),
+	};
+
+	return cmocka_run_group_tests_name(test_uri(), tests, NULL, NULL);
+}
