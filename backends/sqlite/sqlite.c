@@ -1504,7 +1504,11 @@ static int sqlite_commit_delete(tract_backend_conn *conn, const char *commit_has
 	int rc;
 
 	CHECK_ARG(conn, commit_hash);
-	/* Other commits' parent_hash / response_to: ON DELETE SET NULL. */
+	/*
+	 * Other commits' parent_hash / response_to are blanked by their ON
+	 * DELETE SET NULL keys (foreign_keys is on for every connection);
+	 * spawn pointers are blanked explicitly as well.
+	 */
 	rc = delete_by_key(conn, ST_PARENT_DELETE_CHILD, commit_hash, NULL);
 	if (rc == 0)
 		rc = delete_by_key(conn, ST_COMMIT_UNLINK_SPAWN, commit_hash, NULL);
