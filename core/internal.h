@@ -57,6 +57,9 @@ int tract_txn_begin(tract_store *s, tract_txn_kind kind);
  *  commit's error. */
 int tract_txn_end(tract_store *s, int rc);
 
+/** True for the codes operations raise before writing anything. */
+int tract_error_is_validation(int code);
+
 /** Wrap a backend failure into the thread's last error. */
 int tract_backend_error(tract_store *s, int rc, const char *what);
 

@@ -68,6 +68,21 @@ int tract_backend_error(tract_store *s, int rc, const char *what)
 	return tract_error_set(rc, "%s: %s", what, msg && *msg ? msg : tract_error_name(rc));
 }
 
+int tract_error_is_validation(int code)
+{
+	switch (code) {
+	case TRACT_EINVAL:
+	case TRACT_ENOTFOUND:
+	case TRACT_EAMBIGUOUS:
+	case TRACT_EEDIT:
+	case TRACT_EBUDGET:
+	case TRACT_EDETACHED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int tract_txn_begin(tract_store *s, tract_txn_kind kind)
 {
 	int rc;
@@ -94,9 +109,11 @@ int tract_txn_end(tract_store *s, int rc)
 	if (s->txn_depth <= 0)
 		return rc;
 	if (--s->txn_depth > 0) {
-		/* Inside a batch: a failure poisons it (only the outermost
-		 * level commits or rolls back). */
-		if (rc < 0 && s->txn_kind == TRACT_TXN_WRITE)
+		/* Inside a batch only the outermost level commits or rolls
+		 * back. Operations validate everything before they write, so
+		 * a validation failure left nothing behind; any other failure
+		 * may have written part of an operation and poisons the batch. */
+		if (rc < 0 && s->txn_kind == TRACT_TXN_WRITE && !tract_error_is_validation(rc))
 			s->batch_failed = 1;
 		return rc;
 	}
