@@ -596,11 +596,12 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	/* Our own count of this very content, just made: always reusable. */
 	reuse = 1;
 	{
-		const char *cfg = p->config_json;
-		if (op == TRACT_OP_EDIT && !cfg)
-			cfg = parent->msgs[pos]->config;
-		rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload, cfg,
-				     &src, reuse, 0);
+		/* An edit without a config of its own shows the original
+		 * commit's config, whatever an earlier edit set (§6.5). */
+		const char *own = op == TRACT_OP_EDIT ? parent->msgs[pos]->own_config
+						      : p->config_json;
+		rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
+				     p->config_json ? p->config_json : own, own, &src, reuse, 0);
 	}
 	if (rc < 0)
 		return rc;

@@ -22,6 +22,7 @@ void tract_msg_release(tract_msg *m)
 	free(m->content);
 	free(m->name);
 	free(m->config);
+	free(m->own_config);
 	free(m);
 }
 
@@ -98,8 +99,8 @@ static int64_t count_str(tract *t, const char *s)
 }
 
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
-		    const char *config, const tract_row *source, int reuse_counts,
-		    int edit_marker)
+		    const char *config, const char *own_config, const tract_row *source,
+		    int reuse_counts, int edit_marker)
 {
 	tract_message_parts parts;
 	tract_text_kind count_kind = TRACT_TEXT_NONE;
@@ -117,7 +118,8 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	m->refs = 1;
 	snprintf(m->hash, sizeof(m->hash), "%s", orig_hash);
 	m->config = strdup(config ? config : "{}");
-	if (!m->config)
+	m->own_config = strdup(own_config ? own_config : "{}");
+	if (!m->config || !m->own_config)
 		goto oom;
 	if (!payload || tract_json_parse(&p, payload, strlen(payload),
 					 TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) < 0 ||
@@ -507,7 +509,7 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 		if (edited)
 			src = list->rows[e];
 		cfg = edited && src->config ? src->config : r->config;
-		rc = tract_msg_build(&m, t, r->hash, src->payload, cfg, src, reuse,
+		rc = tract_msg_build(&m, t, r->hash, src->payload, cfg, r->config, src, reuse,
 				     edited && o && o->edit_markers);
 		if (rc < 0)
 			goto done;

@@ -121,6 +121,8 @@ typedef struct tract_msg {
 	char *content;
 	char *name;
 	char *config;   /* JSON text, "{}" when none */
+	char *own_config; /* the original commit's config ("{}" when none): what
+			   * an edit without a config of its own falls back to */
 	char hash[65];
 	int64_t tokens; /* 3 + tok(role) + tok(content) [+ tok(name) + 1] */
 } tract_msg;
@@ -161,8 +163,8 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 /** Build a message from a commit's row and its payload; tokens counted
  *  (or reused when allowed). */
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
-		    const char *config, const tract_row *source, int reuse_counts,
-		    int edit_marker);
+		    const char *config, const char *own_config, const tract_row *source,
+		    int reuse_counts, int edit_marker);
 
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);

@@ -130,10 +130,24 @@ static void test_edits_and_configs(void **state)
 	assert_msg(c, 1, "assistant", "v3");
 	assert_string_equal(tract_context_generation_config(c, 1), "{}");
 	tract_context_free(c);
+	/* A later edit without a config shows the original's config again,
+	 * not the one the previous edit set: incrementally and fresh. */
+	o.generation_config_json = NULL;
+	fx_commit(f, NULL, "{\"content_type\":\"output\",\"text\":\"v4\"}", &o);
+	c = fx_compile(f, NULL);
+	assert_msg(c, 1, "assistant", "v4");
+	assert_string_equal(tract_context_generation_config(c, 1),
+			    "{\"model\": \"m1\", \"temperature\": 0.7}");
+	tract_context_free(c);
+	tract_cache_clear(f->t->cache);
+	c = fx_compile(f, NULL);
+	assert_string_equal(tract_context_generation_config(c, 1),
+			    "{\"model\": \"m1\", \"temperature\": 0.7}");
+	tract_context_free(c);
 	co.edit_markers = 1;
 	c = fx_compile(f, &co);
 	assert_msg(c, 0, "user", "question");
-	assert_msg(c, 1, "assistant", "v3 [edited]");
+	assert_msg(c, 1, "assistant", "v4 [edited]");
 	tract_context_free(c);
 	/* An edit that precedes its target in the list still applies; edits
 	 * of a SKIPped target are hidden with it. */
