@@ -32,15 +32,23 @@ static int dup_opt(char **dst, const char *src)
 	return *dst ? 0 : -1;
 }
 
+/* Copy a hash or id of at most 64 bytes into a 65-byte field. */
+static void copy_id(char dst[65], const char *src)
+{
+	size_t n = src ? strnlen(src, 64) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
 int tract_row_copy(tract_row *d, const tract_commit_row *s)
 {
 	int rc = 0;
 
 	memset(d, 0, sizeof(*d));
-	snprintf(d->hash, sizeof(d->hash), "%s", s->commit_hash);
-	snprintf(d->tract_id, sizeof(d->tract_id), "%s", s->tract_id ? s->tract_id : "");
-	snprintf(d->content_hash, sizeof(d->content_hash), "%s",
-		 s->content_hash ? s->content_hash : "");
+	copy_id(d->hash, s->commit_hash);
+	copy_id(d->tract_id, s->tract_id);
+	copy_id(d->content_hash, s->content_hash);
 	d->operation = s->operation;
 	d->token_count = s->token_count;
 	d->created_at = s->created_at;

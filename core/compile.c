@@ -98,6 +98,43 @@ static int64_t count_str(tract *t, const char *s)
 	return tract_count(t, s, strlen(s));
 }
 
+/* A payload compiles to its "text" or "content" string (no JSON rendering)? */
+static int plain_text_payload(const cJSON *p)
+{
+	const cJSON *ct = cJSON_GetObjectItemCaseSensitive(p, "content_type");
+
+	if (cJSON_IsString(ct) &&
+	    (strcmp(ct->valuestring, "tool_io") == 0 || strcmp(ct->valuestring, "freeform") == 0))
+		return 0;
+	return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "text")) ||
+	       (!cJSON_GetObjectItemCaseSensitive(p, "text") &&
+		cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "content")));
+}
+
+/*
+ * Parse a stored payload. Most payloads compile to one of their strings,
+ * for which cJSON's own parser is enough; payloads rendered as JSON need
+ * the strict parser that keeps number literals. NULL when unreadable.
+ */
+static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
+{
+	size_t len = strlen(payload);
+	cJSON *p = cJSON_ParseWithLength(payload, len);
+
+	/* cJSON strings end at NUL: "\u0000" needs the strict parser. */
+	if (p && cJSON_IsObject(p) && plain_text_payload(p) && !strstr(payload, "\\u0000"))
+		return p;
+	cJSON_Delete(p);
+	p = NULL;
+	if (tract_json_parse(&p, payload, len, TRACT_JSON_NONFINITE_TO_NULL, err, errlen) < 0)
+		return NULL;
+	if (!cJSON_IsObject(p)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
 		    int reuse_counts, int edit_marker)
@@ -121,9 +158,9 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	m->own_config = strdup(own_config ? own_config : "{}");
 	if (!m->config || !m->own_config)
 		goto oom;
-	if (!payload || tract_json_parse(&p, payload, strlen(payload),
-					 TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) < 0 ||
-	    !cJSON_IsObject(p)) {
+	if (payload)
+		p = parse_payload(payload, err, sizeof(err));
+	if (!p) {
 		tract_warn("%s content of commit %s", payload ? "unreadable" : "missing",
 			   source && source->hash[0] ? source->hash : orig_hash);
 		m->role = "system";

@@ -6,6 +6,7 @@
 #include "hash.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,15 @@
 #include "json.h"
 #include "timeutil.h"
 
+/* OpenSSL 3 looks the algorithm up on every EVP_sha256() use; fetch once. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int tract_sha256_hex(char out[65], const void *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -21,7 +31,8 @@ int tract_sha256_hex(char out[65], const void *data, size_t len)
 	unsigned int mdlen = 0;
 	int i;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+	pthread_once(&sha256_once, fetch_sha256);
+	if (!sha256_md || !EVP_Digest(data, len, md, &mdlen, sha256_md, NULL) || mdlen != 32)
 		return tract_error_set(TRACT_ERROR, "SHA-256 failed in libcrypto");
 	for (i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
