@@ -588,50 +588,40 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	tract_context *c;
 	tract_msg *m = NULL;
 	tract_row src;
-	size_t i, pos = parent->count;
-	int rc, reuse = 0;
+	const char *own;
+	size_t pos = parent->count;
+	int rc;
 
 	*out = NULL;
 	if (op == TRACT_OP_EDIT) {
 		for (pos = 0; pos < parent->count; pos++)
-			if (strcmp(parent->msgs[pos]->hash, target) == 0)
+			if (strcmp(tract_context_msg(parent, pos)->hash, target) == 0)
 				break;
 		if (pos == parent->count)
 			return 0; /* skipped or off-chain target: no snapshot */
 	}
 	memset(&src, 0, sizeof(src));
 	src.token_count = p->token_count;
-	/* Our own count of this very content, just made: always reusable. */
-	reuse = 1;
-	{
-		/* An edit without a config of its own shows the original
-		 * commit's config, whatever an earlier edit set (§6.5). */
-		const char *own = op == TRACT_OP_EDIT ? parent->msgs[pos]->own_config
-						      : p->config_json;
-		rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
-				     p->config_json ? p->config_json : own, own, &src, reuse, 0);
-	}
+	/* An edit without a config of its own shows the original commit's
+	 * config, whatever an earlier edit set (§6.5). Our own count of this
+	 * very content, just made, is always reusable. */
+	own = op == TRACT_OP_EDIT ? tract_context_msg(parent, pos)->own_config : p->config_json;
+	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
+			     p->config_json ? p->config_json : own, own, &src, 1, 0);
 	if (rc < 0)
 		return rc;
-	c = tract_context_new(parent->count + 1);
-	if (!c) {
-		tract_msg_release(m);
+	c = op == TRACT_OP_EDIT ? tract_context_rebuild(parent, pos, m)
+				: tract_context_extend(parent, m);
+	if (!c)
 		return tract_error_oom();
-	}
-	for (i = 0; i < parent->count; i++) {
-		tract_msg *pm = i == pos ? m : parent->msgs[i];
-		if (i != pos)
-			__atomic_add_fetch(&pm->refs, 1, __ATOMIC_RELAXED);
-		c->msgs[c->count++] = pm;
-	}
-	if (op != TRACT_OP_EDIT)
-		c->msgs[c->count++] = m;
 	snprintf(c->head, sizeof(c->head), "%s", hash);
+	free(c->token_source);
 	c->token_source = strdup(t->tok->source);
 	if (!c->token_source) {
 		tract_context_free(c);
 		return tract_error_oom();
 	}
+	c->token_count = 0;
 	tract_context_sum(c);
 	*out = c;
 	return 0;
@@ -788,12 +778,18 @@ static int attempt_commit(commit_attempt *a)
 	tract_cache_sync(t);
 	if (hs.hash[0])
 		parent = tract_cache_get(t->cache, hs.hash);
-	if (!parent && t->budget_max >= 0 && hs.hash[0]) {
+	if (!parent && !hs.hash[0]) {
+		/* First commit: the context before it is empty. */
+		full = tract_context_new(0);
+		if (!full || !(full->token_source = strdup("")))
+			rc = tract_error_oom();
+		parent = full;
+	} else if (!parent && t->budget_max >= 0) {
 		rc = tract_compile_full(&full, t, hs.hash, NULL);
-		if (rc < 0)
-			return rc;
 		parent = full;
 	}
+	if (rc < 0)
+		goto done;
 	now = tract_time_now();
 	memset(&hin, 0, sizeof(hin));
 	hin.content_hash = p->content_hash;
@@ -815,17 +811,6 @@ static int attempt_commit(commit_attempt *a)
 		if (!a->snap && hs.hash[0]) {
 			/* Edit of a skipped/off-chain target: context unchanged. */
 			total = parent ? parent->token_count : 0;
-		} else if (!a->snap) {
-			/* First commit: the context is this one message. */
-			tract_context empty = {0};
-			tract_context *one = NULL;
-			empty.refs = 1;
-			empty.token_source = (char *)"";
-			rc = derive_snapshot(&one, t, &empty, hash, p, TRACT_OP_APPEND, NULL);
-			if (rc < 0)
-				goto done;
-			total = one->token_count;
-			a->snap = one;
 		}
 		rc = check_budget(t, total);
 		if (rc < 0)
@@ -1087,32 +1072,28 @@ static tract_context *patch_for_annotation(tract *t, const char *head, const cha
 					   tract_priority p)
 {
 	tract_context *cur = tract_cache_get(t->cache, head), *c;
-	size_t i, pos;
+	size_t pos;
 
 	if (!cur)
 		return NULL;
 	for (pos = 0; pos < cur->count; pos++)
-		if (strcmp(cur->msgs[pos]->hash, target) == 0)
+		if (strcmp(tract_context_msg(cur, pos)->hash, target) == 0)
 			break;
 	if (p != TRACT_PRIORITY_SKIP)
 		return pos < cur->count ? tract_context_ref(cur) : NULL;
 	if (pos == cur->count)
 		return tract_context_ref(cur);
-	c = tract_context_new(cur->count);
+	c = tract_context_rebuild(cur, pos, NULL);
 	if (!c)
 		return NULL;
-	for (i = 0; i < cur->count; i++) {
-		if (i == pos)
-			continue;
-		__atomic_add_fetch(&cur->msgs[i]->refs, 1, __ATOMIC_RELAXED);
-		c->msgs[c->count++] = cur->msgs[i];
-	}
-	memcpy(c->head, cur->head, sizeof(c->head));
-	c->token_source = strdup(cur->token_source);
+	/* Patched snapshots report the counter again, not an API figure. */
+	free(c->token_source);
+	c->token_source = strdup(t->tok->source);
 	if (!c->token_source) {
 		tract_context_free(c);
 		return NULL;
 	}
+	c->token_count = 0;
 	tract_context_sum(c);
 	return c;
 }

@@ -26,50 +26,6 @@ void tract_msg_release(tract_msg *m)
 	free(m);
 }
 
-tract_context *tract_context_new(size_t cap)
-{
-	tract_context *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->refs = 1;
-	c->msgs = calloc(cap ? cap : 1, sizeof(*c->msgs));
-	if (!c->msgs) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-tract_context *tract_context_ref(tract_context *c)
-{
-	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
-	return c;
-}
-
-void tract_context_free(tract_context *c)
-{
-	size_t i;
-
-	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
-		return;
-	for (i = 0; i < c->count; i++)
-		tract_msg_release(c->msgs[i]);
-	free(c->msgs);
-	free(c->token_source);
-	free(c);
-}
-
-void tract_context_sum(tract_context *c)
-{
-	int64_t total = 3;
-	size_t i;
-
-	for (i = 0; i < c->count; i++)
-		total += c->msgs[i]->tokens;
-	c->token_count = c->count ? total : 0;
-}
-
 size_t tract_context_count(const tract_context *c) { return c ? c->count : 0; }
 int64_t tract_context_token_count(const tract_context *c) { return c ? c->token_count : 0; }
 
@@ -83,11 +39,11 @@ const char *tract_context_token_source(const tract_context *c)
 	{                                                                       \
 		return c && i < c->count ? (expr) : NULL;                       \
 	}
-MSG_FIELD(tract_context_role, c->msgs[i]->role)
-MSG_FIELD(tract_context_content, c->msgs[i]->content)
-MSG_FIELD(tract_context_name, c->msgs[i]->name)
-MSG_FIELD(tract_context_commit_hash, c->msgs[i]->hash)
-MSG_FIELD(tract_context_generation_config, c->msgs[i]->config)
+MSG_FIELD(tract_context_role, tract_context_msg(c, i)->role)
+MSG_FIELD(tract_context_content, tract_context_msg(c, i)->content)
+MSG_FIELD(tract_context_name, tract_context_msg(c, i)->name)
+MSG_FIELD(tract_context_commit_hash, tract_context_msg(c, i)->hash)
+MSG_FIELD(tract_context_generation_config, tract_context_msg(c, i)->config)
 
 /* ---- one message -------------------------------------------------------------- */
 
@@ -548,9 +504,10 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 		cfg = edited && src->config ? src->config : r->config;
 		rc = tract_msg_build(&m, t, r->hash, src->payload, cfg, r->config, src, reuse,
 				     edited && o && o->edit_markers);
+		if (rc == 0)
+			rc = tract_context_push(c, m);
 		if (rc < 0)
 			goto done;
-		c->msgs[c->count++] = m;
 	}
 	snprintf(c->head, sizeof(c->head), "%s", head);
 	c->token_source = strdup(t->tok->source ? t->tok->source : "");
@@ -643,7 +600,7 @@ static int same_messages(const tract_context *a, const tract_context *b)
 	if (a->count != b->count)
 		return 0;
 	for (i = 0; i < a->count; i++) {
-		const tract_msg *x = a->msgs[i], *y = b->msgs[i];
+		const tract_msg *x = tract_context_msg(a, i), *y = tract_context_msg(b, i);
 		if (strcmp(x->role, y->role) || strcmp(x->content, y->content) ||
 		    (!x->name != !y->name) || (x->name && strcmp(x->name, y->name)))
 			return 0;
@@ -782,7 +739,6 @@ int tract_record_usage(tract_context **out, tract *t, const char *usage_json,
 	int64_t prompt = 0, completion = 0;
 	char source[64], head[65];
 	tract_context *base = NULL, *c;
-	size_t i;
 	int rc;
 
 	if (out)
@@ -803,17 +759,11 @@ int tract_record_usage(tract_context **out, tract *t, const char *usage_json,
 	rc = tract_compile(&base, t, NULL);
 	if (rc < 0)
 		return rc;
-	c = tract_context_new(base->count);
-	if (!c) {
-		tract_context_free(base);
-		return tract_error_oom();
-	}
-	for (i = 0; i < base->count; i++) {
-		__atomic_add_fetch(&base->msgs[i]->refs, 1, __ATOMIC_RELAXED);
-		c->msgs[c->count++] = base->msgs[i];
-	}
-	memcpy(c->head, base->head, sizeof(c->head));
+	c = tract_context_share(base);
 	tract_context_free(base);
+	if (!c)
+		return tract_error_oom();
+	free(c->token_source);
 	snprintf(source, sizeof(source), "api:%" PRId64 "+%" PRId64, prompt, completion);
 	c->token_source = strdup(source);
 	if (!c->token_source) {
@@ -860,7 +810,7 @@ static int render_openai(tract_buf *b, const tract_context *c)
 	for (i = 0; i < c->count; i++) {
 		if (i)
 			rc |= tract_buf_puts(b, ", ");
-		rc |= put_message(b, c->msgs[i], NULL);
+		rc |= put_message(b, tract_context_msg(c, i), NULL);
 	}
 	return rc | tract_buf_putc(b, ']');
 }
@@ -878,14 +828,15 @@ static int render_json(tract_buf *b, const tract_context *c)
 	rc |= put_str(b, tract_context_token_source(c));
 	rc |= tract_buf_puts(b, ", \"commit_hashes\": [");
 	for (i = 0; i < c->count; i++)
-		rc |= tract_buf_printf(b, "%s\"%s\"", i ? ", " : "", c->msgs[i]->hash);
+		rc |= tract_buf_printf(b, "%s\"%s\"", i ? ", " : "", tract_context_msg(c, i)->hash);
 	rc |= tract_buf_puts(b, "], \"generation_configs\": [");
 	for (i = 0; i < c->count; i++) {
+		const char *text = tract_context_msg(c, i)->config;
 		char err[64];
 		cJSON *cfg = NULL;
 		if (i)
 			rc |= tract_buf_puts(b, ", ");
-		if (tract_json_parse(&cfg, c->msgs[i]->config, strlen(c->msgs[i]->config),
+		if (tract_json_parse(&cfg, text, strlen(text),
 				     TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) == 0) {
 			rc |= tract_json_render(b, cfg, TRACT_JSON_FLAT);
 			cJSON_Delete(cfg);
@@ -904,22 +855,22 @@ static int render_anthropic(tract_buf *b, const tract_context *c)
 	int rc = 0;
 
 	for (i = 0; i < c->count; i++) {
-		if (strcmp(c->msgs[i]->role, "system") != 0)
+		if (strcmp(tract_context_msg(c, i)->role, "system") != 0)
 			continue;
 		if (sys.len)
 			rc |= tract_buf_puts(&sys, "\n\n");
-		rc |= tract_buf_puts(&sys, c->msgs[i]->content);
+		rc |= tract_buf_puts(&sys, tract_context_msg(c, i)->content);
 	}
 	rc |= tract_buf_puts(b, "{\"system\": ");
 	rc |= put_str(b, sys.ptr ? sys.ptr : "");
 	rc |= tract_buf_puts(b, ", \"messages\": [");
 	for (i = 0; i < c->count; i++) {
-		const char *role = c->msgs[i]->role;
+		const char *role = tract_context_msg(c, i)->role;
 		if (strcmp(role, "system") == 0)
 			continue;
 		if (n++)
 			rc |= tract_buf_puts(b, ", ");
-		rc |= put_message(b, c->msgs[i], strcmp(role, "assistant") == 0 ? "assistant"
+		rc |= put_message(b, tract_context_msg(c, i), strcmp(role, "assistant") == 0 ? "assistant"
 										 : "user");
 	}
 	rc |= tract_buf_puts(b, "]}");
@@ -933,7 +884,7 @@ static int render_text(tract_buf *b, const tract_context *c)
 	int rc = 0;
 
 	for (i = 0; i < c->count; i++) {
-		const tract_msg *m = c->msgs[i];
+		const tract_msg *m = tract_context_msg(c, i);
 		if (i)
 			rc |= tract_buf_putc(b, '\n');
 		if (m->name)

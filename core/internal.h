@@ -129,20 +129,36 @@ typedef struct tract_msg {
 
 void tract_msg_release(tract_msg *m);
 
-/** A compiled context; shared (refcounted) between the cache and callers. */
+typedef struct tract_msgvec tract_msgvec;
+
+/**
+ * A compiled context; shared (refcounted) between the cache and callers and
+ * immutable once handed out: the first `count` messages of `vec`.
+ */
 struct tract_context {
 	int refs;
 	char head[65];
-	tract_msg **msgs;
+	tract_msgvec *vec;
 	size_t count;
-	int64_t token_count;
+	int64_t tokens_sum;  /* Σ per-message counts */
+	int64_t token_count; /* 3 + tokens_sum, 0 when empty, or the API figure */
 	char *token_source;
 };
 
 tract_context *tract_context_new(size_t cap);
 tract_context *tract_context_ref(tract_context *c);
-/** Recompute token_count from the per-message counts. */
+tract_msg *tract_context_msg(const tract_context *c, size_t i);
+/** Append m (taking its reference) to a context being built. */
+int tract_context_push(tract_context *c, tract_msg *m);
+/** token_count from the per-message counts (unless an API figure). */
 void tract_context_sum(tract_context *c);
+/** Same messages, new context object (shares the vector). */
+tract_context *tract_context_share(const tract_context *c);
+/** c plus m at the end (takes m's reference): O(1) at the vector's tip. */
+tract_context *tract_context_extend(const tract_context *parent, tract_msg *m);
+/** Copy of c with message pos replaced by replacement (taken), or dropped
+ *  when replacement is NULL; pos SIZE_MAX copies everything. */
+tract_context *tract_context_rebuild(const tract_context *c, size_t pos, tract_msg *replacement);
 
 tract_cache *tract_cache_new(size_t capacity);
 void tract_cache_free(tract_cache *c);
