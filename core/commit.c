@@ -931,7 +931,10 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 	}
 	tract_cache_sync(t);
 	if (rc < 0) {
+		/* The transaction's commit itself may have failed after a
+		 * successful attempt: drop what the attempt produced. */
 		tract_row_dispose(&a.row);
+		tract_context_free(a.snap);
 		goto done;
 	}
 	if (a.snap) {
