@@ -15,14 +15,24 @@
 
 /* ---- messages and contexts --------------------------------------------------- */
 
+/* "{}" (most messages have no config) is shared, never freed. */
+static char empty_config[] = "{}";
+
+static char *dup_config(const char *config)
+{
+	return !config || strcmp(config, "{}") == 0 ? empty_config : strdup(config);
+}
+
 void tract_msg_release(tract_msg *m)
 {
 	if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(m->content);
 	free(m->name);
-	free(m->config);
-	free(m->own_config);
+	if (m->own_config != m->config && m->own_config != empty_config)
+		free(m->own_config);
+	if (m->config != empty_config)
+		free(m->config);
 	free(m);
 }
 
@@ -110,8 +120,8 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		return tract_error_oom();
 	m->refs = 1;
 	snprintf(m->hash, sizeof(m->hash), "%s", orig_hash);
-	m->config = strdup(config ? config : "{}");
-	m->own_config = strdup(own_config ? own_config : "{}");
+	m->config = dup_config(config);
+	m->own_config = own_config == config ? m->config : dup_config(own_config);
 	if (!m->config || !m->own_config)
 		goto oom;
 	if (payload)
