@@ -32,23 +32,14 @@ static int dup_opt(char **dst, const char *src)
 	return *dst ? 0 : -1;
 }
 
-/* Copy a hash or id of at most 64 bytes into a 65-byte field. */
-static void copy_id(char dst[65], const char *src)
-{
-	size_t n = src ? strnlen(src, 64) : 0;
-
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-}
-
 int tract_row_copy(tract_row *d, const tract_commit_row *s)
 {
 	int rc = 0;
 
 	memset(d, 0, sizeof(*d));
-	copy_id(d->hash, s->commit_hash);
-	copy_id(d->tract_id, s->tract_id);
-	copy_id(d->content_hash, s->content_hash);
+	tract_copy_id(d->hash, s->commit_hash);
+	tract_copy_id(d->tract_id, s->tract_id);
+	tract_copy_id(d->content_hash, s->content_hash);
 	d->operation = s->operation;
 	d->token_count = s->token_count;
 	d->created_at = s->created_at;
@@ -614,7 +605,7 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 				: tract_context_extend(parent, m);
 	if (!c)
 		return tract_error_oom();
-	snprintf(c->head, sizeof(c->head), "%s", hash);
+	tract_copy_id(c->head, hash);
 	free(c->token_source);
 	c->token_source = strdup(t->tok->source);
 	if (!c->token_source) {
@@ -1171,8 +1162,8 @@ static int ann_cb(const tract_annotation_row *row, void *payload)
 	a = &l->items[l->count];
 	memset(a, 0, sizeof(*a));
 	a->id = row->id;
-	snprintf(a->tract_id, sizeof(a->tract_id), "%s", row->tract_id);
-	snprintf(a->target_hash, sizeof(a->target_hash), "%s", row->target_hash);
+	tract_copy_id(a->tract_id, row->tract_id);
+	tract_copy_id(a->target_hash, row->target_hash);
 	a->priority = row->priority;
 	a->created_at = row->created_at;
 	if (row->reason && !(a->reason = strdup(row->reason)))

@@ -119,7 +119,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	if (!m)
 		return tract_error_oom();
 	m->refs = 1;
-	snprintf(m->hash, sizeof(m->hash), "%s", orig_hash);
+	tract_copy_id(m->hash, orig_hash);
 	m->config = dup_config(config);
 	m->own_config = own_config == config ? m->config : dup_config(own_config);
 	if (!m->config || !m->own_config)
@@ -519,7 +519,7 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 		if (rc < 0)
 			goto done;
 	}
-	snprintf(c->head, sizeof(c->head), "%s", head);
+	tract_copy_id(c->head, head);
 	c->token_source = strdup(t->tok->source ? t->tok->source : "");
 	if (!c->token_source)
 		goto oom;

@@ -6,6 +6,7 @@
 #define TRACT_CORE_INTERNAL_H
 
 #include <cjson/cJSON.h>
+#include <string.h>
 
 #include "tract.h"
 #include "tract/sys/backend.h"
@@ -64,6 +65,16 @@ int tract_error_is_validation(int code);
 int tract_backend_error(tract_store *s, int rc, const char *what);
 
 /* ---- owned copies of rows ------------------------------------------------ */
+
+/** Copy a hash or id of at most 64 bytes into a 65-byte field. */
+static inline void tract_copy_id(char dst[65], const char *src)
+{
+	size_t n = src ? strnlen(src, 64) : 0;
+
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 typedef struct {
 	char hash[65];
