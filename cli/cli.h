@@ -60,6 +60,14 @@ int cli_usage_short(struct cli *cli);
 int cli_help(struct cli *cli);
 /* Prepare getopt for a command: argv[0] becomes "tract CMD", state reset. */
 void cli_getopt_reset(struct cli *cli, char **argv);
+/*
+ * Parse the options of a command whose only option is --json (besides -h,
+ * --help) and allow at most max_args operands, from argv[optind]. Returns 0
+ * to go on, or 1 when the command is done (help shown, usage error) and
+ * must return *status.
+ */
+int cli_parse_json_only(struct cli *cli, int argc, char **argv, int max_args, int *json,
+                        int *status);
 /* Warnings from the library are held until the command succeeds. */
 void cli_warnings_install(void);
 void cli_warnings_flush(int print);
@@ -92,6 +100,8 @@ int cli_is_utf8(const char *s, size_t len);
 char *cli_json_pretty(const char *json);
 /* Print JSON text pretty on stdout with a final newline. */
 int cli_print_json(const char *json);
+/* cli_print_json of malloc'd text, then free it (NULL: out of memory); CLI_OK/CLI_FAIL. */
+int cli_print_json_free(char *json);
 /* Print a cJSON value pretty on stdout and delete it; CLI_OK/CLI_FAIL. */
 struct cJSON;
 int cli_print_cjson(struct cJSON *v);

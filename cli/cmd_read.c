@@ -39,7 +39,6 @@ static int print_json_array(char **items, size_t n)
 {
 	size_t len = 3;
 	char *all;
-	int rc;
 
 	for (size_t i = 0; i < n; i++)
 		len += strlen(items[i]) + 1;
@@ -53,9 +52,7 @@ static int print_json_array(char **items, size_t n)
 		strcat(all, items[i]);
 	}
 	strcat(all, "]");
-	rc = cli_print_json(all);
-	free(all);
-	return rc ? CLI_FAIL : CLI_OK;
+	return cli_print_json_free(all);
 }
 
 /* "k1=v1, k2=v2" of a JSON object, values as JSON (malloc'd). */
@@ -310,7 +307,6 @@ static int show_json(const tract_commit *c)
 	char *base = NULL, *out, *tail;
 	cJSON *extra;
 	size_t len;
-	int rc;
 
 	if (tract_commit_to_json(&base, c) != 0)
 		return cli_fail_lib();
@@ -353,11 +349,7 @@ static int show_json(const tract_commit *c)
 	}
 	free(tail);
 	tract_mem_free(base);
-	if (!out)
-		return cli_fail("out of memory");
-	rc = cli_print_json(out);
-	free(out);
-	return rc ? CLI_FAIL : CLI_OK;
+	return cli_print_json_free(out);
 }
 
 static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
@@ -413,34 +405,17 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int json = 0, c, rc;
+	int json = 0, rc;
 	tract_store *store;
 	tract_commit *commit;
 	const char *ref;
 	tract *t;
 
-	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_help(cli);
-		default:
-			return cli_usage_short(cli);
-		}
-	}
+	if (cli_parse_json_only(cli, argc, argv, 1, &json, &rc))
+		return rc;
 	if (optind >= argc)
 		return cli_usage(cli, "missing REF");
-	ref = argv[optind++];
-	if (optind < argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	ref = argv[optind];
 	if (cli_check_text(ref, strlen(ref), "REF"))
 		return CLI_FAIL;
 
@@ -516,31 +491,14 @@ static void print_budget(const struct cli *cli, int64_t tokens, int64_t max)
 
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	tract_commit_list recent = {0};
 	tract_status st;
 	tract_store *store;
-	int json = 0, c, rc = CLI_OK;
+	int json = 0, rc = CLI_OK;
 	tract *t;
 
-	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_help(cli);
-		default:
-			return cli_usage_short(cli);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
+		return rc;
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
@@ -763,30 +721,13 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 
 int cmd_tracts(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	tract_info *infos = NULL;
 	tract_store *store;
 	size_t n = 0;
-	int json = 0, c, rc = CLI_OK;
+	int json = 0, rc = CLI_OK;
 
-	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_help(cli);
-		default:
-			return cli_usage_short(cli);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
+		return rc;
 
 	if (cli_open_store(cli, &store, 0))
 		return CLI_FAIL;

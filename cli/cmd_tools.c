@@ -103,30 +103,13 @@ static const char *severity_name(tract_fsck_severity s)
 
 int cmd_fsck(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	tract_fsck_problem *probs = NULL;
 	size_t n = 0, nerr = 0, nwarn = 0;
 	tract_store *store;
-	int json = 0, c, rc = CLI_OK;
+	int json = 0, rc = CLI_OK;
 
-	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_help(cli);
-		default:
-			return cli_usage_short(cli);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
+		return rc;
 
 	if (cli_open_store(cli, &store, 0))
 		return CLI_FAIL;
@@ -188,29 +171,12 @@ static const char *kind_name(tract_plugin_kind k)
 
 int cmd_plugins(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	tract_plugin_info *infos = NULL;
 	size_t n = 0;
-	int json = 0, c, rc = CLI_OK;
+	int json = 0, rc = CLI_OK;
 
-	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_help(cli);
-		default:
-			return cli_usage_short(cli);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
+		return rc;
 
 	if (tract_plugin_list(&infos, &n) != 0)
 		return cli_fail_lib();

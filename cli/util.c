@@ -97,6 +97,37 @@ void cli_getopt_reset(struct cli *cli, char **argv)
 	opterr = 1;
 }
 
+int cli_parse_json_only(struct cli *cli, int argc, char **argv, int max_args, int *json,
+                        int *status)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'h':
+			*status = cli_help(cli);
+			return 1;
+		default:
+			*status = cli_usage_short(cli);
+			return 1;
+		}
+	}
+	if (argc - optind > max_args) {
+		*status = cli_usage(cli, "unexpected argument '%s'", argv[optind + max_args]);
+		return 1;
+	}
+	return 0;
+}
+
 /* Library warnings, held until we know whether the command succeeded. */
 static char **warnings;
 static size_t nwarnings;
@@ -485,17 +516,23 @@ int cli_print_json(const char *json)
 	return 0;
 }
 
+int cli_print_json_free(char *json)
+{
+	int rc;
+
+	if (!json)
+		return cli_fail("out of memory");
+	rc = cli_print_json(json);
+	free(json);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
 int cli_print_cjson(cJSON *v)
 {
 	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
-	int rc;
 
 	cJSON_Delete(v);
-	if (!text)
-		return cli_fail("out of memory");
-	rc = cli_print_json(text);
-	free(text);
-	return rc ? CLI_FAIL : CLI_OK;
+	return cli_print_json_free(text);
 }
 
 const char *cli_c(const struct cli *cli, const char *sgr)
