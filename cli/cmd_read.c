@@ -300,55 +300,39 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* show                                                                */
 
-/* The to_json object of a commit plus tract_id, content_hash, the merge
- * parents and the content itself (spliced verbatim). */
+/* The to_json object of a commit (it carries tract_id and content_hash)
+ * plus the merge parents and the stored content, spliced verbatim so that
+ * number literals stay exactly as stored. */
 static int show_json(const tract_commit *c)
 {
-	char *base = NULL, *out, *tail;
-	cJSON *extra;
-	size_t len;
+	const char *content = tract_commit_content(c);
+	char *base = NULL, *out = NULL;
+	size_t len, outlen = 0, i;
+	FILE *f;
 
 	if (tract_commit_to_json(&base, c) != 0)
 		return cli_fail_lib();
 	len = strlen(base);
 	while (len && base[len - 1] != '}')
 		len--;
-	if (!len) {
+	f = len ? open_memstream(&out, &outlen) : NULL;
+	if (!f) {
 		tract_mem_free(base);
-		return cli_fail("malformed commit JSON");
+		return cli_fail(len ? "out of memory" : "malformed commit JSON");
 	}
-	extra = cJSON_CreateObject();
-	cJSON_AddStringToObject(extra, "tract_id", tract_commit_tract_id(c));
-	cJSON_AddStringToObject(extra, "content_hash", tract_commit_content_hash(c));
+	fwrite(base, 1, len - 1, f);
 	if (tract_commit_extra_parent_count(c)) {
-		cJSON *arr = cJSON_AddArrayToObject(extra, "merge_parents");
-		for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
-			cJSON_AddItemToArray(arr,
-			                     cJSON_CreateString(tract_commit_extra_parent(c, i)));
+		fputs(", \"merge_parents\": [", f);
+		for (i = 0; i < tract_commit_extra_parent_count(c); i++)
+			fprintf(f, "%s\"%s\"", i ? ", " : "", tract_commit_extra_parent(c, i));
+		fputc(']', f);
 	}
-	tail = cJSON_PrintUnformatted(extra);
-	cJSON_Delete(extra);
-	if (!tail) {
-		tract_mem_free(base);
-		return cli_fail("out of memory");
-	}
-	/* base[..len-1) + "," + tail without braces + ",\"content\":" + content + "}" */
-	{
-		const char *content = tract_commit_content(c);
-		size_t tl = strlen(tail);
-		out = malloc(len + tl + (content ? strlen(content) : 4) + 16);
-		if (out) {
-			memcpy(out, base, len - 1);
-			out[len - 1] = '\0';
-			strcat(out, ",");
-			strncat(out, tail + 1, tl - 2);
-			strcat(out, ",\"content\":");
-			strcat(out, content ? content : "null");
-			strcat(out, "}");
-		}
-	}
-	free(tail);
+	fprintf(f, ", \"content\": %s}", content ? content : "null");
 	tract_mem_free(base);
+	if (fclose(f) != 0) {
+		free(out);
+		out = NULL;
+	}
 	return cli_print_json_free(out);
 }
 
