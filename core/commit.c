@@ -23,78 +23,85 @@ struct tract_commit {
 
 /* ---- rows ----------------------------------------------------------------- */
 
-static int dup_opt(char **dst, const char *src)
+/* Room for an optional string in a row's block. */
+static size_t opt_len(const char *s)
 {
-	*dst = NULL;
-	if (!src)
-		return 0;
-	*dst = strdup(src);
-	return *dst ? 0 : -1;
+	return s ? strlen(s) + 1 : 0;
 }
 
-int tract_row_copy(tract_row *d, const tract_commit_row *s)
+/* Copy an optional string into the block at *at. */
+static char *opt_put(char **at, const char *s, size_t len)
 {
-	int rc = 0;
+	char *dst = *at;
+
+	if (!s)
+		return NULL;
+	memcpy(dst, s, len);
+	*at += len;
+	return dst;
+}
+
+/*
+ * Copy a row; every string of the copy lives in one allocation (r->mem),
+ * so a row costs one malloc however many columns it has.
+ */
+static int row_copy(tract_row *d, const tract_commit_row *s, const tract_chain_row *chain)
+{
+	const char *ctype = s->content_type ? s->content_type : "unknown";
+	const char *payload = chain ? chain->payload_json : NULL;
+	size_t n_extra = chain ? chain->n_extra_parents : 0;
+	size_t l_parent = opt_len(s->parent_hash), l_ctype = opt_len(ctype),
+	       l_resp = opt_len(s->response_to), l_msg = opt_len(s->message),
+	       l_meta = opt_len(s->metadata_json), l_cfg = opt_len(s->generation_config_json),
+	       l_payload = opt_len(payload), l_extra = 0, i;
+	char *at;
 
 	memset(d, 0, sizeof(*d));
+	for (i = 0; i < n_extra; i++)
+		l_extra += opt_len(chain->extra_parents[i]);
+	d->mem = malloc(n_extra * sizeof(char *) + l_parent + l_ctype + l_resp + l_msg + l_meta +
+			l_cfg + l_payload + l_extra + 1);
+	if (!d->mem)
+		return TRACT_ENOMEM;
+	at = d->mem;
+	if (n_extra) {
+		d->extra_parents = (char **)(void *)at;
+		d->n_extra = n_extra;
+		at += n_extra * sizeof(char *);
+		for (i = 0; i < n_extra; i++)
+			d->extra_parents[i] = opt_put(&at, chain->extra_parents[i],
+						      opt_len(chain->extra_parents[i]));
+	}
 	tract_copy_id(d->hash, s->commit_hash);
 	tract_copy_id(d->tract_id, s->tract_id);
 	tract_copy_id(d->content_hash, s->content_hash);
 	d->operation = s->operation;
 	d->token_count = s->token_count;
 	d->created_at = s->created_at;
-	d->priority = TRACT_PRIORITY_NONE;
-	rc |= dup_opt(&d->parent, s->parent_hash);
-	rc |= dup_opt(&d->content_type, s->content_type ? s->content_type : "unknown");
-	rc |= dup_opt(&d->response_to, s->response_to);
-	rc |= dup_opt(&d->message, s->message);
-	rc |= dup_opt(&d->metadata, s->metadata_json);
-	rc |= dup_opt(&d->config, s->generation_config_json);
-	if (rc) {
-		tract_row_dispose(d);
-		return TRACT_ENOMEM;
-	}
+	d->priority = chain ? chain->priority : TRACT_PRIORITY_NONE;
+	d->parent = opt_put(&at, s->parent_hash, l_parent);
+	d->content_type = opt_put(&at, ctype, l_ctype);
+	d->response_to = opt_put(&at, s->response_to, l_resp);
+	d->message = opt_put(&at, s->message, l_msg);
+	d->metadata = opt_put(&at, s->metadata_json, l_meta);
+	d->config = opt_put(&at, s->generation_config_json, l_cfg);
+	d->payload = opt_put(&at, payload, l_payload);
 	return 0;
+}
+
+int tract_row_copy(tract_row *d, const tract_commit_row *s)
+{
+	return row_copy(d, s, NULL);
 }
 
 int tract_row_copy_chain(tract_row *d, const tract_chain_row *s)
 {
-	size_t i;
-
-	if (tract_row_copy(d, &s->commit) < 0)
-		return TRACT_ENOMEM;
-	d->priority = s->priority;
-	if (dup_opt(&d->payload, s->payload_json))
-		goto oom;
-	if (s->n_extra_parents) {
-		d->extra_parents = calloc(s->n_extra_parents, sizeof(char *));
-		if (!d->extra_parents)
-			goto oom;
-		d->n_extra = s->n_extra_parents;
-		for (i = 0; i < s->n_extra_parents; i++)
-			if (dup_opt(&d->extra_parents[i], s->extra_parents[i]))
-				goto oom;
-	}
-	return 0;
-oom:
-	tract_row_dispose(d);
-	return TRACT_ENOMEM;
+	return row_copy(d, &s->commit, s);
 }
 
 void tract_row_dispose(tract_row *r)
 {
-	size_t i;
-
-	free(r->parent);
-	free(r->content_type);
-	free(r->response_to);
-	free(r->message);
-	free(r->metadata);
-	free(r->config);
-	free(r->payload);
-	for (i = 0; i < r->n_extra; i++)
-		free(r->extra_parents[i]);
-	free(r->extra_parents);
+	free(r->mem);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -76,7 +76,9 @@ static inline void tract_copy_id(char dst[65], const char *src)
 	dst[n] = '\0';
 }
 
+/* A commit row copied out of the backend; its strings share one block. */
 typedef struct {
+	char *mem;              /* the block every string below points into */
 	char hash[65];
 	char tract_id[65];
 	char *parent;
