@@ -485,6 +485,11 @@ static void bare_open(bare_appender *a, const char *name, char **texts, size_t p
 	exec(a->db, "PRAGMA journal_mode=WAL");
 	exec(a->db, "PRAGMA synchronous=NORMAL");
 	exec(a->db, "PRAGMA foreign_keys=ON");
+	exec(a->db, "PRAGMA cache_size=-65536");
+	exec(a->db, "PRAGMA mmap_size=268435456");
+	exec(a->db, "PRAGMA temp_store=MEMORY");
+	exec(a->db, "PRAGMA wal_autocheckpoint=10000");
+	exec(a->db, "PRAGMA journal_size_limit=67108864");
 	a->blob = prep(a->db, "INSERT INTO blobs (content_hash, payload_json, byte_size, "
 			      "token_count, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
 			      "ON CONFLICT (content_hash) DO NOTHING");

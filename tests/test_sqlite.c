@@ -972,6 +972,104 @@ static void test_parent_cycle_terminates(void **state)
 	assert_true(n >= 2 && n <= 10);
 }
 
+/*
+ * A linear chain c00..c(n-1) in tract t, written through the plugin after
+ * `noise` unrelated root commits of the same tract.
+ */
+static void put_chain(struct fx *f, int n, int noise)
+{
+	tract_blob_row b = {"b0", "{\"text\":\"hi\"}", 13, 2, T0};
+	char hash[8], parent[8];
+	int i;
+
+	assert_int_equal(open_be(f, TRACT_BACKEND_CREATE), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->blob_put(f->c, &b, NULL), 0);
+	for (i = 0; i < noise; i++) {
+		tract_commit_row c = {hash, "t", NULL, "b0", "dialogue", TRACT_OP_APPEND,
+				      NULL, NULL, 2, NULL, NULL, T0};
+		snprintf(hash, sizeof(hash), "n%03d", i);
+		assert_int_equal(f->be->commit_put(f->c, &c), 0);
+	}
+	for (i = 0; i < n; i++) {
+		tract_commit_row c = {hash, "t", i ? parent : NULL, "b0", "dialogue",
+				      TRACT_OP_APPEND, NULL, NULL, 2, NULL, NULL, T0 + i};
+		snprintf(hash, sizeof(hash), "c%02d", i);
+		assert_int_equal(f->be->commit_put(f->c, &c), 0);
+		memcpy(parent, hash, sizeof(hash));
+	}
+	assert_int_equal(f->be->commit(f->c), 0);
+	close_be(f);
+}
+
+struct hashes {
+	int n;
+	char h[256][8];
+};
+
+static int collect_hashes(const tract_chain_row *row, void *payload)
+{
+	struct hashes *hs = payload;
+
+	if (hs->n < 256)
+		snprintf(hs->h[hs->n], sizeof(hs->h[0]), "%s", row->commit.commit_hash);
+	hs->n++;
+	return 0;
+}
+
+/*
+ * A parent written after its child (foreign keys off, as an import might
+ * do) has the greater rowid: a long walk still finds it and goes on.
+ */
+static void test_chain_parent_written_later(void **state)
+{
+	struct fx *f = *state;
+	struct hashes all = {0}, limited = {0};
+	sqlite3 *db;
+	int i;
+
+	put_chain(f, 60, 100);
+	db = raw_open(f);
+	raw_exec(db, "PRAGMA foreign_keys=OFF");
+	raw_exec(db, "INSERT INTO commits (commit_hash, tract_id, parent_hash, content_hash, "
+		     "content_type, operation, token_count, metadata_json, "
+		     "generation_config_json, created_at) SELECT 'late', 't', NULL, content_hash, "
+		     "content_type, operation, token_count, metadata_json, "
+		     "generation_config_json, created_at FROM commits WHERE commit_hash = 'c00'");
+	raw_exec(db, "UPDATE commits SET parent_hash = 'late' WHERE commit_hash = 'c00'");
+	sqlite3_close(db);
+	assert_int_equal(open_be(f, 0), 0);
+	assert_int_equal(f->be->commit_chain(f->c, "t", "c59", 0, TRACT_CHAIN_PAYLOAD, INT64_MAX,
+					     collect_hashes, &all),
+			 0);
+	assert_int_equal(f->be->commit_chain(f->c, "t", "c59", 1000, TRACT_CHAIN_PAYLOAD,
+					     INT64_MAX, collect_hashes, &limited),
+			 0);
+	assert_int_equal(all.n, 61);
+	assert_int_equal(limited.n, 61);
+	for (i = 0; i < 61; i++)
+		assert_string_equal(all.h[i], limited.h[i]);
+	assert_string_equal(all.h[60], "late");
+}
+
+/* A corrupt cycle in a long chain of one tract ends the walk too. */
+static void test_long_parent_cycle_terminates(void **state)
+{
+	struct fx *f = *state;
+	struct hashes hs = {0};
+	sqlite3 *db;
+
+	put_chain(f, 60, 100);
+	db = raw_open(f);
+	raw_exec(db, "UPDATE commits SET parent_hash = 'c59' WHERE commit_hash = 'c00'");
+	sqlite3_close(db);
+	assert_int_equal(open_be(f, 0), 0);
+	assert_int_equal(f->be->commit_chain(f->c, "t", "c59", 0, 0, INT64_MAX, collect_hashes,
+					     &hs),
+			 0);
+	assert_true(hs.n >= 60 && hs.n <= 256);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -995,6 +1093,8 @@ int main(void)
 		T(test_reads_foreign_values),
 		T(test_unknown_priority),
 		T(test_parent_cycle_terminates),
+		T(test_chain_parent_written_later),
+		T(test_long_parent_cycle_terminates),
 	};
 
 	return cmocka_run_group_tests_name("sqlite backend", tests, NULL, NULL);
