@@ -5,6 +5,7 @@
  * compiled-context object, its renderings and record_usage (§4.8).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,11 +465,108 @@ static int is_default(const tract_compile_opts *o)
 		      !o->merge_messages);
 }
 
+/* Building the messages of one slice of the list (possibly on a thread). */
+typedef struct {
+	tract *t;
+	const row_vec *list;
+	const hset *edits;
+	const tract_compile_opts *o;
+	int reuse;
+	tract_msg **msgs; /* msgs[i] for list row i, NULL when it gives none */
+	size_t from, to;
+	int rc;
+	char err[1024];
+} build_job;
+
+static void build_range(build_job *j)
+{
+	const tract_compile_opts *o = j->o;
+	size_t i, e;
+
+	for (i = j->from; i < j->to && j->rc == 0; i++) {
+		tract_row *r = j->list->rows[i], *src = r;
+		tract_priority p;
+		const char *cfg;
+		int edited;
+
+		if (r->operation != TRACT_OP_APPEND)
+			continue;
+		p = r->priority != TRACT_PRIORITY_NONE
+			    ? r->priority
+			    : tract_content_default_priority(r->content_type);
+		if (p == TRACT_PRIORITY_SKIP)
+			continue;
+		/* DECISIONS.md: a merge commit compiles to no message unless
+		 * the caller asks for the reference's JSON message. */
+		if (r->n_extra > 0 && !(o && o->merge_messages))
+			continue;
+		edited = hset_get(j->edits, r->hash, &e);
+		if (edited)
+			src = j->list->rows[e];
+		cfg = edited && src->config ? src->config : r->config;
+		j->rc = tract_msg_build(&j->msgs[i], j->t, r->hash, src->payload, cfg, r->config,
+					src, j->reuse, edited && o && o->edit_markers);
+	}
+	if (j->rc < 0)
+		snprintf(j->err, sizeof(j->err), "%s", tract_error_last()->message);
+}
+
+static void *build_thread(void *arg)
+{
+	build_job *j = arg;
+
+	build_range(j);
+	return NULL;
+}
+
+/* Below this many rows one thread builds every message. */
+#define PARALLEL_BUILD_MIN 4096
+
+/*
+ * Build every message. Long histories are split in two halves built at
+ * once when the counter may be called from several threads: parsing the
+ * payloads is most of a cold compile's CPU time.
+ */
+static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
+			  const tract_compile_opts *o, int reuse)
+{
+	build_job jobs[2];
+	pthread_t th;
+	int threaded = 0, k;
+
+	for (k = 0; k < 2; k++) {
+		memset(&jobs[k], 0, sizeof(jobs[k]));
+		jobs[k].t = t;
+		jobs[k].list = list;
+		jobs[k].edits = edits;
+		jobs[k].o = o;
+		jobs[k].reuse = reuse;
+		jobs[k].msgs = msgs;
+	}
+	jobs[0].to = list->count;
+	if (list->count >= PARALLEL_BUILD_MIN && (t->tok->flags & TRACT_TOKENIZER_THREADSAFE)) {
+		jobs[0].to = list->count / 2;
+		jobs[1].from = list->count / 2;
+		jobs[1].to = list->count;
+		threaded = pthread_create(&th, NULL, build_thread, &jobs[1]) == 0;
+		if (!threaded)
+			jobs[0].to = list->count;
+	}
+	build_range(&jobs[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (k = 0; k < 2; k++)
+		if (jobs[k].rc < 0)
+			return tract_error_set(jobs[k].rc, "%s", jobs[k].err);
+	return 0;
+}
+
 static int build_context(tract_context **out, tract *t, const char *head, row_vec *list,
 			 const tract_compile_opts *o)
 {
 	hset edits = {0};
 	tract_context *c = NULL;
+	tract_msg **msgs = NULL;
 	size_t i, e;
 	int rc = 0, reuse = 0;
 
@@ -488,37 +586,20 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 	if (rc < 0)
 		goto done;
 	c = tract_context_new(list->count);
-	if (!c)
+	msgs = calloc(list->count ? list->count : 1, sizeof(*msgs));
+	if (!c || !msgs)
 		goto oom;
+	rc = build_messages(msgs, t, list, &edits, o, reuse);
 	for (i = 0; i < list->count; i++) {
-		tract_row *r = list->rows[i], *src = r;
-		tract_priority p;
-		const char *cfg;
-		tract_msg *m;
-		int edited;
-
-		if (r->operation != TRACT_OP_APPEND)
+		if (!msgs[i])
 			continue;
-		p = r->priority != TRACT_PRIORITY_NONE
-			    ? r->priority
-			    : tract_content_default_priority(r->content_type);
-		if (p == TRACT_PRIORITY_SKIP)
-			continue;
-		/* DECISIONS.md: a merge commit compiles to no message unless
-		 * the caller asks for the reference's JSON message. */
-		if (r->n_extra > 0 && !(o && o->merge_messages))
-			continue;
-		edited = hset_get(&edits, r->hash, &e);
-		if (edited)
-			src = list->rows[e];
-		cfg = edited && src->config ? src->config : r->config;
-		rc = tract_msg_build(&m, t, r->hash, src->payload, cfg, r->config, src, reuse,
-				     edited && o && o->edit_markers);
 		if (rc == 0)
-			rc = tract_context_push(c, m);
-		if (rc < 0)
-			goto done;
+			rc = tract_context_push(c, msgs[i]);
+		else
+			tract_msg_release(msgs[i]);
 	}
+	if (rc < 0)
+		goto done;
 	tract_copy_id(c->head, head);
 	c->token_source = strdup(t->tok->source ? t->tok->source : "");
 	if (!c->token_source)
@@ -530,6 +611,7 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 oom:
 	rc = tract_error_oom();
 done:
+	free(msgs);
 	tract_context_free(c);
 	hset_dispose(&edits);
 	return rc;

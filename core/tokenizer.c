@@ -22,9 +22,10 @@ static int64_t null_count(void *self, const char *text, size_t len)
 	return 0;
 }
 
-static tract_tokenizer estimate_tokenizer = {
-	TRACT_TOKENIZER_VERSION, "estimate:bytes/4", estimate_count, NULL};
-static tract_tokenizer null_tokenizer = {TRACT_TOKENIZER_VERSION, "", null_count, NULL};
+static tract_tokenizer estimate_tokenizer = {TRACT_TOKENIZER_VERSION, "estimate:bytes/4",
+					     estimate_count, NULL, TRACT_TOKENIZER_THREADSAFE};
+static tract_tokenizer null_tokenizer = {TRACT_TOKENIZER_VERSION, "", null_count, NULL,
+					 TRACT_TOKENIZER_THREADSAFE};
 
 tract_tokenizer *tract_tokenizer_estimate(void)
 {

@@ -739,6 +739,66 @@ static void test_renderings(void **state)
 	fx_free(f);
 }
 
+/* The estimate, without the thread-safe flag: one thread builds everything. */
+static int64_t serial_count(void *self, const char *text, size_t len)
+{
+	return tract_tokenizer_estimate()->count(self, text, len);
+}
+
+static void test_parallel_build_equals_serial(void **state)
+{
+	static tract_tokenizer serial = {TRACT_TOKENIZER_VERSION, "estimate:bytes/4", serial_count,
+					 NULL, 0};
+	tract_options so = TRACT_OPTIONS_INIT;
+	tract_commit_opts eo = TRACT_COMMIT_OPTS_INIT;
+	fx *f = fx_new(NULL);
+	tract *ser = NULL;
+	tract_context *a, *b;
+	char h[65], buf[96], first[65] = "", mid[65] = "";
+	int i;
+
+	(void)state;
+	assert_int_equal(tract_batch_begin(f->t), 0);
+	for (i = 0; i < 6000; i++) {
+		snprintf(buf, sizeof(buf), "message %d with some text \u00e9 %d", i, i * 7);
+		if (i % 500 == 7) {
+			fx_commit(f, h, "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
+					"\"direction\":\"call\",\"payload\":{\"n\":1.50}}", NULL);
+		} else {
+			char json[160];
+			snprintf(json, sizeof(json),
+				 "{\"content_type\":\"dialogue\",\"role\":\"%s\",\"text\":\"%s\"}",
+				 i % 2 ? "assistant" : "user", buf);
+			fx_commit(f, h, json, NULL);
+		}
+		if (i == 10)
+			memcpy(first, h, 65);
+		if (i == 4000)
+			memcpy(mid, h, 65);
+	}
+	/* Edits and skips on both halves. */
+	eo.operation = TRACT_OP_EDIT;
+	eo.response_to = first;
+	fx_commit(f, NULL, "{\"content_type\":\"output\",\"text\":\"edited first\"}", &eo);
+	eo.response_to = mid;
+	fx_commit(f, NULL, "{\"content_type\":\"output\",\"text\":\"edited mid\"}", &eo);
+	assert_int_equal(tract_batch_commit(f->t), 0);
+	assert_int_equal(tract_annotate(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
+	tract_cache_clear(f->t->cache);
+	a = fx_compile(f, NULL);
+	so.tokenizer = &serial;
+	assert_int_equal(tract_open(&ser, f->store, f->t->id, &so), 0);
+	assert_int_equal(tract_compile(&b, ser, NULL), 0);
+	assert_int_equal(tract_context_count(a), 5999);
+	assert_same_context(a, b);
+	assert_string_equal(tract_context_content(a, 10), "edited first");
+	assert_string_equal(tract_context_content(a, 4000), "edited mid");
+	tract_context_free(a);
+	tract_context_free(b);
+	tract_free(ser);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_record_usage),
 		cmocka_unit_test(test_query_by_config),
 		cmocka_unit_test(test_renderings),
+		cmocka_unit_test(test_parallel_build_equals_serial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

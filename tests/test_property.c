@@ -932,7 +932,7 @@ static int64_t words_count(void *self, const char *text, size_t len)
 }
 
 static tract_tokenizer words_tokenizer = {TRACT_TOKENIZER_VERSION, "test:words3", words_count,
-                                          NULL};
+                                          NULL, TRACT_TOKENIZER_THREADSAFE};
 
 typedef struct {
 	unsigned seed;

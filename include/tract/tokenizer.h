@@ -29,7 +29,13 @@ struct tract_tokenizer {
 	 *  negative TRACT_E* code. */
 	int64_t (*count)(void *self, const char *text, size_t len);
 	void *self;
+	/** TRACT_TOKENIZER_* flags. */
+	unsigned int flags;
 };
+
+/** count() may be called from several threads at once (the core then
+ *  counts long histories in parallel). */
+#define TRACT_TOKENIZER_THREADSAFE 1u
 
 /** The default counter (the estimate until exact tables are installed). */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_default(void);
