@@ -101,6 +101,7 @@ int tract_row_copy_chain(tract_row *d, const tract_chain_row *s)
 
 void tract_row_dispose(tract_row *r)
 {
+	tract_msg_release(r->msg);
 	free(r->mem);
 	memset(r, 0, sizeof(*r));
 }

@@ -347,15 +347,96 @@ static void vec_dispose(row_vec *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/*
+ * Messages built while the backend walks: a worker thread takes the rows as
+ * they arrive and builds each one's message from its own payload; when the
+ * walk ends the main thread helps with the rest. Compile keeps a prebuilt
+ * message unless an edit applies to the row.
+ */
+typedef struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	row_vec *rows;  /* the walk's rows, newest first */
+	size_t next;    /* next row to build */
+	int done;       /* the walk has ended */
+	tract *t;
+	const tract_compile_opts *o;
+	int reuse;
+	int rc;
+	char err[1024];
+} prebuild;
+
+/* Does a row give a message of its own (before edits are considered)? */
+static int row_gives_message(const tract_row *r, const tract_compile_opts *o)
+{
+	tract_priority p;
+
+	if (r->operation != TRACT_OP_APPEND)
+		return 0;
+	p = r->priority != TRACT_PRIORITY_NONE ? r->priority
+					       : tract_content_default_priority(r->content_type);
+	if (p == TRACT_PRIORITY_SKIP)
+		return 0;
+	/* DECISIONS.md: a merge commit compiles to no message unless the
+	 * caller asks for the reference's JSON message. */
+	return r->n_extra == 0 || (o && o->merge_messages);
+}
+
+/* Build messages until no row is left (and, unless draining, the walk ended). */
+static void prebuild_run(prebuild *pb, int drain)
+{
+	for (;;) {
+		tract_row *r;
+		int rc;
+
+		pthread_mutex_lock(&pb->lock);
+		while (!drain && pb->next >= pb->rows->count && !pb->done)
+			pthread_cond_wait(&pb->more, &pb->lock);
+		if (pb->next >= pb->rows->count || pb->rc < 0) {
+			pthread_mutex_unlock(&pb->lock);
+			return;
+		}
+		r = pb->rows->rows[pb->next++];
+		pthread_mutex_unlock(&pb->lock);
+		if (!row_gives_message(r, pb->o))
+			continue;
+		rc = tract_msg_build(&r->msg, pb->t, r->hash, r->payload, r->config, r->config, r,
+				     pb->reuse, 0);
+		if (rc < 0) {
+			pthread_mutex_lock(&pb->lock);
+			if (pb->rc == 0) {
+				pb->rc = rc;
+				snprintf(pb->err, sizeof(pb->err), "%s",
+					 tract_error_last()->message);
+			}
+			pthread_mutex_unlock(&pb->lock);
+			return;
+		}
+	}
+}
+
+static void *prebuild_thread(void *arg)
+{
+	prebuild_run(arg, 0);
+	return NULL;
+}
+
 typedef struct {
 	row_vec *out;
 	const hset *stop; /* stop before a commit in this set */
+	prebuild *pb;     /* build messages on the way, or NULL */
+	pthread_t worker;
+	int started;      /* the worker runs */
 } walk_ctx;
+
+/* Histories shorter than this are built after the walk, on one thread. */
+#define PREBUILD_MIN_ROWS 256
 
 static int walk_cb(const tract_chain_row *row, void *payload)
 {
 	walk_ctx *w = payload;
 	tract_row *r;
+	int rc;
 
 	if (w->stop && hset_get(w->stop, row->commit.commit_hash, NULL))
 		return 1;
@@ -366,7 +447,17 @@ static int walk_cb(const tract_chain_row *row, void *payload)
 		free(r);
 		return TRACT_ENOMEM;
 	}
-	if (vec_push(w->out, r) < 0) {
+	if (w->started)
+		pthread_mutex_lock(&w->pb->lock);
+	rc = vec_push(w->out, r);
+	if (w->started) {
+		if ((w->out->count & 31) == 0)
+			pthread_cond_signal(&w->pb->more);
+		pthread_mutex_unlock(&w->pb->lock);
+	} else if (w->pb && w->out->count == PREBUILD_MIN_ROWS) {
+		w->started = pthread_create(&w->worker, NULL, prebuild_thread, w->pb) == 0;
+	}
+	if (rc < 0) {
 		tract_row_dispose(r);
 		free(r);
 		return TRACT_ENOMEM;
@@ -374,21 +465,37 @@ static int walk_cb(const tract_chain_row *row, void *payload)
 	return 0;
 }
 
-/* Walk first parents from head into out (chronological order). */
+/* Walk first parents from head into out (chronological order); with pb,
+ * a long walk builds messages on a second thread while the backend reads. */
 static int walk(row_vec *out, tract *t, const char *tract_id, const char *head,
-		const hset *stop, tract_time cutoff)
+		const hset *stop, tract_time cutoff, prebuild *pb)
 {
-	walk_ctx w = {out, stop};
+	walk_ctx w = {out, stop, pb, 0, 0};
 	size_t from = out->count;
 	int rc;
 
+	if (pb)
+		pb->rows = out;
 	rc = t->store->be->commit_chain(t->store->conn, tract_id, head, 0,
 					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
 						TRACT_CHAIN_PRIORITY,
 					cutoff, walk_cb, &w);
+	if (w.started) {
+		pthread_mutex_lock(&pb->lock);
+		pb->done = 1;
+		pthread_cond_broadcast(&pb->more);
+		if (rc < 0 && pb->rc == 0)
+			pb->rc = rc; /* stops the worker */
+		pthread_mutex_unlock(&pb->lock);
+		if (rc == 0)
+			prebuild_run(pb, 1);
+		pthread_join(w.worker, NULL);
+	}
 	if (rc < 0)
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(t->store, rc, "walk history");
+	if (w.started && pb->rc < 0)
+		return tract_error_set(pb->rc, "%s", pb->err);
 	vec_reverse(out, from);
 	return 0;
 }
@@ -410,7 +517,7 @@ static int expand(row_vec *dst, row_vec *src, tract *t, hset *seen, tract_time c
 			size_t j;
 			if (hset_get(seen, r->extra_parents[k], NULL))
 				continue;
-			rc = walk(&block, t, NULL, r->extra_parents[k], seen, cutoff);
+			rc = walk(&block, t, NULL, r->extra_parents[k], seen, cutoff, NULL);
 			for (j = 0; rc == 0 && j < block.count; j++)
 				if (hset_put(seen, block.rows[j]->hash, 0) < 0)
 					rc = tract_error_oom();
@@ -432,14 +539,15 @@ static int expand(row_vec *dst, row_vec *src, tract *t, hset *seen, tract_time c
 	return 0;
 }
 
-static int expanded_chain(row_vec *out, tract *t, const char *head, tract_time cutoff)
+static int expanded_chain(row_vec *out, tract *t, const char *head, tract_time cutoff,
+			  prebuild *pb)
 {
 	row_vec first = {0};
 	hset seen = {0};
 	size_t i;
 	int rc, any_merge = 0;
 
-	rc = walk(&first, t, t->id, head, NULL, cutoff);
+	rc = walk(&first, t, t->id, head, NULL, cutoff, pb);
 	for (i = 0; rc == 0 && i < first.count; i++) {
 		any_merge |= first.rows[i]->n_extra > 0;
 		if (hset_put(&seen, first.rows[i]->hash, 0) < 0)
@@ -485,22 +593,18 @@ static void build_range(build_job *j)
 
 	for (i = j->from; i < j->to && j->rc == 0; i++) {
 		tract_row *r = j->list->rows[i], *src = r;
-		tract_priority p;
 		const char *cfg;
 		int edited;
 
-		if (r->operation != TRACT_OP_APPEND)
-			continue;
-		p = r->priority != TRACT_PRIORITY_NONE
-			    ? r->priority
-			    : tract_content_default_priority(r->content_type);
-		if (p == TRACT_PRIORITY_SKIP)
-			continue;
-		/* DECISIONS.md: a merge commit compiles to no message unless
-		 * the caller asks for the reference's JSON message. */
-		if (r->n_extra > 0 && !(o && o->merge_messages))
+		if (!row_gives_message(r, o))
 			continue;
 		edited = hset_get(j->edits, r->hash, &e);
+		if (!edited && r->msg) {
+			/* built during the walk from this row's own payload */
+			j->msgs[i] = r->msg;
+			r->msg = NULL;
+			continue;
+		}
 		if (edited)
 			src = j->list->rows[e];
 		cfg = edited && src->config ? src->config : r->config;
@@ -562,13 +666,13 @@ static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const
 }
 
 static int build_context(tract_context **out, tract *t, const char *head, row_vec *list,
-			 const tract_compile_opts *o)
+			 const tract_compile_opts *o, int reuse)
 {
 	hset edits = {0};
 	tract_context *c = NULL;
 	tract_msg **msgs = NULL;
 	size_t i, e;
-	int rc = 0, reuse = 0;
+	int rc = 0;
 
 	/* Edit resolution: the latest edit of each target wins (ties: later
 	 * in the list). */
@@ -582,9 +686,6 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 		if (hset_put(&edits, r->response_to, i) < 0)
 			goto oom;
 	}
-	rc = tract_counts_reusable(t, &reuse);
-	if (rc < 0)
-		goto done;
 	c = tract_context_new(list->count);
 	msgs = calloc(list->count ? list->count : 1, sizeof(*msgs));
 	if (!c || !msgs)
@@ -633,9 +734,10 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 {
 	row_vec list = {0};
 	tract_time cutoff = o && o->at_time != TRACT_TIME_NONE ? o->at_time : INT64_MAX;
+	prebuild pb, *use_pb = NULL;
 	char at[65] = "";
 	size_t i;
-	int rc;
+	int rc, reuse = 0;
 
 	*out = NULL;
 	if (o && o->at_commit) {
@@ -647,7 +749,21 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		*out = empty_context();
 		return *out ? 0 : tract_error_oom();
 	}
-	rc = expanded_chain(&list, t, head, cutoff);
+	rc = tract_counts_reusable(t, &reuse);
+	if (rc < 0)
+		return rc;
+	/* Build messages on a second thread while the backend walks, when
+	 * the counter may be shared between threads. */
+	memset(&pb, 0, sizeof(pb));
+	if (t->tok->flags & TRACT_TOKENIZER_THREADSAFE) {
+		pthread_mutex_init(&pb.lock, NULL);
+		pthread_cond_init(&pb.more, NULL);
+		pb.t = t;
+		pb.o = o;
+		pb.reuse = reuse;
+		use_pb = &pb;
+	}
+	rc = expanded_chain(&list, t, head, cutoff, use_pb);
 	if (rc < 0)
 		goto done;
 	if (at[0]) {
@@ -662,7 +778,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		} else {
 			/* Not on HEAD's history: compile as of that commit. */
 			vec_dispose(&list);
-			rc = expanded_chain(&list, t, at, cutoff);
+			rc = expanded_chain(&list, t, at, cutoff, NULL);
 			if (rc < 0)
 				goto done;
 		}
@@ -679,9 +795,13 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		}
 		list.count = k;
 	}
-	rc = build_context(out, t, at[0] ? at : head, &list, o);
+	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse);
 done:
 	vec_dispose(&list);
+	if (use_pb) {
+		pthread_cond_destroy(&pb.more);
+		pthread_mutex_destroy(&pb.lock);
+	}
 	return rc;
 }
 

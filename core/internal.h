@@ -66,6 +66,9 @@ int tract_backend_error(tract_store *s, int rc, const char *what);
 
 /* ---- owned copies of rows ------------------------------------------------ */
 
+struct tract_msg;
+void tract_msg_release(struct tract_msg *m);
+
 /** Copy a hash or id of at most 64 bytes into a 65-byte field. */
 static inline void tract_copy_id(char dst[65], const char *src)
 {
@@ -95,6 +98,7 @@ typedef struct {
 	char **extra_parents;
 	size_t n_extra;
 	tract_priority priority;
+	struct tract_msg *msg;  /* message built ahead by compile, or NULL */
 } tract_row;
 
 int tract_row_copy(tract_row *dst, const tract_commit_row *src);

@@ -754,7 +754,7 @@ static void test_parallel_build_equals_serial(void **state)
 	fx *f = fx_new(NULL);
 	tract *ser = NULL;
 	tract_context *a, *b;
-	char h[65], buf[96], first[65] = "", mid[65] = "";
+	char h[65], buf[96], first[65] = "", mid[65] = "", edit_mid[65];
 	int i;
 
 	(void)state;
@@ -781,7 +781,7 @@ static void test_parallel_build_equals_serial(void **state)
 	eo.response_to = first;
 	fx_commit(f, NULL, "{\"content_type\":\"output\",\"text\":\"edited first\"}", &eo);
 	eo.response_to = mid;
-	fx_commit(f, NULL, "{\"content_type\":\"output\",\"text\":\"edited mid\"}", &eo);
+	fx_commit(f, edit_mid, "{\"content_type\":\"output\",\"text\":\"edited mid\"}", &eo);
 	assert_int_equal(tract_batch_commit(f->t), 0);
 	assert_int_equal(tract_annotate(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
 	tract_cache_clear(f->t->cache);
@@ -795,6 +795,19 @@ static void test_parallel_build_equals_serial(void **state)
 	assert_string_equal(tract_context_content(a, 4000), "edited mid");
 	tract_context_free(a);
 	tract_context_free(b);
+	/* Time travel and markers take the same paths. */
+	{
+		tract_compile_opts co = TRACT_COMPILE_OPTS_INIT;
+		co.at_commit = edit_mid; /* before the last commit and its skip */
+		co.edit_markers = 1;
+		assert_int_equal(tract_compile(&a, f->t, &co), 0);
+		assert_int_equal(tract_compile(&b, ser, &co), 0);
+		assert_string_equal(tract_context_content(a, 4000), "edited mid [edited]");
+		assert_string_equal(tract_context_content(a, 4001), "message 4001 with some text \xc3\xa9 28007");
+		assert_same_context(a, b);
+		tract_context_free(a);
+		tract_context_free(b);
+	}
 	tract_free(ser);
 	fx_free(f);
 }
