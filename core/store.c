@@ -538,14 +538,31 @@ static void random_id(char out[33])
 	out[32] = '\0';
 }
 
+static int found_cb(const void *row, void *payload)
+{
+	(void)row;
+	*(int *)payload = 1;
+	return 1; /* one is enough */
+}
+
+/*
+ * Does a tract exist: created by init (its metadata), with refs, or with
+ * commits? Each probe is one indexed lookup, whatever the store's size.
+ */
 static int tract_exists(int *out, tract_store *s, const char *id)
 {
-	info_list l = {0};
-	int rc = list_locked(&l, s);
+	char key[128], value[64];
+	int rc;
 
-	*out = rc == 0 && info_find(&l, id) != NULL;
-	tract_info_free(l.items, l.count);
-	return rc;
+	*out = 0;
+	tract_meta_key(key, sizeof(key), id, TRACT_META_CREATED);
+	rc = tract_meta_read(s, key, value, sizeof(value), out);
+	if (rc < 0 || *out)
+		return rc;
+	rc = s->be->ref_foreach(s->conn, id, NULL, (tract_ref_cb)found_cb, out);
+	if (rc == 0 && !*out)
+		rc = s->be->commit_foreach(s->conn, id, (tract_commit_cb)found_cb, out);
+	return rc < 0 ? tract_backend_error(s, rc, "find tract") : 0;
 }
 
 static int write_tract_meta(tract_store *s, const char *id, const char *display_name,
@@ -626,15 +643,16 @@ int tract_open(tract **out, tract_store *s, const char *tract_id, const tract_op
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc < 0)
 		return rc;
-	rc = list_locked(&l, s);
-	if (rc == 0) {
-		if (tract_id) {
-			if (!info_find(&l, tract_id))
-				rc = tract_error_set(TRACT_ENOTFOUND, "tract not found: %s",
-						     tract_id);
-			else
-				snprintf(idbuf, sizeof(idbuf), "%s", tract_id);
-		} else if (l.count == 0) {
+	if (tract_id) {
+		int exists;
+		rc = tract_exists(&exists, s, tract_id);
+		if (rc == 0 && !exists)
+			rc = tract_error_set(TRACT_ENOTFOUND, "tract not found: %s", tract_id);
+		if (rc == 0)
+			snprintf(idbuf, sizeof(idbuf), "%s", tract_id);
+	} else if ((rc = list_locked(&l, s)) == 0) {
+		/* Discovery: the only tract, or the most recently active. */
+		if (l.count == 0) {
 			rc = tract_error_set(TRACT_ENOTFOUND,
 					     "No tracts found in store (create one with init)");
 		} else {
