@@ -510,6 +510,20 @@ fi
 expect_ok "fsck --json" fsck --json
 jtrue "fsck ok" 'd == {"ok": True, "problems": []}'
 expect_ok "fsck" fsck
+if [[ $HAVE_SQLITE -eq 1 ]]; then
+	# A tampered copy: fsck lists the damage and exits 1.
+	cp "$TRACT_DB" "$TMP/tampered.db"
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("update blobs set payload_json = replace(payload_json, \"e\", \"E\")")
+c.commit()' "$TMP/tampered.db"
+	run --db "$TMP/tampered.db" fsck
+	eq "fsck on a tampered store exits 1" "$RC" 1
+	contains "fsck names the mismatch" "$OUT$ERR" "content hash mismatch"
+	run --db "$TMP/tampered.db" fsck --json
+	eq "fsck --json on a tampered store exits 1" "$RC" 1
+	jtrue "fsck --json reports problems" 'd["ok"] is False and len(d["problems"]) > 0 and all(p["severity"] == "error" for p in d["problems"])'
+fi
 expect_ok "plugins" plugins
 contains "plugins lists sqlite" "$OUT" "sqlite"
 expect_ok "plugins --json" plugins --json
