@@ -573,95 +573,38 @@ static int is_default(const tract_compile_opts *o)
 		      !o->merge_messages);
 }
 
-/* Building the messages of one slice of the list (possibly on a thread). */
-typedef struct {
-	tract *t;
-	const row_vec *list;
-	const hset *edits;
-	const tract_compile_opts *o;
-	int reuse;
-	tract_msg **msgs; /* msgs[i] for list row i, NULL when it gives none */
-	size_t from, to;
-	int rc;
-	char err[1024];
-} build_job;
-
-static void build_range(build_job *j)
+/*
+ * The message of each row that gives one: the one built during the walk
+ * unless an edit applies, otherwise built here from the edit's (or the
+ * row's own) payload. msgs[i] is row i's message or NULL.
+ */
+static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
+			  const tract_compile_opts *o, int reuse)
 {
-	const tract_compile_opts *o = j->o;
 	size_t i, e;
+	int rc;
 
-	for (i = j->from; i < j->to && j->rc == 0; i++) {
-		tract_row *r = j->list->rows[i], *src = r;
+	for (i = 0; i < list->count; i++) {
+		tract_row *r = list->rows[i], *src = r;
 		const char *cfg;
 		int edited;
 
 		if (!row_gives_message(r, o))
 			continue;
-		edited = hset_get(j->edits, r->hash, &e);
+		edited = hset_get(edits, r->hash, &e);
 		if (!edited && r->msg) {
-			/* built during the walk from this row's own payload */
-			j->msgs[i] = r->msg;
+			msgs[i] = r->msg;
 			r->msg = NULL;
 			continue;
 		}
 		if (edited)
-			src = j->list->rows[e];
+			src = list->rows[e];
 		cfg = edited && src->config ? src->config : r->config;
-		j->rc = tract_msg_build(&j->msgs[i], j->t, r->hash, src->payload, cfg, r->config,
-					src, j->reuse, edited && o && o->edit_markers);
+		rc = tract_msg_build(&msgs[i], t, r->hash, src->payload, cfg, r->config, src, reuse,
+				     edited && o && o->edit_markers);
+		if (rc < 0)
+			return rc;
 	}
-	if (j->rc < 0)
-		snprintf(j->err, sizeof(j->err), "%s", tract_error_last()->message);
-}
-
-static void *build_thread(void *arg)
-{
-	build_job *j = arg;
-
-	build_range(j);
-	return NULL;
-}
-
-/* Below this many rows one thread builds every message. */
-#define PARALLEL_BUILD_MIN 4096
-
-/*
- * Build every message. Long histories are split in two halves built at
- * once when the counter may be called from several threads: parsing the
- * payloads is most of a cold compile's CPU time.
- */
-static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
-			  const tract_compile_opts *o, int reuse)
-{
-	build_job jobs[2];
-	pthread_t th;
-	int threaded = 0, k;
-
-	for (k = 0; k < 2; k++) {
-		memset(&jobs[k], 0, sizeof(jobs[k]));
-		jobs[k].t = t;
-		jobs[k].list = list;
-		jobs[k].edits = edits;
-		jobs[k].o = o;
-		jobs[k].reuse = reuse;
-		jobs[k].msgs = msgs;
-	}
-	jobs[0].to = list->count;
-	if (list->count >= PARALLEL_BUILD_MIN && (t->tok->flags & TRACT_TOKENIZER_THREADSAFE)) {
-		jobs[0].to = list->count / 2;
-		jobs[1].from = list->count / 2;
-		jobs[1].to = list->count;
-		threaded = pthread_create(&th, NULL, build_thread, &jobs[1]) == 0;
-		if (!threaded)
-			jobs[0].to = list->count;
-	}
-	build_range(&jobs[0]);
-	if (threaded)
-		pthread_join(th, NULL);
-	for (k = 0; k < 2; k++)
-		if (jobs[k].rc < 0)
-			return tract_error_set(jobs[k].rc, "%s", jobs[k].err);
 	return 0;
 }
 
@@ -778,7 +721,11 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		} else {
 			/* Not on HEAD's history: compile as of that commit. */
 			vec_dispose(&list);
-			rc = expanded_chain(&list, t, at, cutoff, NULL);
+			if (use_pb) {
+				use_pb->next = 0;
+				use_pb->done = 0;
+			}
+			rc = expanded_chain(&list, t, at, cutoff, use_pb);
 			if (rc < 0)
 				goto done;
 		}
