@@ -3,8 +3,8 @@
  *
  * The core counts text through a tract_tokenizer. Built in for now: an
  * estimate (clearly labelled, token_source "estimate:bytes/4") and a null
- * counter (always 0, token_source ""). The exact BPE counters plug in
- * through the same interface.
+ * counter (always 0, token_source ""), and the exact tiktoken-compatible
+ * BPE counters (tract_tokenizer_bpe) over the tables of the npm package.
  */
 #ifndef TRACT_TOKENIZER_H
 #define TRACT_TOKENIZER_H
@@ -43,6 +43,17 @@ TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_default(void);
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_estimate(void);
 /** The null counter: every count is 0; source "". */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_null(void);
+
+/**
+ * The exact BPE counter of a tiktoken encoding ("o200k_base",
+ * "cl100k_base"), counting like tiktoken's encode_ordinary (special-token
+ * text counts as ordinary text); source "tiktoken:<encoding>", thread-safe.
+ * The table <encoding>.json is looked up in $TRACT_ENCODINGS_DIR, the build
+ * tree's data/encodings, then <datadir>/tract/encodings; it is loaded once
+ * per process and shared. NULL when it cannot be found or loaded (see
+ * tract_error_last()). Invalid UTF-8 counts as TRACT_EINVAL.
+ */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_bpe(const char *encoding);
 
 /** Count a text with a counter (NULL = default). */
 TRACT_EXTERN(int64_t) tract_tokenizer_count(tract_tokenizer *tok, const char *text, size_t len);

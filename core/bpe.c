@@ -1,0 +1,693 @@
+/*
+ * bpe.c - tiktoken-compatible BPE token counting: the rank table (an open
+ * addressing hash map from byte string to rank), the encoding's pat_str
+ * pre-split through PCRE2 (JIT), and per-piece byte-pair merging with a
+ * min-heap over a linked list of parts (O(n log n) per piece).
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <pcre2.h>
+
+#include "bpe.h"
+#include "error.h"
+#include "json.h"
+#include "tract/tokenizer.h"
+
+#ifndef TRACT_BUILD_ENCODINGS_DIR
+#define TRACT_BUILD_ENCODINGS_DIR ""
+#endif
+#ifndef TRACT_DATA_ENCODINGS_DIR
+#define TRACT_DATA_ENCODINGS_DIR ""
+#endif
+
+typedef struct {
+	uint32_t off, len, rank;
+} bpe_entry;
+
+struct tract_bpe {
+	unsigned char *arena; /* all token bytes back to back */
+	bpe_entry *entries;
+	size_t n;
+	uint32_t *slots; /* entry index + 1, 0 = empty */
+	size_t mask;
+	size_t max_len;
+	pcre2_code *re;
+};
+
+/* ------------------------------------------------------------------ */
+/* rank table                                                           */
+/* ------------------------------------------------------------------ */
+
+static uint64_t hash_bytes(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ (h >> 29);
+}
+
+int64_t tract_bpe_rank(const tract_bpe *bpe, const void *bytes, size_t len)
+{
+	size_t i;
+	uint32_t s;
+
+	if (len == 0 || len > bpe->max_len)
+		return -1;
+	i = (size_t)hash_bytes(bytes, len) & bpe->mask;
+	while ((s = bpe->slots[i]) != 0) {
+		const bpe_entry *e = &bpe->entries[s - 1];
+		if (e->len == len && memcmp(bpe->arena + e->off, bytes, len) == 0)
+			return e->rank;
+		i = (i + 1) & bpe->mask;
+	}
+	return -1;
+}
+
+size_t tract_bpe_size(const tract_bpe *bpe)
+{
+	return bpe->n;
+}
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode standard base64 (padding required, as the tables use) into out;
+ * returns the byte count or -1. */
+static long b64decode(const char *s, size_t len, unsigned char *out)
+{
+	size_t i, pad = 0;
+	long n = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	if (s[len - 1] == '=')
+		pad++;
+	if (s[len - 2] == '=')
+		pad++;
+	for (i = 0; i < len; i += 4) {
+		int v[4], k;
+		for (k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == len && k >= 4 - (int)pad)
+				v[k] = 0;
+			else if ((v[k] = b64val((unsigned char)s[i + k])) < 0)
+				return -1;
+		}
+		out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (i + 4 < len || pad < 2)
+			out[n++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (i + 4 < len || pad < 1)
+			out[n++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+	}
+	return n;
+}
+
+static int table_add(tract_bpe *bpe, size_t *arena_used, const char *tok, size_t toklen,
+                     uint64_t rank)
+{
+	long n;
+	bpe_entry *e;
+	size_t i;
+
+	if (rank > UINT32_MAX - 1)
+		return tract_error_set(TRACT_ECORRUPT, "bpe: rank %llu out of range",
+		                       (unsigned long long)rank);
+	n = b64decode(tok, toklen, bpe->arena + *arena_used);
+	if (n <= 0)
+		return tract_error_set(TRACT_ECORRUPT, "bpe: bad base64 token \"%.*s\"",
+		                       (int)(toklen > 40 ? 40 : toklen), tok);
+	if (tract_bpe_rank(bpe, bpe->arena + *arena_used, (size_t)n) >= 0)
+		return tract_error_set(TRACT_ECORRUPT, "bpe: duplicate token at rank %llu",
+		                       (unsigned long long)rank);
+	e = &bpe->entries[bpe->n];
+	e->off = (uint32_t)*arena_used;
+	e->len = (uint32_t)n;
+	e->rank = (uint32_t)rank;
+	i = (size_t)hash_bytes(bpe->arena + e->off, e->len) & bpe->mask;
+	while (bpe->slots[i])
+		i = (i + 1) & bpe->mask;
+	bpe->slots[i] = (uint32_t)(++bpe->n);
+	*arena_used += (size_t)n;
+	if ((size_t)n > bpe->max_len)
+		bpe->max_len = (size_t)n;
+	return 0;
+}
+
+/*
+ * bpe_ranks comes in two forms (as the tiktoken package's loader reads it):
+ * lines "<base64> <rank>", or, when the text starts with '!', the compact
+ * form: lines "! <offset> <base64> <base64> ..." where the k-th token
+ * (from 0) has rank offset + k.
+ */
+static int parse_ranks(tract_bpe *bpe, const char *s, size_t len)
+{
+	size_t ntok = 0, i, cap, used = 0;
+	const char *p = s, *end = s + len;
+	int rc;
+
+	/* upper bound on tokens: fields separated by spaces/newlines */
+	for (i = 0; i < len; i++)
+		if (s[i] == ' ' || s[i] == '\n')
+			ntok++;
+	ntok++;
+	for (cap = 1024; cap < ntok * 2; cap <<= 1)
+		;
+	bpe->entries = calloc(ntok, sizeof(*bpe->entries));
+	bpe->slots = calloc(cap, sizeof(*bpe->slots));
+	bpe->arena = malloc(len / 4 * 3 + 4);
+	if (!bpe->entries || !bpe->slots || !bpe->arena)
+		return tract_error_oom();
+	bpe->mask = cap - 1;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *q, *f;
+		if (!eol)
+			eol = end;
+		if (eol > p && eol[-1] == '\r')
+			eol--;
+		if (eol == p) {
+			p = (eol < end && *eol == '\r') ? eol + 2 : eol + 1;
+			continue;
+		}
+		if (s[0] == '!') {
+			unsigned long long off = 0, k = 0;
+			q = memchr(p, ' ', (size_t)(eol - p));
+			if (!q)
+				return tract_error_set(TRACT_ECORRUPT, "bpe: bad compact line");
+			for (f = ++q; q < eol && *q >= '0' && *q <= '9'; q++)
+				off = off * 10 + (unsigned long long)(*q - '0');
+			if (q == f || off > UINT32_MAX)
+				return tract_error_set(TRACT_ECORRUPT, "bpe: bad compact offset");
+			while (q < eol) {
+				if (*q != ' ')
+					return tract_error_set(TRACT_ECORRUPT,
+					                       "bpe: bad compact line");
+				f = ++q;
+				while (q < eol && *q != ' ')
+					q++;
+				if ((rc = table_add(bpe, &used, f, (size_t)(q - f), off + k++)) < 0)
+					return rc;
+			}
+		} else {
+			unsigned long long rank = 0;
+			const char *r;
+			q = memchr(p, ' ', (size_t)(eol - p));
+			if (!q || q + 1 == eol)
+				return tract_error_set(TRACT_ECORRUPT, "bpe: bad rank line");
+			for (r = q + 1; r < eol; r++) {
+				if (*r < '0' || *r > '9' || rank > UINT32_MAX)
+					return tract_error_set(TRACT_ECORRUPT, "bpe: bad rank");
+				rank = rank * 10 + (unsigned long long)(*r - '0');
+			}
+			if ((rc = table_add(bpe, &used, p, (size_t)(q - p), rank)) < 0)
+				return rc;
+		}
+		p = (eol < end && *eol == '\r') ? eol + 2 : eol + 1;
+	}
+	if (bpe->n == 0)
+		return tract_error_set(TRACT_ECORRUPT, "bpe: empty rank table");
+	for (i = 0; i < 256; i++) {
+		unsigned char b = (unsigned char)i;
+		if (tract_bpe_rank(bpe, &b, 1) < 0)
+			return tract_error_set(TRACT_ECORRUPT, "bpe: byte 0x%02zx has no rank", i);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the pre-split pattern                                                */
+/* ------------------------------------------------------------------ */
+
+/* Unicode White_Space: what \s means in tiktoken's regex engine. PCRE2's
+ * UCP \s also matches U+180E, so \s and \S are spelled out. */
+#define WS_SET                                                                                     \
+	"\\x{9}-\\x{d}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"                           \
+	"\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+
+static char *rewrite_pattern(const char *pat)
+{
+	size_t len = strlen(pat), n = 0, i;
+	char *out = malloc(len * (sizeof(WS_SET) + 4) + 1);
+	int in_class = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		char c = pat[i];
+		if (c == '\\' && i + 1 < len) {
+			char d = pat[++i];
+			const char *add = NULL;
+			char tmp[3] = {'\\', d, 0};
+			if (d == 's')
+				add = in_class ? WS_SET : "[" WS_SET "]";
+			else if (d == 'S' && !in_class)
+				add = "[^" WS_SET "]";
+			else if (d == 'S') {
+				free(out);
+				errno = EINVAL;
+				return NULL;
+			} else
+				add = tmp;
+			memcpy(out + n, add, strlen(add));
+			n += strlen(add);
+			continue;
+		}
+		out[n++] = c;
+		if (c == '[' && !in_class) {
+			in_class = 1;
+			if (i + 1 < len && pat[i + 1] == '^')
+				out[n++] = pat[++i];
+			if (i + 1 < len && pat[i + 1] == ']')
+				out[n++] = pat[++i];
+		} else if (c == ']' && in_class) {
+			in_class = 0;
+		}
+	}
+	out[n] = 0;
+	return out;
+}
+
+static int compile_pattern(tract_bpe *bpe, const char *pat)
+{
+	char *p = rewrite_pattern(pat);
+	int err;
+	PCRE2_SIZE erroff;
+
+	if (!p) {
+		if (errno == EINVAL)
+			return tract_error_set(TRACT_ECORRUPT,
+			                       "bpe: \\S inside a class in pat_str");
+		return tract_error_oom();
+	}
+	bpe->re = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err,
+	                        &erroff, NULL);
+	free(p);
+	if (!bpe->re) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(err, msg, sizeof(msg));
+		return tract_error_set(TRACT_ECORRUPT, "bpe: pat_str does not compile at %zu: %s",
+		                       (size_t)erroff, (const char *)msg);
+	}
+	/* Without JIT pcre2_match interprets; same results, slower. */
+	(void)pcre2_jit_compile(bpe->re, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* loading                                                              */
+/* ------------------------------------------------------------------ */
+
+void tract_bpe_free(tract_bpe *bpe)
+{
+	if (!bpe)
+		return;
+	free(bpe->arena);
+	free(bpe->entries);
+	free(bpe->slots);
+	pcre2_code_free(bpe->re);
+	free(bpe);
+}
+
+int tract_bpe_load_json(const char *json, size_t len, tract_bpe **out)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	const cJSON *pat, *ranks;
+	tract_bpe *bpe;
+	int rc;
+
+	*out = NULL;
+	if (!root)
+		return tract_error_set(TRACT_ECORRUPT, "bpe: encoder file is not JSON");
+	pat = cJSON_GetObjectItemCaseSensitive(root, "pat_str");
+	ranks = cJSON_GetObjectItemCaseSensitive(root, "bpe_ranks");
+	if (!cJSON_IsString(pat) || !cJSON_IsString(ranks)) {
+		cJSON_Delete(root);
+		return tract_error_set(TRACT_ECORRUPT, "bpe: encoder lacks pat_str or bpe_ranks");
+	}
+	bpe = calloc(1, sizeof(*bpe));
+	if (!bpe) {
+		cJSON_Delete(root);
+		return tract_error_oom();
+	}
+	rc = parse_ranks(bpe, ranks->valuestring, strlen(ranks->valuestring));
+	if (rc == 0)
+		rc = compile_pattern(bpe, pat->valuestring);
+	cJSON_Delete(root);
+	if (rc < 0) {
+		tract_bpe_free(bpe);
+		return rc;
+	}
+	*out = bpe;
+	return 0;
+}
+
+int tract_bpe_load(const char *path, tract_bpe **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+	int rc;
+
+	*out = NULL;
+	if (!f)
+		return tract_error_set(TRACT_ENOTFOUND, "bpe: cannot open %s: %s", path,
+		                       strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return tract_error_set(TRACT_ERROR, "bpe: cannot read %s", path);
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf) {
+		fclose(f);
+		return tract_error_oom();
+	}
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return tract_error_set(TRACT_ERROR, "bpe: cannot read %s", path);
+	}
+	fclose(f);
+	buf[n] = 0;
+	rc = tract_bpe_load_json(buf, (size_t)n, out);
+	free(buf);
+	if (rc < 0)
+		tract_error_prefix(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* counting                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	uint32_t rank, pos, len;
+} heap_item;
+
+static int heap_less(const heap_item *a, const heap_item *b)
+{
+	return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
+}
+
+static void heap_push(heap_item *h, size_t *n, heap_item it)
+{
+	size_t i = (*n)++;
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!heap_less(&it, &h[p]))
+			break;
+		h[i] = h[p];
+		i = p;
+	}
+	h[i] = it;
+}
+
+static heap_item heap_pop(heap_item *h, size_t *n)
+{
+	heap_item top = h[0], last = h[--*n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && heap_less(&h[c + 1], &h[c]))
+			c++;
+		if (!heap_less(&h[c], &last))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n > 0)
+		h[i] = last;
+	return top;
+}
+
+static void push_pair(const tract_bpe *bpe, const unsigned char *s, heap_item *h, size_t *nh,
+                      uint32_t pos, uint32_t len)
+{
+	int64_t r = tract_bpe_rank(bpe, s + pos, len);
+
+	if (r >= 0) {
+		heap_item it = {(uint32_t)r, pos, len};
+		heap_push(h, nh, it);
+	}
+}
+
+/*
+ * Byte-pair merge of one piece (not itself a token): parts are a linked
+ * list over byte positions (part i spans [i, next[i])); the heap holds
+ * candidate adjacent pairs keyed by (rank, start), so the lowest rank,
+ * leftmost first, merges first, as tiktoken does. A popped pair is stale
+ * when its left part is gone or the pair no longer spans len bytes.
+ */
+static int64_t merge_count(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	uint32_t stack_next[128], stack_prev[128];
+	heap_item stack_heap[384];
+	uint32_t *next = stack_next, *prev = stack_prev;
+	heap_item *h = stack_heap;
+	unsigned char *dead;
+	size_t nh = 0, i;
+	int64_t count = (int64_t)n;
+
+	if (n > UINT32_MAX / 4)
+		return tract_error_set(TRACT_EINVAL, "bpe: piece too long");
+	if (n > 128) {
+		next = malloc(n * sizeof(*next));
+		prev = malloc(n * sizeof(*prev));
+		h = malloc(3 * n * sizeof(*h));
+	}
+	dead = calloc(n, 1);
+	if (!next || !prev || !h || !dead) {
+		count = tract_error_oom();
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		next[i] = (uint32_t)(i + 1);
+		prev[i] = (uint32_t)i - 1; /* UINT32_MAX for the first */
+	}
+	for (i = 0; i + 1 < n; i++)
+		push_pair(bpe, s, h, &nh, (uint32_t)i, 2);
+	while (nh > 0) {
+		heap_item it = heap_pop(h, &nh);
+		uint32_t a = it.pos, b;
+		if (dead[a] || next[a] >= n)
+			continue;
+		b = next[a];
+		if ((next[b] - a) != it.len)
+			continue;
+		next[a] = next[b];
+		if (next[b] < n)
+			prev[next[b]] = a;
+		dead[b] = 1;
+		count--;
+		if (prev[a] != UINT32_MAX)
+			push_pair(bpe, s, h, &nh, prev[a], next[a] - prev[a]);
+		if (next[a] < n)
+			push_pair(bpe, s, h, &nh, a, next[next[a]] - a);
+	}
+out:
+	if (next != stack_next) {
+		free(next);
+		free(prev);
+		free(h);
+	}
+	free(dead);
+	return count;
+}
+
+int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
+{
+	pcre2_match_data *md;
+	pcre2_match_context *mctx = NULL;
+	pcre2_jit_stack *jstack = NULL;
+	PCRE2_SIZE off = 0;
+	int64_t total = 0;
+
+	if (len == 0)
+		return 0;
+	if (!tract_utf8_valid(text, len))
+		return tract_error_set(TRACT_EINVAL, "token count: text is not valid UTF-8");
+	md = pcre2_match_data_create_from_pattern(bpe->re, NULL);
+	if (!md)
+		return tract_error_oom();
+	while (off < len) {
+		PCRE2_SIZE *ov, s, e;
+		int rc =
+		    pcre2_match(bpe->re, (PCRE2_SPTR)text, len, off, PCRE2_NO_UTF_CHECK, md, mctx);
+		if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !jstack) {
+			mctx = pcre2_match_context_create(NULL);
+			jstack = pcre2_jit_stack_create(64 * 1024, 256 * 1024 * 1024, NULL);
+			if (!mctx || !jstack) {
+				total = tract_error_oom();
+				break;
+			}
+			pcre2_jit_stack_assign(mctx, NULL, jstack);
+			continue;
+		}
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break; /* cannot happen with tiktoken's patterns */
+		if (rc < 0) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(rc, msg, sizeof(msg));
+			total = tract_error_set(TRACT_ERROR, "token count: pattern match: %s",
+			                        (const char *)msg);
+			break;
+		}
+		ov = pcre2_get_ovector_pointer(md);
+		s = ov[0];
+		e = ov[1];
+		if (e <= s) {
+			/* empty match: step over one character */
+			off = s + 1;
+			while (off < len && ((unsigned char)text[off] & 0xc0) == 0x80)
+				off++;
+			continue;
+		}
+		if (tract_bpe_rank(bpe, text + s, e - s) >= 0) {
+			total++;
+		} else {
+			int64_t c = merge_count(bpe, (const unsigned char *)text + s, e - s);
+			if (c < 0) {
+				total = c;
+				break;
+			}
+			total += c;
+		}
+		off = e;
+	}
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mctx);
+	pcre2_jit_stack_free(jstack);
+	return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* the tokenizer: one shared table per encoding per process            */
+/* ------------------------------------------------------------------ */
+
+typedef struct bpe_slot {
+	struct bpe_slot *next;
+	char name[64];
+	char source[80];
+	tract_bpe *bpe;
+	tract_tokenizer tok;
+} bpe_slot;
+
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static bpe_slot *slots_head;
+
+static int64_t bpe_tok_count(void *self, const char *text, size_t len)
+{
+	return tract_bpe_count(self, text, len);
+}
+
+static int name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n >= 64)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Try dir/<name>.json; 0 and *out on success, TRACT_ENOTFOUND when the
+ * file is absent, another code when it is present but bad. */
+static int try_dir(const char *dir, const char *name, tract_bpe **out)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!dir || !*dir)
+		return TRACT_ENOTFOUND;
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	f = fopen(path, "rb");
+	if (!f)
+		return TRACT_ENOTFOUND;
+	fclose(f);
+	return tract_bpe_load(path, out);
+}
+
+tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
+{
+	const char *dirs[3];
+	bpe_slot *sl;
+	tract_bpe *bpe = NULL;
+	int rc = TRACT_ENOTFOUND;
+	size_t i;
+
+	if (!encoding || !name_ok(encoding)) {
+		tract_error_set(TRACT_EINVAL, "bpe: bad encoding name");
+		return NULL;
+	}
+	pthread_mutex_lock(&slots_lock);
+	for (sl = slots_head; sl; sl = sl->next) {
+		if (strcmp(sl->name, encoding) == 0) {
+			pthread_mutex_unlock(&slots_lock);
+			return &sl->tok;
+		}
+	}
+	dirs[0] = getenv("TRACT_ENCODINGS_DIR");
+	dirs[1] = TRACT_BUILD_ENCODINGS_DIR;
+	dirs[2] = TRACT_DATA_ENCODINGS_DIR;
+	for (i = 0; i < 3 && rc == TRACT_ENOTFOUND; i++)
+		rc = try_dir(dirs[i], encoding, &bpe);
+	if (rc < 0) {
+		if (rc == TRACT_ENOTFOUND)
+			tract_error_set(TRACT_ENOTFOUND,
+			                "bpe: no table %s.json (looked in $TRACT_ENCODINGS_DIR, "
+			                "%s, %s; run scripts/fetch-encodings.sh)",
+			                encoding, TRACT_BUILD_ENCODINGS_DIR,
+			                TRACT_DATA_ENCODINGS_DIR);
+		pthread_mutex_unlock(&slots_lock);
+		return NULL;
+	}
+	sl = calloc(1, sizeof(*sl));
+	if (!sl) {
+		tract_bpe_free(bpe);
+		pthread_mutex_unlock(&slots_lock);
+		tract_error_oom();
+		return NULL;
+	}
+	snprintf(sl->name, sizeof(sl->name), "%s", encoding);
+	snprintf(sl->source, sizeof(sl->source), "tiktoken:%s", encoding);
+	sl->bpe = bpe;
+	sl->tok.version = TRACT_TOKENIZER_VERSION;
+	sl->tok.source = sl->source;
+	sl->tok.count = bpe_tok_count;
+	sl->tok.self = bpe;
+	sl->tok.flags = TRACT_TOKENIZER_THREADSAFE;
+	sl->next = slots_head;
+	slots_head = sl;
+	pthread_mutex_unlock(&slots_lock);
+	return &sl->tok;
+}
