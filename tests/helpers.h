@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "testutil.h"
 
 typedef struct {
 	char dir[256];
@@ -23,15 +24,6 @@ typedef struct {
 	tract_store *store;
 	tract *t;
 } fx;
-
-static inline void fx_rmdir(const char *dir)
-{
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
 
 /* A fresh store with one tract; opts may be NULL. */
 static inline fx *fx_new(const tract_options *opts)
@@ -53,7 +45,7 @@ static inline void fx_free(fx *f)
 {
 	tract_free(f->t);
 	tract_store_free(f->store);
-	fx_rmdir(f->dir);
+	tu_remove_dir(f->dir);
 	free(f);
 }
 

@@ -21,6 +21,7 @@
 
 #include "bpe.h"
 #include "internal.h"
+#include "testutil.h"
 #include "tract.h"
 
 /* Skip (with a message) when the table was not fetched. */
@@ -403,30 +404,6 @@ static void test_bad_tables(void **state)
 /* fixtures: compile token counts under the exact counter               */
 /* ------------------------------------------------------------------ */
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf) {
-			buf[n] = '\0';
-			if (len)
-				*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static void check_fixture(const char *root, const char *name, tract_tokenizer *tok)
 {
 	char src[1024], exp_path[1024], dir[] = "/tmp/tract-bpe-XXXXXX", db[1100], uri[1200];
@@ -438,8 +415,8 @@ static void check_fixture(const char *root, const char *name, tract_tokenizer *t
 
 	snprintf(src, sizeof(src), "%s/%s.db", root, name);
 	snprintf(exp_path, sizeof(exp_path), "%s/%s.expected.json", root, name);
-	data = slurp(src, &len);
-	json = slurp(exp_path, NULL);
+	data = tu_read_file(src, &len);
+	json = tu_read_file(exp_path, NULL);
 	if (!data || !json) {
 		print_message("[  SKIPPED ] fixture %s missing\n", name);
 		free(data);
@@ -489,8 +466,7 @@ static void check_fixture(const char *root, const char *name, tract_tokenizer *t
 	}
 	tract_store_free(s);
 	cJSON_Delete(exp);
-	unlink(db);
-	rmdir(dir);
+	tu_remove_dir(dir); /* the copy and its WAL side files */
 }
 
 static void test_fixture_counts(void **state)

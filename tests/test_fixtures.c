@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "testutil.h"
 #include "tract.h"
 
 /* ------------------------------------------------------------------ */
@@ -71,30 +72,6 @@ typedef struct {
 	cJSON *exp;    /* NAME.expected.json */
 } fixture;
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf) {
-			buf[n] = '\0';
-			if (len)
-				*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static int write_file(const char *path, const char *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -105,24 +82,6 @@ static int write_file(const char *path, const char *data, size_t len)
 	ok = fwrite(data, 1, len, f) == len;
 	ok &= fclose(f) == 0;
 	return ok ? 0 : -1;
-}
-
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[1024];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* Copy NAME.db into a fresh temp dir and parse NAME.expected.json. The
@@ -145,7 +104,7 @@ static int fixture_setup(void **state)
 	snprintf(exp_path, sizeof(exp_path), "%s/%s.expected.json", root, fx->name);
 	if (stat(src, &st) != 0 || stat(exp_path, &st) != 0)
 		return 0;
-	json = read_file(exp_path, NULL);
+	json = tu_read_file(exp_path, NULL);
 	if (!json)
 		return -1;
 	fx->exp = cJSON_Parse(json);
@@ -157,7 +116,7 @@ static int fixture_setup(void **state)
 		return -1;
 	snprintf(fx->db, sizeof(fx->db), "%s/%s.db", fx->dir, fx->name);
 	snprintf(fx->uri, sizeof(fx->uri), "sqlite:%s", fx->db);
-	data = read_file(src, &len);
+	data = tu_read_file(src, &len);
 	if (!data)
 		return -1;
 	if (write_file(fx->db, data, len) != 0) {
@@ -176,7 +135,7 @@ static int fixture_teardown(void **state)
 	cJSON_Delete(fx->exp);
 	fx->exp = NULL;
 	if (fx->dir[0])
-		remove_dir(fx->dir);
+		tu_remove_dir(fx->dir);
 	fx->dir[0] = '\0';
 	return 0;
 }

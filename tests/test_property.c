@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "testutil.h"
 #include "tract.h"
 
 #define N_SEEDS 40
@@ -953,24 +954,6 @@ typedef struct {
 
 static unsigned long total_hits, total_compiles, total_ops;
 
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void head_of(run *r, char out[65])
 {
 	CHECK_RC(tract_head(out, NULL, NULL, r->t));
@@ -1539,7 +1522,7 @@ static int run_teardown(void **state)
 	tract_free(r->t);
 	tract_store_free(r->s);
 	model_dispose(&r->m);
-	remove_dir(r->dir);
+	tu_remove_dir(r->dir);
 	free(r);
 	return 0;
 }
