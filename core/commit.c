@@ -579,6 +579,19 @@ fail:
 	return rc;
 }
 
+/* A derived or patched snapshot reports the tract's counter and the sum of
+ * its messages again, never an API figure (§7.3, §6.8). */
+static int recount(tract_context *c, tract *t)
+{
+	free(c->token_source);
+	c->token_source = strdup(t->tok->source);
+	if (!c->token_source)
+		return TRACT_ENOMEM;
+	c->token_count = 0;
+	tract_context_sum(c);
+	return 0;
+}
+
 /* The snapshot the commit produces, derived from the parent's (§7.3). */
 static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 			   const char *hash, const prepared_content *p, tract_operation op,
@@ -614,14 +627,10 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	if (!c)
 		return tract_error_oom();
 	tract_copy_id(c->head, hash);
-	free(c->token_source);
-	c->token_source = strdup(t->tok->source);
-	if (!c->token_source) {
+	if (recount(c, t) < 0) {
 		tract_context_free(c);
 		return tract_error_oom();
 	}
-	c->token_count = 0;
-	tract_context_sum(c);
 	*out = c;
 	return 0;
 }
@@ -1088,15 +1097,10 @@ static tract_context *patch_for_annotation(tract *t, const char *head, const cha
 	c = tract_context_rebuild(cur, pos, NULL);
 	if (!c)
 		return NULL;
-	/* Patched snapshots report the counter again, not an API figure. */
-	free(c->token_source);
-	c->token_source = strdup(t->tok->source);
-	if (!c->token_source) {
+	if (recount(c, t) < 0) {
 		tract_context_free(c);
 		return NULL;
 	}
-	c->token_count = 0;
-	tract_context_sum(c);
 	return c;
 }
 
