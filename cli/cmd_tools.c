@@ -15,35 +15,16 @@
 /* ------------------------------------------------------------------ */
 /* tokens                                                              */
 
-/*
- * The counter for an encoding name. Known: the default counter's own
- * encoding ("tiktoken:<enc>"), "o200k_base" (the documented default: the
- * default counter, which labels itself when it is an estimate) and
- * "estimate". NULL when unknown.
- */
-static tract_tokenizer *tokenizer_for(const char *encoding)
-{
-	tract_tokenizer *def = tract_tokenizer_default();
-	const char *src = def && def->source ? def->source : "";
-
-	if (!encoding || strcmp(encoding, "o200k_base") == 0)
-		return def;
-	if (strncmp(src, "tiktoken:", 9) == 0 && strcmp(src + 9, encoding) == 0)
-		return def;
-	if (strcmp(encoding, "estimate") == 0 || strcmp(encoding, "estimate:bytes/4") == 0)
-		return tract_tokenizer_estimate();
-	return NULL;
-}
-
 int cmd_tokens(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"encoding", required_argument, NULL, 'e'},
+	    {"model", required_argument, NULL, 'm'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *encoding = NULL, *path = "-";
+	const char *encoding = NULL, *model = NULL, *path = "-";
 	tract_tokenizer *tok;
 	int json = 0, c;
 	int64_t n;
@@ -55,6 +36,9 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'e':
 			encoding = optarg;
+			break;
+		case 'm':
+			model = optarg;
 			break;
 		case 'j':
 			json = 1;
@@ -70,9 +54,19 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
 
-	tok = tokenizer_for(encoding);
+	if (encoding && model)
+		return cli_usage(cli, "--encoding and --model exclude each other");
+	/* No choice: the default counter (exact o200k_base, or the estimate
+	 * after a warning when no table is installed). A named encoding or
+	 * model must be counted exactly as asked, or the command fails. */
+	if (encoding)
+		tok = tract_tokenizer_get(encoding);
+	else if (model)
+		tok = tract_tokenizer_for_model(model);
+	else
+		tok = tract_tokenizer_default();
 	if (!tok)
-		return cli_fail("unknown encoding: %s (available: o200k_base, estimate)", encoding);
+		return cli_fail_lib();
 	if (cli_read_file(&text, &len, path))
 		return CLI_FAIL;
 	if (cli_check_text(text, len, strcmp(path, "-") == 0 ? "standard input" : path)) {

@@ -66,11 +66,17 @@ static const struct cli_command commands[] = {
      "The current tract (--tract, TRACT_ID or discovery) is marked '*'.\n"
      "\nOptions:\n"
      "  --json   machine-readable output\n"},
-    {"tokens", cmd_tokens, "[--encoding E] [--json] [FILE|-]",
+    {"tokens", cmd_tokens, "[--encoding E | --model M] [--json] [FILE|-]",
      "Print the token count of a text (a file, or standard input).",
-     "Options:\n"
-     "  --encoding E   tokenizer encoding (default o200k_base; 'estimate' for the estimate)\n"
-     "  --json         machine-readable output\n"},
+     "Counts exactly like tiktoken's encode_ordinary. Without --encoding or --model\n"
+     "the default counter is used: o200k_base, or the labelled estimate (with a\n"
+     "warning) when no table is installed.\n"
+     "\nOptions:\n"
+     "  --encoding E   o200k_base, cl100k_base, estimate or null; fails when the\n"
+     "                 encoding's table is not installed\n"
+     "  --model M      the encoding of model M (gpt-4o, o3... -> o200k_base;\n"
+     "                 gpt-4, gpt-3.5-turbo... -> cl100k_base; unknown -> o200k_base)\n"
+     "  --json         {\"token_count\": N, \"token_source\": \"tiktoken:o200k_base\"}\n"},
     {"fsck", cmd_fsck, "[--json]", "Verify every stored hash, parent link and ref of the store.",
      "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
      "\nOptions:\n"

@@ -7,10 +7,14 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <pcre2.h>
@@ -18,6 +22,7 @@
 #include "bpe.h"
 #include "error.h"
 #include "json.h"
+#include "plugin.h"
 #include "tract/tokenizer.h"
 
 #ifndef TRACT_BUILD_ENCODINGS_DIR
@@ -33,12 +38,16 @@ typedef struct {
 
 struct tract_bpe {
 	unsigned char *arena; /* all token bytes back to back */
+	size_t arena_len;
 	bpe_entry *entries;
 	size_t n;
 	uint32_t *slots; /* entry index + 1, 0 = empty */
 	size_t mask;
 	size_t max_len;
 	pcre2_code *re;
+	char *pat;     /* pat_str as the table gives it (before rewriting) */
+	void *map;     /* a mapped binary table: arena, entries, slots point in */
+	size_t map_len;
 };
 
 /* ------------------------------------------------------------------ */
@@ -72,6 +81,20 @@ int64_t tract_bpe_rank(const tract_bpe *bpe, const void *bytes, size_t len)
 		i = (i + 1) & bpe->mask;
 	}
 	return -1;
+}
+
+int tract_bpe_equal(const tract_bpe *a, const tract_bpe *b)
+{
+	size_t i;
+
+	if (a->n != b->n || a->max_len != b->max_len || strcmp(a->pat, b->pat) != 0)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		const bpe_entry *e = &a->entries[i];
+		if (tract_bpe_rank(b, a->arena + e->off, e->len) != (int64_t)e->rank)
+			return 0;
+	}
+	return 1;
 }
 
 size_t tract_bpe_size(const tract_bpe *bpe)
@@ -227,6 +250,7 @@ static int parse_ranks(tract_bpe *bpe, const char *s, size_t len)
 		}
 		p = (eol < end && *eol == '\r') ? eol + 2 : eol + 1;
 	}
+	bpe->arena_len = used;
 	if (bpe->n == 0)
 		return tract_error_set(TRACT_ECORRUPT, "bpe: empty rank table");
 	for (i = 0; i < 256; i++) {
@@ -302,6 +326,10 @@ static int compile_pattern(tract_bpe *bpe, const char *pat)
 			                       "bpe: \\S inside a class in pat_str");
 		return tract_error_oom();
 	}
+	if (!(bpe->pat = strdup(pat))) {
+		free(p);
+		return tract_error_oom();
+	}
 	bpe->re = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err,
 	                        &erroff, NULL);
 	free(p);
@@ -316,6 +344,34 @@ static int compile_pattern(tract_bpe *bpe, const char *pat)
 	return 0;
 }
 
+/*
+ * The pre-split patterns of the encodings we know, for rank files in the
+ * .tiktoken format (which carry no pattern). Same text as the pat_str of
+ * the tiktoken package's encoder files.
+ */
+static const struct {
+	const char *name;
+	const char *pat;
+} known_patterns[] = {
+    {"o200k_base",
+     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+     "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+"
+     "[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    {"cl100k_base", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+                    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+};
+
+const char *tract_bpe_known_pattern(const char *encoding)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(known_patterns) / sizeof(known_patterns[0]); i++)
+		if (strcmp(known_patterns[i].name, encoding) == 0)
+			return known_patterns[i].pat;
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* loading                                                              */
 /* ------------------------------------------------------------------ */
@@ -324,18 +380,41 @@ void tract_bpe_free(tract_bpe *bpe)
 {
 	if (!bpe)
 		return;
-	free(bpe->arena);
-	free(bpe->entries);
-	free(bpe->slots);
+	if (bpe->map) {
+		munmap(bpe->map, bpe->map_len);
+	} else {
+		free(bpe->arena);
+		free(bpe->entries);
+		free(bpe->slots);
+	}
+	free(bpe->pat);
 	pcre2_code_free(bpe->re);
 	free(bpe);
+}
+
+static int load_ranks(const char *ranks, size_t len, const char *pat, tract_bpe **out)
+{
+	tract_bpe *bpe = calloc(1, sizeof(*bpe));
+	int rc;
+
+	*out = NULL;
+	if (!bpe)
+		return tract_error_oom();
+	rc = parse_ranks(bpe, ranks, len);
+	if (rc == 0)
+		rc = compile_pattern(bpe, pat);
+	if (rc < 0) {
+		tract_bpe_free(bpe);
+		return rc;
+	}
+	*out = bpe;
+	return 0;
 }
 
 int tract_bpe_load_json(const char *json, size_t len, tract_bpe **out)
 {
 	cJSON *root = cJSON_ParseWithLength(json, len);
 	const cJSON *pat, *ranks;
-	tract_bpe *bpe;
 	int rc;
 
 	*out = NULL;
@@ -347,32 +426,255 @@ int tract_bpe_load_json(const char *json, size_t len, tract_bpe **out)
 		cJSON_Delete(root);
 		return tract_error_set(TRACT_ECORRUPT, "bpe: encoder lacks pat_str or bpe_ranks");
 	}
-	bpe = calloc(1, sizeof(*bpe));
-	if (!bpe) {
-		cJSON_Delete(root);
+	rc = load_ranks(ranks->valuestring, strlen(ranks->valuestring), pat->valuestring, out);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int tract_bpe_load_tiktoken(const char *text, size_t len, const char *pat, tract_bpe **out)
+{
+	*out = NULL;
+	if (len > 0 && text[0] == '!')
+		return tract_error_set(TRACT_ECORRUPT, "bpe: not a .tiktoken rank file");
+	return load_ranks(text, len, pat, out);
+}
+
+/*
+ * The binary table: what the loader builds, laid out to be mapped and used
+ * in place (native byte order; a table from another byte order or another
+ * layout version is refused). Built at setup time by tract-mkbpe from an
+ * encoder file; loading it costs an mmap, a bounds check of every entry
+ * and slot, and the pattern's compilation.
+ *
+ *   header (64 bytes), pat_str + NUL, entries[n], slots[cap], arena
+ *   (each section starts on an 8-byte boundary)
+ */
+#define BIN_MAGIC "TRACTBPE"
+#define BIN_VERSION 1u
+#define BIN_ORDER 0x01020304u
+
+typedef struct {
+	char magic[8];
+	uint32_t version, byte_order;
+	uint32_t n, max_len;
+	uint64_t cap, arena_len, pat_len, file_len;
+	uint32_t entry_size, reserved;
+} bin_header;
+
+#define ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
+
+typedef struct {
+	uint64_t pat, entries, slots, arena, end;
+} bin_layout;
+
+static int bin_layout_of(const bin_header *h, bin_layout *l)
+{
+	/* every size is bounded first, so no sum below can overflow */
+	if (h->n == 0 || h->cap == 0 || h->cap > (UINT64_C(1) << 32) ||
+	    (h->cap & (h->cap - 1)) != 0 || h->n >= h->cap || h->pat_len > (1u << 20) ||
+	    h->arena_len > (UINT64_C(1) << 32) || h->max_len == 0 || h->max_len > h->arena_len)
+		return -1;
+	l->pat = ALIGN8(sizeof(bin_header));
+	l->entries = ALIGN8(l->pat + h->pat_len + 1);
+	l->slots = ALIGN8(l->entries + (uint64_t)h->n * sizeof(bpe_entry));
+	l->arena = ALIGN8(l->slots + h->cap * sizeof(uint32_t));
+	l->end = l->arena + h->arena_len;
+	return 0;
+}
+
+int tract_bpe_save(const tract_bpe *bpe, const char *path)
+{
+	bin_header h;
+	bin_layout l;
+	char *tmp;
+	FILE *f;
+	int ok;
+	static const char zeros[8];
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, BIN_MAGIC, 8);
+	h.version = BIN_VERSION;
+	h.byte_order = BIN_ORDER;
+	h.n = (uint32_t)bpe->n;
+	h.max_len = (uint32_t)bpe->max_len;
+	h.cap = bpe->mask + 1;
+	h.arena_len = bpe->arena_len;
+	h.pat_len = strlen(bpe->pat);
+	h.entry_size = sizeof(bpe_entry);
+	if (bin_layout_of(&h, &l) < 0)
+		return tract_error_set(TRACT_EINVAL, "bpe: table too large for the binary form");
+	h.file_len = l.end;
+	if (!(tmp = malloc(strlen(path) + 8)))
+		return tract_error_oom();
+	sprintf(tmp, "%s.tmp~", path);
+	if (!(f = fopen(tmp, "wb"))) {
+		tract_error_set(TRACT_ERROR, "bpe: cannot write %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return TRACT_ERROR;
+	}
+#define PUT(ptr, len) ok = ok && fwrite((ptr), 1, (len), f) == (size_t)(len)
+#define PAD_TO(off)                                                                                \
+	do {                                                                                       \
+		long pos_ = ftell(f);                                                              \
+		ok = ok && pos_ >= 0 && (uint64_t)pos_ <= (off) && (off) - (uint64_t)pos_ < 8;     \
+		PUT(zeros, ok ? (size_t)((off) - (uint64_t)pos_) : 0);                             \
+	} while (0)
+	ok = 1;
+	PUT(&h, sizeof(h));
+	PAD_TO(l.pat);
+	PUT(bpe->pat, h.pat_len + 1);
+	PAD_TO(l.entries);
+	PUT(bpe->entries, (size_t)h.n * sizeof(bpe_entry));
+	PAD_TO(l.slots);
+	PUT(bpe->slots, (size_t)h.cap * sizeof(uint32_t));
+	PAD_TO(l.arena);
+	PUT(bpe->arena, (size_t)h.arena_len);
+#undef PAD_TO
+#undef PUT
+	ok = (fflush(f) == 0) && ok;
+	ok = (fsync(fileno(f)) == 0) && ok;
+	ok = (fclose(f) == 0) && ok;
+	/* write-then-rename: a reader never maps a partial table */
+	if (!ok || rename(tmp, path) != 0) {
+		tract_error_set(TRACT_ERROR, "bpe: cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return TRACT_ERROR;
+	}
+	free(tmp);
+	return 0;
+}
+
+/* Check a mapped table so that a corrupt file gives an error, not a
+ * crash: every entry inside the arena, every slot naming an entry, the
+ * probe sequences ending (exactly n used slots < cap), every byte ranked. */
+static int bin_check(tract_bpe *bpe)
+{
+	size_t i, used = 0;
+
+	for (i = 0; i < bpe->n; i++) {
+		const bpe_entry *e = &bpe->entries[i];
+		if (e->len == 0 || e->len > bpe->max_len || e->off > bpe->arena_len ||
+		    e->len > bpe->arena_len - e->off || e->rank == UINT32_MAX)
+			return -1;
+	}
+	for (i = 0; i <= bpe->mask; i++) {
+		if (bpe->slots[i] > bpe->n)
+			return -1;
+		used += bpe->slots[i] != 0;
+	}
+	if (used != bpe->n)
+		return -1;
+	for (i = 0; i < 256; i++) {
+		unsigned char b = (unsigned char)i;
+		if (tract_bpe_rank(bpe, &b, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_binary(const char *path, tract_bpe **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	const bin_header *h;
+	bin_layout l;
+	tract_bpe *bpe;
+	void *map;
+	int rc;
+
+	if (fd < 0)
+		return tract_error_set(TRACT_ENOTFOUND, "bpe: cannot open %s: %s", path,
+		                       strerror(errno));
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(bin_header)) {
+		close(fd);
+		return tract_error_set(TRACT_ECORRUPT, "bpe: %s is not a binary table", path);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return tract_error_set(TRACT_ERROR, "bpe: cannot map %s: %s", path,
+		                       strerror(errno));
+	h = map;
+	if (memcmp(h->magic, BIN_MAGIC, 8) != 0 || h->version != BIN_VERSION ||
+	    h->byte_order != BIN_ORDER || h->entry_size != sizeof(bpe_entry) ||
+	    bin_layout_of(h, &l) < 0 || h->file_len != l.end ||
+	    (uint64_t)st.st_size != l.end || ((const char *)map)[l.pat + h->pat_len] != 0 ||
+	    strlen((const char *)map + l.pat) != h->pat_len) {
+		munmap(map, (size_t)st.st_size);
+		return tract_error_set(TRACT_ECORRUPT,
+		                       "bpe: %s is not a binary table of this version (rebuild "
+		                       "it with tract-mkbpe or remove it)",
+		                       path);
+	}
+	if (!(bpe = calloc(1, sizeof(*bpe)))) {
+		munmap(map, (size_t)st.st_size);
 		return tract_error_oom();
 	}
-	rc = parse_ranks(bpe, ranks->valuestring, strlen(ranks->valuestring));
-	if (rc == 0)
-		rc = compile_pattern(bpe, pat->valuestring);
-	cJSON_Delete(root);
-	if (rc < 0) {
+	bpe->map = map;
+	bpe->map_len = (size_t)st.st_size;
+	bpe->n = h->n;
+	bpe->max_len = h->max_len;
+	bpe->mask = (size_t)h->cap - 1;
+	bpe->arena_len = (size_t)h->arena_len;
+	bpe->entries = (bpe_entry *)((char *)map + l.entries);
+	bpe->slots = (uint32_t *)((char *)map + l.slots);
+	bpe->arena = (unsigned char *)map + l.arena;
+	if (bin_check(bpe) < 0) {
 		tract_bpe_free(bpe);
+		return tract_error_set(TRACT_ECORRUPT, "bpe: %s is corrupt (rebuild it with "
+		                                       "tract-mkbpe or remove it)",
+		                       path);
+	}
+	if ((rc = compile_pattern(bpe, (const char *)map + l.pat)) < 0) {
+		tract_bpe_free(bpe);
+		tract_error_prefix(path);
 		return rc;
 	}
 	*out = bpe;
 	return 0;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The encoding named by a .tiktoken file: its base name without suffix. */
+static const char *tiktoken_pattern_for(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char name[64];
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base) - strlen(".tiktoken");
+	if (n == 0 || n >= sizeof(name))
+		return NULL;
+	memcpy(name, base, n);
+	name[n] = 0;
+	return tract_bpe_known_pattern(name);
+}
+
 int tract_bpe_load(const char *path, tract_bpe **out)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f;
 	char *buf;
+	const char *pat = NULL;
 	long n;
 	int rc;
 
 	*out = NULL;
-	if (!f)
+	if (ends_with(path, ".bin"))
+		return load_binary(path, out);
+	if (ends_with(path, ".tiktoken") && !(pat = tiktoken_pattern_for(path)))
+		return tract_error_set(TRACT_EINVAL,
+		                       "bpe: %s: no pre-split pattern known for this encoding "
+		                       "(a .tiktoken file carries none; known: o200k_base, "
+		                       "cl100k_base)",
+		                       path);
+	if (!(f = fopen(path, "rb")))
 		return tract_error_set(TRACT_ENOTFOUND, "bpe: cannot open %s: %s", path,
 		                       strerror(errno));
 	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -391,7 +693,10 @@ int tract_bpe_load(const char *path, tract_bpe **out)
 	}
 	fclose(f);
 	buf[n] = 0;
-	rc = tract_bpe_load_json(buf, (size_t)n, out);
+	if (pat)
+		rc = tract_bpe_load_tiktoken(buf, (size_t)n, pat, out);
+	else
+		rc = tract_bpe_load_json(buf, (size_t)n, out);
 	free(buf);
 	if (rc < 0)
 		tract_error_prefix(path);
@@ -620,30 +925,52 @@ static int name_ok(const char *name)
 	return 1;
 }
 
-/* Try dir/<name>.json; 0 and *out on success, TRACT_ENOTFOUND when the
- * file is absent, another code when it is present but bad. */
+/*
+ * Try dir/<name>.bin (the mapped binary table), then .json (the tiktoken
+ * package's encoder file), then .tiktoken (a rank file; the pattern is
+ * known for our encodings). 0 and *out on success, TRACT_ENOTFOUND when
+ * none is there, another code when one is present but bad (a bad table is
+ * an error, not a reason to go on looking).
+ */
 static int try_dir(const char *dir, const char *name, tract_bpe **out)
 {
+	static const char *const suffixes[] = {".bin", ".json", ".tiktoken"};
 	char path[4096];
-	FILE *f;
+	size_t i;
 
 	if (!dir || !*dir)
 		return TRACT_ENOTFOUND;
-	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-	f = fopen(path, "rb");
-	if (!f)
-		return TRACT_ENOTFOUND;
-	fclose(f);
-	return tract_bpe_load(path, out);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffixes[i]) >=
+		    sizeof(path))
+			return TRACT_ENOTFOUND;
+		if (access(path, F_OK) == 0)
+			return tract_bpe_load(path, out);
+	}
+	return TRACT_ENOTFOUND;
+}
+
+const char *tract_bpe_search_dirs(int i)
+{
+	switch (i) {
+	case 0:
+		return getenv("TRACT_ENCODINGS_DIR");
+	case 1:
+		/* like plugins: the build tree only for a libtract running from it */
+		return tract_running_from_build_tree() ? TRACT_BUILD_ENCODINGS_DIR : NULL;
+	case 2:
+		return TRACT_DATA_ENCODINGS_DIR;
+	default:
+		return NULL;
+	}
 }
 
 tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
 {
-	const char *dirs[3];
 	bpe_slot *sl;
 	tract_bpe *bpe = NULL;
 	int rc = TRACT_ENOTFOUND;
-	size_t i;
+	int i;
 
 	if (!encoding || !name_ok(encoding)) {
 		tract_error_set(TRACT_EINVAL, "bpe: bad encoding name");
@@ -656,18 +983,18 @@ tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
 			return &sl->tok;
 		}
 	}
-	dirs[0] = getenv("TRACT_ENCODINGS_DIR");
-	dirs[1] = TRACT_BUILD_ENCODINGS_DIR;
-	dirs[2] = TRACT_DATA_ENCODINGS_DIR;
 	for (i = 0; i < 3 && rc == TRACT_ENOTFOUND; i++)
-		rc = try_dir(dirs[i], encoding, &bpe);
+		rc = try_dir(tract_bpe_search_dirs(i), encoding, &bpe);
 	if (rc < 0) {
-		if (rc == TRACT_ENOTFOUND)
+		if (rc == TRACT_ENOTFOUND) {
+			const char *env = tract_bpe_search_dirs(0), *build = tract_bpe_search_dirs(1);
 			tract_error_set(TRACT_ENOTFOUND,
-			                "bpe: no table %s.json (looked in $TRACT_ENCODINGS_DIR, "
-			                "%s, %s; run scripts/fetch-encodings.sh)",
-			                encoding, TRACT_BUILD_ENCODINGS_DIR,
-			                TRACT_DATA_ENCODINGS_DIR);
+			                "no %s token table (looked in %s%s%s%s%s; install it with "
+			                "scripts/fetch-encodings.sh or set TRACT_ENCODINGS_DIR)",
+			                encoding, env && *env ? env : "",
+			                env && *env ? ", " : "", build ? build : "",
+			                build ? ", " : "", TRACT_DATA_ENCODINGS_DIR);
+		}
 		pthread_mutex_unlock(&slots_lock);
 		return NULL;
 	}

@@ -56,12 +56,12 @@ static int valid_plugin_name(const char *name)
 }
 
 /* True when libtract was loaded from inside the build tree. */
-static int running_from_build_tree(void)
+int tract_running_from_build_tree(void)
 {
 	Dl_info info;
 	size_t n = strlen(TRACT_BUILD_ROOT);
 
-	if (n == 0 || !dladdr((void *)&running_from_build_tree, &info) || !info.dli_fname)
+	if (n == 0 || !dladdr((void *)&tract_running_from_build_tree, &info) || !info.dli_fname)
 		return 0;
 	/* A static link into a test or the CLI in the build tree reports the
 	 * executable's path, which is also inside the build root. */
@@ -110,7 +110,7 @@ char *tract_plugin_search_path(void)
 
 	if (env)
 		rc |= path_add_all(&b, env);
-	if (running_from_build_tree())
+	if (tract_running_from_build_tree())
 		rc |= path_add_all(&b, TRACT_BUILD_PLUGIN_PATH);
 	rc |= path_add_all(&b, TRACT_PLUGIN_DIR);
 	if (rc) {

@@ -18,6 +18,10 @@
  */
 int tract_plugin_backend(const tract_backend **out, const char *name);
 
+/** True when libtract itself runs from the build tree (a test, the CLI
+ *  or a library in it): the build tree's plugins and data are used then. */
+int tract_running_from_build_tree(void);
+
 /**
  * Split a store URI into backend name and location: "sqlite:PATH" and
  * plain paths give ("sqlite", PATH); "lmdb:DIR" gives ("lmdb", DIR);

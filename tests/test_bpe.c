@@ -401,6 +401,265 @@ static void test_bad_tables(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* the binary table, .tiktoken files                                     */
+/* ------------------------------------------------------------------ */
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Counts of a few texts under a table, to compare two loads of it. */
+static void assert_same_counts(const tract_bpe *a, const tract_bpe *b)
+{
+	static const char *const texts[] = {
+	    "abcde cdab", "aaaa aaaaa", "hello world, it's 12345 o'clock\r\n\t  x", "",
+	    "\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"};
+	size_t i;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		assert_int_equal(cnt(a, texts[i]), cnt(b, texts[i]));
+}
+
+static void test_binary_table(void **state)
+{
+	static const char *const ex1[] = {"bc", "ab", "cd", "abcd"};
+	char dir[] = "/tmp/tract-bpebin-XXXXXX", path[256], bad[256];
+	tract_bpe *src, *back = NULL, *again = NULL;
+	unsigned char *data;
+	size_t len = 0, i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	src = small_table(ex1, 4, 1, "\\S+|\\s+");
+	snprintf(path, sizeof(path), "%s/small.bin", dir);
+	assert_int_equal(tract_bpe_save(src, path), 0);
+	assert_int_equal(tract_bpe_load(path, &back), 0);
+	assert_int_equal(tract_bpe_equal(src, back), 1);
+	assert_int_equal(tract_bpe_size(back), 260);
+	assert_int_equal(tract_bpe_rank(back, "abcd", 4), 259);
+	assert_int_equal(cnt(back, "abcde"), 4);
+	assert_same_counts(src, back);
+	/* a table saved from a mapped table is the same file */
+	snprintf(bad, sizeof(bad), "%s/again.bin", dir);
+	assert_int_equal(tract_bpe_save(back, bad), 0);
+	assert_int_equal(tract_bpe_load(bad, &again), 0);
+	assert_int_equal(tract_bpe_equal(src, again), 1);
+	tract_bpe_free(again);
+
+	/* Corruptions: every one is refused with ECORRUPT, none crashes. */
+	data = (unsigned char *)tu_read_file(path, &len);
+	assert_non_null(data);
+	snprintf(bad, sizeof(bad), "%s/bad.bin", dir);
+	{
+		struct {
+			size_t off;   /* byte to change (SIZE_MAX: truncate instead) */
+			unsigned char val;
+			size_t trunc; /* bytes to keep when truncating */
+		} cases[] = {
+		    {0, 'X', 0},            /* magic */
+		    {8, 2, 0},              /* version */
+		    {12, 0xff, 0},          /* byte order */
+		    {16, 0xff, 0},          /* n: more entries than the file holds */
+		    {20, 0, 0},             /* max_len 0 */
+		    {24, 3, 0},             /* cap not a power of two */
+		    {SIZE_MAX, 0, 40},      /* shorter than the header */
+		    {SIZE_MAX, 0, 0},       /* truncated by one byte (set below) */
+		};
+		cases[7].trunc = len - 1;
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			tract_bpe *b = (tract_bpe *)1;
+			unsigned char keep = 0;
+			if (cases[i].off == SIZE_MAX) {
+				write_bytes(bad, data, cases[i].trunc);
+			} else {
+				keep = data[cases[i].off];
+				data[cases[i].off] = cases[i].val;
+				write_bytes(bad, data, len);
+				data[cases[i].off] = keep;
+			}
+			assert_int_equal(tract_bpe_load(bad, &b), TRACT_ECORRUPT);
+			assert_null(b);
+			assert_non_null(strstr(tract_error_last()->message, bad));
+		}
+	}
+	/* Entries and slots pointing outside their arrays: found by the
+	 * bounds check. Entries start after the header and the pattern. */
+	{
+		size_t entries = (64 + strlen("\\S+|\\s+") + 1 + 7) & ~(size_t)7;
+		uint32_t v;
+		tract_bpe *b = (tract_bpe *)1;
+
+		memcpy(&v, data + entries, 4);          /* entry 0: off */
+		v = 0x7fffffff;
+		memcpy(data + entries, &v, 4);
+		write_bytes(bad, data, len);
+		assert_int_equal(tract_bpe_load(bad, &b), TRACT_ECORRUPT);
+		assert_null(b);
+		free(data);
+		data = (unsigned char *)tu_read_file(path, &len);
+		/* a slot naming entry n+1: the slots follow the 260 entries */
+		{
+			size_t slots = (entries + 260 * 12 + 7) & ~(size_t)7, k;
+			for (k = slots; k < slots + 4 * 1024; k += 4) {
+				memcpy(&v, data + k, 4);
+				if (v != 0)
+					break;
+			}
+			v = 261;
+			memcpy(data + k, &v, 4);
+			write_bytes(bad, data, len);
+			assert_int_equal(tract_bpe_load(bad, &b), TRACT_ECORRUPT);
+			assert_null(b);
+		}
+	}
+	free(data);
+
+	/* .tiktoken rank files: the pattern of a known encoding is built in;
+	 * an unknown one is refused with a clear message. */
+	{
+		char tk[256], line[64], tok[16];
+		FILE *f;
+		tract_bpe *b = NULL;
+		snprintf(tk, sizeof(tk), "%s/cl100k_base.tiktoken", dir);
+		f = fopen(tk, "w");
+		assert_non_null(f);
+		for (i = 0; i < 256; i++) {
+			char byte = (char)i;
+			b64(tok, &byte, 1);
+			snprintf(line, sizeof(line), "%s %zu\n", tok, i);
+			fputs(line, f);
+		}
+		b64(tok, "ab", 2);
+		fprintf(f, "%s 256\n", tok);
+		fclose(f);
+		assert_int_equal(tract_bpe_load(tk, &b), 0);
+		assert_int_equal(tract_bpe_size(b), 257);
+		assert_int_equal(cnt(b, "abab's"), 4); /* ab|ab, then '|s */
+		tract_bpe_free(b);
+		snprintf(bad, sizeof(bad), "%s/p50k_base.tiktoken", dir);
+		assert_int_equal(rename(tk, bad), 0);
+		assert_int_equal(tract_bpe_load(bad, &b), TRACT_EINVAL);
+		assert_non_null(strstr(tract_error_last()->message, "no pre-split pattern"));
+		unlink(bad);
+	}
+	tract_bpe_free(back);
+	tract_bpe_free(src);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/again.bin", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/bad.bin", dir);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The real tables: the binary form counts exactly like the JSON, and the
+ * lookup prefers it. */
+static void test_binary_real(void **state)
+{
+	const char *encs[] = {"o200k_base", "cl100k_base"};
+	char dir[] = "/tmp/tract-bpereal-XXXXXX", bin[256], json[1024];
+	size_t i, k;
+
+	(void)state;
+	need_table("o200k_base");
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < 2; i++) {
+		tract_bpe *a = NULL, *b = NULL;
+		const char *d;
+		int found = 0;
+		for (k = 0; k < 3 && !found; k++) {
+			if (!(d = tract_bpe_search_dirs((int)k)) || !*d)
+				continue;
+			snprintf(json, sizeof(json), "%s/%s.json", d, encs[i]);
+			found = access(json, R_OK) == 0;
+		}
+		if (!found)
+			skip();
+		assert_int_equal(tract_bpe_load(json, &a), 0);
+		snprintf(bin, sizeof(bin), "%s/%s.bin", dir, encs[i]);
+		assert_int_equal(tract_bpe_save(a, bin), 0);
+		assert_int_equal(tract_bpe_load(bin, &b), 0);
+		assert_int_equal(tract_bpe_equal(a, b), 1);
+		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+			size_t n = strlen(known[k].text) * (size_t)known[k].repeat, j;
+			char *t = malloc(n + 1);
+			assert_non_null(t);
+			for (j = 0; j < (size_t)known[k].repeat; j++)
+				memcpy(t + j * strlen(known[k].text), known[k].text,
+				       strlen(known[k].text));
+			t[n] = 0;
+			assert_int_equal(tract_bpe_count(b, t, n),
+			                 i == 0 ? known[k].o200k : known[k].cl100k);
+			free(t);
+		}
+		tract_bpe_free(a);
+		tract_bpe_free(b);
+		unlink(bin);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_names_and_models(void **state)
+{
+	static const struct {
+		const char *model, *enc;
+	} models[] = {
+	    {"gpt-4o", "o200k_base"},         {"gpt-4o-mini-2024-07-18", "o200k_base"},
+	    {"chatgpt-4o-latest", "o200k_base"}, {"gpt-4.1", "o200k_base"},
+	    {"gpt-4.1-nano", "o200k_base"},   {"gpt-4.5-preview", "o200k_base"},
+	    {"o1", "o200k_base"},             {"o1-mini", "o200k_base"},
+	    {"o3", "o200k_base"},             {"o3-mini-high", "o200k_base"},
+	    {"o4-mini", "o200k_base"},        {"gpt-5", "o200k_base"},
+	    {"ft:gpt-4o-mini:org::abc", "o200k_base"}, {"openai/gpt-4o", "o200k_base"},
+	    {"llama-3-70b", "o200k_base"},    {"", "o200k_base"},
+	    {"gpt-4", "cl100k_base"},         {"GPT-4", "cl100k_base"},
+	    {"gpt-4-turbo", "cl100k_base"},   {"gpt-4-0613", "cl100k_base"},
+	    {"gpt-4-32k", "cl100k_base"},     {"gpt-3.5-turbo", "cl100k_base"},
+	    {"gpt-3.5-turbo-16k-0613", "cl100k_base"}, {"gpt-35-turbo", "cl100k_base"},
+	    {"ft:gpt-3.5-turbo-0613:org::id", "cl100k_base"}, {"openai/gpt-4", "cl100k_base"},
+	    {"text-embedding-3-small", "cl100k_base"}, {"text-embedding-ada-002", "cl100k_base"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		if (strcmp(tract_encoding_for_model(models[i].model), models[i].enc) != 0)
+			fail_msg("model %s: got %s, want %s", models[i].model,
+			         tract_encoding_for_model(models[i].model), models[i].enc);
+	assert_string_equal(tract_encoding_for_model(NULL), "o200k_base");
+
+	assert_ptr_equal(tract_tokenizer_get("estimate"), tract_tokenizer_estimate());
+	assert_ptr_equal(tract_tokenizer_get("estimate:bytes/4"), tract_tokenizer_estimate());
+	assert_ptr_equal(tract_tokenizer_get("null"), tract_tokenizer_null());
+	assert_null(tract_tokenizer_get("p50k_base"));
+	assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
+	assert_non_null(strstr(tract_error_last()->message, "unknown encoding"));
+	assert_null(tract_tokenizer_get("../o200k_base"));
+	assert_null(tract_tokenizer_get(NULL));
+	if (tract_tokenizer_bpe("o200k_base")) {
+		assert_ptr_equal(tract_tokenizer_get("o200k_base"), tract_tokenizer_bpe("o200k_base"));
+		assert_ptr_equal(tract_tokenizer_get("tiktoken:o200k_base"),
+		                 tract_tokenizer_bpe("o200k_base"));
+		assert_ptr_equal(tract_tokenizer_for_model("gpt-4o"), tract_tokenizer_bpe("o200k_base"));
+		/* the default counter is the exact one whenever the table is found */
+		assert_ptr_equal(tract_tokenizer_default(), tract_tokenizer_bpe("o200k_base"));
+		assert_string_equal(tract_tokenizer_default()->source, "tiktoken:o200k_base");
+		assert_true(tract_tokenizer_default()->flags & TRACT_TOKENIZER_THREADSAFE);
+	}
+	if (tract_tokenizer_bpe("cl100k_base")) {
+		assert_ptr_equal(tract_tokenizer_for_model("gpt-3.5-turbo"),
+		                 tract_tokenizer_bpe("cl100k_base"));
+		assert_int_equal(tract_tokenizer_count(tract_tokenizer_for_model("gpt-4"),
+		                                      "<|endoftext|>", 13), 7);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* fixtures: compile token counts under the exact counter               */
 /* ------------------------------------------------------------------ */
 
@@ -492,7 +751,9 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_long_words),
 	    cmocka_unit_test(test_repeatable),   cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_not_found),    cmocka_unit_test(test_small_tables),
-	    cmocka_unit_test(test_bad_tables),   cmocka_unit_test(test_fixture_counts),
+	    cmocka_unit_test(test_bad_tables),   cmocka_unit_test(test_binary_table),
+	    cmocka_unit_test(test_binary_real),  cmocka_unit_test(test_names_and_models),
+	    cmocka_unit_test(test_fixture_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

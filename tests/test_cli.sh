@@ -548,6 +548,36 @@ jtrue "tokens --json" 'd["token_count"] == int('"$NTOK"') and isinstance(d["toke
 expect_ok "tokens empty" tokens "$TMP/empty.txt"
 eq "tokens of nothing" "$OUT" 0
 STDIN=$TMP/bad.txt expect_fail "tokens invalid UTF-8" tokens
+expect_usage "tokens --encoding with --model" tokens --encoding o200k_base --model gpt-4 "$TMP/t.txt"
+expect_ok "tokens --encoding estimate" tokens --encoding estimate --json "$TMP/t.txt"
+jtrue "tokens estimate" 'd["token_count"] == 7 and d["token_source"] == "estimate:bytes/4"'
+
+# Exact counts (from tiktoken@1.0.22 in node) once the tables are installed
+# (scripts/build.sh fetches them; CI always has them).
+if "$TRACT" tokens --encoding o200k_base "$TMP/t.txt" >/dev/null 2>&1; then
+	eq "o200k_base count" "$NTOK" 7
+	expect_ok "tokens default --json" tokens --json "$TMP/t.txt"
+	jtrue "default counter is o200k_base" 'd["token_source"] == "tiktoken:o200k_base"'
+	printf 'Before <|endoftext|> after <|endofprompt|><|fim_prefix|>' >"$TMP/special.txt"
+	expect_ok "tokens special text" tokens "$TMP/special.txt"
+	eq "special-token text counts as text (o200k_base)" "$OUT" 21
+	expect_ok "tokens cl100k_base" tokens --encoding cl100k_base "$TMP/special.txt"
+	eq "special-token text counts as text (cl100k_base)" "$OUT" 20
+	expect_ok "tokens --model gpt-4" tokens --model gpt-4 --json "$TMP/special.txt"
+	jtrue "gpt-4 counts with cl100k_base" 'd["token_count"] == 20 and d["token_source"] == "tiktoken:cl100k_base"'
+	expect_ok "tokens --model gpt-3.5-turbo-0125" tokens --model gpt-3.5-turbo-0125 "$TMP/special.txt"
+	eq "gpt-3.5-turbo-0125 counts with cl100k_base" "$OUT" 20
+	for m in gpt-4o gpt-4o-mini gpt-4.1 o1 o3-mini o4-mini ft:gpt-4o-2024-08-06:org::x some-new-model; do
+		expect_ok "tokens --model $m" tokens --model "$m" --json "$TMP/special.txt"
+		jtrue "$m counts with o200k_base" 'd["token_count"] == 21 and d["token_source"] == "tiktoken:o200k_base"'
+	done
+	expect_ok "compile --json source" compile --json
+	jtrue "compile token_source is exact" 'd["token_source"] == "tiktoken:o200k_base"'
+else
+	printf 'test_cli: note: no BPE tables in the build tree; exact-count checks skipped\n' >&2
+fi
+expect_fail "tokens unknown encoding is named" tokens --encoding p50k_base "$TMP/t.txt"
+contains "unknown encoding message" "$ERR" "unknown encoding"
 
 # ---- several tracts in one store -----------------------------------------
 

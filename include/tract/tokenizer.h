@@ -1,10 +1,11 @@
 /*
  * tokenizer.h - the token counter interface and the built-in counters.
  *
- * The core counts text through a tract_tokenizer. Built in for now: an
- * estimate (clearly labelled, token_source "estimate:bytes/4") and a null
- * counter (always 0, token_source ""), and the exact tiktoken-compatible
- * BPE counters (tract_tokenizer_bpe) over the tables of the npm package.
+ * The core counts text through a tract_tokenizer. Built in: the exact
+ * tiktoken-compatible BPE counters (tract_tokenizer_bpe: o200k_base, the
+ * default, and cl100k_base), a clearly labelled estimate (token_source
+ * "estimate:bytes/4", used only when no table is installed) and a null
+ * counter (always 0, token_source ""). Users can plug in their own.
  */
 #ifndef TRACT_TOKENIZER_H
 #define TRACT_TOKENIZER_H
@@ -37,8 +38,31 @@ struct tract_tokenizer {
  *  counts long histories in parallel). */
 #define TRACT_TOKENIZER_THREADSAFE 1u
 
-/** The default counter (the estimate until exact tables are installed). */
+/**
+ * The default counter: exact o200k_base when its table is found (see
+ * tract_tokenizer_bpe), otherwise the estimate, after one warning through
+ * the log hook (tract_log_set) saying where the table was looked for and
+ * how to install it. Decided once per process. Never NULL.
+ */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_default(void);
+/**
+ * A counter by name: "o200k_base", "cl100k_base" (also with a "tiktoken:"
+ * prefix, as token_source spells them), "estimate" (or
+ * "estimate:bytes/4"), "null". NULL with TRACT_EINVAL for an unknown name
+ * and TRACT_ENOTFOUND when an encoding's table is not installed.
+ */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_get(const char *name);
+/**
+ * The encoding a model's tokens are counted with, as tiktoken maps them:
+ * gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o1/o3/o4 families give
+ * "o200k_base"; gpt-4 (gpt-4-turbo, gpt-4-32k...), gpt-3.5 and the
+ * embedding/base models of that time give "cl100k_base"; "ft:" and
+ * "provider/" prefixes are looked through; unknown or NULL models give
+ * "o200k_base". Case-insensitive. Never NULL.
+ */
+TRACT_EXTERN(const char *) tract_encoding_for_model(const char *model);
+/** tract_tokenizer_get(tract_encoding_for_model(model)). */
+TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_for_model(const char *model);
 /** The estimate counter: ceil(UTF-8 bytes / 4); source "estimate:bytes/4". */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_estimate(void);
 /** The null counter: every count is 0; source "". */
@@ -48,9 +72,13 @@ TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_null(void);
  * The exact BPE counter of a tiktoken encoding ("o200k_base",
  * "cl100k_base"), counting like tiktoken's encode_ordinary (special-token
  * text counts as ordinary text); source "tiktoken:<encoding>", thread-safe.
- * The table <encoding>.json is looked up in $TRACT_ENCODINGS_DIR, the build
- * tree's data/encodings, then <datadir>/tract/encodings; it is loaded once
- * per process and shared. NULL when it cannot be found or loaded (see
+ * The table is looked up in $TRACT_ENCODINGS_DIR, the build tree's
+ * data/encodings (only when libtract runs from the build tree), then
+ * <datadir>/tract/encodings; in each, <encoding>.bin (the binary form that
+ * tract-mkbpe builds at setup, mapped from disk), <encoding>.json (the
+ * tiktoken npm package's encoder file) and <encoding>.tiktoken (a rank
+ * file) are tried in that order. It is loaded once per process and shared
+ * by every handle and thread. NULL when it cannot be found or loaded (see
  * tract_error_last()). Invalid UTF-8 counts as TRACT_EINVAL.
  */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_bpe(const char *encoding);
