@@ -211,8 +211,9 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2)
-		return cli_usage(cli, "%s", argc - optind == 0 ? "missing SRC_URI and DST_URI"
-		                                               : "missing DST_URI");
+		return cli_usage(cli, "%s",
+		                 argc - optind == 0 ? "missing SRC_URI and DST_URI"
+		                                    : "missing DST_URI");
 	if (argc - optind > 2)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind + 2]);
 	if (!argv[optind][0] || !argv[optind + 1][0])

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,11 +202,17 @@ static void defer_free_all(clone_ctx *c)
 /* ---- errors and progress ------------------------------------------------------ */
 
 /* Record a failure of a destination write (message from its backend). */
-static int dst_error(clone_ctx *c, int rc, const char *fmt, const char *a, const char *b)
+static int dst_error(clone_ctx *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int dst_error(clone_ctx *c, int rc, const char *fmt, ...)
 {
 	char what[400];
+	va_list ap;
 
-	snprintf(what, sizeof(what), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	c->failed = 1;
 	return tract_backend_error(c->dst, rc, what);
 }
@@ -258,7 +265,7 @@ static int blob_cb(const tract_blob_row *row, void *payload)
 	int rc = c->dst->be->blob_put(c->dst->conn, row, NULL);
 
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying blob %s%s", row->content_hash, "");
+		return dst_error(c, rc, "clone: copying blob %s", row->content_hash);
 	c->st->blobs++;
 	return tick(c);
 }
@@ -285,7 +292,7 @@ static int dst_has_commit(int *out, clone_ctx *c, const char *hash)
 	*out = rc == 0;
 	if (rc == TRACT_ENOTFOUND)
 		return 0;
-	return rc < 0 ? dst_error(c, rc, "clone: looking up commit %s%s", hash, "") : 0;
+	return rc < 0 ? dst_error(c, rc, "clone: looking up commit %s", hash) : 0;
 }
 
 /* The first of parent_hash, response_to not copied yet (NULL: none). */
@@ -329,10 +336,10 @@ static int put_commit(clone_ctx *c, const tract_commit_row *row)
 				       row->commit_hash, row->content_hash);
 	}
 	if (rc < 0)
-		return dst_error(c, rc, "clone: looking up blob %s%s", row->content_hash, "");
+		return dst_error(c, rc, "clone: looking up blob %s", row->content_hash);
 	rc = c->dst->be->commit_put(c->dst->conn, row);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying commit %s%s", row->commit_hash, "");
+		return dst_error(c, rc, "clone: copying commit %s", row->commit_hash);
 	c->st->commits++;
 	return tick(c);
 }
@@ -492,19 +499,17 @@ static int ref_cb(const tract_ref_row *row, void *payload)
 static int annotation_cb(const tract_annotation_row *row, void *payload)
 {
 	clone_ctx *c = payload;
-	char id[32];
 	int rc;
 
-	snprintf(id, sizeof(id), "%lld", (long long)row->id);
 	if (row->priority == TRACT_PRIORITY_NONE) {
 		c->failed = 1;
 		return tract_error_set(TRACT_ECORRUPT,
-				       "clone: annotation %s of the source has an unknown priority",
-				       id);
+				       "clone: annotation %lld of the source has an unknown priority",
+				       (long long)row->id);
 	}
 	rc = c->dst->be->annotation_put(c->dst->conn, row, NULL);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying annotation %s (of %s)", id,
+		return dst_error(c, rc, "clone: copying annotation %lld (of %s)", (long long)row->id,
 				 row->target_hash);
 	c->st->annotations++;
 	return tick(c);
@@ -540,7 +545,7 @@ static int compression_cb(const tract_compression_row *row, void *payload)
 	int rc = c->dst->be->compression_put(c->dst->conn, row);
 
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying compression %s%s", row->compression_id, "");
+		return dst_error(c, rc, "clone: copying compression %s", row->compression_id);
 	c->st->compressions++;
 	for (; rc == 0; m.side = TRACT_COMPRESSION_RESULTS) {
 		rc = c->src->be->compression_members(c->src->conn, m.side, row->compression_id,
@@ -559,13 +564,11 @@ static int compression_cb(const tract_compression_row *row, void *payload)
 static int spawn_cb(const tract_spawn_row *row, void *payload)
 {
 	clone_ctx *c = payload;
-	char id[32];
 	int rc = c->dst->be->spawn_put(c->dst->conn, row, NULL);
 
-	snprintf(id, sizeof(id), "%lld", (long long)row->id);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying spawn pointer %s (child %s)", id,
-				 row->child_tract_id);
+		return dst_error(c, rc, "clone: copying spawn pointer %lld (child %s)",
+				 (long long)row->id, row->child_tract_id);
 	c->st->spawn_pointers++;
 	return tick(c);
 }
@@ -594,7 +597,7 @@ static int meta_cb(const char *key, const char *value, void *payload)
 	}
 	rc = c->dst->be->meta_set(c->dst->conn, key, value);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying metadata key %s%s", key, "");
+		return dst_error(c, rc, "clone: copying metadata key %s", key);
 	c->st->metadata++;
 	return tick(c);
 }
