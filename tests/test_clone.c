@@ -247,6 +247,37 @@ static int d_meta(const char *key, const char *value, void *p)
 	return 0;
 }
 
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort the lines of a table: where rows come in the order of a text
+ * column, that order is the backend's collation, not the clone's doing. */
+static void sort_lines(tract_buf *b)
+{
+	char **lines = NULL, *p, *save = NULL, *copy;
+	size_t n = 0, i;
+	tract_buf out = TRACT_BUF_INIT;
+
+	if (!b->ptr || !b->len)
+		return;
+	copy = strdup(b->ptr);
+	assert_non_null(copy);
+	for (p = strtok_r(copy, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		lines = realloc(lines, (n + 1) * sizeof(*lines));
+		assert_non_null(lines);
+		lines[n++] = p;
+	}
+	qsort(lines, n, sizeof(*lines), cmp_line);
+	for (i = 0; i < n; i++)
+		assert_int_equal(tract_buf_printf(&out, "%s\n", lines[i]), 0);
+	free(lines);
+	free(copy);
+	tract_buf_dispose(b);
+	*b = out;
+}
+
 static void dump_store(dump *d, const char *uri)
 {
 	tract_store *s;
@@ -268,9 +299,13 @@ static void dump_store(dump *d, const char *uri)
 	CHECK_OK(be->commit(s->conn));
 	d->s = NULL;
 	tract_store_free(s);
-	for (int i = 0; i < T_N; i++)
+	/* Annotations and spawn pointers stay in id order: the copy keeps it. */
+	for (int i = 0; i < T_N; i++) {
+		if (i != T_ANNOTATIONS && i != T_SPAWN)
+			sort_lines(&d->t[i]);
 		if (!d->t[i].ptr)
 			assert_int_equal(tract_buf_puts(&d->t[i], ""), 0);
+	}
 }
 
 static void dump_dispose(dump *d)
@@ -1265,6 +1300,7 @@ static void test_bounded_memory(void **state)
 	tract_store *s;
 	tract *t[4];
 	heap_probe hp;
+	tract_time t0;
 	int i;
 
 	(void)state;
@@ -1301,16 +1337,18 @@ static void test_bounded_memory(void **state)
 	hp.base = heap_outside_sqlite();
 	o.progress = sample_heap;
 	o.progress_payload = &hp;
+	t0 = tract_time_now();
 	clone_ok(&st, src, dst, &o);
+	t0 = tract_time_now() - t0;
 	assert_int_equal(st.commits, BIG_COMMITS);
 	assert_int_equal(st.blobs, BIG_COMMITS);
 	assert_int_equal(st.peak_deferred, 0);
 	assert_int_equal(st.problem_count, 0);
 	tract_clone_stats_dispose(&st);
-	print_message("clone of %d commits (%d MB of payloads): %d heap samples, peak heap "
-		      "growth outside SQLite %lld KB\n",
-		      BIG_COMMITS, BIG_COMMITS * BIG_PAYLOAD / 1000000, hp.samples,
-		      (long long)(hp.peak / 1024));
+	print_message("clone of %d commits (%d MB of payloads) with fsck: %lld ms, %d heap "
+		      "samples, peak heap growth outside SQLite %lld KB\n",
+		      BIG_COMMITS, BIG_COMMITS * BIG_PAYLOAD / 1000000, (long long)(t0 / 1000),
+		      hp.samples, (long long)(hp.peak / 1024));
 	/* Sampled through the copy of the commits, not just at phase ends. */
 	assert_true(hp.samples > BIG_COMMITS / 256);
 	/* Holding the rows would cost at least their payloads (20 MB). */
