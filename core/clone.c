@@ -21,6 +21,9 @@
 /* Rows between two progress reports. */
 #define PROGRESS_EVERY 256
 
+/* Slots of the cache of commits just copied (a power of two). */
+#define RECENT_SLOTS 1024
+
 /* The schema marker every SQL schema of tract keeps in its metadata
  * (spec/core.md §1.5): it describes the store's tables, not its data. */
 static const char *const backend_keys[] = {"schema_version"};
@@ -47,6 +50,9 @@ typedef struct {
 	/* deferred commits, chained in buckets by the hash they wait for */
 	deferred **buckets;
 	size_t nbuckets, ndeferred;
+	/* hashes of commits copied lately, direct-mapped: a parent is nearly
+	 * always one of them, which saves a lookup in the destination */
+	char (*recent)[65];
 	/* metadata keys the empty destination already held: its backend's */
 	char **own_keys;
 	size_t n_own_keys;
@@ -284,11 +290,21 @@ static int noop_blob_cb(const tract_blob_row *row, void *payload)
 	return 0;
 }
 
+static char *recent_slot(clone_ctx *c, const char *hash)
+{
+	return c->recent[hash_str(hash) & (RECENT_SLOTS - 1)];
+}
+
 /* *out 1 when the destination holds commit hash. */
 static int dst_has_commit(int *out, clone_ctx *c, const char *hash)
 {
-	int rc = c->dst->be->commit_get(c->dst->conn, NULL, hash, noop_commit_cb, NULL);
+	int rc;
 
+	if (strcmp(recent_slot(c, hash), hash) == 0) {
+		*out = 1;
+		return 0;
+	}
+	rc = c->dst->be->commit_get(c->dst->conn, NULL, hash, noop_commit_cb, NULL);
 	*out = rc == 0;
 	if (rc == TRACT_ENOTFOUND)
 		return 0;
@@ -316,7 +332,12 @@ static int missing_link(const char **out, clone_ctx *c, const tract_commit_row *
 	return 0;
 }
 
-/* Insert a commit whose links are all in the destination. */
+/*
+ * Insert a commit whose links are all in the destination. Every blob was
+ * copied first, so the insert fails for want of its blob only when the
+ * source lacks it: that is asked of the source, after the failure (the
+ * destination's transaction may be unusable by then: PostgreSQL).
+ */
 static int put_commit(clone_ctx *c, const tract_commit_row *row)
 {
 	int rc;
@@ -327,19 +348,19 @@ static int put_commit(clone_ctx *c, const tract_commit_row *row)
 				       "clone: commit %s of the source has an unknown operation",
 				       row->commit_hash);
 	}
-	rc = c->dst->be->blob_get(c->dst->conn, row->content_hash, noop_blob_cb, NULL);
-	if (rc == TRACT_ENOTFOUND) {
-		c->failed = 1;
-		return tract_error_set(TRACT_ECORRUPT,
-				       "clone: commit %s: its content blob %s is missing from "
-				       "the source store",
-				       row->commit_hash, row->content_hash);
-	}
-	if (rc < 0)
-		return dst_error(c, rc, "clone: looking up blob %s", row->content_hash);
 	rc = c->dst->be->commit_put(c->dst->conn, row);
-	if (rc < 0)
-		return dst_error(c, rc, "clone: copying commit %s", row->commit_hash);
+	if (rc < 0) {
+		dst_error(c, rc, "clone: copying commit %s", row->commit_hash);
+		if (c->src->be->blob_get(c->src->conn, row->content_hash, noop_blob_cb, NULL) ==
+		    TRACT_ENOTFOUND)
+			return tract_error_set(TRACT_ECORRUPT,
+					       "clone: commit %s: its content blob %s is missing "
+					       "from the source store",
+					       row->commit_hash, row->content_hash);
+		return rc;
+	}
+	if (strlen(row->commit_hash) < 65)
+		strcpy(recent_slot(c, row->commit_hash), row->commit_hash);
 	c->st->commits++;
 	return tick(c);
 }
@@ -825,6 +846,9 @@ static int copy_all(clone_ctx *c)
 	if (rc == 0)
 		rc = report(c);
 
+	c->recent = calloc(RECENT_SLOTS, sizeof(*c->recent));
+	if (!c->recent)
+		return tract_error_oom();
 	if (rc == 0)
 		rc = phase_begin(c, "commits", c->commit_total);
 	if (rc == 0 && (rc = be->commit_foreach(src->conn, NULL, commit_cb, c)) < 0)
@@ -1048,6 +1072,7 @@ int tract_store_clone(tract_clone_stats *out_stats, const char *src_uri, const c
 
 done:
 	defer_free_all(&c);
+	free(c.recent);
 	for (i = 0; i < c.n_own_keys; i++)
 		free(c.own_keys[i]);
 	free(c.own_keys);
