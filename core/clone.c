@@ -492,12 +492,35 @@ static int explain_waiting(clone_ctx *c)
 			       c->ndeferred, d->row.commit_hash, link_name(d), d->waiting_on);
 }
 
+/* ECORRUPT unless commit hash, named by the source's row described by
+ * what, is in the destination (every commit was copied by now). */
+static int need_commit(clone_ctx *c, const char *hash, const char *what)
+{
+	int has, rc = dst_has_commit(&has, c, hash);
+
+	if (rc < 0 || has)
+		return rc;
+	c->failed = 1;
+	return tract_error_set(TRACT_ECORRUPT,
+			       "clone: %s names commit %s, which is missing from the source store "
+			       "(see fsck)",
+			       what, hash);
+}
+
 static int parent_cb(const char *commit_hash, const char *parent_hash, int64_t position,
 		     void *payload)
 {
 	clone_ctx *c = payload;
-	int rc = c->dst->be->parent_put(c->dst->conn, commit_hash, parent_hash, position);
+	char what[128];
+	int rc;
 
+	snprintf(what, sizeof(what), "a merge-parent row of %.64s", commit_hash);
+	rc = need_commit(c, commit_hash, what);
+	if (rc == 0)
+		rc = need_commit(c, parent_hash, what);
+	if (rc < 0)
+		return rc;
+	rc = c->dst->be->parent_put(c->dst->conn, commit_hash, parent_hash, position);
 	if (rc < 0)
 		return dst_error(c, rc, "clone: copying merge parent %s of %s", parent_hash,
 				 commit_hash);
@@ -508,11 +531,16 @@ static int parent_cb(const char *commit_hash, const char *parent_hash, int64_t p
 static int ref_cb(const tract_ref_row *row, void *payload)
 {
 	clone_ctx *c = payload;
-	int rc = c->dst->be->ref_cas(c->dst->conn, row->tract_id, row->ref_name, row->commit_hash,
-				     row->symbolic_target, NULL);
+	char what[400];
+	int rc;
 
+	snprintf(what, sizeof(what), "ref %s:%s", row->tract_id, row->ref_name);
+	if (row->commit_hash && (rc = need_commit(c, row->commit_hash, what)) < 0)
+		return rc;
+	rc = c->dst->be->ref_cas(c->dst->conn, row->tract_id, row->ref_name, row->commit_hash,
+				 row->symbolic_target, NULL);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying ref %s:%s", row->tract_id, row->ref_name);
+		return dst_error(c, rc, "clone: copying %s", what);
 	c->st->refs++;
 	return tick(c);
 }
@@ -520,18 +548,21 @@ static int ref_cb(const tract_ref_row *row, void *payload)
 static int annotation_cb(const tract_annotation_row *row, void *payload)
 {
 	clone_ctx *c = payload;
+	char what[64];
 	int rc;
 
+	snprintf(what, sizeof(what), "annotation %lld", (long long)row->id);
 	if (row->priority == TRACT_PRIORITY_NONE) {
 		c->failed = 1;
 		return tract_error_set(TRACT_ECORRUPT,
-				       "clone: annotation %lld of the source has an unknown priority",
-				       (long long)row->id);
+				       "clone: %s of the source has an unknown priority", what);
 	}
+	rc = need_commit(c, row->target_hash, what);
+	if (rc < 0)
+		return rc;
 	rc = c->dst->be->annotation_put(c->dst->conn, row, NULL);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying annotation %lld (of %s)", (long long)row->id,
-				 row->target_hash);
+		return dst_error(c, rc, "clone: copying %s", what);
 	c->st->annotations++;
 	return tick(c);
 }
@@ -546,12 +577,17 @@ static int member_cb(const char *compression_id, const char *commit_hash, int64_
 {
 	member_ctx *m = payload;
 	clone_ctx *c = m->c;
-	int rc = c->dst->be->compression_member_put(c->dst->conn, m->side, compression_id,
-						     commit_hash, position);
+	char what[128];
+	int rc;
 
+	snprintf(what, sizeof(what), "compression record %.64s", compression_id);
+	rc = need_commit(c, commit_hash, what);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying a member of compression %s (%s)",
-				 compression_id, commit_hash);
+		return rc;
+	rc = c->dst->be->compression_member_put(c->dst->conn, m->side, compression_id, commit_hash,
+						position);
+	if (rc < 0)
+		return dst_error(c, rc, "clone: copying a member of %s (%s)", what, commit_hash);
 	if (m->side == TRACT_COMPRESSION_SOURCES)
 		c->st->compression_sources++;
 	else
@@ -561,14 +597,18 @@ static int member_cb(const char *compression_id, const char *commit_hash, int64_
 
 static int compression_cb(const tract_compression_row *row, void *payload)
 {
+	static const tract_compression_side sides[2] = {TRACT_COMPRESSION_SOURCES,
+							TRACT_COMPRESSION_RESULTS};
 	clone_ctx *c = payload;
 	member_ctx m = {c, TRACT_COMPRESSION_SOURCES};
-	int rc = c->dst->be->compression_put(c->dst->conn, row);
+	int i, rc = c->dst->be->compression_put(c->dst->conn, row);
 
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying compression %s", row->compression_id);
+		return dst_error(c, rc, "clone: copying compression record %s",
+				 row->compression_id);
 	c->st->compressions++;
-	for (; rc == 0; m.side = TRACT_COMPRESSION_RESULTS) {
+	for (i = 0; i < 2; i++) {
+		m.side = sides[i];
 		rc = c->src->be->compression_members(c->src->conn, m.side, row->compression_id,
 						     member_cb, &m);
 		if (rc < 0) {
@@ -576,8 +616,6 @@ static int compression_cb(const tract_compression_row *row, void *payload)
 			c->failed = 1;
 			return rc;
 		}
-		if (m.side == TRACT_COMPRESSION_RESULTS)
-			break;
 	}
 	return tick(c);
 }
@@ -585,11 +623,15 @@ static int compression_cb(const tract_compression_row *row, void *payload)
 static int spawn_cb(const tract_spawn_row *row, void *payload)
 {
 	clone_ctx *c = payload;
-	int rc = c->dst->be->spawn_put(c->dst->conn, row, NULL);
+	char what[64];
+	int rc;
 
+	snprintf(what, sizeof(what), "spawn pointer %lld", (long long)row->id);
+	if (row->parent_commit_hash && (rc = need_commit(c, row->parent_commit_hash, what)) < 0)
+		return rc;
+	rc = c->dst->be->spawn_put(c->dst->conn, row, NULL);
 	if (rc < 0)
-		return dst_error(c, rc, "clone: copying spawn pointer %lld (child %s)",
-				 (long long)row->id, row->child_tract_id);
+		return dst_error(c, rc, "clone: copying %s (child %s)", what, row->child_tract_id);
 	c->st->spawn_pointers++;
 	return tick(c);
 }

@@ -1176,7 +1176,44 @@ static void test_dangling_merge_parent(void **state)
 	damaged("UPDATE commit_parents SET parent_hash = "
 		"'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' "
 		"WHERE position = 1",
-		TRACT_ESTORAGE, "merge parent eeee");
+		TRACT_ECORRUPT, "names commit eeee");
+}
+
+static void test_dangling_annotation(void **state)
+{
+	(void)state;
+	damaged("UPDATE annotations SET target_hash = "
+		"'dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd' "
+		"WHERE reason = 'keep'",
+		TRACT_ECORRUPT, "names commit dddd");
+}
+
+static void test_dangling_ref(void **state)
+{
+	(void)state;
+	damaged("UPDATE refs SET commit_hash = "
+		"'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc' "
+		"WHERE tract_id = 'detached' AND ref_name = 'ORIG_HEAD'",
+		TRACT_ECORRUPT, "ref detached:ORIG_HEAD names commit cccc");
+}
+
+static void test_dangling_compression_member(void **state)
+{
+	(void)state;
+	damaged("UPDATE compression_sources SET commit_hash = "
+		"'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' "
+		"WHERE position = 1",
+		TRACT_ECORRUPT, "compression record cmp-1 names commit bbbb");
+}
+
+static void test_unknown_values(void **state)
+{
+	(void)state;
+	damaged("UPDATE annotations SET priority = 'LOUD' WHERE reason = 'noise'",
+		TRACT_ECORRUPT, "unknown priority");
+	damaged("UPDATE commits SET operation = 'SPLICE' WHERE tract_id = 'small-3' AND "
+		"content_type = 'reasoning'",
+		TRACT_ECORRUPT, "unknown operation");
 }
 
 /* A row whose hash does not recompute: fsck on the copy refuses it, and
@@ -1564,6 +1601,10 @@ int main(void)
 		cmocka_unit_test(test_dangling_parent),
 		cmocka_unit_test(test_parent_cycle),
 		cmocka_unit_test(test_dangling_merge_parent),
+		cmocka_unit_test(test_dangling_annotation),
+		cmocka_unit_test(test_dangling_ref),
+		cmocka_unit_test(test_dangling_compression_member),
+		cmocka_unit_test(test_unknown_values),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bounded_memory),

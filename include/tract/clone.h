@@ -79,10 +79,12 @@ typedef struct {
  *
  * Rows are copied unchanged (hashes, timestamps, token counts), commits
  * parents first: one met before its parent or response_to waits (in
- * memory) until that commit is copied. A dangling link or a parent cycle
- * in the source is TRACT_ECORRUPT. Annotations and spawn pointers are
- * copied in id order (the destination assigns new ids, so relative order
- * holds). Metadata keys are copied except the backends' own ones: the
+ * memory) until that commit is copied. A row naming a commit the source
+ * lacks (a dangling link; a link the reference's gc blanked is NULL and
+ * copies as it is), a parent cycle, a missing blob or an unrecognised
+ * stored value in the source is TRACT_ECORRUPT. Annotations and spawn
+ * pointers are copied in id order (the destination assigns new ids, so
+ * relative order holds). Metadata keys are copied except the backends' own ones: the
  * schema marker "schema_version" and any key the empty destination
  * already held.
  *
