@@ -81,6 +81,18 @@ static const struct cli_command commands[] = {
      "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
      "\nOptions:\n"
      "  --json   machine-readable output\n"},
+    {"clone", cmd_clone, "[--json] [--quiet] [--no-verify] SRC_URI DST_URI",
+     "Copy a whole store to another (any backend to any), hashes preserved.",
+     "Copies every blob, commit, merge parent, ref, annotation, compression\n"
+     "record, spawn pointer and metadata key of SRC_URI into DST_URI, rows as\n"
+     "they are, in one transaction, then checks the copy with fsck before it\n"
+     "commits. DST_URI is created when missing and must otherwise hold no\n"
+     "tract data. On failure nothing is left at DST_URI. Progress is shown\n"
+     "on standard error when it is a terminal. The global --db is not used.\n"
+     "\nOptions:\n"
+     "  --json        machine-readable output: rows copied per table, fsck result\n"
+     "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
+     "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"

@@ -12,5 +12,6 @@
 #include "tract/tokenizer.h"
 #include "tract/plugin.h"
 #include "tract/fsck.h"
+#include "tract/clone.h"
 
 #endif
