@@ -2,7 +2,10 @@
  * fuzz_bpe.c - libFuzzer target for the BPE counter (tract_bpe_count) over
  * the real o200k_base and cl100k_base tables.
  *
- * Every input is counted with both tables and checked against invariants:
+ * Every input is counted with both tables, as it is and made valid (each
+ * byte of an invalid sequence read as the Latin-1 code point of the same
+ * value, so every input also reaches the pre-split and the merge), and
+ * checked against invariants:
  *   - invalid UTF-8 (by this file's own strict decoder: no overlong forms,
  *     no surrogates, nothing above U+10FFFF, no truncated sequence) returns
  *     TRACT_EINVAL, never a count and never a crash;
@@ -30,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bpe.h"
 #include "tract.h"
@@ -105,6 +109,36 @@ static int utf8_ok(const uint8_t *s, size_t n)
 	return 1;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
+static size_t seq_len(const uint8_t *s, size_t n)
+{
+	size_t k;
+
+	for (k = 1; k <= 4 && k <= n; k++)
+		if (utf8_ok(s, k))
+			return k;
+	return 0;
+}
+
+/* The input made valid UTF-8 into out (room for 2 * size bytes). */
+static size_t make_valid(const uint8_t *s, size_t size, uint8_t *out)
+{
+	size_t i = 0, o = 0, k;
+
+	while (i < size) {
+		if ((k = seq_len(s + i, size - i)) > 0) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			out[o++] = (uint8_t)(0xc0 | s[i] >> 6);
+			out[o++] = (uint8_t)(0x80 | (s[i] & 0x3f));
+			i++;
+		}
+	}
+	return o;
+}
+
 static void fail(const char *what, int enc, size_t size, int64_t got)
 {
 	fprintf(stderr, "fuzz_bpe: %s (table %d, %zu bytes, result %lld)\n", what, enc, size,
@@ -112,7 +146,7 @@ static void fail(const char *what, int enc, size_t size, int64_t got)
 	abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void check(const uint8_t *data, size_t size)
 {
 	int valid = utf8_ok(data, size), e;
 
@@ -132,5 +166,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tract_bpe_count(tables[e], (const char *)data, size) != n)
 			fail("two counts of the same text differ", e, size, n);
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *v;
+	size_t n;
+
+	check(data, size);
+	if (!(v = malloc(2 * size + 1)))
+		abort();
+	n = make_valid(data, size, v);
+	if (!utf8_ok(v, n))
+		fail("make_valid produced invalid UTF-8", -1, n, 0);
+	check(v, n);
+	free(v);
 	return 0;
 }
