@@ -1874,6 +1874,8 @@ static int enter(tract_backend_conn *c, tract_txn_kind kind, bool *own)
 
 static int leave(tract_backend_conn *c, bool own, int rc)
 {
+	if (rc == E_MAPFULL) /* handled by run_write(); never the caller's */
+		rc = fail(c, TRACT_ESTORAGE, "lmdb: the map is full");
 	if (!own)
 		return rc;
 	if (rc == 0 && c->kind == TRACT_TXN_WRITE)
@@ -2807,9 +2809,13 @@ static int walk_cursor(struct walk *w, enum db db, MDB_cursor **cur)
 	return 0;
 }
 
-/* After a callback: cursors of a rebuilt transaction are gone. */
+/* After a callback: cursors of a rebuilt transaction are gone, and in a
+ * write transaction the next rows are found by seeking, not stepping (the
+ * callback may have written). */
 static int walk_check(struct walk *w)
 {
+	if (w->c->kind == TRACT_TXN_WRITE)
+		w->cpos = w->bpos = 0;
 	if (w->gen == w->c->gen)
 		return 0;
 	if (!w->c->txn || w->c->kind != TRACT_TXN_WRITE)
