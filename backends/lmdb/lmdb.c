@@ -2,8 +2,8 @@
  * lmdb.c - the LMDB storage backend (tract-backend-lmdb.so).
  *
  * A store is one LMDB environment: the directory of "lmdb:DIR" holds
- * data.mdb and lock.mdb (LMDB's own) and tract-write.lock (see "Write
- * transactions" below). Options follow the directory as a query string:
+ * data.mdb and lock.mdb (LMDB's own) and tract-write.lock (see "Map
+ * growth" below). Options follow the directory as a query string:
  * "lmdb:DIR?sync=0&map_size=64M".
  *
  * ---- Key layout ---------------------------------------------------------
@@ -18,7 +18,8 @@
  * record keeps the seqs of its parent, blob and response_to besides their
  * hashes, so following a chain never searches by hash, and reverse links
  * are keyed by seqs that grow with the history (appends write at the
- * right edge of those trees).
+ * right edge of those trees). A seq is the last one plus 1: deleting the
+ * newest commit frees its seq for the next, once nothing refers to it.
  *
  *   info            name\0                        -> value\0 ("format" = 1)
  *   blobs           bseq                          -> blob record
@@ -59,7 +60,9 @@
  * is no index by type; generation configs have theirs (tract_config).
  * Records are a version byte, fixed-size numbers, then strings as a
  * 32-bit length (0xffffffff: NULL) and the bytes with their NUL, so a
- * read transaction hands out strings pointing into the map itself.
+ * read transaction hands out strings pointing into the map itself (a
+ * write transaction hands out copies: a callback that writes may move
+ * the page they lie on).
  * Deleting a commit finds what names it through the reverse indexes,
  * except refs, which are scanned (a store has few of them).
  *
@@ -75,7 +78,9 @@
  * forbids opening an environment twice in a process); read transactions
  * use MDB_NOTLS so each handle has its own. A process-wide table counts
  * the transactions open on each environment, because the map can only be
- * resized when none is.
+ * resized when none is, and knows which thread writes: a second handle
+ * of that thread asking to write gets "store busy" instead of waiting for
+ * itself for ever.
  *
  * ---- Map growth -----------------------------------------------------------
  *
@@ -94,8 +99,11 @@
  *    begin to end, replays included. Iterations that were running in
  *    the aborted transaction (a callback that wrote) resume from the key
  *    they had reached in the new one.
- * Another process that grew the map makes mdb_txn_begin() report
- * MDB_MAP_RESIZED; the handle adopts the new size and begins again.
+ * The log holds a copy of what the transaction wrote until it ends, so a
+ * write transaction has to fit in memory (LMDB keeps its dirty pages
+ * there as well). Another process that grew the map makes
+ * mdb_txn_begin() report MDB_MAP_RESIZED; the handle adopts the new size
+ * and begins again.
  *
  * ---- Durability -----------------------------------------------------------
  *
