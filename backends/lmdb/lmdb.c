@@ -80,7 +80,9 @@
  * the transactions open on each environment, because the map can only be
  * resized when none is, and knows which thread writes: a second handle
  * of that thread asking to write gets "store busy" instead of waiting for
- * itself for ever.
+ * itself for ever. LMDB binds a write transaction to the thread that
+ * began it: a handle's write transaction (a batch) must end on that
+ * thread.
  *
  * ---- Map growth -----------------------------------------------------------
  *
