@@ -140,7 +140,8 @@ static void assert_turns(tract *t, int n)
 	assert_int_equal(tract_context_count(ctx), n);
 	for (i = 0; i < n; i++) {
 		snprintf(want, sizeof(want), "turn %d:", i);
-		assert_true(strncmp(tract_context_content(ctx, (size_t)i), want, strlen(want)) == 0);
+		assert_true(strncmp(tract_context_content(ctx, (size_t)i), want, strlen(want)) ==
+			    0);
 	}
 	tract_context_free(ctx);
 }
@@ -585,6 +586,113 @@ static void test_growth_then_rollback(void **state)
 	free(big);
 }
 
+/* ---- sequence numbers -------------------------------------------------------------- */
+
+struct walked {
+	size_t n;
+	char hash[8][65];
+	char parent[8][65];
+	char payload[8][64];
+};
+
+static int on_walk(const tract_chain_row *row, void *payload)
+{
+	struct walked *w = payload;
+
+	assert_true(w->n < 8);
+	snprintf(w->hash[w->n], 65, "%s", row->commit.commit_hash);
+	snprintf(w->parent[w->n], 65, "%s",
+		 row->commit.parent_hash ? row->commit.parent_hash : "-");
+	snprintf(w->payload[w->n], 64, "%s", row->payload_json ? row->payload_json : "-");
+	w->n++;
+	return 0;
+}
+
+static const char *hx(int i)
+{
+	static char buf[8][65];
+	static int turn;
+
+	turn = (turn + 1) % 8;
+	snprintf(buf[turn], 65, "%064x", i);
+	return buf[turn];
+}
+
+static void put_row(const struct fx *f, tract_backend_conn *c, int hash, int parent, int blob)
+{
+	char h[65], p[65], b[65], text[32];
+	tract_blob_row br = {0};
+	tract_commit_row r = {0};
+
+	snprintf(h, sizeof(h), "%s", hx(hash));
+	snprintf(p, sizeof(p), "%s", hx(parent));
+	snprintf(b, sizeof(b), "%s", hx(blob));
+	snprintf(text, sizeof(text), "{\"n\":%d}", blob);
+	br.content_hash = b;
+	br.payload_json = text;
+	assert_int_equal(f->be->blob_put(c, &br, NULL), 0);
+	r.commit_hash = h;
+	r.tract_id = "t";
+	r.parent_hash = parent ? p : NULL;
+	r.content_hash = b;
+	r.content_type = "dialogue";
+	r.operation = TRACT_OP_APPEND;
+	r.created_at = T0 + hash;
+	assert_int_equal(f->be->commit_put(c, &r), 0);
+}
+
+/*
+ * Records live under sequence numbers, and deleting the newest commit (or
+ * blob) frees its number for the next one: walks through the reused
+ * numbers must still find exactly the commits and payloads named.
+ */
+static void test_seq_reuse_after_delete(void **state)
+{
+	struct fx *f = *state;
+	struct walked w = {0};
+	tract_backend_conn *c;
+	char err[256];
+
+	assert_int_equal(f->be->open(&c, f->store, TRACT_BACKEND_CREATE, err, sizeof(err)), 0);
+	put_row(f, c, 1, 0, 101);
+	put_row(f, c, 2, 1, 102);
+	put_row(f, c, 3, 2, 103);
+	/* The newest commit and its blob go: seq 3 for both is free again. */
+	assert_int_equal(f->be->commit_delete(c, hx(3)), 0);
+	assert_int_equal(f->be->blob_delete(c, hx(103)), 0);
+	put_row(f, c, 4, 2, 104); /* takes the freed numbers */
+	put_row(f, c, 5, 4, 105);
+	assert_int_equal(f->be->commit_chain(c, "t", hx(5), 0, TRACT_CHAIN_PAYLOAD, INT64_MAX,
+					     on_walk, &w),
+			 0);
+	assert_int_equal(w.n, 4);
+	assert_string_equal(w.hash[0], hx(5));
+	assert_string_equal(w.hash[1], hx(4));
+	assert_string_equal(w.payload[1], "{\"n\":104}");
+	assert_string_equal(w.hash[2], hx(2));
+	assert_string_equal(w.payload[2], "{\"n\":102}");
+	assert_string_equal(w.hash[3], hx(1));
+	assert_string_equal(w.parent[3], "-");
+
+	/* A deleted middle commit: its child's parent becomes none, and a
+	 * walk from the child ends there; the old chain is gone. */
+	assert_int_equal(f->be->commit_delete(c, hx(4)), 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(f->be->commit_chain(c, "t", hx(5), 0, TRACT_CHAIN_PAYLOAD, INT64_MAX,
+					     on_walk, &w),
+			 0);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.parent[0], "-");
+	assert_string_equal(w.payload[0], "{\"n\":105}");
+	/* The deleted commit's hash can be written again, with another parent. */
+	put_row(f, c, 4, 1, 104);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(f->be->commit_chain(c, "t", hx(4), 0, 0, INT64_MAX, on_walk, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.hash[1], hx(1));
+	f->be->close(c);
+}
+
 /* ---- several processes ---------------------------------------------------------- */
 
 /* Append n turns (texts "p<who> <i>") to tract id of the store at uri. */
@@ -820,6 +928,7 @@ int main(void)
 		T(test_map_grows_from_tiny),
 		T(test_map_grows_under_iteration),
 		T(test_growth_then_rollback),
+		T(test_seq_reuse_after_delete),
 		T(test_two_processes_append),
 		T(test_reader_does_not_block_writer),
 		T(test_map_grown_by_other_process),
