@@ -85,7 +85,9 @@ static int writer(const char *uri, const char *id, int fd, unsigned seed)
 		for (k = 0; k < (batch ? batch : 1); k++) {
 			snprintf(text, sizeof(text), "turn %u of writer %u, %s", n++, seed,
 				 batch ? "batched" : "alone");
-			if (tract_commit_dialogue(&c, t, k % 2 ? "assistant" : "user", text, NULL)) {
+			const char *role = k % 2 ? "assistant" : "user";
+
+			if (tract_commit_dialogue(&c, t, role, text, NULL)) {
 				fprintf(stderr, "writer: %s\n", tract_error_last()->message);
 				return 3;
 			}
@@ -251,7 +253,8 @@ int main(int argc, char **argv)
 	tract_store_free(s);
 
 	for (r = 0; r < rounds; r++) {
-		const char *opts = round_opts[r % (int)(sizeof(round_opts) / sizeof(round_opts[0]))];
+		size_t n_opts = sizeof(round_opts) / sizeof(round_opts[0]);
+		const char *opts = round_opts[(size_t)r % n_opts];
 		unsigned child_seed = (unsigned)rand();
 		int fds[2], delay_ms = 2 + rand() % 60;
 		size_t before = reported.n;
