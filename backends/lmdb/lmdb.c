@@ -1625,7 +1625,10 @@ static int grow_map(tract_backend_conn *c)
 {
 	MDB_envinfo info;
 	size_t size;
+	int dead;
 
+	/* Readers that died with a snapshot pin pages the writer could reuse. */
+	mdb_reader_check(c->se->env, &dead);
 	mdb_env_info(c->se->env, &info);
 	size = doubled(info.me_mapsize);
 	if (!size)
@@ -1645,12 +1648,15 @@ static void grow_ahead(tract_backend_conn *c)
 	MDB_envinfo info;
 	MDB_stat st;
 	size_t used, size;
+	int dead;
 
 	if (mdb_env_info(se->env, &info) || mdb_env_stat(se->env, &st))
 		return;
 	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
 	if (info.me_mapsize > used && info.me_mapsize - used >= info.me_mapsize / 4)
 		return;
+	/* Readers that died with a snapshot pin pages the writer could reuse. */
+	mdb_reader_check(se->env, &dead);
 	size = doubled(info.me_mapsize);
 	pthread_mutex_lock(&se->mu);
 	if (size && se->active == 0 && !se->remapping)
