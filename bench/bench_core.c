@@ -1,14 +1,18 @@
 /*
- * bench_core.c - figures of the core on the SQLite backend: append rates
- * (one transaction per commit, batched, and bare SQLite inserts of the
- * same rows), cold and incremental compile, log and prefix resolution.
+ * bench_core.c - figures of the core on its storage backends, side by side
+ * in one run: append rates (one transaction per commit, batched, and for
+ * SQLite bare inserts of the same rows; for LMDB each sync mode), cold and
+ * incremental compile, log and prefix resolution.
  * Prints one figure per line with its target; never asserts a timing.
- * Every store is a fresh on-disk file in a temporary directory ($TMPDIR or
- * /tmp; BENCH_KEEP=1 keeps it). An optional argument runs one group only
- * (append, compile, lookup, incremental), which helps profiling.
+ * Every store is fresh and on disk in a temporary directory ($TMPDIR or
+ * /tmp; BENCH_KEEP=1 keeps it). "--backends sqlite,lmdb" picks the
+ * backends (default: both when the lmdb plugin is found); an optional
+ * argument runs one group only (append, compile, lookup, incremental),
+ * which helps profiling.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,6 +26,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "internal.h" /* the store's backend, for the bare chain walk */
 #include "tract.h"
 
 #define N_APPEND 20000
@@ -133,7 +138,7 @@ static const char *duration(char *buf, size_t len, double ns)
 
 static void line(const char *name, const char *value, const char *target)
 {
-	printf("  %-38s %18s   %s\n", name, value, target ? target : "");
+	printf("  %-46s %18s   %s\n", name, value, target ? target : "");
 	fflush(stdout);
 }
 
@@ -243,6 +248,21 @@ static void store_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s.db", tmpdir, name);
 }
 
+/* The backends compared, in order ("sqlite", "lmdb"). */
+static const char *backends[4];
+static size_t n_backends;
+
+/* The URI of store name on backend, with URI options (or NULL). */
+static void store_uri(char *buf, size_t len, const char *backend, const char *name,
+		      const char *opts)
+{
+	if (strcmp(backend, "lmdb") == 0)
+		snprintf(buf, len, "lmdb:%s/%s.lmdb%s%s", tmpdir, name, opts ? "?" : "",
+			 opts ? opts : "");
+	else
+		store_path(buf, len, name);
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -263,15 +283,28 @@ static void cleanup(void)
 }
 
 /* Open (creating) a store and a new tract. */
-static void open_new(tract_store **s, tract **t, const char *name, size_t cache)
+static void open_new_uri(tract_store **s, tract **t, const char *uri, size_t cache)
 {
 	tract_options o = TRACT_OPTIONS_INIT;
-	char path[512];
 
 	o.compile_cache_size = cache;
-	store_path(path, sizeof(path), name);
-	CHECK(tract_store_open(s, path, TRACT_STORE_CREATE));
+	CHECK(tract_store_open(s, uri, TRACT_STORE_CREATE));
 	CHECK(tract_create(t, *s, NULL, NULL, &o));
+}
+
+/* The same for an SQLite store named name (the bare inserts' schema). */
+static void open_new(tract_store **s, tract **t, const char *name, size_t cache)
+{
+	char path[512];
+
+	store_path(path, sizeof(path), name);
+	open_new_uri(s, t, path, cache);
+}
+
+static void open_existing_uri(tract_store **s, tract **t, const char *uri)
+{
+	CHECK(tract_store_open(s, uri, 0));
+	CHECK(tract_open(t, *s, NULL, NULL));
 }
 
 static void open_existing(tract_store **s, tract **t, const char *name)
@@ -279,8 +312,7 @@ static void open_existing(tract_store **s, tract **t, const char *name)
 	char path[512];
 
 	store_path(path, sizeof(path), name);
-	CHECK(tract_store_open(s, path, 0));
-	CHECK(tract_open(t, *s, NULL, NULL));
+	open_existing_uri(s, t, path);
 }
 
 static void append_one(tract *t, size_t i, const char *text, char hash_out[65])
@@ -329,14 +361,26 @@ typedef struct {
 	tract_store *s;
 	tract *t;
 	int batched;
+	size_t per_chunk; /* commits appended per chunk (the slow durable runs do fewer) */
+	size_t n;         /* commits appended */
 	uint64_t ns;
 } tract_appender;
 
-static void tract_appender_open(tract_appender *a, const char *name, int batched)
+static void tract_appender_open_uri(tract_appender *a, const char *uri, int batched,
+				    size_t per_chunk)
 {
 	memset(a, 0, sizeof(*a));
-	open_new(&a->s, &a->t, name, 8);
+	open_new_uri(&a->s, &a->t, uri, 8);
 	a->batched = batched;
+	a->per_chunk = per_chunk;
+}
+
+static void tract_appender_open(tract_appender *a, const char *name, int batched)
+{
+	char path[512];
+
+	store_path(path, sizeof(path), name);
+	tract_appender_open_uri(a, path, batched, CHUNK);
 }
 
 static void tract_appender_run(tract_appender *a, char **texts, size_t from, size_t to)
@@ -344,6 +388,8 @@ static void tract_appender_run(tract_appender *a, char **texts, size_t from, siz
 	uint64_t t0 = now_ns();
 	size_t i;
 
+	if (to - from > a->per_chunk)
+		to = from + a->per_chunk;
 	if (a->batched)
 		CHECK(tract_batch_begin(a->t));
 	for (i = from; i < to; i++)
@@ -351,6 +397,12 @@ static void tract_appender_run(tract_appender *a, char **texts, size_t from, siz
 	if (a->batched)
 		CHECK(tract_batch_commit(a->t));
 	a->ns += now_ns() - t0;
+	a->n += to - from;
+}
+
+static double appender_rate(const tract_appender *a)
+{
+	return (double)a->n / (a->ns / 1e9);
 }
 
 static void tract_appender_close(tract_appender *a)
@@ -579,47 +631,185 @@ static void bare_close(bare_appender *a)
 	free(a->rows);
 }
 
+static int has_backend(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n_backends; i++)
+		if (strcmp(backends[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The LMDB runs: one transaction per commit in each sync mode, and batched. */
+enum { LM_SYNC0, LM_DATA, LM_FULL, LM_BATCH, N_LM };
+
+static const struct {
+	const char *label, *opts, *target;
+	int batched;
+	size_t per_chunk;
+} lmdb_runs[N_LM] = {
+	[LM_SYNC0] = {"lmdb append (txn per commit, sync=0)", "sync=0",
+		      "no fsync; target: 2x sqlite", 0, CHUNK},
+	[LM_DATA] = {"lmdb append (txn per commit, sync=data)", "sync=data",
+		     "fsync of the data", 0, CHUNK / 4},
+	[LM_FULL] = {"lmdb append (txn per commit, sync=1)", NULL,
+		     "durable (default); target: 2x sqlite", 0, CHUNK / 4},
+	[LM_BATCH] = {"lmdb append (batch of 1,000, sync=1)", NULL, "no stated target", 1, CHUNK},
+};
+
+/* What one fdatasync of a rewritten 4 KiB page costs in tmpdir: the floor
+ * of a durable commit (LMDB's sync=1 does two per commit). */
+static double fdatasync_ns(void)
+{
+	char path[512], page[4096];
+	uint64_t *ns = xmalloc(64 * sizeof(*ns));
+	double med;
+	int fd, i;
+
+	memset(page, 'x', sizeof(page));
+	snprintf(path, sizeof(path), "%s/fsync-probe", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die_msg("open %s: %s", path, strerror(errno));
+	for (i = 0; i < 64; i++) {
+		uint64_t t0 = now_ns();
+		if (pwrite(fd, page, sizeof(page), (off_t)(i % 8) * 4096) !=
+			    (ssize_t)sizeof(page) ||
+		    fdatasync(fd) != 0)
+			die_msg("fdatasync probe: %s", strerror(errno));
+		ns[i] = now_ns() - t0;
+	}
+	close(fd);
+	unlink(path);
+	med = percentile(ns, 64, 50);
+	free(ns);
+	return med;
+}
+
 static void bench_append(char **texts)
 {
-	tract_appender txn, batch;
+	tract_appender txn, batch, lm[N_LM];
 	bare_appender bare_txn, bare_batch;
-	double r_txn, r_batch, r_bare_txn, r_bare_batch;
-	char buf[64];
-	size_t from;
+	double r_txn = 0, r_batch = 0, r_bare_txn, r_bare_batch;
+	int sq = has_backend("sqlite"), lmdb = has_backend("lmdb");
+	char buf[64], uri[512], name[32];
+	size_t from, k;
 
-	tract_appender_open(&txn, "append_txn", 0);
-	tract_appender_open(&batch, "append_batch", 1);
-	bare_open(&bare_txn, "bare_txn", texts, 1);
-	bare_open(&bare_batch, "bare_batch", texts, BATCH);
+	if (sq) {
+		tract_appender_open(&txn, "append_txn", 0);
+		tract_appender_open(&batch, "append_batch", 1);
+		bare_open(&bare_txn, "bare_txn", texts, 1);
+		bare_open(&bare_batch, "bare_batch", texts, BATCH);
+	}
+	for (k = 0; lmdb && k < N_LM; k++) {
+		snprintf(name, sizeof(name), "lmdb_append_%zu", k);
+		store_uri(uri, sizeof(uri), "lmdb", name, lmdb_runs[k].opts);
+		tract_appender_open_uri(&lm[k], uri, lmdb_runs[k].batched, lmdb_runs[k].per_chunk);
+	}
 	for (from = 0; from < N_APPEND; from += CHUNK) {
 		size_t to = from + CHUNK < N_APPEND ? from + CHUNK : N_APPEND;
-		tract_appender_run(&txn, texts, from, to);
-		bare_run(&bare_txn, from, to);
-		tract_appender_run(&batch, texts, from, to);
-		bare_run(&bare_batch, from, to);
+		if (sq) {
+			tract_appender_run(&txn, texts, from, to);
+			bare_run(&bare_txn, from, to);
+			tract_appender_run(&batch, texts, from, to);
+			bare_run(&bare_batch, from, to);
+		}
+		for (k = 0; lmdb && k < N_LM; k++)
+			tract_appender_run(&lm[k], texts, from, to);
 	}
-	tract_appender_close(&txn);
-	tract_appender_close(&batch);
-	bare_close(&bare_txn);
-	bare_close(&bare_batch);
+	if (sq) {
+		tract_appender_close(&txn);
+		tract_appender_close(&batch);
+		bare_close(&bare_txn);
+		bare_close(&bare_batch);
 
-	r_txn = N_APPEND / (txn.ns / 1e9);
-	r_batch = N_APPEND / (batch.ns / 1e9);
-	r_bare_txn = N_APPEND / (bare_txn.ns / 1e9);
-	r_bare_batch = N_APPEND / (bare_batch.ns / 1e9);
-	line("append (txn per commit)", rate(buf, sizeof(buf), r_txn), "target >= 20,000");
-	line("append (batch of 1,000)", rate(buf, sizeof(buf), r_batch), "no stated target");
-	line("bare sqlite3 (txn per commit)", rate(buf, sizeof(buf), r_bare_txn), "baseline");
-	snprintf(buf, sizeof(buf), "%.2f", r_txn / r_bare_txn);
-	line("ratio tract/bare (txn per commit)", buf, "target >= 0.50 (within 2x of bare)");
-	line("bare sqlite3 (batch of 1,000)", rate(buf, sizeof(buf), r_bare_batch), "baseline");
-	snprintf(buf, sizeof(buf), "%.2f", r_batch / r_bare_batch);
-	line("ratio tract/bare (batch of 1,000)", buf, "no stated target");
+		r_txn = appender_rate(&txn);
+		r_batch = appender_rate(&batch);
+		r_bare_txn = N_APPEND / (bare_txn.ns / 1e9);
+		r_bare_batch = N_APPEND / (bare_batch.ns / 1e9);
+		line("sqlite append (txn per commit)", rate(buf, sizeof(buf), r_txn),
+		     "target >= 20,000");
+		line("sqlite append (batch of 1,000)", rate(buf, sizeof(buf), r_batch),
+		     "no stated target");
+		line("bare sqlite3 (txn per commit)", rate(buf, sizeof(buf), r_bare_txn),
+		     "baseline");
+		snprintf(buf, sizeof(buf), "%.2f", r_txn / r_bare_txn);
+		line("ratio tract/bare (txn per commit)", buf,
+		     "target >= 0.50 (within 2x of bare)");
+		line("bare sqlite3 (batch of 1,000)", rate(buf, sizeof(buf), r_bare_batch),
+		     "baseline");
+		snprintf(buf, sizeof(buf), "%.2f", r_batch / r_bare_batch);
+		line("ratio tract/bare (batch of 1,000)", buf, "no stated target");
+	}
+	if (!lmdb)
+		return;
+	for (k = 0; k < N_LM; k++) {
+		tract_appender_close(&lm[k]);
+		line(lmdb_runs[k].label, rate(buf, sizeof(buf), appender_rate(&lm[k])),
+		     lmdb_runs[k].target);
+	}
+	line("(sync=1 and sync=data append 250 of each 1,000)", "", NULL);
+	line("fdatasync of a 4 KiB page (median of 64)", duration(buf, sizeof(buf), fdatasync_ns()),
+	     "the floor of one durable commit");
+	if (sq) {
+		snprintf(buf, sizeof(buf), "%.2f", appender_rate(&lm[LM_FULL]) / r_txn);
+		line("ratio lmdb/sqlite append (txn, lmdb sync=1)", buf,
+		     "target >= 2 (sqlite: synchronous=NORMAL)");
+		snprintf(buf, sizeof(buf), "%.2f", appender_rate(&lm[LM_DATA]) / r_txn);
+		line("ratio lmdb/sqlite append (txn, lmdb sync=data)", buf, NULL);
+		snprintf(buf, sizeof(buf), "%.2f", appender_rate(&lm[LM_SYNC0]) / r_txn);
+		line("ratio lmdb/sqlite append (txn, lmdb sync=0)", buf, NULL);
+		snprintf(buf, sizeof(buf), "%.2f", appender_rate(&lm[LM_BATCH]) / r_batch);
+		line("ratio lmdb/sqlite append (batch of 1,000)", buf, NULL);
+	}
 }
 
 /* ---- 4. cold compile ------------------------------------------------------------- */
 
-static void bench_cold_compile(const char *name)
+static int count_row(const tract_chain_row *row, void *payload)
+{
+	size_t *n = payload;
+
+	*n += row->payload_json != NULL;
+	return 0;
+}
+
+/* The backend's share of a cold compile: the chain walk with every extra,
+ * on a fresh handle, rows only counted. */
+static double bench_chain_walk(const char *uri)
+{
+	uint64_t ns[COLD_RUNS];
+	char head[65];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < COLD_RUNS; i++) {
+		tract_store *s;
+		tract *t;
+		uint64_t t0;
+
+		open_existing_uri(&s, &t, uri);
+		CHECK(tract_head(head, NULL, NULL, t));
+		n = 0;
+		t0 = now_ns();
+		if (s->be->begin(s->conn, TRACT_TXN_READ) < 0 ||
+		    s->be->commit_chain(s->conn, tract_id(t), head, 0,
+					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
+						TRACT_CHAIN_PRIORITY,
+					INT64_MAX, count_row, &n) < 0 ||
+		    s->be->commit(s->conn) < 0)
+			die_msg("chain walk: %s", s->be->last_error(s->conn));
+		ns[i] = now_ns() - t0;
+		tract_free(t);
+		tract_store_free(s);
+	}
+	if (n != N_HIST_SMALL)
+		die_msg("chain walk gave %zu rows with payloads, expected %d", n, N_HIST_SMALL);
+	return percentile(ns, COLD_RUNS, 0);
+}
+
+static void bench_cold_compile(const char *uri)
 {
 	uint64_t ns[COLD_RUNS];
 	char buf[64], target[64], source[64] = "";
@@ -633,7 +823,7 @@ static void bench_cold_compile(const char *name)
 		tract_context *ctx;
 		uint64_t t0;
 
-		open_existing(&s, &t, name);
+		open_existing_uri(&s, &t, uri);
 		t0 = now_ns();
 		CHECK(tract_compile(&ctx, t, NULL));
 		ns[i] = now_ns() - t0;
@@ -646,7 +836,8 @@ static void bench_cold_compile(const char *name)
 	}
 	if (count != N_HIST_SMALL)
 		die_msg("cold compile gave %zu messages, expected %d", count, N_HIST_SMALL);
-	snprintf(target, sizeof(target), "target <= 20 ms");
+	snprintf(target, sizeof(target), "target <= %s",
+		 strncmp(uri, "lmdb:", 5) == 0 ? "5 ms (lmdb)" : "20 ms");
 	line("cold compile 10k msgs (min of 5)", duration(buf, sizeof(buf),
 							  percentile(ns, COLD_RUNS, 0)),
 	     target);
@@ -655,11 +846,14 @@ static void bench_cold_compile(const char *name)
 	snprintf(target, sizeof(target), "token_source \"%s\"", source);
 	line("compiled token count", grouped(buf, sizeof(buf), (double)tokens), target);
 	line("compiled messages", grouped(buf, sizeof(buf), (double)count), NULL);
+	line("backend chain walk alone (min of 5)",
+	     duration(buf, sizeof(buf), bench_chain_walk(uri)),
+	     "the backend's share of the compile");
 }
 
 /* ---- 5. incremental compile ------------------------------------------------------ */
 
-static void bench_incremental(const char *name, char **texts)
+static void bench_incremental(const char *uri, char **texts)
 {
 	uint64_t *ns = xmalloc(N_INCR * sizeof(*ns));
 	tract_store *s;
@@ -668,7 +862,7 @@ static void bench_incremental(const char *name, char **texts)
 	size_t i, before;
 	char buf[64];
 
-	open_existing(&s, &t, name);
+	open_existing_uri(&s, &t, uri);
 	for (i = 0; i < N_INCR; i++) {
 		uint64_t t0;
 
@@ -699,7 +893,7 @@ typedef struct {
 	double log_med, log_p99, res_med, res_p99;
 } lookup_figures;
 
-static lookup_figures bench_lookups(const char *name, const char *hashes, size_t n)
+static lookup_figures bench_lookups(const char *uri, const char *hashes, size_t n)
 {
 	uint64_t *ns = xmalloc(N_LOOKUP * sizeof(*ns));
 	lookup_figures f;
@@ -707,7 +901,7 @@ static lookup_figures bench_lookups(const char *name, const char *hashes, size_t
 	tract *t;
 	size_t i;
 
-	open_existing(&s, &t, name);
+	open_existing_uri(&s, &t, uri);
 	for (i = 0; i < N_LOOKUP; i++) {
 		tract_commit_list l;
 		uint64_t t0 = now_ns();
@@ -748,12 +942,12 @@ static lookup_figures bench_lookups(const char *name, const char *hashes, size_t
 	return f;
 }
 
-static void print_lookups(const char *label, const lookup_figures *f)
+static void print_lookups(const char *label, const lookup_figures *f, const char *log_target)
 {
 	char name[64], buf[64];
 
 	snprintf(name, sizeof(name), "log -n 20, %s (median)", label);
-	line(name, duration(buf, sizeof(buf), f->log_med), "target <= 1 ms, flat in history");
+	line(name, duration(buf, sizeof(buf), f->log_med), log_target);
 	snprintf(name, sizeof(name), "log -n 20, %s (p99)", label);
 	line(name, duration(buf, sizeof(buf), f->log_p99), NULL);
 	snprintf(name, sizeof(name), "resolve 8-hex prefix, %s (median)", label);
@@ -784,6 +978,9 @@ static void print_machine(void)
 	printf("  cpu      %s (%ld online)\n", model, cpus);
 	printf("  sqlite   %s (bench link); store: file, WAL, synchronous=NORMAL\n",
 	       sqlite3_libversion());
+	if (has_backend("lmdb"))
+		printf("  lmdb     store: a directory; sync=1 (fdatasync data, then meta) unless "
+		       "noted\n");
 	f = fopen("/proc/loadavg", "r");
 	if (f && fgets(l, sizeof(l), f)) {
 		l[strcspn(l, "\n")] = '\0';
@@ -808,7 +1005,7 @@ static int want(const char *group)
 	return !only || strcmp(only, group) == 0;
 }
 
-static void build_store(const char *name, char **texts, size_t n, char *hashes, uint64_t *ns)
+static void build_store(const char *uri, char **texts, size_t n, char *hashes, uint64_t *ns)
 {
 	tract_store *s;
 	tract *t;
@@ -816,7 +1013,7 @@ static void build_store(const char *name, char **texts, size_t n, char *hashes, 
 
 	/* No compile cache: appends then skip deriving snapshots, which
 	 * keeps the setup short. */
-	open_new(&s, &t, name, 0);
+	open_new_uri(&s, &t, uri, 0);
 	took = build_history(t, texts, N_APPEND, n, hashes);
 	if (ns)
 		*ns = took;
@@ -824,27 +1021,80 @@ static void build_store(const char *name, char **texts, size_t n, char *hashes, 
 	tract_store_free(s);
 }
 
+/* The lmdb plugin is on the plugin path. */
+static int lmdb_available(void)
+{
+	tract_plugin_info *infos = NULL;
+	size_t n = 0, i;
+	int found = 0;
+
+	if (tract_plugin_list(&infos, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (infos[i].kind == TRACT_PLUGIN_BACKEND && strcmp(infos[i].name, "lmdb") == 0 &&
+		    !infos[i].error)
+			found = 1;
+	tract_plugin_info_free(infos, n);
+	return found;
+}
+
+/* "sqlite,lmdb" */
+static void parse_backends(const char *list)
+{
+	static char copy[128];
+	char *save = NULL, *b;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	n_backends = 0;
+	for (b = strtok_r(copy, ",", &save); b; b = strtok_r(NULL, ",", &save)) {
+		if (strcmp(b, "sqlite") != 0 && strcmp(b, "lmdb") != 0)
+			die_msg("unknown backend '%s' (sqlite, lmdb)", b);
+		if (n_backends == sizeof(backends) / sizeof(backends[0]))
+			die_msg("too many backends in '%s'", list);
+		if (!has_backend(b))
+			backends[n_backends++] = b;
+	}
+	if (!n_backends)
+		die_msg("no backend in '%s'", list);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_core [--backends sqlite,lmdb] "
+		   "[append|compile|lookup|incremental]\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const groups[] = {"append", "compile", "lookup", "incremental"};
 	char **texts;
 	char *hashes_small, *hashes_large;
-	char buf[64];
+	char buf[64], uri_small[512], uri_large[512], label[128];
 	uint64_t build_ns, total0 = now_ns();
 	const char *base = getenv("TMPDIR");
-	size_t i;
+	size_t i, b;
+	int a;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--help") == 0)) {
-		printf("usage: bench_core [append|compile|lookup|incremental]\n");
-		return argc == 2 ? 0 : 2;
-	}
-	if (argc == 2) {
-		only = argv[1];
-		for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-			if (strcmp(only, groups[i]) == 0)
-				break;
-		if (i == sizeof(groups) / sizeof(groups[0]))
-			die_msg("unknown group '%s' (append, compile, lookup, incremental)", only);
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[a], "--backends") == 0 && a + 1 < argc) {
+			parse_backends(argv[++a]);
+		} else if (strncmp(argv[a], "--backends=", 11) == 0) {
+			parse_backends(argv[a] + 11);
+		} else if (argv[a][0] != '-' && !only) {
+			only = argv[a];
+			for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+				if (strcmp(only, groups[i]) == 0)
+					break;
+			if (i == sizeof(groups) / sizeof(groups[0]))
+				die_msg("unknown group '%s' (append, compile, lookup, incremental)",
+					only);
+		} else {
+			usage(stderr);
+			return 2;
+		}
 	}
 #ifdef BENCH_PLUGIN_PATH
 	/* The library finds the plugin in the build tree by itself; this only
@@ -852,6 +1102,8 @@ int main(int argc, char **argv)
 	if (!getenv("TRACT_PLUGIN_PATH"))
 		setenv("TRACT_PLUGIN_PATH", BENCH_PLUGIN_PATH, 1);
 #endif
+	if (!n_backends)
+		parse_backends(lmdb_available() ? "sqlite,lmdb" : "sqlite");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tract-bench-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpdir))
 		die_msg("mkdtemp: %s", strerror(errno));
@@ -860,42 +1112,58 @@ int main(int argc, char **argv)
 	texts = make_texts(N_APPEND);
 
 	if (want("append")) {
-		section("append (20,000 dialogue turns, 100-300 byte texts; the four runs "
+		section("append (20,000 dialogue turns, 100-300 byte texts; all runs "
 			"interleaved in chunks of 1,000)");
 		bench_append(texts);
 	}
 
 	hashes_small = xmalloc((size_t)N_HIST_SMALL * 65);
 	hashes_large = xmalloc((size_t)N_HIST_LARGE * 65);
-	if (want("compile") || want("lookup") || want("incremental"))
-		build_store("hist10k", texts, N_HIST_SMALL, hashes_small, NULL);
+	for (b = 0; b < n_backends; b++) {
+		const char *be = backends[b];
+		int lm = strcmp(be, "lmdb") == 0;
 
-	if (want("compile")) {
-		section("compile (10,000-message history)");
-		bench_cold_compile("hist10k");
-	}
+		store_uri(uri_small, sizeof(uri_small), be, "hist10k", NULL);
+		store_uri(uri_large, sizeof(uri_large), be, "hist100k", NULL);
+		if (want("compile") || want("lookup") || want("incremental"))
+			build_store(uri_small, texts, N_HIST_SMALL, hashes_small, NULL);
 
-	if (want("lookup")) {
-		lookup_figures small, large;
+		if (want("compile")) {
+			snprintf(label, sizeof(label), "%s: compile (10,000-message history)", be);
+			section(label);
+			bench_cold_compile(uri_small);
+		}
 
-		section("log and resolve (median of 1,000 calls)");
-		small = bench_lookups("hist10k", hashes_small, N_HIST_SMALL);
-		print_lookups("10k", &small);
-		build_store("hist100k", texts, N_HIST_LARGE, hashes_large, &build_ns);
-		large = bench_lookups("hist100k", hashes_large, N_HIST_LARGE);
-		print_lookups("100k", &large);
-		snprintf(buf, sizeof(buf), "%.2fx", large.log_med / small.log_med);
-		line("log 100k / 10k", buf, "flat = about 1x");
-		snprintf(buf, sizeof(buf), "%.2fx", large.res_med / small.res_med);
-		line("resolve 100k / 10k", buf, "flat = about 1x");
-		line("(build of 100k, batched, no cache)",
-		     rate(buf, sizeof(buf), N_HIST_LARGE / (build_ns / 1e9)),
-		     "setup, for reference");
-	}
+		if (want("lookup")) {
+			lookup_figures small, large;
+			const char *log_target =
+				lm ? "target <= 100 µs at 100k (lmdb)" : "target <= 1 ms, flat";
 
-	if (want("incremental")) {
-		section("incremental compile (10k history, 1,000 x compile/append/compile)");
-		bench_incremental("hist10k", texts);
+			snprintf(label, sizeof(label),
+				 "%s: log and resolve (median of 1,000 calls)", be);
+			section(label);
+			small = bench_lookups(uri_small, hashes_small, N_HIST_SMALL);
+			print_lookups("10k", &small, log_target);
+			build_store(uri_large, texts, N_HIST_LARGE, hashes_large, &build_ns);
+			large = bench_lookups(uri_large, hashes_large, N_HIST_LARGE);
+			print_lookups("100k", &large, log_target);
+			snprintf(buf, sizeof(buf), "%.2fx", large.log_med / small.log_med);
+			line("log 100k / 10k", buf, "flat = about 1x");
+			snprintf(buf, sizeof(buf), "%.2fx", large.res_med / small.res_med);
+			line("resolve 100k / 10k", buf, "flat = about 1x");
+			line("(build of 100k, batched, no cache)",
+			     rate(buf, sizeof(buf), N_HIST_LARGE / (build_ns / 1e9)),
+			     "setup, for reference");
+		}
+
+		if (want("incremental")) {
+			snprintf(label, sizeof(label),
+				 "%s: incremental compile (10k history, 1,000 x "
+				 "compile/append/compile)",
+				 be);
+			section(label);
+			bench_incremental(uri_small, texts);
+		}
 	}
 
 	printf("\ntotal run %.1f s\n", (now_ns() - total0) / 1e9);

@@ -25,6 +25,7 @@ fail() { echo "install: FAIL: $*" >&2; exit 1; }
 [ -f "$lib/pkgconfig/tract.pc" ] || fail "tract.pc not installed"
 plugin=$(find "$lib" -name tract-backend-sqlite.so | head -n 1)
 [ -n "$plugin" ] || fail "sqlite plugin not installed"
+[ -f "$(dirname "$plugin")/tract-backend-lmdb.so" ] || fail "lmdb plugin not installed beside it"
 
 # The .pc file names the real prefix; point pkg-config at the DESTDIR copy.
 export PKG_CONFIG_PATH="$lib/pkgconfig"
@@ -44,6 +45,9 @@ TRACT_PLUGIN_PATH=$(dirname "$plugin")
 out=$("$tmp/quickstart" "$tmp/store.db") || fail "the example failed: $out"
 [ -f "$tmp/store.db" ] || fail "the example wrote no store"
 "$root/bin/tract" --db "$tmp/store.db" fsck >/dev/null || fail "fsck of the example's store"
+out=$("$tmp/quickstart" "lmdb:$tmp/store.lmdb") || fail "the example failed on lmdb: $out"
+"$root/bin/tract" --db "lmdb:$tmp/store.lmdb" fsck >/dev/null ||
+	fail "fsck of the example's lmdb store"
 
 # The BPE tables: installed when the build tree has them; the installed
 # library finds them there, and without them falls back to the labelled

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_lmdb_cli.sh - the `tract` command on an LMDB store ("lmdb:DIR"):
+# init, commits, an edit, log, show by prefix, annotate, compile, status,
+# tracts, fsck, plugins, TRACT_DB, URI options, and one-line errors that
+# create nothing (a missing store, bad options, a file that is no store).
+# Usage: test_lmdb_cli.sh PATH/TO/tract
+set -euo pipefail
+
+TRACT=${1:?usage: test_lmdb_cli.sh PATH/TO/tract}
+case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+unset TRACT_DB TRACT_ID NO_COLOR
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-lmdb-cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP"
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); }
+bad() {
+	FAIL=$((FAIL + 1))
+	printf 'FAIL: %s\n' "$*" >&2
+}
+# check DESC COMMAND...: the command succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@" >/dev/null 2>"$TMP/err"; then ok; else bad "$desc: $(cat "$TMP/err")"; fi
+}
+# contains DESC NEEDLE HAYSTACK
+contains() {
+	case $3 in *"$2"*) ok ;; *) bad "$1: '$2' not in: $3" ;; esac
+}
+# fails DESC NEEDLE COMMAND...: exit status 1 and one stderr line holding NEEDLE.
+fails() {
+	local desc=$1 needle=$2 rc=0
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	if [ "$rc" != 1 ]; then
+		bad "$desc: exit status $rc, expected 1"
+	elif [ "$(wc -l <"$TMP/err")" != 1 ]; then
+		bad "$desc: stderr is not one line: $(cat "$TMP/err")"
+	else
+		contains "$desc" "$needle" "$(cat "$TMP/err")"
+	fi
+}
+
+DB="lmdb:$TMP/store"
+t() { "$TRACT" --db "$DB" "$@"; }
+
+# ---- a session ----------------------------------------------------------------
+
+id=$(t init --help >/dev/null && t init)
+[ ${#id} -ge 8 ] && ok || bad "init printed '$id'"
+[ -f "$TMP/store/data.mdb" ] && ok || bad "init made no LMDB environment"
+check "instruction" t commit instruction "Answer in one line."
+q=$(t commit user "What is LMDB?")
+a=$(t commit assistant "A memory-mapped key-value store.")
+[ ${#a} = 64 ] && ok || bad "commit printed '$a'"
+e=$(t commit assistant "An embedded B+tree key-value store." --edit "${a:0:10}")
+[ ${#e} = 64 ] && ok || bad "edit printed '$e'"
+
+log=$(t log)
+contains "log lists the edit" "${e:0:8}" "$log"
+contains "log lists the question" "${q:0:8}" "$log"
+[ "$(t log --oneline | wc -l)" = 4 ] && ok || bad "log --oneline: $(t log --oneline)"
+contains "show by prefix" "What is LMDB?" "$(t show "${q:0:8}")"
+
+out=$(t compile)
+contains "compile: instruction" "Answer in one line." "$out"
+contains "compile: the edit replaced the answer" "embedded B+tree" "$out"
+case $out in *"memory-mapped"*) bad "compile kept the edited text" ;; *) ok ;; esac
+
+check "annotate skip" t annotate "${q:0:8}" skip --reason "noise"
+case $(t compile) in *"What is LMDB?"*) bad "a skipped commit was compiled" ;; *) ok ;; esac
+contains "compile --json" '"role"' "$(t compile --json)"
+contains "status" "$id" "$(t status)"
+contains "tracts" "$id" "$(t tracts)"
+contains "fsck" "No problems found" "$(t fsck)"
+contains "plugins lists lmdb" "lmdb" "$("$TRACT" plugins)"
+
+# TRACT_DB and URI options reach the same store.
+check "TRACT_DB" env TRACT_DB="$DB?sync=0" "$TRACT" commit user "fast, unsynced"
+check "sync=data" "$TRACT" --db "$DB?sync=data&map_size=1M" commit user "synced data"
+[ "$(t log --oneline | wc -l)" = 6 ] && ok || bad "log after option commits: $(t log --oneline)"
+contains "fsck after option commits" "No problems found" "$(t fsck)"
+
+# Several tracts in one store.
+id2=$(t init)
+check "second tract" "$TRACT" --db "$DB" --tract "$id2" commit user "other tract"
+[ "$(t tracts | grep -c -e "$id" -e "$id2")" = 2 ] && ok || bad "tracts: $(t tracts)"
+
+# ---- errors: one line, exit 1, nothing created ---------------------------------
+
+fails "missing store" "not found" "$TRACT" --db "lmdb:$TMP/missing" log
+[ ! -e "$TMP/missing" ] && ok || bad "reading a missing store created it"
+fails "bad sync" "option sync" "$TRACT" --db "lmdb:$TMP/new?sync=2" init
+fails "bad map_size" "option map_size" "$TRACT" --db "lmdb:$TMP/new?map_size=1" init
+fails "unknown option" "unknown option 'x'" "$TRACT" --db "lmdb:$TMP/new?x=1" init
+[ ! -e "$TMP/new" ] && ok || bad "a bad option created the store"
+: >"$TMP/plain"
+fails "a file" "not a directory" "$TRACT" --db "lmdb:$TMP/plain" init
+
+echo "lmdb cli: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
