@@ -11,11 +11,13 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "error.h"
@@ -55,18 +57,42 @@ static int valid_plugin_name(const char *name)
 	return 1;
 }
 
-/* True when libtract was loaded from inside the build tree. */
-int tract_running_from_build_tree(void)
+/* True when libtract was loaded from inside the build tree. Decided once:
+ * the object holding this function (the shared library, or an executable
+ * that links the core statically), resolved to an absolute path; dladdr
+ * gives the main program's name as it was invoked ("./bench/x"), so that
+ * one is read from /proc/self/exe. */
+static pthread_once_t build_tree_once = PTHREAD_ONCE_INIT;
+static int build_tree;
+
+static void build_tree_init(void)
 {
 	Dl_info info;
-	size_t n = strlen(TRACT_BUILD_ROOT);
+	char path[PATH_MAX], root[PATH_MAX];
+	size_t n;
 
-	if (n == 0 || !dladdr((void *)&tract_running_from_build_tree, &info) || !info.dli_fname)
-		return 0;
-	/* A static link into a test or the CLI in the build tree reports the
-	 * executable's path, which is also inside the build root. */
-	return strncmp(info.dli_fname, TRACT_BUILD_ROOT, n) == 0 &&
-	       (info.dli_fname[n] == '/' || info.dli_fname[n] == '\0');
+	if (!*TRACT_BUILD_ROOT || !dladdr((void *)&tract_running_from_build_tree, &info) ||
+	    !info.dli_fname)
+		return;
+	if (strchr(info.dli_fname, '/')) {
+		if (!realpath(info.dli_fname, path))
+			return;
+	} else {
+		ssize_t k = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		if (k <= 0)
+			return;
+		path[k] = '\0';
+	}
+	if (!realpath(TRACT_BUILD_ROOT, root))
+		return;
+	n = strlen(root);
+	build_tree = strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+int tract_running_from_build_tree(void)
+{
+	pthread_once(&build_tree_once, build_tree_init);
+	return build_tree;
 }
 
 /* Append dir to the colon-separated list b unless it is already there. */
