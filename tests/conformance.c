@@ -1,8 +1,11 @@
 /*
  * conformance.c - the backend conformance suite: the same tests run against
  * every storage backend, at the ABI of tract/sys/backend.h. TRACT_TEST_URI
- * picks the backend ("sqlite:" by default, later "lmdb:", "postgres://...");
- * every test gets a fresh, empty store from conf_fresh_uri().
+ * picks the backend ("sqlite:" by default, "lmdb:", "postgresql://...");
+ * TRACT_TEST_BACKEND=postgres takes the server's URI from
+ * TRACT_TEST_PG_URI instead (set by scripts/pg.sh) and skips the whole
+ * suite (exit 77) when it is unset. Every test gets a fresh, empty store
+ * from conf_fresh_uri(): a new file, or a new schema of the server.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "plugin.h"
 #include "tract/sys/backend.h"
@@ -35,6 +39,7 @@ struct conf {
 	char *uri;      /* the fresh store's URI */
 	char *location; /* as handed to open() */
 	char *tmpdir;   /* removed at teardown (file backends) */
+	char *schema;   /* dropped at teardown (postgres) */
 	const tract_backend *be;
 	tract_backend_conn *c;
 };
@@ -90,11 +95,28 @@ static void free_kept(void)
 	n_kept = cap_kept = 0;
 }
 
+/* The server of TRACT_TEST_BACKEND=postgres (NULL when none is given). */
+static const char *pg_base_uri(void)
+{
+	const char *env = getenv("TRACT_TEST_PG_URI");
+
+	return env && *env ? env : NULL;
+}
+
+static bool want_postgres(void)
+{
+	const char *env = getenv("TRACT_TEST_BACKEND");
+
+	return env && strcmp(env, "postgres") == 0;
+}
+
 /* The backend selector of TRACT_TEST_URI ("sqlite:" when unset). */
 static const char *test_uri(void)
 {
 	const char *env = getenv("TRACT_TEST_URI");
 
+	if (want_postgres())
+		return pg_base_uri() ? pg_base_uri() : "postgresql://";
 	return env && *env ? env : "sqlite:";
 }
 
@@ -135,13 +157,23 @@ static char *fresh_dir(void)
 /*
  * A URI naming a new, empty store of the backend under test. File
  * backends get a path in a new temporary directory (*tmpdir, removed
- * after the test). Network backends are to be extended here (a fresh
- * database or schema per test); until then they return NULL and the
- * tests skip.
+ * after the test); postgres gets a new schema of the server (*schema,
+ * dropped after the test). NULL when no store can be made (the tests
+ * skip).
  */
-static char *conf_fresh_uri(const char *backend, char **tmpdir)
+static char *conf_fresh_uri(const char *backend, char **tmpdir, char **schema)
 {
+	static unsigned serial;
+
 	*tmpdir = NULL;
+	*schema = NULL;
+	if (strcmp(backend, "postgres") == 0) {
+		const char *base = test_uri();
+		if (strlen(base) <= strlen("postgresql://"))
+			return NULL;
+		*schema = keepf("tract_conf_%ld_%u", (long)getpid(), serial++);
+		return keepf("%s%sschema=%s", base, strchr(base, '?') ? "&" : "?", *schema);
+	}
 	if (strcmp(backend, "sqlite") == 0) {
 		*tmpdir = fresh_dir();
 		return keepf("sqlite:%s/t.db", *tmpdir);
@@ -175,6 +207,30 @@ static void remove_tree(const char *dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Drop a test's schema with everything in it. */
+static void drop_schema(const char *schema)
+{
+	PGconn *pg;
+	PGresult *res;
+	char *ident, *sql;
+
+	if (!schema)
+		return;
+	pg = PQconnectdb(test_uri());
+	if (PQstatus(pg) == CONNECTION_OK) {
+		PQclear(PQexec(pg, "SET client_min_messages = warning"));
+		ident = PQescapeIdentifier(pg, schema, strlen(schema));
+		assert_non_null(ident);
+		sql = keepf("DROP SCHEMA IF EXISTS %s CASCADE", ident);
+		PQfreemem(ident);
+		res = PQexec(pg, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			print_error("drop schema %s: %s\n", schema, PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	PQfinish(pg);
+}
+
 static int open_store(struct conf *f, unsigned flags)
 {
 	char err[512] = "";
@@ -192,7 +248,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	scheme_of(test_uri(), f->backend);
 	assert_int_equal(tract_plugin_backend(&f->be, f->backend), 0);
-	f->uri = conf_fresh_uri(f->backend, &f->tmpdir);
+	f->uri = conf_fresh_uri(f->backend, &f->tmpdir, &f->schema);
 	if (f->uri) {
 		assert_int_equal(tract_uri_split(f->backend, &f->location, f->uri), 0);
 		assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
@@ -208,6 +264,7 @@ static int teardown(void **state)
 	if (f->be && f->c)
 		f->be->close(f->c);
 	remove_tree(f->tmpdir);
+	drop_schema(f->schema);
 	free(f->location);
 	free(f);
 	free_kept();
@@ -233,7 +290,11 @@ static void begin_write(struct conf *f)
 
 static void commit_txn(struct conf *f)
 {
-	assert_int_equal(f->be->commit(f->c), 0);
+	int rc = f->be->commit(f->c);
+
+	if (rc != 0)
+		print_error("commit: %s\n", f->be->last_error(f->c));
+	assert_int_equal(rc, 0);
 }
 
 static void put_blob_at(struct conf *f, const char *hash, const char *payload, tract_time t)
@@ -2252,5 +2313,10 @@ int main(void)
 		T(test_reentrant_callbacks),
 	};
 
-	return cmocka_run_group_tests_name(test_uri(), tests, NULL, NULL);
+	if (want_postgres() && !pg_base_uri()) {
+		printf("TRACT_TEST_PG_URI is not set (no PostgreSQL server): skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests_name(want_postgres() ? "postgres" : test_uri(), tests, NULL,
+					   NULL);
 }
