@@ -1114,24 +1114,27 @@ static int split_location(tract_backend_conn *conn, const char *location, char *
 
 /* libpq's message about a URI it cannot parse, with quoted parts removed
  * (they may quote the password). */
-static void redact_quoted(char *msg)
+static void redact_quoted(char *msg, size_t len)
 {
-	char *r = msg, *w = msg;
+	char out[ERRLEN];
+	size_t o = 0;
 	bool in = false;
+	const char *r;
 
-	for (; *r; r++) {
+	for (r = msg; *r && o + 6 < sizeof(out); r++) {
 		if (*r == '"') {
 			if (!in) {
-				memcpy(w, "\"...\"", 5);
-				w += 5;
+				memcpy(out + o, "\"...\"", 5);
+				o += 5;
 			}
 			in = !in;
 			continue;
 		}
 		if (!in)
-			*w++ = *r;
+			out[o++] = *r;
 	}
-	*w = '\0';
+	out[o] = '\0';
+	snprintf(msg, len, "%s", out);
 }
 
 /* ---- the round trip ---------------------------------------------------------- */
@@ -2024,7 +2027,7 @@ static int pg_open(tract_backend_conn **out, const char *location, unsigned flag
 		char msg[ERRLEN];
 		snprintf(msg, sizeof(msg), "%s", perr ? perr : "out of memory");
 		PQfreemem(perr);
-		redact_quoted(msg);
+		redact_quoted(msg, sizeof(msg));
 		rc = fail(conn, TRACT_EINVAL, "postgres: invalid connection URI: %s", msg);
 		goto done;
 	} else {
