@@ -564,6 +564,7 @@ struct tract_backend_conn {
 	tract_txn_kind kind;
 	bool txn_failed; /* the server aborted the open transaction */
 	bool poisoned;   /* the connection is in an unknown state: start a new one */
+	bool opening;    /* in open(): messages name the step that failed */
 	struct deferred *queue;
 	size_t n_queue, cap_queue;
 	struct ref_entry refs[REF_CACHE];
@@ -664,12 +665,30 @@ static int code_of_state(const char *state)
 	return TRACT_ESTORAGE;
 }
 
-/* The first line of libpq's connection-level message. */
-static const char *conn_message(const tract_backend_conn *conn, char *buf, size_t len)
+/* libpq's connection-level message on one line: its lines joined with
+ * "; " (first_only: the first line alone). */
+static const char *conn_message(const tract_backend_conn *conn, char *buf, size_t len,
+				bool first_only)
 {
 	const char *m = conn->pg ? PQerrorMessage(conn->pg) : NULL;
+	size_t o = 0;
 
-	snprintf(buf, len, "%s", m && *m ? m : "connection failed");
+	if (!m || !*m)
+		m = "connection failed";
+	while (*m && o + 3 < len) {
+		if (*m == '\n') {
+			while (*m == '\n' || *m == '\t' || *m == ' ')
+				m++;
+			if (!*m || first_only)
+				break;
+			buf[o++] = ';';
+			buf[o++] = ' ';
+			continue;
+		}
+		buf[o++] = *m == '\t' ? ' ' : *m;
+		m++;
+	}
+	buf[o] = '\0';
 	one_line(buf);
 	return buf;
 }
@@ -681,19 +700,21 @@ static int fail_res(tract_backend_conn *conn, const PGresult *res, const char *w
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char buf[ERRLEN];
 
+	/* The caller names the operation; open() has no caller that does. */
+	if (!conn->opening)
+		what = NULL;
 	if (connection_lost(conn) || !res || (state && strncmp(state, "08", 2) == 0)) {
-		conn_message(conn, buf, sizeof(buf));
-		return fail(conn, TRACT_ESTORAGE, "postgres: %s: connection to the server lost (%s)",
-			    what, primary ? primary : buf);
+		conn_message(conn, buf, sizeof(buf), true);
+		return fail(conn, TRACT_ESTORAGE, "postgres: %s%sconnection to the server lost (%s)",
+			    what ? what : "", what ? ": " : "", primary ? primary : buf);
 	}
 	if (!primary)
 		primary = PQresultErrorMessage(res);
 	if (code_of_state(state) == TRACT_ESTALE)
 		return fail(conn, TRACT_ESTALE,
-			    "postgres: %s: %s (another writer got there first; retry)", what,
-			    primary);
-	return fail(conn, code_of_state(state), "postgres: %s: %s [%s]", what, primary,
-		    state ? state : "?");
+			    "postgres: %s (another writer got there first; retry)", primary);
+	return fail(conn, code_of_state(state), "postgres: %s%s%s [%s]", what ? what : "",
+		    what ? ": " : "", primary, state ? state : "?");
 }
 
 static int oom(tract_backend_conn *conn)
@@ -1254,8 +1275,7 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 			replayable = false;
 	if (conn->txn == TXN_OPEN && conn->txn_failed)
 		return fail(conn, TRACT_ESTORAGE,
-			    "postgres: %s: the transaction failed earlier and must be rolled back",
-			    what);
+			    "postgres: the transaction failed earlier and must be rolled back");
 	cap = 2 * ((size_t)n + conn->n_queue + 1);
 	sent = calloc(cap, sizeof(*sent));
 	if (!sent)
@@ -1337,7 +1357,7 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 					PQclear(sent[i].res);
 				n_sent = 0;
 				rc = fail(conn, TRACT_ESTORAGE,
-					  "postgres: %s: the connection lost its place", what);
+					  "postgres: the connection lost its place");
 				goto done;
 			}
 			break;
@@ -1355,10 +1375,9 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 			for (k = 0; k < n; k++)
 				if (ops[k].stmt < 0 && strcmp(ops[k].sql, "COMMIT") == 0)
 					rc = fail(conn, TRACT_ESTORAGE,
-						  "postgres: %s: connection to the server lost during "
+						  "postgres: connection to the server lost during "
 						  "COMMIT; the transaction may or may not have been "
-						  "committed",
-						  what);
+						  "committed");
 			n_sent = 0;
 			goto done;
 		}
@@ -1900,7 +1919,7 @@ static int connect_db(tract_backend_conn *conn, const char *uri)
 		return oom(conn);
 	if (PQstatus(conn->pg) != CONNECTION_OK)
 		return fail(conn, TRACT_ESTORAGE, "postgres: cannot connect: %s",
-			    conn_message(conn, buf, sizeof(buf)));
+			    conn_message(conn, buf, sizeof(buf), false));
 	PQsetNoticeProcessor(conn->pg, no_notices, NULL);
 	dt = PQparameterStatus(conn->pg, "integer_datetimes");
 	if (!dt || strcmp(dt, "on") != 0)
@@ -1938,7 +1957,7 @@ static int reconnect(tract_backend_conn *conn)
 	if (PQstatus(conn->pg) != CONNECTION_OK)
 		return fail(conn, TRACT_ESTORAGE,
 			    "postgres: connection to the server lost and not re-established: %s",
-			    conn_message(conn, buf, sizeof(buf)));
+			    conn_message(conn, buf, sizeof(buf), false));
 	conn->poisoned = false;
 	rc = session_setup(conn);
 	return rc < 0 ? rc : enter_pipeline(conn);
@@ -2002,6 +2021,7 @@ static int pg_open(tract_backend_conn **out, const char *location, unsigned flag
 			snprintf(errbuf, errlen, "postgres: out of memory");
 		return TRACT_ENOMEM;
 	}
+	conn->opening = true;
 	rc = note_secrets(conn, location);
 	if (rc < 0) {
 		rc = oom(conn);
@@ -2059,6 +2079,7 @@ done:
 		return rc;
 	}
 	conn->err[0] = '\0';
+	conn->opening = false;
 	*out = conn;
 	return 0;
 }
