@@ -6,6 +6,12 @@
  * TRACT_TEST_PG_URI instead (set by scripts/pg.sh) and skips the whole
  * suite (exit 77) when it is unset. Every test gets a fresh, empty store
  * from conf_fresh_uri(): a new file, or a new schema of the server.
+ *
+ * A backend may hold a write back and send it with a later call of the
+ * transaction (backend.h): a refused write (an existing commit, a lost
+ * compare-and-swap, a missing row it names) fails at the call or, at the
+ * latest, at commit(), and then nothing of the transaction is written.
+ * expect_txn_fails() accepts either.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -295,6 +301,23 @@ static void commit_txn(struct conf *f)
 	if (rc != 0)
 		print_error("commit: %s\n", f->be->last_error(f->c));
 	assert_int_equal(rc, 0);
+}
+
+/*
+ * rc is the result of a write that must be refused with code (0: any
+ * failure): at the call, or else by commit(). Either way the transaction
+ * is then rolled back.
+ */
+static void expect_txn_fails(struct conf *f, int rc, int code)
+{
+	if (rc == 0)
+		rc = f->be->commit(f->c);
+	if (code)
+		assert_int_equal(rc, code);
+	else
+		assert_true(rc < 0);
+	assert_true(strlen(f->be->last_error(f->c)) > 0);
+	assert_int_equal(f->be->rollback(f->c), 0);
 }
 
 static void put_blob_at(struct conf *f, const char *hash, const char *payload, tract_time t)
@@ -776,14 +799,21 @@ static void test_commit_put_errors(void **state)
 	begin_write(f);
 	blob = blob_default(f);
 	put_commit(f, H("c1"), "t", NULL, blob, T0);
+	commit_txn(f);
+	/* An existing hash; the good commit before it goes with it. */
+	begin_write(f);
+	put_commit(f, H("c5"), "t", NULL, blob, T0);
 	r = commit_row(H("c1"), "t", NULL, blob, T0 + 1);
-	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), TRACT_EEXISTS);
 	/* Missing blob, missing parent. */
+	begin_write(f);
 	r = commit_row(H("c2"), "t", NULL, H("0bad"), T0);
-	assert_true(f->be->commit_put(f->c, &r) < 0);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), 0);
+	begin_write(f);
 	r = commit_row(H("c3"), "t", H("0bad"), blob, T0);
-	assert_true(f->be->commit_put(f->c, &r) < 0);
-	/* A stored operation must be known. */
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), 0);
+	/* A stored operation must be known (checked at the call). */
+	begin_write(f);
 	r = commit_row(H("c4"), "t", NULL, blob, T0);
 	r.operation = TRACT_OP_UNKNOWN;
 	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EINVAL);
@@ -792,6 +822,11 @@ static void test_commit_put_errors(void **state)
 			 TRACT_ENOTFOUND);
 	assert_int_equal(f->be->commit_get(f->c, NULL, H("c3"), on_commit, &(struct commits){0}),
 			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c4"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c5"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_true(get_commit(f, NULL, H("c1")).created_at == T0);
 }
 
 static void test_commit_prefix(void **state)
@@ -1554,6 +1589,7 @@ static void test_ref_cas(void **state)
 	const char *blob, *h[3];
 	tract_ref_row r, expected;
 	struct refs rs = {0};
+	struct strings s = {0};
 
 	begin_write(f);
 	blob = blob_default(f);
@@ -1563,9 +1599,13 @@ static void test_ref_cas(void **state)
 	/* Create: expected NULL means "must not exist". */
 	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[0], NULL, NULL), 0);
 	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", NULL, "refs/heads/main", NULL), 0);
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, NULL),
-			 TRACT_ESTALE);
 	commit_txn(f);
+	/* Creating it again is a lost race, and the transaction writes nothing. */
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "lost", "race"), 0);
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, NULL),
+			 TRACT_ESTALE);
+	assert_int_equal(f->be->meta_get(f->c, "lost", on_meta, &s), TRACT_ENOTFOUND);
 
 	r = get_ref(f, "t", "refs/heads/main");
 	assert_string_equal(r.tract_id, "t");
@@ -1580,17 +1620,6 @@ static void test_ref_cas(void **state)
 	/* Move with the right expectation. */
 	expected = (tract_ref_row){.commit_hash = h[0]};
 	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, &expected), 0);
-	/* Lost race: expected is stale, nothing written. */
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
-			 TRACT_ESTALE);
-	/* A symbolic expectation on a direct ref is a mismatch too. */
-	expected = (tract_ref_row){.symbolic_target = h[1]};
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
-			 TRACT_ESTALE);
-	/* Expecting a ref that does not exist. */
-	expected = (tract_ref_row){.commit_hash = h[1]};
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/nope", h[2], NULL, &expected),
-			 TRACT_ESTALE);
 	/* Detach HEAD: symbolic -> direct. */
 	expected = (tract_ref_row){.symbolic_target = "refs/heads/main"};
 	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", h[0], NULL, &expected), 0);
@@ -1599,6 +1628,21 @@ static void test_ref_cas(void **state)
 	assert_int_equal(f->be->ref_cas(f->c, "t", "X", h[0], "refs/heads/main", NULL),
 			 TRACT_EINVAL);
 	commit_txn(f);
+	/* Lost race: expected is stale, nothing written. */
+	begin_write(f);
+	expected = (tract_ref_row){.commit_hash = h[0]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* A symbolic expectation on a direct ref is a mismatch too. */
+	begin_write(f);
+	expected = (tract_ref_row){.symbolic_target = h[1]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* Expecting a ref that does not exist. */
+	begin_write(f);
+	expected = (tract_ref_row){.commit_hash = h[1]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/nope", h[2], NULL, &expected),
+			 TRACT_ESTALE);
 
 	r = get_ref(f, "t", "refs/heads/main");
 	assert_string_equal(r.commit_hash, h[1]);
@@ -1705,9 +1749,8 @@ static void test_ref_cas_two_connections(void **state)
 	assert_int_equal(f->be->commit(other), 0);
 	/* ...so this one's move is stale and writes nothing. */
 	begin_write(f);
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &seen),
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &seen),
 			 TRACT_ESTALE);
-	assert_int_equal(f->be->rollback(f->c), 0);
 	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash, h[1]);
 	f->be->close(other);
 }
@@ -2100,9 +2143,7 @@ static void test_failed_write_then_rollback(void **state)
 	blob = blob_default(f);
 	put_commit(f, H("c1"), "t", NULL, blob, T0);
 	r = commit_row(H("c1"), "t", NULL, blob, T0);
-	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
-	assert_true(strlen(f->be->last_error(f->c)) > 0);
-	assert_int_equal(f->be->rollback(f->c), 0);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), TRACT_EEXISTS);
 	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
 	assert_int_equal(c.n, 0);
 	/* A new transaction can start after the rollback. */

@@ -59,6 +59,8 @@
 #include "tract/sys/backend.h"
 
 #define SCHEMA_VERSION 4
+/* The SQLSTATE of tract_ref_move() when the compare-and-swap is lost. */
+#define STALE_STATE "TR001"
 #define ERRLEN 512
 /* Separator of the merge parents packed by the chain walk (ASCII US). */
 #define PARENT_SEP '\x1f'
@@ -177,7 +179,29 @@ static const char ddl_sql[] =
 	"\tcreated_at timestamptz NOT NULL\n"
 	");\n"
 	"CREATE INDEX IF NOT EXISTS ix_spawn_child_tract ON spawn_pointers (child_tract_id, id);\n"
-	"CREATE INDEX IF NOT EXISTS ix_spawn_parent_tract ON spawn_pointers (parent_tract_id, id);\n";
+	"CREATE INDEX IF NOT EXISTS ix_spawn_parent_tract ON spawn_pointers (parent_tract_id, id);\n"
+	/* The compare-and-swap of an existing ref, as one statement that
+	 * fails when the ref no longer holds the expected value: sent with
+	 * other statements and COMMIT, its failure keeps COMMIT from running. */
+	"CREATE OR REPLACE FUNCTION tract_ref_move(p_tract text, p_name text, p_commit text,\n"
+	"\tp_symbolic text, p_exp_commit text, p_exp_symbolic text) RETURNS void\n"
+	"LANGUAGE plpgsql AS $fn$\n"
+	"BEGIN\n"
+	"\tUPDATE refs SET commit_hash = p_commit, symbolic_target = p_symbolic\n"
+	"\tWHERE tract_id = p_tract AND ref_name = p_name\n"
+	"\t\tAND commit_hash IS NOT DISTINCT FROM p_exp_commit\n"
+	"\t\tAND symbolic_target IS NOT DISTINCT FROM p_exp_symbolic;\n"
+	"\tIF NOT FOUND THEN\n"
+	"\t\tRAISE EXCEPTION 'ref % of tract % moved (compare-and-swap lost)', p_name, p_tract\n"
+	"\t\t\tUSING ERRCODE = '" STALE_STATE "';\n"
+	"\tEND IF;\n"
+	"END\n"
+	"$fn$;\n";
+
+/* Revision of the PostgreSQL-specific objects (the function above), in
+ * _trace_meta under this key: a store without it gets the DDL again. */
+#define LAYOUT_KEY "postgres_layout"
+#define LAYOUT_VERSION "1"
 
 /* ---- statements ------------------------------------------------------------ */
 
@@ -201,7 +225,6 @@ enum stmt_id {
 	ST_BLOB_ALL,
 	ST_BLOB_DELETE,
 	ST_COMMIT_PUT,
-	ST_COMMIT_DIAG,
 	ST_COMMIT_GET,
 	ST_COMMIT_PREFIX,
 	ST_COMMIT_PREFIX_OPEN,
@@ -217,8 +240,8 @@ enum stmt_id {
 	ST_REF_GET,
 	ST_REF_GET_LOCK,
 	ST_REF_INSERT,
-	ST_REF_UPDATE,
-	ST_REF_DIAG,
+	ST_REF_MOVE,
+	ST_REF_EXISTS,
 	ST_REF_DELETE,
 	ST_REF_TRACT,
 	ST_REF_TRACT_OPEN,
@@ -271,21 +294,11 @@ static const struct stmt_def stmts[ST_COUNT] = {
 	[ST_BLOB_GET] = {"SELECT " BLOB_COLS " FROM blobs WHERE content_hash = $1", "t"},
 	[ST_BLOB_ALL] = {"SELECT " BLOB_COLS " FROM blobs ORDER BY content_hash", ""},
 	[ST_BLOB_DELETE] = {"DELETE FROM blobs WHERE content_hash = $1", "t"},
-	/* The existence checks keep a missing blob or parent from raising an
-	 * error, which would abort the whole transaction: the caller gets
-	 * ESTORAGE and may go on, as with SQLite. */
+	/* Held back: an existing hash or a missing blob / parent raises the
+	 * key's error (deferred_failed() words it). */
 	[ST_COMMIT_PUT] = {"INSERT INTO commits (" COMMIT_COLS ") "
-			   "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
-			   "WHERE EXISTS (SELECT 1 FROM blobs WHERE content_hash = $4) "
-			   "AND ($3::text IS NULL OR " COMMIT_EXISTS("$3") ") "
-			   "AND ($7::text IS NULL OR " COMMIT_EXISTS("$7") ") "
-			   "ON CONFLICT (commit_hash) DO NOTHING",
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 			   "ttttttttittz"},
-	[ST_COMMIT_DIAG] = {"SELECT " COMMIT_EXISTS("$1") ", "
-			    "EXISTS (SELECT 1 FROM blobs WHERE content_hash = $2), "
-			    "$3::text IS NULL OR " COMMIT_EXISTS("$3") ", "
-			    "$4::text IS NULL OR " COMMIT_EXISTS("$4"),
-			    "tttt"},
 	[ST_COMMIT_GET] = {"SELECT " COMMIT_COLS " FROM commits "
 			   "WHERE commit_hash = $1 AND ($2::text IS NULL OR tract_id = $2)",
 			   "tt"},
@@ -335,23 +348,14 @@ static const struct stmt_def stmts[ST_COUNT] = {
 			     "(ARRAY[$2, (SELECT symbolic_target FROM refs WHERE tract_id = $1 "
 			     "AND ref_name = $2)]) FOR UPDATE",
 			     "tt"},
-	[ST_REF_INSERT] = {"INSERT INTO refs (" REF_COLS ") SELECT $1, $2, $3, $4 "
-			   "WHERE $3::text IS NULL OR " COMMIT_EXISTS("$3")
-			   " ON CONFLICT (tract_id, ref_name) DO NOTHING",
-			   "tttt"},
-	[ST_REF_UPDATE] = {"UPDATE refs SET commit_hash = $3, symbolic_target = $4 "
-			   "WHERE tract_id = $1 AND ref_name = $2 "
-			   "AND commit_hash IS NOT DISTINCT FROM $5 "
-			   "AND symbolic_target IS NOT DISTINCT FROM $6 "
-			   "AND ($3::text IS NULL OR " COMMIT_EXISTS("$3") ")",
-			   "tttttt"},
-	/* Why a compare-and-swap changed nothing: does the ref (still) hold
-	 * the expected value ($3 = 0: exist at all), does the commit exist. */
-	[ST_REF_DIAG] = {"SELECT EXISTS (SELECT 1 FROM refs WHERE tract_id = $1 AND ref_name = $2 "
-			 "AND ($3 = 0 OR (commit_hash IS NOT DISTINCT FROM $4 "
-			 "AND symbolic_target IS NOT DISTINCT FROM $5))), "
-			 "$6::text IS NULL OR " COMMIT_EXISTS("$6"),
-			 "ttittt"},
+	/* Held back: a ref that exists raises the primary key's error, a
+	 * missing commit the foreign key's; tract_ref_move() raises
+	 * STALE_STATE when the ref moved. */
+	[ST_REF_INSERT] = {"INSERT INTO refs (" REF_COLS ") VALUES ($1, $2, $3, $4)", "tttt"},
+	[ST_REF_MOVE] = {"SELECT tract_ref_move($1, $2, $3, $4, $5, $6)", "tttttt"},
+	[ST_REF_EXISTS] = {"SELECT EXISTS (SELECT 1 FROM refs WHERE tract_id = $1 "
+			   "AND ref_name = $2)",
+			   "tt"},
 	[ST_REF_DELETE] = {"DELETE FROM refs WHERE tract_id = $1 AND ref_name = $2 "
 			   "AND ($3 = 0 OR (commit_hash IS NOT DISTINCT FROM $4 "
 			   "AND symbolic_target IS NOT DISTINCT FROM $5))",
@@ -531,13 +535,18 @@ struct params {
 	unsigned char num[MAXP][8];
 };
 
-/* A write held back until the next round trip. It fails by raising an
- * error, so that a COMMIT in the same pipeline is not executed. */
+/*
+ * A write held back until the next round trip. Its failure is an error the
+ * server raises, so a COMMIT sent after it does not run; it is reported by
+ * the call that sent it, worded from what the write was.
+ */
 struct deferred {
 	int stmt;
-	struct params p; /* text values point into mem */
+	struct params p;   /* text values point into mem */
 	char *mem;
-	char *fail_msg;  /* the message when it violates a constraint (NULL: the server's) */
+	char *context;     /* what it was, for a violated key (NULL: the server's words) */
+	int unique_code;   /* a unique violation: this code and message */
+	char *unique_msg;
 };
 
 /* Refs read in the current transaction (the symbolic target comes with
@@ -658,7 +667,8 @@ static int code_of_state(const char *state)
 	if (!state)
 		return TRACT_ESTORAGE;
 	/* serialization_failure, deadlock_detected: another writer won. */
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, STALE_STATE) == 0)
 		return TRACT_ESTALE;
 	if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0)
 		return TRACT_ECORRUPT;
@@ -710,6 +720,8 @@ static int fail_res(tract_backend_conn *conn, const PGresult *res, const char *w
 	}
 	if (!primary)
 		primary = PQresultErrorMessage(res);
+	if (state && strcmp(state, STALE_STATE) == 0)
+		return fail(conn, TRACT_ESTALE, "%s", primary);
 	if (code_of_state(state) == TRACT_ESTALE)
 		return fail(conn, TRACT_ESTALE,
 			    "postgres: %s (another writer got there first; retry)", primary);
@@ -1165,7 +1177,8 @@ static void ref_cache_clear(tract_backend_conn *conn);
 static void deferred_free(struct deferred *d)
 {
 	free(d->mem);
-	free(d->fail_msg);
+	free(d->context);
+	free(d->unique_msg);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1242,6 +1255,21 @@ struct sent {
 
 static int reconnect(tract_backend_conn *conn);
 
+/* Word the failure of a held-back write. */
+static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (state && strcmp(state, "23505") == 0 && d->unique_msg)
+		return fail(conn, d->unique_code, "%s", d->unique_msg);
+	if (state && strncmp(state, "23", 2) == 0 && d->context)
+		return fail(conn, TRACT_ESTORAGE, "postgres: %s (%s)", d->context,
+			    detail ? detail : primary ? primary : "constraint violated");
+	return fail_res(conn, res, "write");
+}
+
 /*
  * One round trip: BEGIN when the transaction is still queued, the
  * deferred writes, then ops[0..n-1], and one Sync. On success every
@@ -1259,20 +1287,15 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 	struct sent *sent = NULL;
 	bool pending[N_PREPARED];
 	size_t n_sent = 0, cap, i;
-	bool begin = conn->txn == TXN_QUEUED, replayable, broken = false, prep;
+	bool begin = conn->txn == TXN_QUEUED, implicit_writes, broken = false, prep;
 	int rc = 0, k, attempt;
 
 	for (k = 0; k < n; k++)
 		ops[k].res = NULL;
-	replayable = begin;
-	if (conn->txn == TXN_NONE) {
-		replayable = true;
-		for (k = 0; k < n; k++)
-			replayable = replayable && !ops[k].write;
-	}
+	/* Outside a transaction, writes commit at the Sync. */
+	implicit_writes = conn->txn == TXN_NONE && conn->n_queue > 0;
 	for (k = 0; k < n; k++)
-		if (ops[k].stmt < 0 && strcmp(ops[k].sql, "COMMIT") == 0)
-			replayable = false;
+		implicit_writes = implicit_writes || (conn->txn == TXN_NONE && ops[k].write);
 	if (conn->txn == TXN_OPEN && conn->txn_failed)
 		return fail(conn, TRACT_ESTORAGE,
 			    "postgres: the transaction failed earlier and must be rolled back");
@@ -1362,31 +1385,60 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 			}
 			break;
 		}
-		/* The connection is gone. */
-		if (!replayable || attempt > 0) {
+		/*
+		 * The connection is gone. Did anything of this round trip take
+		 * effect? The server runs the messages in order and nothing
+		 * after one it answered with an error; so when that message
+		 * comes before the commit point (COMMIT, or the Sync of writes
+		 * outside a transaction), nothing was committed. Everything
+		 * answered, COMMIT included, means committed (only the Sync's
+		 * answer went missing).
+		 */
+		{
+			size_t bad, commit_at = n_sent;
+			bool has_commit = implicit_writes, not_applied;
+
+			for (i = 0; i < n_sent; i++)
+				if (sent[i].op && sent[i].op->stmt < 0 &&
+				    strcmp(sent[i].op->sql, "COMMIT") == 0) {
+					commit_at = i;
+					has_commit = true;
+				}
+			for (bad = 0; bad < n_sent; bad++) {
+				ExecStatusType st = sent[bad].res ? PQresultStatus(sent[bad].res)
+								  : PGRES_FATAL_ERROR;
+				if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+					break;
+			}
+			if (bad == n_sent && has_commit && commit_at < n_sent)
+				break; /* all answered: go on with the results */
+			not_applied = !has_commit || (bad < commit_at && sent[bad].res != NULL);
 			for (i = 0; i < n_sent; i++)
 				if (sent[i].res)
 					PQclear(sent[i].res);
-			rc = fail_res(conn, NULL, what);
+			n_sent = 0;
+			if (attempt == 0 && not_applied && (begin || conn->txn == TXN_NONE)) {
+				/* Nothing of it ran on a transaction of the server's:
+				 * send it all again on a new connection. */
+				rc = reconnect(conn);
+				if (rc < 0)
+					goto done;
+				continue;
+			}
+			if (has_commit && !not_applied)
+				rc = fail(conn, TRACT_ESTORAGE,
+					  "postgres: connection to the server lost during COMMIT; "
+					  "the transaction may or may not have been committed");
+			else if (has_commit)
+				rc = fail(conn, TRACT_ESTORAGE,
+					  "postgres: connection to the server lost; the transaction "
+					  "was not committed");
+			else
+				rc = fail_res(conn, NULL, what);
 			if (conn->txn == TXN_OPEN || begin)
 				conn->txn_failed = true;
 			if (begin)
 				conn->txn = TXN_OPEN;
-			for (k = 0; k < n; k++)
-				if (ops[k].stmt < 0 && strcmp(ops[k].sql, "COMMIT") == 0)
-					rc = fail(conn, TRACT_ESTORAGE,
-						  "postgres: connection to the server lost during "
-						  "COMMIT; the transaction may or may not have been "
-						  "committed");
-			n_sent = 0;
-			goto done;
-		}
-		for (i = 0; i < n_sent; i++)
-			if (sent[i].res)
-				PQclear(sent[i].res);
-		rc = reconnect(conn);
-		if (rc < 0) {
-			n_sent = 0;
 			goto done;
 		}
 	}
@@ -1405,13 +1457,9 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 				rc = fail_res(conn, s->res, what);
 			continue;
 		}
-		if (!ok && rc == 0 && st != PGRES_PIPELINE_ABORTED) {
-			const char *state = PQresultErrorField(s->res, PG_DIAG_SQLSTATE);
-			if (s->def && s->def->fail_msg && state && strncmp(state, "23", 2) == 0)
-				rc = fail(conn, TRACT_ESTORAGE, "%s", s->def->fail_msg);
-			else
-				rc = fail_res(conn, s->res, what);
-		}
+		if (!ok && rc == 0 && st != PGRES_PIPELINE_ABORTED)
+			rc = s->def ? deferred_failed(conn, s->def, s->res)
+				    : fail_res(conn, s->res, what);
 		/* A failed statement aborts the server's transaction. */
 		if (!ok && conn->txn == TXN_OPEN)
 			conn->txn_failed = true;
@@ -1456,26 +1504,19 @@ static int run_write(tract_backend_conn *conn, int stmt, const struct params *p,
 }
 
 /*
- * Hold a write back for the next round trip (inside a transaction only;
- * otherwise it runs now). fail_msg (may be NULL) replaces the server's
- * message when the write violates a constraint.
+ * Hold a write back for the next round trip; outside a transaction it is
+ * sent at once. context (may be NULL) names the write in the message of a
+ * violated key; a unique violation gives unique_code and unique_msg (NULL:
+ * treated like any other key).
  */
 static int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
-		       const char *fail_msg)
+		       const char *context, int unique_code, const char *unique_msg)
 {
 	struct deferred *d;
 	size_t need = 0;
 	char *at;
 	int i, rc;
 
-	if (conn->txn == TXN_NONE || conn->txn_failed) {
-		struct op o = {.stmt = stmt, .p = p, .write = true};
-		rc = round_trip(conn, &o, 1, "write");
-		PQclear(o.res);
-		if (rc < 0 && fail_msg && strstr(conn->err, "[23"))
-			rc = fail(conn, TRACT_ESTORAGE, "%s", fail_msg);
-		return rc;
-	}
 	if (conn->n_queue >= MAX_DEFERRED) {
 		rc = round_trip(conn, NULL, 0, "write");
 		if (rc < 0)
@@ -1494,13 +1535,15 @@ static int defer_write(tract_backend_conn *conn, int stmt, const struct params *
 	for (i = 0; i < p->n; i++)
 		need += p->v[i] ? (p->fmt[i] ? 8 : strlen(p->v[i]) + 1) : 0;
 	d->mem = malloc(need ? need : 1);
-	d->fail_msg = fail_msg ? strdup(fail_msg) : NULL;
-	if (!d->mem || (fail_msg && !d->fail_msg)) {
+	d->context = context ? strdup(context) : NULL;
+	d->unique_msg = unique_msg ? strdup(unique_msg) : NULL;
+	if (!d->mem || (context && !d->context) || (unique_msg && !d->unique_msg)) {
 		deferred_free(d);
 		return oom(conn);
 	}
 	d->stmt = stmt;
 	d->p = *p;
+	d->unique_code = unique_code;
 	at = d->mem;
 	for (i = 0; i < p->n; i++) {
 		size_t n;
@@ -1512,6 +1555,8 @@ static int defer_write(tract_backend_conn *conn, int stmt, const struct params *
 		at += n;
 	}
 	conn->n_queue++;
+	if (conn->txn == TXN_NONE || conn->txn_failed)
+		return round_trip(conn, NULL, 0, "write");
 	return 0;
 }
 
@@ -1789,11 +1834,12 @@ static bool is_plain_integer(const char *text)
 }
 
 /*
- * The store's state: *schema_exists, *tables (the meta table exists) and
- * *version (0: no version row). EVERSION for a version not in 1..4.
+ * The store's state: *schema_exists, *tables (the meta table exists),
+ * *version (0: no version row) and *layout_ok (our own objects are
+ * current). EVERSION for a version not in 1..4.
  */
 static int read_version(tract_backend_conn *conn, bool *schema_exists, bool *tables,
-			int *version)
+			int *version, bool *layout_ok)
 {
 	const char *v[1] = {conn->schema};
 	PGresult *res = NULL;
@@ -1801,7 +1847,7 @@ static int read_version(tract_backend_conn *conn, bool *schema_exists, bool *tab
 	long n;
 	int rc;
 
-	*schema_exists = *tables = false;
+	*schema_exists = *tables = *layout_ok = false;
 	*version = 0;
 	rc = setup_exec(conn,
 			"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1), "
@@ -1816,11 +1862,14 @@ static int read_version(tract_backend_conn *conn, bool *schema_exists, bool *tab
 	PQclear(res);
 	if (!*tables)
 		return 0;
-	rc = setup_exec(conn, "SELECT value FROM _trace_meta WHERE \"key\" = 'schema_version'", 0,
-			NULL, &res, "read the schema version");
+	rc = setup_exec(conn,
+			"SELECT (SELECT value FROM _trace_meta WHERE \"key\" = 'schema_version'), "
+			"(SELECT value FROM _trace_meta WHERE \"key\" = '" LAYOUT_KEY "')",
+			0, NULL, &res, "read the schema version");
 	if (rc < 0)
 		return rc;
-	if (PQntuples(res) == 0) {
+	*layout_ok = !PQgetisnull(res, 0, 1) && strcmp(PQgetvalue(res, 0, 1), LAYOUT_VERSION) == 0;
+	if (PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		return 0;
 	}
@@ -1852,7 +1901,7 @@ static int migrate(tract_backend_conn *conn)
 	const char *v[1] = {conn->schema};
 	char vbuf[16], *sql = NULL;
 	const char *vv[1] = {vbuf};
-	bool schema_exists, tables;
+	bool schema_exists, tables, layout_ok;
 	int version, rc;
 
 	rc = setup_exec(conn, "BEGIN", 0, NULL, NULL, "create the store");
@@ -1861,7 +1910,7 @@ static int migrate(tract_backend_conn *conn)
 	rc = setup_exec(conn, "SELECT pg_catalog.pg_advisory_xact_lock(7236, pg_catalog.hashtext($1))",
 			1, v, NULL, "lock the schema");
 	if (rc == 0)
-		rc = read_version(conn, &schema_exists, &tables, &version);
+		rc = read_version(conn, &schema_exists, &tables, &version, &layout_ok);
 	if (rc == 0 && !schema_exists) {
 		size_t n = strlen(conn->schema_ident) + 32;
 		sql = malloc(n);
@@ -1872,8 +1921,14 @@ static int migrate(tract_backend_conn *conn)
 			rc = setup_exec(conn, sql, 0, NULL, NULL, "create the schema");
 		}
 	}
-	if (rc == 0 && version < SCHEMA_VERSION)
+	if (rc == 0 && (version < SCHEMA_VERSION || !layout_ok))
 		rc = setup_exec(conn, ddl_sql, 0, NULL, NULL, "create the tables");
+	if (rc == 0 && !layout_ok)
+		rc = setup_exec(conn,
+				"INSERT INTO _trace_meta (\"key\", value) VALUES ('" LAYOUT_KEY
+				"', '" LAYOUT_VERSION "') "
+				"ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
+				0, NULL, NULL, "record the layout");
 	if (rc == 0 && version < SCHEMA_VERSION) {
 		snprintf(vbuf, sizeof(vbuf), "%d", SCHEMA_VERSION);
 		rc = setup_exec(conn,
@@ -1891,11 +1946,11 @@ static int migrate(tract_backend_conn *conn)
 
 static int ensure_store(tract_backend_conn *conn, unsigned flags)
 {
-	bool schema_exists, tables;
+	bool schema_exists, tables, layout_ok;
 	int version, rc;
 
-	rc = read_version(conn, &schema_exists, &tables, &version);
-	if (rc < 0 || version == SCHEMA_VERSION)
+	rc = read_version(conn, &schema_exists, &tables, &version, &layout_ok);
+	if (rc < 0 || (version == SCHEMA_VERSION && layout_ok))
 		return rc;
 	if (!tables && !(flags & TRACT_BACKEND_CREATE))
 		return fail(conn, TRACT_ENOTFOUND,
@@ -2253,7 +2308,7 @@ static int pg_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int 
 	p_int(&p, row->token_count);
 	p_time(&p, row->created_at);
 	if (!inserted)
-		return defer_write(conn, ST_BLOB_PUT, &p, NULL);
+		return defer_write(conn, ST_BLOB_PUT, &p, NULL, 0, NULL);
 	rc = run_write(conn, ST_BLOB_PUT, &p, &changed, "store blob");
 	*inserted = rc == 0 && changed > 0;
 	return rc;
@@ -2300,45 +2355,12 @@ static int pg_blob_delete(tract_backend_conn *conn, const char *content_hash)
 
 /* ---- commits ---------------------------------------------------------------------- */
 
-/* Why an insert into commits changed nothing. */
-static int commit_put_failed(tract_backend_conn *conn, const tract_commit_row *row)
-{
-	struct params p = {0};
-	PGresult *res = NULL;
-	int rc;
-
-	p_text(&p, row->commit_hash);
-	p_text(&p, row->content_hash);
-	p_text(&p, row->parent_hash);
-	p_text(&p, row->response_to);
-	rc = run(conn, ST_COMMIT_DIAG, &p, false, &res, "store commit");
-	if (rc < 0)
-		return rc;
-	if (col_bool(res, 0, 0))
-		rc = fail(conn, TRACT_EEXISTS, "postgres: commit already exists: %s",
-			  row->commit_hash);
-	else if (!col_bool(res, 0, 1))
-		rc = fail(conn, TRACT_ESTORAGE, "postgres: commit %s: its blob %s is missing",
-			  row->commit_hash, row->content_hash);
-	else if (!col_bool(res, 0, 2))
-		rc = fail(conn, TRACT_ESTORAGE, "postgres: commit %s: its parent %s is missing",
-			  row->commit_hash, row->parent_hash);
-	else if (!col_bool(res, 0, 3))
-		rc = fail(conn, TRACT_ESTORAGE,
-			  "postgres: commit %s: the commit it responds to, %s, is missing",
-			  row->commit_hash, row->response_to);
-	else
-		rc = fail(conn, TRACT_ESTORAGE, "postgres: commit %s was not stored",
-			  row->commit_hash);
-	PQclear(res);
-	return rc;
-}
-
+/* Held back: its failure (EEXISTS, a missing blob or parent: ESTORAGE)
+ * is reported by the call that sends it, at the latest commit(). */
 static int pg_commit_put(tract_backend_conn *conn, const tract_commit_row *row)
 {
 	struct params p = {0};
-	long changed = 0;
-	int rc;
+	char ctx[160], exists[160];
 
 	CHECK_ARG(conn, row && row->commit_hash && row->tract_id && row->content_hash &&
 				row->content_type && operation_name(row->operation));
@@ -2354,10 +2376,11 @@ static int pg_commit_put(tract_backend_conn *conn, const tract_commit_row *row)
 	p_text(&p, row->metadata_json ? row->metadata_json : "null");
 	p_text(&p, row->generation_config_json ? row->generation_config_json : "null");
 	p_time(&p, row->created_at);
-	rc = run_write(conn, ST_COMMIT_PUT, &p, &changed, "store commit");
-	if (rc == 0 && changed != 1)
-		return commit_put_failed(conn, row);
-	return rc;
+	snprintf(ctx, sizeof(ctx), "commit %.64s refused: its blob or a commit it names is missing",
+		 row->commit_hash);
+	snprintf(exists, sizeof(exists), "postgres: commit already exists: %.64s",
+		 row->commit_hash);
+	return defer_write(conn, ST_COMMIT_PUT, &p, ctx, TRACT_EEXISTS, exists);
 }
 
 static int pg_commit_get(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
@@ -2927,44 +2950,15 @@ static int pg_ref_get(tract_backend_conn *conn, const char *tract_id, const char
 	return rc < 0 ? rc : 0;
 }
 
-/* Why a compare-and-swap changed nothing: ESTALE, or ESTORAGE when the
- * ref held the expected value but the commit is missing. */
-static int ref_cas_failed(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
-			  const char *commit_hash, const tract_ref_row *expected)
-{
-	struct params p = {0};
-	PGresult *res = NULL;
-	bool matched, commit_ok;
-	int rc;
-
-	p_text(&p, tract_id);
-	p_text(&p, ref_name);
-	p_int(&p, expected != NULL);
-	p_text(&p, expected ? expected->commit_hash : NULL);
-	p_text(&p, expected ? expected->symbolic_target : NULL);
-	p_text(&p, commit_hash);
-	rc = run(conn, ST_REF_DIAG, &p, false, &res, "move ref");
-	if (rc < 0)
-		return rc;
-	/* expected: the ref still matches; no expectation: the ref exists. */
-	matched = col_bool(res, 0, 0);
-	commit_ok = col_bool(res, 0, 1);
-	PQclear(res);
-	if ((expected ? matched : !matched) && !commit_ok)
-		return fail(conn, TRACT_ESTORAGE, "postgres: ref %s: commit %s does not exist",
-			    ref_name, commit_hash);
-	return fail(conn, TRACT_ESTALE,
-		    expected ? "ref %s of tract %s moved (compare-and-swap lost)"
-			     : "ref %s of tract %s already exists (compare-and-swap lost)",
-		    ref_name, tract_id);
-}
-
+/* Held back: a lost compare-and-swap (ESTALE) or a missing commit
+ * (ESTORAGE) is reported by the call that sends it, at the latest
+ * commit(); nothing of the transaction is then written. */
 static int pg_ref_cas(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 		      const char *commit_hash, const char *symbolic_target,
 		      const tract_ref_row *expected)
 {
 	struct params p = {0};
-	long changed = 0;
+	char ctx[600], stale[600];
 	int rc;
 
 	CHECK_ARG(conn, tract_id && ref_name && (!commit_hash != !symbolic_target));
@@ -2976,9 +2970,13 @@ static int pg_ref_cas(tract_backend_conn *conn, const char *tract_id, const char
 		p_text(&p, expected->commit_hash);
 		p_text(&p, expected->symbolic_target);
 	}
-	rc = run_write(conn, expected ? ST_REF_UPDATE : ST_REF_INSERT, &p, &changed, "move ref");
-	if (rc == 0 && changed != 1)
-		rc = ref_cas_failed(conn, tract_id, ref_name, commit_hash, expected);
+	snprintf(ctx, sizeof(ctx), "ref %.255s: commit %.64s does not exist", ref_name,
+		 commit_hash ? commit_hash : "");
+	snprintf(stale, sizeof(stale),
+		 "ref %.255s of tract %.64s already exists (compare-and-swap lost)", ref_name,
+		 tract_id);
+	rc = defer_write(conn, expected ? ST_REF_MOVE : ST_REF_INSERT, &p, ctx, TRACT_ESTALE,
+			 stale);
 	if (rc == 0)
 		ref_cache_put(conn, tract_id, ref_name, true, commit_hash, symbolic_target);
 	else
@@ -3008,11 +3006,7 @@ static int pg_ref_delete(tract_backend_conn *conn, const char *tract_id, const c
 	p.n = 0;
 	p_text(&p, tract_id);
 	p_text(&p, ref_name);
-	p_int(&p, 0);
-	p_null(&p);
-	p_null(&p);
-	p_null(&p);
-	rc = run(conn, ST_REF_DIAG, &p, false, &res, "delete ref");
+	rc = run(conn, ST_REF_EXISTS, &p, false, &res, "delete ref");
 	if (rc < 0)
 		return rc;
 	exists = col_bool(res, 0, 0);
@@ -3070,10 +3064,10 @@ static int pg_annotation_put(tract_backend_conn *conn, const tract_annotation_ro
 	p_text(&p, row->reason);
 	p_time(&p, row->created_at);
 	if (!out_id) {
-		char msg[ERRLEN];
-		snprintf(msg, sizeof(msg), "postgres: annotation target commit not found: %s",
+		char ctx[ERRLEN];
+		snprintf(ctx, sizeof(ctx), "annotation target commit not found: %s",
 			 row->target_hash);
-		return defer_write(conn, ST_ANN_PUT_DEFERRED, &p, msg);
+		return defer_write(conn, ST_ANN_PUT_DEFERRED, &p, ctx, 0, NULL);
 	}
 	rc = run(conn, ST_ANN_PUT, &p, true, &res, "store annotation");
 	if (rc < 0)
@@ -3314,7 +3308,7 @@ static int pg_meta_set(tract_backend_conn *conn, const char *key, const char *va
 	CHECK_ARG(conn, key && value);
 	p_text(&p, key);
 	p_text(&p, value);
-	return defer_write(conn, ST_META_SET, &p, NULL);
+	return defer_write(conn, ST_META_SET, &p, NULL, 0, NULL);
 }
 
 static int pg_meta_delete(tract_backend_conn *conn, const char *key)
