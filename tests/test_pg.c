@@ -43,7 +43,7 @@ struct pgfx {
 	const tract_backend *be;
 };
 
-/* ---- helpers --------------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static char *uri_with(const char *extra)
 {
@@ -175,7 +175,7 @@ static void put_root(struct pgfx *f, tract_backend_conn *c, const char *hash, co
 	assert_int_equal(f->be->commit_put(c, &row), 0);
 }
 
-/* ---- schema and version ----------------------------------------------------------- */
+/* ---- schema and version -------------------------------------------------- */
 
 static void test_schema_created_with_version(void **state)
 {
@@ -297,7 +297,7 @@ static void test_newer_version_refused(void **state)
 	assert_string_equal(get_version(f), "4");
 }
 
-/* ---- schemas ------------------------------------------------------------------------ */
+/* ---- schemas ------------------------------------------------------------- */
 
 static int count_meta(const char *key, const char *value, void *payload)
 {
@@ -415,7 +415,7 @@ static void test_metacharacters_public_api(void **state)
 	tract_store_free(s);
 }
 
-/* ---- secrets and libpq parameters -------------------------------------------------------- */
+/* ---- secrets and libpq parameters ---------------------------------------- */
 
 /* The message of a failed open must not show the password nor the URI. */
 static void check_secret_hidden(struct pgfx *f, const char *uri, const char *secret,
@@ -510,7 +510,7 @@ static void test_libpq_parameters_pass_through(void **state)
 	assert_non_null(strstr(err, "invalid"));
 }
 
-/* ---- writers, locks, deadlocks ------------------------------------------------------------------ */
+/* ---- writers, locks, deadlocks ------------------------------------------- */
 
 static int copy_ref(const tract_ref_row *row, void *payload)
 {
@@ -648,7 +648,7 @@ static void test_deadlock_is_estale(void **state)
 	f->be->close(r.c);
 }
 
-/* ---- connections lost -------------------------------------------------------------------------- */
+/* ---- connections lost ---------------------------------------------------- */
 
 /* Terminate the backends of an application name; wait until they are gone. */
 static void kill_backends(struct pgfx *f, const char *app)
@@ -742,7 +742,7 @@ static void test_connection_killed_mid_transaction(void **state)
 	f->be->close(c);
 }
 
-/* ---- many processes, one branch ------------------------------------------------------------- */
+/* ---- many processes, one branch ------------------------------------------ */
 
 static long env_long(const char *name, long def)
 {

@@ -80,7 +80,7 @@
 #define OID_TEXT 25
 #define OID_TIMESTAMPTZ 1184
 
-/* ---- schema ------------------------------------------------------------ */
+/* ---- schema -------------------------------------------------------------- */
 
 /*
  * The whole layout. Every statement is idempotent; the migration runs it
@@ -203,7 +203,7 @@ static const char ddl_sql[] =
 #define LAYOUT_KEY "postgres_layout"
 #define LAYOUT_VERSION "1"
 
-/* ---- statements ------------------------------------------------------------ */
+/* ---- statements ---------------------------------------------------------- */
 
 #define COMMIT_COLS                                                                                \
 	"commit_hash, tract_id, parent_hash, content_hash, content_type, operation, "              \
@@ -521,7 +521,7 @@ static const char chain_scan_join_parents[] =
 	"ON pp.commit_hash = c.commit_hash";
 static const char chain_scan_where[] = " WHERE c.tract_id = $2 AND c.seq <= (SELECT seq FROM s)";
 
-/* ---- connection ------------------------------------------------------------ */
+/* ---- connection ---------------------------------------------------------- */
 
 #define MAXP 12
 
@@ -592,7 +592,7 @@ struct op {
 	PGresult *res;            /* its result, after the round trip */
 };
 
-/* ---- errors ---------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------- */
 
 /* Replace every occurrence of the secrets in msg (in place, within len). */
 static void scrub(const tract_backend_conn *conn, char *msg, size_t len)
@@ -734,7 +734,7 @@ static int oom(tract_backend_conn *conn)
 	return fail(conn, TRACT_ENOMEM, "postgres: out of memory");
 }
 
-/* ---- parameters and results ------------------------------------------------ */
+/* ---- parameters and results ---------------------------------------------- */
 
 static void put_be64(unsigned char *b, int64_t v)
 {
@@ -852,7 +852,7 @@ static long changed_rows(const PGresult *r)
 	return n && *n ? strtol(n, NULL, 10) : 0;
 }
 
-/* ---- enums ----------------------------------------------------------------- */
+/* ---- enums --------------------------------------------------------------- */
 
 static const char *operation_name(tract_operation op)
 {
@@ -902,7 +902,7 @@ static tract_priority priority_parse(const char *s)
 	return TRACT_PRIORITY_NONE;
 }
 
-/* ---- text helpers ------------------------------------------------------------ */
+/* ---- text helpers -------------------------------------------------------- */
 
 static bool utf8_valid(const char *s)
 {
@@ -1031,7 +1031,7 @@ static char *percent_decode(const char *s, size_t n)
 	return out;
 }
 
-/* ---- the location ------------------------------------------------------------ */
+/* ---- the location -------------------------------------------------------- */
 
 static bool has_prefix(const char *s, const char *p)
 {
@@ -1170,7 +1170,7 @@ static void redact_quoted(char *msg, size_t len)
 	snprintf(msg, len, "%s", out);
 }
 
-/* ---- the round trip ---------------------------------------------------------- */
+/* ---- the round trip ------------------------------------------------------ */
 
 static void ref_cache_clear(tract_backend_conn *conn);
 
@@ -1560,7 +1560,7 @@ static int defer_write(tract_backend_conn *conn, int stmt, const struct params *
 	return 0;
 }
 
-/* ---- iteration --------------------------------------------------------------- */
+/* ---- iteration ----------------------------------------------------------- */
 
 /* The callback given to an iteration, with one typed slot per row kind. */
 struct sink {
@@ -1742,7 +1742,7 @@ static int emit_tract(const PGresult *r, int i, const struct sink *sk)
 	return sk->fn.tract(&t, sk->payload);
 }
 
-/* ---- session, schema and migration ------------------------------------------- */
+/* ---- session, schema and migration --------------------------------------- */
 
 static void no_notices(void *arg, const char *message)
 {
@@ -2018,7 +2018,7 @@ static int reconnect(tract_backend_conn *conn)
 	return rc < 0 ? rc : enter_pipeline(conn);
 }
 
-/* ---- lifecycle ----------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 static void ref_cache_clear(tract_backend_conn *conn)
 {
@@ -2144,7 +2144,7 @@ static const char *pg_last_error(tract_backend_conn *conn)
 	return conn ? conn->err : "postgres: no connection";
 }
 
-/* ---- argument checks ------------------------------------------------------------ */
+/* ---- argument checks ----------------------------------------------------- */
 
 #define CHECK_CONN(conn)                                                                           \
 	do {                                                                                       \
@@ -2161,7 +2161,7 @@ static const char *pg_last_error(tract_backend_conn *conn)
 				    __func__, #cond);                                              \
 	} while (0)
 
-/* ---- transactions ------------------------------------------------------------- */
+/* ---- transactions -------------------------------------------------------- */
 
 static int pg_begin(tract_backend_conn *conn, tract_txn_kind kind)
 {
@@ -2293,7 +2293,7 @@ static int run_guarded(tract_backend_conn *conn, struct op *ops, int n, const ch
 	return rc;
 }
 
-/* ---- blobs ---------------------------------------------------------------------- */
+/* ---- blobs --------------------------------------------------------------- */
 
 static int pg_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *inserted)
 {
@@ -2353,7 +2353,7 @@ static int pg_blob_delete(tract_backend_conn *conn, const char *content_hash)
 	return 0;
 }
 
-/* ---- commits ---------------------------------------------------------------------- */
+/* ---- commits ------------------------------------------------------------- */
 
 /* Held back: its failure (EEXISTS, a missing blob or parent: ESTORAGE)
  * is reported by the call that sends it, at the latest commit(). */
@@ -2473,7 +2473,7 @@ static int pg_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 	return 0;
 }
 
-/* ---- chain walk --------------------------------------------------------------------- */
+/* ---- chain walk ---------------------------------------------------------- */
 
 static char *chain_cte_sql(unsigned flags)
 {
@@ -2799,7 +2799,7 @@ static int pg_commit_chain(tract_backend_conn *conn, const char *tract_id, const
 	return rc;
 }
 
-/* ---- merge parents ------------------------------------------------------------------ */
+/* ---- merge parents ------------------------------------------------------- */
 
 static int pg_parent_put(tract_backend_conn *conn, const char *commit_hash,
 			 const char *parent_hash, int64_t position)
@@ -2840,7 +2840,7 @@ static int pg_parent_foreach(tract_backend_conn *conn, tract_parent_cb cb, void 
 	return query_each(conn, ST_PARENT_ALL, NULL, emit_parent, &sk, NULL, "list parents");
 }
 
-/* ---- refs ---------------------------------------------------------------------------- */
+/* ---- refs ---------------------------------------------------------------- */
 
 static struct ref_entry *ref_cache_find(tract_backend_conn *conn, const char *tract_id,
 					const char *name)
@@ -3048,7 +3048,7 @@ static int pg_ref_foreach(tract_backend_conn *conn, const char *tract_id, const 
 			  &p, emit_ref, &sk, NULL, "list refs");
 }
 
-/* ---- annotations ----------------------------------------------------------------------- */
+/* ---- annotations --------------------------------------------------------- */
 
 static int pg_annotation_put(tract_backend_conn *conn, const tract_annotation_row *row,
 			     int64_t *out_id)
@@ -3111,7 +3111,7 @@ static int pg_annotation_delete_target(tract_backend_conn *conn, const char *tar
 	return run_write(conn, ST_ANN_DELETE_TARGET, &p, NULL, "delete annotations");
 }
 
-/* ---- compression records ----------------------------------------------------------------- */
+/* ---- compression records ------------------------------------------------- */
 
 static int pg_compression_put(tract_backend_conn *conn, const tract_compression_row *row)
 {
@@ -3225,7 +3225,7 @@ static int pg_compression_delete(tract_backend_conn *conn, const char *compressi
 	return 0;
 }
 
-/* ---- spawn pointers ------------------------------------------------------------------------ */
+/* ---- spawn pointers ------------------------------------------------------ */
 
 static int pg_spawn_put(tract_backend_conn *conn, const tract_spawn_row *row, int64_t *out_id)
 {
@@ -3288,7 +3288,7 @@ static int pg_spawn_delete(tract_backend_conn *conn, int64_t id)
 	return rc;
 }
 
-/* ---- store metadata --------------------------------------------------------------------------- */
+/* ---- store metadata ------------------------------------------------------ */
 
 static int pg_meta_get(tract_backend_conn *conn, const char *key, tract_meta_cb cb,
 		       void *payload)
@@ -3341,7 +3341,7 @@ static int pg_meta_foreach(tract_backend_conn *conn, const char *prefix, tract_m
 			  NULL, "list metadata");
 }
 
-/* ---- tracts ------------------------------------------------------------------------------------- */
+/* ---- tracts -------------------------------------------------------------- */
 
 static int pg_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, void *payload)
 {
@@ -3351,7 +3351,7 @@ static int pg_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, void *p
 	return query_each(conn, ST_TRACTS, NULL, emit_tract, &sk, NULL, "list tracts");
 }
 
-/* ---- entry ---------------------------------------------------------------------------------------- */
+/* ---- entry --------------------------------------------------------------- */
 
 static const tract_backend postgres_backend = {
 	.abi_version = TRACT_BACKEND_ABI_VERSION,
