@@ -648,6 +648,79 @@ static void test_deadlock_is_estale(void **state)
 	f->be->close(r.c);
 }
 
+/* An append's writes go as one statement: its failures still read as
+ * the write that failed, at commit, and nothing is written. */
+static void test_append_statement_failures(void **state)
+{
+	struct pgfx *f = *state;
+	tract_backend_conn *c;
+	tract_ref_row exp = {0};
+	char h0[65], h1[65], b1[65], other[65];
+	tract_blob_row blob = {H(b1, "b1"), "{\"text\":\"one\"}", 14, 3, 2000000};
+	tract_commit_row row = {.commit_hash = H(h1, "c1"), .tract_id = "t", .parent_hash = h0,
+				.content_hash = b1, .content_type = "dialogue",
+				.operation = TRACT_OP_APPEND, .created_at = 2000000};
+	int rc;
+
+	c = be_open(f, f->uri, TRACT_BACKEND_CREATE, 0, NULL, 0);
+	assert_int_equal(f->be->begin(c, TRACT_TXN_WRITE), 0);
+	put_root(f, c, H(h0, "c0"), "t");
+	assert_int_equal(f->be->ref_cas(c, "t", "refs/heads/main", h0, NULL, NULL), 0);
+	assert_int_equal(f->be->commit(c), 0);
+
+	/* The branch is not where the writer thinks. */
+	exp.commit_hash = H(other, "0ther");
+	assert_int_equal(f->be->begin(c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->blob_put(c, &blob, NULL), 0);
+	assert_int_equal(f->be->commit_put(c, &row), 0);
+	rc = f->be->ref_cas(c, "t", "refs/heads/main", h1, NULL, &exp);
+	if (rc == 0)
+		rc = f->be->commit(c);
+	assert_int_equal(rc, TRACT_ESTALE);
+	assert_non_null(strstr(f->be->last_error(c), "refs/heads/main"));
+	assert_int_equal(f->be->rollback(c), 0);
+	assert_int_equal(count_rows(f, "commits"), 1);
+	assert_int_equal(count_rows(f, "blobs"), 1);
+
+	/* The commit exists already. */
+	exp.commit_hash = h0;
+	row.commit_hash = h0;
+	row.parent_hash = NULL;
+	assert_int_equal(f->be->begin(c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->blob_put(c, &blob, NULL), 0);
+	assert_int_equal(f->be->commit_put(c, &row), 0);
+	rc = f->be->ref_cas(c, "t", "refs/heads/main", h0, NULL, &exp);
+	if (rc == 0)
+		rc = f->be->commit(c);
+	assert_int_equal(rc, TRACT_EEXISTS);
+	assert_int_equal(f->be->rollback(c), 0);
+
+	/* Its parent is missing. */
+	row.commit_hash = h1;
+	row.parent_hash = other;
+	assert_int_equal(f->be->begin(c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->blob_put(c, &blob, NULL), 0);
+	assert_int_equal(f->be->commit_put(c, &row), 0);
+	rc = f->be->ref_cas(c, "t", "refs/heads/main", h1, NULL, &exp);
+	if (rc == 0)
+		rc = f->be->commit(c);
+	assert_int_equal(rc, TRACT_ESTORAGE);
+	assert_non_null(strstr(f->be->last_error(c), "parent_hash"));
+	assert_int_equal(f->be->rollback(c), 0);
+	assert_int_equal(count_rows(f, "commits"), 1);
+	assert_int_equal(count_rows(f, "blobs"), 1);
+
+	/* And all three go through. */
+	row.parent_hash = h0;
+	assert_int_equal(f->be->begin(c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->blob_put(c, &blob, NULL), 0);
+	assert_int_equal(f->be->commit_put(c, &row), 0);
+	assert_int_equal(f->be->ref_cas(c, "t", "refs/heads/main", h1, NULL, &exp), 0);
+	assert_int_equal(f->be->commit(c), 0);
+	assert_int_equal(count_rows(f, "commits"), 2);
+	f->be->close(c);
+}
+
 /* ---- connections lost ---------------------------------------------------- */
 
 /* Terminate the backends of an application name; wait until they are gone. */
@@ -904,6 +977,7 @@ int main(void)
 		T(test_libpq_parameters_pass_through),
 		T(test_writers_queue_on_a_branch),
 		T(test_deadlock_is_estale),
+		T(test_append_statement_failures),
 		T(test_connection_killed_mid_transaction),
 		T(test_processes_append_to_one_branch),
 	};

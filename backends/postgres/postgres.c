@@ -220,6 +220,10 @@ static const char ddl_sql[] =
 #define COMMIT_EXISTS(p) "EXISTS (SELECT 1 FROM commits WHERE commit_hash = " p ")"
 
 enum stmt_id {
+	ST_BEGIN_READ,
+	ST_BEGIN_WRITE,
+	ST_TXN_COMMIT,
+	ST_TXN_ROLLBACK,
 	ST_BLOB_PUT,
 	ST_BLOB_GET,
 	ST_BLOB_ALL,
@@ -241,6 +245,7 @@ enum stmt_id {
 	ST_REF_GET_LOCK,
 	ST_REF_INSERT,
 	ST_REF_MOVE,
+	ST_APPEND,
 	ST_REF_EXISTS,
 	ST_REF_DELETE,
 	ST_REF_TRACT,
@@ -288,6 +293,12 @@ struct stmt_def {
 };
 
 static const struct stmt_def stmts[ST_COUNT] = {
+	/* Write transactions read the latest committed values (and lock the
+	 * refs they read); read transactions are one snapshot. */
+	[ST_BEGIN_READ] = {"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", ""},
+	[ST_BEGIN_WRITE] = {"BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE", ""},
+	[ST_TXN_COMMIT] = {"COMMIT", ""},
+	[ST_TXN_ROLLBACK] = {"ROLLBACK", ""},
 	[ST_BLOB_PUT] = {"INSERT INTO blobs (" BLOB_COLS ") VALUES ($1, $2, $3, $4, $5) "
 			 "ON CONFLICT (content_hash) DO NOTHING",
 			 "ttiiz"},
@@ -353,6 +364,17 @@ static const struct stmt_def stmts[ST_COUNT] = {
 	 * STALE_STATE when the ref moved. */
 	[ST_REF_INSERT] = {"INSERT INTO refs (" REF_COLS ") VALUES ($1, $2, $3, $4)", "tttt"},
 	[ST_REF_MOVE] = {"SELECT tract_ref_move($1, $2, $3, $4, $5, $6)", "tttttt"},
+	/*
+	 * An append's three writes as one statement: what ST_BLOB_PUT,
+	 * ST_COMMIT_PUT and ST_REF_MOVE held back in a row become, when they
+	 * are sent (the commit row is inserted before the ref is moved to it).
+	 */
+	[ST_APPEND] = {"WITH b AS (INSERT INTO blobs (" BLOB_COLS ") VALUES ($1, $2, $3, $4, $5) "
+		       "ON CONFLICT (content_hash) DO NOTHING), "
+		       "c AS (INSERT INTO commits (" COMMIT_COLS ") VALUES ($6, $7, $8, $9, $10, "
+		       "$11, $12, $13, $14, $15, $16, $17) RETURNING commit_hash) "
+		       "SELECT tract_ref_move($18, $19, $20, $21, $22, $23) FROM c",
+		       "ttiiz" "ttttttttittz" "tttttt"},
 	[ST_REF_EXISTS] = {"SELECT EXISTS (SELECT 1 FROM refs WHERE tract_id = $1 "
 			   "AND ref_name = $2)",
 			   "tt"},
@@ -523,7 +545,7 @@ static const char chain_scan_where[] = " WHERE c.tract_id = $2 AND c.seq <= (SEL
 
 /* ---- connection ---------------------------------------------------------- */
 
-#define MAXP 12
+#define MAXP 24
 
 /* Parameters of one statement: text ones point at the caller's strings,
  * integers are kept here in network order. */
@@ -1248,19 +1270,50 @@ struct sent {
 	int stmt;
 	bool prepare;
 	struct op *op;          /* the caller's op, or NULL */
-	struct deferred *def;   /* a deferred write, or NULL */
+	struct deferred *def;   /* a deferred write, or NULL (ST_APPEND: the first of 3) */
 	bool begin;
 	PGresult *res;
 };
 
+/* Three deferred writes that ST_APPEND sends as one statement? */
+static bool is_append(const struct deferred *q, size_t n, size_t i)
+{
+	return i + 2 < n && q[i].stmt == ST_BLOB_PUT && q[i + 1].stmt == ST_COMMIT_PUT &&
+	       q[i + 2].stmt == ST_REF_MOVE &&
+	       strcmp(q[i + 1].p.v[0], q[i + 2].p.v[2] ? q[i + 2].p.v[2] : "") == 0 &&
+	       strcmp(q[i].p.v[0], q[i + 1].p.v[3]) == 0;
+}
+
+/* The parameters of ST_APPEND: those of the three writes, in order. */
+static void append_params(struct params *out, const struct deferred *q)
+{
+	int k, j;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < 3; k++) {
+		for (j = 0; j < q[k].p.n; j++) {
+			out->v[out->n] = q[k].p.v[j];
+			out->len[out->n] = q[k].p.len[j];
+			out->fmt[out->n] = q[k].p.fmt[j];
+			out->n++;
+		}
+	}
+}
+
 static int reconnect(tract_backend_conn *conn);
 
 /* Word the failure of a held-back write. */
-static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, const PGresult *res)
+static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, bool append,
+			   const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+	/* Of an append's three writes, the commit's or the ref's failed. */
+	if (append)
+		d += constraint && strncmp(constraint, "refs_", 5) == 0 ? 2 : 1;
 
 	if (state && strcmp(state, "23505") == 0 && d->unique_msg)
 		return fail(conn, d->unique_code, "%s", d->unique_msg);
@@ -1313,24 +1366,32 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 		broken = false;
 		memset(pending, 0, sizeof(pending));
 		if (begin) {
-			struct op b = {.stmt = -1,
-				       .sql = conn->kind == TRACT_TXN_WRITE
-						      ? "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"
-						      : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"};
+			struct op b = {.stmt = conn->kind == TRACT_TXN_WRITE ? ST_BEGIN_WRITE
+									    : ST_BEGIN_READ};
 			if (!send_op(conn, &b, pending, &prep))
 				broken = true;
-			sent[n_sent++] = (struct sent){.stmt = -1, .begin = true};
+			if (prep)
+				sent[n_sent++] = (struct sent){.stmt = b.stmt, .prepare = true};
+			sent[n_sent++] = (struct sent){.stmt = b.stmt, .begin = true};
 		}
 		for (i = 0; !broken && i < conn->n_queue; i++) {
 			struct deferred *d = &conn->queue[i];
 			struct op o = {.stmt = d->stmt, .p = &d->p, .write = true};
+			struct params ap;
+			if (is_append(conn->queue, conn->n_queue, i)) {
+				append_params(&ap, d);
+				o.stmt = ST_APPEND;
+				o.p = &ap;
+			}
 			if (!send_op(conn, &o, pending, &prep)) {
 				broken = true;
 				break;
 			}
 			if (prep)
-				sent[n_sent++] = (struct sent){.stmt = d->stmt, .prepare = true};
-			sent[n_sent++] = (struct sent){.stmt = d->stmt, .def = d};
+				sent[n_sent++] = (struct sent){.stmt = o.stmt, .prepare = true};
+			sent[n_sent++] = (struct sent){.stmt = o.stmt, .def = d};
+			if (o.stmt == ST_APPEND)
+				i += 2;
 		}
 		for (k = 0; !broken && k < n; k++) {
 			if (!send_op(conn, &ops[k], pending, &prep)) {
@@ -1399,8 +1460,7 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 			bool has_commit = implicit_writes, not_applied;
 
 			for (i = 0; i < n_sent; i++)
-				if (sent[i].op && sent[i].op->stmt < 0 &&
-				    strcmp(sent[i].op->sql, "COMMIT") == 0) {
+				if (sent[i].op && sent[i].op->stmt == ST_TXN_COMMIT) {
 					commit_at = i;
 					has_commit = true;
 				}
@@ -1458,7 +1518,7 @@ static int round_trip(tract_backend_conn *conn, struct op *ops, int n, const cha
 			continue;
 		}
 		if (!ok && rc == 0 && st != PGRES_PIPELINE_ABORTED)
-			rc = s->def ? deferred_failed(conn, s->def, s->res)
+			rc = s->def ? deferred_failed(conn, s->def, s->stmt == ST_APPEND, s->res)
 				    : fail_res(conn, s->res, what);
 		/* A failed statement aborts the server's transaction. */
 		if (!ok && conn->txn == TXN_OPEN)
@@ -2192,7 +2252,7 @@ static void txn_reset(tract_backend_conn *conn)
 
 static int pg_commit(tract_backend_conn *conn)
 {
-	struct op o = {.stmt = -1, .sql = "COMMIT", .write = true};
+	struct op o = {.stmt = ST_TXN_COMMIT, .write = true};
 	const char *status;
 	int rc;
 
@@ -2223,7 +2283,7 @@ static int pg_commit(tract_backend_conn *conn)
 
 static int pg_rollback(tract_backend_conn *conn)
 {
-	struct op o = {.stmt = -1, .sql = "ROLLBACK"};
+	struct op o = {.stmt = ST_TXN_ROLLBACK};
 	bool open;
 	int rc;
 
