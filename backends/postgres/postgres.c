@@ -1838,11 +1838,10 @@ static int session_setup(tract_backend_conn *conn)
 
 	if (PQpipelineStatus(conn->pg) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn->pg) != 1)
 		return fail(conn, TRACT_ESTORAGE, "postgres: cannot leave pipeline mode");
-	rc = setup_exec(conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, v,
-			NULL, "set search_path");
-	if (rc == 0 && PQserverVersion(conn->pg) >= 110000)
-		rc = setup_exec(conn, "SELECT pg_catalog.set_config('jit', 'off', false)", 0, NULL,
-				NULL, "set jit");
+	rc = setup_exec(conn,
+			"SELECT pg_catalog.set_config('search_path', $1, false), "
+			"pg_catalog.set_config('jit', 'off', false)",
+			1, v, NULL, "set up the session");
 	return rc;
 }
 
@@ -2041,9 +2040,9 @@ static int connect_db(tract_backend_conn *conn, const char *uri)
 		return fail(conn, TRACT_ESTORAGE,
 			    "postgres: the server stores times as floating point "
 			    "(integer_datetimes off), which is not supported");
-	if (PQserverVersion(conn->pg) < 100000)
+	if (PQserverVersion(conn->pg) < 120000)
 		return fail(conn, TRACT_ESTORAGE,
-			    "postgres: server version %d is older than 10, not supported",
+			    "postgres: server version %d is older than 12, not supported",
 			    PQserverVersion(conn->pg));
 	return 0;
 }
