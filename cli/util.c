@@ -208,7 +208,9 @@ int cli_open_store(struct cli *cli, tract_store **out, unsigned flags)
 	if (rc == 0)
 		return 0;
 	*out = NULL;
-	if (rc == TRACT_ENOTFOUND && !(flags & TRACT_STORE_CREATE))
+	/* A network URI is never printed (it may hold a password); its
+	 * backend's message names what is missing. */
+	if (rc == TRACT_ENOTFOUND && !(flags & TRACT_STORE_CREATE) && !strstr(cli->db, "://"))
 		return cli_fail("store not found: %s", cli_redact_uri(cli->db));
 	return cli_fail_lib();
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "internal.h"
@@ -892,6 +893,45 @@ done:
 	return rc;
 }
 
+/*
+ * A lost compare-and-swap (another writer moved the branch first) is
+ * retried on the new head at most COMMIT_RETRIES times, each after a
+ * random pause of up to 1, 2, 4 ... 64 ms ("full jitter"): writers that
+ * collided do not collide again in step. Each thread draws from its own
+ * generator, seeded from the clock, the process id and its own address,
+ * so forked processes do not share a sequence.
+ */
+#define COMMIT_RETRIES 10
+#define COMMIT_BACKOFF_MAX_US 64000
+
+static _Thread_local uint64_t backoff_state;
+
+static uint64_t backoff_random(void)
+{
+	uint64_t x = backoff_state;
+
+	if (x == 0)
+		x = (uint64_t)tract_time_now() ^ ((uint64_t)getpid() << 32) ^
+		    (uint64_t)(uintptr_t)&backoff_state ^ UINT64_C(0x9e3779b97f4a7c15);
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	backoff_state = x ? x : 1;
+	return x;
+}
+
+static void backoff(int tries)
+{
+	long cap = 1000L << (tries < 6 ? tries : 6);
+	long us = (long)(backoff_random() % (uint64_t)(cap < COMMIT_BACKOFF_MAX_US
+							       ? cap
+							       : COMMIT_BACKOFF_MAX_US)) +
+		  1;
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
 int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 			const tract_commit_opts *opts)
 {
@@ -915,8 +955,8 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 	rc = prepare_content(&p, t, content_json, opts);
 	if (rc < 0)
 		return rc;
-	/* A lost compare-and-swap (another writer moved the branch) is
-	 * retried on the new head; inside a batch it cannot be. */
+	/* A lost compare-and-swap is retried on the new head (backoff());
+	 * inside a batch it cannot be. */
 	for (tries = 0;; tries++) {
 		memset(&a, 0, sizeof(a));
 		a.t = t;
@@ -929,13 +969,10 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 		rc = tract_txn_end(t->store, rc);
 		if (rc == 0 && t->store->txn_depth == 0)
 			t->counter_ok = 1; /* note_counter's record is durable */
-		if (rc != TRACT_ESTALE || t->store->txn_depth > 0 || tries >= 8)
+		if (rc != TRACT_ESTALE || t->store->txn_depth > 0 || tries >= COMMIT_RETRIES)
 			break;
 		tract_row_dispose(&a.row);
-		{
-			struct timespec ts = {0, (long)(1000 + rand() % 4000) * 1000 * (tries + 1)};
-			nanosleep(&ts, NULL);
-		}
+		backoff(tries);
 	}
 	tract_cache_sync(t);
 	if (rc < 0) {

@@ -13,14 +13,36 @@ cd "$root"
 builddir=build-ci
 
 # ---------------------------------------------------------------------------
-# HOOK: throwaway PostgreSQL for the backend conformance suite.
-# No-op for now. The PostgreSQL backend issue starts a throwaway server here
-# (initdb in a temp dir, listening on 127.0.0.1 only, stopped on exit) and
-# exports its URI for the tests; when PostgreSQL is unavailable the postgres
-# tests skip.
+# A throwaway PostgreSQL for the postgres backend's tests: scripts/pg.sh
+# starts one (initdb in a temporary directory, 127.0.0.1 and a free port, run
+# as the unprivileged `postgres` user when we are root) and exports its URI
+# (TRACT_TEST_PG_URI) and directory (TRACT_PG_DIR) for meson test; it is
+# stopped and removed on exit. Without PostgreSQL binaries the postgres tests
+# skip; a server that is there but does not start fails the run.
 # ---------------------------------------------------------------------------
+pg_dir=
+stop_postgres() {
+	if [ -n "$pg_dir" ]; then
+		bash scripts/pg.sh stop "$pg_dir" || rm -rf "$pg_dir"
+	fi
+}
 start_postgres_if_available() {
-	:
+	local env status=0
+	pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/tract-pg.XXXXXX")
+	trap stop_postgres EXIT
+	env=$(bash scripts/pg.sh start "$pg_dir") || status=$?
+	if [ "$status" -eq 3 ]; then
+		rm -rf "$pg_dir"
+		pg_dir=
+		printf 'test: no PostgreSQL server here; the postgres tests skip\n'
+		return 0
+	fi
+	if [ "$status" -ne 0 ]; then
+		printf 'test: the throwaway PostgreSQL server did not start\n' >&2
+		exit 1
+	fi
+	eval "$env"
+	printf 'test: throwaway PostgreSQL on %s\n' "${TRACT_TEST_PG_URI#*@}"
 }
 
 bash scripts/install-deps.sh

@@ -1,8 +1,17 @@
 /*
  * conformance.c - the backend conformance suite: the same tests run against
  * every storage backend, at the ABI of tract/sys/backend.h. TRACT_TEST_URI
- * picks the backend ("sqlite:" by default, later "lmdb:", "postgres://...");
- * every test gets a fresh, empty store from conf_fresh_uri().
+ * picks the backend ("sqlite:" by default, "lmdb:", "postgresql://...");
+ * TRACT_TEST_BACKEND=postgres takes the server's URI from
+ * TRACT_TEST_PG_URI instead (set by scripts/pg.sh) and skips the whole
+ * suite (exit 77) when it is unset. Every test gets a fresh, empty store
+ * from conf_fresh_uri(): a new file, or a new schema of the server.
+ *
+ * A backend may hold a write back and send it with a later call of the
+ * transaction (backend.h): a refused write (an existing commit, a lost
+ * compare-and-swap, a missing row it names) fails at the call or, at the
+ * latest, at commit(), and then nothing of the transaction is written.
+ * expect_txn_fails() accepts either.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +29,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "plugin.h"
 #include "tract/sys/backend.h"
@@ -35,6 +45,7 @@ struct conf {
 	char *uri;      /* the fresh store's URI */
 	char *location; /* as handed to open() */
 	char *tmpdir;   /* removed at teardown (file backends) */
+	char *schema;   /* dropped at teardown (postgres) */
 	const tract_backend *be;
 	tract_backend_conn *c;
 };
@@ -90,11 +101,28 @@ static void free_kept(void)
 	n_kept = cap_kept = 0;
 }
 
+/* The server of TRACT_TEST_BACKEND=postgres (NULL when none is given). */
+static const char *pg_base_uri(void)
+{
+	const char *env = getenv("TRACT_TEST_PG_URI");
+
+	return env && *env ? env : NULL;
+}
+
+static bool want_postgres(void)
+{
+	const char *env = getenv("TRACT_TEST_BACKEND");
+
+	return env && strcmp(env, "postgres") == 0;
+}
+
 /* The backend selector of TRACT_TEST_URI ("sqlite:" when unset). */
 static const char *test_uri(void)
 {
 	const char *env = getenv("TRACT_TEST_URI");
 
+	if (want_postgres())
+		return pg_base_uri() ? pg_base_uri() : "postgresql://";
 	return env && *env ? env : "sqlite:";
 }
 
@@ -135,13 +163,23 @@ static char *fresh_dir(void)
 /*
  * A URI naming a new, empty store of the backend under test. File
  * backends get a path in a new temporary directory (*tmpdir, removed
- * after the test). Network backends are to be extended here (a fresh
- * database or schema per test); until then they return NULL and the
- * tests skip.
+ * after the test); postgres gets a new schema of the server (*schema,
+ * dropped after the test). NULL when no store can be made (the tests
+ * skip).
  */
-static char *conf_fresh_uri(const char *backend, char **tmpdir)
+static char *conf_fresh_uri(const char *backend, char **tmpdir, char **schema)
 {
+	static unsigned serial;
+
 	*tmpdir = NULL;
+	*schema = NULL;
+	if (strcmp(backend, "postgres") == 0) {
+		const char *base = test_uri();
+		if (strlen(base) <= strlen("postgresql://"))
+			return NULL;
+		*schema = keepf("tract_conf_%ld_%u", (long)getpid(), serial++);
+		return keepf("%s%sschema=%s", base, strchr(base, '?') ? "&" : "?", *schema);
+	}
 	if (strcmp(backend, "sqlite") == 0) {
 		*tmpdir = fresh_dir();
 		return keepf("sqlite:%s/t.db", *tmpdir);
@@ -175,6 +213,30 @@ static void remove_tree(const char *dir)
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Drop a test's schema with everything in it. */
+static void drop_schema(const char *schema)
+{
+	PGconn *pg;
+	PGresult *res;
+	char *ident, *sql;
+
+	if (!schema)
+		return;
+	pg = PQconnectdb(test_uri());
+	if (PQstatus(pg) == CONNECTION_OK) {
+		PQclear(PQexec(pg, "SET client_min_messages = warning"));
+		ident = PQescapeIdentifier(pg, schema, strlen(schema));
+		assert_non_null(ident);
+		sql = keepf("DROP SCHEMA IF EXISTS %s CASCADE", ident);
+		PQfreemem(ident);
+		res = PQexec(pg, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			print_error("drop schema %s: %s\n", schema, PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	PQfinish(pg);
+}
+
 static int open_store(struct conf *f, unsigned flags)
 {
 	char err[512] = "";
@@ -192,7 +254,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	scheme_of(test_uri(), f->backend);
 	assert_int_equal(tract_plugin_backend(&f->be, f->backend), 0);
-	f->uri = conf_fresh_uri(f->backend, &f->tmpdir);
+	f->uri = conf_fresh_uri(f->backend, &f->tmpdir, &f->schema);
 	if (f->uri) {
 		assert_int_equal(tract_uri_split(f->backend, &f->location, f->uri), 0);
 		assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
@@ -208,6 +270,7 @@ static int teardown(void **state)
 	if (f->be && f->c)
 		f->be->close(f->c);
 	remove_tree(f->tmpdir);
+	drop_schema(f->schema);
 	free(f->location);
 	free(f);
 	free_kept();
@@ -233,7 +296,28 @@ static void begin_write(struct conf *f)
 
 static void commit_txn(struct conf *f)
 {
-	assert_int_equal(f->be->commit(f->c), 0);
+	int rc = f->be->commit(f->c);
+
+	if (rc != 0)
+		print_error("commit: %s\n", f->be->last_error(f->c));
+	assert_int_equal(rc, 0);
+}
+
+/*
+ * rc is the result of a write that must be refused with code (0: any
+ * failure): at the call, or else by commit(). Either way the transaction
+ * is then rolled back.
+ */
+static void expect_txn_fails(struct conf *f, int rc, int code)
+{
+	if (rc == 0)
+		rc = f->be->commit(f->c);
+	if (code)
+		assert_int_equal(rc, code);
+	else
+		assert_true(rc < 0);
+	assert_true(strlen(f->be->last_error(f->c)) > 0);
+	assert_int_equal(f->be->rollback(f->c), 0);
 }
 
 static void put_blob_at(struct conf *f, const char *hash, const char *payload, tract_time t)
@@ -715,14 +799,21 @@ static void test_commit_put_errors(void **state)
 	begin_write(f);
 	blob = blob_default(f);
 	put_commit(f, H("c1"), "t", NULL, blob, T0);
+	commit_txn(f);
+	/* An existing hash; the good commit before it goes with it. */
+	begin_write(f);
+	put_commit(f, H("c5"), "t", NULL, blob, T0);
 	r = commit_row(H("c1"), "t", NULL, blob, T0 + 1);
-	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), TRACT_EEXISTS);
 	/* Missing blob, missing parent. */
+	begin_write(f);
 	r = commit_row(H("c2"), "t", NULL, H("0bad"), T0);
-	assert_true(f->be->commit_put(f->c, &r) < 0);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), 0);
+	begin_write(f);
 	r = commit_row(H("c3"), "t", H("0bad"), blob, T0);
-	assert_true(f->be->commit_put(f->c, &r) < 0);
-	/* A stored operation must be known. */
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), 0);
+	/* A stored operation must be known (checked at the call). */
+	begin_write(f);
 	r = commit_row(H("c4"), "t", NULL, blob, T0);
 	r.operation = TRACT_OP_UNKNOWN;
 	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EINVAL);
@@ -731,6 +822,11 @@ static void test_commit_put_errors(void **state)
 			 TRACT_ENOTFOUND);
 	assert_int_equal(f->be->commit_get(f->c, NULL, H("c3"), on_commit, &(struct commits){0}),
 			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c4"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("c5"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_true(get_commit(f, NULL, H("c1")).created_at == T0);
 }
 
 static void test_commit_prefix(void **state)
@@ -1493,6 +1589,7 @@ static void test_ref_cas(void **state)
 	const char *blob, *h[3];
 	tract_ref_row r, expected;
 	struct refs rs = {0};
+	struct strings s = {0};
 
 	begin_write(f);
 	blob = blob_default(f);
@@ -1502,9 +1599,13 @@ static void test_ref_cas(void **state)
 	/* Create: expected NULL means "must not exist". */
 	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[0], NULL, NULL), 0);
 	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", NULL, "refs/heads/main", NULL), 0);
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, NULL),
-			 TRACT_ESTALE);
 	commit_txn(f);
+	/* Creating it again is a lost race, and the transaction writes nothing. */
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "lost", "race"), 0);
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, NULL),
+			 TRACT_ESTALE);
+	assert_int_equal(f->be->meta_get(f->c, "lost", on_meta, &s), TRACT_ENOTFOUND);
 
 	r = get_ref(f, "t", "refs/heads/main");
 	assert_string_equal(r.tract_id, "t");
@@ -1519,17 +1620,6 @@ static void test_ref_cas(void **state)
 	/* Move with the right expectation. */
 	expected = (tract_ref_row){.commit_hash = h[0]};
 	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[1], NULL, &expected), 0);
-	/* Lost race: expected is stale, nothing written. */
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
-			 TRACT_ESTALE);
-	/* A symbolic expectation on a direct ref is a mismatch too. */
-	expected = (tract_ref_row){.symbolic_target = h[1]};
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
-			 TRACT_ESTALE);
-	/* Expecting a ref that does not exist. */
-	expected = (tract_ref_row){.commit_hash = h[1]};
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/nope", h[2], NULL, &expected),
-			 TRACT_ESTALE);
 	/* Detach HEAD: symbolic -> direct. */
 	expected = (tract_ref_row){.symbolic_target = "refs/heads/main"};
 	assert_int_equal(f->be->ref_cas(f->c, "t", "HEAD", h[0], NULL, &expected), 0);
@@ -1538,6 +1628,21 @@ static void test_ref_cas(void **state)
 	assert_int_equal(f->be->ref_cas(f->c, "t", "X", h[0], "refs/heads/main", NULL),
 			 TRACT_EINVAL);
 	commit_txn(f);
+	/* Lost race: expected is stale, nothing written. */
+	begin_write(f);
+	expected = (tract_ref_row){.commit_hash = h[0]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* A symbolic expectation on a direct ref is a mismatch too. */
+	begin_write(f);
+	expected = (tract_ref_row){.symbolic_target = h[1]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &expected),
+			 TRACT_ESTALE);
+	/* Expecting a ref that does not exist. */
+	begin_write(f);
+	expected = (tract_ref_row){.commit_hash = h[1]};
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/nope", h[2], NULL, &expected),
+			 TRACT_ESTALE);
 
 	r = get_ref(f, "t", "refs/heads/main");
 	assert_string_equal(r.commit_hash, h[1]);
@@ -1644,9 +1749,8 @@ static void test_ref_cas_two_connections(void **state)
 	assert_int_equal(f->be->commit(other), 0);
 	/* ...so this one's move is stale and writes nothing. */
 	begin_write(f);
-	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &seen),
+	expect_txn_fails(f, f->be->ref_cas(f->c, "t", "refs/heads/main", h[2], NULL, &seen),
 			 TRACT_ESTALE);
-	assert_int_equal(f->be->rollback(f->c), 0);
 	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash, h[1]);
 	f->be->close(other);
 }
@@ -2039,9 +2143,7 @@ static void test_failed_write_then_rollback(void **state)
 	blob = blob_default(f);
 	put_commit(f, H("c1"), "t", NULL, blob, T0);
 	r = commit_row(H("c1"), "t", NULL, blob, T0);
-	assert_int_equal(f->be->commit_put(f->c, &r), TRACT_EEXISTS);
-	assert_true(strlen(f->be->last_error(f->c)) > 0);
-	assert_int_equal(f->be->rollback(f->c), 0);
+	expect_txn_fails(f, f->be->commit_put(f->c, &r), TRACT_EEXISTS);
 	assert_int_equal(f->be->commit_foreach(f->c, NULL, on_commit, &c), 0);
 	assert_int_equal(c.n, 0);
 	/* A new transaction can start after the rollback. */
@@ -2252,5 +2354,10 @@ int main(void)
 		T(test_reentrant_callbacks),
 	};
 
-	return cmocka_run_group_tests_name(test_uri(), tests, NULL, NULL);
+	if (want_postgres() && !pg_base_uri()) {
+		printf("TRACT_TEST_PG_URI is not set (no PostgreSQL server): skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests_name(want_postgres() ? "postgres" : test_uri(), tests, NULL,
+					   NULL);
 }

@@ -24,9 +24,14 @@
  * Transactions: every read and write happens inside a transaction opened
  * by begin(); the core never nests them. A write transaction sees its own
  * writes. rollback() after a failure discards every write of the
- * transaction. Iteration callbacks return 0 to continue, a positive value
- * to stop early (the iteration then returns 0), or a negative code to
- * abort (returned as is).
+ * transaction. A backend may hold a write back and send it with a later
+ * call of the same transaction (a network backend saves round trips so):
+ * the write then returns 0, and its failure (EEXISTS, ESTALE, ESTORAGE...)
+ * is returned, with its own code and message, by the later call that
+ * sends it, commit() at the latest; the caller then rolls back and nothing
+ * of the transaction is written. Iteration callbacks return 0 to continue,
+ * a positive value to stop early (the iteration then returns 0), or a
+ * negative code to abort (returned as is).
  *
  * Every member is REQUIRED unless its comment says otherwise.
  */
