@@ -619,7 +619,7 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	 * very content, just made, is always reusable. */
 	own = op == TRACT_OP_EDIT ? tract_context_msg(parent, pos)->own_config : p->config_json;
 	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
-			     p->config_json ? p->config_json : own, own, &src, 1, 0);
+			     p->config_json ? p->config_json : own, own, &src, 1, 0, NULL);
 	if (rc < 0)
 		return rc;
 	c = op == TRACT_OP_EDIT ? tract_context_rebuild(parent, pos, m)

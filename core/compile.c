@@ -65,6 +65,35 @@ static int64_t count_str(tract *t, const char *s)
 	return tract_count(t, s, strlen(s));
 }
 
+/*
+ * A message's role is one of a few static strings, and counting it ran
+ * the counter (a BPE pass) once per message. A compile counts each role
+ * once: counters are functions of the text. The worker and the main
+ * thread may fill a slot at the same time; both store the same value.
+ */
+static int64_t count_role(tract *t, tract_role_counts *rc, const char *role)
+{
+	static const char *const names[TRACT_N_ROLE_COUNTS] = {"user", "assistant", "system",
+								 "tool"};
+	int64_t n;
+	size_t i;
+
+	if (!rc)
+		return count_str(t, role);
+	for (i = 0; i < TRACT_N_ROLE_COUNTS; i++)
+		if (role[0] == names[i][0] && strcmp(role, names[i]) == 0)
+			break;
+	if (i == TRACT_N_ROLE_COUNTS)
+		return count_str(t, role);
+	n = __atomic_load_n(&rc->n[i], __ATOMIC_RELAXED);
+	if (n > 0)
+		return n - 1;
+	n = count_str(t, role);
+	if (n >= 0)
+		__atomic_store_n(&rc->n[i], n + 1, __ATOMIC_RELAXED);
+	return n;
+}
+
 /* A payload compiles to its "text" or "content" string (no JSON rendering)? */
 static int plain_text_payload(const cJSON *p)
 {
@@ -102,9 +131,23 @@ static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
 	return p;
 }
 
+/* Add " [edited]" to a malloc'd content. */
+static int append_marker(char **content)
+{
+	static const char marker[] = " [edited]";
+	size_t len = strlen(*content);
+	char *p = realloc(*content, len + sizeof(marker));
+
+	if (!p)
+		return TRACT_ENOMEM;
+	memcpy(p + len, marker, sizeof(marker));
+	*content = p;
+	return 0;
+}
+
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
-		    int reuse_counts, int edit_marker)
+		    int reuse_counts, int edit_marker, tract_role_counts *roles)
 {
 	tract_message_parts parts;
 	tract_text_kind count_kind = TRACT_TEXT_NONE;
@@ -112,7 +155,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	cJSON *p = NULL;
 	char err[128];
 	int64_t n;
-	int rc = 0;
+	int rc = 0, flat = 0;
 
 	*out = NULL;
 	memset(&parts, 0, sizeof(parts));
@@ -125,9 +168,26 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	m->own_config = own_config == config ? m->config : dup_config(own_config);
 	if (!m->config || !m->own_config)
 		goto oom;
-	if (payload)
-		p = parse_payload(payload, err, sizeof(err));
-	if (!p) {
+	if (payload) {
+		rc = tract_content_message_flat(&parts, payload, strlen(payload));
+		if (rc < 0)
+			goto fail;
+		flat = rc;
+		rc = 0;
+		if (flat)
+			count_kind = parts.kind;
+		else
+			p = parse_payload(payload, err, sizeof(err));
+	}
+	if (flat) {
+		m->role = parts.role;
+		m->name = parts.name;
+		parts.name = NULL;
+		if (edit_marker && append_marker(&parts.content) < 0)
+			goto oom;
+		m->content = parts.content;
+		parts.content = NULL;
+	} else if (!p) {
 		tract_warn("%s content of commit %s", payload ? "unreadable" : "missing",
 			   source && source->hash[0] ? source->hash : orig_hash);
 		m->role = "system";
@@ -142,17 +202,10 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		m->role = parts.role;
 		m->name = parts.name;
 		parts.name = NULL;
-		if (edit_marker) {
-			tract_buf b = TRACT_BUF_INIT;
-			if (tract_buf_puts(&b, parts.content) || tract_buf_puts(&b, " [edited]"))
-				goto oom;
-			m->content = tract_buf_detach(&b);
-		} else {
-			m->content = parts.content;
-			parts.content = NULL;
-		}
-		if (!m->content)
+		if (edit_marker && append_marker(&parts.content) < 0)
 			goto oom;
+		m->content = parts.content;
+		parts.content = NULL;
 		/* Which text the stored count was taken from. */
 		if (reuse_counts && !edit_marker &&
 		    tract_content_count_text(&scratch, &count_kind, p) < 0) {
@@ -161,7 +214,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		}
 		tract_buf_dispose(&scratch);
 	}
-	n = count_str(t, m->role);
+	n = count_role(t, roles, m->role);
 	if (n < 0)
 		goto count_fail;
 	m->tokens = 3 + n;
@@ -230,12 +283,15 @@ static size_t hset_slot(const char *h, size_t cap)
 	return (size_t)x & (cap - 1);
 }
 
-static int hset_grow(hset *s)
+/* Grow to the next power of two >= min_cap (at least double). */
+static int hset_resize(hset *s, size_t min_cap)
 {
 	hset n = {0};
 	size_t i;
 
 	n.cap = s->cap ? s->cap * 2 : 64;
+	while (n.cap < min_cap)
+		n.cap *= 2;
 	n.keys = calloc(n.cap, sizeof(*n.keys));
 	n.vals = calloc(n.cap, sizeof(*n.vals));
 	if (!n.keys || !n.vals) {
@@ -257,6 +313,17 @@ static int hset_grow(hset *s)
 	free(s->vals);
 	*s = n;
 	return 0;
+}
+
+static int hset_grow(hset *s)
+{
+	return hset_resize(s, 0);
+}
+
+/* Room for n keys without growing. */
+static int hset_reserve(hset *s, size_t n)
+{
+	return (n + 1) * 2 > s->cap ? hset_resize(s, (n + 1) * 2) : 0;
 }
 
 /* Insert or overwrite; keys are borrowed. */
@@ -362,6 +429,7 @@ typedef struct {
 	tract *t;
 	const tract_compile_opts *o;
 	int reuse;
+	tract_role_counts *roles;
 	int rc;
 	char err[1024];
 } prebuild;
@@ -401,7 +469,7 @@ static void prebuild_run(prebuild *pb, int drain)
 		if (!row_gives_message(r, pb->o))
 			continue;
 		rc = tract_msg_build(&r->msg, pb->t, r->hash, r->payload, r->config, r->config, r,
-				     pb->reuse, 0);
+				     pb->reuse, 0, pb->roles);
 		if (rc < 0) {
 			pthread_mutex_lock(&pb->lock);
 			if (pb->rc == 0) {
@@ -548,16 +616,18 @@ static int expanded_chain(row_vec *out, tract *t, const char *head, tract_time c
 	int rc, any_merge = 0;
 
 	rc = walk(&first, t, t->id, head, NULL, cutoff, pb);
-	for (i = 0; rc == 0 && i < first.count; i++) {
+	for (i = 0; rc == 0 && i < first.count; i++)
 		any_merge |= first.rows[i]->n_extra > 0;
-		if (hset_put(&seen, first.rows[i]->hash, 0) < 0)
-			rc = tract_error_oom();
-	}
 	if (rc == 0 && !any_merge) {
 		*out = first;
-		hset_dispose(&seen);
 		return 0;
 	}
+	/* The set of commits seen, presized for the first-parent chain. */
+	if (rc == 0 && hset_reserve(&seen, first.count) < 0)
+		rc = tract_error_oom();
+	for (i = 0; rc == 0 && i < first.count; i++)
+		if (hset_put(&seen, first.rows[i]->hash, 0) < 0)
+			rc = tract_error_oom();
 	if (rc == 0)
 		rc = expand(out, &first, t, &seen, cutoff);
 	vec_dispose(&first);
@@ -579,7 +649,7 @@ static int is_default(const tract_compile_opts *o)
  * row's own) payload. msgs[i] is row i's message or NULL.
  */
 static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
-			  const tract_compile_opts *o, int reuse)
+			  const tract_compile_opts *o, int reuse, tract_role_counts *roles)
 {
 	size_t i, e;
 	int rc;
@@ -589,19 +659,20 @@ static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const
 		const char *cfg;
 		int edited;
 
-		if (!row_gives_message(r, o))
-			continue;
-		edited = hset_get(edits, r->hash, &e);
+		edited = edits->count && hset_get(edits, r->hash, &e);
+		/* A prebuilt message means the row gives one. */
 		if (!edited && r->msg) {
 			msgs[i] = r->msg;
 			r->msg = NULL;
 			continue;
 		}
+		if (!row_gives_message(r, o))
+			continue;
 		if (edited)
 			src = list->rows[e];
 		cfg = edited && src->config ? src->config : r->config;
 		rc = tract_msg_build(&msgs[i], t, r->hash, src->payload, cfg, r->config, src, reuse,
-				     edited && o && o->edit_markers);
+				     edited && o && o->edit_markers, roles);
 		if (rc < 0)
 			return rc;
 	}
@@ -609,7 +680,7 @@ static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const
 }
 
 static int build_context(tract_context **out, tract *t, const char *head, row_vec *list,
-			 const tract_compile_opts *o, int reuse)
+			 const tract_compile_opts *o, int reuse, tract_role_counts *roles)
 {
 	hset edits = {0};
 	tract_context *c = NULL;
@@ -633,7 +704,7 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 	msgs = calloc(list->count ? list->count : 1, sizeof(*msgs));
 	if (!c || !msgs)
 		goto oom;
-	rc = build_messages(msgs, t, list, &edits, o, reuse);
+	rc = build_messages(msgs, t, list, &edits, o, reuse, roles);
 	for (i = 0; i < list->count; i++) {
 		if (!msgs[i])
 			continue;
@@ -678,6 +749,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	row_vec list = {0};
 	tract_time cutoff = o && o->at_time != TRACT_TIME_NONE ? o->at_time : INT64_MAX;
 	prebuild pb, *use_pb = NULL;
+	tract_role_counts roles;
 	char at[65] = "";
 	size_t i;
 	int rc, reuse = 0;
@@ -695,6 +767,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	rc = tract_counts_reusable(t, &reuse);
 	if (rc < 0)
 		return rc;
+	memset(&roles, 0, sizeof(roles));
 	/* Build messages on a second thread while the backend walks, when
 	 * the counter may be shared between threads. */
 	memset(&pb, 0, sizeof(pb));
@@ -704,6 +777,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		pb.t = t;
 		pb.o = o;
 		pb.reuse = reuse;
+		pb.roles = &roles;
 		use_pb = &pb;
 	}
 	rc = expanded_chain(&list, t, head, cutoff, use_pb);
@@ -742,7 +816,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		}
 		list.count = k;
 	}
-	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse);
+	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse, &roles);
 done:
 	vec_dispose(&list);
 	if (use_pb) {

@@ -193,11 +193,19 @@ void tract_cache_sync(tract *t);
 int tract_compile_full(tract_context **out, tract *t, const char *head,
 		       const tract_compile_opts *opts);
 
+/** Token counts of the usual roles during one compile, each slot 0 until
+ *  counted, then count + 1 (compile.c). */
+#define TRACT_N_ROLE_COUNTS 4
+typedef struct {
+	int64_t n[TRACT_N_ROLE_COUNTS];
+} tract_role_counts;
+
 /** Build a message from a commit's row and its payload; tokens counted
- *  (or reused when allowed). */
+ *  (or reused when allowed). roles (or NULL) keeps role counts across the
+ *  messages of one compile. */
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
-		    int reuse_counts, int edit_marker);
+		    int reuse_counts, int edit_marker, tract_role_counts *roles);
 
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);
