@@ -5,7 +5,6 @@
  * compiled-context object, its renderings and record_usage (§4.8).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,155 +414,106 @@ static void vec_dispose(row_vec *v)
 }
 
 /*
- * Messages built while the backend walks: a worker thread takes the rows as
- * they arrive and builds each one's message from its own payload; when the
- * walk ends the main thread helps with the rest. Compile keeps a prebuilt
- * message unless an edit applies to the row.
+ * Messages built during the walk, from the payload the backend hands over:
+ * the row then needs no copy of its payload. Compile keeps such a message
+ * unless an edit applies to the row; an edit's message comes from the
+ * edit row, which keeps its payload. (This used to be a worker thread fed
+ * with row copies; once a message cost a few thousand instructions, the
+ * handoff and the second thread's allocations cost more than they saved
+ * on a shared two-core machine.)
  */
 typedef struct {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	row_vec *rows;  /* the walk's rows, newest first */
-	size_t next;    /* next row to build */
-	int done;       /* the walk has ended */
 	tract *t;
 	const tract_compile_opts *o;
 	int reuse;
 	tract_role_counts *roles;
-	int rc;
-	char err[1024];
+	int rc;         /* a message failed to build */
+	char err[1024]; /* its error message */
 } prebuild;
 
-/* Does a row give a message of its own (before edits are considered)? */
-static int row_gives_message(const tract_row *r, const tract_compile_opts *o)
+/* Does a commit give a message of its own (before edits are considered)? */
+static int gives_message(tract_operation op, tract_priority prio, const char *content_type,
+			 size_t n_extra, const tract_compile_opts *o)
 {
-	tract_priority p;
-
-	if (r->operation != TRACT_OP_APPEND)
+	if (op != TRACT_OP_APPEND)
 		return 0;
-	p = r->priority != TRACT_PRIORITY_NONE ? r->priority
-					       : tract_content_default_priority(r->content_type);
-	if (p == TRACT_PRIORITY_SKIP)
+	if (prio == TRACT_PRIORITY_NONE)
+		prio = tract_content_default_priority(content_type ? content_type : "unknown");
+	if (prio == TRACT_PRIORITY_SKIP)
 		return 0;
 	/* DECISIONS.md: a merge commit compiles to no message unless the
 	 * caller asks for the reference's JSON message. */
-	return r->n_extra == 0 || (o && o->merge_messages);
+	return n_extra == 0 || (o && o->merge_messages);
 }
 
-/* Build messages until no row is left (and, unless draining, the walk ended). */
-static void prebuild_run(prebuild *pb, int drain)
+static int row_gives_message(const tract_row *r, const tract_compile_opts *o)
 {
-	for (;;) {
-		tract_row *r;
-		int rc;
-
-		pthread_mutex_lock(&pb->lock);
-		while (!drain && pb->next >= pb->rows->count && !pb->done)
-			pthread_cond_wait(&pb->more, &pb->lock);
-		if (pb->next >= pb->rows->count || pb->rc < 0) {
-			pthread_mutex_unlock(&pb->lock);
-			return;
-		}
-		r = pb->rows->rows[pb->next++];
-		pthread_mutex_unlock(&pb->lock);
-		if (!row_gives_message(r, pb->o))
-			continue;
-		rc = tract_msg_build(&r->msg, pb->t, r->hash, r->payload, r->config, r->config, r,
-				     pb->reuse, 0, pb->roles);
-		if (rc < 0) {
-			pthread_mutex_lock(&pb->lock);
-			if (pb->rc == 0) {
-				pb->rc = rc;
-				snprintf(pb->err, sizeof(pb->err), "%s",
-					 tract_error_last()->message);
-			}
-			pthread_mutex_unlock(&pb->lock);
-			return;
-		}
-	}
-}
-
-static void *prebuild_thread(void *arg)
-{
-	prebuild_run(arg, 0);
-	return NULL;
+	return gives_message(r->operation, r->priority, r->content_type, r->n_extra, o);
 }
 
 typedef struct {
 	row_vec *out;
 	const hset *stop; /* stop before a commit in this set */
 	prebuild *pb;     /* build messages on the way, or NULL */
-	pthread_t worker;
-	int started;      /* the worker runs */
 } walk_ctx;
-
-/* Histories shorter than this are built after the walk, on one thread. */
-#define PREBUILD_MIN_ROWS 256
 
 static int walk_cb(const tract_chain_row *row, void *payload)
 {
 	walk_ctx *w = payload;
+	prebuild *pb = w->pb;
 	tract_row *r;
-	int rc;
+	int rc, build;
 
 	if (w->stop && hset_get(w->stop, row->commit.commit_hash, NULL))
 		return 1;
+	build = pb && gives_message(row->commit.operation, row->priority,
+				    row->commit.content_type, row->n_extra_parents, pb->o);
 	r = malloc(sizeof(*r));
 	if (!r)
 		return TRACT_ENOMEM;
-	if (tract_row_copy_chain(r, row) < 0) {
+	/* Compile reads neither message nor metadata. */
+	if (tract_row_copy_chain_part(r, row,
+				      TRACT_ROW_SKIP_TEXTS | (build ? TRACT_ROW_SKIP_PAYLOAD : 0)) < 0) {
 		free(r);
 		return TRACT_ENOMEM;
 	}
-	if (w->started)
-		pthread_mutex_lock(&w->pb->lock);
+	if (build) {
+		rc = tract_msg_build(&r->msg, pb->t, r->hash, row->payload_json, r->config,
+				     r->config, r, pb->reuse, 0, pb->roles);
+		if (rc < 0) {
+			pb->rc = rc;
+			snprintf(pb->err, sizeof(pb->err), "%s", tract_error_last()->message);
+			goto fail;
+		}
+	}
 	rc = vec_push(w->out, r);
-	if (w->started) {
-		if ((w->out->count & 31) == 0)
-			pthread_cond_signal(&w->pb->more);
-		pthread_mutex_unlock(&w->pb->lock);
-	} else if (w->pb && w->out->count == PREBUILD_MIN_ROWS) {
-		w->started = pthread_create(&w->worker, NULL, prebuild_thread, w->pb) == 0;
-	}
-	if (rc < 0) {
-		tract_row_dispose(r);
-		free(r);
-		return TRACT_ENOMEM;
-	}
+	if (rc < 0)
+		goto fail;
 	return 0;
+fail:
+	tract_row_dispose(r);
+	free(r);
+	return rc;
 }
 
 /* Walk first parents from head into out (chronological order); with pb,
- * a long walk builds messages on a second thread while the backend reads. */
+ * build the messages of the rows on the way. */
 static int walk(row_vec *out, tract *t, const char *tract_id, const char *head,
 		const hset *stop, tract_time cutoff, prebuild *pb)
 {
-	walk_ctx w = {out, stop, pb, 0, 0};
+	walk_ctx w = {out, stop, pb};
 	size_t from = out->count;
 	int rc;
 
-	if (pb)
-		pb->rows = out;
 	rc = t->store->be->commit_chain(t->store->conn, tract_id, head, 0,
 					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
 						TRACT_CHAIN_PRIORITY,
 					cutoff, walk_cb, &w);
-	if (w.started) {
-		pthread_mutex_lock(&pb->lock);
-		pb->done = 1;
-		pthread_cond_broadcast(&pb->more);
-		if (rc < 0 && pb->rc == 0)
-			pb->rc = rc; /* stops the worker */
-		pthread_mutex_unlock(&pb->lock);
-		if (rc == 0)
-			prebuild_run(pb, 1);
-		pthread_join(w.worker, NULL);
-	}
+	if (pb && pb->rc < 0)
+		return tract_error_set(pb->rc, "%s", pb->err);
 	if (rc < 0)
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(t->store, rc, "walk history");
-	if (w.started && pb->rc < 0)
-		return tract_error_set(pb->rc, "%s", pb->err);
 	vec_reverse(out, from);
 	return 0;
 }
@@ -768,12 +718,10 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	if (rc < 0)
 		return rc;
 	memset(&roles, 0, sizeof(roles));
-	/* Build messages on a second thread while the backend walks, when
-	 * the counter may be shared between threads. */
+	/* Build messages during the walk, unless the compile is as of an
+	 * earlier point: most rows walked from HEAD are then dropped. */
 	memset(&pb, 0, sizeof(pb));
-	if (t->tok->flags & TRACT_TOKENIZER_THREADSAFE) {
-		pthread_mutex_init(&pb.lock, NULL);
-		pthread_cond_init(&pb.more, NULL);
+	if (!at[0] && cutoff == INT64_MAX) {
 		pb.t = t;
 		pb.o = o;
 		pb.reuse = reuse;
@@ -795,11 +743,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		} else {
 			/* Not on HEAD's history: compile as of that commit. */
 			vec_dispose(&list);
-			if (use_pb) {
-				use_pb->next = 0;
-				use_pb->done = 0;
-			}
-			rc = expanded_chain(&list, t, at, cutoff, use_pb);
+			rc = expanded_chain(&list, t, at, cutoff, NULL);
 			if (rc < 0)
 				goto done;
 		}
@@ -819,10 +763,6 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse, &roles);
 done:
 	vec_dispose(&list);
-	if (use_pb) {
-		pthread_cond_destroy(&pb.more);
-		pthread_mutex_destroy(&pb.lock);
-	}
 	return rc;
 }
 

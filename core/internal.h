@@ -103,6 +103,12 @@ typedef struct {
 
 int tract_row_copy(tract_row *dst, const tract_commit_row *src);
 int tract_row_copy_chain(tract_row *dst, const tract_chain_row *src);
+/** What tract_row_copy_chain_part() leaves out (those members are NULL). */
+enum {
+	TRACT_ROW_SKIP_PAYLOAD = 1u << 0, /* payload */
+	TRACT_ROW_SKIP_TEXTS = 1u << 1,   /* message and metadata */
+};
+int tract_row_copy_chain_part(tract_row *dst, const tract_chain_row *src, unsigned skip);
 void tract_row_dispose(tract_row *r);
 
 /** Wrap a row into a public commit object (takes ownership of r). */

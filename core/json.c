@@ -1250,8 +1250,17 @@ int tract_json_equal(const cJSON *a, const cJSON *b)
  */
 static int flat_string(const char *s, size_t len, size_t *pos, size_t *decoded)
 {
-	size_t i = *pos, escapes = 0;
+	size_t i = *pos, escapes = 0, stop = len - i < 16 ? len : i + 16;
 
+	/* Keys and short values end within a few bytes: a plain loop costs
+	 * less than the memchr() calls. */
+	for (; i < stop && s[i] != '"' && s[i] != '\\'; i++)
+		;
+	if (i < stop && s[i] == '"') {
+		*decoded = i - *pos;
+		*pos = i;
+		return 0;
+	}
 	for (;;) {
 		const char *q = memchr(s + i, '"', len - i), *bs;
 
@@ -1307,7 +1316,7 @@ int tract_json_read_flat(tract_json_flat_member *m, size_t max, const char *text
 		if (memchr(m[n].key, '\\', m[n].key_len))
 			return -1;
 		for (k = 0; k < n; k++)
-			if (m[k].key_len == m[n].key_len &&
+			if (m[k].key_len == m[n].key_len && m[k].key[0] == m[n].key[0] &&
 			    memcmp(m[k].key, m[n].key, m[n].key_len) == 0)
 				return -1; /* duplicate keys: the strict parser decides */
 		i = skip_ws(text, len, i + 1);
@@ -1344,13 +1353,14 @@ end:
 	return (int)n;
 }
 
-const tract_json_flat_member *tract_json_flat_get(const tract_json_flat_member *m, size_t n,
-						  const char *key)
+const tract_json_flat_member *tract_json_flat_get_n(const tract_json_flat_member *m, size_t n,
+						    const char *key, size_t key_len)
 {
-	size_t i, kl = strlen(key);
+	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (m[i].key_len == kl && memcmp(m[i].key, key, kl) == 0)
+		if (m[i].key_len == key_len && m[i].key[0] == key[0] &&
+		    memcmp(m[i].key, key, key_len) == 0)
 			return &m[i];
 	return NULL;
 }

@@ -67,9 +67,11 @@ typedef struct {
  */
 int tract_json_read_flat(tract_json_flat_member *m, size_t max, const char *text, size_t len);
 
-/** The member named key, or NULL. */
-const tract_json_flat_member *tract_json_flat_get(const tract_json_flat_member *m, size_t n,
-						  const char *key);
+/** The member named key (key_len bytes, at least one), or NULL. */
+const tract_json_flat_member *tract_json_flat_get_n(const tract_json_flat_member *m, size_t n,
+						    const char *key, size_t key_len);
+/** The same for a string literal key. */
+#define tract_json_flat_get(m, n, key) tract_json_flat_get_n((m), (n), "" key, sizeof(key) - 1)
 
 /** Decode a member's string into dst (decoded_len + 1 bytes, NUL added). */
 void tract_json_flat_decode(char *dst, const tract_json_flat_member *m);
