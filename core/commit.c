@@ -46,14 +46,18 @@ static char *opt_put(char **at, const char *s, size_t len)
  * Copy a row; every string of the copy lives in one allocation (r->mem),
  * so a row costs one malloc however many columns it has.
  */
-static int row_copy(tract_row *d, const tract_commit_row *s, const tract_chain_row *chain)
+static int row_copy(tract_row *d, const tract_commit_row *s, const tract_chain_row *chain,
+		    unsigned skip)
 {
 	const char *ctype = s->content_type ? s->content_type : "unknown";
-	const char *payload = chain ? chain->payload_json : NULL;
+	const char *payload = chain && !(skip & TRACT_ROW_SKIP_PAYLOAD) ? chain->payload_json
+									 : NULL;
+	const char *message = skip & TRACT_ROW_SKIP_TEXTS ? NULL : s->message;
+	const char *metadata = skip & TRACT_ROW_SKIP_TEXTS ? NULL : s->metadata_json;
 	size_t n_extra = chain ? chain->n_extra_parents : 0;
 	size_t l_parent = opt_len(s->parent_hash), l_ctype = opt_len(ctype),
-	       l_resp = opt_len(s->response_to), l_msg = opt_len(s->message),
-	       l_meta = opt_len(s->metadata_json), l_cfg = opt_len(s->generation_config_json),
+	       l_resp = opt_len(s->response_to), l_msg = opt_len(message),
+	       l_meta = opt_len(metadata), l_cfg = opt_len(s->generation_config_json),
 	       l_payload = opt_len(payload), l_extra = 0, i;
 	char *at;
 
@@ -83,8 +87,8 @@ static int row_copy(tract_row *d, const tract_commit_row *s, const tract_chain_r
 	d->parent = opt_put(&at, s->parent_hash, l_parent);
 	d->content_type = opt_put(&at, ctype, l_ctype);
 	d->response_to = opt_put(&at, s->response_to, l_resp);
-	d->message = opt_put(&at, s->message, l_msg);
-	d->metadata = opt_put(&at, s->metadata_json, l_meta);
+	d->message = opt_put(&at, message, l_msg);
+	d->metadata = opt_put(&at, metadata, l_meta);
 	d->config = opt_put(&at, s->generation_config_json, l_cfg);
 	d->payload = opt_put(&at, payload, l_payload);
 	return 0;
@@ -92,12 +96,17 @@ static int row_copy(tract_row *d, const tract_commit_row *s, const tract_chain_r
 
 int tract_row_copy(tract_row *d, const tract_commit_row *s)
 {
-	return row_copy(d, s, NULL);
+	return row_copy(d, s, NULL, 0);
 }
 
 int tract_row_copy_chain(tract_row *d, const tract_chain_row *s)
 {
-	return row_copy(d, &s->commit, s);
+	return row_copy(d, &s->commit, s, 0);
+}
+
+int tract_row_copy_chain_part(tract_row *d, const tract_chain_row *s, unsigned skip)
+{
+	return row_copy(d, &s->commit, s, skip);
 }
 
 void tract_row_dispose(tract_row *r)
@@ -620,7 +629,7 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	 * very content, just made, is always reusable. */
 	own = op == TRACT_OP_EDIT ? tract_context_msg(parent, pos)->own_config : p->config_json;
 	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
-			     p->config_json ? p->config_json : own, own, &src, 1, 0);
+			     p->config_json ? p->config_json : own, own, &src, 1, 0, NULL);
 	if (rc < 0)
 		return rc;
 	c = op == TRACT_OP_EDIT ? tract_context_rebuild(parent, pos, m)

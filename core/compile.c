@@ -5,7 +5,6 @@
  * compiled-context object, its renderings and record_usage (§4.8).
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +64,35 @@ static int64_t count_str(tract *t, const char *s)
 	return tract_count(t, s, strlen(s));
 }
 
+/*
+ * A message's role is one of a few static strings, and counting it ran
+ * the counter (a BPE pass) once per message. A compile counts each role
+ * once: counters are functions of the text. The worker and the main
+ * thread may fill a slot at the same time; both store the same value.
+ */
+static int64_t count_role(tract *t, tract_role_counts *rc, const char *role)
+{
+	static const char *const names[TRACT_N_ROLE_COUNTS] = {"user", "assistant", "system",
+								 "tool"};
+	int64_t n;
+	size_t i;
+
+	if (!rc)
+		return count_str(t, role);
+	for (i = 0; i < TRACT_N_ROLE_COUNTS; i++)
+		if (role[0] == names[i][0] && strcmp(role, names[i]) == 0)
+			break;
+	if (i == TRACT_N_ROLE_COUNTS)
+		return count_str(t, role);
+	n = __atomic_load_n(&rc->n[i], __ATOMIC_RELAXED);
+	if (n > 0)
+		return n - 1;
+	n = count_str(t, role);
+	if (n >= 0)
+		__atomic_store_n(&rc->n[i], n + 1, __ATOMIC_RELAXED);
+	return n;
+}
+
 /* A payload compiles to its "text" or "content" string (no JSON rendering)? */
 static int plain_text_payload(const cJSON *p)
 {
@@ -102,9 +130,23 @@ static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
 	return p;
 }
 
+/* Add " [edited]" to a malloc'd content. */
+static int append_marker(char **content)
+{
+	static const char marker[] = " [edited]";
+	size_t len = strlen(*content);
+	char *p = realloc(*content, len + sizeof(marker));
+
+	if (!p)
+		return TRACT_ENOMEM;
+	memcpy(p + len, marker, sizeof(marker));
+	*content = p;
+	return 0;
+}
+
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
-		    int reuse_counts, int edit_marker)
+		    int reuse_counts, int edit_marker, tract_role_counts *roles)
 {
 	tract_message_parts parts;
 	tract_text_kind count_kind = TRACT_TEXT_NONE;
@@ -112,7 +154,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	cJSON *p = NULL;
 	char err[128];
 	int64_t n;
-	int rc = 0;
+	int rc = 0, flat = 0;
 
 	*out = NULL;
 	memset(&parts, 0, sizeof(parts));
@@ -125,9 +167,26 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	m->own_config = own_config == config ? m->config : dup_config(own_config);
 	if (!m->config || !m->own_config)
 		goto oom;
-	if (payload)
-		p = parse_payload(payload, err, sizeof(err));
-	if (!p) {
+	if (payload) {
+		rc = tract_content_message_flat(&parts, payload, strlen(payload));
+		if (rc < 0)
+			goto fail;
+		flat = rc;
+		rc = 0;
+		if (flat)
+			count_kind = parts.kind;
+		else
+			p = parse_payload(payload, err, sizeof(err));
+	}
+	if (flat) {
+		m->role = parts.role;
+		m->name = parts.name;
+		parts.name = NULL;
+		if (edit_marker && append_marker(&parts.content) < 0)
+			goto oom;
+		m->content = parts.content;
+		parts.content = NULL;
+	} else if (!p) {
 		tract_warn("%s content of commit %s", payload ? "unreadable" : "missing",
 			   source && source->hash[0] ? source->hash : orig_hash);
 		m->role = "system";
@@ -142,17 +201,10 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		m->role = parts.role;
 		m->name = parts.name;
 		parts.name = NULL;
-		if (edit_marker) {
-			tract_buf b = TRACT_BUF_INIT;
-			if (tract_buf_puts(&b, parts.content) || tract_buf_puts(&b, " [edited]"))
-				goto oom;
-			m->content = tract_buf_detach(&b);
-		} else {
-			m->content = parts.content;
-			parts.content = NULL;
-		}
-		if (!m->content)
+		if (edit_marker && append_marker(&parts.content) < 0)
 			goto oom;
+		m->content = parts.content;
+		parts.content = NULL;
 		/* Which text the stored count was taken from. */
 		if (reuse_counts && !edit_marker &&
 		    tract_content_count_text(&scratch, &count_kind, p) < 0) {
@@ -161,7 +213,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		}
 		tract_buf_dispose(&scratch);
 	}
-	n = count_str(t, m->role);
+	n = count_role(t, roles, m->role);
 	if (n < 0)
 		goto count_fail;
 	m->tokens = 3 + n;
@@ -230,12 +282,15 @@ static size_t hset_slot(const char *h, size_t cap)
 	return (size_t)x & (cap - 1);
 }
 
-static int hset_grow(hset *s)
+/* Grow to the next power of two >= min_cap (at least double). */
+static int hset_resize(hset *s, size_t min_cap)
 {
 	hset n = {0};
 	size_t i;
 
 	n.cap = s->cap ? s->cap * 2 : 64;
+	while (n.cap < min_cap)
+		n.cap *= 2;
 	n.keys = calloc(n.cap, sizeof(*n.keys));
 	n.vals = calloc(n.cap, sizeof(*n.vals));
 	if (!n.keys || !n.vals) {
@@ -257,6 +312,17 @@ static int hset_grow(hset *s)
 	free(s->vals);
 	*s = n;
 	return 0;
+}
+
+static int hset_grow(hset *s)
+{
+	return hset_resize(s, 0);
+}
+
+/* Room for n keys without growing. */
+static int hset_reserve(hset *s, size_t n)
+{
+	return (n + 1) * 2 > s->cap ? hset_resize(s, (n + 1) * 2) : 0;
 }
 
 /* Insert or overwrite; keys are borrowed. */
@@ -348,154 +414,106 @@ static void vec_dispose(row_vec *v)
 }
 
 /*
- * Messages built while the backend walks: a worker thread takes the rows as
- * they arrive and builds each one's message from its own payload; when the
- * walk ends the main thread helps with the rest. Compile keeps a prebuilt
- * message unless an edit applies to the row.
+ * Messages built during the walk, from the payload the backend hands over:
+ * the row then needs no copy of its payload. Compile keeps such a message
+ * unless an edit applies to the row; an edit's message comes from the
+ * edit row, which keeps its payload. (This used to be a worker thread fed
+ * with row copies; once a message cost a few thousand instructions, the
+ * handoff and the second thread's allocations cost more than they saved
+ * on a shared two-core machine.)
  */
 typedef struct {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	row_vec *rows;  /* the walk's rows, newest first */
-	size_t next;    /* next row to build */
-	int done;       /* the walk has ended */
 	tract *t;
 	const tract_compile_opts *o;
 	int reuse;
-	int rc;
-	char err[1024];
+	tract_role_counts *roles;
+	int rc;         /* a message failed to build */
+	char err[1024]; /* its error message */
 } prebuild;
 
-/* Does a row give a message of its own (before edits are considered)? */
-static int row_gives_message(const tract_row *r, const tract_compile_opts *o)
+/* Does a commit give a message of its own (before edits are considered)? */
+static int gives_message(tract_operation op, tract_priority prio, const char *content_type,
+			 size_t n_extra, const tract_compile_opts *o)
 {
-	tract_priority p;
-
-	if (r->operation != TRACT_OP_APPEND)
+	if (op != TRACT_OP_APPEND)
 		return 0;
-	p = r->priority != TRACT_PRIORITY_NONE ? r->priority
-					       : tract_content_default_priority(r->content_type);
-	if (p == TRACT_PRIORITY_SKIP)
+	if (prio == TRACT_PRIORITY_NONE)
+		prio = tract_content_default_priority(content_type ? content_type : "unknown");
+	if (prio == TRACT_PRIORITY_SKIP)
 		return 0;
 	/* DECISIONS.md: a merge commit compiles to no message unless the
 	 * caller asks for the reference's JSON message. */
-	return r->n_extra == 0 || (o && o->merge_messages);
+	return n_extra == 0 || (o && o->merge_messages);
 }
 
-/* Build messages until no row is left (and, unless draining, the walk ended). */
-static void prebuild_run(prebuild *pb, int drain)
+static int row_gives_message(const tract_row *r, const tract_compile_opts *o)
 {
-	for (;;) {
-		tract_row *r;
-		int rc;
-
-		pthread_mutex_lock(&pb->lock);
-		while (!drain && pb->next >= pb->rows->count && !pb->done)
-			pthread_cond_wait(&pb->more, &pb->lock);
-		if (pb->next >= pb->rows->count || pb->rc < 0) {
-			pthread_mutex_unlock(&pb->lock);
-			return;
-		}
-		r = pb->rows->rows[pb->next++];
-		pthread_mutex_unlock(&pb->lock);
-		if (!row_gives_message(r, pb->o))
-			continue;
-		rc = tract_msg_build(&r->msg, pb->t, r->hash, r->payload, r->config, r->config, r,
-				     pb->reuse, 0);
-		if (rc < 0) {
-			pthread_mutex_lock(&pb->lock);
-			if (pb->rc == 0) {
-				pb->rc = rc;
-				snprintf(pb->err, sizeof(pb->err), "%s",
-					 tract_error_last()->message);
-			}
-			pthread_mutex_unlock(&pb->lock);
-			return;
-		}
-	}
-}
-
-static void *prebuild_thread(void *arg)
-{
-	prebuild_run(arg, 0);
-	return NULL;
+	return gives_message(r->operation, r->priority, r->content_type, r->n_extra, o);
 }
 
 typedef struct {
 	row_vec *out;
 	const hset *stop; /* stop before a commit in this set */
 	prebuild *pb;     /* build messages on the way, or NULL */
-	pthread_t worker;
-	int started;      /* the worker runs */
 } walk_ctx;
-
-/* Histories shorter than this are built after the walk, on one thread. */
-#define PREBUILD_MIN_ROWS 256
 
 static int walk_cb(const tract_chain_row *row, void *payload)
 {
 	walk_ctx *w = payload;
+	prebuild *pb = w->pb;
 	tract_row *r;
-	int rc;
+	int rc, build;
 
 	if (w->stop && hset_get(w->stop, row->commit.commit_hash, NULL))
 		return 1;
+	build = pb && gives_message(row->commit.operation, row->priority,
+				    row->commit.content_type, row->n_extra_parents, pb->o);
 	r = malloc(sizeof(*r));
 	if (!r)
 		return TRACT_ENOMEM;
-	if (tract_row_copy_chain(r, row) < 0) {
+	/* Compile reads neither message nor metadata. */
+	if (tract_row_copy_chain_part(r, row,
+				      TRACT_ROW_SKIP_TEXTS | (build ? TRACT_ROW_SKIP_PAYLOAD : 0)) < 0) {
 		free(r);
 		return TRACT_ENOMEM;
 	}
-	if (w->started)
-		pthread_mutex_lock(&w->pb->lock);
+	if (build) {
+		rc = tract_msg_build(&r->msg, pb->t, r->hash, row->payload_json, r->config,
+				     r->config, r, pb->reuse, 0, pb->roles);
+		if (rc < 0) {
+			pb->rc = rc;
+			snprintf(pb->err, sizeof(pb->err), "%s", tract_error_last()->message);
+			goto fail;
+		}
+	}
 	rc = vec_push(w->out, r);
-	if (w->started) {
-		if ((w->out->count & 31) == 0)
-			pthread_cond_signal(&w->pb->more);
-		pthread_mutex_unlock(&w->pb->lock);
-	} else if (w->pb && w->out->count == PREBUILD_MIN_ROWS) {
-		w->started = pthread_create(&w->worker, NULL, prebuild_thread, w->pb) == 0;
-	}
-	if (rc < 0) {
-		tract_row_dispose(r);
-		free(r);
-		return TRACT_ENOMEM;
-	}
+	if (rc < 0)
+		goto fail;
 	return 0;
+fail:
+	tract_row_dispose(r);
+	free(r);
+	return rc;
 }
 
 /* Walk first parents from head into out (chronological order); with pb,
- * a long walk builds messages on a second thread while the backend reads. */
+ * build the messages of the rows on the way. */
 static int walk(row_vec *out, tract *t, const char *tract_id, const char *head,
 		const hset *stop, tract_time cutoff, prebuild *pb)
 {
-	walk_ctx w = {out, stop, pb, 0, 0};
+	walk_ctx w = {out, stop, pb};
 	size_t from = out->count;
 	int rc;
 
-	if (pb)
-		pb->rows = out;
 	rc = t->store->be->commit_chain(t->store->conn, tract_id, head, 0,
 					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
 						TRACT_CHAIN_PRIORITY,
 					cutoff, walk_cb, &w);
-	if (w.started) {
-		pthread_mutex_lock(&pb->lock);
-		pb->done = 1;
-		pthread_cond_broadcast(&pb->more);
-		if (rc < 0 && pb->rc == 0)
-			pb->rc = rc; /* stops the worker */
-		pthread_mutex_unlock(&pb->lock);
-		if (rc == 0)
-			prebuild_run(pb, 1);
-		pthread_join(w.worker, NULL);
-	}
+	if (pb && pb->rc < 0)
+		return tract_error_set(pb->rc, "%s", pb->err);
 	if (rc < 0)
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(t->store, rc, "walk history");
-	if (w.started && pb->rc < 0)
-		return tract_error_set(pb->rc, "%s", pb->err);
 	vec_reverse(out, from);
 	return 0;
 }
@@ -548,16 +566,18 @@ static int expanded_chain(row_vec *out, tract *t, const char *head, tract_time c
 	int rc, any_merge = 0;
 
 	rc = walk(&first, t, t->id, head, NULL, cutoff, pb);
-	for (i = 0; rc == 0 && i < first.count; i++) {
+	for (i = 0; rc == 0 && i < first.count; i++)
 		any_merge |= first.rows[i]->n_extra > 0;
-		if (hset_put(&seen, first.rows[i]->hash, 0) < 0)
-			rc = tract_error_oom();
-	}
 	if (rc == 0 && !any_merge) {
 		*out = first;
-		hset_dispose(&seen);
 		return 0;
 	}
+	/* The set of commits seen, presized for the first-parent chain. */
+	if (rc == 0 && hset_reserve(&seen, first.count) < 0)
+		rc = tract_error_oom();
+	for (i = 0; rc == 0 && i < first.count; i++)
+		if (hset_put(&seen, first.rows[i]->hash, 0) < 0)
+			rc = tract_error_oom();
 	if (rc == 0)
 		rc = expand(out, &first, t, &seen, cutoff);
 	vec_dispose(&first);
@@ -579,7 +599,7 @@ static int is_default(const tract_compile_opts *o)
  * row's own) payload. msgs[i] is row i's message or NULL.
  */
 static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
-			  const tract_compile_opts *o, int reuse)
+			  const tract_compile_opts *o, int reuse, tract_role_counts *roles)
 {
 	size_t i, e;
 	int rc;
@@ -589,19 +609,20 @@ static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const
 		const char *cfg;
 		int edited;
 
-		if (!row_gives_message(r, o))
-			continue;
-		edited = hset_get(edits, r->hash, &e);
+		edited = edits->count && hset_get(edits, r->hash, &e);
+		/* A prebuilt message means the row gives one. */
 		if (!edited && r->msg) {
 			msgs[i] = r->msg;
 			r->msg = NULL;
 			continue;
 		}
+		if (!row_gives_message(r, o))
+			continue;
 		if (edited)
 			src = list->rows[e];
 		cfg = edited && src->config ? src->config : r->config;
 		rc = tract_msg_build(&msgs[i], t, r->hash, src->payload, cfg, r->config, src, reuse,
-				     edited && o && o->edit_markers);
+				     edited && o && o->edit_markers, roles);
 		if (rc < 0)
 			return rc;
 	}
@@ -609,7 +630,7 @@ static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const
 }
 
 static int build_context(tract_context **out, tract *t, const char *head, row_vec *list,
-			 const tract_compile_opts *o, int reuse)
+			 const tract_compile_opts *o, int reuse, tract_role_counts *roles)
 {
 	hset edits = {0};
 	tract_context *c = NULL;
@@ -633,7 +654,7 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 	msgs = calloc(list->count ? list->count : 1, sizeof(*msgs));
 	if (!c || !msgs)
 		goto oom;
-	rc = build_messages(msgs, t, list, &edits, o, reuse);
+	rc = build_messages(msgs, t, list, &edits, o, reuse, roles);
 	for (i = 0; i < list->count; i++) {
 		if (!msgs[i])
 			continue;
@@ -678,6 +699,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	row_vec list = {0};
 	tract_time cutoff = o && o->at_time != TRACT_TIME_NONE ? o->at_time : INT64_MAX;
 	prebuild pb, *use_pb = NULL;
+	tract_role_counts roles;
 	char at[65] = "";
 	size_t i;
 	int rc, reuse = 0;
@@ -695,15 +717,15 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	rc = tract_counts_reusable(t, &reuse);
 	if (rc < 0)
 		return rc;
-	/* Build messages on a second thread while the backend walks, when
-	 * the counter may be shared between threads. */
+	memset(&roles, 0, sizeof(roles));
+	/* Build messages during the walk, unless the compile is as of an
+	 * earlier point: most rows walked from HEAD are then dropped. */
 	memset(&pb, 0, sizeof(pb));
-	if (t->tok->flags & TRACT_TOKENIZER_THREADSAFE) {
-		pthread_mutex_init(&pb.lock, NULL);
-		pthread_cond_init(&pb.more, NULL);
+	if (!at[0] && cutoff == INT64_MAX) {
 		pb.t = t;
 		pb.o = o;
 		pb.reuse = reuse;
+		pb.roles = &roles;
 		use_pb = &pb;
 	}
 	rc = expanded_chain(&list, t, head, cutoff, use_pb);
@@ -721,11 +743,7 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		} else {
 			/* Not on HEAD's history: compile as of that commit. */
 			vec_dispose(&list);
-			if (use_pb) {
-				use_pb->next = 0;
-				use_pb->done = 0;
-			}
-			rc = expanded_chain(&list, t, at, cutoff, use_pb);
+			rc = expanded_chain(&list, t, at, cutoff, NULL);
 			if (rc < 0)
 				goto done;
 		}
@@ -742,13 +760,9 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 		}
 		list.count = k;
 	}
-	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse);
+	rc = build_context(out, t, at[0] ? at : head, &list, o, reuse, &roles);
 done:
 	vec_dispose(&list);
-	if (use_pb) {
-		pthread_cond_destroy(&pb.more);
-		pthread_mutex_destroy(&pb.lock);
-	}
 	return rc;
 }
 

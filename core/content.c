@@ -499,6 +499,85 @@ oom:
 	return tract_error_oom();
 }
 
+/*
+ * The same message as tract_content_message() gives for the parsed payload,
+ * read straight from the stored text when the payload is a flat object of
+ * strings whose message is its "text" (or "content") string: dialogue,
+ * instruction, reasoning, output without a format... Compile reads one
+ * payload per message, and building and freeing a cJSON tree for each
+ * cost most of a cold compile. The rules below mirror those of
+ * tract_content_message() and tract_content_count_text() for that shape;
+ * everything else returns 0 and takes the tree path.
+ */
+int tract_content_message_flat(tract_message_parts *out, const char *payload, size_t len)
+{
+	/* Built-in types have at most five members; a flat object with more
+	 * simply takes the tree path. */
+	tract_json_flat_member m[8];
+	const tract_json_flat_member *ct_m, *v, *role, *name;
+	char ct[32];
+	int n, escaped = 0, i;
+
+	memset(out, 0, sizeof(*out));
+	n = tract_json_read_flat(m, N_OF(m), payload, len);
+	if (n < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		escaped |= m[i].decoded_len != m[i].str_len;
+	/* parse_payload() sends any payload with this text to the strict
+	 * parser, which also checks UTF-8: leave those to it. */
+	if (escaped && strstr(payload, "\\u0000"))
+		return 0;
+	ct_m = tract_json_flat_get(m, (size_t)n, "content_type");
+	if (ct_m && ct_m->str) {
+		if (ct_m->decoded_len >= sizeof(ct))
+			return 0; /* no built-in name is that long */
+		tract_json_flat_decode(ct, ct_m);
+	} else {
+		memcpy(ct, "unknown", sizeof("unknown"));
+	}
+	if (strcmp(ct, "tool_io") == 0 || strcmp(ct, "freeform") == 0)
+		return 0;
+	v = tract_json_flat_get(m, (size_t)n, "text");
+	if (v) {
+		if (!v->str)
+			return 0; /* "text": null renders the whole payload */
+		out->kind = TRACT_TEXT_MEMBER;
+	} else {
+		v = tract_json_flat_get(m, (size_t)n, "content");
+		if (!v || !v->str)
+			return 0;
+		out->kind = TRACT_TEXT_CONTENT;
+	}
+	if (strcmp(ct, "dialogue") == 0) {
+		static const char *const known[] = {"user", "assistant", "system"};
+		out->role = "user";
+		role = tract_json_flat_get(m, (size_t)n, "role");
+		for (i = 0; role && role->str && i < 3; i++)
+			if (role->decoded_len == strlen(known[i]) &&
+			    role->str_len == role->decoded_len &&
+			    memcmp(role->str, known[i], role->str_len) == 0)
+				out->role = known[i];
+		name = tract_json_flat_get(m, (size_t)n, "name");
+		if (name && name->str) {
+			out->name = malloc(name->decoded_len + 1);
+			if (!out->name)
+				goto oom;
+			tract_json_flat_decode(out->name, name);
+		}
+	} else {
+		out->role = default_role(ct);
+	}
+	out->content = malloc(v->decoded_len + 1);
+	if (!out->content)
+		goto oom;
+	tract_json_flat_decode(out->content, v);
+	return 1;
+oom:
+	tract_message_parts_dispose(out);
+	return tract_error_oom();
+}
+
 void tract_message_parts_dispose(tract_message_parts *m)
 {
 	free(m->content);

@@ -63,6 +63,14 @@ typedef struct {
 
 /** Build role/content/name from a parsed payload. */
 int tract_content_message(tract_message_parts *out, const cJSON *payload);
+/**
+ * The same parts as tract_content_message() read straight from a stored
+ * payload's text, for the common flat payloads whose message is their
+ * "text" or "content" string (out->kind is then also the kind
+ * tract_content_count_text() gives). Returns 1 when done, 0 when the
+ * payload needs the parsed path, or TRACT_ENOMEM.
+ */
+int tract_content_message_flat(tract_message_parts *out, const char *payload, size_t len);
 void tract_message_parts_dispose(tract_message_parts *m);
 
 /**

@@ -103,6 +103,12 @@ typedef struct {
 
 int tract_row_copy(tract_row *dst, const tract_commit_row *src);
 int tract_row_copy_chain(tract_row *dst, const tract_chain_row *src);
+/** What tract_row_copy_chain_part() leaves out (those members are NULL). */
+enum {
+	TRACT_ROW_SKIP_PAYLOAD = 1u << 0, /* payload */
+	TRACT_ROW_SKIP_TEXTS = 1u << 1,   /* message and metadata */
+};
+int tract_row_copy_chain_part(tract_row *dst, const tract_chain_row *src, unsigned skip);
 void tract_row_dispose(tract_row *r);
 
 /** Wrap a row into a public commit object (takes ownership of r). */
@@ -193,11 +199,19 @@ void tract_cache_sync(tract *t);
 int tract_compile_full(tract_context **out, tract *t, const char *head,
 		       const tract_compile_opts *opts);
 
+/** Token counts of the usual roles during one compile, each slot 0 until
+ *  counted, then count + 1 (compile.c). */
+#define TRACT_N_ROLE_COUNTS 4
+typedef struct {
+	int64_t n[TRACT_N_ROLE_COUNTS];
+} tract_role_counts;
+
 /** Build a message from a commit's row and its payload; tokens counted
- *  (or reused when allowed). */
+ *  (or reused when allowed). roles (or NULL) keeps role counts across the
+ *  messages of one compile. */
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
-		    int reuse_counts, int edit_marker);
+		    int reuse_counts, int edit_marker, tract_role_counts *roles);
 
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);

@@ -47,6 +47,35 @@ enum {
 int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, char *errbuf,
 		     size_t errlen);
 
+/** A member of an object read in place by tract_json_read_flat(). */
+typedef struct {
+	const char *key;    /* the key's bytes in the text (no escapes) */
+	size_t key_len;
+	const char *str;    /* the string value's body, escapes undecoded; NULL for null */
+	size_t str_len;
+	size_t decoded_len; /* its length once decoded */
+} tract_json_flat_member;
+
+/**
+ * Read text, without building a tree, as an object whose values are all
+ * strings or null: the common shape of stored payloads. Returns the
+ * number of members (at most max), or -1 when text is not that simple:
+ * any other value, a \u escape in a string, an escaped or duplicate key,
+ * more than max members, anything after the object. Callers then take
+ * the full parser, so the fast read only has to agree with cJSON on
+ * plain input.
+ */
+int tract_json_read_flat(tract_json_flat_member *m, size_t max, const char *text, size_t len);
+
+/** The member named key (key_len bytes, at least one), or NULL. */
+const tract_json_flat_member *tract_json_flat_get_n(const tract_json_flat_member *m, size_t n,
+						    const char *key, size_t key_len);
+/** The same for a string literal key. */
+#define tract_json_flat_get(m, n, key) tract_json_flat_get_n((m), (n), "" key, sizeof(key) - 1)
+
+/** Decode a member's string into dst (decoded_len + 1 bytes, NUL added). */
+void tract_json_flat_decode(char *dst, const tract_json_flat_member *m);
+
 /** Render item in style, appending to b. Returns 0 or TRACT_ENOMEM. */
 int tract_json_render(tract_buf *b, const cJSON *item, tract_json_style style);
 /** Render to a new malloc'd string (NULL on out of memory). */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "content.h"
 #include "json.h"
 #include "tract/common.h"
 
@@ -997,6 +998,144 @@ static void test_errbuf_optional(void **state)
 	cJSON_Delete(j);
 }
 
+/* ---- flat payloads read in place ------------------------------------------ */
+
+/*
+ * tract_content_message_flat() must give exactly what compile's tree path
+ * gives (cJSON's tree, then tract_content_message() and the count kind of
+ * tract_content_count_text()) for every payload it accepts. Returns
+ * whether it accepted.
+ */
+static int flat_matches_tree_at(const char *file, int line, const char *payload)
+{
+	tract_message_parts fast, tree;
+	tract_text_kind count_kind = TRACT_TEXT_NONE;
+	tract_buf scratch = TRACT_BUF_INIT;
+	cJSON *p;
+	int rc = tract_content_message_flat(&fast, payload, strlen(payload));
+
+	if (rc < 0)
+		_fail(file, line);
+	if (rc == 0)
+		return 0;
+	p = cJSON_ParseWithLength(payload, strlen(payload));
+	if (!p || !cJSON_IsObject(p) || tract_content_message(&tree, p) < 0 ||
+	    tract_content_count_text(&scratch, &count_kind, p) < 0) {
+		print_error("%s:%d: flat read accepted what the tree path cannot read: %s\n",
+			    file, line, payload);
+		_fail(file, line);
+	}
+	if (strcmp(fast.role, tree.role) != 0 || strcmp(fast.content, tree.content) != 0 ||
+	    !fast.name != !tree.name || (fast.name && strcmp(fast.name, tree.name) != 0) ||
+	    fast.kind != tree.kind || count_kind != tree.kind) {
+		print_error("%s:%d: flat read differs on %s\n  role %s / %s\n  content '%s' / "
+			    "'%s'\n  name %s / %s\n  kind %d / %d (count %d)\n",
+			    file, line, payload, fast.role, tree.role, fast.content, tree.content,
+			    fast.name ? fast.name : "(none)", tree.name ? tree.name : "(none)",
+			    (int)fast.kind, (int)tree.kind, (int)count_kind);
+		_fail(file, line);
+	}
+	tract_buf_dispose(&scratch);
+	tract_message_parts_dispose(&fast);
+	tract_message_parts_dispose(&tree);
+	cJSON_Delete(p);
+	return 1;
+}
+
+#define flat_accepts(pl) assert_true(flat_matches_tree_at(__FILE__, __LINE__, (pl)))
+#define flat_declines(pl) assert_false(flat_matches_tree_at(__FILE__, __LINE__, (pl)))
+
+static void test_flat_payloads(void **state)
+{
+	(void)state;
+	/* Stored shapes. */
+	flat_accepts("{\"content_type\": \"dialogue\", \"name\": null, \"role\": \"user\", "
+		     "\"text\": \"hi\"}");
+	flat_accepts("{\"content_type\": \"dialogue\", \"name\": \"bob\", \"role\": "
+		     "\"assistant\", \"text\": \"a \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t z\"}");
+	flat_accepts("{\"content_type\": \"dialogue\", \"role\": \"robot\", \"text\": \"x\"}");
+	flat_accepts("{\"content_type\": \"dialogue\", \"role\": null, \"text\": \"\"}");
+	flat_accepts("{\"content_type\": \"dialogue\", \"role\": \"us\\/er\", \"text\": \"x\"}");
+	flat_accepts("{\"content_type\": \"instruction\", \"text\": \"be brief\"}");
+	flat_accepts("{\"content_type\": \"reasoning\", \"text\": \"\xc3\xa9t\xc3\xa9\"}");
+	flat_accepts("{\"content_type\": \"output\", \"format\": \"markdown\", \"text\": \"# t\"}");
+	flat_accepts("{\"artifact_type\": \"code\", \"content\": \"x = 1\", \"content_type\": "
+		     "\"artifact\", \"language\": null}");
+	flat_accepts("{\"content_type\": \"my_type\", \"text\": \"custom\"}");
+	flat_accepts("{\"content_type\": \"custom\", \"content\": \"c\", \"name\": \"n\"}");
+	flat_accepts("{\"text\": \"no type\"}");
+	flat_accepts("{\"content_type\": null, \"text\": \"null type\"}");
+	flat_accepts("{\"content_type\": \"dia\\\\logue\", \"text\": \"escaped type\"}");
+	/* Whitespace, raw control bytes and invalid UTF-8 read as cJSON reads them. */
+	flat_accepts(" \n{ \"text\" :\t\"a\"\r\n,\"content_type\":\"instruction\" } \n");
+	flat_accepts("{\"content_type\": \"instruction\", \"text\": \"tab\there\x01\"}");
+	flat_accepts("{\"content_type\": \"instruction\", \"text\": \"bad \xff\xfe utf8\"}");
+	/* Everything else takes the tree path. */
+	flat_declines("{\"content_type\": \"tool_io\", \"text\": \"x\"}");
+	flat_declines("{\"content_type\": \"freeform\", \"text\": \"x\"}");
+	flat_declines("{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": null}");
+	flat_declines("{\"content_type\": \"artifact\", \"content\": null}");
+	flat_declines("{\"content_type\": \"session\", \"summary\": \"s\"}");
+	flat_declines("{}");
+	flat_declines("{\"text\": \"\\u0041\"}");
+	flat_declines("{\"text\": \"a\\\\u0000b\"}");
+	flat_declines("{\"text\": \"a\", \"text\": \"b\"}");
+	flat_declines("{\"te\\u0078t\": \"a\"}");
+	flat_declines("{\"te\\\"xt\": \"a\"}");
+	flat_declines("{\"text\": \"a\"} x");
+	flat_declines("{\"text\": \"a\",}");
+	flat_declines("{\"text\": \"a\" \"b\": \"c\"}");
+	flat_declines("{\"text\": \"a\", \"n\": 1}");
+	flat_declines("{\"text\": \"a\", \"n\": true}");
+	flat_declines("{\"text\": \"a\", \"o\": {}}");
+	flat_declines("{\"text\": \"a\", \"l\": []}");
+	flat_declines("{\"text\": \"a\", \"n\": nul}");
+	flat_declines("{\"text\": \"unterminated}");
+	flat_declines("{\"text\": \"bad escape \\x\"}");
+	flat_declines("[\"text\"]");
+	flat_declines("");
+	flat_declines("{\"content_type\": \"a_very_long_content_type_name_over_32\", "
+		      "\"text\": \"x\"}");
+	flat_declines("{\"a\": \"1\", \"b\": \"2\", \"c\": \"3\", \"d\": \"4\", \"e\": \"5\", "
+		      "\"f\": \"6\", \"g\": \"7\", \"h\": \"8\", \"text\": \"9\"}");
+}
+
+/* Random flat objects built from pieces that stress the reader. */
+static void test_flat_payloads_random(void **state)
+{
+	static const char *const keys[] = {"\"text\"", "\"content\"", "\"content_type\"",
+					   "\"role\"", "\"name\"", "\"x\"", "\"te\\u0078t\""};
+	static const char *const vals[] = {
+	    "\"dialogue\"", "\"instruction\"", "\"tool_io\"", "\"user\"", "\"assistant\"",
+	    "\"system\"", "null", "\"\"", "\"plain words here and there, long enough to span "
+	    "several machine words\"", "\"esc \\\" \\\\ \\n\\t\"", "\"\\u00e9\"", "1", "{}",
+	    "\"tail\\\\\"", "\"\\\\u0000\"", "\"\xc3\xa9\x01\""};
+	static const char *const seps[] = {",", " , ", ",\n"};
+	unsigned seed = 12345;
+	int i, accepted = 0;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		char buf[1024];
+		size_t len = 0;
+		int n, k;
+
+		seed = seed * 1103515245u + 12345u;
+		n = (int)((seed >> 16) % 5);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "{");
+		for (k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s: %s",
+						k ? seps[(seed >> 8) % 3] : "",
+						keys[(seed >> 12) % 7], vals[(seed >> 18) % 16]);
+		}
+		snprintf(buf + len, sizeof(buf) - len, "}");
+		accepted += flat_matches_tree_at(__FILE__, __LINE__, buf);
+	}
+	/* The generator does reach the fast path often. */
+	assert_true(accepted > 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1031,6 +1170,8 @@ int main(void)
 	    cmocka_unit_test(test_nonfinite),
 	    cmocka_unit_test(test_reject_syntax),
 	    cmocka_unit_test(test_errbuf_optional),
+	    cmocka_unit_test(test_flat_payloads),
+	    cmocka_unit_test(test_flat_payloads_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
