@@ -24,9 +24,12 @@
 /* Slots of the cache of commits just copied (a power of two). */
 #define RECENT_SLOTS 1024
 
-/* The schema marker every SQL schema of tract keeps in its metadata
- * (spec/core.md §1.5): it describes the store's tables, not its data. */
-static const char *const backend_keys[] = {"schema_version"};
+/* Keys the backends keep in the metadata table about their own layout,
+ * not about the store's data: the schema marker of every SQL schema
+ * (spec/core.md §1.5) and the PostgreSQL plugin's layout version. A new
+ * backend key must be listed here, or a clone carries it into another
+ * backend (the clone-backends round trip test catches that). */
+static const char *const backend_keys[] = {"schema_version", "postgres_layout"};
 
 /* ---- commits waiting for a parent ------------------------------------------ */
 
