@@ -34,8 +34,8 @@ struct tract_tokenizer {
 	unsigned int flags;
 };
 
-/** count() may be called from several threads at once (the core then
- *  counts long histories in parallel). */
+/** count() may be called from several threads at once. A promise the
+ *  core may rely on; compile today counts on the calling thread. */
 #define TRACT_TOKENIZER_THREADSAFE 1u
 
 /**
