@@ -876,54 +876,6 @@ static long changed_rows(const PGresult *r)
 
 /* ---- enums --------------------------------------------------------------- */
 
-static const char *operation_name(tract_operation op)
-{
-	switch (op) {
-	case TRACT_OP_APPEND:
-		return "APPEND";
-	case TRACT_OP_EDIT:
-		return "EDIT";
-	default:
-		return NULL;
-	}
-}
-
-static tract_operation operation_parse(const char *s)
-{
-	if (s && strcmp(s, "APPEND") == 0)
-		return TRACT_OP_APPEND;
-	if (s && strcmp(s, "EDIT") == 0)
-		return TRACT_OP_EDIT;
-	return TRACT_OP_UNKNOWN;
-}
-
-static const char *priority_name(tract_priority p)
-{
-	switch (p) {
-	case TRACT_PRIORITY_SKIP:
-		return "SKIP";
-	case TRACT_PRIORITY_NORMAL:
-		return "NORMAL";
-	case TRACT_PRIORITY_PINNED:
-		return "PINNED";
-	default:
-		return NULL;
-	}
-}
-
-static tract_priority priority_parse(const char *s)
-{
-	if (!s)
-		return TRACT_PRIORITY_NONE;
-	if (strcmp(s, "SKIP") == 0)
-		return TRACT_PRIORITY_SKIP;
-	if (strcmp(s, "NORMAL") == 0)
-		return TRACT_PRIORITY_NORMAL;
-	if (strcmp(s, "PINNED") == 0)
-		return TRACT_PRIORITY_PINNED;
-	return TRACT_PRIORITY_NONE;
-}
-
 /* ---- text helpers -------------------------------------------------------- */
 
 static bool utf8_valid(const char *s)
@@ -1688,7 +1640,7 @@ static void read_commit(const PGresult *r, int i, tract_commit_row *c)
 	c->parent_hash = col_text(r, i, 2);
 	c->content_hash = col_text(r, i, 3);
 	c->content_type = col_text(r, i, 4);
-	c->operation = operation_parse(col_text(r, i, 5));
+	c->operation = tract_backend_operation_parse(col_text(r, i, 5));
 	c->response_to = col_text(r, i, 6);
 	c->message = col_text(r, i, 7);
 	c->token_count = col_int(r, i, 8);
@@ -1736,7 +1688,7 @@ static int emit_annotation(const PGresult *r, int i, const struct sink *sk)
 		.id = col_int(r, i, 0),
 		.tract_id = col_text(r, i, 1),
 		.target_hash = col_text(r, i, 2),
-		.priority = priority_parse(col_text(r, i, 3)),
+		.priority = tract_backend_priority_parse(col_text(r, i, 3)),
 		.reason = col_text(r, i, 4),
 		.created_at = col_time(r, i, 5),
 	};
@@ -2422,13 +2374,13 @@ static int pg_commit_put(tract_backend_conn *conn, const tract_commit_row *row)
 	char ctx[160], exists[160];
 
 	CHECK_ARG(conn, row && row->commit_hash && row->tract_id && row->content_hash &&
-				row->content_type && operation_name(row->operation));
+				row->content_type && tract_backend_operation_name(row->operation));
 	p_text(&p, row->commit_hash);
 	p_text(&p, row->tract_id);
 	p_text(&p, row->parent_hash);
 	p_text(&p, row->content_hash);
 	p_text(&p, row->content_type);
-	p_text(&p, operation_name(row->operation));
+	p_text(&p, tract_backend_operation_name(row->operation));
 	p_text(&p, row->response_to);
 	p_text(&p, row->message);
 	p_int(&p, row->token_count);
@@ -2648,7 +2600,7 @@ static int read_chain_row(tract_backend_conn *conn, const PGresult *r, int i, un
 	if (flags & TRACT_CHAIN_PAYLOAD)
 		row->payload_json = col_text(r, i, col++);
 	if (flags & TRACT_CHAIN_PRIORITY)
-		row->priority = priority_parse(col_text(r, i, col++));
+		row->priority = tract_backend_priority_parse(col_text(r, i, col++));
 	if (flags & TRACT_CHAIN_PARENTS) {
 		if (split_parents(pl, col_text(r, i, col++)) < 0)
 			return oom(conn);
@@ -3116,10 +3068,10 @@ static int pg_annotation_put(tract_backend_conn *conn, const tract_annotation_ro
 	PGresult *res = NULL;
 	int rc;
 
-	CHECK_ARG(conn, row && row->tract_id && row->target_hash && priority_name(row->priority));
+	CHECK_ARG(conn, row && row->tract_id && row->target_hash && tract_backend_priority_name(row->priority));
 	p_text(&p, row->tract_id);
 	p_text(&p, row->target_hash);
-	p_text(&p, priority_name(row->priority));
+	p_text(&p, tract_backend_priority_name(row->priority));
 	p_text(&p, row->reason);
 	p_time(&p, row->created_at);
 	if (!out_id) {

@@ -607,54 +607,6 @@ static bool time_parse(const char *text, tract_time *out)
 
 /* ---- enums ---------------------------------------------------------------- */
 
-static const char *operation_name(tract_operation op)
-{
-	switch (op) {
-	case TRACT_OP_APPEND:
-		return "APPEND";
-	case TRACT_OP_EDIT:
-		return "EDIT";
-	default:
-		return NULL;
-	}
-}
-
-static tract_operation operation_parse(const char *s)
-{
-	if (s && strcmp(s, "APPEND") == 0)
-		return TRACT_OP_APPEND;
-	if (s && strcmp(s, "EDIT") == 0)
-		return TRACT_OP_EDIT;
-	return TRACT_OP_UNKNOWN;
-}
-
-static const char *priority_name(tract_priority p)
-{
-	switch (p) {
-	case TRACT_PRIORITY_SKIP:
-		return "SKIP";
-	case TRACT_PRIORITY_NORMAL:
-		return "NORMAL";
-	case TRACT_PRIORITY_PINNED:
-		return "PINNED";
-	default:
-		return NULL;
-	}
-}
-
-static tract_priority priority_parse(const char *s)
-{
-	if (!s)
-		return TRACT_PRIORITY_NONE;
-	if (strcmp(s, "SKIP") == 0)
-		return TRACT_PRIORITY_SKIP;
-	if (strcmp(s, "NORMAL") == 0)
-		return TRACT_PRIORITY_NORMAL;
-	if (strcmp(s, "PINNED") == 0)
-		return TRACT_PRIORITY_PINNED;
-	return TRACT_PRIORITY_NONE;
-}
-
 /* ---- statements ----------------------------------------------------------- */
 
 static int prepare(tract_backend_conn *conn, const char *sql, sqlite3_stmt **out)
@@ -914,7 +866,7 @@ static int read_commit(tract_backend_conn *conn, sqlite3_stmt *st, tract_commit_
 	r->parent_hash = col_text(st, 2);
 	r->content_hash = col_text(st, 3);
 	r->content_type = col_text(st, 4);
-	r->operation = operation_parse(col_text(st, 5));
+	r->operation = tract_backend_operation_parse(col_text(st, 5));
 	r->response_to = col_text(st, 6);
 	r->message = col_text(st, 7);
 	r->token_count = sqlite3_column_int64(st, 8);
@@ -984,7 +936,7 @@ static int emit_annotation(tract_backend_conn *conn, sqlite3_stmt *st, const str
 		.id = sqlite3_column_int64(st, 0),
 		.tract_id = col_text(st, 1),
 		.target_hash = col_text(st, 2),
-		.priority = priority_parse(col_text(st, 3)),
+		.priority = tract_backend_priority_parse(col_text(st, 3)),
 		.reason = col_text(st, 4),
 	};
 	int rc = col_time(conn, st, 5, &r.created_at);
@@ -1479,7 +1431,7 @@ static int bind_commit(sqlite3_stmt *st, const tract_commit_row *r)
 	b = b ? b : bind_text(st, 3, r->parent_hash);
 	b = b ? b : bind_text(st, 4, r->content_hash);
 	b = b ? b : bind_text(st, 5, r->content_type);
-	b = b ? b : bind_text(st, 6, operation_name(r->operation));
+	b = b ? b : bind_text(st, 6, tract_backend_operation_name(r->operation));
 	b = b ? b : bind_text(st, 7, r->response_to);
 	b = b ? b : bind_text(st, 8, r->message);
 	b = b ? b : sqlite3_bind_int64(st, 9, r->token_count);
@@ -1495,7 +1447,7 @@ static int sqlite_commit_put(tract_backend_conn *conn, const tract_commit_row *r
 	int rc;
 
 	CHECK_ARG(conn, row && row->commit_hash && row->tract_id && row->content_hash &&
-				row->content_type && operation_name(row->operation));
+				row->content_type && tract_backend_operation_name(row->operation));
 	rc = query_start(conn, ST_COMMIT_PUT, &q);
 	if (rc < 0)
 		return rc;
@@ -1744,7 +1696,7 @@ static int read_chain_row(tract_backend_conn *conn, sqlite3_stmt *st, unsigned f
 	if (flags & TRACT_CHAIN_PAYLOAD)
 		r->payload_json = col_text(st, col++);
 	if (flags & TRACT_CHAIN_PRIORITY)
-		r->priority = priority_parse(col_text(st, col++));
+		r->priority = tract_backend_priority_parse(col_text(st, col++));
 	if (flags & TRACT_CHAIN_PARENTS) {
 		rc = split_parents(pl, col_text(st, col++));
 		if (rc == TRACT_ENOMEM)
@@ -1963,7 +1915,7 @@ static int side_add(struct side_table *t, sqlite3_stmt *st, enum side_kind kind)
 		return TRACT_ENOMEM;
 	if (kind == SIDE_ANNOTATIONS) {
 		/* Rows come by (created_at, id) within a key: the last wins. */
-		k->priority = priority_parse(val);
+		k->priority = tract_backend_priority_parse(val);
 		return 0;
 	}
 	if (kind == SIDE_BLOBS && k->n)
@@ -2198,7 +2150,7 @@ static int read_scan_row(tract_backend_conn *conn, sqlite3_stmt *st, struct scan
 	r->commit.parent_hash = col_text(st, 1);
 	r->commit.content_hash = col_text(st, 2);
 	r->commit.content_type = col_text(st, 3);
-	r->commit.operation = operation_parse(col_text(st, 4));
+	r->commit.operation = tract_backend_operation_parse(col_text(st, 4));
 	r->commit.response_to = col_text(st, 5);
 	r->commit.message = col_text(st, 6);
 	r->commit.token_count = sqlite3_column_int64(st, 7);
@@ -2214,7 +2166,7 @@ static int read_scan_row(tract_backend_conn *conn, sqlite3_stmt *st, struct scan
 		r->payload_json = w->side[SIDE_BLOBS].ptrs[k->first];
 	r->priority = TRACT_PRIORITY_NONE;
 	if (w->cols & TRACT_CHAIN_PRIORITY)
-		r->priority = priority_parse(col_text(st, col++));
+		r->priority = tract_backend_priority_parse(col_text(st, col++));
 	else if (w->mode[SIDE_ANNOTATIONS] == SIDE_MEMORY &&
 		 (k = side_find(&w->side[SIDE_ANNOTATIONS], r->commit.commit_hash)))
 		r->priority = k->priority;
@@ -2620,13 +2572,13 @@ static int sqlite_annotation_put(tract_backend_conn *conn, const tract_annotatio
 	struct query q;
 	int rc, b;
 
-	CHECK_ARG(conn, row && row->tract_id && row->target_hash && priority_name(row->priority));
+	CHECK_ARG(conn, row && row->tract_id && row->target_hash && tract_backend_priority_name(row->priority));
 	rc = query_start(conn, ST_ANN_PUT, &q);
 	if (rc < 0)
 		return rc;
 	b = bind_text(q.st, 1, row->tract_id);
 	b = b ? b : bind_text(q.st, 2, row->target_hash);
-	b = b ? b : bind_text(q.st, 3, priority_name(row->priority));
+	b = b ? b : bind_text(q.st, 3, tract_backend_priority_name(row->priority));
 	b = b ? b : bind_text(q.st, 4, row->reason);
 	b = b ? b : bind_time(q.st, 5, row->created_at);
 	rc = run_write(conn, &q, b, NULL);

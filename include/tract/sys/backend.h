@@ -38,6 +38,8 @@
 #ifndef TRACT_SYS_BACKEND_H
 #define TRACT_SYS_BACKEND_H
 
+#include <string.h>
+
 #include "../common.h"
 
 #ifdef __cplusplus
@@ -366,6 +368,52 @@ typedef struct tract_backend {
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);
+
+/* ---- helpers for backends ----------------------------------------------- */
+
+/*
+ * The stored spellings of operations and priorities (spec/core.md §1), for
+ * SQL backends that keep them as text. NULL / UNKNOWN / NONE for a value
+ * without a spelling.
+ */
+static inline const char *tract_backend_operation_name(tract_operation op)
+{
+	return op == TRACT_OP_APPEND ? "APPEND" : op == TRACT_OP_EDIT ? "EDIT" : NULL;
+}
+
+static inline tract_operation tract_backend_operation_parse(const char *s)
+{
+	if (s && strcmp(s, "APPEND") == 0)
+		return TRACT_OP_APPEND;
+	if (s && strcmp(s, "EDIT") == 0)
+		return TRACT_OP_EDIT;
+	return TRACT_OP_UNKNOWN;
+}
+
+static inline const char *tract_backend_priority_name(tract_priority p)
+{
+	switch (p) {
+	case TRACT_PRIORITY_SKIP:
+		return "SKIP";
+	case TRACT_PRIORITY_NORMAL:
+		return "NORMAL";
+	case TRACT_PRIORITY_PINNED:
+		return "PINNED";
+	default:
+		return NULL;
+	}
+}
+
+static inline tract_priority tract_backend_priority_parse(const char *s)
+{
+	if (s && strcmp(s, "SKIP") == 0)
+		return TRACT_PRIORITY_SKIP;
+	if (s && strcmp(s, "NORMAL") == 0)
+		return TRACT_PRIORITY_NORMAL;
+	if (s && strcmp(s, "PINNED") == 0)
+		return TRACT_PRIORITY_PINNED;
+	return TRACT_PRIORITY_NONE;
+}
 
 #ifdef __cplusplus
 }
