@@ -190,7 +190,8 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 		}
 		rc = cli_print_cjson(arr);
 	} else {
-		char *search = tract_plugin_search_path();
+		char *search = NULL;
+		tract_plugin_search_path(&search);
 		size_t wname = 4;
 		for (size_t i = 0; i < n; i++)
 			if (infos[i].name && strlen(infos[i].name) > wname)

@@ -24,13 +24,6 @@
 /* Slots of the cache of commits just copied (a power of two). */
 #define RECENT_SLOTS 1024
 
-/* Keys the backends keep in the metadata table about their own layout,
- * not about the store's data: the schema marker of every SQL schema
- * (spec/core.md §1.5) and the PostgreSQL plugin's layout version. A new
- * backend key must be listed here, or a clone carries it into another
- * backend (the clone-backends round trip test catches that). */
-static const char *const backend_keys[] = {"schema_version", "postgres_layout"};
-
 /* ---- commits waiting for a parent ------------------------------------------ */
 
 /* A commit row copied out of the source, waiting for the commit named by
@@ -639,13 +632,27 @@ static int spawn_cb(const tract_spawn_row *row, void *payload)
 	return tick(c);
 }
 
+/* In a NULL-terminated list (NULL: empty)? */
+static int listed(const char *const *keys, const char *key)
+{
+	size_t i;
+
+	for (i = 0; keys && keys[i]; i++)
+		if (strcmp(keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* A key about a store's layout, not its data: private to the source's or
+ * the destination's backend (its schema version...), or already held by
+ * the empty destination (written by its backend on creation). */
 static int is_backend_key(const clone_ctx *c, const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(backend_keys) / sizeof(backend_keys[0]); i++)
-		if (strcmp(key, backend_keys[i]) == 0)
-			return 1;
+	if (listed(c->src->be->private_meta_keys, key) ||
+	    listed(c->dst->be->private_meta_keys, key))
+		return 1;
 	for (i = 0; i < c->n_own_keys; i++)
 		if (strcmp(key, c->own_keys[i]) == 0)
 			return 1;
@@ -781,96 +788,16 @@ static void describe(char *buf, size_t len, const char *uri)
 	snprintf(buf, len, "%.*s%.*s", (int)(sep + 3 - uri), uri, (int)(q - host), host);
 }
 
-/* A location that is a path on this machine (not a network URI or memory). */
-static int is_local_path(const char *backend, const char *location)
+/* Do two URIs name one store? The same backend, and the backend says so
+ * (the same file by two paths...), or the same text. */
+static int same_store(const tract_backend *be1, const char *uri1, const tract_backend *be2,
+		      const char *uri2)
 {
-	return strcmp(backend, "postgres") != 0 && !strstr(location, "://") &&
-	       strcmp(location, ":memory:") != 0;
-}
-
-static const char *const side_suffixes[] = {"-wal", "-shm", "-journal"};
-#define N_SIDES (sizeof(side_suffixes) / sizeof(side_suffixes[0]))
-
-/* What existed at the destination's location before the clone. */
-typedef struct {
-	int local;               /* the location is a local path */
-	int existed;             /* ...that existed */
-	int side_existed[N_SIDES];
-	int created;             /* the clone created the store */
-	struct stat made;        /* the location right after creation */
-} dst_place;
-
-static int path_exists(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 || errno != ENOENT;
-}
-
-static void place_survey(dst_place *p, const char *backend, const char *location)
-{
-	char side[4096];
-	size_t i;
-
-	memset(p, 0, sizeof(*p));
-	p->local = is_local_path(backend, location);
-	if (!p->local)
-		return;
-	p->existed = path_exists(location);
-	for (i = 0; i < N_SIDES; i++) {
-		snprintf(side, sizeof(side), "%s%s", location, side_suffixes[i]);
-		p->side_existed[i] = path_exists(side);
-	}
-}
-
-/* Remove a store the clone created, when the location is still the file or
- * directory it made (its side files too, when they are new). */
-static void place_remove(const dst_place *p, const char *location)
-{
-	char path[4096];
-	struct stat sb;
-	size_t i;
-
-	if (!p->created || !p->local || p->existed || stat(location, &sb) != 0 ||
-	    sb.st_dev != p->made.st_dev || sb.st_ino != p->made.st_ino)
-		return;
-	if (S_ISREG(sb.st_mode)) {
-		unlink(location);
-		for (i = 0; i < N_SIDES; i++) {
-			if (p->side_existed[i])
-				continue;
-			snprintf(path, sizeof(path), "%s%s", location, side_suffixes[i]);
-			unlink(path);
-		}
-	} else if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(location);
-		struct dirent *e;
-		if (!d)
-			return;
-		while ((e = readdir(d)) != NULL) {
-			struct stat eb;
-			snprintf(path, sizeof(path), "%s/%s", location, e->d_name);
-			if (lstat(path, &eb) == 0 && S_ISREG(eb.st_mode))
-				unlink(path);
-		}
-		closedir(d);
-		rmdir(location);
-	}
-}
-
-/* Do two URIs name one store? Same backend and location, or the same file. */
-static int same_store(const char *be1, const char *loc1, const char *be2, const char *loc2)
-{
-	struct stat a, b;
-
-	if (strcmp(be1, be2) != 0)
+	if (be1 != be2)
 		return 0;
-	if (strcmp(loc1, ":memory:") == 0 || strcmp(loc2, ":memory:") == 0)
-		return 0;
-	if (strcmp(loc1, loc2) == 0)
-		return 1;
-	return is_local_path(be1, loc1) && is_local_path(be2, loc2) && stat(loc1, &a) == 0 &&
-	       stat(loc2, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (be1->same_store)
+		return be1->same_store(uri1, uri2) == 1;
+	return strcmp(uri1, uri2) == 0;
 }
 
 /* ---- the whole clone ------------------------------------------------------------- */
@@ -977,26 +904,20 @@ static int verify(clone_ctx *c)
 }
 
 /* Open the destination; create it (noting so) when it does not exist. */
-static int open_dst(tract_store **out, dst_place *place, const char *uri, const char *backend,
-		    const char *location)
+static int open_dst(tract_store **out, int *created, const char *uri)
 {
 	int rc;
 
-	place_survey(place, backend, location);
 	rc = tract_store_open(out, uri, 0);
 	if (rc != TRACT_ENOTFOUND)
 		return rc;
 	rc = tract_store_open(out, uri, TRACT_STORE_CREATE);
-	if (rc < 0)
-		return rc;
-	place->created = 1;
-	if (place->local && stat(location, &place->made) != 0)
-		place->local = 0; /* cannot tell it is ours: never remove it */
-	return 0;
+	if (rc == 0)
+		*created = 1;
+	return rc;
 }
 
-static int clone_stores(clone_ctx *c, const char *src_uri, const char *dst_uri,
-			const char *dst_backend, const char *dst_location, dst_place *place)
+static int clone_stores(clone_ctx *c, const char *src_uri, const char *dst_uri, int *created)
 {
 	const char *data;
 	char name[300];
@@ -1009,7 +930,7 @@ static int clone_stores(clone_ctx *c, const char *src_uri, const char *dst_uri,
 	}
 	if (rc < 0)
 		return tract_error_prefix("clone: opening the source");
-	rc = open_dst(&c->dst, place, dst_uri, dst_backend, dst_location);
+	rc = open_dst(&c->dst, created, dst_uri);
 	if (rc < 0)
 		return tract_error_prefix("clone: opening the destination");
 
@@ -1041,42 +962,38 @@ static int clone_stores(clone_ctx *c, const char *src_uri, const char *dst_uri,
 	return tract_txn_end(c->src, rc);
 }
 
-/* After a failure: remove a destination the clone created, unless someone
- * else wrote into it meanwhile. */
-static void undo_create(clone_ctx *c, const dst_place *place, const char *location)
+/* After a failure: remove a destination the clone created (through its
+ * backend's destroy), unless someone else wrote into it meanwhile. */
+static void undo_create(clone_ctx *c, int created)
 {
 	const char *data = NULL;
 	int rc;
 
-	if (!place->created || !place->local || !c->dst)
+	if (!created || !c->dst)
 		return;
 	rc = tract_txn_begin(c->dst, TRACT_TXN_READ);
 	if (rc == 0) {
 		rc = find_data(&data, c->dst);
 		rc = tract_txn_end(c->dst, rc);
 	}
-	tract_store_free(c->dst);
-	c->dst = NULL;
-	if (rc == 0 && !data)
-		place_remove(place, location);
+	if (rc == 0 && !data) {
+		tract_store_destroy_created(c->dst);
+		c->dst = NULL;
+	}
 }
 
 int tract_store_clone(tract_clone_stats *out_stats, const char *src_uri, const char *dst_uri,
 		      const tract_clone_opts *opts)
 {
-	char src_be[32], dst_be[32], name[300];
-	char *src_loc = NULL, *dst_loc = NULL;
-	const tract_backend *be;
+	const tract_backend *src_be = NULL, *dst_be = NULL;
 	tract_clone_stats local;
 	tract_error saved;
-	char saved_msg[1024];
-	dst_place place;
+	char saved_msg[1024], name[300];
 	clone_ctx c;
 	size_t i;
-	int rc;
+	int rc, created = 0;
 
 	memset(&c, 0, sizeof(c));
-	memset(&place, 0, sizeof(place));
 	c.st = out_stats ? out_stats : &local;
 	memset(c.st, 0, sizeof(*c.st));
 	c.opts = opts;
@@ -1088,30 +1005,26 @@ int tract_store_clone(tract_clone_stats *out_stats, const char *src_uri, const c
 
 	/* Every check that needs no store comes first: a bad destination URI
 	 * must not cost an open (and migration) of the source. */
-	rc = tract_uri_split(src_be, &src_loc, src_uri);
+	rc = tract_plugin_backend_for_uri(&src_be, src_uri);
 	if (rc == 0)
-		rc = tract_uri_split(dst_be, &dst_loc, dst_uri);
-	if (rc == 0)
-		rc = tract_plugin_backend(&be, src_be);
-	if (rc == 0)
-		rc = tract_plugin_backend(&be, dst_be);
+		rc = tract_plugin_backend_for_uri(&dst_be, dst_uri);
 	if (rc < 0) {
 		tract_error_prefix("clone");
 		goto done;
 	}
-	if (same_store(src_be, src_loc, dst_be, dst_loc)) {
+	if (same_store(src_be, src_uri, dst_be, dst_uri)) {
 		describe(name, sizeof(name), dst_uri);
 		rc = tract_error_set(TRACT_EINVAL,
 				     "clone: source and destination are the same store (%s)", name);
 		goto done;
 	}
 
-	rc = clone_stores(&c, src_uri, dst_uri, dst_be, dst_loc, &place);
+	rc = clone_stores(&c, src_uri, dst_uri, &created);
 	if (rc < 0) {
 		/* Keep the error across the clean-up's own calls. */
 		saved = *tract_error_last();
 		snprintf(saved_msg, sizeof(saved_msg), "%s", saved.message);
-		undo_create(&c, &place, dst_loc);
+		undo_create(&c, created);
 		tract_error_set(saved.code, "%s", saved_msg);
 	}
 
@@ -1123,8 +1036,6 @@ done:
 	free(c.own_keys);
 	tract_store_free(c.dst);
 	tract_store_free(c.src);
-	free(src_loc);
-	free(dst_loc);
 	if (!out_stats)
 		tract_clone_stats_dispose(&local);
 	return rc;

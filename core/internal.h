@@ -49,6 +49,10 @@ struct tract {
 	int batch_depth; /* batches this handle opened */
 };
 
+/** Free a store handle and remove the store if that handle's open created
+ *  it (the backend's destroy; a plain close without one). */
+int tract_store_destroy_created(tract_store *s);
+
 /* ---- transactions ------------------------------------------------------ */
 
 /** Open a transaction unless one (a batch) is already open. */

@@ -34,13 +34,17 @@
 
 #define MAX_LOADED 32
 
+/* A loaded backend: the core's own full-size copy of the plugin's table,
+ * members newer than the plugin's version zeroed, so the core reads every
+ * member of the current version safely whatever version the plugin was
+ * written against. Never freed: plugins stay loaded. */
 struct loaded_backend {
 	char name[32];
-	const tract_backend *table;
+	tract_backend table;
 };
 
 static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct loaded_backend loaded[MAX_LOADED];
+static struct loaded_backend *loaded[MAX_LOADED];
 static size_t n_loaded;
 
 static int valid_plugin_name(const char *name)
@@ -56,7 +60,6 @@ static int valid_plugin_name(const char *name)
 	}
 	return 1;
 }
-
 /* True when libtract was loaded from inside the build tree. Decided once:
  * the object holding this function (the shared library, or an executable
  * that links the core statically), resolved to an absolute path; dladdr
@@ -128,22 +131,25 @@ static int path_add_all(tract_buf *b, const char *list)
 	return rc;
 }
 
-char *tract_plugin_search_path(void)
+int tract_plugin_search_path(char **out)
 {
 	tract_buf b = TRACT_BUF_INIT;
 	const char *env = getenv("TRACT_PLUGIN_PATH");
 	int rc = 0;
 
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_plugin_search_path: out is NULL");
+	*out = NULL;
 	if (env)
 		rc |= path_add_all(&b, env);
 	if (tract_running_from_build_tree())
 		rc |= path_add_all(&b, TRACT_BUILD_PLUGIN_PATH);
 	rc |= path_add_all(&b, TRACT_PLUGIN_DIR);
-	if (rc) {
+	if (rc || !(*out = tract_buf_detach(&b))) {
 		tract_buf_dispose(&b);
-		return NULL;
+		return tract_error_oom();
 	}
-	return tract_buf_detach(&b);
+	return 0;
 }
 
 static int file_exists(const char *path)
@@ -156,11 +162,10 @@ static int file_exists(const char *path)
 /* Locate kind/name on the search path; *tried lists the paths looked at. */
 static char *find_plugin_file(const char *kind, const char *name, tract_buf *tried)
 {
-	char *path = tract_plugin_search_path();
-	char *save = NULL, *dir, *found = NULL;
+	char *path = NULL, *save = NULL, *dir, *found = NULL;
 	tract_buf cand = TRACT_BUF_INIT;
 
-	if (!path)
+	if (tract_plugin_search_path(&path) < 0)
 		return NULL;
 	for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		if (!*dir)
@@ -181,16 +186,113 @@ static char *find_plugin_file(const char *kind, const char *name, tract_buf *tri
 	return found;
 }
 
-/* dlopen a backend file and validate its table; on failure set *why. */
-static int open_backend_file(const tract_backend **out, void **out_handle, const char *file,
-			     char *why, size_t whylen)
+/* The first REQUIRED member a table of its version lacks, or NULL. */
+static const char *missing_member(const tract_backend *be)
+{
+#define REQUIRE(m)                                                                       \
+	do {                                                                             \
+		if (!be->m)                                                              \
+			return #m;                                                       \
+	} while (0)
+	REQUIRE(name);
+	REQUIRE(schemes);
+	REQUIRE(open);
+	REQUIRE(close);
+	REQUIRE(last_error);
+	REQUIRE(begin);
+	REQUIRE(commit);
+	REQUIRE(rollback);
+	REQUIRE(blob_put);
+	REQUIRE(blob_get);
+	REQUIRE(blob_foreach);
+	REQUIRE(commit_put);
+	REQUIRE(commit_get);
+	REQUIRE(commit_prefix);
+	REQUIRE(commit_chain);
+	REQUIRE(commit_foreach);
+	REQUIRE(commit_foreach_with_config);
+	REQUIRE(parent_put);
+	REQUIRE(parent_list);
+	REQUIRE(parent_foreach);
+	REQUIRE(ref_get);
+	REQUIRE(ref_cas);
+	REQUIRE(ref_delete);
+	REQUIRE(ref_foreach);
+	REQUIRE(annotation_put);
+	REQUIRE(annotation_list);
+	REQUIRE(annotation_foreach);
+	REQUIRE(compression_put);
+	REQUIRE(compression_member_put);
+	REQUIRE(compression_get);
+	REQUIRE(compression_foreach);
+	REQUIRE(compression_members);
+	REQUIRE(spawn_put);
+	REQUIRE(spawn_foreach);
+	REQUIRE(spawn_by_child);
+	REQUIRE(meta_get);
+	REQUIRE(meta_set);
+	REQUIRE(meta_delete);
+	REQUIRE(meta_foreach);
+	REQUIRE(tract_foreach);
+#undef REQUIRE
+	if (!be->schemes[0])
+		return "schemes (the list is empty)";
+	return NULL;
+}
+
+/* Check a table; on success copy it into dst (full size, newer members
+ * zeroed). On failure write why. */
+static int adopt_table(tract_backend *dst, const tract_backend *table, const char *file,
+		       const char *name, char *why, size_t whylen)
+{
+	const char *missing;
+	size_t size, i;
+	int groups;
+
+	if (table->version < 1 || table->version > TRACT_BACKEND_VERSION) {
+		snprintf(why, whylen, "%s has backend ABI version %u, this tract knows 1 to %d",
+			 file, table->version, TRACT_BACKEND_VERSION);
+		return TRACT_EPLUGIN;
+	}
+	size = table->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(*dst);
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, table, size);
+	missing = missing_member(dst);
+	if (missing) {
+		snprintf(why, whylen, "%s: the backend table (version %u) lacks the required "
+			 "member %s", file, table->version, missing);
+		return TRACT_EPLUGIN;
+	}
+	if (strcmp(dst->name, name) != 0) {
+		snprintf(why, whylen, "%s: the table names the backend '%.40s', not '%s'", file,
+			 dst->name, name);
+		return TRACT_EPLUGIN;
+	}
+	for (i = 0; dst->schemes[i]; i++) {
+		if (strlen(dst->schemes[i]) < 2 || !valid_plugin_name(dst->schemes[i])) {
+			snprintf(why, whylen, "%s: invalid URI scheme '%.40s' (2 to 31 letters, "
+				 "digits, '_' or '-')", file, dst->schemes[i]);
+			return TRACT_EPLUGIN;
+		}
+	}
+	groups = !!dst->commit_delete + !!dst->blob_delete + !!dst->annotation_delete_target +
+		 !!dst->compression_delete + !!dst->spawn_delete;
+	if (groups != 0 && groups != 5) {
+		snprintf(why, whylen, "%s: the deletion members are all set or all NULL", file);
+		return TRACT_EPLUGIN;
+	}
+	return 0;
+}
+
+/* dlopen a backend file and adopt its table; on failure set *why. */
+static int open_backend_file(tract_backend *out, const char *file, const char *name, char *why,
+			     size_t whylen)
 {
 	void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
 	tract_backend_entry_fn entry;
 	const tract_backend *table;
+	int rc;
 
-	*out = NULL;
-	*out_handle = NULL;
 	if (!h) {
 		snprintf(why, whylen, "%s", dlerror());
 		return TRACT_EPLUGIN;
@@ -207,24 +309,54 @@ static int open_backend_file(const tract_backend **out, void **out_handle, const
 		dlclose(h);
 		return TRACT_EPLUGIN;
 	}
-	if (table->abi_version != TRACT_BACKEND_ABI_VERSION) {
-		snprintf(why, whylen, "%s has backend ABI version %u, this tract knows %d", file,
-			 table->abi_version, TRACT_BACKEND_ABI_VERSION);
+	rc = adopt_table(out, table, file, name, why, whylen);
+	if (rc < 0)
 		dlclose(h);
-		return TRACT_EPLUGIN;
+	return rc;
+}
+
+/* Load NAME with loader_lock held; *tried (may be NULL) gathers paths. */
+static int load_backend_locked(const tract_backend **out, const char *name, tract_buf *tried)
+{
+	struct loaded_backend *lb;
+	char why[512];
+	char *file;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n_loaded; i++) {
+		if (strcmp(loaded[i]->name, name) == 0) {
+			*out = &loaded[i]->table;
+			return 0;
+		}
 	}
-	*out = table;
-	*out_handle = h;
+	file = find_plugin_file("backend", name, tried);
+	if (!file)
+		return tract_error_set(TRACT_EPLUGIN, "backend plugin '%s' not found (tried %s)",
+				       name, tried->ptr ? tried->ptr : "nothing");
+	lb = calloc(1, sizeof(*lb));
+	if (!lb) {
+		free(file);
+		return tract_error_oom();
+	}
+	rc = open_backend_file(&lb->table, file, name, why, sizeof(why));
+	free(file);
+	if (rc < 0) {
+		free(lb);
+		return tract_error_set(rc, "backend plugin '%s': %s", name, why);
+	}
+	snprintf(lb->name, sizeof(lb->name), "%s", name);
+	if (n_loaded < MAX_LOADED)
+		loaded[n_loaded++] = lb;
+	/* else: beyond the table of names, the plugin is still usable; its
+	 * copy is kept for the life of the process like the others. */
+	*out = &lb->table;
 	return 0;
 }
 
 int tract_plugin_backend(const tract_backend **out, const char *name)
 {
 	tract_buf tried = TRACT_BUF_INIT;
-	char why[512];
-	char *file = NULL;
-	void *handle;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -233,75 +365,122 @@ int tract_plugin_backend(const tract_backend **out, const char *name)
 				       "invalid plugin name '%s' (letters, digits, '_' and '-' only)",
 				       name ? name : "(null)");
 	pthread_mutex_lock(&loader_lock);
-	for (i = 0; i < n_loaded; i++) {
-		if (strcmp(loaded[i].name, name) == 0) {
-			*out = loaded[i].table;
-			rc = 0;
-			goto done;
-		}
-	}
-	file = find_plugin_file("backend", name, &tried);
-	if (!file) {
-		rc = tract_error_set(TRACT_EPLUGIN, "backend plugin '%s' not found (tried %s)", name,
-				     tried.ptr ? tried.ptr : "nothing");
-		goto done;
-	}
-	rc = open_backend_file(out, &handle, file, why, sizeof(why));
-	if (rc < 0) {
-		rc = tract_error_set(rc, "backend plugin '%s': %s", name, why);
-		goto done;
-	}
-	if (n_loaded < MAX_LOADED) {
-		snprintf(loaded[n_loaded].name, sizeof(loaded[n_loaded].name), "%s", name);
-		loaded[n_loaded].table = *out;
-		n_loaded++;
-	}
-done:
+	rc = load_backend_locked(out, name, &tried);
 	pthread_mutex_unlock(&loader_lock);
-	free(file);
 	tract_buf_dispose(&tried);
 	return rc;
 }
 
-int tract_uri_split(char out_backend[32], char **out_location, const char *uri)
+int tract_uri_scheme(char out[32], const char *uri)
 {
 	const char *colon;
 	size_t n;
 
-	*out_location = NULL;
+	out[0] = '\0';
 	if (!uri || !*uri)
 		return tract_error_set(TRACT_EINVAL, "empty store URI");
-	if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
-		strcpy(out_backend, "postgres");
-		*out_location = strdup(uri);
-		goto check;
-	}
 	colon = strchr(uri, ':');
 	/* "scheme:rest" where scheme is a bare word of 2+ characters; a
-	 * one-letter scheme would be a Windows drive, a path otherwise. */
-	if (colon && colon - uri >= 2 && colon - uri < 32 && strcmp(uri, ":memory:") != 0) {
-		char scheme[32];
-		n = (size_t)(colon - uri);
-		memcpy(scheme, uri, n);
-		scheme[n] = '\0';
-		if (valid_plugin_name(scheme) && !strchr(scheme, '/')) {
-			strcpy(out_backend, scheme);
-			*out_location = strdup(colon + 1);
-			if (*out_location && !**out_location) {
-				free(*out_location);
-				*out_location = NULL;
-				return tract_error_set(TRACT_EINVAL,
-						       "store URI '%s' has no location", uri);
-			}
-			goto check;
-		}
+	 * one-letter scheme would be a drive letter: a path, as is
+	 * ":memory:". */
+	if (!colon || colon - uri < 2 || colon - uri >= 32)
+		return 0;
+	n = (size_t)(colon - uri);
+	memcpy(out, uri, n);
+	out[n] = '\0';
+	if (!valid_plugin_name(out)) {
+		out[0] = '\0';
+		return 0;
 	}
-	strcpy(out_backend, "sqlite");
-	*out_location = strdup(uri);
-check:
-	if (!*out_location)
-		return tract_error_oom();
+	if (!colon[1]) {
+		out[0] = '\0';
+		return tract_error_set(TRACT_EINVAL, "store URI '%.64s' has no location", uri);
+	}
+	return 1;
+}
+
+static int serves(const tract_backend *be, const char *scheme)
+{
+	size_t i;
+
+	for (i = 0; be->schemes[i]; i++)
+		if (strcmp(be->schemes[i], scheme) == 0)
+			return 1;
 	return 0;
+}
+
+/* Every backend plugin on the search path, loaded in turn, until one
+ * serves scheme (loader_lock held). Plugins that fail to load are passed
+ * over. */
+static int scan_for_scheme(const tract_backend **out, const char *scheme)
+{
+	char *path = NULL, *save = NULL, *dir;
+	int rc = TRACT_ENOTFOUND;
+
+	if (tract_plugin_search_path(&path) < 0)
+		return TRACT_ENOMEM;
+	for (dir = strtok_r(path, ":", &save); dir && rc == TRACT_ENOTFOUND;
+	     dir = strtok_r(NULL, ":", &save)) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		if (!d)
+			continue;
+		while (rc == TRACT_ENOTFOUND && (e = readdir(d)) != NULL) {
+			const char *fn = e->d_name;
+			size_t len = strlen(fn);
+			char name[32];
+			const tract_backend *be;
+			tract_buf ignored = TRACT_BUF_INIT;
+			if (strncmp(fn, "tract-backend-", 14) != 0 || len < 18 ||
+			    strcmp(fn + len - 3, ".so") != 0 || len - 17 >= sizeof(name))
+				continue;
+			memcpy(name, fn + 14, len - 17);
+			name[len - 17] = '\0';
+			if (valid_plugin_name(name) &&
+			    load_backend_locked(&be, name, &ignored) == 0 && serves(be, scheme)) {
+				*out = be;
+				rc = 0;
+			}
+			tract_buf_dispose(&ignored);
+		}
+		closedir(d);
+	}
+	free(path);
+	return rc;
+}
+
+int tract_plugin_backend_for_uri(const tract_backend **out, const char *uri)
+{
+	tract_buf tried = TRACT_BUF_INIT;
+	char scheme[32];
+	int rc;
+
+	*out = NULL;
+	rc = tract_uri_scheme(scheme, uri);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return tract_plugin_backend(out, TRACT_DEFAULT_BACKEND);
+	pthread_mutex_lock(&loader_lock);
+	rc = load_backend_locked(out, scheme, &tried);
+	if (rc == 0 && !serves(*out, scheme)) {
+		rc = tract_error_set(TRACT_EPLUGIN, "backend plugin '%s' does not serve '%s:' URIs",
+				     scheme, scheme);
+		*out = NULL;
+	} else if (rc == TRACT_EPLUGIN && strstr(tract_error_last()->message, "not found")) {
+		rc = scan_for_scheme(out, scheme);
+		if (rc == TRACT_ENOMEM)
+			rc = tract_error_oom();
+		else if (rc < 0)
+			rc = tract_error_set(TRACT_EPLUGIN,
+					     "backend plugin '%s' not found: none serves '%s:' URIs "
+					     "(tried %s and every tract-backend-*.so on the search "
+					     "path)",
+					     scheme, scheme, tried.ptr ? tried.ptr : "nothing");
+	}
+	pthread_mutex_unlock(&loader_lock);
+	tract_buf_dispose(&tried);
+	return rc;
 }
 
 /* ---- listing ---------------------------------------------------------- */
@@ -323,6 +502,7 @@ static void describe_file(tract_plugin_info *info, const char *file)
 	const char *sym = info->kind == TRACT_PLUGIN_BACKEND ? TRACT_BACKEND_ENTRY
 							     : "tract_provider_entry";
 	const unsigned int *(*entry)(void);
+	char why[512];
 
 	if (!h) {
 		info->error = strdup(dlerror());
@@ -335,8 +515,15 @@ static void describe_file(tract_plugin_info *info, const char *file)
 		/* Both plugin tables start with their ABI version. */
 		const unsigned int *table = entry();
 		info->abi_version = table ? *table : 0;
-		if (!table)
+		if (!table) {
 			info->error = strdup("entry returned no table");
+		} else if (info->kind == TRACT_PLUGIN_BACKEND) {
+			tract_backend *copy = malloc(sizeof(*copy));
+			if (copy && adopt_table(copy, (const tract_backend *)(const void *)table,
+						file, info->name, why, sizeof(why)) < 0)
+				info->error = strdup(why);
+			free(copy);
+		}
 	}
 	/* Keep backends loaded (they may be in use); close the rest. */
 	if (info->kind != TRACT_PLUGIN_BACKEND || info->error)
@@ -345,16 +532,15 @@ static void describe_file(tract_plugin_info *info, const char *file)
 
 int tract_plugin_list(tract_plugin_info **out, size_t *count)
 {
-	char *path = tract_plugin_search_path();
-	char *save = NULL, *dir;
+	char *path = NULL, *save = NULL, *dir;
 	tract_plugin_info *infos = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
 	*out = NULL;
 	*count = 0;
-	if (!path)
-		return tract_error_oom();
+	if (tract_plugin_search_path(&path) < 0)
+		return TRACT_ENOMEM;
 	for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		DIR *d = opendir(dir);
 		struct dirent *e;

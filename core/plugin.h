@@ -22,12 +22,22 @@ int tract_plugin_backend(const tract_backend **out, const char *name);
  *  or a library in it): the build tree's plugins and data are used then. */
 int tract_running_from_build_tree(void);
 
+/** The backend serving URIs without a scheme (plain paths, ":memory:"). */
+#define TRACT_DEFAULT_BACKEND "sqlite"
+
 /**
- * Split a store URI into backend name and location: "sqlite:PATH" and
- * plain paths give ("sqlite", PATH); "lmdb:DIR" gives ("lmdb", DIR);
- * "postgres://..." / "postgresql://..." give ("postgres", the whole URI).
- * *out_location is malloc'd.
+ * The scheme of a store URI: "SCHEME:REST" with SCHEME a bare word of 2 to
+ * 31 characters gives 1 and SCHEME in out; a plain path (or ":memory:")
+ * gives 0 and "". TRACT_EINVAL for an empty URI or "SCHEME:" alone.
  */
-int tract_uri_split(char out_backend[32], char **out_location, const char *uri);
+int tract_uri_scheme(char out[32], const char *uri);
+
+/**
+ * The backend serving a URI: the default backend for a URI without a
+ * scheme; otherwise the plugin named after the scheme when it lists the
+ * scheme, else the first backend plugin on the search path that lists
+ * it. TRACT_EPLUGIN when none does (the message names what was tried).
+ */
+int tract_plugin_backend_for_uri(const tract_backend **out, const char *uri);
 
 #endif

@@ -137,8 +137,7 @@ int tract_txn_end(tract_store *s, int rc)
 
 int tract_store_open(tract_store **out, const char *uri, unsigned flags)
 {
-	char name[32], errbuf[512] = "";
-	char *location = NULL;
+	char errbuf[512] = "";
 	tract_store *s = NULL;
 	const tract_backend *be;
 	int rc;
@@ -146,32 +145,23 @@ int tract_store_open(tract_store **out, const char *uri, unsigned flags)
 	if (!out)
 		return tract_error_set(TRACT_EINVAL, "tract_store_open: out is NULL");
 	*out = NULL;
-	rc = tract_uri_split(name, &location, uri);
+	rc = tract_plugin_backend_for_uri(&be, uri);
 	if (rc < 0)
 		return rc;
-	rc = tract_plugin_backend(&be, name);
-	if (rc < 0)
-		goto done;
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		rc = tract_error_oom();
-		goto done;
-	}
+	if (!s)
+		return tract_error_oom();
 	s->be = be;
-	snprintf(s->backend_name, sizeof(s->backend_name), "%s", name);
-	rc = be->open(&s->conn, location,
-		      (flags & TRACT_STORE_CREATE) ? TRACT_BACKEND_CREATE : 0, errbuf,
-		      sizeof(errbuf));
+	snprintf(s->backend_name, sizeof(s->backend_name), "%s", be->name);
+	rc = be->open(&s->conn, uri, (flags & TRACT_STORE_CREATE) ? TRACT_BACKEND_CREATE : 0,
+		      errbuf, sizeof(errbuf));
 	if (rc < 0) {
 		rc = tract_error_set(rc, "%s", errbuf[0] ? errbuf : "cannot open store");
 		free(s);
-		s = NULL;
-		goto done;
+		return rc;
 	}
 	*out = s;
-done:
-	free(location);
-	return rc;
+	return 0;
 }
 
 void tract_store_free(tract_store *s)
@@ -182,6 +172,22 @@ void tract_store_free(tract_store *s)
 		s->be->rollback(s->conn);
 	s->be->close(s->conn);
 	free(s);
+}
+
+int tract_store_destroy_created(tract_store *s)
+{
+	int rc = 0;
+
+	if (!s)
+		return 0;
+	if (s->txn_depth > 0)
+		s->be->rollback(s->conn);
+	if (s->be->destroy)
+		rc = s->be->destroy(s->conn);
+	else
+		s->be->close(s->conn);
+	free(s);
+	return rc;
 }
 
 const char *tract_store_backend_name(const tract_store *s)

@@ -636,32 +636,38 @@ static void test_store_open_missing(void **state)
 	assert_int_equal(tract_store_open(&s, "", 0), TRACT_EINVAL);
 }
 
-static void test_uri_split(void **state)
+static void test_uri_scheme(void **state)
 {
-	char name[32], *loc = NULL;
+	const tract_backend *be = NULL;
+	char scheme[32];
 
 	(void)state;
-	assert_int_equal(tract_uri_split(name, &loc, "x.db"), 0);
-	assert_string_equal(name, "sqlite");
-	assert_string_equal(loc, "x.db");
-	free(loc);
-	assert_int_equal(tract_uri_split(name, &loc, "sqlite:/a/b.db"), 0);
-	assert_string_equal(name, "sqlite");
-	assert_string_equal(loc, "/a/b.db");
-	free(loc);
-	assert_int_equal(tract_uri_split(name, &loc, ":memory:"), 0);
-	assert_string_equal(name, "sqlite");
-	assert_string_equal(loc, ":memory:");
-	free(loc);
-	assert_int_equal(tract_uri_split(name, &loc, "lmdb:/data/dir"), 0);
-	assert_string_equal(name, "lmdb");
-	assert_string_equal(loc, "/data/dir");
-	free(loc);
-	assert_int_equal(tract_uri_split(name, &loc, "postgresql://u@h/db?sslmode=require"), 0);
-	assert_string_equal(name, "postgres");
-	assert_string_equal(loc, "postgresql://u@h/db?sslmode=require");
-	free(loc);
-	assert_int_equal(tract_uri_split(name, &loc, "sqlite:"), TRACT_EINVAL);
+	assert_int_equal(tract_uri_scheme(scheme, "x.db"), 0);
+	assert_string_equal(scheme, "");
+	assert_int_equal(tract_uri_scheme(scheme, "sqlite:/a/b.db"), 1);
+	assert_string_equal(scheme, "sqlite");
+	assert_int_equal(tract_uri_scheme(scheme, ":memory:"), 0);
+	assert_int_equal(tract_uri_scheme(scheme, "c:/x.db"), 0);
+	assert_int_equal(tract_uri_scheme(scheme, "lmdb:/data/dir"), 1);
+	assert_string_equal(scheme, "lmdb");
+	assert_int_equal(tract_uri_scheme(scheme, "postgresql://u@h/db?sslmode=require"), 1);
+	assert_string_equal(scheme, "postgresql");
+	assert_int_equal(tract_uri_scheme(scheme, ""), TRACT_EINVAL);
+	assert_int_equal(tract_uri_scheme(scheme, "lmdb:"), TRACT_EINVAL);
+	assert_non_null(strstr(tract_error_last()->message, "has no location"));
+	/* Plain paths go to the default backend; a scheme to the plugin that
+	 * lists it, found by name or, failing that, by its table. */
+	assert_int_equal(tract_plugin_backend_for_uri(&be, "x.db"), 0);
+	assert_string_equal(be->name, "sqlite");
+	assert_int_equal(tract_plugin_backend_for_uri(&be, "lmdb:/d"), 0);
+	assert_string_equal(be->name, "lmdb");
+	assert_int_equal(tract_plugin_backend_for_uri(&be, "postgresql://u@h/db"), 0);
+	assert_string_equal(be->name, "postgres");
+	assert_int_equal(tract_plugin_backend_for_uri(&be, "postgres://u@h/db"), 0);
+	assert_string_equal(be->name, "postgres");
+	assert_int_equal(tract_plugin_backend_for_uri(&be, "nosuch:x"), TRACT_EPLUGIN);
+	assert_null(be);
+	assert_non_null(strstr(tract_error_last()->message, "tract-backend-nosuch.so"));
 	assert_int_equal(tract_plugin_backend(&(const tract_backend *){NULL}, "../evil"),
 			 TRACT_EPLUGIN);
 	assert_int_equal(tract_plugin_backend(&(const tract_backend *){NULL}, "a.b"),
@@ -760,7 +766,7 @@ int main(void)
 		cmocka_unit_test(test_detached_head_refuses_commit),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_store_open_missing),
-		cmocka_unit_test(test_uri_split),
+		cmocka_unit_test(test_uri_scheme),
 		cmocka_unit_test(test_tracts_and_discovery),
 		cmocka_unit_test(test_reopen_keeps_head),
 		cmocka_unit_test(test_error_api),

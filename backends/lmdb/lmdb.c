@@ -123,6 +123,7 @@
  * before each of its commits).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -336,6 +337,9 @@ struct tract_backend_conn {
 	bool locked;       /* holds the flock */
 	bool active;       /* counted in se->active */
 	pthread_t thread;  /* of the open transaction */
+	char *created;     /* the directory this handle's open created, or NULL */
+	dev_t created_dev;
+	ino_t created_ino;
 	struct tract_backend_conn *act_next, *act_prev;
 	uint64_t gen;      /* bumped when the write transaction is rebuilt */
 	struct oplog log;
@@ -1357,6 +1361,11 @@ static int env_acquire(tract_backend_conn *c, const char *dir, unsigned flags,
 		if (stat(dir, &st) != 0)
 			return fail(c, TRACT_ESTORAGE, "lmdb: cannot open %s: %s", dir,
 				    strerror(errno));
+		c->created = strdup(dir);
+		if (!c->created)
+			return fail_oom(c);
+		c->created_dev = st.st_dev;
+		c->created_ino = st.st_ino;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return fail(c, TRACT_EINVAL, "lmdb: %s is not a directory (an LMDB store is one)",
@@ -4712,12 +4721,70 @@ static void lmdb_close(tract_backend_conn *c)
 		env_release(c->se);
 	}
 	log_free(&c->log);
+	free(c->created);
 	free(c);
 }
 
-static int lmdb_open(tract_backend_conn **out, const char *location, unsigned flags,
+/* Close, then remove the directory this handle created (the files in it,
+ * then the directory) if the path still names that directory. */
+static int lmdb_destroy(tract_backend_conn *c)
+{
+	char *dir, path[4096];
+	struct stat st;
+	dev_t dev;
+	ino_t ino;
+
+	if (!c)
+		return 0;
+	dir = c->created;
+	c->created = NULL;
+	dev = c->created_dev;
+	ino = c->created_ino;
+	lmdb_close(c);
+	if (dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == dev &&
+	    st.st_ino == ino) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			struct stat eb;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if (lstat(path, &eb) == 0 && S_ISREG(eb.st_mode))
+				unlink(path);
+		}
+		if (d)
+			closedir(d);
+		rmdir(dir);
+	}
+	free(dir);
+	return 0;
+}
+
+/* The directory of an lmdb URI: "lmdb:DIR[?options]" or DIR. */
+static char *uri_dir(const char *uri)
+{
+	const char *p = strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
+
+	return strndup(p, strcspn(p, "?"));
+}
+
+static int lmdb_same_store(const char *uri_a, const char *uri_b)
+{
+	char *a = uri_dir(uri_a), *b = uri_dir(uri_b);
+	struct stat sa, sb;
+	int same;
+
+	same = a && b &&
+	       (strcmp(a, b) == 0 || (stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+				      sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino));
+	free(a);
+	free(b);
+	return same;
+}
+
+static int lmdb_open(tract_backend_conn **out, const char *uri, unsigned flags,
 		     char *errbuf, size_t errlen)
 {
+	const char *location = uri && strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
 	tract_backend_conn *c = NULL;
 	char err[ERRLEN] = "";
 	struct options o = {0};
@@ -4727,7 +4794,8 @@ static int lmdb_open(tract_backend_conn **out, const char *location, unsigned fl
 		*out = NULL;
 	if (!out || !location || !*location) {
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "lmdb: no store location given");
+			snprintf(errbuf, errlen, "lmdb: store URI '%s' has no location",
+				 uri ? uri : "");
 		return TRACT_EINVAL;
 	}
 	rc = parse_location(location, &o, err, sizeof(err));
@@ -4794,12 +4862,17 @@ static int lmdb_rollback(tract_backend_conn *c)
 
 /* ---- entry ------------------------------------------------------------------------------ */
 
+static const char *const lmdb_schemes[] = {"lmdb", NULL};
+
 static const tract_backend lmdb_backend = {
-	.abi_version = TRACT_BACKEND_ABI_VERSION,
+	.version = TRACT_BACKEND_VERSION,
 	.name = "lmdb",
+	.schemes = lmdb_schemes,
 	.description = "LMDB environment (a directory): memory-mapped, one writer, readers "
 		       "never blocked",
 	.open = lmdb_open,
+	.destroy = lmdb_destroy,
+	.same_store = lmdb_same_store,
 	.close = lmdb_close,
 	.last_error = lmdb_last_error,
 	.begin = lmdb_begin,

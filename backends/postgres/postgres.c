@@ -3364,9 +3364,14 @@ static int pg_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, void *p
 
 /* ---- entry --------------------------------------------------------------- */
 
+static const char *const postgres_schemes[] = {"postgres", "postgresql", NULL};
+static const char *const postgres_private_keys[] = {"schema_version", LAYOUT_KEY, NULL};
+
 static const tract_backend postgres_backend = {
-	.abi_version = TRACT_BACKEND_ABI_VERSION,
+	.version = TRACT_BACKEND_VERSION,
 	.name = "postgres",
+	.schemes = postgres_schemes,
+	.private_meta_keys = postgres_private_keys,
 	.description = "PostgreSQL through libpq (tract schema version 4), for many writers on "
 		       "many hosts",
 	.open = pg_open,

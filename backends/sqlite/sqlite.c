@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -413,11 +414,21 @@ static const char chain_scan_where_sql[] =
 
 /* ---- connection ----------------------------------------------------------- */
 
+/* Side files SQLite may keep next to a database. */
+static const char *const side_file_suffixes[] = {"-wal", "-shm", "-journal"};
+#define N_SIDE_FILES (sizeof(side_file_suffixes) / sizeof(side_file_suffixes[0]))
+
 struct tract_backend_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[ST_COUNT];
 	sqlite3_stmt *chain[N_CHAIN_VARIANTS];
 	sqlite3_stmt *scan[2][N_CHAIN_VARIANTS];
+	/* Set when this connection's open created the file (for destroy):
+	 * its path, identity and which side files already existed. */
+	char *created;
+	dev_t created_dev;
+	ino_t created_ino;
+	bool side_existed[N_SIDE_FILES];
 	char err[ERRLEN];
 };
 
@@ -1220,6 +1231,7 @@ static void sqlite_close(tract_backend_conn *conn)
 	if (conn->db && !sqlite3_get_autocommit(conn->db))
 		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(conn->db);
+	free(conn->created);
 	free(conn);
 }
 
@@ -1228,12 +1240,24 @@ static int open_db(tract_backend_conn *conn, const char *location, unsigned flag
 	bool memory = strcmp(location, ":memory:") == 0;
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	struct stat sb;
+	bool existed = memory || stat(location, &sb) == 0 || errno != ENOENT;
+	size_t i;
 	int rc;
 
 	if (memory || (flags & TRACT_BACKEND_CREATE))
 		oflags |= SQLITE_OPEN_CREATE;
-	else if (stat(location, &sb) != 0 && errno == ENOENT)
+	else if (!existed)
 		return fail(conn, TRACT_ENOTFOUND, "store not found: %s", location);
+	if (!existed) {
+		conn->created = strdup(location);
+		if (!conn->created)
+			return fail(conn, TRACT_ENOMEM, "sqlite: out of memory");
+		for (i = 0; i < N_SIDE_FILES; i++) {
+			char side[4096];
+			snprintf(side, sizeof(side), "%s%s", location, side_file_suffixes[i]);
+			conn->side_existed[i] = stat(side, &sb) == 0 || errno != ENOENT;
+		}
+	}
 	rc = sqlite3_open_v2(location, &conn->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
 		if (!conn->db)
@@ -1245,10 +1269,11 @@ static int open_db(tract_backend_conn *conn, const char *location, unsigned flag
 	return 0;
 }
 
-static int sqlite_open(tract_backend_conn **out, const char *location, unsigned flags,
+static int sqlite_open(tract_backend_conn **out, const char *uri, unsigned flags,
 		       char *errbuf, size_t errlen)
 {
 	tract_backend_conn *conn = NULL;
+	const char *location = uri && strncmp(uri, "sqlite:", 7) == 0 ? uri + 7 : uri;
 	int rc;
 
 	if (out)
@@ -1256,7 +1281,8 @@ static int sqlite_open(tract_backend_conn **out, const char *location, unsigned 
 	if (!out || !location || !*location) {
 		rc = TRACT_EINVAL;
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "sqlite: no store location given");
+			snprintf(errbuf, errlen, "sqlite: store URI '%s' has no location",
+				 uri ? uri : "");
 		goto fail;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -1271,6 +1297,16 @@ static int sqlite_open(tract_backend_conn **out, const char *location, unsigned 
 		rc = apply_pragmas(conn);
 	if (rc == 0)
 		rc = migrate(conn);
+	if (rc == 0 && conn->created) {
+		struct stat sb;
+		if (stat(conn->created, &sb) == 0) {
+			conn->created_dev = sb.st_dev;
+			conn->created_ino = sb.st_ino;
+		} else {
+			free(conn->created); /* cannot tell it is ours: never remove it */
+			conn->created = NULL;
+		}
+	}
 	if (rc < 0) {
 		if (errbuf && errlen)
 			snprintf(errbuf, errlen, "%s", conn->err);
@@ -2837,11 +2873,71 @@ static int sqlite_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, voi
 
 /* ---- entry ---------------------------------------------------------------- */
 
+/* Close, then remove the file this connection created (and the side
+ * files that appeared with it) if the path still names that file. */
+static int sqlite_destroy(tract_backend_conn *conn)
+{
+	char *path, side[4096];
+	bool existed[N_SIDE_FILES];
+	struct stat sb;
+	dev_t dev;
+	ino_t ino;
+	size_t i;
+
+	if (!conn)
+		return 0;
+	path = conn->created;
+	conn->created = NULL;
+	dev = conn->created_dev;
+	ino = conn->created_ino;
+	memcpy(existed, conn->side_existed, sizeof(existed));
+	sqlite_close(conn);
+	if (path && stat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino &&
+	    S_ISREG(sb.st_mode)) {
+		unlink(path);
+		for (i = 0; i < N_SIDE_FILES; i++) {
+			if (existed[i])
+				continue;
+			snprintf(side, sizeof(side), "%s%s", path, side_file_suffixes[i]);
+			unlink(side);
+		}
+	}
+	free(path);
+	return 0;
+}
+
+/* The path of a sqlite URI: "sqlite:PATH" or PATH. */
+static const char *uri_path(const char *uri)
+{
+	return strncmp(uri, "sqlite:", 7) == 0 ? uri + 7 : uri;
+}
+
+/* The same file, by name or by identity; ":memory:" is never shared. */
+static int sqlite_same_store(const char *uri_a, const char *uri_b)
+{
+	const char *a = uri_path(uri_a), *b = uri_path(uri_b);
+	struct stat sa, sb;
+
+	if (strcmp(a, ":memory:") == 0 || strcmp(b, ":memory:") == 0)
+		return 0;
+	if (strcmp(a, b) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+static const char *const sqlite_schemes[] = {"sqlite", NULL};
+static const char *const sqlite_private_keys[] = {"schema_version", NULL};
+
 static const tract_backend sqlite_backend = {
-	.abi_version = TRACT_BACKEND_ABI_VERSION,
+	.version = TRACT_BACKEND_VERSION,
 	.name = "sqlite",
+	.schemes = sqlite_schemes,
+	.private_meta_keys = sqlite_private_keys,
 	.description = "SQLite file (tract schema version 4), the default embedded store",
 	.open = sqlite_open,
+	.destroy = sqlite_destroy,
+	.same_store = sqlite_same_store,
 	.close = sqlite_close,
 	.last_error = sqlite_last_error,
 	.begin = sqlite_begin,

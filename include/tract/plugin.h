@@ -31,7 +31,7 @@ TRACT_EXTERN(int) tract_plugin_list(tract_plugin_info **out, size_t *count);
 TRACT_EXTERN(void) tract_plugin_info_free(tract_plugin_info *infos, size_t count);
 
 /** The search path as a colon-separated string (caller frees with tract_mem_free). */
-TRACT_EXTERN(char *) tract_plugin_search_path(void);
+TRACT_EXTERN(int) tract_plugin_search_path(char **out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
  */
 #include "tract/sys/backend.h"
 
-static const tract_backend table = {.abi_version = 99, .name = "badabi"};
+static const tract_backend table = {.version = 99, .name = "badabi"};
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);
 const tract_backend *tract_backend_entry(void)

@@ -1,12 +1,15 @@
 /*
- * tract/sys/backend.h - ABI for storage backend plugins (version 1).
+ * tract/sys/backend.h - ABI for storage backend plugins (version 2).
  *
  * A backend plugin is a shared object named tract-backend-NAME.so that
  * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
- * function returning a pointer to a static tract_backend table. The table
- * starts with its ABI version; the core refuses a version it does not know.
- * New members are only ever appended; a caller checks abi_version before
- * touching a member newer than version 1.
+ * function returning a pointer to a static tract_backend table (start from
+ * TRACT_BACKEND_INIT). The table starts with the version it was written
+ * against; the core accepts any version from 1 to TRACT_BACKEND_VERSION
+ * and refuses others. New members are only ever appended. This header is
+ * all a backend needs: plugins link neither libtract nor its internals
+ * (see examples/memory_backend.c for a complete backend in one file, and
+ * tests/conformance/ for the suite that checks one).
  *
  * Model: libgit2's git_odb_backend and SQLite's sqlite3_vfs. No SQL
  * crosses this boundary. Rows are plain structs whose string members are
@@ -38,6 +41,7 @@
 #ifndef TRACT_SYS_BACKEND_H
 #define TRACT_SYS_BACKEND_H
 
+#include <stddef.h>
 #include <string.h>
 
 #include "../common.h"
@@ -46,7 +50,9 @@
 extern "C" {
 #endif
 
-#define TRACT_BACKEND_ABI_VERSION 1
+/** The version of the table this header defines (see the table below). */
+#define TRACT_BACKEND_VERSION 2
+/** The symbol every backend plugin exports: a tract_backend_entry_fn. */
 #define TRACT_BACKEND_ENTRY "tract_backend_entry"
 
 /** One open connection of a backend (the backend's own type). */
@@ -179,53 +185,143 @@ enum {
 
 /* ---- the table ----------------------------------------------------------- */
 
+/*
+ * Every member below documents whether a backend must provide it. The
+ * loader (core/plugin.c) checks at load time that every REQUIRED member of
+ * the version the table declares is set, and refuses the plugin with
+ * TRACT_EPLUGIN naming the first missing member: a missing member is never
+ * a crash at call time. OPTIONAL members may be NULL; the core then does
+ * without them (its fallback is named in each comment) or, for an
+ * operation that cannot work without one, fails with TRACT_EPLUGIN saying
+ * the backend lacks it.
+ *
+ * Versions: a member is part of the table from the version named in its
+ * group header on. A table declares the version it was written against;
+ * the core accepts 0 < version <= TRACT_BACKEND_VERSION and never reads a
+ * member newer than the table's version (those count as NULL). Members are
+ * only ever appended.
+ *
+ * Threads: the core calls a connection from one thread at a time (a
+ * tract_store is used by one thread at a time), but not always the same
+ * thread, except that a write transaction begins, runs and ends on one
+ * thread. Different connections of one process may be used concurrently
+ * from different threads; the backend synchronizes whatever they share.
+ * The table itself is immutable and shared by every connection.
+ *
+ * Ids: annotation and spawn-pointer ids are assigned by the backend on
+ * insert, positive and increasing (a later insert gets a greater id than
+ * every id stored at that time); they need not be dense.
+ */
 typedef struct tract_backend {
-	unsigned int abi_version; /**< TRACT_BACKEND_ABI_VERSION */
-	const char *name;         /**< "sqlite", "postgres", "lmdb" */
-	const char *description;
+	/* -- identity (version 1) -------------------------------------------- */
 
-	/* -- lifecycle -- */
+	/** TRACT_BACKEND_VERSION the table was written against. REQUIRED. */
+	unsigned int version;
+	/** The backend's name: the NAME of its file tract-backend-NAME.so, a
+	 *  bare word ("sqlite", "lmdb", "postgres"). REQUIRED. */
+	const char *name;
+	/** One line for `tract plugins`. OPTIONAL (NULL = none). */
+	const char *description;
+	/**
+	 * The URI schemes this backend serves, NULL-terminated, at least one
+	 * ({"postgres", "postgresql", NULL}). A store URI "SCHEME:REST" is
+	 * served by the backend listing SCHEME (the core first tries the
+	 * plugin named SCHEME, then every backend plugin on the search path);
+	 * a URI without a scheme (a plain path, ":memory:") by the default
+	 * backend, "sqlite". Schemes are bare words of 2 to 31 characters
+	 * (letters, digits, '_', '-'), matched case-sensitively. REQUIRED.
+	 */
+	const char *const *schemes;
+	/**
+	 * Metadata keys the backend keeps in the store for itself (its schema
+	 * version, its layout), NULL-terminated: they describe one store and
+	 * are never copied into another by tract_store_clone(). OPTIONAL
+	 * (NULL = none).
+	 */
+	const char *const *private_meta_keys;
+
+	/* -- lifecycle (version 1) --------------------------------------------- */
 
 	/**
-	 * Open a store. location is the URI without the scheme selector for
-	 * file backends ("sqlite:x.db" and "x.db" both give "x.db") and the
-	 * whole URI for network backends. Creates and migrates the schema
-	 * when needed (in its own transaction). On failure *out is NULL and,
-	 * when errbuf is not NULL, a message is written there.
+	 * Open a store. uri is the store URI exactly as the user gave it
+	 * ("sqlite:x.db", "x.db", ":memory:", "lmdb:dir?sync=0",
+	 * "postgresql://u@h/db?schema=s"): the backend parses its own
+	 * location and options and rejects what it does not understand
+	 * (TRACT_EINVAL). Without TRACT_BACKEND_CREATE a store that does not
+	 * exist is TRACT_ENOTFOUND and nothing is created; with it the
+	 * store is created (schema included, in its own transaction) when
+	 * missing. An existing store of an older schema is migrated; a newer
+	 * one is TRACT_EVERSION, untouched. Concurrent opens with
+	 * TRACT_BACKEND_CREATE of one new store must all succeed on the one
+	 * store. On failure *out is NULL and, when errbuf is not NULL, a
+	 * one-line message is written there (never a password). REQUIRED.
 	 */
-	int (*open)(tract_backend_conn **out, const char *location, unsigned flags, char *errbuf,
+	int (*open)(tract_backend_conn **out, const char *uri, unsigned flags, char *errbuf,
 		    size_t errlen);
-	/** Close; NULL is a no-op. Rolls back an open transaction. */
+	/** Close a connection; NULL is a no-op. Rolls back an open
+	 *  transaction. REQUIRED. */
 	void (*close)(tract_backend_conn *conn);
-	/** Message of the last failure on this connection (never NULL). */
+	/** Message of the last failure on this connection; never NULL ("" when
+	 *  none). Valid until the next call on the connection. REQUIRED. */
 	const char *(*last_error)(tract_backend_conn *conn);
+	/**
+	 * Close the connection and remove the store if, and only if, this
+	 * connection's open() created it (TRACT_BACKEND_CREATE on a store
+	 * that did not exist) and the location still holds what it created:
+	 * the file with its side files, the directory, the schema. Used by
+	 * tract_store_clone() to leave nothing behind after a failed copy
+	 * (the core checks first that the store holds no tract data).
+	 * Returns 0 when removed or when there was nothing of ours to
+	 * remove; the connection is closed in every case. OPTIONAL: without
+	 * it a failed clone leaves the empty store it created.
+	 */
+	int (*destroy)(tract_backend_conn *conn);
+	/**
+	 * 1 when the two URIs (both served by this backend) name one store,
+	 * 0 when not: the same file reached by two paths, the same database
+	 * and schema under two spellings. A store that cannot be shared
+	 * (":memory:") is never the same as another. Called before either is
+	 * opened; a URI naming nothing yet is compared as written. OPTIONAL:
+	 * the core compares the URIs as strings.
+	 */
+	int (*same_store)(const char *uri_a, const char *uri_b);
 
-	/* -- transactions -- */
-	/** EINVAL when a transaction is already open (they do not nest). */
+	/* -- transactions (version 1, REQUIRED) ------------------------------ */
+
+	/** Begin a transaction. TRACT_EINVAL when one is already open (they
+	 *  do not nest). A read transaction sees one consistent snapshot and
+	 *  never blocks, nor waits for, writers; a write transaction sees its
+	 *  own writes, and at most one is open per store at a time (a second
+	 *  writer waits, up to the backend's busy timeout, then fails with
+	 *  TRACT_ESTORAGE "store busy"). */
 	int (*begin)(tract_backend_conn *conn, tract_txn_kind kind);
-	/** EINVAL without an open transaction. */
+	/** Commit. TRACT_EINVAL without an open transaction. On failure the
+	 *  transaction is rolled back and nothing of it is written. */
 	int (*commit)(tract_backend_conn *conn);
-	/** Without an open transaction a no-op returning 0 (the engine may
-	 *  already have rolled back after a failure). */
+	/** Roll back. Without an open transaction a no-op returning 0 (the
+	 *  engine may already have rolled back after a failure). */
 	int (*rollback)(tract_backend_conn *conn);
 
-	/* -- blobs -- */
-	/** Insert when absent; an existing row is left untouched (dedup).
-	 *  *inserted (may be NULL) tells which happened. */
+	/* -- blobs (version 1, REQUIRED) ---------------------------------------- */
+
+	/** Insert when absent; an existing row with the same content_hash is
+	 *  left untouched (dedup, not an error). *inserted (may be NULL) tells
+	 *  which happened. Write transaction. */
 	int (*blob_put)(tract_backend_conn *conn, const tract_blob_row *row, int *inserted);
-	/** ENOTFOUND when absent. */
+	/** Call cb once with the blob. TRACT_ENOTFOUND when absent. */
 	int (*blob_get)(tract_backend_conn *conn, const char *content_hash, tract_blob_cb cb,
 			void *payload);
 	/** Every blob, in content_hash order. */
 	int (*blob_foreach)(tract_backend_conn *conn, tract_blob_cb cb, void *payload);
 
-	/* -- commits -- */
-	/** Insert a commit row; EEXISTS when the hash exists; ESTORAGE when
-	 *  the blob, parent or response_to commit is missing; EINVAL for
-	 *  TRACT_OP_UNKNOWN. */
+	/* -- commits (version 1, REQUIRED) -------------------------------------- */
+
+	/** Insert a commit row: TRACT_EEXISTS when the hash exists (in any
+	 *  tract); TRACT_ESTORAGE when its blob, parent or response_to commit
+	 *  is missing; TRACT_EINVAL for TRACT_OP_UNKNOWN. Write transaction. */
 	int (*commit_put)(tract_backend_conn *conn, const tract_commit_row *row);
 	/** Look up by full hash in any tract (tract_id NULL) or in one
-	 *  tract. ENOTFOUND when absent. */
+	 *  tract; call cb once. TRACT_ENOTFOUND when absent. */
 	int (*commit_get)(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
 			  tract_commit_cb cb, void *payload);
 	/**
@@ -256,17 +352,23 @@ typedef struct tract_backend {
 	int (*commit_foreach_with_config)(tract_backend_conn *conn, const char *tract_id,
 					  tract_commit_cb cb, void *payload);
 
-	/* -- merge parents (commit_parents) -- */
+	/* -- merge parents, commit_parents (version 1, REQUIRED) ---------------- */
+
+	/** Record parent_hash as parent number position (>= 1; position 0 is
+	 *  the commit's own parent_hash) of a merge commit. TRACT_EEXISTS
+	 *  for a (commit, position) already stored; TRACT_ESTORAGE when
+	 *  either commit is missing. Write transaction. */
 	int (*parent_put)(tract_backend_conn *conn, const char *commit_hash,
 			  const char *parent_hash, int64_t position);
 	/** Parents of one commit in position order (none for ordinary commits). */
 	int (*parent_list)(tract_backend_conn *conn, const char *commit_hash, tract_parent_cb cb,
 			   void *payload);
-	/** Every commit_parents row (for fsck and clone). */
+	/** Every commit_parents row, by (commit_hash, position). */
 	int (*parent_foreach)(tract_backend_conn *conn, tract_parent_cb cb, void *payload);
 
-	/* -- refs -- */
-	/** ENOTFOUND when the ref does not exist. */
+	/* -- refs (version 1, REQUIRED) ------------------------------------------ */
+
+	/** Call cb once with the ref. TRACT_ENOTFOUND when it does not exist. */
 	int (*ref_get)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 		       tract_ref_cb cb, void *payload);
 	/**
@@ -276,13 +378,14 @@ typedef struct tract_backend {
 	 * symbolic_target must both equal the stored ones (expected's
 	 * tract_id and ref_name are ignored); a missing ref is a mismatch.
 	 * A mismatch is TRACT_ESTALE and writes nothing. A commit_hash that
-	 * names no commit is ESTORAGE. Must be called in a write transaction.
+	 * names no commit is TRACT_ESTORAGE. Write transaction.
 	 */
 	int (*ref_cas)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 		       const char *commit_hash, const char *symbolic_target,
 		       const tract_ref_row *expected);
-	/** Delete a ref if it still equals expected (ESTALE otherwise,
-	 *  ENOTFOUND when absent); expected NULL deletes unconditionally. */
+	/** Delete a ref if it still equals expected (TRACT_ESTALE otherwise,
+	 *  TRACT_ENOTFOUND when absent); expected NULL deletes
+	 *  unconditionally. Write transaction. */
 	int (*ref_delete)(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 			  const tract_ref_row *expected);
 	/** Refs of a tract (tract_id NULL: every ref of the store) whose name
@@ -290,10 +393,12 @@ typedef struct tract_backend {
 	int (*ref_foreach)(tract_backend_conn *conn, const char *tract_id, const char *prefix,
 			   tract_ref_cb cb, void *payload);
 
-	/* -- annotations -- */
-	/** Append a row (row->id is ignored); *out_id (may be NULL) receives
-	 *  its id, greater than every id stored at that time. EINVAL for
-	 *  TRACT_PRIORITY_NONE. */
+	/* -- annotations (version 1, REQUIRED) ----------------------------------- */
+
+	/** Append a row (row->id is ignored; duplicates are allowed: every
+	 *  call adds a row); *out_id (may be NULL) receives its id (see Ids
+	 *  above). TRACT_EINVAL for TRACT_PRIORITY_NONE; TRACT_ESTORAGE when
+	 *  the target commit is missing. Write transaction. */
 	int (*annotation_put)(tract_backend_conn *conn, const tract_annotation_row *row,
 			      int64_t *out_id);
 	/** Annotations of a target (any tract), by (created_at, id). */
@@ -303,22 +408,33 @@ typedef struct tract_backend {
 	int (*annotation_foreach)(tract_backend_conn *conn, const char *tract_id,
 				  tract_annotation_cb cb, void *payload);
 
-	/* -- compression records -- */
+	/* -- compression records (version 1, REQUIRED) -------------------------- */
+
+	/** Insert a record; TRACT_EEXISTS when its id exists. Write transaction. */
 	int (*compression_put)(tract_backend_conn *conn, const tract_compression_row *row);
+	/** Add commit_hash at position to one side of a record. TRACT_EINVAL
+	 *  for an unknown side; TRACT_EEXISTS for a (record, position)
+	 *  already stored on that side; TRACT_ESTORAGE when the record or
+	 *  the commit is missing. Write transaction. */
 	int (*compression_member_put)(tract_backend_conn *conn, tract_compression_side side,
 				      const char *compression_id, const char *commit_hash,
 				      int64_t position);
-	/** ENOTFOUND when absent. */
+	/** Call cb once with the record. TRACT_ENOTFOUND when absent. */
 	int (*compression_get)(tract_backend_conn *conn, const char *compression_id,
 			       tract_compression_cb cb, void *payload);
-	/** Records of a tract (NULL: all), by created_at. */
+	/** Records of a tract (NULL: all), by (created_at, compression_id). */
 	int (*compression_foreach)(tract_backend_conn *conn, const char *tract_id,
 				   tract_compression_cb cb, void *payload);
-	/** Members of one side of a record, by position. */
+	/** Members of one side of a record, by position. TRACT_EINVAL for an
+	 *  unknown side. */
 	int (*compression_members)(tract_backend_conn *conn, tract_compression_side side,
 				   const char *compression_id, tract_member_cb cb, void *payload);
 
-	/* -- spawn pointers -- */
+	/* -- spawn pointers (version 1, REQUIRED) ----------------------------- */
+
+	/** Append a row (row->id is ignored); *out_id (may be NULL) receives
+	 *  its id. TRACT_ESTORAGE when parent_commit_hash names no commit.
+	 *  Write transaction. */
 	int (*spawn_put)(tract_backend_conn *conn, const tract_spawn_row *row, int64_t *out_id);
 	/** Pointers whose parent is parent_tract_id (NULL: all), by id. */
 	int (*spawn_foreach)(tract_backend_conn *conn, const char *parent_tract_id,
@@ -327,26 +443,33 @@ typedef struct tract_backend {
 	int (*spawn_by_child)(tract_backend_conn *conn, const char *child_tract_id,
 			      tract_spawn_cb cb, void *payload);
 
-	/* -- store metadata (_trace_meta) -- */
-	/** ENOTFOUND when absent. */
+	/* -- store metadata, _trace_meta (version 1, REQUIRED) ---------------- */
+
+	/** Call cb once with the key's value. TRACT_ENOTFOUND when absent. */
 	int (*meta_get)(tract_backend_conn *conn, const char *key, tract_meta_cb cb,
 			void *payload);
-	/** Insert or replace. */
+	/** Insert or replace. Write transaction. */
 	int (*meta_set)(tract_backend_conn *conn, const char *key, const char *value);
-	/** ENOTFOUND when absent. */
+	/** TRACT_ENOTFOUND when absent. Write transaction. */
 	int (*meta_delete)(tract_backend_conn *conn, const char *key);
 	/** Keys starting with prefix (NULL = all), in key order. */
 	int (*meta_foreach)(tract_backend_conn *conn, const char *prefix, tract_meta_cb cb,
 			    void *payload);
 
-	/* -- tracts -- */
+	/* -- tracts (version 1, REQUIRED) --------------------------------------- */
+
 	/**
-	 * Every tract known to the store: those with refs or commits. Order
-	 * unspecified; commit_count and last_activity summarise its commits.
+	 * Every tract known to the store: those with refs or commits, each
+	 * once. Order unspecified; commit_count and last_activity summarise
+	 * its commits (0 and TRACT_TIME_NONE for a tract with refs only).
 	 */
 	int (*tract_foreach)(tract_backend_conn *conn, tract_tract_cb cb, void *payload);
 
-	/* -- deletion (garbage collection; the core checks reachability) -- */
+	/* -- deletion, for garbage collection (version 2, OPTIONAL) -------------
+	 * All five or none: the core checks reachability and removes
+	 * dependants first; without them gc fails with TRACT_EPLUGIN. Write
+	 * transaction. */
+
 	/** Delete a commit row. Other commits' parent_hash / response_to
 	 *  naming it become NULL (ON DELETE SET NULL), as do spawn pointers'
 	 *  parent_commit_hash. Its commit_parents rows (as child) are
@@ -357,7 +480,7 @@ typedef struct tract_backend {
 	int (*commit_delete)(tract_backend_conn *conn, const char *commit_hash);
 	/** Delete a blob. ENOTFOUND when absent; ESTORAGE while a commit uses it. */
 	int (*blob_delete)(tract_backend_conn *conn, const char *content_hash);
-	/** Delete every annotation of a target. */
+	/** Delete every annotation of a target (0 when it has none). */
 	int (*annotation_delete_target)(tract_backend_conn *conn, const char *target_hash);
 	/** Delete a compression record with its sources and results.
 	 *  ENOTFOUND when absent. */
@@ -365,6 +488,23 @@ typedef struct tract_backend {
 	/** Delete a spawn pointer by id. ENOTFOUND when absent. */
 	int (*spawn_delete)(tract_backend_conn *conn, int64_t id);
 } tract_backend;
+
+/** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
+ *  members (designated initializers are the usual way). */
+#define TRACT_BACKEND_INIT {TRACT_BACKEND_VERSION}
+
+/** Initialize a table at run time: zero every member, set version. */
+static inline int tract_backend_init(tract_backend *be, unsigned int version)
+{
+	memset(be, 0, sizeof(*be));
+	be->version = version;
+	return 0;
+}
+
+/** Size of the table as version 1 defined it (members up to
+ *  tract_foreach): what a version-1 plugin's table holds. */
+#define TRACT_BACKEND_V1_SIZE                                                            \
+	(offsetof(tract_backend, tract_foreach) + sizeof(((tract_backend *)0)->tract_foreach))
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);
