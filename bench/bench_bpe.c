@@ -54,6 +54,15 @@ typedef struct {
 	double secs; /* best pass; < 0 when not measured */
 } figure;
 
+/* tract_tokenizer_count's count, or its negative code. */
+static int64_t count_text(tract_tokenizer *tok, const char *text, size_t len)
+{
+	int64_t n = 0;
+	int rc = tract_tokenizer_count(&n, tok, text, len);
+
+	return rc < 0 ? rc : n;
+}
+
 static void die_msg(const char *what)
 {
 	fprintf(stderr, "bench_bpe: %s\n", what);
@@ -167,7 +176,7 @@ static void measure_tract(tract_tokenizer *tok, const pc_corpus *c, figure fig[N
 
 	/* warm-up: the first texts of every category */
 	for (i = 0; i < c->n && i < 200; i++)
-		(void)tract_tokenizer_count(tok, c->v[i].bytes, c->v[i].len);
+		(void)count_text(tok, c->v[i].bytes, c->v[i].len);
 	for (k = 0; k < N_CAT; k++) {
 		fig[k].bytes = fig[k].tokens = 0;
 		fig[k].secs = -1;
@@ -178,7 +187,7 @@ static void measure_tract(tract_tokenizer *tok, const pc_corpus *c, figure fig[N
 				int64_t n;
 				if (strcmp(c->v[i].cat, cats[k]) != 0)
 					continue;
-				if ((n = tract_tokenizer_count(tok, c->v[i].bytes, c->v[i].len)) <
+				if ((n = count_text(tok, c->v[i].bytes, c->v[i].len)) <
 				    0)
 					die_msg(tract_error_last()->message);
 				tokens += (uint64_t)n;
@@ -359,7 +368,7 @@ static void long_words(tract_tokenizer *tok[N_ENC])
 				int64_t count = 0;
 				for (rep = 0; rep < 3; rep++) {
 					double t0 = now_s(), dt;
-					if ((count = tract_tokenizer_count(tok[e], w, n)) < 0)
+					if ((count = count_text(tok[e], w, n)) < 0)
 						die_msg(tract_error_last()->message);
 					dt = now_s() - t0;
 					if (best < 0 || dt < best)
@@ -388,7 +397,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (e = 0; e < N_ENC; e++) {
-		if (!(tok[e] = tract_tokenizer_bpe(encodings[e]))) {
+		if (tract_tokenizer_bpe(&tok[e], encodings[e]) < 0) {
 			fprintf(stderr, "bench_bpe: %s\n", tract_error_last()->message);
 			return 1;
 		}

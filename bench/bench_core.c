@@ -285,7 +285,7 @@ static void cleanup(void)
 /* Open (creating) a store and a new tract. */
 static void open_new_uri(tract_store **s, tract **t, const char *uri, size_t cache)
 {
-	tract_options o = TRACT_OPTIONS_INIT;
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
 
 	o.compile_cache_size = cache;
 	CHECK(tract_store_open(s, uri, TRACT_STORE_CREATE));
@@ -319,7 +319,7 @@ static void append_one(tract *t, size_t i, const char *text, char hash_out[65])
 {
 	tract_commit *c = NULL;
 
-	CHECK(tract_commit_dialogue(hash_out ? &c : NULL, t, role_of(i), text, NULL));
+	CHECK(tract_commit_create_dialogue(hash_out ? &c : NULL, t, role_of(i), text, NULL, NULL));
 	if (hash_out) {
 		memcpy(hash_out, tract_commit_hash(c), 65);
 		tract_commit_free(c);
@@ -621,13 +621,13 @@ static void bare_close(bare_appender *a)
 		die_sql(a->db, "close");
 	/* The store must still be a valid tract history. */
 	open_existing(&s, &t, a->name);
-	CHECK(tract_head(got, NULL, NULL, t));
+	CHECK(tract_head_get(got, NULL, NULL, t));
 	if (strcmp(got, a->rows[N_APPEND - 1].commit_hash) != 0)
 		die_msg("bare head %s, expected %s", got, a->rows[N_APPEND - 1].commit_hash);
 	tract_free(t);
 	tract_store_free(s);
 	for (i = 0; i < N_APPEND; i++)
-		tract_mem_free(a->rows[i].payload);
+		tract_string_free(a->rows[i].payload);
 	free(a->rows);
 }
 
@@ -790,7 +790,7 @@ static double bench_chain_walk(const char *uri)
 		uint64_t t0;
 
 		open_existing_uri(&s, &t, uri);
-		CHECK(tract_head(head, NULL, NULL, t));
+		CHECK(tract_head_get(head, NULL, NULL, t));
 		n = 0;
 		t0 = now_ns();
 		if (s->be->begin(s->conn, TRACT_TXN_READ) < 0 ||
@@ -825,7 +825,7 @@ static void bench_cold_compile(const char *uri)
 
 		open_existing_uri(&s, &t, uri);
 		t0 = now_ns();
-		CHECK(tract_compile(&ctx, t, NULL));
+		CHECK(tract_context_compile(&ctx, t, NULL));
 		ns[i] = now_ns() - t0;
 		count = tract_context_count(ctx);
 		tokens = tract_context_token_count(ctx);
@@ -866,12 +866,12 @@ static void bench_incremental(const char *uri, char **texts)
 	for (i = 0; i < N_INCR; i++) {
 		uint64_t t0;
 
-		CHECK(tract_compile(&ctx, t, NULL));
+		CHECK(tract_context_compile(&ctx, t, NULL));
 		before = tract_context_count(ctx);
 		tract_context_free(ctx);
 		append_one(t, i, texts[i], NULL);
 		t0 = now_ns();
-		CHECK(tract_compile(&ctx, t, NULL));
+		CHECK(tract_context_compile(&ctx, t, NULL));
 		ns[i] = now_ns() - t0;
 		if (tract_context_count(ctx) != before + 1)
 			die_msg("incremental compile gave %zu messages, expected %zu",
@@ -899,18 +899,20 @@ static lookup_figures bench_lookups(const char *uri, const char *hashes, size_t 
 	lookup_figures f;
 	tract_store *s;
 	tract *t;
+	tract_log_options lo = TRACT_LOG_OPTIONS_INIT;
 	size_t i;
 
+	lo.limit = 20;
 	open_existing_uri(&s, &t, uri);
 	for (i = 0; i < N_LOOKUP; i++) {
-		tract_commit_list l;
+		tract_commit_list *l = NULL;
 		uint64_t t0 = now_ns();
 
-		CHECK(tract_log(&l, t, NULL, 20, TRACT_OP_UNKNOWN));
+		CHECK(tract_log_list(&l, t, &lo));
 		ns[i] = now_ns() - t0;
-		if (l.count != 20)
-			die_msg("log -n 20 returned %zu commits", l.count);
-		tract_commit_list_dispose(&l);
+		if (l->count != 20)
+			die_msg("log -n 20 returned %zu commits", l->count);
+		tract_commit_list_free(l);
 	}
 	f.log_med = percentile(ns, N_LOOKUP, 50);
 	f.log_p99 = percentile(ns, N_LOOKUP, 99);
@@ -923,14 +925,14 @@ static lookup_figures bench_lookups(const char *uri, const char *hashes, size_t 
 		memcpy(prefix, full, 8);
 		prefix[8] = '\0';
 		t0 = now_ns();
-		rc = tract_resolve(out, t, prefix);
+		rc = tract_revision_resolve(out, t, prefix);
 		ns[i] = now_ns() - t0;
 		if (rc == TRACT_EAMBIGUOUS) {
 			i--; /* a 32-bit prefix shared by two commits: draw again */
 			continue;
 		}
 		if (rc < 0)
-			die("tract_resolve");
+			die("tract_revision_resolve");
 		if (strcmp(out, full) != 0)
 			die_msg("resolve %s gave %s, expected %s", prefix, out, full);
 	}
@@ -1024,17 +1026,17 @@ static void build_store(const char *uri, char **texts, size_t n, char *hashes, u
 /* The lmdb plugin is on the plugin path. */
 static int lmdb_available(void)
 {
-	tract_plugin_info *infos = NULL;
-	size_t n = 0, i;
+	tract_plugin_info_list *list = NULL;
+	size_t i;
 	int found = 0;
 
-	if (tract_plugin_list(&infos, &n) < 0)
+	if (tract_plugin_list(&list) < 0)
 		return 0;
-	for (i = 0; i < n; i++)
-		if (infos[i].kind == TRACT_PLUGIN_BACKEND && strcmp(infos[i].name, "lmdb") == 0 &&
-		    !infos[i].error)
+	for (i = 0; i < list->count; i++)
+		if (list->items[i].kind == TRACT_PLUGIN_BACKEND &&
+		    strcmp(list->items[i].name, "lmdb") == 0 && !list->items[i].error)
 			found = 1;
-	tract_plugin_info_free(infos, n);
+	tract_plugin_info_list_free(list);
 	return found;
 }
 

@@ -267,8 +267,8 @@ static double tract_appends(int procs, long total, char ids[][65], int shared)
 				_exit(3);
 			for (i = 0; i < per; i++) {
 				make_text(text, sizeof(text), &rng, (long)w * 1000000 + i);
-				if (tract_commit_dialogue(NULL, t, i % 2 ? "assistant" : "user", text,
-							  NULL) < 0) {
+				if (tract_commit_create_dialogue(NULL, t, i % 2 ? "assistant" : "user", text,
+							  NULL, NULL) < 0) {
 					fprintf(stderr, "writer: %s\n", tract_error_last()->message);
 					_exit(4);
 				}
@@ -309,7 +309,7 @@ static void new_tracts(char ids[][65], int n)
 	for (i = 0; i < n; i++) {
 		CHECK(tract_create(&t, s, NULL, NULL, NULL));
 		snprintf(ids[i], 65, "%s", tract_id(t));
-		CHECK(tract_commit_instruction(NULL, t, "You are a benchmark."));
+		CHECK(tract_commit_create_instruction(NULL, t, "You are a benchmark.", NULL));
 		tract_free(t);
 	}
 	tract_store_free(s);
@@ -356,7 +356,7 @@ static void one_writer_vs_bare(double *tract_rate, double *bare_rate)
 		t0 = now_s();
 		for (i = 0; i < CHUNK; i++) {
 			make_text(val, sizeof(val), &rng, 8000000 + done + i);
-			CHECK(tract_commit_dialogue(NULL, t, i % 2 ? "assistant" : "user", val, NULL));
+			CHECK(tract_commit_create_dialogue(NULL, t, i % 2 ? "assistant" : "user", val, NULL, NULL));
 		}
 		t_tract += now_s() - t0;
 		done += CHUNK;
@@ -439,7 +439,7 @@ static void bench_cold_compile(void)
 	CHECK(tract_batch_begin(t));
 	for (i = 0; i < N_HIST; i++) {
 		make_text(text, sizeof(text), &rng, 5000000 + i);
-		CHECK(tract_commit_dialogue(NULL, t, i % 2 ? "assistant" : "user", text, NULL));
+		CHECK(tract_commit_create_dialogue(NULL, t, i % 2 ? "assistant" : "user", text, NULL, NULL));
 		if ((i + 1) % BATCH == 0) {
 			CHECK(tract_batch_commit(t));
 			if (i + 1 < N_HIST)
@@ -470,7 +470,7 @@ static void bench_cold_compile(void)
 		CHECK(tract_store_open(&s, store_uri, 0));
 		CHECK(tract_open(&t, s, id, NULL));
 		t0 = now_s();
-		CHECK(tract_compile(&ctx, t, NULL));
+		CHECK(tract_context_compile(&ctx, t, NULL));
 		ns[r] = (now_s() - t0) * 1e3;
 		count = tract_context_count(ctx);
 		tract_context_free(ctx);

@@ -86,8 +86,8 @@ static const char *severity_name(tract_fsck_severity s)
 
 static void print_problems(struct cli *cli, const tract_clone_stats *st)
 {
-	for (size_t i = 0; i < st->problem_count; i++) {
-		const tract_fsck_problem *pr = &st->problems[i];
+	for (size_t i = 0; st->fsck && i < st->fsck->count; i++) {
+		const tract_fsck_problem *pr = &st->fsck->problems[i];
 		int warn = pr->severity == TRACT_FSCK_WARNING;
 		printf("%s%-7s%s %s: %s\n", cli_c(cli, warn ? "\033[33m" : "\033[31m"),
 		       severity_name(pr->severity), cli_reset(cli), pr->object ? pr->object : "-",
@@ -125,7 +125,6 @@ static int print_json(const char *src, const char *dst, const tract_clone_stats 
 	struct table_count t[10];
 	size_t n = table_counts(t, st);
 	cJSON *o = cJSON_CreateObject(), *tables, *fsck, *arr;
-	size_t nerr = 0;
 
 	cJSON_AddStringToObject(o, "source", src);
 	cJSON_AddStringToObject(o, "destination", dst);
@@ -135,17 +134,15 @@ static int print_json(const char *src, const char *dst, const tract_clone_stats 
 		cJSON_AddNumberToObject(tables, t[i].name, (double)t[i].n);
 	cJSON_AddNumberToObject(o, "metadata_skipped", (double)st->metadata_skipped);
 	cJSON_AddNumberToObject(o, "commits_deferred", (double)st->commits_deferred);
-	if (!st->verified) {
+	if (!st->verified || !st->fsck) {
 		cJSON_AddNullToObject(o, "fsck");
 		return cli_print_cjson(o);
 	}
 	fsck = cJSON_AddObjectToObject(o, "fsck");
-	for (size_t i = 0; i < st->problem_count; i++)
-		nerr += st->problems[i].severity == TRACT_FSCK_ERROR;
-	cJSON_AddBoolToObject(fsck, "ok", nerr == 0);
+	cJSON_AddBoolToObject(fsck, "ok", st->fsck->errors == 0);
 	arr = cJSON_AddArrayToObject(fsck, "problems");
-	for (size_t i = 0; i < st->problem_count; i++) {
-		const tract_fsck_problem *pr = &st->problems[i];
+	for (size_t i = 0; i < st->fsck->count; i++) {
+		const tract_fsck_problem *pr = &st->fsck->problems[i];
 		cJSON *p = cJSON_CreateObject();
 		cJSON_AddStringToObject(p, "severity", severity_name(pr->severity));
 		cJSON_AddStringToObject(p, "object", pr->object ? pr->object : "");
@@ -165,15 +162,15 @@ static void print_human(struct cli *cli, const char *src, const char *dst,
 	printf("Cloned %s into %s: %lld tract(s).\n", src, dst, (long long)st->tracts);
 	for (size_t i = 0; i < n; i++)
 		printf("  %-20s %12s\n", t[i].name, group(num, sizeof(num), t[i].n));
-	if (!st->verified) {
+	if (!st->verified || !st->fsck) {
 		printf("fsck: not run (--no-verify).\n");
 		return;
 	}
-	if (st->problem_count == 0) {
+	if (st->fsck->count == 0) {
 		printf("fsck: no problems found.\n");
 		return;
 	}
-	printf("fsck: %zu warning(s), carried over from the source:\n", st->problem_count);
+	printf("fsck: %zu warning(s), carried over from the source:\n", st->fsck->count);
 	print_problems(cli, st);
 }
 
@@ -186,8 +183,8 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	tract_clone_opts copts = TRACT_CLONE_OPTS_INIT;
-	tract_clone_stats st;
+	tract_clone_options copts = TRACT_CLONE_OPTIONS_INIT;
+	tract_clone_stats *st = NULL;
 	struct progress prog = {0, 0};
 	char *src = NULL, *dst = NULL;
 	int json = 0, quiet = 0, c, rc;
@@ -233,19 +230,21 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	}
 	if (rc < 0) {
 		/* A copy that fails fsck: list what fsck found, like `tract fsck`. */
-		if (rc == TRACT_ECORRUPT && st.verified && !json)
-			print_problems(cli, &st);
+		if (rc == TRACT_ECORRUPT && st && st->verified && !json)
+			print_problems(cli, st);
 		fflush(stdout);
 		rc = cli_fail_lib();
 		goto done;
 	}
 	rc = CLI_OK;
-	if (json)
-		rc = print_json(src, dst, &st);
+	if (!st)
+		rc = cli_fail("out of memory");
+	else if (json)
+		rc = print_json(src, dst, st);
 	else if (!quiet)
-		print_human(cli, src, dst, &st);
+		print_human(cli, src, dst, st);
 done:
-	tract_clone_stats_dispose(&st);
+	tract_clone_stats_free(st);
 	free(src);
 	free(dst);
 	return rc;

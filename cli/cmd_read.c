@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,18 +20,6 @@
 #define C_YELLOW "\033[33m"
 #define C_RED "\033[31m"
 #define C_CYAN "\033[36m"
-
-static const char *op_name(tract_operation op)
-{
-	switch (op) {
-	case TRACT_OP_APPEND:
-		return "append";
-	case TRACT_OP_EDIT:
-		return "edit";
-	default:
-		return "?";
-	}
-}
 
 /* Print a JSON array whose elements are the given JSON texts. */
 static int print_json_array(char **items, size_t n)
@@ -115,7 +102,7 @@ static void log_verbose(const struct cli *cli, const tract_commit *c)
 	char when[40];
 
 	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
-	printf("  Operation: %s\n", op_name(tract_commit_operation(c)));
+	printf("  Operation: %s\n", tract_operation_name(tract_commit_operation(c)));
 	printf("  Type:      %s\n", tract_commit_content_type(c));
 	printf("  Tokens:    %lld\n", (long long)tract_commit_token_count(c));
 	printf("  Date:      %s\n", cli_time_short(when, sizeof(when), tract_commit_time(c), 19));
@@ -175,7 +162,7 @@ static void log_table(const struct cli *cli, const tract_commit_list *list)
 		printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 		       tract_commit_hash(c), cli_reset(cli),
 		       cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
-		       op_name(tract_commit_operation(c)), (int)wtok,
+		       tract_operation_name(tract_commit_operation(c)), (int)wtok,
 		       (long long)tract_commit_token_count(c), cut ? cut : "");
 		free(line);
 		free(cut);
@@ -214,7 +201,8 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	int oneline = 0, verbose = 0, json = 0, c, rc = CLI_OK;
 	tract_operation op = TRACT_OP_UNKNOWN;
 	const char *ref = NULL;
-	tract_commit_list list = {0};
+	tract_commit_list *list = NULL;
+	tract_log_options lopts = TRACT_LOG_OPTIONS_INIT;
 	tract_store *store;
 	tract *t;
 
@@ -236,11 +224,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 			verbose = 1;
 			break;
 		case 'O':
-			if (strcasecmp(optarg, "append") == 0)
-				op = TRACT_OP_APPEND;
-			else if (strcasecmp(optarg, "edit") == 0)
-				op = TRACT_OP_EDIT;
-			else
+			if (tract_operation_parse(&op, optarg) != 0)
 				return cli_usage(cli, "invalid --op '%s' (choose append or edit)",
 				                 optarg);
 			break;
@@ -264,35 +248,38 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_log(&list, t, ref, (size_t)limit, op) != 0) {
+	lopts.start = ref;
+	lopts.limit = (size_t)limit;
+	lopts.operation = op;
+	if (tract_log_list(&list, t, &lopts) != 0) {
 		rc = cli_fail_lib();
 	} else if (json) {
-		char **items = calloc(list.count + 1, sizeof(*items));
+		char **items = calloc(list->count + 1, sizeof(*items));
 		size_t n = 0;
 		if (!items)
 			rc = cli_fail("out of memory");
-		for (; rc == CLI_OK && n < list.count; n++)
-			if (tract_commit_to_json(&items[n], list.items[n]) != 0)
+		for (; rc == CLI_OK && n < list->count; n++)
+			if (tract_commit_to_json(&items[n], list->items[n]) != 0)
 				rc = cli_fail_lib();
 		if (rc == CLI_OK)
-			rc = print_json_array(items, list.count);
-		for (size_t i = 0; items && i < list.count; i++)
-			tract_mem_free(items[i]);
+			rc = print_json_array(items, list->count);
+		for (size_t i = 0; items && i < list->count; i++)
+			tract_string_free(items[i]);
 		free(items);
-	} else if (list.count == 0) {
+	} else if (list->count == 0) {
 		printf("No commits.\n");
 	} else if (oneline) {
-		log_oneline(cli, &list);
+		log_oneline(cli, list);
 	} else if (verbose) {
-		for (size_t i = 0; i < list.count; i++) {
+		for (size_t i = 0; i < list->count; i++) {
 			if (i)
 				putchar('\n');
-			log_verbose(cli, list.items[i]);
+			log_verbose(cli, list->items[i]);
 		}
 	} else {
-		log_table(cli, &list);
+		log_table(cli, list);
 	}
-	tract_commit_list_dispose(&list);
+	tract_commit_list_free(list);
 	cli_close(store, t);
 	return rc;
 }
@@ -317,7 +304,7 @@ static int show_json(const tract_commit *c)
 		len--;
 	f = len ? open_memstream(&out, &outlen) : NULL;
 	if (!f) {
-		tract_mem_free(base);
+		tract_string_free(base);
 		return cli_fail(len ? "out of memory" : "malformed commit JSON");
 	}
 	fwrite(base, 1, len - 1, f);
@@ -328,7 +315,7 @@ static int show_json(const tract_commit *c)
 		fputc(']', f);
 	}
 	fprintf(f, ", \"content\": %s}", content ? content : "null");
-	tract_mem_free(base);
+	tract_string_free(base);
 	if (fclose(f) != 0) {
 		free(out);
 		out = NULL;
@@ -344,13 +331,12 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	const char *meta = tract_commit_metadata(c);
 	const char *cfg = tract_commit_generation_config(c);
 	const char *content = tract_commit_content(c);
-	tract_annotation *anns = NULL;
-	size_t nanns = 0;
+	tract_annotation_list *anns = NULL;
 	char when[40];
 
 	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
 	printf("Type:       %s\n", tract_commit_content_type(c));
-	printf("Operation:  %s\n", op_name(tract_commit_operation(c)));
+	printf("Operation:  %s\n", tract_operation_name(tract_commit_operation(c)));
 	printf("Parent:     %s\n", parent ? parent : "(none)");
 	for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
 		printf("Merged:     %s\n", tract_commit_extra_parent(c, i));
@@ -361,12 +347,12 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	tract_time_format(when, sizeof(when), tract_commit_time(c));
 	printf("Date:       %s\n", when);
 	printf("Tokens:     %lld\n", (long long)tract_commit_token_count(c));
-	if (tract_annotations_get(&anns, &nanns, t, tract_commit_hash(c)) == 0 && nanns) {
-		const tract_annotation *a = &anns[nanns - 1];
+	if (tract_annotation_list_get(&anns, t, tract_commit_hash(c)) == 0 && anns->count) {
+		const tract_annotation *a = &anns->items[anns->count - 1];
 		printf("Priority:   %s%s%s%s\n", tract_priority_name(a->priority),
 		       a->reason ? " (" : "", a->reason ? a->reason : "", a->reason ? ")" : "");
 	}
-	tract_annotations_free(anns, nanns);
+	tract_annotation_list_free(anns);
 	tract_error_clear();
 	if (msg)
 		print_field("Message:    ", msg);
@@ -475,8 +461,9 @@ static void print_budget(const struct cli *cli, int64_t tokens, int64_t max)
 
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
-	tract_commit_list recent = {0};
-	tract_status st;
+	tract_commit_list *recent = NULL;
+	tract_log_options lopts = TRACT_LOG_OPTIONS_INIT;
+	tract_status *st = NULL;
 	tract_store *store;
 	int json = 0, rc = CLI_OK;
 	tract *t;
@@ -486,53 +473,52 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	memset(&st, 0, sizeof(st));
 	if (tract_status_get(&st, t) != 0) {
 		rc = cli_fail_lib();
 		cli_close(store, t);
 		return rc;
 	}
 	if (json) {
-		rc = status_json(&st);
-	} else if (!st.head[0]) {
+		rc = status_json(st);
+	} else if (!st->head[0]) {
 		printf("No commits yet.\n");
-		printf("  Tract:   %s\n", st.tract_id);
-	} else if (tract_log(&recent, t, NULL, 3, TRACT_OP_UNKNOWN) != 0) {
+		printf("  Tract:   %s\n", st->tract_id);
+	} else if ((lopts.limit = 3, tract_log_list(&recent, t, &lopts)) != 0) {
 		rc = cli_fail_lib();
 	} else {
-		if (st.detached)
+		if (st->detached)
 			printf("HEAD detached at %s%.*s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
-			       st.head, cli_reset(cli));
+			       st->head, cli_reset(cli));
 		else
 			printf("On branch %s%s%s  (%s%.*s%s)\n", cli_c(cli, C_CYAN),
-			       st.branch ? st.branch : "?", cli_reset(cli), cli_c(cli, C_HASH),
-			       CLI_SHORT_HASH, st.head, cli_reset(cli));
-		printf("  Tract:   %s\n", st.tract_id);
-		printf("  Commits: %lld\n", (long long)st.commit_count);
-		if (st.max_tokens >= 0)
-			print_budget(cli, st.token_count, st.max_tokens);
+			       st->branch ? st->branch : "?", cli_reset(cli), cli_c(cli, C_HASH),
+			       CLI_SHORT_HASH, st->head, cli_reset(cli));
+		printf("  Tract:   %s\n", st->tract_id);
+		printf("  Commits: %lld\n", (long long)st->commit_count);
+		if (st->max_tokens >= 0)
+			print_budget(cli, st->token_count, st->max_tokens);
 		else
-			printf("  Tokens:  %lld (no budget set)\n", (long long)st.token_count);
-		if (st.token_source && st.token_source[0])
-			printf("  Source:  %s\n", st.token_source);
-		if (recent.count) {
+			printf("  Tokens:  %lld (no budget set)\n", (long long)st->token_count);
+		if (st->token_source && st->token_source[0])
+			printf("  Source:  %s\n", st->token_source);
+		if (recent->count) {
 			printf("\nRecent commits:\n");
-			for (size_t i = 0; i < recent.count; i++) {
-				const tract_commit *rc_ = recent.items[i];
+			for (size_t i = 0; i < recent->count; i++) {
+				const tract_commit *rc_ = recent->items[i];
 				const char *msg = tract_commit_message(rc_);
 				char when[40], *line = msg ? cli_first_line(msg) : NULL;
 				cli_time_short(when, sizeof(when), tract_commit_time(rc_), 19);
 				printf("  %s%.*s%s %s %s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 				       tract_commit_hash(rc_), cli_reset(cli),
 				       strlen(when) > 11 ? when + 11 : when,
-				       op_name(tract_commit_operation(rc_)), line ? " " : "",
+				       tract_operation_name(tract_commit_operation(rc_)), line ? " " : "",
 				       line ? line : "");
 				free(line);
 			}
 		}
 	}
-	tract_commit_list_dispose(&recent);
-	tract_status_dispose(&st);
+	tract_commit_list_free(recent);
+	tract_status_free(st);
 	cli_close(store, t);
 	return rc;
 }
@@ -548,7 +534,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	    {"edit-markers", no_argument, NULL, 'e'}, {"merge-messages", no_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
-	tract_compile_opts copts = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options copts = TRACT_COMPILE_OPTIONS_INIT;
 	tract_format fmt = TRACT_FORMAT_TEXT;
 	const char *at = NULL, *at_time = NULL;
 	int json = 0, format_given = 0, c, rc = CLI_OK;
@@ -562,15 +548,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'f':
 			format_given = 1;
-			if (strcmp(optarg, "text") == 0)
-				fmt = TRACT_FORMAT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = TRACT_FORMAT_JSON;
-			else if (strcmp(optarg, "openai") == 0)
-				fmt = TRACT_FORMAT_OPENAI;
-			else if (strcmp(optarg, "anthropic") == 0)
-				fmt = TRACT_FORMAT_ANTHROPIC;
-			else
+			if (tract_format_parse(&fmt, optarg) != 0)
 				return cli_usage(cli,
 				                 "invalid format '%s' (choose text, json, openai "
 				                 "or anthropic)",
@@ -618,7 +596,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_compile(
+	if (tract_context_compile(
 	        &ctx, t,
 	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
 	    tract_context_render(&out, ctx, fmt) != 0) {
@@ -631,7 +609,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	} else {
 		rc = cli_print_json(out) ? CLI_FAIL : CLI_OK;
 	}
-	tract_mem_free(out);
+	tract_string_free(out);
 	tract_context_free(ctx);
 	cli_close(store, t);
 	return rc;
@@ -656,10 +634,8 @@ static int tracts_json(const tract_info *infos, size_t n)
 		cJSON_AddNumberToObject(o, "commit_count", (double)in->commit_count);
 		if (in->last_activity == TRACT_TIME_NONE)
 			cJSON_AddNullToObject(o, "last_activity");
-		else
-			cJSON_AddStringToObject(
-			    o, "last_activity",
-			    tract_time_format(when, sizeof(when), in->last_activity));
+		else if (tract_time_format(when, sizeof(when), in->last_activity) == 0)
+			cJSON_AddStringToObject(o, "last_activity", when);
 		cJSON_AddItemToObject(o, "parent_tract_id", str_or_null(in->parent_tract_id));
 		cJSON_AddItemToArray(arr, o);
 	}
@@ -705,9 +681,8 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 
 int cmd_tracts(struct cli *cli, int argc, char **argv)
 {
-	tract_info *infos = NULL;
+	tract_info_list *list = NULL;
 	tract_store *store;
-	size_t n = 0;
 	int json = 0, rc = CLI_OK;
 
 	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
@@ -715,15 +690,15 @@ int cmd_tracts(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_store(cli, &store, 0))
 		return CLI_FAIL;
-	if (tract_store_list(&infos, &n, store) != 0)
+	if (tract_store_list_tracts(&list, store) != 0)
 		rc = cli_fail_lib();
 	else if (json)
-		rc = tracts_json(infos, n);
-	else if (n == 0)
+		rc = tracts_json(list->items, list->count);
+	else if (list->count == 0)
 		printf("No tracts.\n");
 	else
-		tracts_human(cli, infos, n);
-	tract_info_free(infos, n);
+		tracts_human(cli, list->items, list->count);
+	tract_info_list_free(list);
 	tract_store_free(store);
 	return rc;
 }

@@ -26,7 +26,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	};
 	const char *encoding = NULL, *model = NULL, *path = "-";
 	tract_tokenizer *tok;
-	int json = 0, c;
+	int json = 0, c, rc;
 	int64_t n;
 	size_t len;
 	char *text;
@@ -60,12 +60,12 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	 * after a warning when no table is installed). A named encoding or
 	 * model must be counted exactly as asked, or the command fails. */
 	if (encoding)
-		tok = tract_tokenizer_get(encoding);
+		rc = tract_tokenizer_get(&tok, encoding);
 	else if (model)
-		tok = tract_tokenizer_for_model(model);
+		rc = tract_tokenizer_for_model(&tok, model);
 	else
-		tok = tract_tokenizer_default();
-	if (!tok)
+		rc = tract_tokenizer_default(&tok);
+	if (rc < 0)
 		return cli_fail_lib();
 	if (cli_read_file(&text, &len, path))
 		return CLI_FAIL;
@@ -73,9 +73,9 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 		free(text);
 		return CLI_FAIL;
 	}
-	n = tract_tokenizer_count(tok, text, len);
+	rc = tract_tokenizer_count(&n, tok, text, len);
 	free(text);
-	if (n < 0)
+	if (rc < 0)
 		return cli_fail_lib();
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
@@ -97,8 +97,9 @@ static const char *severity_name(tract_fsck_severity s)
 
 int cmd_fsck(struct cli *cli, int argc, char **argv)
 {
-	tract_fsck_problem *probs = NULL;
-	size_t n = 0, nerr = 0, nwarn = 0;
+	tract_fsck_report *report = NULL;
+	tract_fsck_problem *probs;
+	size_t n, nerr, nwarn;
 	tract_store *store;
 	int json = 0, rc = CLI_OK;
 
@@ -107,17 +108,15 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_store(cli, &store, 0))
 		return CLI_FAIL;
-	if (tract_fsck(&probs, &n, store) != 0) {
+	if (tract_fsck_run(&report, store) != 0) {
 		rc = cli_fail_lib();
 		tract_store_free(store);
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (probs[i].severity == TRACT_FSCK_WARNING)
-			nwarn++;
-		else
-			nerr++;
-	}
+	probs = report->problems;
+	n = report->count;
+	nerr = report->errors;
+	nwarn = n - nerr;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON *arr;
@@ -146,7 +145,7 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 		else
 			printf("%zu error(s), %zu warning(s)\n", nerr, nwarn);
 	}
-	tract_fsck_free(probs, n);
+	tract_fsck_report_free(report);
 	tract_store_free(store);
 	if (rc == CLI_OK && nerr) {
 		fflush(stdout);
@@ -165,15 +164,18 @@ static const char *kind_name(tract_plugin_kind k)
 
 int cmd_plugins(struct cli *cli, int argc, char **argv)
 {
-	tract_plugin_info *infos = NULL;
-	size_t n = 0;
+	tract_plugin_info_list *list = NULL;
+	tract_plugin_info *infos;
+	size_t n;
 	int json = 0, rc = CLI_OK;
 
 	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
 		return rc;
 
-	if (tract_plugin_list(&infos, &n) != 0)
+	if (tract_plugin_list(&list) != 0)
 		return cli_fail_lib();
+	infos = list->items;
+	n = list->count;
 	if (json) {
 		cJSON *arr = cJSON_CreateArray();
 		for (size_t i = 0; i < n; i++) {
@@ -191,8 +193,9 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 		rc = cli_print_cjson(arr);
 	} else {
 		char *search = NULL;
-		tract_plugin_search_path(&search);
 		size_t wname = 4;
+
+		tract_plugin_search_path(&search);
 		for (size_t i = 0; i < n; i++)
 			if (infos[i].name && strlen(infos[i].name) > wname)
 				wname = strlen(infos[i].name);
@@ -209,8 +212,8 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 		}
 		if (search)
 			printf("\nSearch path: %s\n", search);
-		tract_mem_free(search);
+		tract_string_free(search);
 	}
-	tract_plugin_info_free(infos, n);
+	tract_plugin_info_list_free(list);
 	return rc;
 }

@@ -242,7 +242,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	const char *message = NULL, *json = NULL, *file = NULL, *edit = NULL;
 	const char *response_to = NULL, *name = NULL, *metadata = NULL, *config = NULL;
 	const char *kind, *text = NULL, *type = NULL, *role = NULL;
-	tract_commit_opts copts = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options copts = TRACT_COMMIT_OPTIONS_INIT;
 	char *input = NULL, *content = NULL;
 	tract_store *store;
 	tract_commit *commit;
@@ -422,7 +422,7 @@ int cmd_annotate(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_resolve(hash, t, ref) != 0 || tract_annotate(NULL, t, hash, prio, reason) != 0) {
+	if (tract_revision_resolve(hash, t, ref) != 0 || tract_annotation_create(NULL, t, hash, prio, reason) != 0) {
 		rc = cli_fail_lib();
 	} else {
 		printf("%s%.*s%s %s\n", cli_c(cli, "\033[33m"), CLI_SHORT_HASH, hash,

@@ -152,7 +152,7 @@ static void warning_hook(const char *message, void *payload)
 
 void cli_warnings_install(void)
 {
-	tract_log_set(warning_hook, NULL);
+	tract_warning_hook_set(warning_hook, NULL);
 }
 
 void cli_warnings_flush(int print)

@@ -965,22 +965,24 @@ const char *tract_bpe_search_dirs(int i)
 	}
 }
 
-tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
+int tract_tokenizer_bpe(tract_tokenizer **out, const char *encoding)
 {
 	bpe_slot *sl;
 	tract_bpe *bpe = NULL;
 	int rc = TRACT_ENOTFOUND;
 	int i;
 
-	if (!encoding || !name_ok(encoding)) {
-		tract_error_set(TRACT_EINVAL, "bpe: bad encoding name");
-		return NULL;
-	}
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_bpe: out is NULL");
+	*out = NULL;
+	if (!encoding || !name_ok(encoding))
+		return tract_error_set(TRACT_EINVAL, "bpe: bad encoding name");
 	pthread_mutex_lock(&slots_lock);
 	for (sl = slots_head; sl; sl = sl->next) {
 		if (strcmp(sl->name, encoding) == 0) {
 			pthread_mutex_unlock(&slots_lock);
-			return &sl->tok;
+			*out = &sl->tok;
+			return 0;
 		}
 	}
 	for (i = 0; i < 3 && rc == TRACT_ENOTFOUND; i++)
@@ -996,14 +998,13 @@ tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
 			                build ? ", " : "", TRACT_DATA_ENCODINGS_DIR);
 		}
 		pthread_mutex_unlock(&slots_lock);
-		return NULL;
+		return rc;
 	}
 	sl = calloc(1, sizeof(*sl));
 	if (!sl) {
 		tract_bpe_free(bpe);
 		pthread_mutex_unlock(&slots_lock);
-		tract_error_oom();
-		return NULL;
+		return tract_error_oom();
 	}
 	snprintf(sl->name, sizeof(sl->name), "%s", encoding);
 	snprintf(sl->source, sizeof(sl->source), "tiktoken:%s", encoding);
@@ -1016,5 +1017,6 @@ tract_tokenizer *tract_tokenizer_bpe(const char *encoding)
 	sl->next = slots_head;
 	slots_head = sl;
 	pthread_mutex_unlock(&slots_lock);
-	return &sl->tok;
+	*out = &sl->tok;
+	return 0;
 }

@@ -37,7 +37,7 @@ typedef struct deferred {
 
 typedef struct {
 	tract_store *src, *dst;
-	const tract_clone_opts *opts;
+	const tract_clone_options *opts;
 	tract_clone_stats *st;
 	/* progress of the current phase */
 	const char *phase;
@@ -234,7 +234,7 @@ static int src_error(clone_ctx *c, int rc, const char *what)
 
 static int report(clone_ctx *c)
 {
-	const tract_clone_opts *o = c->opts;
+	const tract_clone_options *o = c->opts;
 
 	c->reported = c->done;
 	if (o && o->progress && o->progress(c->phase, c->done, c->total, o->progress_payload)) {
@@ -878,27 +878,26 @@ static int copy_all(clone_ctx *c)
 static int verify(clone_ctx *c)
 {
 	tract_clone_stats *st = c->st;
-	size_t i, nerr = 0;
+	size_t i, nerr;
 	int rc;
 
 	rc = phase_begin(c, "fsck", st->commits);
 	if (rc < 0)
 		return rc;
-	rc = tract_fsck(&st->problems, &st->problem_count, c->dst);
+	rc = tract_fsck_run(&st->fsck, c->dst);
 	if (rc < 0)
 		return tract_error_prefix("clone: checking the copy");
 	st->verified = 1;
 	c->done = st->commits;
-	for (i = 0; i < st->problem_count; i++)
-		if (st->problems[i].severity == TRACT_FSCK_ERROR)
-			nerr++;
+	nerr = st->fsck->errors;
 	if (nerr) {
-		for (i = 0; st->problems[i].severity != TRACT_FSCK_ERROR; i++)
+		for (i = 0; st->fsck->problems[i].severity != TRACT_FSCK_ERROR; i++)
 			;
 		return tract_error_set(TRACT_ECORRUPT,
 				       "clone: the copy fails fsck with %zu error(s), so nothing "
 				       "was written (first: %s: %s)",
-				       nerr, st->problems[i].object, st->problems[i].message);
+				       nerr, st->fsck->problems[i].object,
+				       st->fsck->problems[i].message);
 	}
 	return report(c);
 }
@@ -982,26 +981,41 @@ static void undo_create(clone_ctx *c, int created)
 	}
 }
 
-int tract_store_clone(tract_clone_stats *out_stats, const char *src_uri, const char *dst_uri,
-		      const tract_clone_opts *opts)
+int tract_clone_options_init(tract_clone_options *opts, unsigned int version)
+{
+	tract_clone_options defaults = TRACT_CLONE_OPTIONS_INIT;
+
+	if (!opts)
+		return tract_error_set(TRACT_EINVAL, "tract_clone_options_init: opts is NULL");
+	if (tract_version_check(version, TRACT_CLONE_OPTIONS_VERSION, "tract_clone_options") < 0)
+		return TRACT_EINVAL;
+	*opts = defaults;
+	opts->version = version;
+	return 0;
+}
+
+int tract_store_clone(tract_clone_stats **out_stats, const char *src_uri, const char *dst_uri,
+		      const tract_clone_options *opts)
 {
 	const tract_backend *src_be = NULL, *dst_be = NULL;
-	tract_clone_stats local;
 	tract_error saved;
 	char saved_msg[1024], name[300];
 	clone_ctx c;
 	size_t i;
 	int rc, created = 0;
 
-	memset(&c, 0, sizeof(c));
-	c.st = out_stats ? out_stats : &local;
-	memset(c.st, 0, sizeof(*c.st));
-	c.opts = opts;
-	if (opts && opts->version != TRACT_CLONE_OPTS_VERSION)
-		return tract_error_set(TRACT_EINVAL, "clone: unknown options version %u",
-				       opts->version);
+	if (out_stats)
+		*out_stats = NULL;
+	if (opts && tract_version_check(opts->version, TRACT_CLONE_OPTIONS_VERSION,
+					"clone: tract_clone_options") < 0)
+		return TRACT_EINVAL;
 	if (!src_uri || !dst_uri)
 		return tract_error_set(TRACT_EINVAL, "clone: a store URI is NULL");
+	memset(&c, 0, sizeof(c));
+	c.st = calloc(1, sizeof(*c.st));
+	if (!c.st)
+		return tract_error_oom();
+	c.opts = opts;
 
 	/* Every check that needs no store comes first: a bad destination URI
 	 * must not cost an open (and migration) of the source. */
@@ -1036,16 +1050,17 @@ done:
 	free(c.own_keys);
 	tract_store_free(c.dst);
 	tract_store_free(c.src);
-	if (!out_stats)
-		tract_clone_stats_dispose(&local);
+	if (out_stats)
+		*out_stats = c.st;
+	else
+		tract_clone_stats_free(c.st);
 	return rc;
 }
 
-void tract_clone_stats_dispose(tract_clone_stats *st)
+void tract_clone_stats_free(tract_clone_stats *st)
 {
 	if (!st)
 		return;
-	tract_fsck_free(st->problems, st->problem_count);
-	st->problems = NULL;
-	st->problem_count = 0;
+	tract_fsck_report_free(st->fsck);
+	free(st);
 }

@@ -239,3 +239,37 @@ tract_context *tract_context_extend(const tract_context *parent, tract_msg *m)
 	}
 	return n;
 }
+
+/* ---- accessors ---- */
+
+size_t tract_context_count(const tract_context *c) { return c ? c->count : 0; }
+int64_t tract_context_token_count(const tract_context *c) { return c ? c->token_count : 0; }
+
+const char *tract_context_token_source(const tract_context *c)
+{
+	return c && c->token_source ? c->token_source : "";
+}
+
+#define MSG_FIELD(fn, expr)                                                     \
+	const char *fn(const tract_context *c, size_t i)                        \
+	{                                                                       \
+		return c && i < c->count ? (expr) : NULL;                       \
+	}
+MSG_FIELD(tract_context_role, tract_context_msg(c, i)->role)
+MSG_FIELD(tract_context_content, tract_context_msg(c, i)->content)
+MSG_FIELD(tract_context_name, tract_context_msg(c, i)->name)
+MSG_FIELD(tract_context_commit_hash, tract_context_msg(c, i)->hash)
+MSG_FIELD(tract_context_generation_config, tract_context_msg(c, i)->config)
+
+/* A derived or patched snapshot reports the tract's counter and the sum of
+ * its messages again, never an API figure (§7.3, §6.8). */
+int tract_context_recount(tract_context *c, tract *t)
+{
+	free(c->token_source);
+	c->token_source = strdup(t->tok->source);
+	if (!c->token_source)
+		return TRACT_ENOMEM;
+	c->token_count = 0;
+	tract_context_sum(c);
+	return 0;
+}

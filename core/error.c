@@ -47,6 +47,14 @@ int tract_error_prefix(const char *prefix)
 	return store_error(last_code, tmp);
 }
 
+int tract_version_check(unsigned int version, unsigned int max, const char *what)
+{
+	if (version >= 1 && version <= max)
+		return 0;
+	return tract_error_set(TRACT_EINVAL, "%s version %u is not one this library knows (1 to %u)",
+			       what, version, max);
+}
+
 const tract_error *tract_error_last(void)
 {
 	last_error.code = last_code;
@@ -68,21 +76,15 @@ const char *tract_error_name(int code)
 	case TRACT_ENOTFOUND: return "ENOTFOUND";
 	case TRACT_EAMBIGUOUS: return "EAMBIGUOUS";
 	case TRACT_EINVAL: return "EINVAL";
-	case TRACT_ECONFLICT: return "ECONFLICT";
 	case TRACT_ESTALE: return "ESTALE";
 	case TRACT_EBUDGET: return "EBUDGET";
 	case TRACT_EDETACHED: return "EDETACHED";
-	case TRACT_ENOLLM: return "ENOLLM";
-	case TRACT_EAUTH: return "EAUTH";
-	case TRACT_ERATELIMIT: return "ERATELIMIT";
-	case TRACT_ETIMEOUT: return "ETIMEOUT";
 	case TRACT_EPLUGIN: return "EPLUGIN";
 	case TRACT_ESTORAGE: return "ESTORAGE";
 	case TRACT_ENOMEM: return "ENOMEM";
 	case TRACT_ECORRUPT: return "ECORRUPT";
 	case TRACT_EEDIT: return "EEDIT";
 	case TRACT_EEXISTS: return "EEXISTS";
-	case TRACT_ECLOSED: return "ECLOSED";
 	case TRACT_EVERSION: return "EVERSION";
 	default: return "EUNKNOWN";
 	}

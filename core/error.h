@@ -13,4 +13,12 @@ int tract_error_oom(void);
 /** Prefix the current message with "<prefix>: " keeping the code; returns the code. */
 int tract_error_prefix(const char *prefix);
 
+/**
+ * Check the version of a versioned struct a caller passed (options, a
+ * tokenizer...): 0 when 0 < version <= max, else TRACT_EINVAL naming what.
+ * Like libgit2's GIT_ERROR_CHECK_VERSION, older versions are accepted; a
+ * member newer than the caller's version must then not be read.
+ */
+int tract_version_check(unsigned int version, unsigned int max, const char *what);
+
 #endif

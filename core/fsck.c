@@ -285,20 +285,39 @@ static int annotation_cb(const tract_annotation_row *row, void *payload)
 	return 0;
 }
 
-int tract_fsck(tract_fsck_problem **out, size_t *count, tract_store *s)
+static void problems_free(tract_fsck_problem *items, size_t count)
 {
+	size_t i;
+
+	if (!items)
+		return;
+	for (i = 0; i < count; i++) {
+		free(items[i].object);
+		free(items[i].message);
+	}
+	free(items);
+}
+
+int tract_fsck_run(tract_fsck_report **out, tract_store *s)
+{
+	tract_fsck_report *report;
 	problems p = {0};
 	fsck_ctx c;
+	size_t i;
 	int rc;
 
+	if (!out || !s)
+		return tract_error_set(TRACT_EINVAL, "tract_fsck_run: NULL argument");
 	*out = NULL;
-	*count = 0;
+	report = calloc(1, sizeof(*report));
+	if (!report)
+		return tract_error_oom();
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	c.p = &p;
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc < 0)
-		return rc;
+		goto done;
 	rc = s->be->blob_foreach(s->conn, blob_cb, &c);
 	if (rc == 0)
 		rc = s->be->commit_foreach(s->conn, NULL, commit_cb, &c);
@@ -311,24 +330,23 @@ int tract_fsck(tract_fsck_problem **out, size_t *count, tract_store *s)
 	else if (p.oom)
 		rc = tract_error_oom();
 	rc = tract_txn_end(s, rc);
+done:
+	report->problems = p.items;
+	report->count = p.count;
 	if (rc < 0) {
-		tract_fsck_free(p.items, p.count);
+		tract_fsck_report_free(report);
 		return rc;
 	}
-	*out = p.items;
-	*count = p.count;
+	for (i = 0; i < report->count; i++)
+		report->errors += report->problems[i].severity == TRACT_FSCK_ERROR;
+	*out = report;
 	return 0;
 }
 
-void tract_fsck_free(tract_fsck_problem *problems_, size_t count)
+void tract_fsck_report_free(tract_fsck_report *report)
 {
-	size_t i;
-
-	if (!problems_)
+	if (!report)
 		return;
-	for (i = 0; i < count; i++) {
-		free(problems_[i].object);
-		free(problems_[i].message);
-	}
-	free(problems_);
+	problems_free(report->problems, report->count);
+	free(report);
 }

@@ -1,6 +1,25 @@
 /*
  * internal.h - the store and tract handles and the helpers every core file
  * shares: transactions, row copies, ref resolution (internal).
+ *
+ * The core is layered; data flows one way, and each file calls only its
+ * own layer and the layers above it in this list:
+ *
+ *   infrastructure  error, warning, buf, json, hash, time, content,
+ *                   tokenizer, bpe, plugin (no store, no tract)
+ *   storage access  store.c: the handle, transactions, backend errors,
+ *                   store metadata (backend calls and rows)
+ *   model           row.c, refs.c, revision.c, log.c, config_query.c:
+ *                   commits, refs, HEAD, revisions, history
+ *   compile         message.c, context.c, cache.c, compile.c
+ *   renderings      render.c
+ *   operations      tract.c (handles: they set up every layer's state),
+ *                   commit.c, annotation.c, budget.c, batch.c, status.c,
+ *                   usage.c, fsck.c, clone.c, and those to come (history,
+ *                   compression, sessions)
+ *
+ * A row (tract_row) may carry a message compile built for it (msg); compile
+ * releases it: model code never calls into compile.
  */
 #ifndef TRACT_CORE_INTERNAL_H
 #define TRACT_CORE_INTERNAL_H
@@ -24,7 +43,8 @@ struct tract_store {
 	int batch_failed;    /* an operation failed inside the batch */
 	tract_txn_kind txn_kind;
 	unsigned cache_epoch; /* bumped on every rollback: caches must drop */
-	int n_tracts;        /* open tract handles */
+	int refs;            /* the caller's handle (until freed) + one per open tract */
+	int freed;           /* tract_store_free() was called */
 };
 
 typedef struct tract_cache tract_cache;
@@ -48,6 +68,10 @@ struct tract {
 	int counter_ok;
 	int batch_depth; /* batches this handle opened */
 };
+
+/** Drop one reference to a store: its handle's or a tract's. The last one
+ *  closes the connection. */
+void tract_store_release(tract_store *s);
 
 /** Free a store handle and remove the store if that handle's open created
  *  it (the backend's destroy; a plain close without one). */
@@ -201,7 +225,7 @@ void tract_cache_sync(tract *t);
 
 /** Full compile of head inside an open transaction. */
 int tract_compile_full(tract_context **out, tract *t, const char *head,
-		       const tract_compile_opts *opts);
+		       const tract_compile_options *opts);
 
 /** Token counts of the usual roles during one compile, each slot 0 until
  *  counted, then count + 1 (compile.c). */
@@ -216,6 +240,14 @@ typedef struct {
 int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char *payload,
 		    const char *config, const char *own_config, const tract_row *source,
 		    int reuse_counts, int edit_marker, tract_role_counts *roles);
+
+/** A derived or patched snapshot reports the tract's counter and the sum
+ *  of its messages again, never an API figure (context.c). */
+int tract_context_recount(tract_context *c, tract *t);
+
+/** Check a would-be context of total tokens against the budget: warn,
+ *  refuse (TRACT_EBUDGET) or ask the callback (budget.c). */
+int tract_budget_check(tract *t, int64_t total);
 
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);

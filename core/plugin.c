@@ -418,7 +418,7 @@ static int scan_for_scheme(const tract_backend **out, const char *scheme)
 	int rc = TRACT_ENOTFOUND;
 
 	if (tract_plugin_search_path(&path) < 0)
-		return TRACT_ENOMEM;
+		return tract_error_oom();
 	for (dir = strtok_r(path, ":", &save); dir && rc == TRACT_ENOTFOUND;
 	     dir = strtok_r(NULL, ":", &save)) {
 		DIR *d = opendir(dir);
@@ -530,7 +530,21 @@ static void describe_file(tract_plugin_info *info, const char *file)
 		dlclose(h);
 }
 
-int tract_plugin_list(tract_plugin_info **out, size_t *count)
+static void info_items_free(tract_plugin_info *infos, size_t count)
+{
+	size_t i;
+
+	if (!infos)
+		return;
+	for (i = 0; i < count; i++) {
+		free(infos[i].name);
+		free(infos[i].path);
+		free(infos[i].error);
+	}
+	free(infos);
+}
+
+static int plugin_items(tract_plugin_info **out, size_t *count)
 {
 	char *path = NULL, *save = NULL, *dir;
 	tract_plugin_info *infos = NULL;
@@ -540,7 +554,7 @@ int tract_plugin_list(tract_plugin_info **out, size_t *count)
 	*out = NULL;
 	*count = 0;
 	if (tract_plugin_search_path(&path) < 0)
-		return TRACT_ENOMEM;
+		return tract_error_oom();
 	for (dir = strtok_r(path, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		DIR *d = opendir(dir);
 		struct dirent *e;
@@ -596,7 +610,7 @@ int tract_plugin_list(tract_plugin_info **out, size_t *count)
 done:
 	free(path);
 	if (rc < 0) {
-		tract_plugin_info_free(infos, n);
+		info_items_free(infos, n);
 		return rc;
 	}
 	*out = infos;
@@ -604,16 +618,30 @@ done:
 	return 0;
 }
 
-void tract_plugin_info_free(tract_plugin_info *infos, size_t count)
+int tract_plugin_list(tract_plugin_info_list **out)
 {
-	size_t i;
+	tract_plugin_info_list *list;
+	int rc;
 
-	if (!infos)
-		return;
-	for (i = 0; i < count; i++) {
-		free(infos[i].name);
-		free(infos[i].path);
-		free(infos[i].error);
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_plugin_list: out is NULL");
+	*out = NULL;
+	list = calloc(1, sizeof(*list));
+	if (!list)
+		return tract_error_oom();
+	rc = plugin_items(&list->items, &list->count);
+	if (rc < 0) {
+		free(list);
+		return rc;
 	}
-	free(infos);
+	*out = list;
+	return 0;
+}
+
+void tract_plugin_info_list_free(tract_plugin_info_list *list)
+{
+	if (!list)
+		return;
+	info_items_free(list->items, list->count);
+	free(list);
 }

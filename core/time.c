@@ -71,14 +71,22 @@ void tract_time_split(tract_time t, struct tract_tm *tm)
 	tm->sec = (int)(rem % 60);
 }
 
-char *tract_time_format(char *buf, size_t len, tract_time t)
+int tract_time_format(char *buf, size_t len, tract_time t)
 {
 	struct tract_tm tm;
+	int n;
 
+	if (!buf || len == 0)
+		return tract_error_set(TRACT_EINVAL, "tract_time_format: no buffer");
 	tract_time_split(t, &tm);
-	snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%06d+00:00", (long long)tm.year,
-		 tm.month, tm.day, tm.hour, tm.min, tm.sec, tm.usec);
-	return buf;
+	n = snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d.%06d+00:00", (long long)tm.year,
+		     tm.month, tm.day, tm.hour, tm.min, tm.sec, tm.usec);
+	if (n < 0 || (size_t)n >= len) {
+		buf[0] = '\0';
+		return tract_error_set(TRACT_EINVAL, "tract_time_format: buffer of %zu bytes is "
+					"too small", len);
+	}
+	return 0;
 }
 
 char *tract_time_hash_iso(char *buf, size_t len, tract_time t)

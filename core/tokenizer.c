@@ -10,8 +10,8 @@
 #include <strings.h>
 
 #include "error.h"
-#include "log.h"
-#include "tract/tokenizer.h"
+#include "warning.h"
+#include "tokenizer.h"
 
 static int64_t estimate_count(void *self, const char *text, size_t len)
 {
@@ -53,8 +53,7 @@ static void default_init(void)
 	char msg[512];
 
 	snprintf(msg, sizeof(msg), "%s", tract_error_last()->message);
-	default_tokenizer = tract_tokenizer_bpe("o200k_base");
-	if (!default_tokenizer) {
+	if (tract_tokenizer_bpe(&default_tokenizer, "o200k_base") < 0) {
 		tract_warn("%s: token counts are estimates (estimate:bytes/4)",
 		           tract_error_last()->message);
 		default_tokenizer = &estimate_tokenizer;
@@ -65,32 +64,43 @@ static void default_init(void)
 		tract_error_clear();
 }
 
-tract_tokenizer *tract_tokenizer_default(void)
+tract_tokenizer *tract_tokenizer_default_get(void)
 {
 	pthread_once(&default_once, default_init);
 	return default_tokenizer;
 }
 
-tract_tokenizer *tract_tokenizer_get(const char *name)
+int tract_tokenizer_default(tract_tokenizer **out)
 {
-	if (!name) {
-		tract_error_set(TRACT_EINVAL, "tokenizer: NULL name");
-		return NULL;
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_default: out is NULL");
+	*out = tract_tokenizer_default_get();
+	return 0;
+}
+
+int tract_tokenizer_get(tract_tokenizer **out, const char *name)
+{
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_get: out is NULL");
+	*out = NULL;
+	if (!name)
+		return tract_error_set(TRACT_EINVAL, "tokenizer: NULL name");
+	if (strcmp(name, "estimate") == 0 || strcmp(name, estimate_tokenizer.source) == 0) {
+		*out = &estimate_tokenizer;
+		return 0;
 	}
-	if (strcmp(name, "estimate") == 0 || strcmp(name, estimate_tokenizer.source) == 0)
-		return &estimate_tokenizer;
-	if (strcmp(name, "null") == 0)
-		return &null_tokenizer;
+	if (strcmp(name, "null") == 0) {
+		*out = &null_tokenizer;
+		return 0;
+	}
 	if (strncmp(name, "tiktoken:", 9) == 0)
 		name += 9;
-	if (strcmp(name, "o200k_base") != 0 && strcmp(name, "cl100k_base") != 0) {
-		tract_error_set(TRACT_EINVAL,
-		                "unknown encoding \"%.64s\" (known: o200k_base, cl100k_base, "
-		                "estimate, null)",
-		                name);
-		return NULL;
-	}
-	return tract_tokenizer_bpe(name);
+	if (strcmp(name, "o200k_base") != 0 && strcmp(name, "cl100k_base") != 0)
+		return tract_error_set(TRACT_EINVAL,
+		                       "unknown encoding \"%.64s\" (known: o200k_base, "
+		                       "cl100k_base, estimate, null)",
+		                       name);
+	return tract_tokenizer_bpe(out, name);
 }
 
 static int has_prefix(const char *s, const char *prefix)
@@ -98,7 +108,7 @@ static int has_prefix(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-const char *tract_encoding_for_model(const char *model)
+static const char *model_encoding(const char *model)
 {
 	/* tiktoken's model table: the GPT-4 and GPT-3.5 generations and the
 	 * embedding/base models of their time use cl100k_base; GPT-4o,
@@ -129,44 +139,94 @@ const char *tract_encoding_for_model(const char *model)
 	return "o200k_base";
 }
 
-tract_tokenizer *tract_tokenizer_for_model(const char *model)
+int tract_tokenizer_model_encoding(const char **out, const char *model)
 {
-	return tract_tokenizer_get(tract_encoding_for_model(model));
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_model_encoding: out is NULL");
+	*out = model_encoding(model);
+	return 0;
 }
 
-int64_t tract_tokenizer_count(tract_tokenizer *tok, const char *text, size_t len)
+int tract_tokenizer_for_model(tract_tokenizer **out, const char *model)
 {
+	return tract_tokenizer_get(out, model_encoding(model));
+}
+
+int tract_tokenizer_check(const tract_tokenizer *tok)
+{
+	if (tok->version < 1 || tok->version > TRACT_TOKENIZER_VERSION)
+		return tract_error_set(TRACT_EINVAL,
+		                       "tokenizer version %u is not one this library knows (1 to "
+		                       "%d)",
+		                       tok->version, TRACT_TOKENIZER_VERSION);
+	if (!tok->count || !tok->source)
+		return tract_error_set(TRACT_EINVAL, "tokenizer without count() or source");
+	return 0;
+}
+
+int64_t tract_tokenizer_count_raw(tract_tokenizer *tok, const char *text, size_t len)
+{
+	int64_t n;
+
 	if (!tok)
-		tok = tract_tokenizer_default();
+		tok = tract_tokenizer_default_get();
 	if (!text || len == 0)
 		return 0;
-	return tok->count(tok->self, text, len);
+	n = tok->count(tok->self, text, len);
+	if (n < 0 && tract_error_last()->code != (int)n)
+		tract_error_set((int)n, "token counter %s failed on a text of %zu bytes",
+		                tok->source ? tok->source : "?", len);
+	return n;
 }
 
-int64_t tract_tokenizer_count_messages(tract_tokenizer *tok, size_t n, const char *const *roles,
-				       const char *const *contents, const char *const *names)
+int tract_tokenizer_count(int64_t *out, tract_tokenizer *tok, const char *text, size_t len)
+{
+	int64_t n;
+	int rc;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_count: out is NULL");
+	*out = 0;
+	if (tok && (rc = tract_tokenizer_check(tok)) < 0)
+		return rc;
+	n = tract_tokenizer_count_raw(tok, text, len);
+	if (n < 0)
+		return (int)n;
+	*out = n;
+	return 0;
+}
+
+int tract_tokenizer_count_messages(int64_t *out, tract_tokenizer *tok, size_t n,
+				   const char *const *roles, const char *const *contents,
+				   const char *const *names)
 {
 	int64_t total = 3, c;
 	size_t i;
+	int rc;
 
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_count_messages: out is NULL");
+	*out = 0;
 	if (n == 0)
 		return 0;
+	if (!roles || !contents)
+		return tract_error_set(TRACT_EINVAL, "tract_tokenizer_count_messages: no messages");
 	for (i = 0; i < n; i++) {
 		total += 3;
-		c = tract_tokenizer_count(tok, roles[i], strlen(roles[i]));
-		if (c < 0)
-			return c;
-		total += c;
-		c = tract_tokenizer_count(tok, contents[i], strlen(contents[i]));
-		if (c < 0)
-			return c;
-		total += c;
-		if (names && names[i]) {
-			c = tract_tokenizer_count(tok, names[i], strlen(names[i]));
-			if (c < 0)
-				return c;
+		rc = tract_tokenizer_count(&c, tok, roles[i], strlen(roles[i]));
+		if (rc == 0)
+			total += c;
+		if (rc == 0)
+			rc = tract_tokenizer_count(&c, tok, contents[i], strlen(contents[i]));
+		if (rc == 0)
+			total += c;
+		if (rc == 0 && names && names[i]) {
+			rc = tract_tokenizer_count(&c, tok, names[i], strlen(names[i]));
 			total += c + 1;
 		}
+		if (rc < 0)
+			return rc;
 	}
-	return total;
+	*out = total;
+	return 0;
 }

@@ -21,12 +21,12 @@ int main(int argc, char **argv)
 
 	if (tract_store_open(&store, uri, TRACT_STORE_CREATE) < 0 ||
 	    tract_create(&t, store, NULL, "quickstart", NULL) < 0 ||
-	    tract_commit_instruction(NULL, t, "You are a concise assistant.") < 0 ||
-	    tract_commit_dialogue(NULL, t, "user", "What does tract do?", NULL) < 0 ||
-	    tract_commit_dialogue(&answer, t, "assistant",
-	                          "It versions my context window like git versions code.",
-	                          NULL) < 0 ||
-	    tract_compile(&ctx, t, NULL) < 0 ||
+	    tract_commit_create_instruction(NULL, t, "You are a concise assistant.", NULL) < 0 ||
+	    tract_commit_create_dialogue(NULL, t, "user", "What does tract do?", NULL, NULL) < 0 ||
+	    tract_commit_create_dialogue(&answer, t, "assistant",
+	                                 "It versions my context window like git versions code.",
+	                                 NULL, NULL) < 0 ||
+	    tract_context_compile(&ctx, t, NULL) < 0 ||
 	    tract_context_render(&messages, ctx, TRACT_FORMAT_OPENAI) < 0) {
 		const tract_error *err = tract_error_last();
 		fprintf(stderr, "quickstart: %s (%s)\n", err->message, tract_error_name(err->code));
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	status = 0;
 
 cleanup:
-	tract_mem_free(messages);
+	tract_string_free(messages);
 	tract_context_free(ctx);
 	tract_commit_free(answer);
 	tract_free(t);

@@ -26,7 +26,7 @@ typedef struct {
 } fx;
 
 /* A fresh store with one tract; opts may be NULL. */
-static inline fx *fx_new(const tract_options *opts)
+static inline fx *fx_new(const tract_open_options *opts)
 {
 	fx *f = calloc(1, sizeof(*f));
 
@@ -91,7 +91,7 @@ static inline void fx_assert_same_counts(fx_counts a, fx_counts b)
 }
 
 /* Commit JSON content; fails the test on error; returns the hash in out. */
-static inline void fx_commit(fx *f, char out[65], const char *json, const tract_commit_opts *o)
+static inline void fx_commit(fx *f, char out[65], const char *json, const tract_commit_options *o)
 {
 	tract_commit *c = NULL;
 
@@ -106,18 +106,18 @@ static inline void fx_say(fx *f, char out[65], const char *role, const char *tex
 {
 	tract_commit *c = NULL;
 
-	if (tract_commit_dialogue(&c, f->t, role, text, NULL) != 0)
+	if (tract_commit_create_dialogue(&c, f->t, role, text, NULL, NULL) != 0)
 		fail_msg("dialogue: %s", tract_error_last()->message);
 	if (out)
 		memcpy(out, tract_commit_hash(c), 65);
 	tract_commit_free(c);
 }
 
-static inline tract_context *fx_compile(fx *f, const tract_compile_opts *o)
+static inline tract_context *fx_compile(fx *f, const tract_compile_options *o)
 {
 	tract_context *ctx = NULL;
 
-	if (tract_compile(&ctx, f->t, o) != 0)
+	if (tract_context_compile(&ctx, f->t, o) != 0)
 		fail_msg("compile: %s", tract_error_last()->message);
 	return ctx;
 }

@@ -52,7 +52,7 @@ static int cmd_append(const char *uri, const char *id, long n, const char *tag)
 	for (i = 0; i < n; i++) {
 		tract_commit *c = NULL;
 		snprintf(text, sizeof(text), "%s, turn %ld", tag, i);
-		if (tract_commit_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL) < 0) {
+		if (tract_commit_create_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL, NULL) < 0) {
 			lib_fail("append");
 			failed++;
 			if (++in_a_row >= MAX_FAILS_IN_A_ROW) {
@@ -81,41 +81,42 @@ static int cmd_verify(const char *uri, const char *id, char **files, int n_files
 {
 	tract_store *s = NULL;
 	tract *t = NULL;
-	tract_commit_list log = {0};
-	tract_fsck_problem *problems = NULL;
-	tract_info *infos = NULL;
-	size_t n_problems = 0, n_infos = 0, i, reported = 0;
+	tract_commit_list *log = NULL;
+	tract_fsck_report *report = NULL;
+	tract_fsck_problem *problems;
+	tract_info_list *infos = NULL;
+	size_t n_problems, i, reported = 0;
 	int64_t stored = -1;
 	char **sorted, line[256];
 	int f, bad = 0;
 
 	if (tract_store_open(&s, uri, 0) < 0 || tract_open(&t, s, id, NULL) < 0 ||
-	    tract_log(&log, t, NULL, 0, TRACT_OP_UNKNOWN) < 0 ||
-	    tract_store_list(&infos, &n_infos, s) < 0)
+	    tract_log_list(&log, t, NULL) < 0 ||
+	    tract_store_list_tracts(&infos, s) < 0)
 		return lib_fail("verify");
-	for (i = 0; i < n_infos; i++)
-		if (strcmp(infos[i].tract_id, id) == 0)
-			stored = infos[i].commit_count;
-	tract_info_free(infos, n_infos);
-	if (stored != (int64_t)log.count) {
+	for (i = 0; i < infos->count; i++)
+		if (strcmp(infos->items[i].tract_id, id) == 0)
+			stored = infos->items[i].commit_count;
+	tract_info_list_free(infos);
+	if (stored != (int64_t)log->count) {
 		fprintf(stderr, "verify: %lld commits stored, %zu on the branch\n",
-			(long long)stored, log.count);
+			(long long)stored, log->count);
 		bad = 1;
 	}
-	for (i = 0; i + 1 < log.count; i++) {
-		const char *p = tract_commit_parent(log.items[i]);
-		if (!p || strcmp(p, tract_commit_hash(log.items[i + 1])) != 0) {
+	for (i = 0; i + 1 < log->count; i++) {
+		const char *p = tract_commit_parent(log->items[i]);
+		if (!p || strcmp(p, tract_commit_hash(log->items[i + 1])) != 0) {
 			fprintf(stderr, "verify: the branch is not linear at %s\n",
-				tract_commit_hash(log.items[i]));
+				tract_commit_hash(log->items[i]));
 			bad = 1;
 		}
 	}
-	sorted = malloc((log.count ? log.count : 1) * sizeof(*sorted));
+	sorted = malloc((log->count ? log->count : 1) * sizeof(*sorted));
 	if (!sorted)
 		return 1;
-	for (i = 0; i < log.count; i++)
-		sorted[i] = (char *)tract_commit_hash(log.items[i]);
-	qsort(sorted, log.count, sizeof(*sorted), cmp_str);
+	for (i = 0; i < log->count; i++)
+		sorted[i] = (char *)tract_commit_hash(log->items[i]);
+	qsort(sorted, log->count, sizeof(*sorted), cmp_str);
 	for (f = 0; f < n_files; f++) {
 		FILE *in = fopen(files[f], "r");
 		if (!in) {
@@ -128,15 +129,17 @@ static int cmd_verify(const char *uri, const char *id, char **files, int n_files
 			if (!*line)
 				continue;
 			reported++;
-			if (!bsearch(&key, sorted, log.count, sizeof(*sorted), cmp_str)) {
+			if (!bsearch(&key, sorted, log->count, sizeof(*sorted), cmp_str)) {
 				fprintf(stderr, "verify: reported commit %s is missing\n", line);
 				bad = 1;
 			}
 		}
 		fclose(in);
 	}
-	if (tract_fsck(&problems, &n_problems, s) < 0)
+	if (tract_fsck_run(&report, s) < 0)
 		return lib_fail("fsck");
+	problems = report->problems;
+	n_problems = report->count;
 	for (i = 0; i < n_problems; i++) {
 		fprintf(stderr, "fsck: %s: %s\n", problems[i].object, problems[i].message);
 		bad = 1;
@@ -144,10 +147,10 @@ static int cmd_verify(const char *uri, const char *id, char **files, int n_files
 	if (!bad)
 		printf("verify: %zu commits on one linear branch, all %zu reported ones among "
 		       "them, fsck clean\n",
-		       log.count, reported);
-	tract_fsck_free(problems, n_problems);
+		       log->count, reported);
+	tract_fsck_report_free(report);
 	free(sorted);
-	tract_commit_list_dispose(&log);
+	tract_commit_list_free(log);
 	tract_free(t);
 	tract_store_free(s);
 	return bad;

@@ -24,10 +24,76 @@
 #include "testutil.h"
 #include "tract.h"
 
+/* The lookups as expressions: the counter, or NULL when the call failed
+ * (then *out is NULL too and the code is the last error's). */
+static tract_tokenizer *checked(int rc, tract_tokenizer *tok)
+{
+	if (rc != 0) {
+		assert_true(rc < 0);
+		assert_int_equal(tract_error_last()->code, rc);
+		assert_null(tok);
+		return NULL;
+	}
+	assert_non_null(tok);
+	return tok;
+}
+
+static tract_tokenizer *tok_bpe(const char *enc)
+{
+	tract_tokenizer *tok = NULL;
+	int rc = tract_tokenizer_bpe(&tok, enc);
+
+	return checked(rc, tok);
+}
+
+static tract_tokenizer *tok_get(const char *name)
+{
+	tract_tokenizer *tok = NULL;
+	int rc = tract_tokenizer_get(&tok, name);
+
+	return checked(rc, tok);
+}
+
+static tract_tokenizer *tok_for_model(const char *model)
+{
+	tract_tokenizer *tok = NULL;
+	int rc = tract_tokenizer_for_model(&tok, model);
+
+	return checked(rc, tok);
+}
+
+static tract_tokenizer *tok_default(void)
+{
+	tract_tokenizer *tok = NULL;
+
+	assert_int_equal(tract_tokenizer_default(&tok), 0);
+	assert_non_null(tok);
+	return tok;
+}
+
+/* tract_tokenizer_model_encoding never fails. */
+static const char *model_encoding(const char *model)
+{
+	const char *enc = NULL;
+
+	assert_int_equal(tract_tokenizer_model_encoding(&enc, model), 0);
+	assert_non_null(enc);
+	return enc;
+}
+
+/* tract_tokenizer_count's count, or its negative code. */
+static int64_t tok_count(tract_tokenizer *tok, const char *text, size_t len)
+{
+	int64_t n = -1;
+	int rc = tract_tokenizer_count(&n, tok, text, len);
+
+	return rc ? rc : n;
+}
+
 /* Skip (with a message) when the table was not fetched. */
 static tract_tokenizer *need_table(const char *enc)
 {
-	tract_tokenizer *tok = tract_tokenizer_bpe(enc);
+	tract_tokenizer *tok = tok_bpe(enc);
 
 	if (!tok) {
 		print_message("[  SKIPPED ] %s table not available (%s); run "
@@ -153,7 +219,7 @@ static void check_known(const char *enc, int o200k)
 			bad++;
 		}
 		/* through the public helper too */
-		assert_int_equal(tract_tokenizer_count(tok, s, len), got);
+		assert_int_equal(tok_count(tok, s, len), got);
 		free(s);
 	}
 	assert_int_equal(bad, 0);
@@ -245,7 +311,7 @@ static void test_repeatable(void **state)
 	assert_true(a > 0);
 	assert_int_equal(tok->count(tok->self, mixed, strlen(mixed)), a);
 	/* the table is loaded once: the same counter comes back */
-	assert_ptr_equal(tract_tokenizer_bpe("o200k_base"), tok);
+	assert_ptr_equal(tok_bpe("o200k_base"), tok);
 }
 
 typedef struct {
@@ -288,11 +354,18 @@ static void test_threads(void **state)
 static void test_not_found(void **state)
 {
 	(void)state;
-	assert_null(tract_tokenizer_bpe("no_such_encoding"));
+	tract_tokenizer *tok = tract_tokenizer_null();
+
+	assert_int_equal(tract_tokenizer_bpe(&tok, "no_such_encoding"), TRACT_ENOTFOUND);
+	assert_null(tok);
 	assert_int_equal(tract_error_last()->code, TRACT_ENOTFOUND);
-	assert_null(tract_tokenizer_bpe("../o200k_base"));
+	tok = tract_tokenizer_null();
+	assert_int_equal(tract_tokenizer_bpe(&tok, "../o200k_base"), TRACT_EINVAL);
+	assert_null(tok);
 	assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
-	assert_null(tract_tokenizer_bpe(NULL));
+	tok = tract_tokenizer_null();
+	assert_int_equal(tract_tokenizer_bpe(&tok, NULL), TRACT_EINVAL);
+	assert_null(tok);
 }
 
 /* ------------------------------------------------------------------ */
@@ -628,34 +701,40 @@ static void test_names_and_models(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-		if (strcmp(tract_encoding_for_model(models[i].model), models[i].enc) != 0)
+		if (strcmp(model_encoding(models[i].model), models[i].enc) != 0)
 			fail_msg("model %s: got %s, want %s", models[i].model,
-			         tract_encoding_for_model(models[i].model), models[i].enc);
-	assert_string_equal(tract_encoding_for_model(NULL), "o200k_base");
+			         model_encoding(models[i].model), models[i].enc);
+	assert_string_equal(model_encoding(NULL), "o200k_base");
 
-	assert_ptr_equal(tract_tokenizer_get("estimate"), tract_tokenizer_estimate());
-	assert_ptr_equal(tract_tokenizer_get("estimate:bytes/4"), tract_tokenizer_estimate());
-	assert_ptr_equal(tract_tokenizer_get("null"), tract_tokenizer_null());
-	assert_null(tract_tokenizer_get("p50k_base"));
-	assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
-	assert_non_null(strstr(tract_error_last()->message, "unknown encoding"));
-	assert_null(tract_tokenizer_get("../o200k_base"));
-	assert_null(tract_tokenizer_get(NULL));
-	if (tract_tokenizer_bpe("o200k_base")) {
-		assert_ptr_equal(tract_tokenizer_get("o200k_base"), tract_tokenizer_bpe("o200k_base"));
-		assert_ptr_equal(tract_tokenizer_get("tiktoken:o200k_base"),
-		                 tract_tokenizer_bpe("o200k_base"));
-		assert_ptr_equal(tract_tokenizer_for_model("gpt-4o"), tract_tokenizer_bpe("o200k_base"));
-		/* the default counter is the exact one whenever the table is found */
-		assert_ptr_equal(tract_tokenizer_default(), tract_tokenizer_bpe("o200k_base"));
-		assert_string_equal(tract_tokenizer_default()->source, "tiktoken:o200k_base");
-		assert_true(tract_tokenizer_default()->flags & TRACT_TOKENIZER_THREADSAFE);
+	assert_ptr_equal(tok_get("estimate"), tract_tokenizer_estimate());
+	assert_ptr_equal(tok_get("estimate:bytes/4"), tract_tokenizer_estimate());
+	assert_ptr_equal(tok_get("null"), tract_tokenizer_null());
+	{
+		tract_tokenizer *tok = tract_tokenizer_null();
+
+		assert_int_equal(tract_tokenizer_get(&tok, "p50k_base"), TRACT_EINVAL);
+		assert_null(tok);
+		assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
+		assert_non_null(strstr(tract_error_last()->message, "unknown encoding"));
+		tok = tract_tokenizer_null();
+		assert_true(tract_tokenizer_get(&tok, "../o200k_base") < 0);
+		assert_null(tok);
+		tok = tract_tokenizer_null();
+		assert_true(tract_tokenizer_get(&tok, NULL) < 0);
+		assert_null(tok);
 	}
-	if (tract_tokenizer_bpe("cl100k_base")) {
-		assert_ptr_equal(tract_tokenizer_for_model("gpt-3.5-turbo"),
-		                 tract_tokenizer_bpe("cl100k_base"));
-		assert_int_equal(tract_tokenizer_count(tract_tokenizer_for_model("gpt-4"),
-		                                      "<|endoftext|>", 13), 7);
+	if (tok_bpe("o200k_base")) {
+		assert_ptr_equal(tok_get("o200k_base"), tok_bpe("o200k_base"));
+		assert_ptr_equal(tok_get("tiktoken:o200k_base"), tok_bpe("o200k_base"));
+		assert_ptr_equal(tok_for_model("gpt-4o"), tok_bpe("o200k_base"));
+		/* the default counter is the exact one whenever the table is found */
+		assert_ptr_equal(tok_default(), tok_bpe("o200k_base"));
+		assert_string_equal(tok_default()->source, "tiktoken:o200k_base");
+		assert_true(tok_default()->flags & TRACT_TOKENIZER_THREADSAFE);
+	}
+	if (tok_bpe("cl100k_base")) {
+		assert_ptr_equal(tok_for_model("gpt-3.5-turbo"), tok_bpe("cl100k_base"));
+		assert_int_equal(tok_count(tok_for_model("gpt-4"), "<|endoftext|>", 13), 7);
 	}
 }
 
@@ -703,8 +782,8 @@ static void check_fixture(const char *root, const char *name, tract_tokenizer *t
 		const cJSON *head = cJSON_GetObjectItemCaseSensitive(tr, "head_result");
 		const cJSON *want = cJSON_GetObjectItemCaseSensitive(head, "compile");
 		const cJSON *wtc = cJSON_GetObjectItemCaseSensitive(want, "token_count");
-		tract_options o = TRACT_OPTIONS_INIT;
-		tract_compile_opts co = TRACT_COMPILE_OPTS_INIT;
+		tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
+		tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
 		tract_context *ctx = NULL;
 		tract *t = NULL;
 
@@ -714,7 +793,7 @@ static void check_fixture(const char *root, const char *name, tract_tokenizer *t
 			fail_msg("%s: tract_open: %s", name, tract_error_last()->message);
 		/* head_result.compile is the reference's own compile: merge messages */
 		co.merge_messages = 1;
-		if (tract_compile(&ctx, t, &co) != 0)
+		if (tract_context_compile(&ctx, t, &co) != 0)
 			fail_msg("%s: compile: %s", name, tract_error_last()->message);
 		if (tract_context_token_count(ctx) != (int64_t)wtc->valuedouble)
 			fail_msg("%s %s: token_count %lld, want %g", name, id->valuestring,

@@ -348,19 +348,19 @@ static int str_eq(const char *a, const char *b)
 
 static char *render(tract *t, const char *at)
 {
-	tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *ctx = NULL;
 	char *json = NULL, *out;
 	tract_buf b = TRACT_BUF_INIT;
 
 	o.at_commit = at;
-	CHECK_OK(tract_compile(&ctx, t, at ? &o : NULL));
+	CHECK_OK(tract_context_compile(&ctx, t, at ? &o : NULL));
 	CHECK_OK(tract_context_render(&json, ctx, TRACT_FORMAT_JSON));
 	assert_int_equal(tract_buf_printf(&b, "%s|%lld|%s", json,
 					  (long long)tract_context_token_count(ctx),
 					  tract_context_token_source(ctx)),
 			 0);
-	tract_mem_free(json);
+	tract_string_free(json);
 	tract_context_free(ctx);
 	out = tract_buf_detach(&b);
 	assert_non_null(out);
@@ -369,21 +369,21 @@ static char *render(tract *t, const char *at)
 
 static char *log_text(tract *t)
 {
-	tract_commit_list l = {NULL, 0};
+	tract_commit_list *l = NULL;
 	tract_buf b = TRACT_BUF_INIT;
 	char head[65];
 	size_t i;
 
-	CHECK_OK(tract_head(head, NULL, NULL, t));
+	CHECK_OK(tract_head_get(head, NULL, NULL, t));
 	if (head[0]) {
-		CHECK_OK(tract_log(&l, t, NULL, 0, TRACT_OP_UNKNOWN));
-		for (i = 0; i < l.count; i++) {
+		CHECK_OK(tract_log_list(&l, t, NULL));
+		for (i = 0; i < l->count; i++) {
 			char *j = NULL;
-			CHECK_OK(tract_commit_to_json(&j, l.items[i]));
+			CHECK_OK(tract_commit_to_json(&j, l->items[i]));
 			assert_int_equal(tract_buf_printf(&b, "%s\n", j), 0);
-			tract_mem_free(j);
+			tract_string_free(j);
 		}
-		tract_commit_list_dispose(&l);
+		tract_commit_list_free(l);
 	}
 	assert_int_equal(tract_buf_puts(&b, ""), 0);
 	return tract_buf_detach(&b);
@@ -430,13 +430,13 @@ static void compare_tract(tract_store *a, tract_store *b, const char *id)
 
 	CHECK_OK(tract_open(&ta, a, id, NULL));
 	CHECK_OK(tract_open(&tb, b, id, NULL));
-	CHECK_OK(tract_head(ha, &bra, &da, ta));
-	CHECK_OK(tract_head(hb, &brb, &db, tb));
+	CHECK_OK(tract_head_get(ha, &bra, &da, ta));
+	CHECK_OK(tract_head_get(hb, &brb, &db, tb));
 	assert_string_equal(ha, hb);
 	assert_true(str_eq(bra, brb));
 	assert_int_equal(da, db);
-	tract_mem_free(bra);
-	tract_mem_free(brb);
+	tract_string_free(bra);
+	tract_string_free(brb);
 	if (ha[0]) {
 		x = render(ta, NULL);
 		y = render(tb, NULL);
@@ -468,12 +468,15 @@ static void compare_tract(tract_store *a, tract_store *b, const char *id)
 
 static size_t fsck_errors(const char *uri, size_t *warnings)
 {
-	tract_fsck_problem *p = NULL;
+	tract_fsck_report *r = NULL;
+	tract_fsck_problem *p;
 	tract_store *s;
-	size_t n = 0, nerr = 0;
+	size_t n, nerr = 0;
 
 	CHECK_OK(tract_store_open(&s, uri, 0));
-	CHECK_OK(tract_fsck(&p, &n, s));
+	CHECK_OK(tract_fsck_run(&r, s));
+	p = r->problems;
+	n = r->count;
 	for (size_t i = 0; i < n; i++) {
 		if (p[i].severity == TRACT_FSCK_ERROR) {
 			print_message("fsck %s: %s: %s\n", uri, p[i].object, p[i].message);
@@ -482,7 +485,8 @@ static size_t fsck_errors(const char *uri, size_t *warnings)
 	}
 	if (warnings)
 		*warnings = n - nerr;
-	tract_fsck_free(p, n);
+	assert_int_equal(r->errors, nerr);
+	tract_fsck_report_free(r);
 	tract_store_free(s);
 	return nerr;
 }
@@ -492,6 +496,7 @@ static void compare_stores(const char *a_uri, const char *b_uri, unsigned flags)
 {
 	dump da, db;
 	tract_store *a, *b;
+	tract_info_list *la, *lb;
 	tract_info *ia, *ib;
 	size_t na, nb, wa, wb;
 
@@ -511,8 +516,12 @@ static void compare_stores(const char *a_uri, const char *b_uri, unsigned flags)
 
 	CHECK_OK(tract_store_open(&a, a_uri, 0));
 	CHECK_OK(tract_store_open(&b, b_uri, 0));
-	CHECK_OK(tract_store_list(&ia, &na, a));
-	CHECK_OK(tract_store_list(&ib, &nb, b));
+	CHECK_OK(tract_store_list_tracts(&la, a));
+	CHECK_OK(tract_store_list_tracts(&lb, b));
+	ia = la->items;
+	na = la->count;
+	ib = lb->items;
+	nb = lb->count;
 	assert_int_equal(na, nb);
 	for (size_t i = 0; i < na; i++) {
 		assert_string_equal(ia[i].tract_id, ib[i].tract_id);
@@ -524,8 +533,8 @@ static void compare_stores(const char *a_uri, const char *b_uri, unsigned flags)
 		assert_int_equal(ia[i].last_activity, ib[i].last_activity);
 		compare_tract(a, b, ia[i].tract_id);
 	}
-	tract_info_free(ia, na);
-	tract_info_free(ib, nb);
+	tract_info_list_free(la);
+	tract_info_list_free(lb);
 	tract_store_free(a);
 	tract_store_free(b);
 
@@ -552,8 +561,8 @@ static void check_stats(const tract_clone_stats *st, const char *uri)
 	dump_dispose(&d);
 }
 
-static void clone_ok(tract_clone_stats *st, const char *src, const char *dst,
-		     const tract_clone_opts *o)
+static void clone_ok(tract_clone_stats **st, const char *src, const char *dst,
+		     const tract_clone_options *o)
 {
 	int rc = tract_store_clone(st, src, dst, o);
 
@@ -570,13 +579,13 @@ static void say(char out[65], tract *t, const char *role, const char *text)
 {
 	tract_commit *c = NULL;
 
-	CHECK_OK(tract_commit_dialogue(&c, t, role, text, NULL));
+	CHECK_OK(tract_commit_create_dialogue(&c, t, role, text, NULL, NULL));
 	if (out)
 		memcpy(out, tract_commit_hash(c), 65);
 	tract_commit_free(c);
 }
 
-static void commit_json(char out[65], tract *t, const char *json, const tract_commit_opts *o)
+static void commit_json(char out[65], tract *t, const char *json, const tract_commit_options *o)
 {
 	tract_commit *c = NULL;
 
@@ -667,7 +676,7 @@ static void rich_store(const char *uri)
 {
 	static const tract_ref_row on_main = {NULL, NULL, NULL, "refs/heads/main"};
 	static const tract_ref_row on_feature = {NULL, NULL, NULL, "refs/heads/feature"};
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_store *s;
 	tract *t[8];
 	char m1[65], m2[65], f1[65], c1[65], c2[65], merge[65], e1[65], d[4][65], h[65];
@@ -678,7 +687,7 @@ static void rich_store(const char *uri)
 
 	CHECK_OK(tract_store_open(&s, uri, TRACT_STORE_CREATE));
 	CHECK_OK(tract_create(&t[0], s, "planner", "Trip planner", NULL));
-	CHECK_OK(tract_commit_instruction(NULL, t[0], "You plan trips."));
+	CHECK_OK(tract_commit_create_instruction(NULL, t[0], "You plan trips.", NULL));
 	commit_json(m1, t[0], "{\"content_type\":\"instruction\",\"text\":\"Be brief.\"}", NULL);
 	o.metadata_json = "{\"source\":\"web\",\"n\":3}";
 	commit_json(m2, t[0],
@@ -690,7 +699,7 @@ static void rich_store(const char *uri)
 	set_ref(s, "planner", "HEAD", NULL, "refs/heads/feature", &on_main);
 	say(f1, t[0], "assistant", "Feature idea: trams.");
 	set_ref(s, "planner", "HEAD", NULL, "refs/heads/main", &on_feature);
-	o = (tract_commit_opts)TRACT_COMMIT_OPTS_INIT;
+	o = (tract_commit_options)TRACT_COMMIT_OPTIONS_INIT;
 	o.generation_config_json = "{\"temperature\":0.7,\"model\":\"m\"}";
 	o.response_to = m2;
 	commit_json(c1, t[0], "{\"content_type\":\"dialogue\",\"role\":\"assistant\",\"text\":\"Go.\"}",
@@ -707,16 +716,16 @@ static void rich_store(const char *uri)
 	CHECK_OK(s->be->ref_cas(s->conn, "planner", "refs/heads/main", merge, NULL, &exp));
 	CHECK_OK(s->be->commit(s->conn));
 	say(NULL, t[0], "user", "After the merge.");
-	o = (tract_commit_opts)TRACT_COMMIT_OPTS_INIT;
+	o = (tract_commit_options)TRACT_COMMIT_OPTIONS_INIT;
 	o.operation = TRACT_OP_EDIT;
 	o.response_to = c1;
 	o.message = "fix the answer";
 	commit_json(e1, t[0],
 		    "{\"content_type\":\"dialogue\",\"role\":\"assistant\",\"text\":\"Go in May.\"}",
 		    &o);
-	CHECK_OK(tract_annotate(NULL, t[0], m2, TRACT_PRIORITY_SKIP, "noise"));
-	CHECK_OK(tract_annotate(NULL, t[0], m2, TRACT_PRIORITY_NORMAL, NULL));
-	CHECK_OK(tract_annotate(NULL, t[0], m1, TRACT_PRIORITY_PINNED, "keep"));
+	CHECK_OK(tract_annotation_create(NULL, t[0], m2, TRACT_PRIORITY_SKIP, "noise"));
+	CHECK_OK(tract_annotation_create(NULL, t[0], m2, TRACT_PRIORITY_NORMAL, NULL));
+	CHECK_OK(tract_annotation_create(NULL, t[0], m1, TRACT_PRIORITY_PINNED, "keep"));
 	CHECK_OK(tract_budget_set(t[0], 5000, TRACT_BUDGET_WARN, NULL, NULL, 1));
 
 	/* Detached HEAD at the second of four commits, ORIG_HEAD, PREV_BRANCH. */
@@ -728,7 +737,7 @@ static void rich_store(const char *uri)
 	set_ref(s, "detached", "HEAD", d[1], NULL, &on_main);
 	set_ref(s, "detached", "ORIG_HEAD", d[3], NULL, NULL);
 	set_ref(s, "detached", "PREV_BRANCH", NULL, "refs/heads/main", NULL);
-	CHECK_OK(tract_annotate(NULL, t[1], d[2], TRACT_PRIORITY_SKIP, NULL));
+	CHECK_OK(tract_annotation_create(NULL, t[1], d[2], TRACT_PRIORITY_SKIP, NULL));
 
 	/* Small tracts with display names, one of each content type. */
 	for (k = 2; k < 7; k++) {
@@ -865,8 +874,8 @@ static void test_fixtures(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < N_FIXTURES; i++) {
-		tract_clone_stats st;
-		tract_clone_opts o = TRACT_CLONE_OPTS_INIT;
+		tract_clone_stats *st = NULL;
+		tract_clone_options o = TRACT_CLONE_OPTIONS_INIT;
 		progress_log pl;
 		static const char *const order[] = {"blobs",       "commits",      "commit_parents",
 						    "refs",        "annotations",  "compressions",
@@ -882,15 +891,15 @@ static void test_fixtures(void **state)
 		o.progress_payload = &pl;
 		snprintf(dst, sizeof(dst), "%s/copy.db", dir);
 		clone_ok(&st, src, dst, &o);
-		check_stats(&st, dst);
-		assert_int_equal(st.commits_deferred, 0);
-		assert_int_equal(st.metadata_skipped, 1); /* schema_version */
+		check_stats(st, dst);
+		assert_int_equal(st->commits_deferred, 0);
+		assert_int_equal(st->metadata_skipped, 1); /* schema_version */
 		assert_int_equal(pl.n, 9);
 		for (int k = 0; k < 9; k++)
 			assert_string_equal(pl.phases[k], order[k]);
-		assert_int_equal(pl.commits_total, st.commits);
-		assert_int_equal(pl.commits_done, st.commits);
-		tract_clone_stats_dispose(&st);
+		assert_int_equal(pl.commits_total, st->commits);
+		assert_int_equal(pl.commits_done, st->commits);
+		tract_clone_stats_free(st);
 		compare_stores(src, dst, 0);
 		/* The copy is at the current schema version, whatever the source's. */
 		{
@@ -911,7 +920,7 @@ static void test_fixtures(void **state)
 static void test_rich_store(void **state)
 {
 	char dir[256], src[300], dst[300], again[300];
-	tract_clone_stats st;
+	tract_clone_stats *st = NULL;
 
 	(void)state;
 	tmp_dir(dir);
@@ -920,16 +929,17 @@ static void test_rich_store(void **state)
 	snprintf(again, sizeof(again), "%s/again.db", dir);
 	rich_store(src);
 	clone_ok(&st, src, dst, NULL);
-	check_stats(&st, dst);
-	assert_int_equal(st.tracts, 7); /* the eighth has no refs or commits */
-	assert_int_equal(st.commit_parents, 2);
-	assert_int_equal(st.spawn_pointers, 2);
-	assert_int_equal(st.compressions, 2);
-	assert_int_equal(st.compression_sources, 2);
-	assert_int_equal(st.compression_results, 1);
-	assert_true(st.metadata >= 8 * 2 + 2); /* created_at + counter each, custom, budget */
-	assert_int_equal(st.problem_count, 0);
-	tract_clone_stats_dispose(&st);
+	check_stats(st, dst);
+	assert_int_equal(st->tracts, 7); /* the eighth has no refs or commits */
+	assert_int_equal(st->commit_parents, 2);
+	assert_int_equal(st->spawn_pointers, 2);
+	assert_int_equal(st->compressions, 2);
+	assert_int_equal(st->compression_sources, 2);
+	assert_int_equal(st->compression_results, 1);
+	assert_true(st->metadata >= 8 * 2 + 2); /* created_at + counter each, custom, budget */
+	assert_non_null(st->fsck);
+	assert_int_equal(st->fsck->count, 0);
+	tract_clone_stats_free(st);
 	compare_stores(src, dst, 0);
 	/* A clone of the clone is the same store again. */
 	clone_ok(NULL, dst, again, NULL);
@@ -942,7 +952,7 @@ static void test_into_empty_store(void **state)
 {
 	char dir[256], src[300], dst[300];
 	tract_store *s;
-	tract_clone_stats st;
+	tract_clone_stats *st = NULL;
 
 	(void)state;
 	tmp_dir(dir);
@@ -952,8 +962,8 @@ static void test_into_empty_store(void **state)
 	CHECK_OK(tract_store_open(&s, dst, TRACT_STORE_CREATE));
 	tract_store_free(s);
 	clone_ok(&st, src, dst, NULL);
-	assert_int_equal(st.metadata_skipped, 1);
-	tract_clone_stats_dispose(&st);
+	assert_int_equal(st->metadata_skipped, 1);
+	tract_clone_stats_free(st);
 	compare_stores(src, dst, 0);
 	tu_remove_dir(dir);
 }
@@ -961,7 +971,7 @@ static void test_into_empty_store(void **state)
 static void test_out_of_order(void **state)
 {
 	char dir[256], src[300], dst[300];
-	tract_clone_stats st;
+	tract_clone_stats *st = NULL;
 	const int n = 300;
 
 	(void)state;
@@ -970,12 +980,12 @@ static void test_out_of_order(void **state)
 	snprintf(dst, sizeof(dst), "%s/copy.db", dir);
 	skewed_store(src, n);
 	clone_ok(&st, src, dst, NULL);
-	check_stats(&st, dst);
+	check_stats(st, dst);
 	/* Every skewed commit came before its parent; all waited at once. */
-	assert_int_equal(st.commits_deferred, n);
-	assert_int_equal(st.peak_deferred, n);
-	assert_int_equal(st.commits, 2 * n + 1);
-	tract_clone_stats_dispose(&st);
+	assert_int_equal(st->commits_deferred, n);
+	assert_int_equal(st->peak_deferred, n);
+	assert_int_equal(st->commits, 2 * n + 1);
+	tract_clone_stats_free(st);
 	compare_stores(src, dst, 0);
 	tu_remove_dir(dir);
 }
@@ -985,9 +995,9 @@ static void test_out_of_order(void **state)
 /* ------------------------------------------------------------------ */
 
 static void expect_fail(int code, const char *needle, const char *src, const char *dst,
-			const tract_clone_opts *o)
+			const tract_clone_options *o)
 {
-	tract_clone_stats st;
+	tract_clone_stats *st = NULL;
 	int rc = tract_store_clone(&st, src, dst, o);
 
 	if (rc != code)
@@ -996,7 +1006,7 @@ static void expect_fail(int code, const char *needle, const char *src, const cha
 	assert_int_equal(tract_error_last()->code, code);
 	if (!strstr(tract_error_last()->message, needle))
 		fail_msg("error '%s' lacks '%s'", tract_error_last()->message, needle);
-	tract_clone_stats_dispose(&st);
+	tract_clone_stats_free(st);
 }
 
 static void test_refuse_nonempty(void **state)
@@ -1089,7 +1099,7 @@ static void test_refuse_bad_uris(void **state)
 	expect_fail(TRACT_EPLUGIN, "not found", "nosuchbackend:x", dst, NULL);
 	assert_absent(dst);
 	{
-		tract_clone_opts o = TRACT_CLONE_OPTS_INIT;
+		tract_clone_options o = TRACT_CLONE_OPTIONS_INIT;
 		o.version = 99;
 		expect_fail(TRACT_EINVAL, "options version", missing, dst, &o);
 	}
@@ -1221,8 +1231,8 @@ static void test_unknown_values(void **state)
 static void test_verify(void **state)
 {
 	char dir[256], src[300], dst[300];
-	tract_clone_opts o = TRACT_CLONE_OPTS_INIT;
-	tract_clone_stats st;
+	tract_clone_options o = TRACT_CLONE_OPTIONS_INIT;
+	tract_clone_stats *st = NULL;
 	int rc;
 
 	(void)state;
@@ -1235,18 +1245,20 @@ static void test_verify(void **state)
 	rc = tract_store_clone(&st, src, dst, NULL);
 	assert_int_equal(rc, TRACT_ECORRUPT);
 	assert_non_null(strstr(tract_error_last()->message, "fails fsck with 1 error"));
-	assert_true(st.verified);
-	assert_int_equal(st.problem_count, 1);
-	assert_int_equal(st.problems[0].severity, TRACT_FSCK_ERROR);
-	assert_non_null(strstr(st.problems[0].message, "hash mismatch"));
-	tract_clone_stats_dispose(&st);
+	assert_true(st->verified);
+	assert_non_null(st->fsck);
+	assert_int_equal(st->fsck->count, 1);
+	assert_int_equal(st->fsck->errors, 1);
+	assert_int_equal(st->fsck->problems[0].severity, TRACT_FSCK_ERROR);
+	assert_non_null(strstr(st->fsck->problems[0].message, "hash mismatch"));
+	tract_clone_stats_free(st);
 	assert_absent(dst);
 
 	o.flags = TRACT_CLONE_NO_VERIFY;
 	clone_ok(&st, src, dst, &o);
-	assert_false(st.verified);
-	assert_int_equal(st.problem_count, 0);
-	tract_clone_stats_dispose(&st);
+	assert_false(st->verified);
+	assert_null(st->fsck); /* fsck did not run: no findings */
+	tract_clone_stats_free(st);
 	assert_int_equal(fsck_errors(dst, NULL), 1);
 	tu_remove_dir(dir);
 }
@@ -1263,8 +1275,8 @@ static int cancel_at_refs(const char *phase, int64_t done, int64_t total, void *
 static void test_cancel(void **state)
 {
 	char dir[256], src[300], dst[300];
-	tract_clone_opts o = TRACT_CLONE_OPTS_INIT;
-	tract_clone_stats st;
+	tract_clone_options o = TRACT_CLONE_OPTIONS_INIT;
+	tract_clone_stats *st = NULL;
 	int calls = 0;
 
 	(void)state;
@@ -1276,10 +1288,10 @@ static void test_cancel(void **state)
 	o.progress_payload = &calls;
 	assert_int_equal(tract_store_clone(&st, src, dst, &o), TRACT_ERROR);
 	assert_non_null(strstr(tract_error_last()->message, "cancelled"));
-	assert_true(st.commits > 0);
-	assert_int_equal(st.refs, 0);
+	assert_true(st->commits > 0);
+	assert_int_equal(st->refs, 0);
 	assert_true(calls > 3);
-	tract_clone_stats_dispose(&st);
+	tract_clone_stats_free(st);
 	assert_absent(dst);
 	tu_remove_dir(dir);
 }
@@ -1332,8 +1344,8 @@ static void test_bounded_memory(void **state)
 {
 	char dir[256], src[300], dst[300];
 	static char text[BIG_PAYLOAD + 1];
-	tract_clone_opts o = TRACT_CLONE_OPTS_INIT;
-	tract_clone_stats st;
+	tract_clone_options o = TRACT_CLONE_OPTIONS_INIT;
+	tract_clone_stats *st = NULL;
 	tract_store *s;
 	tract *t[4];
 	heap_probe hp;
@@ -1362,7 +1374,7 @@ static void test_bounded_memory(void **state)
 		snprintf(text, BIG_PAYLOAD, "message %d ", i);
 		text[strlen(text)] = 'x';
 		text[BIG_PAYLOAD] = '\0';
-		CHECK_OK(tract_commit_dialogue(NULL, tr, i % 2 ? "assistant" : "user", text, NULL));
+		CHECK_OK(tract_commit_create_dialogue(NULL, tr, i % 2 ? "assistant" : "user", text, NULL, NULL));
 	}
 	for (i = 0; i < 4; i++) {
 		CHECK_OK(tract_batch_commit(t[i]));
@@ -1377,11 +1389,12 @@ static void test_bounded_memory(void **state)
 	t0 = tract_time_now();
 	clone_ok(&st, src, dst, &o);
 	t0 = tract_time_now() - t0;
-	assert_int_equal(st.commits, BIG_COMMITS);
-	assert_int_equal(st.blobs, BIG_COMMITS);
-	assert_int_equal(st.peak_deferred, 0);
-	assert_int_equal(st.problem_count, 0);
-	tract_clone_stats_dispose(&st);
+	assert_int_equal(st->commits, BIG_COMMITS);
+	assert_int_equal(st->blobs, BIG_COMMITS);
+	assert_int_equal(st->peak_deferred, 0);
+	assert_non_null(st->fsck);
+	assert_int_equal(st->fsck->count, 0);
+	tract_clone_stats_free(st);
 	print_message("clone of %d commits (%d MB of payloads) with fsck: %lld ms, %d heap "
 		      "samples, peak heap growth outside SQLite %lld KB\n",
 		      BIG_COMMITS, BIG_COMMITS * BIG_PAYLOAD / 1000000, (long long)(t0 / 1000),

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 
 #include "json.h"
+#include "tokenizer.h"
 
 static void assert_msg(tract_context *c, size_t i, const char *role, const char *content)
 {
@@ -20,17 +21,23 @@ static void assert_msg(tract_context *c, size_t i, const char *role, const char 
 /* Expected token count with the default counter. */
 static int64_t tok(const char *s)
 {
-	return tract_tokenizer_count(NULL, s, strlen(s));
+	int64_t n = -1;
+
+	assert_int_equal(tract_tokenizer_count(&n, NULL, s, strlen(s)), 0);
+	return n;
 }
 
 /* The default counter is exact o200k_base whenever the table is there
  * (the estimate only when it is not), and compile reports it. */
 static void assert_default_source(tract_context *c)
 {
-	const char *want = tract_tokenizer_bpe("o200k_base") ? "tiktoken:o200k_base"
-							      : "estimate:bytes/4";
+	tract_tokenizer *bpe = NULL, *def = NULL;
+	const char *want = tract_tokenizer_bpe(&bpe, "o200k_base") == 0 && bpe
+				   ? "tiktoken:o200k_base"
+				   : "estimate:bytes/4";
 
-	assert_string_equal(tract_tokenizer_default()->source, want);
+	assert_int_equal(tract_tokenizer_default(&def), 0);
+	assert_string_equal(def->source, want);
 	assert_string_equal(tract_context_token_source(c), want);
 }
 
@@ -88,7 +95,7 @@ static void test_roles_and_texts(void **state)
 
 static void test_empty_and_null_counter(void **state)
 {
-	tract_options o = TRACT_OPTIONS_INIT;
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
 	fx *f;
 	tract_context *c;
 
@@ -112,8 +119,8 @@ static void test_empty_and_null_counter(void **state)
 static void test_edits_and_configs(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
-	tract_compile_opts co = TRACT_COMPILE_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+	tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *c;
 	char a[65], u[65];
 
@@ -162,7 +169,7 @@ static void test_edits_and_configs(void **state)
 	tract_context_free(c);
 	/* An edit that precedes its target in the list still applies; edits
 	 * of a SKIPped target are hidden with it. */
-	assert_int_equal(tract_annotate(NULL, f->t, a, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, a, TRACT_PRIORITY_SKIP, NULL), 0);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_count(c), 1);
 	tract_context_free(c);
@@ -172,7 +179,7 @@ static void test_edits_and_configs(void **state)
 static void test_annotations_in_compile(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_context *c;
 	char ins[65], a[65], e[65];
 
@@ -183,30 +190,30 @@ static void test_annotations_in_compile(void **state)
 	o.response_to = a;
 	fx_commit(f, e, "{\"content_type\":\"dialogue\",\"role\":\"assistant\",\"text\":\"fixed\"}", &o);
 	/* SKIP on an edit commit has no effect. */
-	assert_int_equal(tract_annotate(NULL, f->t, e, TRACT_PRIORITY_SKIP, "x"), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, e, TRACT_PRIORITY_SKIP, "x"), 0);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_count(c), 2);
 	assert_msg(c, 1, "assistant", "fixed");
 	tract_context_free(c);
 	/* SKIP removes an instruction despite its PINNED default; NORMAL restores. */
-	assert_int_equal(tract_annotate(NULL, f->t, ins, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, ins, TRACT_PRIORITY_SKIP, NULL), 0);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_count(c), 1);
 	tract_context_free(c);
-	assert_int_equal(tract_annotate(NULL, f->t, ins, TRACT_PRIORITY_NORMAL, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, ins, TRACT_PRIORITY_NORMAL, NULL), 0);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_count(c), 2);
 	tract_context_free(c);
-	assert_int_equal(tract_annotate(NULL, f->t, "deadbeef", TRACT_PRIORITY_SKIP, NULL),
+	assert_int_equal(tract_annotation_create(NULL, f->t, "deadbeef", TRACT_PRIORITY_SKIP, NULL),
 			 TRACT_ENOTFOUND);
-	assert_int_equal(tract_annotate(NULL, f->t, a, (tract_priority)7, NULL), TRACT_EINVAL);
+	assert_int_equal(tract_annotation_create(NULL, f->t, a, (tract_priority)7, NULL), TRACT_EINVAL);
 	fx_free(f);
 }
 
 static void test_time_travel(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *c;
 	char a[65], b[65], d[65];
 	tract_time mid, between;
@@ -227,15 +234,15 @@ static void test_time_travel(void **state)
 	assert_int_equal(tract_context_count(c), 2);
 	tract_context_free(c);
 	o.at_time = mid;
-	assert_int_equal(tract_compile(&c, f->t, &o), TRACT_EINVAL);
+	assert_int_equal(tract_context_compile(&c, f->t, &o), TRACT_EINVAL);
 	assert_non_null(strstr(tract_error_last()->message, "Cannot specify both"));
 	o.at_time = TRACT_TIME_NONE;
 	o.at_commit = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	assert_int_equal(tract_compile(&c, f->t, &o), TRACT_ENOTFOUND);
+	assert_int_equal(tract_context_compile(&c, f->t, &o), TRACT_ENOTFOUND);
 	/* Annotations in force at the time: skip at t1, normal at t2. */
-	assert_int_equal(tract_annotate(NULL, f->t, b, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, b, TRACT_PRIORITY_SKIP, NULL), 0);
 	between = tract_time_now();
-	assert_int_equal(tract_annotate(NULL, f->t, b, TRACT_PRIORITY_NORMAL, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, b, TRACT_PRIORITY_NORMAL, NULL), 0);
 	o.at_commit = NULL;
 	o.at_time = between;
 	c = fx_compile(f, &o);
@@ -284,7 +291,7 @@ static const char *merge_json = "{\"content_type\":\"freeform\",\"payload\":{\"m
 static void test_merge_expansion(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *c;
 	char a[65], b[65], m1[65], f1[65], f2[65], g1[65], n1[65], merge[65], merge2[65];
 	const char *want[] = {"A", "B", "M1", "F1", "N1", "G1"};
@@ -330,7 +337,7 @@ static void test_merge_expansion(void **state)
 	fx_say(f, NULL, "user", "T1");
 	{
 		char t1[65];
-		assert_int_equal(tract_resolve(t1, f->t, "third"), 0);
+		assert_int_equal(tract_revision_resolve(t1, f->t, "third"), 0);
 		set_ref(f, "HEAD", NULL, "refs/heads/main");
 		fx_commit(f, merge2, merge_json, NULL);
 		add_parents(f, merge2, merge, f2, t1);
@@ -362,20 +369,20 @@ static void assert_same_context(tract_context *x, tract_context *y)
 
 static tract_context *fresh_compile(fx *f)
 {
-	tract_options o = TRACT_OPTIONS_INIT;
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
 	tract_context *c = NULL;
 	tract *t = NULL;
 
 	o.compile_cache_size = 0;
 	assert_int_equal(tract_open(&t, f->store, f->t->id, &o), 0);
-	assert_int_equal(tract_compile(&c, t, NULL), 0);
+	assert_int_equal(tract_context_compile(&c, t, NULL), 0);
 	tract_free(t);
 	return c;
 }
 
 static void test_cache_append_and_lru(void **state)
 {
-	tract_options o = TRACT_OPTIONS_INIT;
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
 	fx *f;
 	tract_context *c, *d;
 	char h1[65], h2[65], h3[65];
@@ -417,7 +424,7 @@ static void test_cache_annotate_patch(void **state)
 	/* Every commit derived its snapshot from its parent's, the first one
 	 * from the empty context. */
 	assert_int_equal(tract_cache_size(f->t->cache), 3);
-	assert_int_equal(tract_annotate(NULL, f->t, h2, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h2, TRACT_PRIORITY_SKIP, NULL), 0);
 	/* Other heads dropped, the patched current one kept. */
 	assert_int_equal(tract_cache_size(f->t->cache), 1);
 	c = tract_cache_get(f->t->cache, h3);
@@ -429,7 +436,7 @@ static void test_cache_annotate_patch(void **state)
 	tract_context_free(c);
 	tract_context_free(d);
 	/* Un-skipping leaves no snapshot: the next compile is full. */
-	assert_int_equal(tract_annotate(NULL, f->t, h2, TRACT_PRIORITY_NORMAL, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h2, TRACT_PRIORITY_NORMAL, NULL), 0);
 	assert_int_equal(tract_cache_size(f->t->cache), 0);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_count(c), 3);
@@ -440,8 +447,8 @@ static void test_cache_annotate_patch(void **state)
 static void test_cache_edit_patch_and_results_are_copies(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
-	tract_compile_opts co = TRACT_COMPILE_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+	tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *c, *d;
 	char a[65], e[65];
 
@@ -490,7 +497,7 @@ static void test_batch_commit_and_rollback(void **state)
 	assert_int_equal(tract_cache_size(f->t->cache), 0); /* entering clears */
 	fx_say(f, NULL, "assistant", "in batch");
 	assert_int_equal(tract_batch_begin(f->t), 0); /* nested joins */
-	assert_int_equal(tract_annotate(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
 	assert_int_equal(tract_batch_commit(f->t), 0);
 	/* Reads inside see the pending writes. */
 	after = fx_compile(f, NULL);
@@ -501,14 +508,14 @@ static void test_batch_commit_and_rollback(void **state)
 	after = fx_compile(f, NULL);
 	assert_same_context(before, after);
 	tract_context_free(after);
-	assert_int_equal(tract_head(head, NULL, NULL, f->t), 0);
+	assert_int_equal(tract_head_get(head, NULL, NULL, f->t), 0);
 	assert_string_equal(head, h);
 	/* Operations that fail validation inside a batch write nothing and
 	 * leave the batch usable; the rest of it commits. */
 	assert_int_equal(tract_batch_begin(f->t), 0);
 	fx_say(f, NULL, "assistant", "kept");
 	assert_int_equal(tract_commit_create(NULL, f->t, "{bad", NULL), TRACT_EINVAL);
-	assert_int_equal(tract_annotate(NULL, f->t, "ffffffff", TRACT_PRIORITY_SKIP, NULL),
+	assert_int_equal(tract_annotation_create(NULL, f->t, "ffffffff", TRACT_PRIORITY_SKIP, NULL),
 			 TRACT_ENOTFOUND);
 	assert_int_equal(tract_batch_commit(f->t), 0);
 	assert_int_equal(fx_count(f).commits, n0.commits + 1);
@@ -561,7 +568,7 @@ static void test_budget(void **state)
 					  TRACT_BUDGET_REJECT, NULL, NULL, 0),
 			 0);
 	n = fx_count(f);
-	assert_int_equal(tract_commit_dialogue(NULL, f->t, "assistant", "ok", NULL), TRACT_EBUDGET);
+	assert_int_equal(tract_commit_create_dialogue(NULL, f->t, "assistant", "ok", NULL, NULL), TRACT_EBUDGET);
 	assert_non_null(strstr(tract_error_last()->message, "Token budget exceeded: "));
 	fx_assert_same_counts(n, fx_count(f));
 	/* Equality passes. */
@@ -570,19 +577,19 @@ static void test_budget(void **state)
 			 0);
 	fx_say(f, NULL, "assistant", "ok");
 	/* The compiled count is what matters: skipping frees room. */
-	assert_int_equal(tract_annotate(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
 	fx_say(f, NULL, "user", "0123456789012345678901234567890123456789");
 	/* warn: logs and goes on */
-	tract_log_set(count_warning, NULL);
+	tract_warning_hook_set(count_warning, NULL);
 	assert_int_equal(tract_budget_set(f->t, 1, TRACT_BUDGET_WARN, NULL, NULL, 0), 0);
 	warned = 0;
 	fx_say(f, NULL, "assistant", "over");
 	assert_int_equal(warned, 1);
-	tract_log_set(NULL, NULL);
+	tract_warning_hook_set(NULL, NULL);
 	/* callback: sees (current, max); non-zero refuses */
 	assert_int_equal(tract_budget_set(f->t, 2, TRACT_BUDGET_CALLBACK, refuse, &answer, 0), 0);
 	n = fx_count(f);
-	assert_int_equal(tract_commit_dialogue(NULL, f->t, "user", "x", NULL), TRACT_EBUDGET);
+	assert_int_equal(tract_commit_create_dialogue(NULL, f->t, "user", "x", NULL, NULL), TRACT_EBUDGET);
 	assert_int_equal(cb_max, 2);
 	assert_true(cb_current > 2);
 	fx_assert_same_counts(n, fx_count(f));
@@ -592,17 +599,17 @@ static void test_budget(void **state)
 	assert_int_equal(tract_budget_set(f->t, 5000, TRACT_BUDGET_WARN, NULL, NULL, 1), 0);
 	{
 		tract *t2 = NULL;
-		tract_status st;
+		tract_status *st = NULL;
 		assert_int_equal(tract_open(&t2, f->store, f->t->id, NULL), 0);
 		assert_int_equal(tract_status_get(&st, t2), 0);
-		assert_int_equal(st.max_tokens, 5000);
-		assert_string_equal(st.branch, "main");
-		assert_int_equal(st.detached, 0);
+		assert_int_equal(st->max_tokens, 5000);
+		assert_string_equal(st->branch, "main");
+		assert_int_equal(st->detached, 0);
 		c = fx_compile(f, NULL);
-		assert_int_equal(st.commit_count, (int64_t)tract_context_count(c));
-		assert_int_equal(st.token_count, tract_context_token_count(c));
+		assert_int_equal(st->commit_count, (int64_t)tract_context_count(c));
+		assert_int_equal(st->token_count, tract_context_token_count(c));
 		tract_context_free(c);
-		tract_status_dispose(&st);
+		tract_status_free(st);
 		tract_free(t2);
 	}
 	assert_int_equal(tract_budget_set(f->t, 1, (tract_budget_action)9, NULL, NULL, 0),
@@ -619,10 +626,10 @@ static void test_record_usage(void **state)
 	char h[65];
 
 	(void)state;
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"prompt_tokens\":1}", NULL), TRACT_ERROR);
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"prompt_tokens\":1}", NULL), TRACT_ERROR);
 	assert_string_equal(tract_error_last()->message, "Cannot record usage: no commits exist");
 	fx_say(f, h, "user", "hello");
-	assert_int_equal(tract_record_usage(&c, f->t,
+	assert_int_equal(tract_usage_record(&c, f->t,
 					    "{\"prompt_tokens\":100,\"completion_tokens\":50,"
 					    "\"total_tokens\":150}",
 					    NULL),
@@ -633,19 +640,19 @@ static void test_record_usage(void **state)
 	c = fx_compile(f, NULL);
 	assert_string_equal(tract_context_token_source(c), "api:100+50");
 	tract_context_free(c);
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"input_tokens\":200,\"output_tokens\":80}",
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"input_tokens\":200,\"output_tokens\":80}",
 					    h),
 			 0);
 	assert_string_equal(tract_context_token_source(c), "api:200+80");
 	assert_int_equal(tract_context_token_count(c), 200);
 	tract_context_free(c);
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"tokens\":1,\"x\":2}", NULL), TRACT_EINVAL);
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"tokens\":1,\"x\":2}", NULL), TRACT_EINVAL);
 	assert_non_null(strstr(tract_error_last()->message, "Got keys: ['tokens', 'x']"));
-	assert_int_equal(tract_record_usage(&c, f->t, "[1]", NULL), TRACT_EINVAL);
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"prompt_tokens\":-1}", NULL), TRACT_EINVAL);
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"usage\":{\"prompt_tokens\":1}}", NULL),
+	assert_int_equal(tract_usage_record(&c, f->t, "[1]", NULL), TRACT_EINVAL);
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"prompt_tokens\":-1}", NULL), TRACT_EINVAL);
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"usage\":{\"prompt_tokens\":1}}", NULL),
 			 TRACT_EINVAL);
-	assert_int_equal(tract_record_usage(&c, f->t, "{\"prompt_tokens\":1}",
+	assert_int_equal(tract_usage_record(&c, f->t, "{\"prompt_tokens\":1}",
 					    "0000000000000000000000000000000000000000000000000000000000000000"),
 			 TRACT_ERROR);
 	assert_non_null(strstr(tract_error_last()->message, "does not match current HEAD"));
@@ -661,7 +668,7 @@ static void test_record_usage(void **state)
 
 static void commit_cfg(fx *f, const char *cfg)
 {
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 
 	o.generation_config_json = cfg;
 	fx_commit(f, NULL, "{\"content_type\":\"dialogue\",\"role\":\"assistant\",\"text\":\"x\"}", &o);
@@ -669,20 +676,20 @@ static void commit_cfg(fx *f, const char *cfg)
 
 static size_t query(fx *f, const char *field, const char *op, const char *value)
 {
-	tract_commit_list l;
+	tract_commit_list *l = NULL;
 	size_t n;
 
-	if (tract_query_by_config(&l, f->t, field, op, value) != 0)
+	if (tract_config_query(&l, f->t, field, op, value) != 0)
 		fail_msg("query: %s", tract_error_last()->message);
-	n = l.count;
-	tract_commit_list_dispose(&l);
+	n = l->count;
+	tract_commit_list_free(l);
 	return n;
 }
 
 static void test_query_by_config(void **state)
 {
 	fx *f = fx_new(NULL);
-	tract_commit_list l;
+	tract_commit_list *l = NULL;
 
 	(void)state;
 	commit_cfg(f, "{\"model\":\"gpt-4o\",\"temperature\":0.5}");
@@ -699,10 +706,10 @@ static void test_query_by_config(void **state)
 	assert_int_equal(query(f, "stream", "=", "true"), 1);
 	assert_int_equal(query(f, "missing", "!=", "1"), 0);
 	assert_int_equal(query(f, "model", "=", "null"), 0);
-	assert_int_equal(tract_query_by_config(&l, f->t, "model", "LIKE", "\"g%\""), TRACT_EINVAL);
+	assert_int_equal(tract_config_query(&l, f->t, "model", "LIKE", "\"g%\""), TRACT_EINVAL);
 	assert_non_null(strstr(tract_error_last()->message, "Unsupported operator: LIKE"));
-	assert_int_equal(tract_query_by_config(&l, f->t, "model", "=", "'x'"), TRACT_EINVAL);
-	assert_int_equal(tract_query_by_config(&l, f->t, "", "=", "1"), TRACT_EINVAL);
+	assert_int_equal(tract_config_query(&l, f->t, "model", "=", "'x'"), TRACT_EINVAL);
+	assert_int_equal(tract_config_query(&l, f->t, "", "=", "1"), TRACT_EINVAL);
 	fx_free(f);
 }
 
@@ -721,14 +728,14 @@ static void test_renderings(void **state)
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_OPENAI), 0);
 	assert_string_equal(s, "[{\"role\": \"system\", \"content\": \"be \\\"nice\\\"\"}, "
 			       "{\"role\": \"user\", \"content\": \"caf\xc3\xa9\", \"name\": \"ann\"}]");
-	tract_mem_free(s);
+	tract_string_free(s);
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_ANTHROPIC), 0);
 	assert_string_equal(s, "{\"system\": \"be \\\"nice\\\"\", \"messages\": "
 			       "[{\"role\": \"user\", \"content\": \"caf\xc3\xa9\"}]}");
-	tract_mem_free(s);
+	tract_string_free(s);
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_TEXT), 0);
 	assert_string_equal(s, "[system]\nbe \"nice\"\n\n[user ann]\ncaf\xc3\xa9\n");
-	tract_mem_free(s);
+	tract_string_free(s);
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_JSON), 0);
 	{
 		cJSON *j = cJSON_Parse(s);
@@ -744,7 +751,7 @@ static void test_renderings(void **state)
 			cJSON_GetArrayItem(cJSON_GetObjectItem(j, "generation_configs"), 0)));
 		cJSON_Delete(j);
 	}
-	tract_mem_free(s);
+	tract_string_free(s);
 	assert_int_equal(tract_context_render(&s, c, (tract_format)42), TRACT_EINVAL);
 	tract_context_free(c);
 	fx_free(f);
@@ -754,14 +761,14 @@ static void test_renderings(void **state)
  * everything. */
 static int64_t serial_count(void *self, const char *text, size_t len)
 {
-	return tract_tokenizer_default()->count(self, text, len);
+	return tract_tokenizer_default_get()->count(self, text, len);
 }
 
 static void test_parallel_build_equals_serial(void **state)
 {
 	static tract_tokenizer serial = {TRACT_TOKENIZER_VERSION, NULL, serial_count, NULL, 0};
-	tract_options so = TRACT_OPTIONS_INIT;
-	tract_commit_opts eo = TRACT_COMMIT_OPTS_INIT;
+	tract_open_options so = TRACT_OPEN_OPTIONS_INIT;
+	tract_commit_options eo = TRACT_COMMIT_OPTIONS_INIT;
 	fx *f = fx_new(NULL);
 	tract *ser = NULL;
 	tract_context *a, *b;
@@ -794,14 +801,14 @@ static void test_parallel_build_equals_serial(void **state)
 	eo.response_to = mid;
 	fx_commit(f, edit_mid, "{\"content_type\":\"output\",\"text\":\"edited mid\"}", &eo);
 	assert_int_equal(tract_batch_commit(f->t), 0);
-	assert_int_equal(tract_annotate(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
 	tract_cache_clear(f->t->cache);
 	a = fx_compile(f, NULL);
-	serial.source = tract_tokenizer_default()->source;
-	serial.self = tract_tokenizer_default()->self;
+	serial.source = tract_tokenizer_default_get()->source;
+	serial.self = tract_tokenizer_default_get()->self;
 	so.tokenizer = &serial;
 	assert_int_equal(tract_open(&ser, f->store, f->t->id, &so), 0);
-	assert_int_equal(tract_compile(&b, ser, NULL), 0);
+	assert_int_equal(tract_context_compile(&b, ser, NULL), 0);
 	assert_int_equal(tract_context_count(a), 5999);
 	assert_same_context(a, b);
 	assert_string_equal(tract_context_content(a, 10), "edited first");
@@ -810,11 +817,11 @@ static void test_parallel_build_equals_serial(void **state)
 	tract_context_free(b);
 	/* Time travel and markers take the same paths. */
 	{
-		tract_compile_opts co = TRACT_COMPILE_OPTS_INIT;
+		tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
 		co.at_commit = edit_mid; /* before the last commit and its skip */
 		co.edit_markers = 1;
-		assert_int_equal(tract_compile(&a, f->t, &co), 0);
-		assert_int_equal(tract_compile(&b, ser, &co), 0);
+		assert_int_equal(tract_context_compile(&a, f->t, &co), 0);
+		assert_int_equal(tract_context_compile(&b, ser, &co), 0);
 		assert_string_equal(tract_context_content(a, 4000), "edited mid [edited]");
 		assert_string_equal(tract_context_content(a, 4001), "message 4001 with some text \xc3\xa9 28007");
 		assert_same_context(a, b);

@@ -215,7 +215,7 @@ static tract_store *open_store(const fixture *fx)
 
 static tract *open_tract(tract_store *s, const char *id)
 {
-	tract_options o = TRACT_OPTIONS_INIT;
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
 	tract *t = NULL;
 
 	CHECK_RC(tract_open(&t, s, id, &o));
@@ -292,19 +292,20 @@ static void check_context(const char *what, const tract_context *ctx, const cJSO
 		/* Exact o200k_base counts come with the tokenizer work; until
 		 * then the count must be the default counter's count of these
 		 * very messages. */
-		tract_tokenizer *tok = tract_tokenizer_default();
+		tract_tokenizer *tok = NULL;
 		const char **roles = calloc(n + 1, sizeof(*roles));
 		const char **contents = calloc(n + 1, sizeof(*contents));
 		const char **names = calloc(n + 1, sizeof(*names));
 		int64_t want_tokens;
 
 		CHECK(roles && contents && names, "out of memory");
+		CHECK_RC(tract_tokenizer_default(&tok));
 		for (i = 0; i < n; i++) {
 			roles[i] = tract_context_role(ctx, i);
 			contents[i] = tract_context_content(ctx, i);
 			names[i] = tract_context_name(ctx, i);
 		}
-		want_tokens = tract_tokenizer_count_messages(tok, n, roles, contents, names);
+		CHECK_RC(tract_tokenizer_count_messages(&want_tokens, tok, n, roles, contents, names));
 		free(roles);
 		free(contents);
 		free(names);
@@ -367,7 +368,7 @@ static void test_head(void **state)
 		char *branch = NULL;
 		int detached = -1;
 
-		CHECK_RC(tract_head(head, &branch, &detached, t));
+		CHECK_RC(tract_head_get(head, &branch, &detached, t));
 		CHECK(str_eq(head, want_head ? want_head : ""), "%s: head %s, want %s",
 		      label_of(tr), head, SHOW(want_head));
 		CHECK(detached == want_detached, "%s: detached %d, want %d", label_of(tr), detached,
@@ -375,7 +376,7 @@ static void test_head(void **state)
 		CHECK(str_eq(branch, want_branch), "%s: branch %s, want %s", label_of(tr),
 		      SHOW(branch), SHOW(want_branch));
 		CHECK(str_eq(tract_id(t), jstr(tr, "tract_id")), "%s: tract_id", label_of(tr));
-		tract_mem_free(branch);
+		tract_string_free(branch);
 		tract_free(t);
 	}
 	tract_store_free(s);
@@ -397,11 +398,11 @@ static void test_compile_head(void **state)
 		char what[128];
 
 		snprintf(what, sizeof(what), "%s %s compile", fx->name, label_of(tr));
-		CHECK_RC(tract_compile(&ctx, t, NULL));
+		CHECK_RC(tract_context_compile(&ctx, t, NULL));
 		check_context(what, ctx, want, CMP_CONFIGS | CMP_COUNT | CMP_TOKENS);
 		/* the second plain compile comes from the cache: same result */
 		snprintf(what, sizeof(what), "%s %s cached compile", fx->name, label_of(tr));
-		CHECK_RC(tract_compile(&again, t, NULL));
+		CHECK_RC(tract_context_compile(&again, t, NULL));
 		check_context(what, again, want, CMP_CONFIGS | CMP_COUNT | CMP_TOKENS);
 		tract_context_free(ctx);
 		tract_context_free(again);
@@ -423,14 +424,14 @@ static void test_compile_merge_messages(void **state)
 	{
 		tract *t = open_tract(s, jstr(tr, "tract_id"));
 		const cJSON *want = jget(jget(tr, "head_result"), "compile");
-		tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+		tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 		tract_context *ctx = NULL;
 		char what[128];
 
 		o.merge_messages = 1;
 		snprintf(what, sizeof(what), "%s %s compile(merge_messages)", fx->name,
 		         label_of(tr));
-		CHECK_RC(tract_compile(&ctx, t, &o));
+		CHECK_RC(tract_context_compile(&ctx, t, &o));
 		check_context(what, ctx, want, CMP_CONFIGS | CMP_COUNT);
 		tract_context_free(ctx);
 		tract_free(t);
@@ -544,7 +545,7 @@ static void test_compile_branches(void **state)
 
 		cJSON_ArrayForEach(br, jget(tr, "branch_results"))
 		{
-			tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+			tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 			tract_context *ctx = NULL;
 			const char *tip = jstr(br, "tip");
 			const cJSON *bt = cJSON_GetObjectItemCaseSensitive(branches, br->string);
@@ -556,7 +557,7 @@ static void test_compile_branches(void **state)
 			      "%s: branch %s tip disagrees with branches", label_of(tr),
 			      br->string);
 			/* the branch name resolves to its tip */
-			CHECK_RC(tract_resolve(resolved, t, br->string));
+			CHECK_RC(tract_revision_resolve(resolved, t, br->string));
 			CHECK(str_eq(resolved, tip), "%s: branch %s resolves to %s, want %s",
 			      label_of(tr), br->string, resolved, tip);
 
@@ -576,7 +577,7 @@ static void test_compile_branches(void **state)
 			snprintf(what, sizeof(what), "%s %s at_commit branch %s%s", fx->name,
 			         label_of(tr), br->string,
 			         prefix ? " (second-parent tip: HEAD's list cut)" : "");
-			CHECK_RC(tract_compile(&ctx, t, &o));
+			CHECK_RC(tract_context_compile(&ctx, t, &o));
 			check_context(what, ctx, want, CMP_CONFIGS | CMP_COUNT | CMP_TOKENS);
 			tract_context_free(ctx);
 			cJSON_Delete(prefix);
@@ -640,7 +641,7 @@ static void check_log_entry(const char *what, const tract_commit *c, const cJSON
 		      m->string, json);
 	}
 	cJSON_Delete(parsed);
-	tract_mem_free(json);
+	tract_string_free(json);
 }
 
 static void test_log(void **state)
@@ -655,18 +656,18 @@ static void test_log(void **state)
 	{
 		tract *t = open_tract(s, jstr(tr, "tract_id"));
 		const cJSON *log = jget(tr, "log");
-		tract_commit_list l = {0};
+		tract_commit_list *l = NULL;
 		size_t i, wn = (size_t)cJSON_GetArraySize(log);
 
-		CHECK_RC(tract_log(&l, t, NULL, 0, TRACT_OP_UNKNOWN));
-		CHECK(l.count == wn, "%s %s: log has %zu commits, want %zu", fx->name, label_of(tr),
-		      l.count, wn);
-		for (i = 0; i < l.count; i++) {
+		CHECK_RC(tract_log_list(&l, t, NULL));
+		CHECK(l->count == wn, "%s %s: log has %zu commits, want %zu", fx->name, label_of(tr),
+		      l->count, wn);
+		for (i = 0; i < l->count; i++) {
 			char what[128];
 			snprintf(what, sizeof(what), "%s %s log[%zu]", fx->name, label_of(tr), i);
-			check_log_entry(what, l.items[i], cJSON_GetArrayItem(log, (int)i));
+			check_log_entry(what, l->items[i], cJSON_GetArrayItem(log, (int)i));
 		}
-		tract_commit_list_dispose(&l);
+		tract_commit_list_free(l);
 		tract_free(t);
 	}
 	tract_store_free(s);
@@ -676,10 +677,13 @@ static void test_log(void **state)
  * files the reference wrote"). */
 static void check_fsck_clean(const char *what, tract_store *s)
 {
-	tract_fsck_problem *p = NULL;
-	size_t n = 0, i, errors = 0;
+	tract_fsck_report *r = NULL;
+	tract_fsck_problem *p;
+	size_t n, i, errors = 0;
 
-	CHECK_RC(tract_fsck(&p, &n, s));
+	CHECK_RC(tract_fsck_run(&r, s));
+	p = r->problems;
+	n = r->count;
 	for (i = 0; i < n; i++) {
 		if (p[i].severity == TRACT_FSCK_ERROR) {
 			errors++;
@@ -688,7 +692,7 @@ static void check_fsck_clean(const char *what, tract_store *s)
 		}
 	}
 	CHECK(errors == 0, "%s: fsck reported %zu errors", what, errors);
-	tract_fsck_free(p, n);
+	tract_fsck_report_free(r);
 }
 
 static void test_fsck(void **state)
@@ -738,7 +742,7 @@ static void test_writeback(void **state)
 
 	s = open_store(fx);
 	t = open_tract(s, id);
-	CHECK_RC(tract_commit_dialogue(&c, t, "user", text, NULL));
+	CHECK_RC(tract_commit_create_dialogue(&c, t, "user", text, NULL, NULL));
 	snprintf(hash, sizeof(hash), "%s", tract_commit_hash(c));
 	CHECK(str_eq(tract_commit_parent(c), old_head), "new commit's parent %s, want %s",
 	      SHOW(tract_commit_parent(c)), old_head);
@@ -749,11 +753,11 @@ static void test_writeback(void **state)
 
 	s = open_store(fx);
 	t = open_tract(s, id);
-	CHECK_RC(tract_head(head, &branch, &detached, t));
+	CHECK_RC(tract_head_get(head, &branch, &detached, t));
 	CHECK(str_eq(head, hash), "after reopen HEAD is %s, want the new commit %s", head, hash);
 	CHECK(detached == 0 && str_eq(branch, jstr(tr, "current_branch")),
 	      "after reopen: detached %d branch %s", detached, SHOW(branch));
-	tract_mem_free(branch);
+	tract_string_free(branch);
 	CHECK_RC(tract_commit_lookup(&c, t, hash));
 	CHECK(str_eq(tract_commit_parent(c), old_head), "reread parent %s, want %s",
 	      SHOW(tract_commit_parent(c)), old_head);
@@ -763,16 +767,16 @@ static void test_writeback(void **state)
 	tract_commit_free(c);
 	check_fsck_clean("after writeback", s);
 
-	CHECK_RC(tract_compile(&ctx, t, NULL));
+	CHECK_RC(tract_context_compile(&ctx, t, NULL));
 	n = (size_t)cJSON_GetArraySize(jget(want, "messages"));
 	CHECK(tract_context_count(ctx) == n + 1, "after writeback: %zu messages, want %zu",
 	      tract_context_count(ctx), n + 1);
 	{
 		/* the old messages, unchanged, then the new one */
 		tract_context *old = NULL;
-		tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+		tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 		o.at_commit = old_head;
-		CHECK_RC(tract_compile(&old, t, &o));
+		CHECK_RC(tract_context_compile(&old, t, &o));
 		check_context("after writeback, at old head", old, want,
 		              CMP_CONFIGS | CMP_COUNT | CMP_TOKENS);
 		tract_context_free(old);
@@ -803,7 +807,7 @@ static void test_writeback(void **state)
 		if (str_eq(jstr(tr, "tract_id"), id))
 			continue;
 		o = open_tract(s, jstr(tr, "tract_id"));
-		CHECK_RC(tract_head(h, NULL, NULL, o));
+		CHECK_RC(tract_head_get(h, NULL, NULL, o));
 		CHECK(str_eq(h, jstr(tr, "head") ? jstr(tr, "head") : ""),
 		      "%s: head moved by the writeback", label_of(tr));
 		tract_free(o);
@@ -818,8 +822,9 @@ static void test_list_tracts(void **state)
 	fixture *fx = *state;
 	const cJSON *lt, *sp, *e;
 	tract_store *s;
-	tract_info *infos = NULL;
-	size_t n = 0, i;
+	tract_info_list *list = NULL;
+	tract_info *infos;
+	size_t n, i;
 
 	need_fixture(fx);
 	lt = cJSON_GetObjectItemCaseSensitive(fx->exp, "list_tracts");
@@ -831,7 +836,9 @@ static void test_list_tracts(void **state)
 		      "v4 expected.json lacks list_tracts or spawn_pointers");
 	}
 	s = open_store(fx);
-	CHECK_RC(tract_store_list(&infos, &n, s));
+	CHECK_RC(tract_store_list_tracts(&list, s));
+	infos = list->items;
+	n = list->count;
 	CHECK(n == (size_t)cJSON_GetArraySize(tracts_of(fx)), "%s: %zu tracts listed, want %d",
 	      fx->name, n, cJSON_GetArraySize(tracts_of(fx)));
 	for (i = 0; i < n; i++) {
@@ -889,7 +896,7 @@ static void test_list_tracts(void **state)
 			CHECK(infos[i].parent_tract_id == NULL, "%s: parent_tract_id %s before v4",
 			      infos[i].tract_id, infos[i].parent_tract_id);
 	}
-	tract_info_free(infos, n);
+	tract_info_list_free(list);
 	tract_store_free(s);
 }
 

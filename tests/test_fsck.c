@@ -27,26 +27,30 @@ static void raw_sql(fx *f, const char *sql)
 /* Count problems of a severity whose object or message contains needle. */
 static int problems(fx *f, tract_fsck_severity sev, const char *needle)
 {
-	tract_fsck_problem *p = NULL;
-	size_t n = 0, i;
+	tract_fsck_report *r = NULL;
+	tract_fsck_problem *p;
+	size_t n, i;
 	int hits = 0;
 
-	assert_int_equal(tract_fsck(&p, &n, f->store), 0);
+	assert_int_equal(tract_fsck_run(&r, f->store), 0);
+	p = r->problems;
+	n = r->count;
 	for (i = 0; i < n; i++)
 		if (p[i].severity == sev &&
 		    (strstr(p[i].message, needle) || strstr(p[i].object, needle)))
 			hits++;
-	tract_fsck_free(p, n);
+	tract_fsck_report_free(r);
 	return hits;
 }
 
 static int total_problems(fx *f)
 {
-	tract_fsck_problem *p = NULL;
-	size_t n = 0;
+	tract_fsck_report *r = NULL;
+	size_t n;
 
-	assert_int_equal(tract_fsck(&p, &n, f->store), 0);
-	tract_fsck_free(p, n);
+	assert_int_equal(tract_fsck_run(&r, f->store), 0);
+	n = r->count;
+	tract_fsck_report_free(r);
 	return (int)n;
 }
 
@@ -55,7 +59,7 @@ static fx *history(char a[65], char b[65], char c[65])
 	fx *f = fx_new(NULL);
 	tract_commit *x = NULL;
 
-	assert_int_equal(tract_commit_instruction(&x, f->t, "rules"), 0);
+	assert_int_equal(tract_commit_create_instruction(&x, f->t, "rules", NULL), 0);
 	memcpy(a, tract_commit_hash(x), 65);
 	tract_commit_free(x);
 	fx_say(f, b, "user", "caf\xc3\xa9");

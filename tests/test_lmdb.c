@@ -108,14 +108,17 @@ static tract_store *store_open(const char *uri, unsigned flags)
 
 static void assert_fsck_clean(tract_store *s)
 {
-	tract_fsck_problem *p = NULL;
-	size_t n = 0, i;
+	tract_fsck_report *r = NULL;
+	tract_fsck_problem *p;
+	size_t n, i;
 
-	assert_int_equal(tract_fsck(&p, &n, s), 0);
+	assert_int_equal(tract_fsck_run(&r, s), 0);
+	p = r->problems;
+	n = r->count;
 	for (i = 0; i < n; i++)
 		print_error("fsck: %s: %s\n", p[i].object, p[i].message);
 	assert_int_equal(n, 0);
-	tract_fsck_free(p, n);
+	tract_fsck_report_free(r);
 }
 
 /* A turn of about 300 bytes that names its number. */
@@ -136,7 +139,7 @@ static void assert_turns(tract *t, int n)
 	char want[32];
 	int i;
 
-	assert_int_equal(tract_compile(&ctx, t, NULL), 0);
+	assert_int_equal(tract_context_compile(&ctx, t, NULL), 0);
 	assert_int_equal(tract_context_count(ctx), n);
 	for (i = 0; i < n; i++) {
 		snprintf(want, sizeof(want), "turn %d:", i);
@@ -319,8 +322,8 @@ static void test_reopen_and_shared_handles(void **state)
 	b = store_open(uri_of(f, ""), 0);
 	assert_int_equal(tract_open(&tb, b, id, NULL), 0);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(tract_commit_dialogue(NULL, i % 2 ? tb : ta, "user", turn_text(i),
-						       NULL),
+		assert_int_equal(tract_commit_create_dialogue(NULL, i % 2 ? tb : ta, "user", turn_text(i),
+						       NULL, NULL),
 				 0);
 	assert_turns(ta, 4);
 	assert_turns(tb, 4);
@@ -328,17 +331,17 @@ static void test_reopen_and_shared_handles(void **state)
 	/* The write transaction of one handle makes the other's write in the
 	 * same thread fail at once instead of waiting for ever. */
 	assert_int_equal(tract_batch_begin(ta), 0);
-	assert_int_equal(tract_commit_dialogue(NULL, ta, "user", turn_text(4), NULL), 0);
-	assert_true(tract_commit_dialogue(NULL, tb, "user", "blocked", NULL) < 0);
+	assert_int_equal(tract_commit_create_dialogue(NULL, ta, "user", turn_text(4), NULL, NULL), 0);
+	assert_true(tract_commit_create_dialogue(NULL, tb, "user", "blocked", NULL, NULL) < 0);
 	assert_non_null(strstr(tract_error_last()->message, "store busy"));
 	assert_int_equal(tract_batch_commit(ta), 0);
-	assert_int_equal(tract_commit_dialogue(NULL, tb, "user", turn_text(5), NULL), 0);
+	assert_int_equal(tract_commit_create_dialogue(NULL, tb, "user", turn_text(5), NULL, NULL), 0);
 
 	/* Closing one handle leaves the other working. */
 	tract_free(ta);
 	tract_store_free(a);
 	assert_turns(tb, 6);
-	assert_int_equal(tract_head(head, NULL, NULL, tb), 0);
+	assert_int_equal(tract_head_get(head, NULL, NULL, tb), 0);
 	tract_free(tb);
 	tract_store_free(b);
 
@@ -404,12 +407,12 @@ static void test_map_grows_from_tiny(void **state)
 	 * transaction be replayed) several times on the way. */
 	assert_int_equal(tract_batch_begin(t), 0);
 	for (i = 0; i < 1500; i++)
-		if (tract_commit_dialogue(NULL, t, "user", turn_text(i), NULL) != 0)
+		if (tract_commit_create_dialogue(NULL, t, "user", turn_text(i), NULL, NULL) != 0)
 			fail_msg("commit %d: %s", i, tract_error_last()->message);
 	assert_int_equal(tract_batch_commit(t), 0);
 	/* Then one transaction per commit. */
 	for (; i < 2000; i++)
-		if (tract_commit_dialogue(NULL, t, "user", turn_text(i), NULL) != 0)
+		if (tract_commit_create_dialogue(NULL, t, "user", turn_text(i), NULL, NULL) != 0)
 			fail_msg("commit %d: %s", i, tract_error_last()->message);
 	assert_turns(t, 2000);
 	tract_free(t);
@@ -707,7 +710,7 @@ static int child_append(const char *uri, const char *id, int who, int n)
 		return 2;
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "p%d %d", who, i);
-		if (tract_commit_dialogue(NULL, t, "user", text, NULL) != 0) {
+		if (tract_commit_create_dialogue(NULL, t, "user", text, NULL, NULL) != 0) {
 			fprintf(stderr, "child %d, commit %d: %s\n", who, i,
 				tract_error_last()->message);
 			return 3;
@@ -734,7 +737,7 @@ static void test_two_processes_append(void **state)
 {
 	struct fx *f = *state;
 	static const char *const opts[2] = {"sync=0", "sync=data"};
-	tract_commit_list l = {0};
+	tract_commit_list *l = NULL;
 	tract_store *s;
 	tract *t;
 	char id[64];
@@ -763,23 +766,23 @@ static void test_two_processes_append(void **state)
 	s = store_open(uri_of(f, ""), 0);
 	assert_int_equal(tract_open(&t, s, id, NULL), 0);
 	/* One first-parent chain through all 300 commits... */
-	assert_int_equal(tract_log(&l, t, NULL, 0, TRACT_OP_UNKNOWN), 0);
-	assert_int_equal(l.count, 2 * PER_CHILD);
-	for (i = 0; i < l.count; i++) {
-		const char *parent = tract_commit_parent(l.items[i]);
+	assert_int_equal(tract_log_list(&l, t, NULL), 0);
+	assert_int_equal(l->count, 2 * PER_CHILD);
+	for (i = 0; i < l->count; i++) {
+		const char *parent = tract_commit_parent(l->items[i]);
 
-		if (i + 1 < l.count)
-			assert_string_equal(parent, tract_commit_hash(l.items[i + 1]));
+		if (i + 1 < l->count)
+			assert_string_equal(parent, tract_commit_hash(l->items[i + 1]));
 		else
 			assert_null(parent);
 	}
-	tract_commit_list_dispose(&l);
+	tract_commit_list_free(l);
 	/* ...holding each child's turns once, in each child's order. */
 	{
 		tract_context *ctx;
 		int next[2] = {0, 0}, who, n;
 
-		assert_int_equal(tract_compile(&ctx, t, NULL), 0);
+		assert_int_equal(tract_context_compile(&ctx, t, NULL), 0);
 		assert_int_equal(tract_context_count(ctx), 2 * PER_CHILD);
 		for (i = 0; i < tract_context_count(ctx); i++) {
 			assert_int_equal(sscanf(tract_context_content(ctx, i), "p%d %d", &who, &n),
@@ -886,7 +889,7 @@ static void test_map_grown_by_other_process(void **state)
 	s = store_open(uri_of(f, "map_size=64K"), TRACT_STORE_CREATE);
 	assert_int_equal(tract_create(&t, s, NULL, NULL, NULL), 0);
 	snprintf(id, sizeof(id), "%s", tract_id(t));
-	assert_int_equal(tract_commit_dialogue(NULL, t, "user", turn_text(0), NULL), 0);
+	assert_int_equal(tract_commit_create_dialogue(NULL, t, "user", turn_text(0), NULL, NULL), 0);
 	assert_turns(t, 1);
 
 	pid = fork();
@@ -899,7 +902,7 @@ static void test_map_grown_by_other_process(void **state)
 		    tract_open(&ct, cs, id, NULL) != 0 || tract_batch_begin(ct) != 0)
 			_exit(2);
 		for (i = 1; i < 1200; i++)
-			if (tract_commit_dialogue(NULL, ct, "user", turn_text(i), NULL) != 0)
+			if (tract_commit_create_dialogue(NULL, ct, "user", turn_text(i), NULL, NULL) != 0)
 				_exit(3);
 		_exit(tract_batch_commit(ct) == 0 ? 0 : 4);
 	}
@@ -907,7 +910,7 @@ static void test_map_grown_by_other_process(void **state)
 	/* This handle's map is still 64 KB; the data is megabytes now. */
 	assert_turns(t, 1200);
 	for (i = 1200; i < 1300; i++)
-		assert_int_equal(tract_commit_dialogue(NULL, t, "user", turn_text(i), NULL), 0);
+		assert_int_equal(tract_commit_create_dialogue(NULL, t, "user", turn_text(i), NULL, NULL), 0);
 	assert_turns(t, 1300);
 	assert_fsck_clean(s);
 	tract_free(t);

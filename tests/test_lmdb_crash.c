@@ -87,7 +87,7 @@ static int writer(const char *uri, const char *id, int fd, unsigned seed)
 				 batch ? "batched" : "alone");
 			const char *role = k % 2 ? "assistant" : "user";
 
-			if (tract_commit_dialogue(&c, t, role, text, NULL)) {
+			if (tract_commit_create_dialogue(&c, t, role, text, NULL, NULL)) {
 				fprintf(stderr, "writer: %s\n", tract_error_last()->message);
 				return 3;
 			}
@@ -102,7 +102,7 @@ static int writer(const char *uri, const char *id, int fd, unsigned seed)
 		for (k = 0; k < (batch ? batch : 1); k++)
 			report(fd, hashes[k]);
 		if (rand() % 16 == 0 &&
-		    tract_annotate(NULL, t, hashes[0], TRACT_PRIORITY_PINNED, "keep") != 0) {
+		    tract_annotation_create(NULL, t, hashes[0], TRACT_PRIORITY_PINNED, "keep") != 0) {
 			fprintf(stderr, "writer: %s\n", tract_error_last()->message);
 			return 6;
 		}
@@ -180,8 +180,9 @@ static void collect(int fd, struct hashes *reported, char *part, size_t *plen, i
 /* Reopen the store: fsck clean, every reported commit on the history. */
 static size_t verify(const char *uri, const char *id, const struct hashes *reported)
 {
-	tract_fsck_problem *problems = NULL;
-	tract_commit_list log = {0};
+	tract_fsck_report *report = NULL;
+	tract_fsck_problem *problems;
+	tract_commit_list *log = NULL;
 	tract_store *s = NULL;
 	tract *t = NULL;
 	char (*have)[HASH_LEN + 1];
@@ -189,22 +190,24 @@ static size_t verify(const char *uri, const char *id, const struct hashes *repor
 
 	if (tract_store_open(&s, uri, 0) != 0 || tract_open(&t, s, id, NULL) != 0)
 		die("reopen: %s", tract_error_last()->message);
-	if (tract_fsck(&problems, &n, s) != 0)
+	if (tract_fsck_run(&report, s) != 0)
 		die("fsck: %s", tract_error_last()->message);
+	problems = report->problems;
+	n = report->count;
 	for (i = 0; i < n; i++)
 		fprintf(stderr, "fsck: %s: %s\n", problems[i].object, problems[i].message);
 	if (n)
 		die("fsck found %zu problems", n);
-	tract_fsck_free(problems, n);
-	if (tract_log(&log, t, NULL, 0, TRACT_OP_UNKNOWN) != 0)
+	tract_fsck_report_free(report);
+	if (tract_log_list(&log, t, NULL) != 0)
 		die("log: %s", tract_error_last()->message);
-	on_chain = log.count;
+	on_chain = log->count;
 	have = malloc((on_chain ? on_chain : 1) * sizeof(*have));
 	if (!have)
 		die("out of memory");
 	for (i = 0; i < on_chain; i++)
-		memcpy(have[i], tract_commit_hash(log.items[i]), HASH_LEN + 1);
-	tract_commit_list_dispose(&log);
+		memcpy(have[i], tract_commit_hash(log->items[i]), HASH_LEN + 1);
+	tract_commit_list_free(log);
 	qsort(have, on_chain, sizeof(*have), cmp_hash);
 	for (i = 0; i < reported->n; i++)
 		if (!bsearch(reported->h[i], have, on_chain, sizeof(*have), cmp_hash))

@@ -385,7 +385,7 @@ static void test_metacharacters_public_api(void **state)
 {
 	struct pgfx *f = *state;
 	const char *text = "it's \"q\"; 100% _x_ -- DROP TABLE commits; \\ /*x*/ $1 $$ E'\\n'";
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_store *s = NULL;
 	tract *t = NULL;
 	tract_commit *c = NULL, *got = NULL;
@@ -403,10 +403,10 @@ static void test_metacharacters_public_api(void **state)
 	assert_string_equal(tract_commit_message(got), text);
 	assert_string_equal(tract_commit_metadata(got), "{\"k\": \"'; DELETE FROM blobs; --\"}");
 	assert_non_null(strstr(tract_commit_content(got), "DROP; \\\\ $1"));
-	assert_int_equal(tract_compile(&ctx, t, NULL), 0);
+	assert_int_equal(tract_context_compile(&ctx, t, NULL), 0);
 	assert_int_equal(tract_context_render(&json, ctx, TRACT_FORMAT_OPENAI), 0);
 	assert_non_null(strstr(json, "100% -- DROP"));
-	tract_mem_free(json);
+	tract_string_free(json);
 	tract_context_free(ctx);
 	tract_commit_free(got);
 	tract_commit_free(c);
@@ -840,7 +840,7 @@ static int append_child(const char *uri, const char *id, long n, int w, const ch
 	for (i = 0; i < n; i++) {
 		tract_commit *c = NULL;
 		snprintf(text, sizeof(text), "writer %d, turn %ld", w, i);
-		if (tract_commit_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL) < 0) {
+		if (tract_commit_create_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL, NULL) < 0) {
 			fprintf(stderr, "writer %d, append %ld: %s (%s)\n", w, i,
 				tract_error_last()->message,
 				tract_error_name(tract_error_last()->code));
@@ -870,10 +870,11 @@ static void test_processes_append_to_one_branch(void **state)
 	tract_store *s = NULL;
 	tract *t = NULL;
 	tract_commit *root = NULL;
-	tract_commit_list log = {0};
-	tract_fsck_problem *problems = NULL;
-	tract_info *infos = NULL;
-	size_t n_problems = 0, n_infos = 0, i, n_sorted = 0, n_reported = 0;
+	tract_commit_list *log = NULL;
+	tract_fsck_report *report = NULL;
+	tract_fsck_problem *problems;
+	tract_info_list *infos = NULL;
+	size_t n_problems, i, n_sorted = 0, n_reported = 0;
 	char **sorted;
 	pid_t *pids;
 	struct timespec t0, t1;
@@ -885,7 +886,7 @@ static void test_processes_append_to_one_branch(void **state)
 	assert_int_equal(tract_store_open(&s, f->uri, TRACT_STORE_CREATE), 0);
 	assert_int_equal(tract_create(&t, s, NULL, NULL, NULL), 0);
 	snprintf(id, sizeof(id), "%s", tract_id(t));
-	assert_int_equal(tract_commit_instruction(&root, t, "Many writers, one branch."), 0);
+	assert_int_equal(tract_commit_create_instruction(&root, t, "Many writers, one branch.", NULL), 0);
 	tract_free(t);
 	tract_store_free(s);
 	t = NULL;
@@ -915,22 +916,22 @@ static void test_processes_append_to_one_branch(void **state)
 	 * of the tract, the root first. */
 	assert_int_equal(tract_store_open(&s, f->uri, 0), 0);
 	assert_int_equal(tract_open(&t, s, id, NULL), 0);
-	assert_int_equal(tract_log(&log, t, NULL, 0, TRACT_OP_UNKNOWN), 0);
-	assert_int_equal(log.count, (size_t)(writers * appends + 1));
-	assert_string_equal(tract_commit_hash(log.items[log.count - 1]), tract_commit_hash(root));
-	for (i = 0; i + 1 < log.count; i++)
-		assert_string_equal(tract_commit_parent(log.items[i]),
-				    tract_commit_hash(log.items[i + 1]));
-	assert_int_equal(tract_store_list(&infos, &n_infos, s), 0);
-	assert_int_equal(n_infos, 1);
-	assert_int_equal(infos[0].commit_count, writers * appends + 1);
-	tract_info_free(infos, n_infos);
+	assert_int_equal(tract_log_list(&log, t, NULL), 0);
+	assert_int_equal(log->count, (size_t)(writers * appends + 1));
+	assert_string_equal(tract_commit_hash(log->items[log->count - 1]), tract_commit_hash(root));
+	for (i = 0; i + 1 < log->count; i++)
+		assert_string_equal(tract_commit_parent(log->items[i]),
+				    tract_commit_hash(log->items[i + 1]));
+	assert_int_equal(tract_store_list_tracts(&infos, s), 0);
+	assert_int_equal(infos->count, 1);
+	assert_int_equal(infos->items[0].commit_count, writers * appends + 1);
+	tract_info_list_free(infos);
 
 	/* Every hash a writer reported is on it. */
-	sorted = calloc(log.count, sizeof(*sorted));
+	sorted = calloc(log->count, sizeof(*sorted));
 	assert_non_null(sorted);
-	for (i = 0; i < log.count; i++)
-		sorted[n_sorted++] = (char *)tract_commit_hash(log.items[i]);
+	for (i = 0; i < log->count; i++)
+		sorted[n_sorted++] = (char *)tract_commit_hash(log->items[i]);
 	qsort(sorted, n_sorted, sizeof(*sorted), cmp_str);
 	for (w = 0; w < writers; w++) {
 		FILE *in;
@@ -949,14 +950,16 @@ static void test_processes_append_to_one_branch(void **state)
 	}
 	rmdir(dir);
 	assert_int_equal(n_reported, (size_t)(writers * appends));
-	assert_int_equal(tract_fsck(&problems, &n_problems, s), 0);
+	assert_int_equal(tract_fsck_run(&report, s), 0);
+	problems = report->problems;
+	n_problems = report->count;
 	for (i = 0; i < n_problems; i++)
 		print_error("fsck: %s: %s\n", problems[i].object, problems[i].message);
 	assert_int_equal(n_problems, 0);
-	tract_fsck_free(problems, n_problems);
+	tract_fsck_report_free(report);
 	free(sorted);
 	free(pids);
-	tract_commit_list_dispose(&log);
+	tract_commit_list_free(log);
 	tract_commit_free(root);
 	tract_free(t);
 	tract_store_free(s);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "tokenizer.h"
 #include "testutil.h"
 #include "tract.h"
 
@@ -860,7 +861,7 @@ static void check_against_model(const char *what, const tract_context *ctx, cons
 		contents[i] = want[i].content;
 		names[i] = want[i].name;
 	}
-	tokens = tract_tokenizer_count_messages(tok, n, roles, contents, names);
+	CHECK_RC(tract_tokenizer_count_messages(&tokens, tok, n, roles, contents, names));
 	free(roles);
 	free(contents);
 	free(names);
@@ -941,7 +942,7 @@ typedef struct {
 	char uri[200];
 	tract_store *s;
 	tract *t;            /* the long-lived handle */
-	tract_options topts; /* its options */
+	tract_open_options topts; /* its options */
 	tract_tokenizer *tok;
 	model m;
 	int batch_depth;
@@ -956,14 +957,14 @@ static unsigned long total_hits, total_compiles, total_ops;
 
 static void head_of(run *r, char out[65])
 {
-	CHECK_RC(tract_head(out, NULL, NULL, r->t));
+	CHECK_RC(tract_head_get(out, NULL, NULL, r->t));
 }
 
 /* Plain compile on the long-lived handle vs a fresh handle, and both vs
  * the model. */
 static void verify(run *r, const char *what)
 {
-	tract_options fo = TRACT_OPTIONS_INIT;
+	tract_open_options fo = TRACT_OPEN_OPTIONS_INIT;
 	tract *f = NULL;
 	tract_context *cached = NULL, *fresh = NULL;
 	mmsg *want;
@@ -974,7 +975,7 @@ static void verify(run *r, const char *what)
 
 	head_of(r, head);
 	was_cached = head[0] && tract_cache_get(r->t->cache, head) != NULL;
-	CHECK_RC(tract_compile(&cached, r->t, NULL));
+	CHECK_RC(tract_context_compile(&cached, r->t, NULL));
 	r->compiles++;
 	r->hits += (unsigned long)was_cached;
 	if (head[0] && r->topts.compile_cache_size > 0)
@@ -984,7 +985,7 @@ static void verify(run *r, const char *what)
 	fo.compile_cache_size = 0;
 	fo.tokenizer = r->tok;
 	CHECK_RC(tract_open(&f, r->s, tract_id(r->t), &fo));
-	CHECK_RC(tract_compile(&fresh, f, NULL));
+	CHECK_RC(tract_context_compile(&fresh, f, NULL));
 	snprintf(w, sizeof(w), "%s (%s)", what, was_cached ? "cache hit" : "cache miss");
 
 	/* the model first: it tells which side is wrong */
@@ -1001,21 +1002,21 @@ static void verify(run *r, const char *what)
 	free(want);
 	check_same_context(cached, fresh);
 	CHECK(str_eq(tract_context_token_source(cached),
-	             r->m.nc ? (r->tok ? r->tok : tract_tokenizer_default())->source : ""),
+	             r->m.nc ? (r->tok ? r->tok : tract_tokenizer_default_get())->source : ""),
 	      "%s: token_source '%s'", what, tract_context_token_source(cached));
 
 	/* the log is the model's chain, newest first */
 	{
-		tract_commit_list l = {0};
+		tract_commit_list *l = NULL;
 		size_t i;
-		CHECK_RC(tract_log(&l, r->t, NULL, 0, TRACT_OP_UNKNOWN));
-		CHECK(l.count == r->m.nc, "%s: log has %zu commits, model %zu", what, l.count,
+		CHECK_RC(tract_log_list(&l, r->t, NULL));
+		CHECK(l->count == r->m.nc, "%s: log has %zu commits, model %zu", what, l->count,
 		      r->m.nc);
-		for (i = 0; i < l.count; i++)
-			CHECK(str_eq(tract_commit_hash(l.items[i]), r->m.c[r->m.nc - 1 - i].hash),
-			      "%s: log[%zu] %s, model %s", what, i, tract_commit_hash(l.items[i]),
+		for (i = 0; i < l->count; i++)
+			CHECK(str_eq(tract_commit_hash(l->items[i]), r->m.c[r->m.nc - 1 - i].hash),
+			      "%s: log[%zu] %s, model %s", what, i, tract_commit_hash(l->items[i]),
 			      r->m.c[r->m.nc - 1 - i].hash);
-		tract_commit_list_dispose(&l);
+		tract_commit_list_free(l);
 	}
 	CHECK(str_eq(head, r->m.nc ? r->m.c[r->m.nc - 1].hash : ""), "%s: HEAD %s, model %s", what,
 	      head, r->m.nc ? r->m.c[r->m.nc - 1].hash : "");
@@ -1028,7 +1029,7 @@ static void verify(run *r, const char *what)
 static void op_append(run *r)
 {
 	gen_content g;
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_commit *c = NULL;
 	char *config = rand_config();
 	char resp[65] = "";
@@ -1107,7 +1108,7 @@ static int pick_edit(run *r)
 static void op_edit(run *r)
 {
 	gen_content g;
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_commit *c = NULL;
 	char *config;
 	char ref[65];
@@ -1156,15 +1157,15 @@ static void op_edit(run *r)
  * the batch usable (validation failures write nothing). */
 static void op_fail(run *r)
 {
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
 	tract_commit *c = NULL;
-	tract_commit_list before = {0}, after = {0};
+	tract_commit_list *before = NULL, *after = NULL;
 	char hb[65], ha[65];
 	int e = pick_edit(r), rc, want;
 	const char *what;
 
 	head_of(r, hb);
-	CHECK_RC(tract_log(&before, r->t, NULL, 0, TRACT_OP_UNKNOWN));
+	CHECK_RC(tract_log_list(&before, r->t, NULL));
 	o.operation = TRACT_OP_EDIT;
 	if (e >= 0 && chance(70)) {
 		o.response_to = r->m.c[e].hash;
@@ -1186,7 +1187,7 @@ static void op_fail(run *r)
 		what = "annotation of an unknown commit";
 		want = TRACT_ENOTFOUND;
 		note("annotate an unknown commit: must fail");
-		rc = tract_annotate(
+		rc = tract_annotation_create(
 		    NULL, r->t, "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff00",
 		    TRACT_PRIORITY_SKIP, NULL);
 	}
@@ -1195,10 +1196,10 @@ static void op_fail(run *r)
 	CHECK(c == NULL, "%s gave a commit", what);
 	head_of(r, ha);
 	CHECK(str_eq(ha, hb), "%s moved HEAD", what);
-	CHECK_RC(tract_log(&after, r->t, NULL, 0, TRACT_OP_UNKNOWN));
-	CHECK(after.count == before.count, "%s changed the log", what);
-	tract_commit_list_dispose(&before);
-	tract_commit_list_dispose(&after);
+	CHECK_RC(tract_log_list(&after, r->t, NULL));
+	CHECK(after->count == before->count, "%s changed the log", what);
+	tract_commit_list_free(before);
+	tract_commit_list_free(after);
 }
 
 static void op_annotate(run *r)
@@ -1208,8 +1209,9 @@ static void op_annotate(run *r)
 	tract_priority p = ps[rnd(4)];
 	int target;
 	int64_t id = 0;
-	tract_annotation *anns = NULL;
-	size_t n = 0;
+	tract_annotation_list *list = NULL;
+	tract_annotation *anns;
+	size_t n;
 
 	if (!r->m.nc) {
 		op_append(r);
@@ -1218,20 +1220,22 @@ static void op_annotate(run *r)
 	target = (int)rnd((unsigned)r->m.nc);
 	note("annotate #%d (%.12s, %s) %s", target, r->m.c[target].hash,
 	     r->m.c[target].is_edit ? "edit" : r->m.c[target].ctype, tract_priority_name(p));
-	CHECK_RC(tract_annotate(&id, r->t, r->m.c[target].hash, p,
+	CHECK_RC(tract_annotation_create(&id, r->t, r->m.c[target].hash, p,
 	                        chance(30) ? "because \xf0\x9f\x98\x80" : NULL));
 	/* its time, for time travel */
-	CHECK_RC(tract_annotations_get(&anns, &n, r->t, r->m.c[target].hash));
+	CHECK_RC(tract_annotation_list_get(&list, r->t, r->m.c[target].hash));
+	anns = list->items;
+	n = list->count;
 	CHECK(n > 0 && anns[n - 1].id == id && anns[n - 1].priority == p,
 	      "the new annotation is not the latest of its target");
 	model_annotate(&r->m, target, p, anns[n - 1].created_at);
-	tract_annotations_free(anns, n);
+	tract_annotation_list_free(list);
 }
 
 /* Time travel must match the model and leave the cache alone. */
 static void op_time_travel(run *r)
 {
-	tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *ctx = NULL;
 	char head[65], what[160];
 	size_t before, n, upto = 0;
@@ -1255,14 +1259,14 @@ static void op_time_travel(run *r)
 			    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 			snprintf(what, sizeof(what), "compile at an unknown commit");
 			note("%s", what);
-			rc = tract_compile(&ctx, r->t, &o);
+			rc = tract_context_compile(&ctx, r->t, &o);
 			CHECK(rc == TRACT_ENOTFOUND, "%s returned %d, want ENOTFOUND", what, rc);
 		} else {
 			o.at_commit = r->m.c[0].hash;
 			o.at_time = r->m.c[0].at;
 			snprintf(what, sizeof(what), "compile with both at_commit and at_time");
 			note("%s", what);
-			rc = tract_compile(&ctx, r->t, &o);
+			rc = tract_context_compile(&ctx, r->t, &o);
 			CHECK(rc == TRACT_EINVAL, "%s returned %d, want EINVAL", what, rc);
 		}
 		CHECK(ctx == NULL, "%s gave a context", what);
@@ -1297,7 +1301,7 @@ static void op_time_travel(run *r)
 		strncat(what, " with edit markers", sizeof(what) - strlen(what) - 1);
 	}
 	note("%s", what);
-	CHECK_RC(tract_compile(&ctx, r->t, &o));
+	CHECK_RC(tract_context_compile(&ctx, r->t, &o));
 	want = calloc(r->m.nc + 1, sizeof(*want));
 	CHECK(want != NULL, "out of memory");
 	/* at_commit: current annotations; at_time: those in force then */
@@ -1344,7 +1348,7 @@ typedef struct {
  * on a new cache-free handle. */
 static char *render_compile(run *r, int fresh)
 {
-	tract_options fo = TRACT_OPTIONS_INIT;
+	tract_open_options fo = TRACT_OPEN_OPTIONS_INIT;
 	tract_context *ctx = NULL;
 	tract *f = NULL;
 	char *out = NULL;
@@ -1354,7 +1358,7 @@ static char *render_compile(run *r, int fresh)
 		fo.tokenizer = r->tok;
 		CHECK_RC(tract_open(&f, r->s, tract_id(r->t), &fo));
 	}
-	CHECK_RC(tract_compile(&ctx, f ? f : r->t, NULL));
+	CHECK_RC(tract_context_compile(&ctx, f ? f : r->t, NULL));
 	CHECK_RC(tract_context_render(&out, ctx, TRACT_FORMAT_JSON));
 	tract_context_free(ctx);
 	tract_free(f);
@@ -1363,18 +1367,18 @@ static char *render_compile(run *r, int fresh)
 
 static void save_state(run *r, saved_state *st)
 {
-	tract_commit_list l = {0};
+	tract_commit_list *l = NULL;
 	size_t i;
 
 	st->nc = r->m.nc;
 	st->na = r->m.na;
-	CHECK_RC(tract_log(&l, r->t, NULL, 0, TRACT_OP_UNKNOWN));
-	st->nlog = l.count;
-	st->log = calloc(l.count + 1, sizeof(*st->log));
+	CHECK_RC(tract_log_list(&l, r->t, NULL));
+	st->nlog = l->count;
+	st->log = calloc(l->count + 1, sizeof(*st->log));
 	CHECK(st->log != NULL, "out of memory");
-	for (i = 0; i < l.count; i++)
-		st->log[i] = xstrdup(tract_commit_hash(l.items[i]));
-	tract_commit_list_dispose(&l);
+	for (i = 0; i < l->count; i++)
+		st->log[i] = xstrdup(tract_commit_hash(l->items[i]));
+	tract_commit_list_free(l);
 	/* cache-free: the long-lived handle may hold the known config bug */
 	st->compiled = render_compile(r, 1);
 }
@@ -1386,32 +1390,32 @@ static void saved_dispose(saved_state *st)
 	for (i = 0; i < st->nlog; i++)
 		free(st->log[i]);
 	free(st->log);
-	tract_mem_free(st->compiled);
+	tract_string_free(st->compiled);
 	memset(st, 0, sizeof(*st));
 }
 
 static void check_restored(run *r, const saved_state *st)
 {
-	tract_commit_list l = {0};
+	tract_commit_list *l = NULL;
 	char *now;
 	size_t i;
 
-	CHECK_RC(tract_log(&l, r->t, NULL, 0, TRACT_OP_UNKNOWN));
-	CHECK(l.count == st->nlog, "after rollback the log has %zu commits, before %zu", l.count,
+	CHECK_RC(tract_log_list(&l, r->t, NULL));
+	CHECK(l->count == st->nlog, "after rollback the log has %zu commits, before %zu", l->count,
 	      st->nlog);
-	for (i = 0; i < l.count; i++)
-		CHECK(str_eq(tract_commit_hash(l.items[i]), st->log[i]),
-		      "after rollback log[%zu] is %s, before %s", i, tract_commit_hash(l.items[i]),
+	for (i = 0; i < l->count; i++)
+		CHECK(str_eq(tract_commit_hash(l->items[i]), st->log[i]),
+		      "after rollback log[%zu] is %s, before %s", i, tract_commit_hash(l->items[i]),
 		      st->log[i]);
-	tract_commit_list_dispose(&l);
+	tract_commit_list_free(l);
 	now = render_compile(r, 0);
 	CHECK(str_eq(now, st->compiled), "after rollback compile is\n  %s\nbefore\n  %s", now,
 	      st->compiled);
-	tract_mem_free(now);
+	tract_string_free(now);
 	now = render_compile(r, 1);
 	CHECK(str_eq(now, st->compiled), "after rollback a fresh compile is\n  %s\nbefore\n  %s",
 	      now, st->compiled);
-	tract_mem_free(now);
+	tract_string_free(now);
 }
 
 static void op_simple(run *r);
@@ -1488,7 +1492,7 @@ static void op_any(run *r)
 		 * recency / fills the cache between writes */
 		tract_context *ctx = NULL;
 		note("plain compile");
-		CHECK_RC(tract_compile(&ctx, r->t, NULL));
+		CHECK_RC(tract_context_compile(&ctx, r->t, NULL));
 		tract_context_free(ctx);
 	} else {
 		op_simple(r);
@@ -1543,7 +1547,7 @@ static void test_seed(void **state)
 	cur_step = 0;
 	trace_pos = 0;
 	rng_state = 0x5eed0000ULL + r->seed;
-	r->topts = (tract_options)TRACT_OPTIONS_INIT;
+	r->topts = (tract_open_options)TRACT_OPEN_OPTIONS_INIT;
 	r->topts.compile_cache_size = caps[r->seed % 3];
 	r->topts.verify_cache = (r->seed / 3) % 2;
 	r->tok = toks[(r->seed / 6) % 4];
@@ -1587,8 +1591,8 @@ static void test_seed(void **state)
 static void test_edit_config_regression(void **state)
 {
 	run *r = *state;
-	tract_commit_opts o = TRACT_COMMIT_OPTS_INIT;
-	tract_options fo = TRACT_OPTIONS_INIT;
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+	tract_open_options fo = TRACT_OPEN_OPTIONS_INIT;
 	tract_commit *c = NULL;
 	tract_context *ctx, *fresh;
 	char orig[65];
@@ -1606,7 +1610,7 @@ static void test_edit_config_regression(void **state)
 	                             &o));
 	snprintf(orig, sizeof(orig), "%s", tract_commit_hash(c));
 	tract_commit_free(c);
-	CHECK_RC(tract_compile(&r->ctx[0], r->t, NULL)); /* fills the cache */
+	CHECK_RC(tract_context_compile(&r->ctx[0], r->t, NULL)); /* fills the cache */
 	tract_context_free(r->ctx[0]);
 	r->ctx[0] = NULL;
 	o.operation = TRACT_OP_EDIT;
@@ -1623,8 +1627,8 @@ static void test_edit_config_regression(void **state)
 	                             &o));
 	fo.compile_cache_size = 0;
 	CHECK_RC(tract_open(&r->extra, r->s, tract_id(r->t), &fo));
-	CHECK_RC(tract_compile(&r->ctx[1], r->extra, NULL));
-	CHECK_RC(tract_compile(&r->ctx[0], r->t, NULL));
+	CHECK_RC(tract_context_compile(&r->ctx[1], r->extra, NULL));
+	CHECK_RC(tract_context_compile(&r->ctx[0], r->t, NULL));
 	ctx = r->ctx[0];
 	fresh = r->ctx[1];
 	CHECK(tract_context_count(fresh) == 1 && tract_context_count(ctx) == 1, "one message");
@@ -1649,7 +1653,7 @@ static void test_edit_config_regression(void **state)
 static void test_batch_read_failure_regression(void **state)
 {
 	run *r = *state;
-	tract_compile_opts o = TRACT_COMPILE_OPTS_INIT;
+	tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
 	tract_context *ctx = NULL;
 	tract_commit *c = NULL;
 	char resolved[65], head[65], inside[65];
@@ -1661,22 +1665,22 @@ static void test_batch_read_failure_regression(void **state)
 	note("batch read failure regression");
 	CHECK_RC(tract_store_open(&r->s, r->uri, TRACT_STORE_CREATE));
 	CHECK_RC(tract_create(&r->t, r->s, NULL, NULL, NULL));
-	CHECK_RC(tract_commit_instruction(NULL, r->t, "before the batch"));
+	CHECK_RC(tract_commit_create_instruction(NULL, r->t, "before the batch", NULL));
 	CHECK_RC(tract_batch_begin(r->t));
-	CHECK_RC(tract_commit_dialogue(&c, r->t, "user", "inside the batch", NULL));
+	CHECK_RC(tract_commit_create_dialogue(&c, r->t, "user", "inside the batch", NULL, NULL));
 	snprintf(inside, sizeof(inside), "%s", tract_commit_hash(c));
 	tract_commit_free(c);
-	rc = tract_resolve(resolved, r->t, "no-such-branch");
+	rc = tract_revision_resolve(resolved, r->t, "no-such-branch");
 	CHECK(rc == TRACT_ENOTFOUND, "resolve of an unknown ref returned %d", rc);
 	o.at_commit = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	rc = tract_compile(&ctx, r->t, &o);
+	rc = tract_context_compile(&ctx, r->t, &o);
 	CHECK(rc == TRACT_ENOTFOUND, "compile at an unknown commit returned %d", rc);
 	rc = tract_batch_commit(r->t);
 	CHECK(rc == 0,
 	      "tract_batch_commit after failed reads returned %d (%s): %s (the reads changed "
 	      "nothing)",
 	      rc, tract_error_name(rc), tract_error_last()->message);
-	CHECK_RC(tract_head(head, NULL, NULL, r->t));
+	CHECK_RC(tract_head_get(head, NULL, NULL, r->t));
 	CHECK(str_eq(head, inside), "HEAD %s after the batch, want the commit made in it %s", head,
 	      inside);
 }

@@ -29,22 +29,26 @@ extern "C" {
 typedef int (*tract_clone_progress_cb)(const char *phase, int64_t done, int64_t total,
 				       void *payload);
 
-/** Flags of tract_clone_opts. */
+/** Flags of tract_clone_options. */
 enum {
 	/** Do not run fsck on the copy before committing it. */
 	TRACT_CLONE_NO_VERIFY = 1u << 0,
 };
 
-/** Options of tract_store_clone(). Initialise with TRACT_CLONE_OPTS_INIT. */
+/** Options of tract_store_clone(): TRACT_CLONE_OPTIONS_INIT or
+ *  tract_clone_options_init(). */
 typedef struct {
 	unsigned int version;
 	unsigned int flags;               /**< TRACT_CLONE_* */
 	tract_clone_progress_cb progress; /**< may be NULL */
 	void *progress_payload;
-} tract_clone_opts;
+} tract_clone_options;
 
-#define TRACT_CLONE_OPTS_VERSION 1
-#define TRACT_CLONE_OPTS_INIT {TRACT_CLONE_OPTS_VERSION, 0, NULL, NULL}
+#define TRACT_CLONE_OPTIONS_VERSION 1
+#define TRACT_CLONE_OPTIONS_INIT {TRACT_CLONE_OPTIONS_VERSION, 0, NULL, NULL}
+
+/** Initialize opts as TRACT_CLONE_OPTIONS_INIT with the given version. */
+TRACT_EXTERN(int) tract_clone_options_init(tract_clone_options *opts, unsigned int version);
 
 /** What a clone copied, per table, and what fsck said about the copy. */
 typedef struct {
@@ -64,9 +68,8 @@ typedef struct {
 	int64_t peak_deferred;       /**< most commits waiting at once */
 	int verified;                /**< fsck ran on the copy */
 	/** fsck's findings on the copy (warnings only, unless the clone
-	 *  failed with TRACT_ECORRUPT); release with tract_clone_stats_dispose. */
-	tract_fsck_problem *problems;
-	size_t problem_count;
+	 *  failed with TRACT_ECORRUPT); NULL when fsck did not run. */
+	tract_fsck_report *fsck;
 } tract_clone_stats;
 
 /**
@@ -89,20 +92,21 @@ typedef struct {
  * already held.
  *
  * Everything is written in one transaction on the destination, and unless
- * TRACT_CLONE_NO_VERIFY the copy is checked with tract_fsck() inside it
+ * TRACT_CLONE_NO_VERIFY the copy is checked with tract_fsck_run() inside it
  * before it commits: an error-severity problem (a corrupt source) rolls it
  * back with TRACT_ECORRUPT. On any failure nothing is left in the
  * destination; a destination file or directory the call created itself is
  * removed again (for file-based backends).
  *
- * out_stats (may be NULL) is filled in both cases; dispose of it with
- * tract_clone_stats_dispose(). opts may be NULL.
+ * *out_stats (out_stats may be NULL) receives the figures in both cases,
+ * unless memory ran out; release them with tract_clone_stats_free(). opts
+ * may be NULL.
  */
-TRACT_EXTERN(int) tract_store_clone(tract_clone_stats *out_stats, const char *src_uri,
-				    const char *dst_uri, const tract_clone_opts *opts);
+TRACT_EXTERN(int) tract_store_clone(tract_clone_stats **out_stats, const char *src_uri,
+				    const char *dst_uri, const tract_clone_options *opts);
 
-/** Release what a tract_clone_stats holds (not the struct itself). */
-TRACT_EXTERN(void) tract_clone_stats_dispose(tract_clone_stats *stats);
+/** Release clone figures. NULL is a no-op. */
+TRACT_EXTERN(void) tract_clone_stats_free(tract_clone_stats *stats);
 
 #ifdef __cplusplus
 }

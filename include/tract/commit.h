@@ -15,7 +15,8 @@ extern "C" {
 /** A commit read from the store (immutable). */
 typedef struct tract_commit tract_commit;
 
-/** Options of tract_commit_create(). Initialise with TRACT_COMMIT_OPTS_INIT. */
+/** Options of tract_commit_create() and its shortcuts:
+ *  TRACT_COMMIT_OPTIONS_INIT or tract_commit_options_init(). */
 typedef struct {
 	unsigned int version;
 	tract_operation operation;   /**< TRACT_OP_APPEND (default) or TRACT_OP_EDIT */
@@ -25,10 +26,13 @@ typedef struct {
 	const char *message;         /**< free-text commit message, may be NULL */
 	const char *metadata_json;   /**< a JSON object or NULL */
 	const char *generation_config_json; /**< a JSON object or NULL */
-} tract_commit_opts;
+} tract_commit_options;
 
-#define TRACT_COMMIT_OPTS_VERSION 1
-#define TRACT_COMMIT_OPTS_INIT {TRACT_COMMIT_OPTS_VERSION, TRACT_OP_APPEND, NULL, NULL, NULL, NULL}
+#define TRACT_COMMIT_OPTIONS_VERSION 1
+#define TRACT_COMMIT_OPTIONS_INIT {TRACT_COMMIT_OPTIONS_VERSION, TRACT_OP_APPEND, NULL, NULL, NULL, NULL}
+
+/** Initialize opts as TRACT_COMMIT_OPTIONS_INIT with the given version. */
+TRACT_EXTERN(int) tract_commit_options_init(tract_commit_options *opts, unsigned int version);
 
 /**
  * Commit content (a JSON object whose "content_type" selects the type,
@@ -40,21 +44,28 @@ typedef struct {
  * exhausted), TRACT_ESTORAGE.
  */
 TRACT_EXTERN(int) tract_commit_create(tract_commit **out, tract *t, const char *content_json,
-				      const tract_commit_opts *opts);
+				      const tract_commit_options *opts);
 
-/** Shortcuts: an instruction, a dialogue turn (role user/assistant/system). */
-TRACT_EXTERN(int) tract_commit_instruction(tract_commit **out, tract *t, const char *text);
-TRACT_EXTERN(int) tract_commit_dialogue(tract_commit **out, tract *t, const char *role,
-					const char *text, const char *name);
+/**
+ * Shortcuts that build the content object: an instruction; a dialogue
+ * turn (role "user", "assistant" or "system"; name may be NULL). opts as
+ * for tract_commit_create() (may be NULL).
+ */
+TRACT_EXTERN(int) tract_commit_create_instruction(tract_commit **out, tract *t, const char *text,
+						  const tract_commit_options *opts);
+TRACT_EXTERN(int) tract_commit_create_dialogue(tract_commit **out, tract *t, const char *role,
+					       const char *text, const char *name,
+					       const tract_commit_options *opts);
 
 /**
  * Resolve a reference of this tract to a full hash: an exact hash, a
  * branch name, or a unique hex prefix of at least 4 characters
  * (case-insensitive). Errors: TRACT_ENOTFOUND, TRACT_EAMBIGUOUS.
  */
-TRACT_EXTERN(int) tract_resolve(char out[65], tract *t, const char *ref);
+TRACT_EXTERN(int) tract_revision_resolve(char out[TRACT_HASH_HEXSIZE + 1], tract *t,
+					 const char *ref);
 
-/** Look up a commit by reference (see tract_resolve), with its content. */
+/** Look up a commit by reference (see tract_revision_resolve), with its content. */
 TRACT_EXTERN(int) tract_commit_lookup(tract_commit **out, tract *t, const char *ref);
 
 TRACT_EXTERN(void) tract_commit_free(tract_commit *c);
@@ -80,8 +91,8 @@ TRACT_EXTERN(const char *) tract_commit_extra_parent(const tract_commit *c, size
 /**
  * The commit as the JSON object of CLI.md's `log --json` (commit_hash,
  * parent_hash, content_type, operation, response_to, message,
- * token_count, created_at, metadata, generation_config). Caller frees with
- * tract_mem_free.
+ * token_count, created_at, metadata, generation_config, plus tract_id and
+ * content_hash). Release with tract_string_free().
  */
 TRACT_EXTERN(int) tract_commit_to_json(char **out, const tract_commit *c);
 
@@ -91,46 +102,75 @@ typedef struct {
 	size_t count;
 } tract_commit_list;
 
-TRACT_EXTERN(void) tract_commit_list_dispose(tract_commit_list *list);
+/** Release a list and its commits. NULL is a no-op. */
+TRACT_EXTERN(void) tract_commit_list_free(tract_commit_list *list);
+
+/** Options of tract_log_list(): TRACT_LOG_OPTIONS_INIT or tract_log_options_init(). */
+typedef struct {
+	unsigned int version;
+	/** Where the walk starts: a reference of the tract; NULL = HEAD. */
+	const char *start;
+	/** At most this many commits; 0 = all. */
+	size_t limit;
+	/** Only commits of this operation (counted against limit);
+	 *  TRACT_OP_UNKNOWN = every operation. */
+	tract_operation operation;
+} tract_log_options;
+
+#define TRACT_LOG_OPTIONS_VERSION 1
+#define TRACT_LOG_OPTIONS_INIT {TRACT_LOG_OPTIONS_VERSION, NULL, 0, TRACT_OP_UNKNOWN}
+
+/** Initialize opts as TRACT_LOG_OPTIONS_INIT with the given version. */
+TRACT_EXTERN(int) tract_log_options_init(tract_log_options *opts, unsigned int version);
 
 /**
- * History along first parents from start (NULL = HEAD), newest first.
- * limit 0 means everything. op_filter TRACT_OP_UNKNOWN means every
- * operation; otherwise only matching commits are returned and counted.
+ * History along first parents, newest first (opts NULL: from HEAD, every
+ * commit). Release the list with tract_commit_list_free().
  */
-TRACT_EXTERN(int) tract_log(tract_commit_list *out, tract *t, const char *start, size_t limit,
-			    tract_operation op_filter);
+TRACT_EXTERN(int) tract_log_list(tract_commit_list **out, tract *t, const tract_log_options *opts);
 
 /**
  * Commits of the tract (every branch, edits included) whose generation
  * config member `field` (a dotted path) compares with value_json under op
  * ("=", "!=", ">", "<", ">=", "<=") by SQLite's rules. Oldest first.
  */
-TRACT_EXTERN(int) tract_query_by_config(tract_commit_list *out, tract *t, const char *field,
-					const char *op, const char *value_json);
+TRACT_EXTERN(int) tract_config_query(tract_commit_list **out, tract *t, const char *field,
+				     const char *op, const char *value_json);
 
 /** An annotation row. */
 typedef struct {
 	int64_t id;
-	char tract_id[65];
-	char target_hash[65];
+	char tract_id[TRACT_ID_MAXLEN + 1];
+	char target_hash[TRACT_HASH_HEXSIZE + 1];
 	tract_priority priority;
 	char *reason; /**< NULL when none */
 	tract_time created_at;
 } tract_annotation;
 
-/** Set the priority of a commit (reason may be NULL). out_id may be NULL. */
-TRACT_EXTERN(int) tract_annotate(int64_t *out_id, tract *t, const char *ref,
-				 tract_priority priority, const char *reason);
+/** The annotations of one commit. */
+typedef struct {
+	tract_annotation *items;
+	size_t count;
+} tract_annotation_list;
 
-/** Every annotation of a commit, oldest first (ties by id). */
-TRACT_EXTERN(int) tract_annotations_get(tract_annotation **out, size_t *count, tract *t,
-					const char *ref);
-TRACT_EXTERN(void) tract_annotations_free(tract_annotation *anns, size_t count);
+/** Set the priority of a commit (reason may be NULL). out_id may be NULL. */
+TRACT_EXTERN(int) tract_annotation_create(int64_t *out_id, tract *t, const char *ref,
+					  tract_priority priority, const char *reason);
+
+/** Every annotation of a commit, oldest first (ties by id). Release the
+ *  list with tract_annotation_list_free(). */
+TRACT_EXTERN(int) tract_annotation_list_get(tract_annotation_list **out, tract *t,
+					    const char *ref);
+TRACT_EXTERN(void) tract_annotation_list_free(tract_annotation_list *list);
 
 /** "skip"/"normal"/"pinned" <-> enum. parse returns TRACT_EINVAL when unknown. */
 TRACT_EXTERN(const char *) tract_priority_name(tract_priority p);
 TRACT_EXTERN(int) tract_priority_parse(tract_priority *out, const char *name);
+
+/** "append"/"edit" <-> enum (case-insensitive parse; TRACT_EINVAL when
+ *  unknown); the name of TRACT_OP_UNKNOWN is "unknown". */
+TRACT_EXTERN(const char *) tract_operation_name(tract_operation op);
+TRACT_EXTERN(int) tract_operation_parse(tract_operation *out, const char *name);
 
 #ifdef __cplusplus
 }

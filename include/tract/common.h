@@ -33,23 +33,24 @@ typedef enum {
 	TRACT_ENOTFOUND = -2,  /**< commit, ref, tract, blob... not found */
 	TRACT_EAMBIGUOUS = -3, /**< a hash prefix matches several commits */
 	TRACT_EINVAL = -4,     /**< invalid input (content, JSON, names...) */
-	TRACT_ECONFLICT = -5,  /**< merge conflict */
+	/* -5, -9 .. -12 and -19 are reserved for codes of the operations to
+	 * come (merge conflict, LLM providers, closed handles). */
 	TRACT_ESTALE = -6,     /**< a ref moved under us (compare-and-swap lost) */
 	TRACT_EBUDGET = -7,    /**< token budget exceeded (action reject) */
 	TRACT_EDETACHED = -8,  /**< operation refused in detached HEAD state */
-	TRACT_ENOLLM = -9,     /**< no LLM provider configured */
-	TRACT_EAUTH = -10,     /**< provider authentication failure */
-	TRACT_ERATELIMIT = -11, /**< provider rate limit */
-	TRACT_ETIMEOUT = -12,  /**< timeout */
-	TRACT_EPLUGIN = -13,   /**< plugin missing, bad symbol or ABI version */
+	TRACT_EPLUGIN = -13,   /**< plugin missing, bad symbol, table or ABI version */
 	TRACT_ESTORAGE = -14,  /**< storage backend failure */
 	TRACT_ENOMEM = -15,    /**< out of memory */
 	TRACT_ECORRUPT = -16,  /**< stored data is malformed */
 	TRACT_EEDIT = -17,     /**< edit target rule violated */
 	TRACT_EEXISTS = -18,   /**< object already exists */
-	TRACT_ECLOSED = -19,   /**< handle already closed */
 	TRACT_EVERSION = -20,  /**< store schema version not supported */
 } tract_error_code;
+
+/** Hex digits of a hash (SHA-256); buffers hold TRACT_HASH_HEXSIZE + 1. */
+#define TRACT_HASH_HEXSIZE 64
+/** Longest tract id (1-64 of [A-Za-z0-9._-]); buffers hold TRACT_ID_MAXLEN + 1. */
+#define TRACT_ID_MAXLEN 64
 
 /** The last error of the calling thread. */
 typedef struct {
@@ -100,11 +101,15 @@ typedef int64_t tract_time;
 /** Current time (UTC, microseconds), strictly increasing in this process. */
 TRACT_EXTERN(tract_time) tract_time_now(void);
 
+/** Room for tract_time_format()'s text and its NUL. */
+#define TRACT_TIME_BUFSIZE 40
+
 /**
  * Format a time as ISO 8601 "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" into buf
- * (at least 33 bytes). Returns buf.
+ * (TRACT_TIME_BUFSIZE bytes are always enough). TRACT_EINVAL when len is
+ * too small (buf then holds "").
  */
-TRACT_EXTERN(char *) tract_time_format(char *buf, size_t len, tract_time t);
+TRACT_EXTERN(int) tract_time_format(char *buf, size_t len, tract_time t);
 
 /**
  * Parse an ISO 8601 instant ("2024-01-02T03:04:05[.ffffff][Z|+HH:MM]", a
@@ -112,6 +117,15 @@ TRACT_EXTERN(char *) tract_time_format(char *buf, size_t len, tract_time t);
  * it to UTC. Returns 0 or TRACT_EINVAL.
  */
 TRACT_EXTERN(int) tract_time_parse(tract_time *out, const char *text);
+
+/** Free a string the library allocated for the caller. NULL is a no-op. */
+TRACT_EXTERN(void) tract_string_free(char *str);
+
+/** Warning hook (budget warn, missing tokenizer data...). */
+typedef void (*tract_warning_cb)(const char *message, void *payload);
+/** Set the process-wide warning hook; NULL restores the default (a line
+ *  "tract: warning: ..." on stderr). */
+TRACT_EXTERN(void) tract_warning_hook_set(tract_warning_cb cb, void *payload);
 
 #ifdef __cplusplus
 }

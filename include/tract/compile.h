@@ -14,7 +14,8 @@ extern "C" {
 /** A compiled context (immutable copy; owns its strings). */
 typedef struct tract_context tract_context;
 
-/** Options of tract_compile(). Initialise with TRACT_COMPILE_OPTS_INIT. */
+/** Options of tract_context_compile(): TRACT_COMPILE_OPTIONS_INIT or
+ *  tract_compile_options_init(). */
 typedef struct {
 	unsigned int version;
 	/** Compile as of this commit (a reference of the tract), or NULL. */
@@ -25,17 +26,20 @@ typedef struct {
 	int edit_markers;
 	/** Give merge commits their reference JSON message (default: none). */
 	int merge_messages;
-} tract_compile_opts;
+} tract_compile_options;
 
-#define TRACT_COMPILE_OPTS_VERSION 1
-#define TRACT_COMPILE_OPTS_INIT {TRACT_COMPILE_OPTS_VERSION, NULL, TRACT_TIME_NONE, 0, 0}
+#define TRACT_COMPILE_OPTIONS_VERSION 1
+#define TRACT_COMPILE_OPTIONS_INIT {TRACT_COMPILE_OPTIONS_VERSION, NULL, TRACT_TIME_NONE, 0, 0}
+
+/** Initialize opts as TRACT_COMPILE_OPTIONS_INIT with the given version. */
+TRACT_EXTERN(int) tract_compile_options_init(tract_compile_options *opts, unsigned int version);
 
 /**
  * Compile HEAD (spec/core.md §6). opts NULL means a plain compile, which
  * uses the compile cache. at_commit and at_time are exclusive
  * (TRACT_EINVAL); an unknown at_commit is TRACT_ENOTFOUND.
  */
-TRACT_EXTERN(int) tract_compile(tract_context **out, tract *t, const tract_compile_opts *opts);
+TRACT_EXTERN(int) tract_context_compile(tract_context **out, tract *t, const tract_compile_options *opts);
 
 TRACT_EXTERN(void) tract_context_free(tract_context *ctx);
 
@@ -63,8 +67,13 @@ typedef enum {
 	TRACT_FORMAT_TEXT = 3,
 } tract_format;
 
-/** Render a context; caller frees with tract_mem_free. */
+/** Render a context; release *out with tract_string_free(). */
 TRACT_EXTERN(int) tract_context_render(char **out, const tract_context *ctx, tract_format fmt);
+
+/** "json", "openai", "anthropic", "text" <-> enum (parse: TRACT_EINVAL
+ *  when unknown). */
+TRACT_EXTERN(const char *) tract_format_name(tract_format fmt);
+TRACT_EXTERN(int) tract_format_parse(tract_format *out, const char *name);
 
 /**
  * Record the token usage a provider reported for the current HEAD (or
@@ -74,7 +83,7 @@ TRACT_EXTERN(int) tract_context_render(char **out, const tract_context *ctx, tra
  * same HEAD report the API figures. out (may be NULL) receives the
  * updated context.
  */
-TRACT_EXTERN(int) tract_record_usage(tract_context **out, tract *t, const char *usage_json,
+TRACT_EXTERN(int) tract_usage_record(tract_context **out, tract *t, const char *usage_json,
 				     const char *head_hash);
 
 #ifdef __cplusplus

@@ -34,7 +34,8 @@ TRACT_EXTERN(int) tract_content_type_register(tract *t, const char *name,
  * *out_json (may be NULL) receives the J-STORE rendering and
  * out_content_hash (may be NULL) the 64-hex content hash.
  */
-TRACT_EXTERN(int) tract_content_normalize(char **out_json, char out_content_hash[65], tract *t,
+TRACT_EXTERN(int) tract_content_normalize(char **out_json,
+					  char out_content_hash[TRACT_HASH_HEXSIZE + 1], tract *t,
 					  const char *content_json);
 
 #ifdef __cplusplus

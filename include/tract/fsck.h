@@ -23,12 +23,19 @@ typedef struct {
 	char *message; /**< one line */
 } tract_fsck_problem;
 
+/** What fsck found. */
+typedef struct {
+	tract_fsck_problem *problems;
+	size_t count;
+	size_t errors; /**< problems of severity TRACT_FSCK_ERROR */
+} tract_fsck_report;
+
 /**
  * Check a whole store. Returns 0 when the check ran (problems or not);
- * *out and *count list what was found.
+ * *out lists what was found: release it with tract_fsck_report_free().
  */
-TRACT_EXTERN(int) tract_fsck(tract_fsck_problem **out, size_t *count, tract_store *store);
-TRACT_EXTERN(void) tract_fsck_free(tract_fsck_problem *problems, size_t count);
+TRACT_EXTERN(int) tract_fsck_run(tract_fsck_report **out, tract_store *store);
+TRACT_EXTERN(void) tract_fsck_report_free(tract_fsck_report *report);
 
 #ifdef __cplusplus
 }

@@ -23,14 +23,21 @@ typedef struct {
 	char *error;      /**< why it cannot be used, or NULL */
 } tract_plugin_info;
 
+/** The plugins found. */
+typedef struct {
+	tract_plugin_info *items;
+	size_t count;
+} tract_plugin_info_list;
+
 /**
  * Every plugin file found on the search path (TRACT_PLUGIN_PATH, the build
- * tree, the installed plugin directory), first match per name.
+ * tree, the installed plugin directory), first match per name. Release
+ * the list with tract_plugin_info_list_free().
  */
-TRACT_EXTERN(int) tract_plugin_list(tract_plugin_info **out, size_t *count);
-TRACT_EXTERN(void) tract_plugin_info_free(tract_plugin_info *infos, size_t count);
+TRACT_EXTERN(int) tract_plugin_list(tract_plugin_info_list **out);
+TRACT_EXTERN(void) tract_plugin_info_list_free(tract_plugin_info_list *list);
 
-/** The search path as a colon-separated string (caller frees with tract_mem_free). */
+/** The search path as a colon-separated string (release with tract_string_free). */
 TRACT_EXTERN(int) tract_plugin_search_path(char **out);
 
 #ifdef __cplusplus

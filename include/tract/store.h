@@ -34,13 +34,17 @@ enum {
  */
 TRACT_EXTERN(int) tract_store_open(tract_store **out, const char *uri, unsigned flags);
 
-/** Close a store. Every tract opened from it must be freed first. NULL is a no-op. */
+/**
+ * Release a store handle. Tracts opened from it keep it alive: the
+ * connection closes when the store and every tract of it are freed, in
+ * any order. NULL is a no-op.
+ */
 TRACT_EXTERN(void) tract_store_free(tract_store *store);
 
 /** Name of the backend serving the store ("sqlite"...). */
 TRACT_EXTERN(const char *) tract_store_backend_name(const tract_store *store);
 
-/** One tract of a store, as listed by tract_store_list(). */
+/** One tract of a store, as listed by tract_store_list_tracts(). */
 typedef struct {
 	char *tract_id;
 	char *display_name;    /**< NULL when none */
@@ -51,11 +55,19 @@ typedef struct {
 	char *parent_tract_id; /**< spawning parent, NULL when none */
 } tract_info;
 
-/** List the tracts of a store, most recently active first. */
-TRACT_EXTERN(int) tract_store_list(tract_info **out, size_t *count, tract_store *store);
-TRACT_EXTERN(void) tract_info_free(tract_info *infos, size_t count);
+/** The tracts of a store. */
+typedef struct {
+	tract_info *items;
+	size_t count;
+} tract_info_list;
 
-/** Options of a tract handle. Initialise with TRACT_OPTIONS_INIT. */
+/** List the tracts of a store, most recently active first. Release the
+ *  list with tract_info_list_free(). */
+TRACT_EXTERN(int) tract_store_list_tracts(tract_info_list **out, tract_store *store);
+TRACT_EXTERN(void) tract_info_list_free(tract_info_list *list);
+
+/** Options of tract_create() and tract_open(): TRACT_OPEN_OPTIONS_INIT or
+ *  tract_open_options_init(). */
 typedef struct {
 	unsigned int version;
 	/** Compile cache capacity in snapshots (LRU). 0 disables the cache. */
@@ -66,10 +78,14 @@ typedef struct {
 	const char *default_branch;
 	/** Testing aid: every cache hit is checked against a fresh compile. */
 	int verify_cache;
-} tract_options;
+} tract_open_options;
 
-#define TRACT_OPTIONS_VERSION 1
-#define TRACT_OPTIONS_INIT {TRACT_OPTIONS_VERSION, 8, NULL, NULL, 0}
+#define TRACT_OPEN_OPTIONS_VERSION 1
+#define TRACT_OPEN_OPTIONS_INIT {TRACT_OPEN_OPTIONS_VERSION, 8, NULL, NULL, 0}
+
+/** Initialize opts as TRACT_OPEN_OPTIONS_INIT with the given version
+ *  (TRACT_OPEN_OPTIONS_VERSION, or older). */
+TRACT_EXTERN(int) tract_open_options_init(tract_open_options *opts, unsigned int version);
 
 /**
  * Create a new tract in the store. tract_id NULL generates a random one
@@ -77,7 +93,7 @@ typedef struct {
  * An existing tract_id is a TRACT_EEXISTS error.
  */
 TRACT_EXTERN(int) tract_create(tract **out, tract_store *store, const char *tract_id,
-			       const char *display_name, const tract_options *opts);
+			       const char *display_name, const tract_open_options *opts);
 
 /**
  * Open an existing tract. tract_id NULL picks the only tract of the store,
@@ -85,7 +101,7 @@ TRACT_EXTERN(int) tract_create(tract **out, tract_store *store, const char *trac
  * tract gives TRACT_ENOTFOUND ("No tracts found in store").
  */
 TRACT_EXTERN(int) tract_open(tract **out, tract_store *store, const char *tract_id,
-			     const tract_options *opts);
+			     const tract_open_options *opts);
 
 /** Free a tract handle (the store stays open). NULL is a no-op. */
 TRACT_EXTERN(void) tract_free(tract *t);
@@ -97,17 +113,18 @@ TRACT_EXTERN(const char *) tract_id(const tract *t);
 TRACT_EXTERN(tract_store *) tract_owner(const tract *t);
 
 /**
- * Current HEAD: *out_hash receives a 65-byte hex string or is set to ""
- * when the tract has no commit; *out_branch (may be NULL) receives the
- * branch name (caller frees with tract_mem_free) or NULL when detached or
- * empty; *out_detached (may be NULL) is set.
+ * Current HEAD: out_hash receives the commit's hex hash, or "" when the
+ * tract has no commit; *out_branch (may be NULL) receives the branch name
+ * (release with tract_string_free) or NULL when detached or empty;
+ * *out_detached (may be NULL) is set.
  */
-TRACT_EXTERN(int) tract_head(char out_hash[65], char **out_branch, int *out_detached, tract *t);
+TRACT_EXTERN(int) tract_head_get(char out_hash[TRACT_HASH_HEXSIZE + 1], char **out_branch,
+				 int *out_detached, tract *t);
 
 /** Status of a tract (CLI `status`). */
 typedef struct {
-	char tract_id[65];
-	char head[65];       /**< "" when empty */
+	char tract_id[TRACT_ID_MAXLEN + 1];
+	char head[TRACT_HASH_HEXSIZE + 1]; /**< "" when empty */
 	char *branch;        /**< NULL when detached or empty */
 	int detached;
 	int64_t commit_count; /**< effective commits (compiled messages) */
@@ -116,8 +133,9 @@ typedef struct {
 	int64_t max_tokens;  /**< -1 when no budget */
 } tract_status;
 
-TRACT_EXTERN(int) tract_status_get(tract_status *out, tract *t);
-TRACT_EXTERN(void) tract_status_dispose(tract_status *st);
+/** The status of a tract; release it with tract_status_free(). */
+TRACT_EXTERN(int) tract_status_get(tract_status **out, tract *t);
+TRACT_EXTERN(void) tract_status_free(tract_status *status);
 
 /** Budget actions. */
 typedef enum {
@@ -146,14 +164,6 @@ TRACT_EXTERN(int) tract_budget_set(tract *t, int64_t max_tokens, tract_budget_ac
 TRACT_EXTERN(int) tract_batch_begin(tract *t);
 TRACT_EXTERN(int) tract_batch_commit(tract *t);
 TRACT_EXTERN(int) tract_batch_rollback(tract *t);
-
-/** Free a string returned by the library. */
-TRACT_EXTERN(void) tract_mem_free(void *ptr);
-
-/** Log hook for warnings (budget warn, missing tokenizer data...). */
-typedef void (*tract_log_cb)(const char *message, void *payload);
-/** Set the process-wide warning hook; NULL restores the default (stderr). */
-TRACT_EXTERN(void) tract_log_set(tract_log_cb cb, void *payload);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,11 @@ extern "C" {
 
 #define TRACT_TOKENIZER_VERSION 1
 
+/**
+ * A token counter. Versioned: set version to TRACT_TOKENIZER_VERSION (the
+ * library accepts 0 < version <= TRACT_TOKENIZER_VERSION and reads only
+ * the members the version has: flags came with version 1).
+ */
 struct tract_tokenizer {
 	unsigned int version;
 	/**
@@ -41,28 +46,29 @@ struct tract_tokenizer {
 /**
  * The default counter: exact o200k_base when its table is found (see
  * tract_tokenizer_bpe), otherwise the estimate, after one warning through
- * the log hook (tract_log_set) saying where the table was looked for and
- * how to install it. Decided once per process. Never NULL.
+ * the warning hook (tract_warning_hook_set) saying where the table was
+ * looked for and how to install it. Decided once per process; never
+ * fails (returns 0).
  */
-TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_default(void);
+TRACT_EXTERN(int) tract_tokenizer_default(tract_tokenizer **out);
 /**
  * A counter by name: "o200k_base", "cl100k_base" (also with a "tiktoken:"
  * prefix, as token_source spells them), "estimate" (or
- * "estimate:bytes/4"), "null". NULL with TRACT_EINVAL for an unknown name
- * and TRACT_ENOTFOUND when an encoding's table is not installed.
+ * "estimate:bytes/4"), "null". TRACT_EINVAL for an unknown name and
+ * TRACT_ENOTFOUND when an encoding's table is not installed.
  */
-TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_get(const char *name);
+TRACT_EXTERN(int) tract_tokenizer_get(tract_tokenizer **out, const char *name);
 /**
  * The encoding a model's tokens are counted with, as tiktoken maps them:
  * gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o1/o3/o4 families give
  * "o200k_base"; gpt-4 (gpt-4-turbo, gpt-4-32k...), gpt-3.5 and the
  * embedding/base models of that time give "cl100k_base"; "ft:" and
  * "provider/" prefixes are looked through; unknown or NULL models give
- * "o200k_base". Case-insensitive. Never NULL.
+ * "o200k_base". Case-insensitive. Never fails (returns 0).
  */
-TRACT_EXTERN(const char *) tract_encoding_for_model(const char *model);
-/** tract_tokenizer_get(tract_encoding_for_model(model)). */
-TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_for_model(const char *model);
+TRACT_EXTERN(int) tract_tokenizer_model_encoding(const char **out, const char *model);
+/** tract_tokenizer_get() of tract_tokenizer_model_encoding(model). */
+TRACT_EXTERN(int) tract_tokenizer_for_model(tract_tokenizer **out, const char *model);
 /** The estimate counter: ceil(UTF-8 bytes / 4); source "estimate:bytes/4". */
 TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_estimate(void);
 /** The null counter: every count is 0; source "". */
@@ -78,22 +84,27 @@ TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_null(void);
  * tract-mkbpe builds at setup, mapped from disk), <encoding>.json (the
  * tiktoken npm package's encoder file) and <encoding>.tiktoken (a rank
  * file) are tried in that order. It is loaded once per process and shared
- * by every handle and thread. NULL when it cannot be found or loaded (see
- * tract_error_last()). Invalid UTF-8 counts as TRACT_EINVAL.
+ * by every handle and thread. TRACT_ENOTFOUND when it cannot be found,
+ * TRACT_ECORRUPT when it cannot be read.
  */
-TRACT_EXTERN(tract_tokenizer *) tract_tokenizer_bpe(const char *encoding);
+TRACT_EXTERN(int) tract_tokenizer_bpe(tract_tokenizer **out, const char *encoding);
 
-/** Count a text with a counter (NULL = default). */
-TRACT_EXTERN(int64_t) tract_tokenizer_count(tract_tokenizer *tok, const char *text, size_t len);
+/**
+ * Count len bytes of text (valid UTF-8; U+0000 counts like any character)
+ * with a counter (NULL = the default). TRACT_EINVAL for invalid UTF-8 or
+ * a counter whose version this library does not know.
+ */
+TRACT_EXTERN(int) tract_tokenizer_count(int64_t *out, tract_tokenizer *tok, const char *text,
+					size_t len);
 
 /**
  * Count a list of messages: 3 + Σ(3 + tok(role) + tok(content)
  * [+ tok(name) + 1]); 0 for no messages. names may be NULL.
  */
-TRACT_EXTERN(int64_t) tract_tokenizer_count_messages(tract_tokenizer *tok, size_t n,
-						     const char *const *roles,
-						     const char *const *contents,
-						     const char *const *names);
+TRACT_EXTERN(int) tract_tokenizer_count_messages(int64_t *out, tract_tokenizer *tok, size_t n,
+						 const char *const *roles,
+						 const char *const *contents,
+						 const char *const *names);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,179 @@
+/*
+ * render.c - renderings of a compiled context: the JSON of `compile --json`,
+ * OpenAI and Anthropic request messages, plain text (renderings layer).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "json.h"
+
+/* ---- renderings -------------------------------------------------------------------------- */
+
+static int put_str(tract_buf *b, const char *s)
+{
+	return tract_json_escape(b, s, strlen(s), 0);
+}
+
+static int put_message(tract_buf *b, const tract_msg *m, const char *role)
+{
+	int rc = 0;
+
+	rc |= tract_buf_puts(b, "{\"role\": ");
+	rc |= put_str(b, role ? role : m->role);
+	rc |= tract_buf_puts(b, ", \"content\": ");
+	rc |= put_str(b, m->content);
+	if (m->name && !role) {
+		rc |= tract_buf_puts(b, ", \"name\": ");
+		rc |= put_str(b, m->name);
+	}
+	rc |= tract_buf_putc(b, '}');
+	return rc;
+}
+
+static int render_openai(tract_buf *b, const tract_context *c)
+{
+	size_t i;
+	int rc = tract_buf_putc(b, '[');
+
+	for (i = 0; i < c->count; i++) {
+		if (i)
+			rc |= tract_buf_puts(b, ", ");
+		rc |= put_message(b, tract_context_msg(c, i), NULL);
+	}
+	return rc | tract_buf_putc(b, ']');
+}
+
+static int render_json(tract_buf *b, const tract_context *c)
+{
+	size_t i;
+	int rc = 0;
+
+	rc |= tract_buf_puts(b, "{\"messages\": ");
+	rc |= render_openai(b, c);
+	rc |= tract_buf_printf(b, ", \"token_count\": %" PRId64 ", \"commit_count\": %zu",
+			       c->token_count, c->count);
+	rc |= tract_buf_puts(b, ", \"token_source\": ");
+	rc |= put_str(b, tract_context_token_source(c));
+	rc |= tract_buf_puts(b, ", \"commit_hashes\": [");
+	for (i = 0; i < c->count; i++)
+		rc |= tract_buf_printf(b, "%s\"%s\"", i ? ", " : "", tract_context_msg(c, i)->hash);
+	rc |= tract_buf_puts(b, "], \"generation_configs\": [");
+	for (i = 0; i < c->count; i++) {
+		const char *text = tract_context_msg(c, i)->config;
+		char err[64];
+		cJSON *cfg = NULL;
+		if (i)
+			rc |= tract_buf_puts(b, ", ");
+		if (tract_json_parse(&cfg, text, strlen(text),
+				     TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) == 0) {
+			rc |= tract_json_render(b, cfg, TRACT_JSON_FLAT);
+			cJSON_Delete(cfg);
+		} else {
+			rc |= tract_buf_puts(b, "{}");
+		}
+	}
+	return rc | tract_buf_puts(b, "]}");
+}
+
+/* Anthropic Messages: system text apart, only user/assistant turns. */
+static int render_anthropic(tract_buf *b, const tract_context *c)
+{
+	tract_buf sys = TRACT_BUF_INIT;
+	size_t i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < c->count; i++) {
+		if (strcmp(tract_context_msg(c, i)->role, "system") != 0)
+			continue;
+		if (sys.len)
+			rc |= tract_buf_puts(&sys, "\n\n");
+		rc |= tract_buf_puts(&sys, tract_context_msg(c, i)->content);
+	}
+	rc |= tract_buf_puts(b, "{\"system\": ");
+	rc |= put_str(b, sys.ptr ? sys.ptr : "");
+	rc |= tract_buf_puts(b, ", \"messages\": [");
+	for (i = 0; i < c->count; i++) {
+		const char *role = tract_context_msg(c, i)->role;
+		if (strcmp(role, "system") == 0)
+			continue;
+		if (n++)
+			rc |= tract_buf_puts(b, ", ");
+		rc |= put_message(b, tract_context_msg(c, i), strcmp(role, "assistant") == 0 ? "assistant"
+										 : "user");
+	}
+	rc |= tract_buf_puts(b, "]}");
+	tract_buf_dispose(&sys);
+	return rc;
+}
+
+static int render_text(tract_buf *b, const tract_context *c)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < c->count; i++) {
+		const tract_msg *m = tract_context_msg(c, i);
+		if (i)
+			rc |= tract_buf_putc(b, '\n');
+		if (m->name)
+			rc |= tract_buf_printf(b, "[%s %s]\n%s\n", m->role, m->name, m->content);
+		else
+			rc |= tract_buf_printf(b, "[%s]\n%s\n", m->role, m->content);
+	}
+	return rc;
+}
+
+static const char *const format_names[] = {"json", "openai", "anthropic", "text"};
+
+const char *tract_format_name(tract_format fmt)
+{
+	return (unsigned)fmt < sizeof(format_names) / sizeof(format_names[0]) ? format_names[fmt]
+									      : "unknown";
+}
+
+int tract_format_parse(tract_format *out, const char *name)
+{
+	size_t i;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_format_parse: out is NULL");
+	for (i = 0; name && i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+		if (strcmp(name, format_names[i]) == 0) {
+			*out = (tract_format)i;
+			return 0;
+		}
+	}
+	return tract_error_set(TRACT_EINVAL,
+			       "unknown format '%.64s' (json, openai, anthropic or text)",
+			       name ? name : "(null)");
+}
+
+int tract_context_render(char **out, const tract_context *c, tract_format fmt)
+{
+	tract_buf b = TRACT_BUF_INIT;
+	int rc;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_context_render: out is NULL");
+	*out = NULL;
+	if (!c)
+		return tract_error_set(TRACT_EINVAL, "tract_context_render: NULL context");
+	switch (fmt) {
+	case TRACT_FORMAT_JSON: rc = render_json(&b, c); break;
+	case TRACT_FORMAT_OPENAI: rc = render_openai(&b, c); break;
+	case TRACT_FORMAT_ANTHROPIC: rc = render_anthropic(&b, c); break;
+	case TRACT_FORMAT_TEXT: rc = render_text(&b, c); break;
+	default: return tract_error_set(TRACT_EINVAL, "unknown format %d", (int)fmt);
+	}
+	if (rc) {
+		tract_buf_dispose(&b);
+		return tract_error_oom();
+	}
+	*out = tract_buf_detach(&b);
+	return *out ? 0 : tract_error_oom();
+}

@@ -1,0 +1,10 @@
+/*
+ * warning.h - warnings from the core (budget warn, missing tokenizer data),
+ * routed to the hook set with tract_warning_hook_set() (internal).
+ */
+#ifndef TRACT_CORE_WARNING_H
+#define TRACT_CORE_WARNING_H
+
+void tract_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
