@@ -144,6 +144,8 @@
 #include "tract/common.h"
 #include "tract/sys/backend.h"
 
+#include "codec.h"
+
 #define ERRLEN 512
 #define FORMAT_VERSION "1"
 #define REC_VERSION 1
@@ -413,26 +415,6 @@ static int fail_key(tract_backend_conn *c, const char *what)
 
 /* ---- keys --------------------------------------------------------------------------- */
 
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* Timestamps and signed positions in keys: sign bit flipped, big-endian. */
 static uint64_t signed_bits(int64_t v)
 {
@@ -477,7 +459,7 @@ static void k_u64(struct key *k, uint64_t v)
 {
 	unsigned char b[8];
 
-	put_be64(b, v);
+	bc_put_be64(b, v);
 	k_bytes(k, b, 8);
 }
 
@@ -510,7 +492,7 @@ static MDB_val u64_val(unsigned char buf[8], uint64_t v)
 {
 	MDB_val m = {8, buf};
 
-	put_be64(buf, v);
+	bc_put_be64(buf, v);
 	return m;
 }
 
@@ -944,7 +926,7 @@ static bool split_key(const unsigned char *p, size_t n, const char **a, uint64_t
 	if (n - off < 9 || p[n - 1] != 0 || memchr(p + off + 8, 0, n - off - 9))
 		return false;
 	*a = (const char *)p;
-	*num = get_be64(p + off);
+	*num = bc_get_be64(p + off);
 	*b = (const char *)p + off + 8;
 	return true;
 }
@@ -2043,7 +2025,7 @@ static int seq_of(tract_backend_conn *c, enum db index, const char *hash, uint64
 		return rc;
 	if (v.mv_size != 8)
 		return fail_corrupt(c, "hash index", hash);
-	*seq = get_be64(v.mv_data);
+	*seq = bc_get_be64(v.mv_data);
 	return 0;
 }
 
@@ -2067,7 +2049,7 @@ static int next_seq(tract_backend_conn *c, enum db db, uint64_t *out)
 		return fail_mdb(c, rc, "read the last record");
 	if (k.mv_size != 8)
 		return fail_corrupt(c, db_names[db], "key");
-	*out = get_be64(k.mv_data) + 1;
+	*out = bc_get_be64(k.mv_data) + 1;
 	return 0;
 }
 
@@ -2436,7 +2418,7 @@ static int visit_blob(tract_backend_conn *c, const MDB_val *k, const MDB_val *v,
 	(void)k;
 	if (v->mv_size != 8)
 		return fail_corrupt(c, "blob index", "entry");
-	return emit_blob(c, get_be64(v->mv_data), sk->fn.blob, sk->payload);
+	return emit_blob(c, bc_get_be64(v->mv_data), sk->fn.blob, sk->payload);
 }
 
 static int lmdb_blob_foreach(tract_backend_conn *c, tract_blob_cb cb, void *payload)
@@ -2462,7 +2444,7 @@ static int op_blob_delete(tract_backend_conn *c, struct logent *e)
 		return fail(c, TRACT_ENOTFOUND, "blob not found: %s", hash);
 	if (rc < 0)
 		return rc;
-	put_be64(sb, seq);
+	bc_put_be64(sb, seq);
 	rc = range_any(c, DB_BLOB_USERS, sb, 8, &used);
 	if (rc < 0)
 		return rc;
@@ -2747,7 +2729,7 @@ static int visit_commit(tract_backend_conn *c, const MDB_val *k, const MDB_val *
 	(void)k;
 	if (v->mv_size != 8)
 		return fail_corrupt(c, "commit index", "entry");
-	rc = emit_commit(c, get_be64(v->mv_data), sk->filter, sk->fn.commit, sk->payload,
+	rc = emit_commit(c, bc_get_be64(v->mv_data), sk->filter, sk->fn.commit, sk->payload,
 			 &matched);
 	if (rc == 0 && matched && sk->max && ++sk->n >= sk->max)
 		return 1;
@@ -2879,7 +2861,7 @@ static int walk_seek(struct walk *w, MDB_cursor *cur, uint64_t *pos, uint64_t se
 
 	if (*pos && seq + 1 == *pos) {
 		rc = mdb_cursor_get(cur, &k, v, MDB_PREV);
-		if (rc == 0 && (k.mv_size != 8 || get_be64(k.mv_data) != seq))
+		if (rc == 0 && (k.mv_size != 8 || bc_get_be64(k.mv_data) != seq))
 			rc = MDB_NOTFOUND;
 	} else {
 		k = u64_val(sb, seq);
@@ -3477,8 +3459,8 @@ static int op_ann_put(tract_backend_conn *c, struct logent *e)
 		rc = next_seq(c, DB_ANN, &id);
 	if (rc)
 		return rc;
-	put_be64(tk.b + tk.n - 8, id);
-	put_be64(rk.b + rk.n - 8, id);
+	bc_put_be64(tk.b + tk.n - 8, id);
+	bc_put_be64(rk.b + rk.n - 8, id);
 	kv = u64_val(ib, id);
 	rc = db_put_rec(c, DB_ANN, &kv, enc_annotation, &a, MDB_APPEND, "store an annotation");
 	kv = k_val(&tk);
@@ -3545,7 +3527,7 @@ static int visit_ann_index(tract_backend_conn *c, const MDB_val *k, const MDB_va
 	(void)v;
 	if (k->mv_size < 8)
 		return fail_corrupt(c, "annotation index", "entry");
-	return emit_annotation(c, get_be64((const unsigned char *)k->mv_data + k->mv_size - 8),
+	return emit_annotation(c, bc_get_be64((const unsigned char *)k->mv_data + k->mv_size - 8),
 			       sk->fn.annotation, sk->payload);
 }
 
@@ -3603,7 +3585,7 @@ static int op_ann_delete_target(tract_backend_conn *c, struct logent *e)
 			rc = fail_corrupt(c, "annotation index", target);
 			break;
 		}
-		id = get_be64((const unsigned char *)l.k[i].mv_data + l.k[i].mv_size - 8);
+		id = bc_get_be64((const unsigned char *)l.k[i].mv_data + l.k[i].mv_size - 8);
 		kv = u64_val(ib, id);
 		rc = db_get(c, DB_ANN, &kv, &v, "read an annotation");
 		if (rc == 0 && !dec_annotation(&v, &a))
@@ -4022,8 +4004,8 @@ static int op_spawn_put(tract_backend_conn *c, struct logent *e)
 	rc = next_seq(c, DB_SPAWNS, &id);
 	if (rc)
 		return rc;
-	put_be64(pk.b + pk.n - 8, id);
-	put_be64(ck.b + ck.n - 8, id);
+	bc_put_be64(pk.b + pk.n - 8, id);
+	bc_put_be64(ck.b + ck.n - 8, id);
 	kv = u64_val(ib, id);
 	rc = db_put_rec(c, DB_SPAWNS, &kv, enc_spawn, &s, MDB_APPEND, "store a spawn pointer");
 	if (rc == 0)
@@ -4089,7 +4071,8 @@ static int visit_spawn(tract_backend_conn *c, const MDB_val *k, const MDB_val *v
 	(void)v;
 	if (k->mv_size < 8)
 		return fail_corrupt(c, "spawn index", NULL);
-	rc = load_spawn(c, get_be64((const unsigned char *)k->mv_data + k->mv_size - 8), &s, &held);
+	rc = load_spawn(c, bc_get_be64((const unsigned char *)k->mv_data + k->mv_size - 8), &s,
+			&held);
 	if (rc == NOT_FOUND)
 		return fail_corrupt(c, "spawn index", "entry");
 	if (rc < 0)
@@ -4368,7 +4351,7 @@ static int last_activity(tract_backend_conn *c, const char *tract, tract_time *o
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(cur, &kv, &v, rc == 0 ? MDB_PREV : MDB_LAST);
 	if (rc == 0 && has_prefix(&kv, k.b, plen) && kv.mv_size >= plen + 8)
-		*out = signed_value(get_be64((const unsigned char *)kv.mv_data + plen));
+		*out = signed_value(bc_get_be64((const unsigned char *)kv.mv_data + plen));
 	mdb_cursor_close(cur);
 	return rc && rc != MDB_NOTFOUND ? fail_mdb(c, rc, "read a tract's commits") : 0;
 }
@@ -4465,7 +4448,7 @@ static int commit_in_use(tract_backend_conn *c, const char *hash, uint64_t seq)
 	if (rc == 0 && any)
 		return fail(c, TRACT_ESTORAGE,
 			    "lmdb: cannot delete commit %s: annotations target it", hash);
-	put_be64(sb, seq);
+	bc_put_be64(sb, seq);
 	if (rc == 0)
 		rc = range_any(c, DB_PARENT_OF, sb, 8, &any);
 	if (rc == 0 && any)
@@ -4525,14 +4508,14 @@ static int unlink_commits(tract_backend_conn *c, enum db links, uint64_t seq, bo
 	size_t i;
 	int rc;
 
-	put_be64(sb, seq);
+	bc_put_be64(sb, seq);
 	rc = collect_keys(c, links, sb, 8, &l);
 	for (i = 0; rc == 0 && i < l.n; i++) {
 		if (l.k[i].mv_size != 16) {
 			rc = fail_corrupt(c, db_names[links], "entry");
 			break;
 		}
-		other = get_be64((const unsigned char *)l.k[i].mv_data + 8);
+		other = bc_get_be64((const unsigned char *)l.k[i].mv_data + 8);
 		rc = load_commit(c, other, &r, &held);
 		if (rc == 0) {
 			if (parent) {
@@ -4568,14 +4551,14 @@ static int unlink_spawns(tract_backend_conn *c, uint64_t seq)
 	size_t i;
 	int rc;
 
-	put_be64(sb, seq);
+	bc_put_be64(sb, seq);
 	rc = collect_keys(c, DB_SPAWN_COMMIT, sb, 8, &l);
 	for (i = 0; rc == 0 && i < l.n; i++) {
 		if (l.k[i].mv_size != 16) {
 			rc = fail_corrupt(c, "spawn index", "entry");
 			break;
 		}
-		id = get_be64((const unsigned char *)l.k[i].mv_data + 8);
+		id = bc_get_be64((const unsigned char *)l.k[i].mv_data + 8);
 		rc = load_spawn(c, id, &s, &held);
 		if (rc == 0) {
 			s.row.parent_commit_hash = NULL;
