@@ -1,8 +1,8 @@
 /*
- * lmdb_env.c - the environment of a store: the process-wide registry that
- * shares one MDB_env per directory (LMDB allows one per process), opening
- * it (the location and its options, the sub-databases, the format record),
- * the writers' flock, resizing the map, and the handle's error messages.
+ * lmdb_env.c - the environment of a store: the registry sharing one MDB_env
+ * per directory and process, opening it (location, options, sub-databases,
+ * format record), the writers' flock, resizing the map ("Map growth" in
+ * lmdb_txn.c), and the handle's error messages.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "lmdb_internal.h"
 
+/* The names of the sub-databases in the environment. */
 const char *const db_names[N_DB] = {
 	[DB_INFO] = "info",
 	[DB_BLOBS] = "blobs",
@@ -51,6 +52,7 @@ const char *const db_names[N_DB] = {
 	[DB_META] = "meta",
 };
 
+/* The environments this process opened (struct shared_env). */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shared_env *registry;
 static pid_t registry_pid;
@@ -592,6 +594,7 @@ void env_release(struct shared_env *se)
 }
 
 /* ---- the map --------------------------------------------------------------------------- */
+
 /* Another transaction of this thread is open on se (mu held). */
 bool thread_has_txn(struct shared_env *se, const tract_backend_conn *except)
 {
