@@ -18,7 +18,7 @@
 /* Side files SQLite may keep next to a database. */
 static const char *const side_file_suffixes[N_SIDE_FILES] = {"-wal", "-shm", "-journal"};
 
-/* ---- lifecycle ------------------------------------------------------------ */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 static void finalize_all(tract_backend_conn *conn)
 {
@@ -141,7 +141,7 @@ static const char *sqlite_last_error(tract_backend_conn *conn)
 	return conn->err;
 }
 
-/* ---- transactions --------------------------------------------------------- */
+/* ---- transactions -------------------------------------------------------- */
 
 static int run_simple(tract_backend_conn *conn, enum stmt_id id)
 {
@@ -231,7 +231,7 @@ static int sqlite_same_store(const char *uri_a, const char *uri_b)
 	       sa.st_ino == sb.st_ino;
 }
 
-/* ---- entry ---------------------------------------------------------------- */
+/* ---- entry --------------------------------------------------------------- */
 
 static const char *const sqlite_schemes[] = {"sqlite", NULL};
 static const char *const sqlite_private_keys[] = {"schema_version", NULL};

@@ -76,7 +76,7 @@ static const char *const chain_scan_from_sql[2] = {
 static const char chain_scan_where_sql[] =
 	" WHERE c.rowid BETWEEN ?5 AND ?6 AND c.tract_id = ?2 ORDER BY c.rowid DESC";
 
-/* ---- chain walk ----------------------------------------------------------- */
+/* ---- chain walk ---------------------------------------------------------- */
 
 static char *chain_sql(unsigned flags)
 {
@@ -261,7 +261,7 @@ done:
 	return rc;
 }
 
-/* ---- chain walk: the tract scan -------------------------------------------- */
+/* ---- chain walk: the tract scan ------------------------------------------ */
 
 /*
  * Payloads, annotations and merge parents of a scan each come from one of

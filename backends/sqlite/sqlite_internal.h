@@ -136,7 +136,7 @@ typedef int (*row_emit_fn)(tract_backend_conn *conn, sqlite3_stmt *st, const str
 #define CHECK_CONN(conn) BC_CHECK_CONN(conn)
 #define CHECK_ARG(conn, cond) BC_CHECK_ARG(fail, "sqlite", conn, cond)
 
-/* ---- sqlite_stmt.c: errors, statements, binding and columns ------------- */
+/* ---- sqlite_stmt.c: errors, statements, binding and columns -------------- */
 
 /* Record a failure as the connection's last error; returns code. */
 __attribute__((format(printf, 3, 4))) int fail(tract_backend_conn *conn, int code,
@@ -186,20 +186,20 @@ int emit_spawn(tract_backend_conn *conn, sqlite3_stmt *st, const struct sink *sk
 int emit_meta(tract_backend_conn *conn, sqlite3_stmt *st, const struct sink *sk);
 int emit_tract(tract_backend_conn *conn, sqlite3_stmt *st, const struct sink *sk);
 
-/* ---- sqlite_schema.c ---------------------------------------------------- */
+/* ---- sqlite_schema.c ----------------------------------------------------- */
 
 /* The connection's pragmas (none of them writes to the file). */
 int apply_pragmas(tract_backend_conn *conn);
 /* Check the schema version, then create or migrate the schema. */
 int migrate(tract_backend_conn *conn);
 
-/* ---- sqlite_chain.c ----------------------------------------------------- */
+/* ---- sqlite_chain.c ------------------------------------------------------ */
 
 int sqlite_commit_chain(tract_backend_conn *conn, const char *tract_id, const char *head,
 			size_t limit, unsigned flags, tract_time annotation_cutoff,
 			tract_chain_cb cb, void *payload);
 
-/* ---- sqlite_ops.c ------------------------------------------------------- */
+/* ---- sqlite_ops.c -------------------------------------------------------- */
 
 int sqlite_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *inserted);
 int sqlite_blob_get(tract_backend_conn *conn, const char *content_hash, tract_blob_cb cb,

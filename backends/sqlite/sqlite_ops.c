@@ -11,7 +11,7 @@
 
 #include "sqlite_internal.h"
 
-/* ---- blobs ---------------------------------------------------------------- */
+/* ---- blobs --------------------------------------------------------------- */
 
 int sqlite_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *inserted)
 {
@@ -83,7 +83,7 @@ int sqlite_blob_delete(tract_backend_conn *conn, const char *content_hash)
 	return delete_by_key(conn, ST_BLOB_DELETE, content_hash, "blob");
 }
 
-/* ---- commits -------------------------------------------------------------- */
+/* ---- commits ------------------------------------------------------------- */
 
 static int bind_commit(sqlite3_stmt *st, const tract_commit_row *r)
 {
@@ -205,7 +205,7 @@ int sqlite_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 		rc = delete_by_key(conn, ST_COMMIT_DELETE, commit_hash, "commit");
 	return rc;
 }
-/* ---- merge parents -------------------------------------------------------- */
+/* ---- merge parents ------------------------------------------------------- */
 
 /* Insert a (key, hash, position) triple, as commit_parents and the
  * compression member tables hold. */
@@ -253,7 +253,7 @@ int sqlite_parent_foreach(tract_backend_conn *conn, tract_parent_cb cb, void *pa
 	return foreach_scoped(conn, ST_PARENT_ALL, ST_PARENT_ALL, NULL, emit_parent, &sk);
 }
 
-/* ---- refs ----------------------------------------------------------------- */
+/* ---- refs ---------------------------------------------------------------- */
 
 int sqlite_ref_get(tract_backend_conn *conn, const char *tract_id, const char *ref_name,
 		   tract_ref_cb cb, void *payload)
@@ -404,7 +404,7 @@ int sqlite_ref_foreach(tract_backend_conn *conn, const char *tract_id,
 	return run_each(conn, &q, b, emit_ref, &sk, NULL);
 }
 
-/* ---- annotations ---------------------------------------------------------- */
+/* ---- annotations --------------------------------------------------------- */
 
 int sqlite_annotation_put(tract_backend_conn *conn, const tract_annotation_row *row,
 			  int64_t *out_id)
@@ -457,7 +457,7 @@ int sqlite_annotation_delete_target(tract_backend_conn *conn, const char *target
 	return delete_by_key(conn, ST_ANN_DELETE_TARGET, target_hash, NULL);
 }
 
-/* ---- compression records -------------------------------------------------- */
+/* ---- compression records ------------------------------------------------- */
 
 int sqlite_compression_put(tract_backend_conn *conn, const tract_compression_row *row)
 {
@@ -546,7 +546,7 @@ int sqlite_compression_delete(tract_backend_conn *conn, const char *compression_
 	return rc;
 }
 
-/* ---- spawn pointers ------------------------------------------------------- */
+/* ---- spawn pointers ------------------------------------------------------ */
 
 int sqlite_spawn_put(tract_backend_conn *conn, const tract_spawn_row *row,
 		     int64_t *out_id)
@@ -607,7 +607,7 @@ int sqlite_spawn_delete(tract_backend_conn *conn, int64_t id)
 	return rc;
 }
 
-/* ---- store metadata ------------------------------------------------------- */
+/* ---- store metadata ------------------------------------------------------ */
 
 int sqlite_meta_get(tract_backend_conn *conn, const char *key, tract_meta_cb cb,
 		    void *payload)
@@ -661,7 +661,7 @@ int sqlite_meta_foreach(tract_backend_conn *conn, const char *prefix, tract_meta
 			emit_meta, &sk, NULL);
 }
 
-/* ---- tracts --------------------------------------------------------------- */
+/* ---- tracts -------------------------------------------------------------- */
 
 int sqlite_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, void *payload)
 {

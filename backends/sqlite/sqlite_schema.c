@@ -10,7 +10,7 @@
 #include "sqlite_internal.h"
 #include "text.h"
 
-/* ---- DDL ------------------------------------------------------------------ */
+/* ---- DDL ----------------------------------------------------------------- */
 
 #define DDL_V1                                                                                     \
 	"CREATE TABLE IF NOT EXISTS blobs (\n"                                                     \
@@ -137,7 +137,7 @@ static const char *const migration_ddl[SCHEMA_VERSION + 1] = {
 	[4] = DDL_V4,
 };
 
-/* ---- version check and migration ------------------------------------------- */
+/* ---- version check and migration ----------------------------------------- */
 
 /*
  * Speed, per connection, with the same durability (WAL, synchronous=NORMAL:

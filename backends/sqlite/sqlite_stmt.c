@@ -14,7 +14,7 @@
 #include "sqlite_internal.h"
 #include "text.h"
 
-/* ---- cached statements ------------------------------------------------------ */
+/* ---- cached statements --------------------------------------------------- */
 
 #define COMMIT_COLS                                                                                \
 	"commit_hash, tract_id, parent_hash, content_hash, content_type, operation, "              \
@@ -146,7 +146,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "WHERE position >= 1 ORDER BY commit_hash, position, parent_hash",
 };
 
-/* ---- errors --------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------- */
 
 int fail(tract_backend_conn *conn, int code, const char *fmt, ...)
 {
@@ -182,7 +182,7 @@ int fail_db(tract_backend_conn *conn, int rc)
 	return fail(conn, code_of_sqlite(rc), "sqlite: %s", msg);
 }
 
-/* ---- time ----------------------------------------------------------------- */
+/* ---- time ---------------------------------------------------------------- */
 
 #define USEC_PER_SEC INT64_C(1000000)
 #define USEC_PER_DAY (INT64_C(86400) * USEC_PER_SEC)
@@ -322,7 +322,7 @@ static bool time_parse(const char *text, tract_time *out)
 	return true;
 }
 
-/* ---- statements ----------------------------------------------------------- */
+/* ---- statements ---------------------------------------------------------- */
 
 int prepare(tract_backend_conn *conn, const char *sql, sqlite3_stmt **out)
 {
@@ -436,7 +436,7 @@ int col_time(tract_backend_conn *conn, sqlite3_stmt *st, int i, tract_time *out)
 	return 0;
 }
 
-/* ---- running statements --------------------------------------------------- */
+/* ---- running statements -------------------------------------------------- */
 
 /* Step a statement that returns no rows. */
 static int exec_query(tract_backend_conn *conn, struct query *q)
@@ -522,7 +522,7 @@ int run_write(tract_backend_conn *conn, struct query *q, int bind_rc, int *chang
 	return rc;
 }
 
-/* ---- row decoders --------------------------------------------------------- */
+/* ---- row decoders -------------------------------------------------------- */
 
 static int read_blob(tract_backend_conn *conn, sqlite3_stmt *st, tract_blob_row *r)
 {
