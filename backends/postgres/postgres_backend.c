@@ -249,6 +249,67 @@ static int pg_rollback(tract_backend_conn *conn)
 	return rc;
 }
 
+/* ---- removal ------------------------------------------------------------ */
+
+/*
+ * Close, after dropping the schema this connection's open() created, if
+ * it is still that schema (the same oid). Under the lock open() takes, so
+ * an open() of the same schema meanwhile waits, then creates it anew.
+ */
+static int pg_destroy(tract_backend_conn *conn)
+{
+	const char *v[2];
+	PGresult *res = NULL;
+	char *sql = NULL;
+	size_t n;
+	int rc = 0;
+
+	if (!conn)
+		return 0;
+	if (!conn->created_oid[0])
+		goto done;
+	if (conn->txn != TXN_NONE)
+		pg_rollback(conn);
+	if (connection_lost(conn)) {
+		rc = reconnect(conn);
+		if (rc < 0)
+			goto done;
+	}
+	/* Setup statements, like open()'s, run outside pipeline mode. */
+	if (PQpipelineStatus(conn->pg) != PQ_PIPELINE_OFF && PQexitPipelineMode(conn->pg) != 1) {
+		rc = fail(conn, TRACT_ESTORAGE, "postgres: cannot leave pipeline mode");
+		goto done;
+	}
+	n = strlen(conn->schema_ident) + 32;
+	sql = malloc(n);
+	if (!sql) {
+		rc = oom(conn);
+		goto done;
+	}
+	snprintf(sql, n, "DROP SCHEMA %s CASCADE", conn->schema_ident);
+	v[0] = conn->schema;
+	v[1] = conn->created_oid;
+	rc = setup_exec(conn, "BEGIN", 0, NULL, NULL, "remove the store");
+	if (rc == 0)
+		rc = setup_exec(conn, SCHEMA_LOCK_SQL, 1, v, NULL, "lock the schema");
+	if (rc == 0)
+		rc = setup_exec(conn,
+				"SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1 "
+				"AND oid::text = $2",
+				2, v, &res, "remove the store");
+	if (rc == 0 && PQntuples(res) == 1)
+		rc = setup_exec(conn, sql, 0, NULL, NULL, "remove the store");
+	if (rc == 0)
+		rc = setup_exec(conn, "COMMIT", 0, NULL, NULL, "remove the store");
+	if (rc < 0 && PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+		PQclear(PQexec(conn->pg, "ROLLBACK"));
+done:
+	PQclear(res);
+	free(sql);
+	pg_close(conn);
+	return rc;
+}
+
 /* ---- entry -------------------------------------------------------------- */
 
 static const char *const postgres_schemes[] = {"postgres", "postgresql", NULL};
@@ -263,6 +324,7 @@ static const tract_backend postgres_backend = {
 		       "many hosts",
 	.open = pg_open,
 	.close = pg_close,
+	.destroy = pg_destroy,
 	.last_error = pg_last_error,
 	.begin = pg_begin,
 	.commit = pg_commit,

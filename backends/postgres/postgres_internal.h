@@ -168,6 +168,9 @@ struct tract_backend_conn {
 	struct ref_entry refs[REF_CACHE];
 	size_t n_refs;
 	char *secrets[6]; /* never shown in error text */
+	/* The oid (text) of the schema this connection's open() created, for
+	 * destroy(); "" when open() created none. */
+	char created_oid[24];
 	char err[ERRLEN];
 };
 
@@ -224,6 +227,8 @@ int session_setup(tract_backend_conn *conn);
 int enter_pipeline(tract_backend_conn *conn);
 int connect_db(tract_backend_conn *conn, const char *uri);
 int reconnect(tract_backend_conn *conn);
+/* The advisory lock open() and destroy() take on the schema (its xact lock). */
+#define SCHEMA_LOCK_SQL "SELECT pg_catalog.pg_advisory_xact_lock(7236, pg_catalog.hashtext($1))"
 
 /* ---- postgres_stmt.c: parameters, round trips, rows --------------------- */
 

@@ -226,16 +226,16 @@ static int read_version(tract_backend_conn *conn, bool *schema_exists, bool *tab
 static int migrate(tract_backend_conn *conn)
 {
 	const char *v[1] = {conn->schema};
-	char vbuf[16], *sql = NULL;
+	char vbuf[16], oid[sizeof(conn->created_oid)] = "", *sql = NULL;
 	const char *vv[1] = {vbuf};
 	bool schema_exists, tables, layout_ok;
+	PGresult *res = NULL;
 	int version, rc;
 
 	rc = setup_exec(conn, "BEGIN", 0, NULL, NULL, "create the store");
 	if (rc < 0)
 		return rc;
-	rc = setup_exec(conn, "SELECT pg_catalog.pg_advisory_xact_lock(7236, pg_catalog.hashtext($1))",
-			1, v, NULL, "lock the schema");
+	rc = setup_exec(conn, SCHEMA_LOCK_SQL, 1, v, NULL, "lock the schema");
 	if (rc == 0)
 		rc = read_version(conn, &schema_exists, &tables, &version, &layout_ok);
 	if (rc == 0 && !schema_exists) {
@@ -246,6 +246,16 @@ static int migrate(tract_backend_conn *conn)
 		} else {
 			snprintf(sql, n, "CREATE SCHEMA %s", conn->schema_ident);
 			rc = setup_exec(conn, sql, 0, NULL, NULL, "create the schema");
+		}
+		/* Its oid tells destroy() later that the schema is still ours. */
+		if (rc == 0)
+			rc = setup_exec(conn,
+					"SELECT oid::text FROM pg_catalog.pg_namespace WHERE nspname = $1",
+					1, v, &res, "create the schema");
+		if (rc == 0) {
+			snprintf(oid, sizeof(oid), "%s",
+				 PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+			PQclear(res);
 		}
 	}
 	if (rc == 0 && (version < SCHEMA_VERSION || !layout_ok))
@@ -265,6 +275,8 @@ static int migrate(tract_backend_conn *conn)
 	}
 	if (rc == 0)
 		rc = setup_exec(conn, "COMMIT", 0, NULL, NULL, "create the store");
+	if (rc == 0)
+		snprintf(conn->created_oid, sizeof(conn->created_oid), "%s", oid);
 	if (rc < 0 && PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
 		PQclear(PQexec(conn->pg, "ROLLBACK"));
 	free(sql);
