@@ -2,8 +2,9 @@
  * test_pg.c - the PostgreSQL backend beyond the conformance suite: schema
  * creation and version, schema= isolation, quoting, secrets in errors,
  * libpq parameters passed through, writers queueing on a branch,
- * deadlocks, a connection killed mid-transaction, and N processes
- * appending to one branch through the public API.
+ * deadlocks, a connection killed mid-transaction, N processes
+ * appending to one branch through the public API, and a failed clone
+ * that leaves no schema (destroy).
  *
  * Runs against the server in TRACT_TEST_PG_URI (scripts/pg.sh); skips the
  * whole program (exit 77) without it. Every test works in a schema of its
@@ -965,6 +966,67 @@ static void test_processes_append_to_one_branch(void **state)
 	tract_store_free(s);
 }
 
+/* ---- destroy ------------------------------------------------------------- */
+
+/* A SQLite store at uri whose one commit fails fsck (its hash is not the
+ * hash of its content): a clone of it fails after the copy, at verify. */
+static void corrupt_source(const char *uri)
+{
+	const tract_backend *sq;
+	tract_backend_conn *c = NULL;
+	char b[65], h[65];
+	tract_blob_row blob = {H(b, "b10b"), "{\"text\":\"x\"}", 12, 3, 1000000};
+	tract_commit_row row = {.commit_hash = H(h, "c0"),
+				.tract_id = "t",
+				.content_hash = b,
+				.content_type = "dialogue",
+				.operation = TRACT_OP_APPEND,
+				.token_count = 3,
+				.created_at = 1000000};
+
+	assert_int_equal(tract_plugin_backend(&sq, "sqlite"), 0);
+	assert_int_equal(sq->open(&c, uri, TRACT_BACKEND_CREATE, NULL, 0), 0);
+	assert_int_equal(sq->begin(c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(sq->blob_put(c, &blob, NULL), 0);
+	assert_int_equal(sq->commit_put(c, &row), 0);
+	assert_int_equal(sq->ref_cas(c, "t", "refs/heads/main", h, NULL, NULL), 0);
+	assert_int_equal(sq->ref_cas(c, "t", "HEAD", NULL, "refs/heads/main", NULL), 0);
+	assert_int_equal(sq->commit(c), 0);
+	sq->close(c);
+}
+
+/* A clone into PostgreSQL that fails leaves no schema when open() created
+ * it (destroy drops it), and leaves an existing store as it was. */
+static void test_failed_clone_leaves_no_schema(void **state)
+{
+	struct pgfx *f = *state;
+	const char *v[1] = {f->schema};
+	const char *exists = "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1";
+	char dir[] = "/tmp/tract_pgclone_XXXXXX", src[300];
+	tract_backend_conn *c;
+	tract_clone_stats *st = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "sqlite:%s/src.db", dir);
+	corrupt_source(src);
+
+	/* A fresh schema: created by the clone's open(), dropped again. */
+	assert_string_equal(admin_value(f, exists, 1, v), "0");
+	assert_int_equal(tract_store_clone(&st, src, f->uri, NULL), TRACT_ECORRUPT);
+	assert_non_null(strstr(tract_error_last()->message, "fails fsck"));
+	tract_clone_stats_free(st);
+	assert_string_equal(admin_value(f, exists, 1, v), "0");
+
+	/* An existing (empty) store: destroy is a plain close. */
+	c = be_open(f, f->uri, TRACT_BACKEND_CREATE, 0, NULL, 0);
+	f->be->close(c);
+	assert_int_equal(tract_store_clone(&st, src, f->uri, NULL), TRACT_ECORRUPT);
+	tract_clone_stats_free(st);
+	assert_string_equal(admin_value(f, exists, 1, v), "1");
+	assert_int_equal(count_rows(f, "commits"), 0);
+	tu_remove_dir(dir);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -983,6 +1045,7 @@ int main(void)
 		T(test_append_statement_failures),
 		T(test_connection_killed_mid_transaction),
 		T(test_processes_append_to_one_branch),
+		T(test_failed_clone_leaves_no_schema),
 	};
 
 	base_uri = getenv("TRACT_TEST_PG_URI");

@@ -68,7 +68,7 @@ static int lmdb_destroy(tract_backend_conn *c)
 /* The directory of an lmdb URI: "lmdb:DIR[?options]" or DIR. */
 static char *uri_dir(const char *uri)
 {
-	const char *p = strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
+	const char *p = bc_uri_location(uri, "lmdb");
 
 	return strndup(p, strcspn(p, "?"));
 }
@@ -90,7 +90,7 @@ static int lmdb_same_store(const char *uri_a, const char *uri_b)
 static int lmdb_open(tract_backend_conn **out, const char *uri, unsigned flags,
 		     char *errbuf, size_t errlen)
 {
-	const char *location = uri && strncmp(uri, "lmdb:", 5) == 0 ? uri + 5 : uri;
+	const char *location = bc_uri_location(uri, "lmdb");
 	tract_backend_conn *c = NULL;
 	char err[ERRLEN] = "";
 	struct options o = {0};

@@ -86,6 +86,7 @@
 #include "tract/sys/backend.h"
 
 #include "codec.h"
+#include "uri.h"
 
 #define ERRLEN 512
 #define FORMAT_VERSION "1"
@@ -424,20 +425,8 @@ struct sink {
 
 /* ---- argument checks ---------------------------------------------------------------- */
 
-#define CHECK_CONN(c)                                                                              \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			return TRACT_EINVAL;                                                       \
-	} while (0)
-
-#define CHECK_ARG(c, cond)                                                                         \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			return TRACT_EINVAL;                                                       \
-		if (!(cond))                                                                       \
-			return fail((c), TRACT_EINVAL, "lmdb: %s: invalid argument (%s)",          \
-				    __func__, #cond);                                              \
-	} while (0)
+#define CHECK_CONN(c) BC_CHECK_CONN(c)
+#define CHECK_ARG(c, cond) BC_CHECK_ARG(fail, "lmdb", c, cond)
 
 /* A read operation: body runs in the open transaction or its own. */
 #define READ_OP(c, body)                                                                           \

@@ -272,11 +272,6 @@ int lmdb_compression_put(tract_backend_conn *c, const tract_compression_row *row
 	return run_write(c, &e);
 }
 
-static bool valid_side(tract_compression_side side)
-{
-	return side == TRACT_COMPRESSION_SOURCES || side == TRACT_COMPRESSION_RESULTS;
-}
-
 /* member_of key of a commit in a record: cseq side id\0. */
 static void member_of_key(struct key *k, uint64_t cseq, unsigned side, const char *id)
 {
@@ -339,7 +334,7 @@ int lmdb_compression_member_put(tract_backend_conn *c, tract_compression_side si
 {
 	struct logent e = {.op = OP_MEMBER_PUT};
 
-	CHECK_ARG(c, valid_side(side) && compression_id && commit_hash);
+	CHECK_ARG(c, bc_valid_side(side) && compression_id && commit_hash);
 	e.s[0] = compression_id;
 	e.s[1] = commit_hash;
 	e.i[0] = side;
@@ -464,7 +459,7 @@ int lmdb_compression_members(tract_backend_conn *c, tract_compression_side side,
 {
 	struct sink sk = {.fn.member = cb, .payload = payload};
 
-	CHECK_ARG(c, valid_side(side) && compression_id && cb);
+	CHECK_ARG(c, bc_valid_side(side) && compression_id && cb);
 	READ_OP(c, compression_members(c, side, compression_id, &sk));
 }
 
