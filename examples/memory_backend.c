@@ -10,7 +10,7 @@
  * - A read transaction holds a reference to the committed db: a snapshot
  *   that never blocks, nor waits for, the writer.
  * - A write transaction (one per store at a time; a second writer waits up
- *   to BUSY_TIMEOUT_MS) works on a private deep copy, published by commit()
+ *   to BUSY_TIMEOUT_SEC) works on a private deep copy, published by commit()
  *   and freed by rollback(). So rollback discards everything, and nobody
  *   sees uncommitted rows. The price: a write transaction costs a copy of
  *   the store, fine for tests and demos, not for large stores.
@@ -33,7 +33,7 @@
 
 #include "tract/sys/backend.h"
 
-#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TIMEOUT_SEC 5
 #define MAX_NAME 200
 
 /* ---- rows and tables ------------------------------------------------------ */
@@ -83,16 +83,11 @@ static int cmp_i64(int64_t a, int64_t b)
 	return a < b ? -1 : a > b;
 }
 
-static int cmp_blob(const void *a, const void *b)
+/* Blobs, commits, compression records and metadata are keyed by their
+ * first member, a string (content_hash, commit_hash, compression_id, key). */
+static int cmp_first_string(const void *a, const void *b)
 {
-	return cmp_str(((const tract_blob_row *)a)->content_hash,
-		       ((const tract_blob_row *)b)->content_hash);
-}
-
-static int cmp_commit(const void *a, const void *b)
-{
-	return cmp_str(((const tract_commit_row *)a)->commit_hash,
-		       ((const tract_commit_row *)b)->commit_hash);
+	return cmp_str(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int cmp_parent(const void *a, const void *b)
@@ -123,12 +118,6 @@ static int cmp_annotation(const void *a, const void *b)
 	return c ? c : cmp_i64(x->id, y->id);
 }
 
-static int cmp_compression(const void *a, const void *b)
-{
-	return cmp_str(((const tract_compression_row *)a)->compression_id,
-		       ((const tract_compression_row *)b)->compression_id);
-}
-
 static int cmp_member(const void *a, const void *b)
 {
 	const struct member_row *x = a, *y = b;
@@ -144,11 +133,6 @@ static int cmp_spawn(const void *a, const void *b)
 	return cmp_i64(((const tract_spawn_row *)a)->id, ((const tract_spawn_row *)b)->id);
 }
 
-static int cmp_meta(const void *a, const void *b)
-{
-	return cmp_str(((const struct meta_row *)a)->key, ((const struct meta_row *)b)->key);
-}
-
 /* What the generic code knows of a table: row size, owned strings, order. */
 struct kind {
 	size_t size;
@@ -157,45 +141,44 @@ struct kind {
 	int (*cmp)(const void *a, const void *b);
 };
 
-#define OFF(type, m) offsetof(type, m)
+#define S(type, m) offsetof(type, m)
 static const struct kind kinds[N_TABLES] = {
 	[BLOBS] = {sizeof(tract_blob_row),
-		   {OFF(tract_blob_row, content_hash), OFF(tract_blob_row, payload_json)}, 2,
-		   cmp_blob},
+		   {S(tract_blob_row, content_hash), S(tract_blob_row, payload_json)}, 2,
+		   cmp_first_string},
 	[COMMITS] = {sizeof(tract_commit_row),
-		     {OFF(tract_commit_row, commit_hash), OFF(tract_commit_row, tract_id),
-		      OFF(tract_commit_row, parent_hash), OFF(tract_commit_row, content_hash),
-		      OFF(tract_commit_row, content_type), OFF(tract_commit_row, response_to),
-		      OFF(tract_commit_row, message), OFF(tract_commit_row, metadata_json),
-		      OFF(tract_commit_row, generation_config_json)},
-		     9, cmp_commit},
+		     {S(tract_commit_row, commit_hash), S(tract_commit_row, tract_id),
+		      S(tract_commit_row, parent_hash), S(tract_commit_row, content_hash),
+		      S(tract_commit_row, content_type), S(tract_commit_row, response_to),
+		      S(tract_commit_row, message), S(tract_commit_row, metadata_json),
+		      S(tract_commit_row, generation_config_json)},
+		     9, cmp_first_string},
 	[PARENTS] = {sizeof(struct parent_row),
-		     {OFF(struct parent_row, commit_hash), OFF(struct parent_row, parent_hash)}, 2,
+		     {S(struct parent_row, commit_hash), S(struct parent_row, parent_hash)}, 2,
 		     cmp_parent},
 	[REFS] = {sizeof(tract_ref_row),
-		  {OFF(tract_ref_row, tract_id), OFF(tract_ref_row, ref_name),
-		   OFF(tract_ref_row, commit_hash), OFF(tract_ref_row, symbolic_target)},
+		  {S(tract_ref_row, tract_id), S(tract_ref_row, ref_name),
+		   S(tract_ref_row, commit_hash), S(tract_ref_row, symbolic_target)},
 		  4, cmp_ref},
 	[ANNOTATIONS] = {sizeof(tract_annotation_row),
-			 {OFF(tract_annotation_row, tract_id),
-			  OFF(tract_annotation_row, target_hash), OFF(tract_annotation_row, reason)},
+			 {S(tract_annotation_row, tract_id), S(tract_annotation_row, target_hash),
+			  S(tract_annotation_row, reason)},
 			 3, cmp_annotation},
 	[COMPRESSIONS] = {sizeof(tract_compression_row),
-			  {OFF(tract_compression_row, compression_id),
-			   OFF(tract_compression_row, tract_id),
-			   OFF(tract_compression_row, branch_name),
-			   OFF(tract_compression_row, instructions)},
-			  4, cmp_compression},
+			  {S(tract_compression_row, compression_id),
+			   S(tract_compression_row, tract_id), S(tract_compression_row, branch_name),
+			   S(tract_compression_row, instructions)},
+			  4, cmp_first_string},
 	[MEMBERS] = {sizeof(struct member_row),
-		     {OFF(struct member_row, compression_id), OFF(struct member_row, commit_hash)},
-		     2, cmp_member},
+		     {S(struct member_row, compression_id), S(struct member_row, commit_hash)}, 2,
+		     cmp_member},
 	[SPAWNS] = {sizeof(tract_spawn_row),
-		    {OFF(tract_spawn_row, parent_tract_id), OFF(tract_spawn_row, parent_commit_hash),
-		     OFF(tract_spawn_row, child_tract_id), OFF(tract_spawn_row, purpose),
-		     OFF(tract_spawn_row, inheritance_mode), OFF(tract_spawn_row, display_name)},
+		    {S(tract_spawn_row, parent_tract_id), S(tract_spawn_row, parent_commit_hash),
+		     S(tract_spawn_row, child_tract_id), S(tract_spawn_row, purpose),
+		     S(tract_spawn_row, inheritance_mode), S(tract_spawn_row, display_name)},
 		    6, cmp_spawn},
-	[META] = {sizeof(struct meta_row), {OFF(struct meta_row, key), OFF(struct meta_row, value)},
-		  2, cmp_meta},
+	[META] = {sizeof(struct meta_row), {S(struct meta_row, key), S(struct meta_row, value)}, 2,
+		  cmp_first_string},
 };
 
 /* The owned string at offset off of a row. */
@@ -208,9 +191,7 @@ static void row_free(int table, void *row)
 {
 	size_t i;
 
-	if (!row)
-		return;
-	for (i = 0; i < kinds[table].n_strings; i++)
+	for (i = 0; row && i < kinds[table].n_strings; i++)
 		free((void *)*string_at(row, kinds[table].strings[i]));
 	free(row);
 }
@@ -220,7 +201,7 @@ static void row_free(int table, void *row)
 static void *row_dup(int table, const void *row)
 {
 	const struct kind *k = &kinds[table];
-	void *d = malloc(k->size);
+	void *d = calloc(1, k->size);
 	size_t i;
 
 	if (!d)
@@ -239,8 +220,8 @@ static void *row_dup(int table, const void *row)
 	return d;
 }
 
-/* Index of the first row not less than key (binary search); *found when
- * that row equals key. */
+/* Index of the first row not less than key (binary search); *found (may
+ * be NULL) when that row equals key. */
 static size_t seek(const struct db *db, int table, const void *key, bool *found)
 {
 	const struct table *t = &db->t[table];
@@ -268,6 +249,42 @@ static void *find(const struct db *db, int table, const void *key)
 	return found ? db->t[table].rows[at] : NULL;
 }
 
+/*
+ * A run of rows sharing the leading part of their key: from the first
+ * row not less than key, while same(row, key). Returns the index past the
+ * run; *at its first row. (Rows with one commit's parents, one target's
+ * annotations, one tract's refs are each such a run.)
+ */
+static size_t run(const struct db *db, int table, const void *key,
+		  bool (*same)(const void *row, const void *key), size_t *at)
+{
+	size_t end;
+
+	*at = seek(db, table, key, NULL);
+	for (end = *at; end < db->t[table].n && same(db->t[table].rows[end], key); end++)
+		;
+	return end;
+}
+
+static bool same_parent_commit(const void *row, const void *key)
+{
+	return strcmp(((const struct parent_row *)row)->commit_hash,
+		      ((const struct parent_row *)key)->commit_hash) == 0;
+}
+
+static bool same_target(const void *row, const void *key)
+{
+	return strcmp(((const tract_annotation_row *)row)->target_hash,
+		      ((const tract_annotation_row *)key)->target_hash) == 0;
+}
+
+static bool same_member_side(const void *row, const void *key)
+{
+	const struct member_row *x = row, *y = key;
+
+	return strcmp(x->compression_id, y->compression_id) == 0 && x->side == y->side;
+}
+
 /* Insert a copy of row at its place (the caller checked it is new). */
 static int insert(struct db *db, int table, const void *row)
 {
@@ -284,8 +301,7 @@ static int insert(struct db *db, int table, const void *row)
 		t->rows = rows;
 		t->cap = cap;
 	}
-	d = row_dup(table, row);
-	if (!d)
+	if (!(d = row_dup(table, row)))
 		return TRACT_ENOMEM;
 	memmove(&t->rows[at + 1], &t->rows[at], (t->n - at) * sizeof(*t->rows));
 	t->rows[at] = d;
@@ -293,16 +309,18 @@ static int insert(struct db *db, int table, const void *row)
 	return 0;
 }
 
-/* Remove rows [at, at + count). */
-static void remove_rows(struct db *db, int table, size_t at, size_t count)
+/* Remove rows [at, end). */
+static void remove_rows(struct db *db, int table, size_t at, size_t end)
 {
 	struct table *t = &db->t[table];
 	size_t i;
 
-	for (i = at; i < at + count; i++)
+	if (at == end)
+		return;
+	for (i = at; i < end; i++)
 		row_free(table, t->rows[i]);
-	memmove(&t->rows[at], &t->rows[at + count], (t->n - at - count) * sizeof(*t->rows));
-	t->n -= count;
+	memmove(&t->rows[at], &t->rows[end], (t->n - end) * sizeof(*t->rows));
+	t->n -= end - at;
 }
 
 /* Replace the string *slot by a copy of s (NULL allowed). */
@@ -320,53 +338,37 @@ static int set_string(const char **slot, const char *s)
 static void db_free(struct db *db)
 {
 	int i;
-	size_t j;
 
-	if (!db)
-		return;
-	for (i = 0; i < N_TABLES; i++) {
-		for (j = 0; j < db->t[i].n; j++)
-			row_free(i, db->t[i].rows[j]);
+	for (i = 0; db && i < N_TABLES; i++) {
+		remove_rows(db, i, 0, db->t[i].n);
 		free(db->t[i].rows);
 	}
 	free(db);
 }
 
-static struct db *db_new(void)
+/* An empty db, or a deep copy of src (the private state of a write
+ * transaction); NULL when out of memory. */
+static struct db *db_new(const struct db *src)
 {
 	struct db *db = calloc(1, sizeof(*db));
-
-	if (db) {
-		db->next_annotation_id = 1;
-		db->next_spawn_id = 1;
-		db->users = 1;
-	}
-	return db;
-}
-
-/* A deep copy: the private state of a write transaction. */
-static struct db *db_copy(const struct db *src)
-{
-	struct db *db = db_new();
 	int i;
-	size_t j;
 
 	if (!db)
 		return NULL;
-	db->next_annotation_id = src->next_annotation_id;
-	db->next_spawn_id = src->next_spawn_id;
-	for (i = 0; i < N_TABLES; i++) {
+	db->users = 1;
+	db->next_annotation_id = src ? src->next_annotation_id : 1;
+	db->next_spawn_id = src ? src->next_spawn_id : 1;
+	for (i = 0; src && i < N_TABLES; i++) {
 		struct table *t = &db->t[i];
 
-		t->cap = src->t[i].n;
-		t->rows = t->cap ? malloc(t->cap * sizeof(*t->rows)) : NULL;
-		if (t->cap && !t->rows)
+		if (!src->t[i].n)
+			continue;
+		if (!(t->rows = malloc(src->t[i].n * sizeof(*t->rows))))
 			goto fail;
-		for (j = 0; j < src->t[i].n; j++) {
-			if (!(t->rows[j] = row_dup(i, src->t[i].rows[j])))
+		t->cap = src->t[i].n;
+		for (; t->n < src->t[i].n; t->n++)
+			if (!(t->rows[t->n] = row_dup(i, src->t[i].rows[t->n])))
 				goto fail;
-			t->n++;
-		}
 	}
 	return db;
 fail:
@@ -388,9 +390,9 @@ struct store {
 
 struct tract_backend_conn {
 	struct store *store;
-	struct db *db;     /* the transaction's state; NULL outside one */
-	int txn;           /* -1 none, else a tract_txn_kind */
-	bool created;      /* open() created the store */
+	struct db *db; /* the transaction's state; NULL outside one */
+	int txn;       /* -1 none, else a tract_txn_kind */
+	bool created;  /* open() created the store */
 	char err[512];
 };
 
@@ -409,8 +411,6 @@ static void db_release(struct db *db)
 {
 	bool last;
 
-	if (!db)
-		return;
 	pthread_mutex_lock(&lock);
 	last = --db->users == 0;
 	pthread_mutex_unlock(&lock);
@@ -421,9 +421,10 @@ static void db_release(struct db *db)
 /* Free a store nobody uses any more (lock held). */
 static void store_free_locked(struct store *s)
 {
-	if (--s->db->users == 0)
+	if (s && --s->db->users == 0)
 		db_free(s->db);
-	free(s->name);
+	if (s)
+		free(s->name);
 	free(s);
 }
 
@@ -448,107 +449,89 @@ static int oom(tract_backend_conn *c)
 /* The NAME of "mem:NAME", or NULL when the URI is not one of ours. */
 static const char *uri_name(const char *uri)
 {
-	const char *name, *p;
+	const char *p;
 
-	if (!uri || strncmp(uri, "mem:", 4) != 0)
+	if (!uri || strncmp(uri, "mem:", 4) != 0 || !uri[4] || strlen(uri + 4) > MAX_NAME)
 		return NULL;
-	name = uri + 4;
-	if (!*name || strlen(name) > MAX_NAME)
-		return NULL;
-	for (p = name; *p; p++)
+	for (p = uri + 4; *p; p++)
 		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') ||
 		      ('0' <= *p && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
 			return NULL;
-	return name;
-}
-
-static struct store *registry_find(const char *name)
-{
-	struct store *s;
-
-	for (s = registry; s; s = s->next)
-		if (strcmp(s->name, name) == 0)
-			return s;
-	return NULL;
+	return uri + 4;
 }
 
 static int mem_open(tract_backend_conn **out, const char *uri, unsigned flags, char *errbuf,
 		    size_t errlen)
 {
-	tract_backend_conn *c = NULL;
-	struct store *s = NULL, *made = NULL;
 	const char *name = uri_name(uri);
+	tract_backend_conn *c = NULL;
+	struct store *s;
 	int rc = 0;
+	char msg[300];
 
 	if (!out)
 		return TRACT_EINVAL;
 	*out = NULL;
 	if (!name) {
 		rc = TRACT_EINVAL;
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "mem: not a store URI \"mem:NAME\" (NAME: 1 to %d "
-				 "letters, digits, '-', '_', '.'): %.100s", MAX_NAME,
-				 uri ? uri : "(null)");
-		return rc;
+		snprintf(msg, sizeof(msg), "mem: not a store URI \"mem:NAME\" (NAME: letters, "
+			 "digits, '-', '_', '.'): %.100s", uri ? uri : "(null)");
+		goto done;
 	}
-	/* Allocate first: nothing can fail while the lock is held. */
-	c = calloc(1, sizeof(*c));
-	made = calloc(1, sizeof(*made));
-	if (made) {
-		made->name = strdup(name);
-		made->db = db_new();
-	}
-	if (!c || !made || !made->name || !made->db) {
+	if (!(c = calloc(1, sizeof(*c)))) {
 		rc = TRACT_ENOMEM;
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "mem: out of memory");
-		goto cleanup;
+		snprintf(msg, sizeof(msg), "mem: out of memory");
+		goto done;
 	}
+	c->txn = -1;
 	pthread_mutex_lock(&lock);
-	s = registry_find(name);
+	for (s = registry; s && strcmp(s->name, name) != 0; s = s->next)
+		;
 	if (!s && (flags & TRACT_BACKEND_CREATE)) {
-		s = made;
-		made = NULL;
-		s->next = registry;
-		registry = s;
-		c->created = true;
+		/* A new, empty store: its committed state is an empty db. */
+		s = calloc(1, sizeof(*s));
+		if (s && (!(s->name = strdup(name)) || !(s->db = db_new(NULL)))) {
+			free(s->name);
+			free(s);
+			s = NULL;
+		}
+		if (s) {
+			s->next = registry;
+			registry = s;
+			c->created = true;
+		} else {
+			rc = TRACT_ENOMEM;
+			snprintf(msg, sizeof(msg), "mem: out of memory");
+		}
+	} else if (!s) {
+		rc = TRACT_ENOTFOUND;
+		snprintf(msg, sizeof(msg), "%.250s: store not found", uri);
 	}
 	if (s)
 		s->conns++;
 	pthread_mutex_unlock(&lock);
-	if (!s) {
-		rc = TRACT_ENOTFOUND;
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s: store not found", uri);
-		goto cleanup;
-	}
 	c->store = s;
-	c->txn = -1;
-	*out = c;
-	c = NULL;
-cleanup:
-	free(c);
-	if (made) {
-		db_free(made->db);
-		free(made->name);
-		free(made);
+done:
+	if (rc < 0) {
+		free(c);
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s", msg);
+		return rc;
 	}
-	return rc;
+	*out = c;
+	return 0;
 }
 
 static int mem_rollback(tract_backend_conn *c);
 
 static void mem_close(tract_backend_conn *c)
 {
-	struct store *s;
-
 	if (!c)
 		return;
 	mem_rollback(c);
-	s = c->store;
 	pthread_mutex_lock(&lock);
-	if (--s->conns == 0 && s->removed)
-		store_free_locked(s);
+	if (--c->store->conns == 0 && c->store->removed)
+		store_free_locked(c->store);
 	pthread_mutex_unlock(&lock);
 	free(c);
 }
@@ -586,7 +569,7 @@ static int mem_same_store(const char *uri_a, const char *uri_b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-/* Free stores nobody has open when the plugin is unloaded. */
+/* When the plugin is unloaded, free the stores nobody has open. */
 __attribute__((destructor)) static void mem_unload(void)
 {
 	struct store **p = &registry, *s;
@@ -605,9 +588,15 @@ __attribute__((destructor)) static void mem_unload(void)
 
 /* ---- transactions --------------------------------------------------------- */
 
+/* The store has no writer any more: wake one that waits (lock held). */
+static void end_write_locked(struct store *s)
+{
+	s->writing = false;
+	pthread_cond_broadcast(&writer_done);
+}
+
 static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 {
-	struct store *s;
 	struct timespec until;
 	struct db *snap;
 	int rc = 0;
@@ -616,40 +605,31 @@ static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 		return fail(c, TRACT_EINVAL, "mem: invalid transaction kind");
 	if (c->txn >= 0)
 		return fail(c, TRACT_EINVAL, "mem: a transaction is already open");
-	s = c->store;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += BUSY_TIMEOUT_MS / 1000;
-	until.tv_nsec += (long)(BUSY_TIMEOUT_MS % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until.tv_sec += BUSY_TIMEOUT_SEC;
 	pthread_mutex_lock(&lock);
-	while (kind == TRACT_TXN_WRITE && s->writing && rc != ETIMEDOUT)
+	while (kind == TRACT_TXN_WRITE && c->store->writing && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&writer_done, &lock, &until);
-	if (kind == TRACT_TXN_WRITE && s->writing) {
+	if (kind == TRACT_TXN_WRITE && c->store->writing) {
 		pthread_mutex_unlock(&lock);
 		return fail(c, TRACT_ESTORAGE, "mem: store busy: another writer holds it");
 	}
-	snap = s->db;
+	snap = c->store->db;
 	snap->users++;
 	if (kind == TRACT_TXN_WRITE)
-		s->writing = true;
+		c->store->writing = true;
 	pthread_mutex_unlock(&lock);
-	if (kind == TRACT_TXN_READ) {
-		c->db = snap;
-		c->txn = kind;
-		return 0;
-	}
-	/* The snapshot cannot change under us: we are the only writer. */
-	c->db = db_copy(snap);
-	db_release(snap);
-	if (!c->db) {
-		pthread_mutex_lock(&lock);
-		s->writing = false;
-		pthread_cond_broadcast(&writer_done);
-		pthread_mutex_unlock(&lock);
-		return oom(c);
+	c->db = snap;
+	if (kind == TRACT_TXN_WRITE) {
+		/* Nobody else writes: the copy is of the latest state. */
+		c->db = db_new(snap);
+		db_release(snap);
+		if (!c->db) {
+			pthread_mutex_lock(&lock);
+			end_write_locked(c->store);
+			pthread_mutex_unlock(&lock);
+			return oom(c);
+		}
 	}
 	c->txn = kind;
 	return 0;
@@ -657,24 +637,20 @@ static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 
 static int mem_commit(tract_backend_conn *c)
 {
-	struct store *s;
 	struct db *old;
 
 	if (!c || c->txn < 0)
 		return fail(c, TRACT_EINVAL, "mem: no transaction to commit");
-	s = c->store;
-	if (c->txn == TRACT_TXN_READ) {
-		db_release(c->db);
-	} else {
-		/* Publish the copy: readers that began before keep the old one. */
+	if (c->txn == TRACT_TXN_WRITE) {
+		/* Publish the copy; readers that began before keep the old db. */
 		pthread_mutex_lock(&lock);
-		old = s->db;
-		s->db = c->db;
-		s->writing = false;
-		pthread_cond_broadcast(&writer_done);
+		old = c->store->db;
+		c->store->db = c->db;
+		end_write_locked(c->store);
 		pthread_mutex_unlock(&lock);
-		db_release(old);
+		c->db = old;
 	}
+	db_release(c->db);
 	c->db = NULL;
 	c->txn = -1;
 	return 0;
@@ -685,25 +661,31 @@ static int mem_rollback(tract_backend_conn *c)
 	if (!c || c->txn < 0)
 		return 0;
 	if (c->txn == TRACT_TXN_WRITE) {
-		db_free(c->db);
 		pthread_mutex_lock(&lock);
-		c->store->writing = false;
-		pthread_cond_broadcast(&writer_done);
+		end_write_locked(c->store);
 		pthread_mutex_unlock(&lock);
-	} else {
-		db_release(c->db);
 	}
+	/* The private copy has one user, a snapshot maybe several. */
+	db_release(c->db);
 	c->db = NULL;
 	c->txn = -1;
 	return 0;
 }
 
-/* The state a read sees: its transaction's, or else the last committed
- * one, held until read_done(). */
-static struct db *read_view(tract_backend_conn *c)
+/*
+ * Every member starts with one of these two. They check the arguments
+ * (ok: none is missing) and return the state to work on, or NULL after
+ * setting the error. A read sees its transaction's state or else the last
+ * committed one, held until done().
+ */
+static struct db *reading(tract_backend_conn *c, bool ok, const char *fn)
 {
 	struct db *db;
 
+	if (!c || !ok) {
+		fail(c, TRACT_EINVAL, "mem: %s: missing argument", fn);
+		return NULL;
+	}
 	if (c->db)
 		return c->db;
 	pthread_mutex_lock(&lock);
@@ -713,26 +695,25 @@ static struct db *read_view(tract_backend_conn *c)
 	return db;
 }
 
-static int read_done(tract_backend_conn *c, struct db *db, int rc)
+static struct db *writing(tract_backend_conn *c, bool ok, const char *fn)
 {
-	if (db != c->db)
-		db_release(db);
-	return rc;
-}
-
-/* The write transaction's state, or NULL (and the error) outside one. */
-static struct db *write_view(tract_backend_conn *c)
-{
+	if (!c || !ok) {
+		fail(c, TRACT_EINVAL, "mem: %s: missing or invalid argument", fn);
+		return NULL;
+	}
 	if (c->txn != TRACT_TXN_WRITE) {
-		fail(c, TRACT_EINVAL, "mem: a write needs a write transaction");
+		fail(c, TRACT_EINVAL, "mem: %s needs a write transaction", fn);
 		return NULL;
 	}
 	return c->db;
 }
 
-/* What a callback's result means for the call: > 0 stops (0), < 0 aborts. */
-static int cb_result(int rc)
+/* End a read: release what reading() held; a callback's result rc > 0
+ * (stop early) becomes 0, rc < 0 is returned as is. */
+static int done(tract_backend_conn *c, struct db *db, int rc)
 {
+	if (db != c->db)
+		db_release(db);
 	return rc < 0 ? rc : 0;
 }
 
@@ -740,36 +721,46 @@ static int cb_result(int rc)
 
 static tract_commit_row *find_commit(const struct db *db, const char *hash)
 {
-	tract_commit_row key = {.commit_hash = hash};
-
-	return find(db, COMMITS, &key);
+	return find(db, COMMITS, &(tract_commit_row){.commit_hash = hash});
 }
 
 static tract_blob_row *find_blob(const struct db *db, const char *hash)
 {
-	tract_blob_row key = {.content_hash = hash};
-
-	return find(db, BLOBS, &key);
+	return find(db, BLOBS, &(tract_blob_row){.content_hash = hash});
 }
 
-/* A sorted copy of the row pointers of a table that pass keep(): for the
- * orders a table is not stored in. *out is malloc'ed (NULL when empty). */
-static int select_rows(const struct db *db, int table, bool (*keep)(const void *, const void *),
-		       const void *arg, int (*order)(const void *, const void *), void ***out,
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* keep() of select_rows: the row's tract (at offset *off) is arg, or arg
+ * is NULL. */
+static bool in_tract(const void *row, const void *arg, size_t off)
+{
+	return !arg || strcmp(*(const char *const *)((const char *)row + off), arg) == 0;
+}
+
+/*
+ * The rows of a table whose tract_id (at offset off) is tract (NULL: all)
+ * and, when config_only, whose generation config is set, sorted by order:
+ * for the orders a table is not stored in. *out is malloc'ed.
+ */
+static int select_rows(const struct db *db, int table, size_t off, const char *tract,
+		       bool config_only, int (*order)(const void *, const void *), void ***out,
 		       size_t *n)
 {
 	const struct table *t = &db->t[table];
 	size_t i;
 
 	*n = 0;
-	*out = t->n ? malloc(t->n * sizeof(**out)) : NULL;
-	if (t->n && !*out)
+	if (!(*out = malloc((t->n ? t->n : 1) * sizeof(**out))))
 		return TRACT_ENOMEM;
 	for (i = 0; i < t->n; i++)
-		if (keep(t->rows[i], arg))
+		if (in_tract(t->rows[i], tract, off) &&
+		    (!config_only || ((tract_commit_row *)t->rows[i])->generation_config_json))
 			(*out)[(*n)++] = t->rows[i];
-	if (*n > 1)
-		qsort(*out, *n, sizeof(**out), order);
+	qsort(*out, *n, sizeof(**out), order);
 	return 0;
 }
 
@@ -777,128 +768,102 @@ static int select_rows(const struct db *db, int table, bool (*keep)(const void *
 
 static int mem_blob_put(tract_backend_conn *c, const tract_blob_row *row, int *inserted)
 {
-	struct db *db;
-	int rc;
+	struct db *db = writing(c, row && row->content_hash && row->payload_json, __func__);
+	bool exists;
 
-	if (!c || !row || !row->content_hash || !row->payload_json)
-		return fail(c, TRACT_EINVAL, "mem: blob_put needs a hash and a payload");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	if (find_blob(db, row->content_hash)) {
-		if (inserted)
-			*inserted = 0;
-		return 0;
-	}
-	if ((rc = insert(db, BLOBS, row)) < 0)
+	/* Dedup: an existing blob is left as it is. */
+	exists = find_blob(db, row->content_hash) != NULL;
+	if (!exists && insert(db, BLOBS, row) < 0)
 		return oom(c);
 	if (inserted)
-		*inserted = 1;
+		*inserted = !exists;
 	return 0;
 }
 
 static int mem_blob_get(tract_backend_conn *c, const char *hash, tract_blob_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, hash && cb, __func__);
 	tract_blob_row *b;
-	int rc;
 
-	if (!c || !hash || !cb)
-		return fail(c, TRACT_EINVAL, "mem: blob_get needs a hash and a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	b = find_blob(db, hash);
-	rc = b ? cb_result(cb(b, payload)) : fail(c, TRACT_ENOTFOUND, "blob not found: %s", hash);
-	return read_done(c, db, rc);
+	return done(c, db, b ? cb(b, payload) : fail(c, TRACT_ENOTFOUND, "blob not found: %s", hash));
 }
 
 static int mem_blob_foreach(tract_backend_conn *c, tract_blob_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, cb, __func__);
 	size_t i;
 	int rc = 0;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: blob_foreach needs a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	for (i = 0; i < db->t[BLOBS].n && rc == 0; i++)
 		rc = cb(db->t[BLOBS].rows[i], payload);
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* ---- commits -------------------------------------------------------------- */
 
 static int mem_commit_put(tract_backend_conn *c, const tract_commit_row *row)
 {
-	struct db *db;
+	struct db *db = writing(c, row && row->commit_hash && row->tract_id && row->content_hash &&
+				   row->content_type &&
+				   (row->operation == TRACT_OP_APPEND ||
+				    row->operation == TRACT_OP_EDIT),
+				__func__);
 
-	if (!c || !row || !row->commit_hash || !row->tract_id || !row->content_hash ||
-	    !row->content_type)
-		return fail(c, TRACT_EINVAL, "mem: commit_put needs hash, tract, blob and type");
-	if (row->operation != TRACT_OP_APPEND && row->operation != TRACT_OP_EDIT)
-		return fail(c, TRACT_EINVAL, "mem: unknown commit operation %d", row->operation);
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	if (find_commit(db, row->commit_hash))
 		return fail(c, TRACT_EEXISTS, "commit exists: %s", row->commit_hash);
 	/* The foreign keys an SQL schema would check. */
-	if (!find_blob(db, row->content_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: commit %s: blob missing: %s", row->commit_hash,
-			    row->content_hash);
-	if (row->parent_hash && !find_commit(db, row->parent_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: commit %s: parent missing: %s",
-			    row->commit_hash, row->parent_hash);
-	if (row->response_to && !find_commit(db, row->response_to))
-		return fail(c, TRACT_ESTORAGE, "mem: commit %s: response_to missing: %s",
-			    row->commit_hash, row->response_to);
+	if (!find_blob(db, row->content_hash) ||
+	    (row->parent_hash && !find_commit(db, row->parent_hash)) ||
+	    (row->response_to && !find_commit(db, row->response_to)))
+		return fail(c, TRACT_ESTORAGE, "mem: commit %s names a missing blob, parent or "
+			    "response_to", row->commit_hash);
 	return insert(db, COMMITS, row) < 0 ? oom(c) : 0;
-}
-
-static bool in_tract(const tract_commit_row *r, const char *tract_id)
-{
-	return !tract_id || strcmp(r->tract_id, tract_id) == 0;
 }
 
 static int mem_commit_get(tract_backend_conn *c, const char *tract_id, const char *hash,
 			  tract_commit_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, hash && cb, __func__);
 	tract_commit_row *r;
-	int rc;
 
-	if (!c || !hash || !cb)
-		return fail(c, TRACT_EINVAL, "mem: commit_get needs a hash and a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	r = find_commit(db, hash);
-	if (r && in_tract(r, tract_id))
-		rc = cb_result(cb(r, payload));
-	else
-		rc = fail(c, TRACT_ENOTFOUND, "commit not found: %s", hash);
-	return read_done(c, db, rc);
+	if (!r || !in_tract(r, tract_id, offsetof(tract_commit_row, tract_id)))
+		return done(c, db, fail(c, TRACT_ENOTFOUND, "commit not found: %s", hash));
+	return done(c, db, cb(r, payload));
 }
 
 static int mem_commit_prefix(tract_backend_conn *c, const char *tract_id, const char *prefix,
 			     size_t max, tract_commit_cb cb, void *payload)
 {
-	tract_commit_row key = {.commit_hash = prefix};
-	struct db *db;
-	size_t i, len, sent = 0;
+	struct db *db = reading(c, prefix && cb, __func__);
+	size_t i, sent = 0;
 	int rc = 0;
 
-	if (!c || !prefix || !cb)
-		return fail(c, TRACT_EINVAL, "mem: commit_prefix needs a prefix and a callback");
-	db = read_view(c);
-	len = strlen(prefix);
+	if (!db)
+		return TRACT_EINVAL;
 	/* Hashes with the prefix are one run of the sorted table. */
-	for (i = seek(db, COMMITS, &key, NULL); i < db->t[COMMITS].n && rc == 0; i++) {
+	for (i = seek(db, COMMITS, &prefix, NULL); i < db->t[COMMITS].n && rc == 0; i++) {
 		tract_commit_row *r = db->t[COMMITS].rows[i];
 
-		if (strncmp(r->commit_hash, prefix, len) != 0 || (max && sent == max))
+		if (strncmp(r->commit_hash, prefix, strlen(prefix)) != 0 || (max && sent == max))
 			break;
-		if (!in_tract(r, tract_id))
-			continue;
-		sent++;
-		rc = cb(r, payload);
+		if (in_tract(r, tract_id, offsetof(tract_commit_row, tract_id))) {
+			sent++;
+			rc = cb(r, payload);
+		}
 	}
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* The priority in force for target at cutoff: the last annotation of the
@@ -907,51 +872,29 @@ static tract_priority priority_at(const struct db *db, const char *target, tract
 {
 	tract_annotation_row key = {.target_hash = target, .created_at = cutoff, .id = INT64_MAX};
 	size_t at = seek(db, ANNOTATIONS, &key, NULL);
-	tract_annotation_row *a;
+	tract_annotation_row *a = at ? db->t[ANNOTATIONS].rows[at - 1] : NULL;
 
-	if (at == 0)
-		return TRACT_PRIORITY_NONE;
-	a = db->t[ANNOTATIONS].rows[at - 1];
-	return strcmp(a->target_hash, target) == 0 ? a->priority : TRACT_PRIORITY_NONE;
-}
-
-/* Merge parents of hash from position 1 on, in order, into *out
- * (malloc'ed, strings borrowed from db). */
-static int extra_parents(const struct db *db, const char *hash, const char ***out, size_t *n)
-{
-	struct parent_row key = {.commit_hash = hash, .position = 1};
-	size_t i, end;
-
-	*out = NULL;
-	*n = 0;
-	i = seek(db, PARENTS, &key, NULL);
-	for (end = i; end < db->t[PARENTS].n; end++)
-		if (strcmp(((struct parent_row *)db->t[PARENTS].rows[end])->commit_hash, hash))
-			break;
-	if (end == i)
-		return 0;
-	*out = malloc((end - i) * sizeof(**out));
-	if (!*out)
-		return TRACT_ENOMEM;
-	for (; i < end; i++)
-		(*out)[(*n)++] = ((struct parent_row *)db->t[PARENTS].rows[i])->parent_hash;
-	return 0;
+	return a && strcmp(a->target_hash, target) == 0 ? a->priority : TRACT_PRIORITY_NONE;
 }
 
 static int mem_commit_chain(tract_backend_conn *c, const char *tract_id, const char *head,
 			    size_t limit, unsigned flags, tract_time annotation_cutoff,
 			    tract_chain_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, head && cb, __func__);
+	const char **parents = NULL;
 	tract_commit_row *r;
-	const char *const *parents = NULL;
-	size_t sent = 0;
+	size_t sent = 0, at, end, i;
 	int rc = 0;
 
-	if (!c || !head || !cb)
-		return fail(c, TRACT_EINVAL, "mem: commit_chain needs a head and a callback");
-	db = read_view(c);
-	for (r = find_commit(db, head); r && in_tract(r, tract_id);
+	if (!db)
+		return TRACT_EINVAL;
+	/* Merge parents are at most one per row of the table. */
+	if ((flags & TRACT_CHAIN_PARENTS) &&
+	    !(parents = malloc((db->t[PARENTS].n + 1) * sizeof(*parents))))
+		return done(c, db, oom(c));
+	for (r = find_commit(db, head); r && in_tract(r, tract_id, offsetof(tract_commit_row,
+									   tract_id));
 	     r = r->parent_hash ? find_commit(db, r->parent_hash) : NULL) {
 		tract_chain_row row = {.commit = *r, .priority = TRACT_PRIORITY_NONE};
 		tract_blob_row *b;
@@ -963,21 +906,20 @@ static int mem_commit_chain(tract_backend_conn *c, const char *tract_id, const c
 		if (flags & TRACT_CHAIN_PRIORITY)
 			row.priority = priority_at(db, r->commit_hash, annotation_cutoff);
 		if (flags & TRACT_CHAIN_PARENTS) {
-			const char **list;
+			struct parent_row key = {r->commit_hash, NULL, 1};
 
-			if (extra_parents(db, r->commit_hash, &list, &row.n_extra_parents) < 0) {
-				rc = oom(c);
-				break;
-			}
-			row.extra_parents = parents = list;
+			end = run(db, PARENTS, &key, same_parent_commit, &at);
+			for (i = at; i < end; i++)
+				parents[i - at] = ((struct parent_row *)db->t[PARENTS].rows[i])
+							  ->parent_hash;
+			row.extra_parents = parents;
+			row.n_extra_parents = end - at;
 		}
-		rc = cb(&row, payload);
-		free((void *)parents);
-		parents = NULL;
-		if (rc != 0 || (limit && ++sent == limit))
+		if ((rc = cb(&row, payload)) != 0 || (limit && ++sent == limit))
 			break;
 	}
-	return read_done(c, db, cb_result(rc));
+	free(parents);
+	return done(c, db, rc);
 }
 
 static int order_commit_time(const void *a, const void *b)
@@ -988,48 +930,37 @@ static int order_commit_time(const void *a, const void *b)
 	return o ? o : strcmp(x->commit_hash, y->commit_hash);
 }
 
-static bool keep_commit(const void *row, const void *tract_id)
+/* Commits of a tract (NULL: all), by (created_at, commit_hash). */
+static int commits_by_time(tract_backend_conn *c, const char *tract_id, bool config_only,
+			   tract_commit_cb cb, void *payload)
 {
-	return in_tract(row, tract_id);
-}
-
-static bool keep_commit_config(const void *row, const void *tract_id)
-{
-	return in_tract(row, tract_id) && ((const tract_commit_row *)row)->generation_config_json;
-}
-
-/* Commits passing keep, by (created_at, commit_hash). */
-static int commits_by_time(tract_backend_conn *c, const char *tract_id,
-			   bool (*keep)(const void *, const void *), tract_commit_cb cb,
-			   void *payload)
-{
-	struct db *db;
+	struct db *db = reading(c, cb, __func__);
 	void **rows = NULL;
-	size_t i, n;
+	size_t i, n = 0;
 	int rc;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: commit_foreach needs a callback");
-	db = read_view(c);
-	rc = select_rows(db, COMMITS, keep, tract_id, order_commit_time, &rows, &n);
+	if (!db)
+		return TRACT_EINVAL;
+	rc = select_rows(db, COMMITS, offsetof(tract_commit_row, tract_id), tract_id,
+			 config_only, order_commit_time, &rows, &n);
 	if (rc < 0)
 		rc = oom(c);
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = cb(rows[i], payload);
 	free(rows);
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 static int mem_commit_foreach(tract_backend_conn *c, const char *tract_id, tract_commit_cb cb,
 			      void *payload)
 {
-	return commits_by_time(c, tract_id, keep_commit, cb, payload);
+	return commits_by_time(c, tract_id, false, cb, payload);
 }
 
 static int mem_commit_foreach_with_config(tract_backend_conn *c, const char *tract_id,
 					  tract_commit_cb cb, void *payload)
 {
-	return commits_by_time(c, tract_id, keep_commit_config, cb, payload);
+	return commits_by_time(c, tract_id, true, cb, payload);
 }
 
 /* ---- merge parents -------------------------------------------------------- */
@@ -1037,20 +968,19 @@ static int mem_commit_foreach_with_config(tract_backend_conn *c, const char *tra
 static int mem_parent_put(tract_backend_conn *c, const char *commit_hash, const char *parent_hash,
 			  int64_t position)
 {
-	struct parent_row row = {commit_hash, parent_hash, position}, key = {commit_hash, NULL, 0};
-	struct db *db;
-	size_t i;
+	struct db *db = writing(c, commit_hash && parent_hash && position >= 0, __func__);
+	struct parent_row row = {commit_hash, parent_hash, position};
+	size_t at, end;
 
-	if (!c || !commit_hash || !parent_hash || position < 0)
-		return fail(c, TRACT_EINVAL, "mem: parent_put needs two hashes and a position");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	/* A (commit, position) and a (commit, parent) are each stored once. */
-	for (i = seek(db, PARENTS, &key, NULL); i < db->t[PARENTS].n; i++) {
-		struct parent_row *p = db->t[PARENTS].rows[i];
+	row.position = INT64_MIN;
+	end = run(db, PARENTS, &row, same_parent_commit, &at);
+	row.position = position;
+	for (; at < end; at++) {
+		struct parent_row *p = db->t[PARENTS].rows[at];
 
-		if (strcmp(p->commit_hash, commit_hash) != 0)
-			break;
 		if (p->position == position || strcmp(p->parent_hash, parent_hash) == 0)
 			return fail(c, TRACT_EEXISTS, "mem: parent %s of %s exists", parent_hash,
 				    commit_hash);
@@ -1061,57 +991,46 @@ static int mem_parent_put(tract_backend_conn *c, const char *commit_hash, const 
 	return insert(db, PARENTS, &row) < 0 ? oom(c) : 0;
 }
 
-/* Rows of the parents table from index i while keep says so. */
-static int send_parents(struct db *db, size_t i, const char *commit_hash, tract_parent_cb cb,
-			void *payload)
+/* Rows [at, end) of the parents table. */
+static int send_parents(struct db *db, size_t at, size_t end, tract_parent_cb cb, void *payload)
 {
 	int rc = 0;
 
-	for (; i < db->t[PARENTS].n && rc == 0; i++) {
-		struct parent_row *p = db->t[PARENTS].rows[i];
+	for (; at < end && rc == 0; at++) {
+		struct parent_row *p = db->t[PARENTS].rows[at];
 
-		if (commit_hash && strcmp(p->commit_hash, commit_hash) != 0)
-			break;
 		rc = cb(p->commit_hash, p->parent_hash, p->position, payload);
 	}
-	return cb_result(rc);
+	return rc;
 }
 
 static int mem_parent_list(tract_backend_conn *c, const char *commit_hash, tract_parent_cb cb,
 			   void *payload)
 {
+	struct db *db = reading(c, commit_hash && cb, __func__);
 	struct parent_row key = {commit_hash, NULL, INT64_MIN};
-	struct db *db;
+	size_t at, end;
 
-	if (!c || !commit_hash || !cb)
-		return fail(c, TRACT_EINVAL, "mem: parent_list needs a hash and a callback");
-	db = read_view(c);
-	return read_done(c, db,
-			 send_parents(db, seek(db, PARENTS, &key, NULL), commit_hash, cb, payload));
+	if (!db)
+		return TRACT_EINVAL;
+	end = run(db, PARENTS, &key, same_parent_commit, &at);
+	return done(c, db, send_parents(db, at, end, cb, payload));
 }
 
 static int mem_parent_foreach(tract_backend_conn *c, tract_parent_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, cb, __func__);
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: parent_foreach needs a callback");
-	db = read_view(c);
-	return read_done(c, db, send_parents(db, 0, NULL, cb, payload));
+	if (!db)
+		return TRACT_EINVAL;
+	return done(c, db, send_parents(db, 0, db->t[PARENTS].n, cb, payload));
 }
 
 /* ---- refs ----------------------------------------------------------------- */
 
 static tract_ref_row *find_ref(const struct db *db, const char *tract_id, const char *name)
 {
-	tract_ref_row key = {.tract_id = tract_id, .ref_name = name};
-
-	return find(db, REFS, &key);
-}
-
-static bool same_string(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
+	return find(db, REFS, &(tract_ref_row){.tract_id = tract_id, .ref_name = name});
 }
 
 /* Does the stored ref equal expected (NULL: "must not exist")? */
@@ -1126,31 +1045,26 @@ static bool ref_matches(const tract_ref_row *ref, const tract_ref_row *expected)
 static int mem_ref_get(tract_backend_conn *c, const char *tract_id, const char *ref_name,
 		       tract_ref_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, tract_id && ref_name && cb, __func__);
 	tract_ref_row *r;
-	int rc;
 
-	if (!c || !tract_id || !ref_name || !cb)
-		return fail(c, TRACT_EINVAL, "mem: ref_get needs a tract, a name and a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	r = find_ref(db, tract_id, ref_name);
-	rc = r ? cb_result(cb(r, payload))
-	       : fail(c, TRACT_ENOTFOUND, "ref not found: %s", ref_name);
-	return read_done(c, db, rc);
+	return done(c, db, r ? cb(r, payload)
+			     : fail(c, TRACT_ENOTFOUND, "ref not found: %s", ref_name));
 }
 
 static int mem_ref_cas(tract_backend_conn *c, const char *tract_id, const char *ref_name,
 		       const char *commit_hash, const char *symbolic_target,
 		       const tract_ref_row *expected)
 {
-	tract_ref_row row = {tract_id, ref_name, commit_hash, symbolic_target};
-	struct db *db;
-	tract_ref_row *r;
+	/* Exactly one of commit_hash and symbolic_target. */
+	struct db *db = writing(c, tract_id && ref_name && !commit_hash != !symbolic_target,
+				__func__);
+	tract_ref_row row = {tract_id, ref_name, commit_hash, symbolic_target}, *r;
 
-	if (!c || !tract_id || !ref_name || !commit_hash == !symbolic_target)
-		return fail(c, TRACT_EINVAL, "mem: ref_cas needs a tract, a name and exactly one "
-			    "of commit hash and symbolic target");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	r = find_ref(db, tract_id, ref_name);
 	if (!ref_matches(r, expected))
@@ -1161,35 +1075,23 @@ static int mem_ref_cas(tract_backend_conn *c, const char *tract_id, const char *
 			    commit_hash);
 	if (!r)
 		return insert(db, REFS, &row) < 0 ? oom(c) : 0;
-	/* Both copies first, so that a failure leaves the ref as it was. */
-	{
-		char *h = commit_hash ? strdup(commit_hash) : NULL;
-		char *t = symbolic_target ? strdup(symbolic_target) : NULL;
-
-		if ((commit_hash && !h) || (symbolic_target && !t)) {
-			free(h);
-			free(t);
-			return oom(c);
-		}
-		free((void *)r->commit_hash);
-		free((void *)r->symbolic_target);
-		r->commit_hash = h;
-		r->symbolic_target = t;
-	}
+	/* Set the new value first: only it can fail, and then nothing changed. */
+	if (commit_hash ? set_string(&r->commit_hash, commit_hash) < 0
+			: set_string(&r->symbolic_target, symbolic_target) < 0)
+		return oom(c);
+	set_string(commit_hash ? &r->symbolic_target : &r->commit_hash, NULL);
 	return 0;
 }
 
 static int mem_ref_delete(tract_backend_conn *c, const char *tract_id, const char *ref_name,
 			  const tract_ref_row *expected)
 {
+	struct db *db = writing(c, tract_id && ref_name, __func__);
 	tract_ref_row key = {.tract_id = tract_id, .ref_name = ref_name};
-	struct db *db;
 	bool found;
 	size_t at;
 
-	if (!c || !tract_id || !ref_name)
-		return fail(c, TRACT_EINVAL, "mem: ref_delete needs a tract and a name");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	at = seek(db, REFS, &key, &found);
 	if (!found)
@@ -1197,21 +1099,20 @@ static int mem_ref_delete(tract_backend_conn *c, const char *tract_id, const cha
 	if (expected && !ref_matches(db->t[REFS].rows[at], expected))
 		return fail(c, TRACT_ESTALE, "mem: ref %s moved (compare-and-swap lost)",
 			    ref_name);
-	remove_rows(db, REFS, at, 1);
+	remove_rows(db, REFS, at, at + 1);
 	return 0;
 }
 
 static int mem_ref_foreach(tract_backend_conn *c, const char *tract_id, const char *prefix,
 			   tract_ref_cb cb, void *payload)
 {
+	struct db *db = reading(c, cb, __func__);
 	tract_ref_row key = {.tract_id = tract_id, .ref_name = ""};
-	struct db *db;
-	size_t i, len = prefix ? strlen(prefix) : 0;
+	size_t i;
 	int rc = 0;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: ref_foreach needs a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	/* Stored by (tract_id, ref_name): one tract's refs are one run. */
 	i = tract_id ? seek(db, REFS, &key, NULL) : 0;
 	for (; i < db->t[REFS].n && rc == 0; i++) {
@@ -1219,10 +1120,10 @@ static int mem_ref_foreach(tract_backend_conn *c, const char *tract_id, const ch
 
 		if (tract_id && strcmp(r->tract_id, tract_id) != 0)
 			break;
-		if (!prefix || strncmp(r->ref_name, prefix, len) == 0)
+		if (!prefix || strncmp(r->ref_name, prefix, strlen(prefix)) == 0)
 			rc = cb(r, payload);
 	}
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* ---- annotations ---------------------------------------------------------- */
@@ -1230,15 +1131,14 @@ static int mem_ref_foreach(tract_backend_conn *c, const char *tract_id, const ch
 static int mem_annotation_put(tract_backend_conn *c, const tract_annotation_row *row,
 			      int64_t *out_id)
 {
+	struct db *db = writing(c, row && row->tract_id && row->target_hash &&
+				   (row->priority == TRACT_PRIORITY_SKIP ||
+				    row->priority == TRACT_PRIORITY_NORMAL ||
+				    row->priority == TRACT_PRIORITY_PINNED),
+				__func__);
 	tract_annotation_row copy;
-	struct db *db;
 
-	if (!c || !row || !row->tract_id || !row->target_hash)
-		return fail(c, TRACT_EINVAL, "mem: annotation_put needs a tract and a target");
-	if (row->priority != TRACT_PRIORITY_SKIP && row->priority != TRACT_PRIORITY_NORMAL &&
-	    row->priority != TRACT_PRIORITY_PINNED)
-		return fail(c, TRACT_EINVAL, "mem: invalid priority %d", row->priority);
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	if (!find_commit(db, row->target_hash))
 		return fail(c, TRACT_ESTORAGE, "mem: annotation target missing: %s",
@@ -1256,28 +1156,18 @@ static int mem_annotation_put(tract_backend_conn *c, const tract_annotation_row 
 static int mem_annotation_list(tract_backend_conn *c, const char *target_hash,
 			       tract_annotation_cb cb, void *payload)
 {
+	struct db *db = reading(c, target_hash && cb, __func__);
 	tract_annotation_row key = {.target_hash = target_hash, .created_at = INT64_MIN,
 				    .id = INT64_MIN};
-	struct db *db;
-	size_t i;
+	size_t at, end;
 	int rc = 0;
 
-	if (!c || !target_hash || !cb)
-		return fail(c, TRACT_EINVAL, "mem: annotation_list needs a target and a callback");
-	db = read_view(c);
-	for (i = seek(db, ANNOTATIONS, &key, NULL); i < db->t[ANNOTATIONS].n && rc == 0; i++) {
-		tract_annotation_row *a = db->t[ANNOTATIONS].rows[i];
-
-		if (strcmp(a->target_hash, target_hash) != 0)
-			break;
-		rc = cb(a, payload);
-	}
-	return read_done(c, db, cb_result(rc));
-}
-
-static bool keep_annotation(const void *row, const void *tract_id)
-{
-	return !tract_id || strcmp(((const tract_annotation_row *)row)->tract_id, tract_id) == 0;
+	if (!db)
+		return TRACT_EINVAL;
+	end = run(db, ANNOTATIONS, &key, same_target, &at);
+	for (; at < end && rc == 0; at++)
+		rc = cb(db->t[ANNOTATIONS].rows[at], payload);
+	return done(c, db, rc);
 }
 
 static int order_annotation_id(const void *a, const void *b)
@@ -1289,31 +1179,28 @@ static int order_annotation_id(const void *a, const void *b)
 static int mem_annotation_foreach(tract_backend_conn *c, const char *tract_id,
 				  tract_annotation_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, cb, __func__);
 	void **rows = NULL;
-	size_t i, n;
+	size_t i, n = 0;
 	int rc;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: annotation_foreach needs a callback");
-	db = read_view(c);
-	rc = select_rows(db, ANNOTATIONS, keep_annotation, tract_id, order_annotation_id, &rows,
-			 &n);
+	if (!db)
+		return TRACT_EINVAL;
+	rc = select_rows(db, ANNOTATIONS, offsetof(tract_annotation_row, tract_id), tract_id,
+			 false, order_annotation_id, &rows, &n);
 	if (rc < 0)
 		rc = oom(c);
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = cb(rows[i], payload);
 	free(rows);
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* ---- compression records -------------------------------------------------- */
 
 static tract_compression_row *find_compression(const struct db *db, const char *id)
 {
-	tract_compression_row key = {.compression_id = id};
-
-	return find(db, COMPRESSIONS, &key);
+	return find(db, COMPRESSIONS, &(tract_compression_row){.compression_id = id});
 }
 
 static bool valid_side(tract_compression_side side)
@@ -1323,11 +1210,9 @@ static bool valid_side(tract_compression_side side)
 
 static int mem_compression_put(tract_backend_conn *c, const tract_compression_row *row)
 {
-	struct db *db;
+	struct db *db = writing(c, row && row->compression_id && row->tract_id, __func__);
 
-	if (!c || !row || !row->compression_id || !row->tract_id)
-		return fail(c, TRACT_EINVAL, "mem: compression_put needs an id and a tract");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	if (find_compression(db, row->compression_id))
 		return fail(c, TRACT_EEXISTS, "mem: compression record exists: %s",
@@ -1339,13 +1224,10 @@ static int mem_compression_member_put(tract_backend_conn *c, tract_compression_s
 				      const char *compression_id, const char *commit_hash,
 				      int64_t position)
 {
+	struct db *db = writing(c, valid_side(side) && compression_id && commit_hash, __func__);
 	struct member_row row = {compression_id, side, position, commit_hash};
-	struct db *db;
 
-	if (!c || !valid_side(side) || !compression_id || !commit_hash)
-		return fail(c, TRACT_EINVAL, "mem: compression_member_put needs a side, a record "
-			    "and a commit");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	if (find(db, MEMBERS, &row))
 		return fail(c, TRACT_EEXISTS, "mem: member %" PRId64 " of %s exists", position,
@@ -1359,22 +1241,15 @@ static int mem_compression_member_put(tract_backend_conn *c, tract_compression_s
 static int mem_compression_get(tract_backend_conn *c, const char *compression_id,
 			       tract_compression_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, compression_id && cb, __func__);
 	tract_compression_row *r;
-	int rc;
 
-	if (!c || !compression_id || !cb)
-		return fail(c, TRACT_EINVAL, "mem: compression_get needs an id and a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	r = find_compression(db, compression_id);
-	rc = r ? cb_result(cb(r, payload))
-	       : fail(c, TRACT_ENOTFOUND, "compression record not found: %s", compression_id);
-	return read_done(c, db, rc);
-}
-
-static bool keep_compression(const void *row, const void *tract_id)
-{
-	return !tract_id || strcmp(((const tract_compression_row *)row)->tract_id, tract_id) == 0;
+	return done(c, db, r ? cb(r, payload)
+			     : fail(c, TRACT_ENOTFOUND, "compression record not found: %s",
+				    compression_id));
 }
 
 static int order_compression_time(const void *a, const void *b)
@@ -1388,70 +1263,49 @@ static int order_compression_time(const void *a, const void *b)
 static int mem_compression_foreach(tract_backend_conn *c, const char *tract_id,
 				   tract_compression_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, cb, __func__);
 	void **rows = NULL;
-	size_t i, n;
+	size_t i, n = 0;
 	int rc;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: compression_foreach needs a callback");
-	db = read_view(c);
-	rc = select_rows(db, COMPRESSIONS, keep_compression, tract_id, order_compression_time,
-			 &rows, &n);
+	if (!db)
+		return TRACT_EINVAL;
+	rc = select_rows(db, COMPRESSIONS, offsetof(tract_compression_row, tract_id), tract_id,
+			 false, order_compression_time, &rows, &n);
 	if (rc < 0)
 		rc = oom(c);
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = cb(rows[i], payload);
 	free(rows);
-	return read_done(c, db, cb_result(rc));
-}
-
-/* Index of the first member of (record, side) and how many follow. */
-static size_t member_run(const struct db *db, const char *id, int64_t side, size_t *count)
-{
-	struct member_row key = {id, side, INT64_MIN, NULL};
-	size_t at = seek(db, MEMBERS, &key, NULL), end;
-
-	for (end = at; end < db->t[MEMBERS].n; end++) {
-		struct member_row *m = db->t[MEMBERS].rows[end];
-
-		if (strcmp(m->compression_id, id) != 0 || m->side != side)
-			break;
-	}
-	*count = end - at;
-	return at;
+	return done(c, db, rc);
 }
 
 static int mem_compression_members(tract_backend_conn *c, tract_compression_side side,
 				   const char *compression_id, tract_member_cb cb, void *payload)
 {
-	struct db *db;
-	size_t at, n, i;
+	struct db *db = reading(c, valid_side(side) && compression_id && cb, __func__);
+	struct member_row key = {compression_id, side, INT64_MIN, NULL}, *m;
+	size_t at, end;
 	int rc = 0;
 
-	if (!c || !valid_side(side) || !compression_id || !cb)
-		return fail(c, TRACT_EINVAL, "mem: compression_members needs a side, a record "
-			    "and a callback");
-	db = read_view(c);
-	at = member_run(db, compression_id, side, &n);
-	for (i = at; i < at + n && rc == 0; i++) {
-		struct member_row *m = db->t[MEMBERS].rows[i];
-
+	if (!db)
+		return TRACT_EINVAL;
+	end = run(db, MEMBERS, &key, same_member_side, &at);
+	for (; at < end && rc == 0; at++) {
+		m = db->t[MEMBERS].rows[at];
 		rc = cb(m->compression_id, m->commit_hash, m->position, payload);
 	}
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* ---- spawn pointers ------------------------------------------------------- */
 
 static int mem_spawn_put(tract_backend_conn *c, const tract_spawn_row *row, int64_t *out_id)
 {
+	struct db *db = writing(c, row && row->parent_tract_id && row->child_tract_id, __func__);
 	tract_spawn_row copy;
-	struct db *db;
 
-	if (!c || !row || !row->parent_tract_id || !row->child_tract_id)
-		return fail(c, TRACT_EINVAL, "mem: spawn_put needs a parent and a child tract");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
 	if (row->parent_commit_hash && !find_commit(db, row->parent_commit_hash))
 		return fail(c, TRACT_ESTORAGE, "mem: spawn pointer: commit missing: %s",
@@ -1466,25 +1320,24 @@ static int mem_spawn_put(tract_backend_conn *c, const tract_spawn_row *row, int6
 	return 0;
 }
 
-/* Spawn pointers by id whose parent (by_child false) or child is tract. */
+/* Spawn pointers, by id, whose parent (by_child false) or child is tract
+ * (NULL: all). */
 static int send_spawns(tract_backend_conn *c, const char *tract, bool by_child,
 		       tract_spawn_cb cb, void *payload)
 {
-	struct db *db;
+	struct db *db = reading(c, cb && (tract || !by_child), __func__);
 	size_t i;
 	int rc = 0;
 
-	if (!c || !cb || (by_child && !tract))
-		return fail(c, TRACT_EINVAL, "mem: spawn lookups need a callback (and a child)");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	for (i = 0; i < db->t[SPAWNS].n && rc == 0; i++) {
 		tract_spawn_row *s = db->t[SPAWNS].rows[i];
-		const char *who = by_child ? s->child_tract_id : s->parent_tract_id;
 
-		if (!tract || strcmp(who, tract) == 0)
+		if (!tract || strcmp(by_child ? s->child_tract_id : s->parent_tract_id, tract) == 0)
 			rc = cb(s, payload);
 	}
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 static int mem_spawn_foreach(tract_backend_conn *c, const char *parent_tract_id,
@@ -1503,72 +1356,62 @@ static int mem_spawn_by_child(tract_backend_conn *c, const char *child_tract_id,
 
 static int mem_meta_get(tract_backend_conn *c, const char *key, tract_meta_cb cb, void *payload)
 {
-	struct meta_row k = {key, NULL}, *m;
-	struct db *db;
-	int rc;
+	struct db *db = reading(c, key && cb, __func__);
+	struct meta_row *m;
 
-	if (!c || !key || !cb)
-		return fail(c, TRACT_EINVAL, "mem: meta_get needs a key and a callback");
-	db = read_view(c);
-	m = find(db, META, &k);
-	rc = m ? cb_result(cb(m->key, m->value, payload))
-	       : fail(c, TRACT_ENOTFOUND, "metadata key not found: %s", key);
-	return read_done(c, db, rc);
+	if (!db)
+		return TRACT_EINVAL;
+	m = find(db, META, &key);
+	return done(c, db, m ? cb(m->key, m->value, payload)
+			     : fail(c, TRACT_ENOTFOUND, "metadata key not found: %s", key));
 }
 
 static int mem_meta_set(tract_backend_conn *c, const char *key, const char *value)
 {
+	struct db *db = writing(c, key && value, __func__);
 	struct meta_row row = {key, value}, *m;
-	struct db *db;
 
-	if (!c || !key || !value)
-		return fail(c, TRACT_EINVAL, "mem: meta_set needs a key and a value");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	m = find(db, META, &row);
-	if (m)
+	if ((m = find(db, META, &row)))
 		return set_string(&m->value, value) < 0 ? oom(c) : 0;
 	return insert(db, META, &row) < 0 ? oom(c) : 0;
 }
 
 static int mem_meta_delete(tract_backend_conn *c, const char *key)
 {
-	struct meta_row k = {key, NULL};
-	struct db *db;
+	struct db *db = writing(c, key, __func__);
 	bool found;
 	size_t at;
 
-	if (!c || !key)
-		return fail(c, TRACT_EINVAL, "mem: meta_delete needs a key");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	at = seek(db, META, &k, &found);
+	at = seek(db, META, &key, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "metadata key not found: %s", key);
-	remove_rows(db, META, at, 1);
+	remove_rows(db, META, at, at + 1);
 	return 0;
 }
 
 static int mem_meta_foreach(tract_backend_conn *c, const char *prefix, tract_meta_cb cb,
 			    void *payload)
 {
-	struct meta_row k = {prefix ? prefix : "", NULL};
-	struct db *db;
-	size_t i, len = prefix ? strlen(prefix) : 0;
+	struct db *db = reading(c, cb, __func__);
+	const char *from = prefix ? prefix : "";
+	size_t i;
 	int rc = 0;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: meta_foreach needs a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	/* Keys with the prefix are one run of the sorted table. */
-	for (i = seek(db, META, &k, NULL); i < db->t[META].n && rc == 0; i++) {
+	for (i = seek(db, META, &from, NULL); i < db->t[META].n && rc == 0; i++) {
 		struct meta_row *m = db->t[META].rows[i];
 
-		if (strncmp(m->key, k.key, len) != 0)
+		if (strncmp(m->key, from, strlen(from)) != 0)
 			break;
 		rc = cb(m->key, m->value, payload);
 	}
-	return read_done(c, db, cb_result(rc));
+	return done(c, db, rc);
 }
 
 /* ---- tracts --------------------------------------------------------------- */
@@ -1596,20 +1439,17 @@ static tract_tract_row *summary_of(tract_tract_row *sums, size_t *n, const char 
 
 static int mem_tract_foreach(tract_backend_conn *c, tract_tract_cb cb, void *payload)
 {
-	struct db *db;
-	tract_tract_row *sums = NULL, *t;
-	size_t i, n = 0, most;
+	struct db *db = reading(c, cb, __func__);
+	tract_tract_row *sums, *t;
+	size_t i, n = 0;
 	int rc = 0;
 
-	if (!c || !cb)
-		return fail(c, TRACT_EINVAL, "mem: tract_foreach needs a callback");
-	db = read_view(c);
+	if (!db)
+		return TRACT_EINVAL;
 	/* At most one summary per commit and per ref. */
-	most = db->t[COMMITS].n + db->t[REFS].n;
-	if (most && !(sums = malloc(most * sizeof(*sums)))) {
-		rc = oom(c);
-		goto done;
-	}
+	sums = malloc((db->t[COMMITS].n + db->t[REFS].n + 1) * sizeof(*sums));
+	if (!sums)
+		return done(c, db, oom(c));
 	for (i = 0; i < db->t[COMMITS].n; i++) {
 		tract_commit_row *r = db->t[COMMITS].rows[i];
 
@@ -1622,53 +1462,50 @@ static int mem_tract_foreach(tract_backend_conn *c, tract_tract_cb cb, void *pay
 		summary_of(sums, &n, ((tract_ref_row *)db->t[REFS].rows[i])->tract_id);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = cb(&sums[i], payload);
-	rc = cb_result(rc);
-done:
 	free(sums);
-	return read_done(c, db, rc);
+	return done(c, db, rc);
 }
 
 /* ---- deletion (version 2) -------------------------------------------------
- * Plain scans: a real backend keeps indexes for the rows that name a
- * commit; here a delete costs a pass over the tables. */
+ * Plain scans: a real backend keeps indexes of the rows naming a commit;
+ * here a delete costs a pass over the tables that may name it. */
+
+/* Which row, the core should have removed first, still names the commit. */
+static const char *still_named(const struct db *db, const char *hash)
+{
+	tract_annotation_row akey = {.target_hash = hash, .created_at = INT64_MIN, .id = INT64_MIN};
+	size_t i, at;
+
+	for (i = 0; i < db->t[REFS].n; i++)
+		if (same_string(((tract_ref_row *)db->t[REFS].rows[i])->commit_hash, hash))
+			return "a ref";
+	if (run(db, ANNOTATIONS, &akey, same_target, &at) > at)
+		return "an annotation";
+	for (i = 0; i < db->t[PARENTS].n; i++)
+		if (strcmp(((struct parent_row *)db->t[PARENTS].rows[i])->parent_hash, hash) == 0)
+			return "a merge commit";
+	for (i = 0; i < db->t[MEMBERS].n; i++)
+		if (strcmp(((struct member_row *)db->t[MEMBERS].rows[i])->commit_hash, hash) == 0)
+			return "a compression record";
+	return NULL;
+}
 
 static int mem_commit_delete(tract_backend_conn *c, const char *commit_hash)
 {
+	struct db *db = writing(c, commit_hash, __func__);
 	struct parent_row pkey = {commit_hash, NULL, INT64_MIN};
-	tract_annotation_row akey = {.target_hash = commit_hash, .created_at = INT64_MIN,
-				     .id = INT64_MIN};
-	struct db *db;
+	const char *who;
+	size_t at, end, i;
 	bool found;
-	size_t at, i, end;
-	tract_commit_row key = {.commit_hash = commit_hash};
 
-	if (!c || !commit_hash)
-		return fail(c, TRACT_EINVAL, "mem: commit_delete needs a hash");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	at = seek(db, COMMITS, &key, &found);
+	at = seek(db, COMMITS, &commit_hash, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "commit not found: %s", commit_hash);
-	/* What the core removes first: refs, annotations, parent and member rows. */
-	for (i = 0; i < db->t[REFS].n; i++)
-		if (same_string(((tract_ref_row *)db->t[REFS].rows[i])->commit_hash, commit_hash))
-			return fail(c, TRACT_ESTORAGE, "mem: a ref names commit %s", commit_hash);
-	i = seek(db, ANNOTATIONS, &akey, NULL);
-	if (i < db->t[ANNOTATIONS].n &&
-	    strcmp(((tract_annotation_row *)db->t[ANNOTATIONS].rows[i])->target_hash,
-		   commit_hash) == 0)
-		return fail(c, TRACT_ESTORAGE, "mem: commit %s has annotations", commit_hash);
-	for (i = 0; i < db->t[PARENTS].n; i++)
-		if (strcmp(((struct parent_row *)db->t[PARENTS].rows[i])->parent_hash,
-			   commit_hash) == 0)
-			return fail(c, TRACT_ESTORAGE, "mem: commit %s is a merge parent",
-				    commit_hash);
-	for (i = 0; i < db->t[MEMBERS].n; i++)
-		if (strcmp(((struct member_row *)db->t[MEMBERS].rows[i])->commit_hash,
-			   commit_hash) == 0)
-			return fail(c, TRACT_ESTORAGE, "mem: commit %s is in a compression record",
-				    commit_hash);
-	/* ON DELETE SET NULL in the rows naming it. */
+	if ((who = still_named(db, commit_hash)))
+		return fail(c, TRACT_ESTORAGE, "mem: %s still names commit %s", who, commit_hash);
+	/* ON DELETE SET NULL in the commits and spawn pointers naming it. */
 	for (i = 0; i < db->t[COMMITS].n; i++) {
 		tract_commit_row *r = db->t[COMMITS].rows[i];
 
@@ -1683,99 +1520,81 @@ static int mem_commit_delete(tract_backend_conn *c, const char *commit_hash)
 		if (same_string(s->parent_commit_hash, commit_hash))
 			set_string(&s->parent_commit_hash, NULL);
 	}
-	/* Its own merge parents (ON DELETE CASCADE), then the row. */
-	i = seek(db, PARENTS, &pkey, NULL);
-	for (end = i; end < db->t[PARENTS].n; end++)
-		if (strcmp(((struct parent_row *)db->t[PARENTS].rows[end])->commit_hash,
-			   commit_hash) != 0)
-			break;
-	remove_rows(db, PARENTS, i, end - i);
-	remove_rows(db, COMMITS, at, 1);
+	/* ON DELETE CASCADE: its own merge parents (a run), then the row. */
+	end = run(db, PARENTS, &pkey, same_parent_commit, &i);
+	remove_rows(db, PARENTS, i, end);
+	remove_rows(db, COMMITS, at, at + 1);
 	return 0;
 }
 
 static int mem_blob_delete(tract_backend_conn *c, const char *content_hash)
 {
-	tract_blob_row key = {.content_hash = content_hash};
-	struct db *db;
+	struct db *db = writing(c, content_hash, __func__);
 	bool found;
 	size_t at, i;
 
-	if (!c || !content_hash)
-		return fail(c, TRACT_EINVAL, "mem: blob_delete needs a hash");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	at = seek(db, BLOBS, &key, &found);
+	at = seek(db, BLOBS, &content_hash, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "blob not found: %s", content_hash);
 	for (i = 0; i < db->t[COMMITS].n; i++)
 		if (strcmp(((tract_commit_row *)db->t[COMMITS].rows[i])->content_hash,
 			   content_hash) == 0)
 			return fail(c, TRACT_ESTORAGE, "mem: a commit uses blob %s", content_hash);
-	remove_rows(db, BLOBS, at, 1);
+	remove_rows(db, BLOBS, at, at + 1);
 	return 0;
 }
 
 static int mem_annotation_delete_target(tract_backend_conn *c, const char *target_hash)
 {
+	struct db *db = writing(c, target_hash, __func__);
 	tract_annotation_row key = {.target_hash = target_hash, .created_at = INT64_MIN,
 				    .id = INT64_MIN};
-	struct db *db;
 	size_t at, end;
 
-	if (!c || !target_hash)
-		return fail(c, TRACT_EINVAL, "mem: annotation_delete_target needs a target");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	at = seek(db, ANNOTATIONS, &key, NULL);
-	for (end = at; end < db->t[ANNOTATIONS].n; end++)
-		if (strcmp(((tract_annotation_row *)db->t[ANNOTATIONS].rows[end])->target_hash,
-			   target_hash) != 0)
-			break;
-	remove_rows(db, ANNOTATIONS, at, end - at);
+	end = run(db, ANNOTATIONS, &key, same_target, &at);
+	remove_rows(db, ANNOTATIONS, at, end);
 	return 0;
 }
 
 static int mem_compression_delete(tract_backend_conn *c, const char *compression_id)
 {
-	tract_compression_row key = {.compression_id = compression_id};
-	struct db *db;
+	struct db *db = writing(c, compression_id, __func__);
+	struct member_row key = {compression_id, 0, INT64_MIN, NULL};
 	bool found;
-	size_t at, n;
-	int side;
+	size_t at, first, end;
 
-	if (!c || !compression_id)
-		return fail(c, TRACT_EINVAL, "mem: compression_delete needs an id");
-	if (!(db = write_view(c)))
+	if (!db)
 		return TRACT_EINVAL;
-	at = seek(db, COMPRESSIONS, &key, &found);
+	at = seek(db, COMPRESSIONS, &compression_id, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "compression record not found: %s",
 			    compression_id);
-	for (side = TRACT_COMPRESSION_SOURCES; side <= TRACT_COMPRESSION_RESULTS; side++) {
-		size_t first = member_run(db, compression_id, side, &n);
-
-		remove_rows(db, MEMBERS, first, n);
+	for (key.side = TRACT_COMPRESSION_SOURCES; key.side <= TRACT_COMPRESSION_RESULTS;
+	     key.side++) {
+		end = run(db, MEMBERS, &key, same_member_side, &first);
+		remove_rows(db, MEMBERS, first, end);
 	}
-	remove_rows(db, COMPRESSIONS, at, 1);
+	remove_rows(db, COMPRESSIONS, at, at + 1);
 	return 0;
 }
 
 static int mem_spawn_delete(tract_backend_conn *c, int64_t id)
 {
-	tract_spawn_row key = {.id = id};
-	struct db *db;
+	struct db *db = writing(c, true, __func__);
 	bool found;
 	size_t at;
 
-	if (!c)
+	if (!db)
 		return TRACT_EINVAL;
-	if (!(db = write_view(c)))
-		return TRACT_EINVAL;
-	at = seek(db, SPAWNS, &key, &found);
+	/* The id is the row's first member, so it serves as the key. */
+	at = seek(db, SPAWNS, &(tract_spawn_row){.id = id}, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "spawn pointer not found: %" PRId64, id);
-	remove_rows(db, SPAWNS, at, 1);
+	remove_rows(db, SPAWNS, at, at + 1);
 	return 0;
 }
 
