@@ -2,7 +2,8 @@
  * memory_backend.c - a complete storage backend that keeps its stores in
  * memory, written against include/tract/sys/backend.h only: the template to
  * copy for a new backend. "mem:NAME" names a store in a process-wide
- * registry, so two connections to "mem:x" share one store until exit.
+ * registry, so two connections to "mem:x" share one store; stores live
+ * until the process exits.
  *
  * Model (clarity first, not speed):
  * - A store's state is a struct db: one sorted array of row pointers per
@@ -83,108 +84,91 @@ static int cmp_i64(int64_t a, int64_t b)
 	return a < b ? -1 : a > b;
 }
 
-/* Blobs, commits, compression records and metadata are keyed by their
- * first member, a string (content_hash, commit_hash, compression_id, key). */
-static int cmp_first_string(const void *a, const void *b)
-{
-	return cmp_str(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int cmp_parent(const void *a, const void *b)
-{
-	const struct parent_row *x = a, *y = b;
-	int c = cmp_str(x->commit_hash, y->commit_hash);
-
-	return c ? c : cmp_i64(x->position, y->position);
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-	const tract_ref_row *x = a, *y = b;
-	int c = cmp_str(x->tract_id, y->tract_id);
-
-	return c ? c : cmp_str(x->ref_name, y->ref_name);
-}
-
-/* By target, then (created_at, id): annotation_list's order, and the last
- * row of a target at or before a cutoff is the priority in force. */
-static int cmp_annotation(const void *a, const void *b)
-{
-	const tract_annotation_row *x = a, *y = b;
-	int c = cmp_str(x->target_hash, y->target_hash);
-
-	if (c == 0)
-		c = cmp_i64(x->created_at, y->created_at);
-	return c ? c : cmp_i64(x->id, y->id);
-}
-
-static int cmp_member(const void *a, const void *b)
-{
-	const struct member_row *x = a, *y = b;
-	int c = cmp_str(x->compression_id, y->compression_id);
-
-	if (c == 0)
-		c = cmp_i64(x->side, y->side);
-	return c ? c : cmp_i64(x->position, y->position);
-}
-
-static int cmp_spawn(const void *a, const void *b)
-{
-	return cmp_i64(((const tract_spawn_row *)a)->id, ((const tract_spawn_row *)b)->id);
-}
-
-/* What the generic code knows of a table: row size, owned strings, order. */
+/*
+ * What the generic code knows of a table: the size of a row, the offsets
+ * of its owned strings, and its key: the fields rows are sorted by, each
+ * the offset of a string member or, with INT_FIELD, of an int64 member.
+ */
 struct kind {
 	size_t size;
-	size_t strings[10]; /* offsets of the row's owned strings... */
-	size_t n_strings;   /* ...how many */
-	int (*cmp)(const void *a, const void *b);
+	size_t strings[10], n_strings;
+	size_t key[3], n_key;
 };
 
+#define INT_FIELD ((size_t)1 << 30)
 #define S(type, m) offsetof(type, m)
+#define I(type, m) (INT_FIELD | offsetof(type, m))
 static const struct kind kinds[N_TABLES] = {
 	[BLOBS] = {sizeof(tract_blob_row),
 		   {S(tract_blob_row, content_hash), S(tract_blob_row, payload_json)}, 2,
-		   cmp_first_string},
+		   {S(tract_blob_row, content_hash)}, 1},
 	[COMMITS] = {sizeof(tract_commit_row),
 		     {S(tract_commit_row, commit_hash), S(tract_commit_row, tract_id),
 		      S(tract_commit_row, parent_hash), S(tract_commit_row, content_hash),
 		      S(tract_commit_row, content_type), S(tract_commit_row, response_to),
 		      S(tract_commit_row, message), S(tract_commit_row, metadata_json),
 		      S(tract_commit_row, generation_config_json)},
-		     9, cmp_first_string},
+		     9, {S(tract_commit_row, commit_hash)}, 1},
 	[PARENTS] = {sizeof(struct parent_row),
 		     {S(struct parent_row, commit_hash), S(struct parent_row, parent_hash)}, 2,
-		     cmp_parent},
+		     {S(struct parent_row, commit_hash), I(struct parent_row, position)}, 2},
 	[REFS] = {sizeof(tract_ref_row),
 		  {S(tract_ref_row, tract_id), S(tract_ref_row, ref_name),
 		   S(tract_ref_row, commit_hash), S(tract_ref_row, symbolic_target)},
-		  4, cmp_ref},
+		  4, {S(tract_ref_row, tract_id), S(tract_ref_row, ref_name)}, 2},
+	/* By target, then (created_at, id): annotation_list's order, and the
+	 * last row of a target at or before a cutoff is the priority then. */
 	[ANNOTATIONS] = {sizeof(tract_annotation_row),
 			 {S(tract_annotation_row, tract_id), S(tract_annotation_row, target_hash),
 			  S(tract_annotation_row, reason)},
-			 3, cmp_annotation},
+			 3,
+			 {S(tract_annotation_row, target_hash), I(tract_annotation_row, created_at),
+			  I(tract_annotation_row, id)},
+			 3},
 	[COMPRESSIONS] = {sizeof(tract_compression_row),
 			  {S(tract_compression_row, compression_id),
-			   S(tract_compression_row, tract_id), S(tract_compression_row, branch_name),
+			   S(tract_compression_row, tract_id),
+			   S(tract_compression_row, branch_name),
 			   S(tract_compression_row, instructions)},
-			  4, cmp_first_string},
+			  4, {S(tract_compression_row, compression_id)}, 1},
 	[MEMBERS] = {sizeof(struct member_row),
 		     {S(struct member_row, compression_id), S(struct member_row, commit_hash)}, 2,
-		     cmp_member},
+		     {S(struct member_row, compression_id), I(struct member_row, side),
+		      I(struct member_row, position)},
+		     3},
 	[SPAWNS] = {sizeof(tract_spawn_row),
 		    {S(tract_spawn_row, parent_tract_id), S(tract_spawn_row, parent_commit_hash),
 		     S(tract_spawn_row, child_tract_id), S(tract_spawn_row, purpose),
 		     S(tract_spawn_row, inheritance_mode), S(tract_spawn_row, display_name)},
-		    6, cmp_spawn},
+		    6, {I(tract_spawn_row, id)}, 1},
 	[META] = {sizeof(struct meta_row), {S(struct meta_row, key), S(struct meta_row, value)}, 2,
-		  cmp_first_string},
+		  {S(struct meta_row, key)}, 1},
 };
 
 /* The owned string at offset off of a row. */
 static const char **string_at(void *row, size_t off)
 {
 	return (const char **)((char *)row + off);
+}
+
+/* Compare two rows of a table by the first n fields of its key. A lookup
+ * passes a row with the key fields set, or just the value of a key that
+ * is the row's first member. */
+static int cmp_rows(int table, const void *a, const void *b, size_t n)
+{
+	const struct kind *k = &kinds[table];
+	size_t i, off;
+	int c = 0;
+
+	for (i = 0; c == 0 && i < n && i < k->n_key; i++) {
+		off = k->key[i] & ~INT_FIELD;
+		if (k->key[i] & INT_FIELD)
+			c = cmp_i64(*(const int64_t *)((const char *)a + off),
+				    *(const int64_t *)((const char *)b + off));
+		else
+			c = cmp_str(*string_at((void *)a, off), *string_at((void *)b, off));
+	}
+	return c;
 }
 
 static void row_free(int table, void *row)
@@ -230,13 +214,13 @@ static size_t seek(const struct db *db, int table, const void *key, bool *found)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (kinds[table].cmp(t->rows[mid], key) < 0)
+		if (cmp_rows(table, t->rows[mid], key, SIZE_MAX) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (found)
-		*found = lo < t->n && kinds[table].cmp(t->rows[lo], key) == 0;
+		*found = lo < t->n && cmp_rows(table, t->rows[lo], key, SIZE_MAX) == 0;
 	return lo;
 }
 
@@ -250,39 +234,20 @@ static void *find(const struct db *db, int table, const void *key)
 }
 
 /*
- * A run of rows sharing the leading part of their key: from the first
- * row not less than key, while same(row, key). Returns the index past the
- * run; *at its first row. (Rows with one commit's parents, one target's
- * annotations, one tract's refs are each such a run.)
+ * A run of rows sharing the first n fields of their key with key: from
+ * the first row not less than key on. Returns the index past the run; *at
+ * its first row. (One commit's parents, one target's annotations, one side
+ * of a compression record are each such a run.)
  */
-static size_t run(const struct db *db, int table, const void *key,
-		  bool (*same)(const void *row, const void *key), size_t *at)
+static size_t run(const struct db *db, int table, const void *key, size_t n, size_t *at)
 {
 	size_t end;
 
 	*at = seek(db, table, key, NULL);
-	for (end = *at; end < db->t[table].n && same(db->t[table].rows[end], key); end++)
+	for (end = *at; end < db->t[table].n && !cmp_rows(table, db->t[table].rows[end], key, n);
+	     end++)
 		;
 	return end;
-}
-
-static bool same_parent_commit(const void *row, const void *key)
-{
-	return strcmp(((const struct parent_row *)row)->commit_hash,
-		      ((const struct parent_row *)key)->commit_hash) == 0;
-}
-
-static bool same_target(const void *row, const void *key)
-{
-	return strcmp(((const tract_annotation_row *)row)->target_hash,
-		      ((const tract_annotation_row *)key)->target_hash) == 0;
-}
-
-static bool same_member_side(const void *row, const void *key)
-{
-	const struct member_row *x = row, *y = key;
-
-	return strcmp(x->compression_id, y->compression_id) == 0 && x->side == y->side;
 }
 
 /* Insert a copy of row at its place (the caller checked it is new). */
@@ -378,13 +343,11 @@ fail:
 
 /* ---- stores and connections ----------------------------------------------- */
 
-/* One named store of the process. */
+/* One named store of the process: it lives until the process exits. */
 struct store {
 	char *name;
 	struct db *db;      /* last committed state */
 	bool writing;       /* a write transaction is open */
-	bool removed;       /* destroy() took it out of the registry */
-	int conns;          /* open connections */
 	struct store *next; /* registry list */
 };
 
@@ -392,7 +355,6 @@ struct tract_backend_conn {
 	struct store *store;
 	struct db *db; /* the transaction's state; NULL outside one */
 	int txn;       /* -1 none, else a tract_txn_kind */
-	bool created;  /* open() created the store */
 	char err[512];
 };
 
@@ -418,16 +380,6 @@ static void db_release(struct db *db)
 		db_free(db);
 }
 
-/* Free a store nobody uses any more (lock held). */
-static void store_free_locked(struct store *s)
-{
-	if (s && --s->db->users == 0)
-		db_free(s->db);
-	if (s)
-		free(s->name);
-	free(s);
-}
-
 __attribute__((format(printf, 3, 4))) static int fail(tract_backend_conn *c, int code,
 						     const char *fmt, ...)
 {
@@ -449,14 +401,13 @@ static int oom(tract_backend_conn *c)
 /* The NAME of "mem:NAME", or NULL when the URI is not one of ours. */
 static const char *uri_name(const char *uri)
 {
-	const char *p;
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789-_.";
+	size_t len = uri ? strlen(uri) : 0;
 
-	if (!uri || strncmp(uri, "mem:", 4) != 0 || !uri[4] || strlen(uri + 4) > MAX_NAME)
+	if (len <= 4 || len > 4 + MAX_NAME || strncmp(uri, "mem:", 4) != 0 ||
+	    strspn(uri + 4, allowed) != len - 4)
 		return NULL;
-	for (p = uri + 4; *p; p++)
-		if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') ||
-		      ('0' <= *p && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return NULL;
 	return uri + 4;
 }
 
@@ -466,28 +417,18 @@ static int mem_open(tract_backend_conn **out, const char *uri, unsigned flags, c
 	const char *name = uri_name(uri);
 	tract_backend_conn *c = NULL;
 	struct store *s;
-	int rc = 0;
-	char msg[300];
+	int rc = TRACT_ENOMEM;
 
-	if (!out)
-		return TRACT_EINVAL;
-	*out = NULL;
-	if (!name) {
+	if (!out || !name) {
 		rc = TRACT_EINVAL;
-		snprintf(msg, sizeof(msg), "mem: not a store URI \"mem:NAME\" (NAME: letters, "
-			 "digits, '-', '_', '.'): %.100s", uri ? uri : "(null)");
 		goto done;
 	}
-	if (!(c = calloc(1, sizeof(*c)))) {
-		rc = TRACT_ENOMEM;
-		snprintf(msg, sizeof(msg), "mem: out of memory");
-		goto done;
-	}
-	c->txn = -1;
 	pthread_mutex_lock(&lock);
 	for (s = registry; s && strcmp(s->name, name) != 0; s = s->next)
 		;
-	if (!s && (flags & TRACT_BACKEND_CREATE)) {
+	if (!s && !(flags & TRACT_BACKEND_CREATE)) {
+		rc = TRACT_ENOTFOUND;
+	} else if (!s) {
 		/* A new, empty store: its committed state is an empty db. */
 		s = calloc(1, sizeof(*s));
 		if (s && (!(s->name = strdup(name)) || !(s->db = db_new(NULL)))) {
@@ -498,41 +439,32 @@ static int mem_open(tract_backend_conn **out, const char *uri, unsigned flags, c
 		if (s) {
 			s->next = registry;
 			registry = s;
-			c->created = true;
-		} else {
-			rc = TRACT_ENOMEM;
-			snprintf(msg, sizeof(msg), "mem: out of memory");
 		}
-	} else if (!s) {
-		rc = TRACT_ENOTFOUND;
-		snprintf(msg, sizeof(msg), "%.250s: store not found", uri);
 	}
-	if (s)
-		s->conns++;
+	if (s && (c = calloc(1, sizeof(*c)))) {
+		c->store = s;
+		c->txn = -1;
+		rc = 0;
+	}
 	pthread_mutex_unlock(&lock);
-	c->store = s;
 done:
-	if (rc < 0) {
-		free(c);
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s", msg);
-		return rc;
-	}
-	*out = c;
-	return 0;
+	if (rc == TRACT_EINVAL && errbuf)
+		snprintf(errbuf, errlen, "mem: not a store URI \"mem:NAME\" (NAME: letters, "
+			 "digits, '-', '_', '.'): %.100s", uri ? uri : "(null)");
+	else if (rc == TRACT_ENOTFOUND && errbuf)
+		snprintf(errbuf, errlen, "%.200s: store not found", uri);
+	else if (rc < 0 && errbuf)
+		snprintf(errbuf, errlen, "mem: out of memory");
+	if (out)
+		*out = c;
+	return rc;
 }
 
 static int mem_rollback(tract_backend_conn *c);
 
 static void mem_close(tract_backend_conn *c)
 {
-	if (!c)
-		return;
 	mem_rollback(c);
-	pthread_mutex_lock(&lock);
-	if (--c->store->conns == 0 && c->store->removed)
-		store_free_locked(c->store);
-	pthread_mutex_unlock(&lock);
 	free(c);
 }
 
@@ -541,59 +473,7 @@ static const char *mem_last_error(tract_backend_conn *c)
 	return c ? c->err : "";
 }
 
-/* Remove the store if this connection made it: other connections keep
- * using it until they close, but no open() finds it any more. */
-static int mem_destroy(tract_backend_conn *c)
-{
-	struct store **p;
-
-	if (!c)
-		return 0;
-	pthread_mutex_lock(&lock);
-	for (p = &registry; c->created && *p; p = &(*p)->next) {
-		if (*p == c->store) {
-			*p = c->store->next;
-			c->store->removed = true;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&lock);
-	mem_close(c);
-	return 0;
-}
-
-static int mem_same_store(const char *uri_a, const char *uri_b)
-{
-	const char *a = uri_name(uri_a), *b = uri_name(uri_b);
-
-	return a && b && strcmp(a, b) == 0;
-}
-
-/* When the plugin is unloaded, free the stores nobody has open. */
-__attribute__((destructor)) static void mem_unload(void)
-{
-	struct store **p = &registry, *s;
-
-	pthread_mutex_lock(&lock);
-	while ((s = *p)) {
-		if (s->conns == 0) {
-			*p = s->next;
-			store_free_locked(s);
-		} else {
-			p = &s->next;
-		}
-	}
-	pthread_mutex_unlock(&lock);
-}
-
 /* ---- transactions --------------------------------------------------------- */
-
-/* The store has no writer any more: wake one that waits (lock held). */
-static void end_write_locked(struct store *s)
-{
-	s->writing = false;
-	pthread_cond_broadcast(&writer_done);
-}
 
 static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 {
@@ -626,7 +506,8 @@ static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 		db_release(snap);
 		if (!c->db) {
 			pthread_mutex_lock(&lock);
-			end_write_locked(c->store);
+			c->store->writing = false;
+			pthread_cond_broadcast(&writer_done);
 			pthread_mutex_unlock(&lock);
 			return oom(c);
 		}
@@ -635,49 +516,55 @@ static int mem_begin(tract_backend_conn *c, tract_txn_kind kind)
 	return 0;
 }
 
-static int mem_commit(tract_backend_conn *c)
+/* End the transaction: publish a write transaction's copy (commit) or
+ * drop it (rollback). Readers that began before keep the db they hold. */
+static void end_txn(tract_backend_conn *c, bool publish)
 {
-	struct db *old;
+	struct db *drop = c->db;
 
-	if (!c || c->txn < 0)
-		return fail(c, TRACT_EINVAL, "mem: no transaction to commit");
 	if (c->txn == TRACT_TXN_WRITE) {
-		/* Publish the copy; readers that began before keep the old db. */
 		pthread_mutex_lock(&lock);
-		old = c->store->db;
-		c->store->db = c->db;
-		end_write_locked(c->store);
+		if (publish) {
+			drop = c->store->db;
+			c->store->db = c->db;
+		}
+		c->store->writing = false;
+		pthread_cond_broadcast(&writer_done);
 		pthread_mutex_unlock(&lock);
-		c->db = old;
 	}
-	db_release(c->db);
+	db_release(drop);
 	c->db = NULL;
 	c->txn = -1;
+}
+
+static int mem_commit(tract_backend_conn *c)
+{
+	if (!c || c->txn < 0)
+		return fail(c, TRACT_EINVAL, "mem: no transaction to commit");
+	end_txn(c, true);
 	return 0;
 }
 
 static int mem_rollback(tract_backend_conn *c)
 {
-	if (!c || c->txn < 0)
-		return 0;
-	if (c->txn == TRACT_TXN_WRITE) {
-		pthread_mutex_lock(&lock);
-		end_write_locked(c->store);
-		pthread_mutex_unlock(&lock);
-	}
-	/* The private copy has one user, a snapshot maybe several. */
-	db_release(c->db);
-	c->db = NULL;
-	c->txn = -1;
+	if (c && c->txn >= 0)
+		end_txn(c, false);
 	return 0;
 }
 
 /*
- * Every member starts with one of these two. They check the arguments
- * (ok: none is missing) and return the state to work on, or NULL after
- * setting the error. A read sees its transaction's state or else the last
- * committed one, held until done().
+ * Every member starts with READING() or WRITING(): they check the
+ * arguments (ok: none is missing) and set db to the state to work on, or
+ * return TRACT_EINVAL with the error set. A read sees its transaction's
+ * state or else the last committed one, held until done().
  */
+#define READING(db, c, ok)                                                                         \
+	if (!((db) = reading(c, ok, __func__)))                                                    \
+		return TRACT_EINVAL
+#define WRITING(db, c, ok)                                                                         \
+	if (!((db) = writing(c, ok, __func__)))                                                    \
+		return TRACT_EINVAL
+
 static struct db *reading(tract_backend_conn *c, bool ok, const char *fn)
 {
 	struct db *db;
@@ -768,11 +655,10 @@ static int select_rows(const struct db *db, int table, size_t off, const char *t
 
 static int mem_blob_put(tract_backend_conn *c, const tract_blob_row *row, int *inserted)
 {
-	struct db *db = writing(c, row && row->content_hash && row->payload_json, __func__);
+	struct db *db;
 	bool exists;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, row && row->content_hash && row->payload_json);
 	/* Dedup: an existing blob is left as it is. */
 	exists = find_blob(db, row->content_hash) != NULL;
 	if (!exists && insert(db, BLOBS, row) < 0)
@@ -784,23 +670,22 @@ static int mem_blob_put(tract_backend_conn *c, const tract_blob_row *row, int *i
 
 static int mem_blob_get(tract_backend_conn *c, const char *hash, tract_blob_cb cb, void *payload)
 {
-	struct db *db = reading(c, hash && cb, __func__);
+	struct db *db;
 	tract_blob_row *b;
 
-	if (!db)
-		return TRACT_EINVAL;
-	b = find_blob(db, hash);
-	return done(c, db, b ? cb(b, payload) : fail(c, TRACT_ENOTFOUND, "blob not found: %s", hash));
+	READING(db, c, hash && cb);
+	if (!(b = find_blob(db, hash)))
+		return done(c, db, fail(c, TRACT_ENOTFOUND, "blob not found: %s", hash));
+	return done(c, db, cb(b, payload));
 }
 
 static int mem_blob_foreach(tract_backend_conn *c, tract_blob_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 	size_t i;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	for (i = 0; i < db->t[BLOBS].n && rc == 0; i++)
 		rc = cb(db->t[BLOBS].rows[i], payload);
 	return done(c, db, rc);
@@ -810,33 +695,27 @@ static int mem_blob_foreach(tract_backend_conn *c, tract_blob_cb cb, void *paylo
 
 static int mem_commit_put(tract_backend_conn *c, const tract_commit_row *row)
 {
-	struct db *db = writing(c, row && row->commit_hash && row->tract_id && row->content_hash &&
-				   row->content_type &&
-				   (row->operation == TRACT_OP_APPEND ||
-				    row->operation == TRACT_OP_EDIT),
-				__func__);
+	struct db *db;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, row && row->commit_hash && row->tract_id && row->content_hash &&
+		row->content_type && tract_backend_operation_name(row->operation));
 	if (find_commit(db, row->commit_hash))
 		return fail(c, TRACT_EEXISTS, "commit exists: %s", row->commit_hash);
 	/* The foreign keys an SQL schema would check. */
 	if (!find_blob(db, row->content_hash) ||
 	    (row->parent_hash && !find_commit(db, row->parent_hash)) ||
 	    (row->response_to && !find_commit(db, row->response_to)))
-		return fail(c, TRACT_ESTORAGE, "mem: commit %s names a missing blob, parent or "
-			    "response_to", row->commit_hash);
+		return fail(c, TRACT_ESTORAGE, "mem: %s: missing blob or commit", row->commit_hash);
 	return insert(db, COMMITS, row) < 0 ? oom(c) : 0;
 }
 
 static int mem_commit_get(tract_backend_conn *c, const char *tract_id, const char *hash,
 			  tract_commit_cb cb, void *payload)
 {
-	struct db *db = reading(c, hash && cb, __func__);
+	struct db *db;
 	tract_commit_row *r;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, hash && cb);
 	r = find_commit(db, hash);
 	if (!r || !in_tract(r, tract_id, offsetof(tract_commit_row, tract_id)))
 		return done(c, db, fail(c, TRACT_ENOTFOUND, "commit not found: %s", hash));
@@ -846,12 +725,11 @@ static int mem_commit_get(tract_backend_conn *c, const char *tract_id, const cha
 static int mem_commit_prefix(tract_backend_conn *c, const char *tract_id, const char *prefix,
 			     size_t max, tract_commit_cb cb, void *payload)
 {
-	struct db *db = reading(c, prefix && cb, __func__);
+	struct db *db;
 	size_t i, sent = 0;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, prefix && cb);
 	/* Hashes with the prefix are one run of the sorted table. */
 	for (i = seek(db, COMMITS, &prefix, NULL); i < db->t[COMMITS].n && rc == 0; i++) {
 		tract_commit_row *r = db->t[COMMITS].rows[i];
@@ -881,14 +759,13 @@ static int mem_commit_chain(tract_backend_conn *c, const char *tract_id, const c
 			    size_t limit, unsigned flags, tract_time annotation_cutoff,
 			    tract_chain_cb cb, void *payload)
 {
-	struct db *db = reading(c, head && cb, __func__);
+	struct db *db;
 	const char **parents = NULL;
 	tract_commit_row *r;
 	size_t sent = 0, at, end, i;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, head && cb);
 	/* Merge parents are at most one per row of the table. */
 	if ((flags & TRACT_CHAIN_PARENTS) &&
 	    !(parents = malloc((db->t[PARENTS].n + 1) * sizeof(*parents))))
@@ -908,7 +785,7 @@ static int mem_commit_chain(tract_backend_conn *c, const char *tract_id, const c
 		if (flags & TRACT_CHAIN_PARENTS) {
 			struct parent_row key = {r->commit_hash, NULL, 1};
 
-			end = run(db, PARENTS, &key, same_parent_commit, &at);
+			end = run(db, PARENTS, &key, 1, &at);
 			for (i = at; i < end; i++)
 				parents[i - at] = ((struct parent_row *)db->t[PARENTS].rows[i])
 							  ->parent_hash;
@@ -934,13 +811,12 @@ static int order_commit_time(const void *a, const void *b)
 static int commits_by_time(tract_backend_conn *c, const char *tract_id, bool config_only,
 			   tract_commit_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 	void **rows = NULL;
 	size_t i, n = 0;
 	int rc;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	rc = select_rows(db, COMMITS, offsetof(tract_commit_row, tract_id), tract_id,
 			 config_only, order_commit_time, &rows, &n);
 	if (rc < 0)
@@ -968,26 +844,23 @@ static int mem_commit_foreach_with_config(tract_backend_conn *c, const char *tra
 static int mem_parent_put(tract_backend_conn *c, const char *commit_hash, const char *parent_hash,
 			  int64_t position)
 {
-	struct db *db = writing(c, commit_hash && parent_hash && position >= 0, __func__);
+	struct db *db;
 	struct parent_row row = {commit_hash, parent_hash, position};
 	size_t at, end;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, commit_hash && parent_hash && position >= 0);
 	/* A (commit, position) and a (commit, parent) are each stored once. */
 	row.position = INT64_MIN;
-	end = run(db, PARENTS, &row, same_parent_commit, &at);
+	end = run(db, PARENTS, &row, 1, &at);
 	row.position = position;
 	for (; at < end; at++) {
 		struct parent_row *p = db->t[PARENTS].rows[at];
 
 		if (p->position == position || strcmp(p->parent_hash, parent_hash) == 0)
-			return fail(c, TRACT_EEXISTS, "mem: parent %s of %s exists", parent_hash,
-				    commit_hash);
+			return fail(c, TRACT_EEXISTS, "mem: parent %s exists", parent_hash);
 	}
 	if (!find_commit(db, commit_hash) || !find_commit(db, parent_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: parent_put: commit missing: %s or %s",
-			    commit_hash, parent_hash);
+		return fail(c, TRACT_ESTORAGE, "mem: commit missing: %s", parent_hash);
 	return insert(db, PARENTS, &row) < 0 ? oom(c) : 0;
 }
 
@@ -1007,22 +880,20 @@ static int send_parents(struct db *db, size_t at, size_t end, tract_parent_cb cb
 static int mem_parent_list(tract_backend_conn *c, const char *commit_hash, tract_parent_cb cb,
 			   void *payload)
 {
-	struct db *db = reading(c, commit_hash && cb, __func__);
+	struct db *db;
 	struct parent_row key = {commit_hash, NULL, INT64_MIN};
 	size_t at, end;
 
-	if (!db)
-		return TRACT_EINVAL;
-	end = run(db, PARENTS, &key, same_parent_commit, &at);
+	READING(db, c, commit_hash && cb);
+	end = run(db, PARENTS, &key, 1, &at);
 	return done(c, db, send_parents(db, at, end, cb, payload));
 }
 
 static int mem_parent_foreach(tract_backend_conn *c, tract_parent_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	return done(c, db, send_parents(db, 0, db->t[PARENTS].n, cb, payload));
 }
 
@@ -1045,11 +916,10 @@ static bool ref_matches(const tract_ref_row *ref, const tract_ref_row *expected)
 static int mem_ref_get(tract_backend_conn *c, const char *tract_id, const char *ref_name,
 		       tract_ref_cb cb, void *payload)
 {
-	struct db *db = reading(c, tract_id && ref_name && cb, __func__);
+	struct db *db;
 	tract_ref_row *r;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, tract_id && ref_name && cb);
 	r = find_ref(db, tract_id, ref_name);
 	return done(c, db, r ? cb(r, payload)
 			     : fail(c, TRACT_ENOTFOUND, "ref not found: %s", ref_name));
@@ -1059,20 +929,16 @@ static int mem_ref_cas(tract_backend_conn *c, const char *tract_id, const char *
 		       const char *commit_hash, const char *symbolic_target,
 		       const tract_ref_row *expected)
 {
-	/* Exactly one of commit_hash and symbolic_target. */
-	struct db *db = writing(c, tract_id && ref_name && !commit_hash != !symbolic_target,
-				__func__);
 	tract_ref_row row = {tract_id, ref_name, commit_hash, symbolic_target}, *r;
+	struct db *db;
 
-	if (!db)
-		return TRACT_EINVAL;
+	/* Exactly one of commit_hash and symbolic_target. */
+	WRITING(db, c, tract_id && ref_name && !commit_hash != !symbolic_target);
 	r = find_ref(db, tract_id, ref_name);
 	if (!ref_matches(r, expected))
-		return fail(c, TRACT_ESTALE, "mem: ref %s moved (compare-and-swap lost)",
-			    ref_name);
+		return fail(c, TRACT_ESTALE, "mem: ref %s moved (stale)", ref_name);
 	if (commit_hash && !find_commit(db, commit_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: ref %s: commit missing: %s", ref_name,
-			    commit_hash);
+		return fail(c, TRACT_ESTORAGE, "mem: commit missing: %s", commit_hash);
 	if (!r)
 		return insert(db, REFS, &row) < 0 ? oom(c) : 0;
 	/* Set the new value first: only it can fail, and then nothing changed. */
@@ -1086,19 +952,17 @@ static int mem_ref_cas(tract_backend_conn *c, const char *tract_id, const char *
 static int mem_ref_delete(tract_backend_conn *c, const char *tract_id, const char *ref_name,
 			  const tract_ref_row *expected)
 {
-	struct db *db = writing(c, tract_id && ref_name, __func__);
+	struct db *db;
 	tract_ref_row key = {.tract_id = tract_id, .ref_name = ref_name};
 	bool found;
 	size_t at;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, tract_id && ref_name);
 	at = seek(db, REFS, &key, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "ref not found: %s", ref_name);
 	if (expected && !ref_matches(db->t[REFS].rows[at], expected))
-		return fail(c, TRACT_ESTALE, "mem: ref %s moved (compare-and-swap lost)",
-			    ref_name);
+		return fail(c, TRACT_ESTALE, "mem: ref %s moved (stale)", ref_name);
 	remove_rows(db, REFS, at, at + 1);
 	return 0;
 }
@@ -1106,20 +970,17 @@ static int mem_ref_delete(tract_backend_conn *c, const char *tract_id, const cha
 static int mem_ref_foreach(tract_backend_conn *c, const char *tract_id, const char *prefix,
 			   tract_ref_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
-	tract_ref_row key = {.tract_id = tract_id, .ref_name = ""};
-	size_t i;
+	tract_ref_row key = {.tract_id = tract_id};
+	struct db *db;
+	size_t at, end;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	/* Stored by (tract_id, ref_name): one tract's refs are one run. */
-	i = tract_id ? seek(db, REFS, &key, NULL) : 0;
-	for (; i < db->t[REFS].n && rc == 0; i++) {
-		tract_ref_row *r = db->t[REFS].rows[i];
+	end = tract_id ? run(db, REFS, &key, 1, &at) : (at = 0, db->t[REFS].n);
+	for (; at < end && rc == 0; at++) {
+		tract_ref_row *r = db->t[REFS].rows[at];
 
-		if (tract_id && strcmp(r->tract_id, tract_id) != 0)
-			break;
 		if (!prefix || strncmp(r->ref_name, prefix, strlen(prefix)) == 0)
 			rc = cb(r, payload);
 	}
@@ -1131,18 +992,13 @@ static int mem_ref_foreach(tract_backend_conn *c, const char *tract_id, const ch
 static int mem_annotation_put(tract_backend_conn *c, const tract_annotation_row *row,
 			      int64_t *out_id)
 {
-	struct db *db = writing(c, row && row->tract_id && row->target_hash &&
-				   (row->priority == TRACT_PRIORITY_SKIP ||
-				    row->priority == TRACT_PRIORITY_NORMAL ||
-				    row->priority == TRACT_PRIORITY_PINNED),
-				__func__);
 	tract_annotation_row copy;
+	struct db *db;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, row && row->tract_id && row->target_hash &&
+		tract_backend_priority_name(row->priority));
 	if (!find_commit(db, row->target_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: annotation target missing: %s",
-			    row->target_hash);
+		return fail(c, TRACT_ESTORAGE, "mem: commit missing: %s", row->target_hash);
 	copy = *row;
 	copy.id = db->next_annotation_id;
 	if (insert(db, ANNOTATIONS, &copy) < 0)
@@ -1156,15 +1012,14 @@ static int mem_annotation_put(tract_backend_conn *c, const tract_annotation_row 
 static int mem_annotation_list(tract_backend_conn *c, const char *target_hash,
 			       tract_annotation_cb cb, void *payload)
 {
-	struct db *db = reading(c, target_hash && cb, __func__);
+	struct db *db;
 	tract_annotation_row key = {.target_hash = target_hash, .created_at = INT64_MIN,
 				    .id = INT64_MIN};
 	size_t at, end;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
-	end = run(db, ANNOTATIONS, &key, same_target, &at);
+	READING(db, c, target_hash && cb);
+	end = run(db, ANNOTATIONS, &key, 1, &at);
 	for (; at < end && rc == 0; at++)
 		rc = cb(db->t[ANNOTATIONS].rows[at], payload);
 	return done(c, db, rc);
@@ -1179,13 +1034,12 @@ static int order_annotation_id(const void *a, const void *b)
 static int mem_annotation_foreach(tract_backend_conn *c, const char *tract_id,
 				  tract_annotation_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 	void **rows = NULL;
 	size_t i, n = 0;
 	int rc;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	rc = select_rows(db, ANNOTATIONS, offsetof(tract_annotation_row, tract_id), tract_id,
 			 false, order_annotation_id, &rows, &n);
 	if (rc < 0)
@@ -1198,11 +1052,6 @@ static int mem_annotation_foreach(tract_backend_conn *c, const char *tract_id,
 
 /* ---- compression records -------------------------------------------------- */
 
-static tract_compression_row *find_compression(const struct db *db, const char *id)
-{
-	return find(db, COMPRESSIONS, &(tract_compression_row){.compression_id = id});
-}
-
 static bool valid_side(tract_compression_side side)
 {
 	return side == TRACT_COMPRESSION_SOURCES || side == TRACT_COMPRESSION_RESULTS;
@@ -1210,13 +1059,11 @@ static bool valid_side(tract_compression_side side)
 
 static int mem_compression_put(tract_backend_conn *c, const tract_compression_row *row)
 {
-	struct db *db = writing(c, row && row->compression_id && row->tract_id, __func__);
+	struct db *db;
 
-	if (!db)
-		return TRACT_EINVAL;
-	if (find_compression(db, row->compression_id))
-		return fail(c, TRACT_EEXISTS, "mem: compression record exists: %s",
-			    row->compression_id);
+	WRITING(db, c, row && row->compression_id && row->tract_id);
+	if (find(db, COMPRESSIONS, &row->compression_id))
+		return fail(c, TRACT_EEXISTS, "mem: record exists: %s", row->compression_id);
 	return insert(db, COMPRESSIONS, row) < 0 ? oom(c) : 0;
 }
 
@@ -1224,32 +1071,27 @@ static int mem_compression_member_put(tract_backend_conn *c, tract_compression_s
 				      const char *compression_id, const char *commit_hash,
 				      int64_t position)
 {
-	struct db *db = writing(c, valid_side(side) && compression_id && commit_hash, __func__);
+	struct db *db;
 	struct member_row row = {compression_id, side, position, commit_hash};
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, valid_side(side) && compression_id && commit_hash);
 	if (find(db, MEMBERS, &row))
-		return fail(c, TRACT_EEXISTS, "mem: member %" PRId64 " of %s exists", position,
-			    compression_id);
-	if (!find_compression(db, compression_id) || !find_commit(db, commit_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: compression member: record %s or commit %s "
-			    "missing", compression_id, commit_hash);
+		return fail(c, TRACT_EEXISTS, "mem: member %" PRId64 " exists", position);
+	if (!find(db, COMPRESSIONS, &compression_id) || !find_commit(db, commit_hash))
+		return fail(c, TRACT_ESTORAGE, "mem: record or commit missing: %s", commit_hash);
 	return insert(db, MEMBERS, &row) < 0 ? oom(c) : 0;
 }
 
 static int mem_compression_get(tract_backend_conn *c, const char *compression_id,
 			       tract_compression_cb cb, void *payload)
 {
-	struct db *db = reading(c, compression_id && cb, __func__);
+	struct db *db;
 	tract_compression_row *r;
 
-	if (!db)
-		return TRACT_EINVAL;
-	r = find_compression(db, compression_id);
+	READING(db, c, compression_id && cb);
+	r = find(db, COMPRESSIONS, &compression_id);
 	return done(c, db, r ? cb(r, payload)
-			     : fail(c, TRACT_ENOTFOUND, "compression record not found: %s",
-				    compression_id));
+			     : fail(c, TRACT_ENOTFOUND, "record not found: %s", compression_id));
 }
 
 static int order_compression_time(const void *a, const void *b)
@@ -1263,13 +1105,12 @@ static int order_compression_time(const void *a, const void *b)
 static int mem_compression_foreach(tract_backend_conn *c, const char *tract_id,
 				   tract_compression_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 	void **rows = NULL;
 	size_t i, n = 0;
 	int rc;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	rc = select_rows(db, COMPRESSIONS, offsetof(tract_compression_row, tract_id), tract_id,
 			 false, order_compression_time, &rows, &n);
 	if (rc < 0)
@@ -1283,14 +1124,13 @@ static int mem_compression_foreach(tract_backend_conn *c, const char *tract_id,
 static int mem_compression_members(tract_backend_conn *c, tract_compression_side side,
 				   const char *compression_id, tract_member_cb cb, void *payload)
 {
-	struct db *db = reading(c, valid_side(side) && compression_id && cb, __func__);
+	struct db *db;
 	struct member_row key = {compression_id, side, INT64_MIN, NULL}, *m;
 	size_t at, end;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
-	end = run(db, MEMBERS, &key, same_member_side, &at);
+	READING(db, c, valid_side(side) && compression_id && cb);
+	end = run(db, MEMBERS, &key, 2, &at);
 	for (; at < end && rc == 0; at++) {
 		m = db->t[MEMBERS].rows[at];
 		rc = cb(m->compression_id, m->commit_hash, m->position, payload);
@@ -1302,14 +1142,12 @@ static int mem_compression_members(tract_backend_conn *c, tract_compression_side
 
 static int mem_spawn_put(tract_backend_conn *c, const tract_spawn_row *row, int64_t *out_id)
 {
-	struct db *db = writing(c, row && row->parent_tract_id && row->child_tract_id, __func__);
+	struct db *db;
 	tract_spawn_row copy;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, row && row->parent_tract_id && row->child_tract_id);
 	if (row->parent_commit_hash && !find_commit(db, row->parent_commit_hash))
-		return fail(c, TRACT_ESTORAGE, "mem: spawn pointer: commit missing: %s",
-			    row->parent_commit_hash);
+		return fail(c, TRACT_ESTORAGE, "mem: commit missing: %s", row->parent_commit_hash);
 	copy = *row;
 	copy.id = db->next_spawn_id;
 	if (insert(db, SPAWNS, &copy) < 0)
@@ -1325,12 +1163,11 @@ static int mem_spawn_put(tract_backend_conn *c, const tract_spawn_row *row, int6
 static int send_spawns(tract_backend_conn *c, const char *tract, bool by_child,
 		       tract_spawn_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb && (tract || !by_child), __func__);
+	struct db *db;
 	size_t i;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb && (tract || !by_child));
 	for (i = 0; i < db->t[SPAWNS].n && rc == 0; i++) {
 		tract_spawn_row *s = db->t[SPAWNS].rows[i];
 
@@ -1356,11 +1193,10 @@ static int mem_spawn_by_child(tract_backend_conn *c, const char *child_tract_id,
 
 static int mem_meta_get(tract_backend_conn *c, const char *key, tract_meta_cb cb, void *payload)
 {
-	struct db *db = reading(c, key && cb, __func__);
+	struct db *db;
 	struct meta_row *m;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, key && cb);
 	m = find(db, META, &key);
 	return done(c, db, m ? cb(m->key, m->value, payload)
 			     : fail(c, TRACT_ENOTFOUND, "metadata key not found: %s", key));
@@ -1368,11 +1204,10 @@ static int mem_meta_get(tract_backend_conn *c, const char *key, tract_meta_cb cb
 
 static int mem_meta_set(tract_backend_conn *c, const char *key, const char *value)
 {
-	struct db *db = writing(c, key && value, __func__);
+	struct db *db;
 	struct meta_row row = {key, value}, *m;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, key && value);
 	if ((m = find(db, META, &row)))
 		return set_string(&m->value, value) < 0 ? oom(c) : 0;
 	return insert(db, META, &row) < 0 ? oom(c) : 0;
@@ -1380,12 +1215,11 @@ static int mem_meta_set(tract_backend_conn *c, const char *key, const char *valu
 
 static int mem_meta_delete(tract_backend_conn *c, const char *key)
 {
-	struct db *db = writing(c, key, __func__);
+	struct db *db;
 	bool found;
 	size_t at;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, key);
 	at = seek(db, META, &key, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "metadata key not found: %s", key);
@@ -1396,13 +1230,12 @@ static int mem_meta_delete(tract_backend_conn *c, const char *key)
 static int mem_meta_foreach(tract_backend_conn *c, const char *prefix, tract_meta_cb cb,
 			    void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
+	struct db *db;
 	const char *from = prefix ? prefix : "";
 	size_t i;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
+	READING(db, c, cb);
 	/* Keys with the prefix are one run of the sorted table. */
 	for (i = seek(db, META, &from, NULL); i < db->t[META].n && rc == 0; i++) {
 		struct meta_row *m = db->t[META].rows[i];
@@ -1416,51 +1249,47 @@ static int mem_meta_foreach(tract_backend_conn *c, const char *prefix, tract_met
 
 /* ---- tracts --------------------------------------------------------------- */
 
-/* The summary of tract_id in the sorted array sums, added when missing. */
-static tract_tract_row *summary_of(tract_tract_row *sums, size_t *n, const char *tract_id)
+static int order_tract(const void *a, const void *b)
 {
-	size_t lo = 0, hi = *n;
+	const tract_tract_row *x = a, *y = b;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(sums[mid].tract_id, tract_id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == *n || strcmp(sums[lo].tract_id, tract_id) != 0) {
-		memmove(&sums[lo + 1], &sums[lo], (*n - lo) * sizeof(*sums));
-		sums[lo] = (tract_tract_row){tract_id, 0, TRACT_TIME_NONE};
-		(*n)++;
-	}
-	return &sums[lo];
+	return strcmp(x->tract_id, y->tract_id);
 }
 
 static int mem_tract_foreach(tract_backend_conn *c, tract_tract_cb cb, void *payload)
 {
-	struct db *db = reading(c, cb, __func__);
-	tract_tract_row *sums, *t;
-	size_t i, n = 0;
+	struct db *db;
+	tract_tract_row *sums;
+	size_t i, n = 0, m = 0;
 	int rc = 0;
 
-	if (!db)
-		return TRACT_EINVAL;
-	/* At most one summary per commit and per ref. */
+	READING(db, c, cb);
+	/* One summary per commit and per ref, sorted by tract, then folded. */
 	sums = malloc((db->t[COMMITS].n + db->t[REFS].n + 1) * sizeof(*sums));
 	if (!sums)
 		return done(c, db, oom(c));
 	for (i = 0; i < db->t[COMMITS].n; i++) {
 		tract_commit_row *r = db->t[COMMITS].rows[i];
 
-		t = summary_of(sums, &n, r->tract_id);
-		t->commit_count++;
-		if (t->last_activity == TRACT_TIME_NONE || r->created_at > t->last_activity)
-			t->last_activity = r->created_at;
+		sums[n++] = (tract_tract_row){r->tract_id, 1, r->created_at};
 	}
 	for (i = 0; i < db->t[REFS].n; i++)
-		summary_of(sums, &n, ((tract_ref_row *)db->t[REFS].rows[i])->tract_id);
-	for (i = 0; i < n && rc == 0; i++)
+		sums[n++] = (tract_tract_row){((tract_ref_row *)db->t[REFS].rows[i])->tract_id, 0,
+					      TRACT_TIME_NONE};
+	qsort(sums, n, sizeof(*sums), order_tract);
+	for (i = 0; i < n; i++) {
+		tract_tract_row *t = m ? &sums[m - 1] : NULL;
+
+		if (!t || strcmp(t->tract_id, sums[i].tract_id) != 0) {
+			sums[m++] = sums[i];
+			continue;
+		}
+		t->commit_count += sums[i].commit_count;
+		/* TRACT_TIME_NONE is the smallest time. */
+		if (sums[i].last_activity > t->last_activity)
+			t->last_activity = sums[i].last_activity;
+	}
+	for (i = 0; i < m && rc == 0; i++)
 		rc = cb(&sums[i], payload);
 	free(sums);
 	return done(c, db, rc);
@@ -1479,7 +1308,7 @@ static const char *still_named(const struct db *db, const char *hash)
 	for (i = 0; i < db->t[REFS].n; i++)
 		if (same_string(((tract_ref_row *)db->t[REFS].rows[i])->commit_hash, hash))
 			return "a ref";
-	if (run(db, ANNOTATIONS, &akey, same_target, &at) > at)
+	if (run(db, ANNOTATIONS, &akey, 1, &at) > at)
 		return "an annotation";
 	for (i = 0; i < db->t[PARENTS].n; i++)
 		if (strcmp(((struct parent_row *)db->t[PARENTS].rows[i])->parent_hash, hash) == 0)
@@ -1492,14 +1321,13 @@ static const char *still_named(const struct db *db, const char *hash)
 
 static int mem_commit_delete(tract_backend_conn *c, const char *commit_hash)
 {
-	struct db *db = writing(c, commit_hash, __func__);
+	struct db *db;
 	struct parent_row pkey = {commit_hash, NULL, INT64_MIN};
 	const char *who;
 	size_t at, end, i;
 	bool found;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, commit_hash);
 	at = seek(db, COMMITS, &commit_hash, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "commit not found: %s", commit_hash);
@@ -1521,7 +1349,7 @@ static int mem_commit_delete(tract_backend_conn *c, const char *commit_hash)
 			set_string(&s->parent_commit_hash, NULL);
 	}
 	/* ON DELETE CASCADE: its own merge parents (a run), then the row. */
-	end = run(db, PARENTS, &pkey, same_parent_commit, &i);
+	end = run(db, PARENTS, &pkey, 1, &i);
 	remove_rows(db, PARENTS, i, end);
 	remove_rows(db, COMMITS, at, at + 1);
 	return 0;
@@ -1529,12 +1357,11 @@ static int mem_commit_delete(tract_backend_conn *c, const char *commit_hash)
 
 static int mem_blob_delete(tract_backend_conn *c, const char *content_hash)
 {
-	struct db *db = writing(c, content_hash, __func__);
+	struct db *db;
 	bool found;
 	size_t at, i;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, content_hash);
 	at = seek(db, BLOBS, &content_hash, &found);
 	if (!found)
 		return fail(c, TRACT_ENOTFOUND, "blob not found: %s", content_hash);
@@ -1548,48 +1375,42 @@ static int mem_blob_delete(tract_backend_conn *c, const char *content_hash)
 
 static int mem_annotation_delete_target(tract_backend_conn *c, const char *target_hash)
 {
-	struct db *db = writing(c, target_hash, __func__);
+	struct db *db;
 	tract_annotation_row key = {.target_hash = target_hash, .created_at = INT64_MIN,
 				    .id = INT64_MIN};
 	size_t at, end;
 
-	if (!db)
-		return TRACT_EINVAL;
-	end = run(db, ANNOTATIONS, &key, same_target, &at);
+	WRITING(db, c, target_hash);
+	end = run(db, ANNOTATIONS, &key, 1, &at);
 	remove_rows(db, ANNOTATIONS, at, end);
 	return 0;
 }
 
 static int mem_compression_delete(tract_backend_conn *c, const char *compression_id)
 {
-	struct db *db = writing(c, compression_id, __func__);
-	struct member_row key = {compression_id, 0, INT64_MIN, NULL};
+	struct member_row key = {compression_id, INT64_MIN, INT64_MIN, NULL};
+	struct db *db;
 	bool found;
 	size_t at, first, end;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, compression_id);
 	at = seek(db, COMPRESSIONS, &compression_id, &found);
 	if (!found)
-		return fail(c, TRACT_ENOTFOUND, "compression record not found: %s",
-			    compression_id);
-	for (key.side = TRACT_COMPRESSION_SOURCES; key.side <= TRACT_COMPRESSION_RESULTS;
-	     key.side++) {
-		end = run(db, MEMBERS, &key, same_member_side, &first);
-		remove_rows(db, MEMBERS, first, end);
-	}
+		return fail(c, TRACT_ENOTFOUND, "record not found: %s", compression_id);
+	/* Both sides of the record are one run (the key's first field). */
+	end = run(db, MEMBERS, &key, 1, &first);
+	remove_rows(db, MEMBERS, first, end);
 	remove_rows(db, COMPRESSIONS, at, at + 1);
 	return 0;
 }
 
 static int mem_spawn_delete(tract_backend_conn *c, int64_t id)
 {
-	struct db *db = writing(c, true, __func__);
+	struct db *db;
 	bool found;
 	size_t at;
 
-	if (!db)
-		return TRACT_EINVAL;
+	WRITING(db, c, true);
 	/* The id is the row's first member, so it serves as the key. */
 	at = seek(db, SPAWNS, &(tract_spawn_row){.id = id}, &found);
 	if (!found)
@@ -1611,8 +1432,8 @@ static const tract_backend mem_backend = {
 	.open = mem_open,
 	.close = mem_close,
 	.last_error = mem_last_error,
-	.destroy = mem_destroy,
-	.same_store = mem_same_store,
+	/* destroy and same_store are OPTIONAL and left out: stores live until
+	 * exit, and comparing "mem:NAME" URIs as strings is exact. */
 	.begin = mem_begin,
 	.commit = mem_commit,
 	.rollback = mem_rollback,
