@@ -2058,6 +2058,63 @@ static void test_failed_write_then_rollback(void **state)
 	commit_txn(f);
 }
 
+/* Transactions do not nest; commit needs one, rollback does not. */
+static void test_transaction_rules(void **state)
+{
+	struct conf *f = STORE(*state);
+
+	assert_int_equal(f->be->commit(f->c), TRACT_EINVAL);
+	assert_int_equal(f->be->rollback(f->c), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), TRACT_EINVAL);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), TRACT_EINVAL);
+	assert_int_equal(f->be->commit(f->c), 0);
+	begin_write(f);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), TRACT_EINVAL);
+	assert_int_equal(f->be->meta_set(f->c, "k", "v"), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->commit(f->c), TRACT_EINVAL);
+}
+
+/* A read transaction of another connection sees one snapshot: neither the
+ * writer's uncommitted rows nor, until it ends, what the writer commits. */
+static void test_read_snapshot(void **state)
+{
+	struct conf *f = STORE(*state);
+	tract_backend_conn *other = NULL;
+	struct strings s = {0};
+	char err[256] = "";
+
+	if (has_flag(TRACT_CONF_SINGLE_CONNECTION))
+		skip();
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "k", "0"), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->open(&other, f->location, 0, err, sizeof(err)), 0);
+	assert_int_equal(f->be->begin(other, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "k", "1"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "new", "x"), 0);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), TRACT_ENOTFOUND);
+	commit_txn(f);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit(other), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.s[0], "k=0");
+	assert_string_equal(s.s[1], "k=0");
+	assert_string_equal(s.s[2], "k=0");
+
+	/* A new transaction sees the commit. */
+	assert_int_equal(f->be->begin(other, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), 0);
+	assert_int_equal(f->be->commit(other), 0);
+	f->be->close(other);
+}
+
 /* ---- value round trips ---------------------------------------------------- */
 
 static void test_timestamps_round_trip(void **state)
@@ -2337,6 +2394,8 @@ int tract_conformance_run(const tract_conformance_factory *f)
 		T(test_commit_delete_set_null),
 		T(test_rollback_discards_everything),
 		T(test_failed_write_then_rollback),
+		T(test_transaction_rules),
+		T(test_read_snapshot),
 		T(test_timestamps_round_trip),
 		T(test_sql_metacharacters),
 		T(test_unicode),
