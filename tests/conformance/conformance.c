@@ -2327,12 +2327,22 @@ static const char *missing_member(const tract_backend *be)
 	return NULL;
 }
 
+/* A scheme or a name: 2 to 31 letters, digits, '_' or '-' (backend.h). */
+static bool valid_word(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 2 && n <= 31 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
 /* The table is usable by the suite: what the core's loader checks too. */
 static int check_table(const tract_conformance_factory *f)
 {
 	const tract_backend *be = f->backend;
 	const char *missing;
 	int deletion;
+	size_t i;
 
 	if (!be || !f->fresh_uri) {
 		fprintf(stderr, "%s: the factory has no backend table or no fresh_uri\n",
@@ -2348,6 +2358,13 @@ static int check_table(const tract_conformance_factory *f)
 	if (missing) {
 		fprintf(stderr, "%s: the table lacks the required member %s\n", f->name, missing);
 		return -1;
+	}
+	for (i = 0; be->schemes[i]; i++) {
+		if (!valid_word(be->schemes[i])) {
+			fprintf(stderr, "%s: invalid URI scheme '%.40s' (2 to 31 letters, digits, "
+				"'_' or '-')\n", f->name, be->schemes[i]);
+			return -1;
+		}
 	}
 	deletion = !!be->commit_delete + !!be->blob_delete + !!be->annotation_delete_target +
 		   !!be->compression_delete + !!be->spawn_delete;

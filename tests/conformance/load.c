@@ -48,8 +48,9 @@ static int open_name(void **handle, const char *name, char *why, size_t whylen)
 
 int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 {
-	/* One table per process is all a driver needs; it lives until exit. */
-	static tract_backend table;
+	/* The copies live until exit, as the plugins do (never unloaded). */
+	static tract_backend tables[8];
+	static size_t n_tables;
 	tract_backend_entry_fn entry;
 	const tract_backend *t;
 	void *h = NULL;
@@ -57,6 +58,11 @@ int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 	int rc;
 
 	*out = NULL;
+	if (n_tables == sizeof(tables) / sizeof(tables[0])) {
+		snprintf(why, sizeof(why), "more than %zu backends loaded", n_tables);
+		rc = TRACT_EPLUGIN;
+		goto done;
+	}
 	if (strchr(path_or_name, '/'))
 		rc = open_file(&h, path_or_name, why, sizeof(why));
 	else
@@ -77,9 +83,8 @@ int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 		goto done;
 	}
 	/* A version-1 table is shorter: never read past its end. */
-	memset(&table, 0, sizeof(table));
-	memcpy(&table, t, t->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(table));
-	*out = &table;
+	memcpy(&tables[n_tables], t, t->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(*t));
+	*out = &tables[n_tables++];
 	rc = 0;
 done:
 	if (rc < 0) {
