@@ -1,21 +1,19 @@
 /*
  * conformance.c - the backend conformance suite: the same tests run against
- * every storage backend, at the ABI of tract/sys/backend.h. TRACT_TEST_URI
- * picks the backend ("sqlite:" by default, "lmdb:", "postgresql://...");
- * TRACT_TEST_BACKEND=postgres takes the server's URI from
- * TRACT_TEST_PG_URI instead (set by scripts/pg.sh) and skips the whole
- * suite (exit 77) when it is unset. Every test gets a fresh, empty store
- * from conf_fresh_uri(): a new file, or a new schema of the server.
+ * every storage backend, at the ABI of tract/sys/backend.h, through the
+ * store factory of conformance.h. Every test gets a fresh, empty store from
+ * the factory; behaviour only some backends have is told by its flags.
  *
  * A backend may hold a write back and send it with a later call of the
  * transaction (backend.h): a refused write (an existing commit, a lost
  * compare-and-swap, a missing row it names) fails at the call or, at the
  * latest, at commit(), and then nothing of the transaction is written.
- * expect_txn_fails() accepts either.
+ * expect_txn_fails() accepts either when the factory says so.
+ *
+ * Only public headers, cmocka and libc: this file must build out of tree.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,10 +27,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
 
-#include "plugin.h"
-#include "tract/sys/backend.h"
+#include "conformance.h"
 
 /* 2024-01-02 03:04:05 UTC, in microseconds. */
 #define T0 (INT64_C(1704164645) * 1000000)
@@ -40,12 +36,12 @@
 
 /* ---- fixture -------------------------------------------------------------- */
 
+/* The factory of the running suite (cmocka tests take no argument). */
+static const tract_conformance_factory *factory;
+
 struct conf {
-	char backend[32];
-	char *uri;      /* the fresh store's URI */
-	char *location; /* as handed to open() */
-	char *tmpdir;   /* removed at teardown (file backends) */
-	char *schema;   /* dropped at teardown (postgres) */
+	char *location; /* the fresh store's URI, as handed to open() */
+	void *cookie;   /* the factory's, for destroy_store() */
 	const tract_backend *be;
 	tract_backend_conn *c;
 };
@@ -101,140 +97,30 @@ static void free_kept(void)
 	n_kept = cap_kept = 0;
 }
 
-/* The server of TRACT_TEST_BACKEND=postgres (NULL when none is given). */
-static const char *pg_base_uri(void)
+static bool has_flag(unsigned flag)
 {
-	const char *env = getenv("TRACT_TEST_PG_URI");
-
-	return env && *env ? env : NULL;
+	return (factory->flags & flag) != 0;
 }
 
-static bool want_postgres(void)
+/* The deletion members are OPTIONAL (all five or none, checked by run). */
+static bool has_deletion(const struct conf *f)
 {
-	const char *env = getenv("TRACT_TEST_BACKEND");
-
-	return env && strcmp(env, "postgres") == 0;
+	return f->be->commit_delete != NULL;
 }
 
-/* The backend selector of TRACT_TEST_URI ("sqlite:" when unset). */
-static const char *test_uri(void)
+/* A location of the backend that does not exist (NULL: not applicable);
+ * *path the file-system entry that must stay absent (NULL: none). */
+static const char *conf_missing_location(const struct conf *f, const char **path)
 {
-	const char *env = getenv("TRACT_TEST_URI");
+	char *uri, *p = NULL;
 
-	if (want_postgres())
-		return pg_base_uri() ? pg_base_uri() : "postgresql://";
-	return env && *env ? env : "sqlite:";
-}
-
-static void scheme_of(const char *uri, char out[32])
-{
-	const char *colon = strchr(uri, ':');
-	size_t n = colon ? (size_t)(colon - uri) : 0;
-
-	if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0) {
-		strcpy(out, "postgres");
-		return;
-	}
-	if (n < 2 || n >= 32) {
-		strcpy(out, "sqlite");
-		return;
-	}
-	memcpy(out, uri, n);
-	out[n] = '\0';
-}
-
-static bool is_file_backend(const char *backend)
-{
-	return strcmp(backend, "sqlite") == 0 || strcmp(backend, "lmdb") == 0;
-}
-
-/* A new temporary directory under TRACT_TEST_URI's location or $TMPDIR. */
-static char *fresh_dir(void)
-{
-	const char *uri = test_uri(), *colon = strchr(uri, ':');
-	const char *base = colon && colon[1] ? colon + 1 : getenv("TMPDIR");
-	char *dir;
-
-	dir = keepf("%s/tract-conf-XXXXXX", base && *base ? base : "/tmp");
-	assert_non_null(mkdtemp(dir));
-	return dir;
-}
-
-/*
- * A URI naming a new, empty store of the backend under test. File
- * backends get a path in a new temporary directory (*tmpdir, removed
- * after the test); postgres gets a new schema of the server (*schema,
- * dropped after the test). NULL when no store can be made (the tests
- * skip).
- */
-static char *conf_fresh_uri(const char *backend, char **tmpdir, char **schema)
-{
-	static unsigned serial;
-
-	*tmpdir = NULL;
-	*schema = NULL;
-	if (strcmp(backend, "postgres") == 0) {
-		const char *base = test_uri();
-		if (strlen(base) <= strlen("postgresql://"))
-			return NULL;
-		*schema = keepf("tract_conf_%ld_%u", (long)getpid(), serial++);
-		return keepf("%s%sschema=%s", base, strchr(base, '?') ? "&" : "?", *schema);
-	}
-	if (strcmp(backend, "sqlite") == 0) {
-		*tmpdir = fresh_dir();
-		return keepf("sqlite:%s/t.db", *tmpdir);
-	}
-	if (strcmp(backend, "lmdb") == 0) {
-		*tmpdir = fresh_dir();
-		return keepf("lmdb:%s/store", *tmpdir);
-	}
-	return NULL;
-}
-
-/* A location of the backend that does not exist (NULL: not applicable). */
-static char *conf_missing_location(const struct conf *f)
-{
-	if (!is_file_backend(f->backend) || !f->tmpdir)
+	*path = NULL;
+	if (!factory->missing_uri)
 		return NULL;
-	return keepf("%s/missing-store", f->tmpdir);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void remove_tree(const char *dir)
-{
-	if (dir)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Drop a test's schema with everything in it. */
-static void drop_schema(const char *schema)
-{
-	PGconn *pg;
-	PGresult *res;
-	char *ident, *sql;
-
-	if (!schema)
-		return;
-	pg = PQconnectdb(test_uri());
-	if (PQstatus(pg) == CONNECTION_OK) {
-		PQclear(PQexec(pg, "SET client_min_messages = warning"));
-		ident = PQescapeIdentifier(pg, schema, strlen(schema));
-		assert_non_null(ident);
-		sql = keepf("DROP SCHEMA IF EXISTS %s CASCADE", ident);
-		PQfreemem(ident);
-		res = PQexec(pg, sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			print_error("drop schema %s: %s\n", schema, PQresultErrorMessage(res));
-		PQclear(res);
-	}
-	PQfinish(pg);
+	uri = factory->missing_uri(factory->self, f->cookie, &p);
+	if (p)
+		*path = keep_owned(p);
+	return uri ? keep_owned(uri) : NULL;
 }
 
 static int open_store(struct conf *f, unsigned flags)
@@ -252,14 +138,10 @@ static int setup(void **state)
 	struct conf *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	scheme_of(test_uri(), f->backend);
-	assert_int_equal(tract_plugin_backend(&f->be, f->backend), 0);
-	f->uri = conf_fresh_uri(f->backend, &f->tmpdir, &f->schema);
-	if (f->uri) {
-		f->location = strdup(f->uri);
-		assert_non_null(f->location);
+	f->be = factory->backend;
+	f->location = factory->fresh_uri(factory->self, &f->cookie);
+	if (f->location)
 		assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
-	}
 	*state = f;
 	return 0;
 }
@@ -270,8 +152,8 @@ static int teardown(void **state)
 
 	if (f->be && f->c)
 		f->be->close(f->c);
-	remove_tree(f->tmpdir);
-	drop_schema(f->schema);
+	if (f->location && factory->destroy_store)
+		factory->destroy_store(factory->self, f->cookie);
 	free(f->location);
 	free(f);
 	free_kept();
@@ -306,13 +188,17 @@ static void commit_txn(struct conf *f)
 
 /*
  * rc is the result of a write that must be refused with code (0: any
- * failure): at the call, or else by commit(). Either way the transaction
- * is then rolled back.
+ * failure): at the call, or else by commit() when the backend holds writes
+ * back. Either way the transaction is then rolled back.
  */
 static void expect_txn_fails(struct conf *f, int rc, int code)
 {
-	if (rc == 0)
+	if (rc == 0) {
+		if (!has_flag(TRACT_CONF_HOLDS_BACK_WRITES))
+			fail_msg("a refused write returned 0 (a backend that reports it later "
+				 "sets TRACT_CONF_HOLDS_BACK_WRITES)");
 		rc = f->be->commit(f->c);
+	}
 	if (code)
 		assert_int_equal(rc, code);
 	else
@@ -632,14 +518,14 @@ static void test_open_create_and_reopen(void **state)
 	f->be->close(f->c);
 	f->c = NULL;
 	assert_int_equal(open_store(f, TRACT_BACKEND_CREATE), 0);
-	assert_string_equal(f->be->name, f->backend);
+	assert_string_equal(f->be->name, factory->name);
 	assert_int_equal(f->be->version, TRACT_BACKEND_VERSION);
 }
 
 static void test_open_missing_is_enotfound(void **state)
 {
 	struct conf *f = STORE(*state);
-	const char *missing = conf_missing_location(f);
+	const char *path, *missing = conf_missing_location(f, &path);
 	tract_backend_conn *c = (tract_backend_conn *)f;
 	char err[256] = "";
 	struct stat sb;
@@ -650,13 +536,20 @@ static void test_open_missing_is_enotfound(void **state)
 	assert_null(c);
 	assert_non_null(strstr(err, "not found"));
 	assert_non_null(strstr(err, missing));
-	/* Nothing was created. */
-	assert_int_not_equal(stat(missing, &sb), 0);
-	/* With the flag it is created. */
+	/* Nothing was created: not on disk, and not for the next open either. */
+	if (path)
+		assert_int_not_equal(stat(path, &sb), 0);
+	c = (tract_backend_conn *)f;
+	assert_int_equal(f->be->open(&c, missing, 0, err, sizeof(err)), TRACT_ENOTFOUND);
+	assert_null(c);
+	/* With the flag it is created, and then opens without it. */
 	assert_int_equal(f->be->open(&c, missing, TRACT_BACKEND_CREATE, err, sizeof(err)), 0);
 	assert_non_null(c);
 	f->be->close(c);
-	assert_int_equal(stat(missing, &sb), 0);
+	if (path)
+		assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(f->be->open(&c, missing, 0, err, sizeof(err)), 0);
+	f->be->close(c);
 }
 
 static void test_null_arguments(void **state)
@@ -726,6 +619,8 @@ static void test_blob_get_foreach_delete(void **state)
 	assert_string_equal(s.s[0], keepf("%s|[]|2|3", H("a1")));
 	assert_string_equal(s.s[1], keepf("%s|1|1|3", H("b2")));
 	assert_string_equal(s.s[2], keepf("%s|{}|2|3", H("c3")));
+	if (!has_deletion(f))
+		return;
 	begin_write(f);
 	assert_int_equal(f->be->blob_delete(f->c, H("b2")), 0);
 	assert_int_equal(f->be->blob_delete(f->c, H("b2")), TRACT_ENOTFOUND);
@@ -1734,6 +1629,8 @@ static void test_ref_cas_two_connections(void **state)
 	tract_ref_row seen;
 	char err[256] = "";
 
+	if (has_flag(TRACT_CONF_SINGLE_CONNECTION))
+		skip();
 	begin_write(f);
 	blob = blob_default(f);
 	put_linear(f, "t", "a", 3, blob, h);
@@ -1801,6 +1698,8 @@ static void test_annotations(void **state)
 	assert_int_equal(f->be->annotation_foreach(f->c, NULL, on_annotation, &a), 0);
 	assert_int_equal(a.n, 4);
 
+	if (!has_deletion(f))
+		return;
 	begin_write(f);
 	assert_int_equal(f->be->annotation_delete_target(f->c, h[0]), 0);
 	assert_int_equal(f->be->annotation_delete_target(f->c, h[0]), 0);
@@ -1887,6 +1786,8 @@ static void test_compressions(void **state)
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.s[0], keepf("cmp-2>%s", h[3]));
 
+	if (!has_deletion(f))
+		return;
 	begin_write(f);
 	assert_int_equal(f->be->compression_delete(f->c, "cmp-2"), 0);
 	assert_int_equal(f->be->compression_delete(f->c, "cmp-2"), TRACT_ENOTFOUND);
@@ -1949,6 +1850,8 @@ static void test_spawn(void **state)
 	assert_int_equal(s.n, 2);
 	assert_true(s.r[0].id == id1 && s.r[1].id == id3);
 
+	if (!has_deletion(f))
+		return;
 	begin_write(f);
 	assert_int_equal(f->be->spawn_delete(f->c, id1), 0);
 	assert_int_equal(f->be->spawn_delete(f->c, id1), TRACT_ENOTFOUND);
@@ -2054,6 +1957,8 @@ static void test_commit_delete_set_null(void **state)
 	struct spawns ss = {0};
 	int64_t id;
 
+	if (!has_deletion(f))
+		skip();
 	begin_write(f);
 	blob = blob_default(f);
 	put_linear(f, "t", "a", 3, blob, h);
@@ -2151,6 +2056,63 @@ static void test_failed_write_then_rollback(void **state)
 	begin_write(f);
 	put_commit(f, H("c1"), "t", NULL, blob_default(f), T0);
 	commit_txn(f);
+}
+
+/* Transactions do not nest; commit needs one, rollback does not. */
+static void test_transaction_rules(void **state)
+{
+	struct conf *f = STORE(*state);
+
+	assert_int_equal(f->be->commit(f->c), TRACT_EINVAL);
+	assert_int_equal(f->be->rollback(f->c), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_READ), TRACT_EINVAL);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), TRACT_EINVAL);
+	assert_int_equal(f->be->commit(f->c), 0);
+	begin_write(f);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), TRACT_EINVAL);
+	assert_int_equal(f->be->meta_set(f->c, "k", "v"), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->commit(f->c), TRACT_EINVAL);
+}
+
+/* A read transaction of another connection sees one snapshot: neither the
+ * writer's uncommitted rows nor, until it ends, what the writer commits. */
+static void test_read_snapshot(void **state)
+{
+	struct conf *f = STORE(*state);
+	tract_backend_conn *other = NULL;
+	struct strings s = {0};
+	char err[256] = "";
+
+	if (has_flag(TRACT_CONF_SINGLE_CONNECTION))
+		skip();
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "k", "0"), 0);
+	commit_txn(f);
+	assert_int_equal(f->be->open(&other, f->location, 0, err, sizeof(err)), 0);
+	assert_int_equal(f->be->begin(other, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+
+	begin_write(f);
+	assert_int_equal(f->be->meta_set(f->c, "k", "1"), 0);
+	assert_int_equal(f->be->meta_set(f->c, "new", "x"), 0);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), TRACT_ENOTFOUND);
+	commit_txn(f);
+	assert_int_equal(f->be->meta_get(other, "k", on_meta, &s), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit(other), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.s[0], "k=0");
+	assert_string_equal(s.s[1], "k=0");
+	assert_string_equal(s.s[2], "k=0");
+
+	/* A new transaction sees the commit. */
+	assert_int_equal(f->be->begin(other, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_get(other, "new", on_meta, &s), 0);
+	assert_int_equal(f->be->commit(other), 0);
+	f->be->close(other);
 }
 
 /* ---- value round trips ---------------------------------------------------- */
@@ -2313,7 +2275,107 @@ static void test_reentrant_callbacks(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-int main(void)
+/* The members every table must set (backend.h: REQUIRED). */
+static const char *missing_member(const tract_backend *be)
+{
+#define REQUIRE(m)                                                                                 \
+	if (!be->m)                                                                                \
+		return #m;
+	REQUIRE(name);
+	REQUIRE(schemes);
+	REQUIRE(open);
+	REQUIRE(close);
+	REQUIRE(last_error);
+	REQUIRE(begin);
+	REQUIRE(commit);
+	REQUIRE(rollback);
+	REQUIRE(blob_put);
+	REQUIRE(blob_get);
+	REQUIRE(blob_foreach);
+	REQUIRE(commit_put);
+	REQUIRE(commit_get);
+	REQUIRE(commit_prefix);
+	REQUIRE(commit_chain);
+	REQUIRE(commit_foreach);
+	REQUIRE(commit_foreach_with_config);
+	REQUIRE(parent_put);
+	REQUIRE(parent_list);
+	REQUIRE(parent_foreach);
+	REQUIRE(ref_get);
+	REQUIRE(ref_cas);
+	REQUIRE(ref_delete);
+	REQUIRE(ref_foreach);
+	REQUIRE(annotation_put);
+	REQUIRE(annotation_list);
+	REQUIRE(annotation_foreach);
+	REQUIRE(compression_put);
+	REQUIRE(compression_member_put);
+	REQUIRE(compression_get);
+	REQUIRE(compression_foreach);
+	REQUIRE(compression_members);
+	REQUIRE(spawn_put);
+	REQUIRE(spawn_foreach);
+	REQUIRE(spawn_by_child);
+	REQUIRE(meta_get);
+	REQUIRE(meta_set);
+	REQUIRE(meta_delete);
+	REQUIRE(meta_foreach);
+	REQUIRE(tract_foreach);
+#undef REQUIRE
+	if (!be->schemes[0])
+		return "schemes (the list is empty)";
+	return NULL;
+}
+
+/* A scheme or a name: 2 to 31 letters, digits, '_' or '-' (backend.h). */
+static bool valid_word(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 2 && n <= 31 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* The table is usable by the suite: what the core's loader checks too. */
+static int check_table(const tract_conformance_factory *f)
+{
+	const tract_backend *be = f->backend;
+	const char *missing;
+	int deletion;
+	size_t i;
+
+	if (!be || !f->fresh_uri) {
+		fprintf(stderr, "%s: the factory has no backend table or no fresh_uri\n",
+			f->name ? f->name : "conformance");
+		return -1;
+	}
+	if (be->version < 1 || be->version > TRACT_BACKEND_VERSION) {
+		fprintf(stderr, "%s: backend ABI version %u, this kit knows 1 to %d\n", f->name,
+			be->version, TRACT_BACKEND_VERSION);
+		return -1;
+	}
+	missing = missing_member(be);
+	if (missing) {
+		fprintf(stderr, "%s: the table lacks the required member %s\n", f->name, missing);
+		return -1;
+	}
+	for (i = 0; be->schemes[i]; i++) {
+		if (!valid_word(be->schemes[i])) {
+			fprintf(stderr, "%s: invalid URI scheme '%.40s' (2 to 31 letters, digits, "
+				"'_' or '-')\n", f->name, be->schemes[i]);
+			return -1;
+		}
+	}
+	deletion = !!be->commit_delete + !!be->blob_delete + !!be->annotation_delete_target +
+		   !!be->compression_delete + !!be->spawn_delete;
+	if (deletion != 0 && deletion != 5) {
+		fprintf(stderr, "%s: the deletion members are all set or all NULL\n", f->name);
+		return -1;
+	}
+	return 0;
+}
+
+int tract_conformance_run(const tract_conformance_factory *f)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_open_create_and_reopen),
@@ -2349,16 +2411,19 @@ int main(void)
 		T(test_commit_delete_set_null),
 		T(test_rollback_discards_everything),
 		T(test_failed_write_then_rollback),
+		T(test_transaction_rules),
+		T(test_read_snapshot),
 		T(test_timestamps_round_trip),
 		T(test_sql_metacharacters),
 		T(test_unicode),
 		T(test_reentrant_callbacks),
 	};
+	int failed;
 
-	if (want_postgres() && !pg_base_uri()) {
-		printf("TRACT_TEST_PG_URI is not set (no PostgreSQL server): skipped\n");
-		return 77;
-	}
-	return cmocka_run_group_tests_name(want_postgres() ? "postgres" : test_uri(), tests, NULL,
-					   NULL);
+	if (!f || check_table(f) < 0)
+		return -1;
+	factory = f;
+	failed = cmocka_run_group_tests_name(f->name, tests, NULL, NULL);
+	factory = NULL;
+	return failed;
 }

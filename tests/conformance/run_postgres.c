@@ -1,0 +1,86 @@
+/*
+ * run_postgres.c - the conformance kit against the PostgreSQL plugin, on
+ * the server of TRACT_TEST_PG_URI (set by scripts/pg.sh): each test gets a
+ * new schema (?schema=), dropped after it. Without the variable the suite
+ * skips (exit 77). libpq is used here only, to drop the schemas.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "conformance.h"
+
+struct pg_factory {
+	const char *base; /* the server's URI */
+	unsigned serial;
+};
+
+static char *fresh_uri(void *self, void **cookie)
+{
+	struct pg_factory *pg = self;
+	char *schema = NULL, *uri = NULL;
+
+	if (asprintf(&schema, "tract_conf_%ld_%u", (long)getpid(), pg->serial++) < 0)
+		return NULL;
+	if (asprintf(&uri, "%s%sschema=%s", pg->base, strchr(pg->base, '?') ? "&" : "?",
+		     schema) < 0) {
+		free(schema);
+		return NULL;
+	}
+	*cookie = schema;
+	return uri;
+}
+
+/* Drop a test's schema with everything in it. */
+static void destroy_store(void *self, void *cookie)
+{
+	struct pg_factory *pg = self;
+	char *schema = cookie, *ident = NULL, *sql = NULL;
+	PGconn *conn = PQconnectdb(pg->base);
+	PGresult *res;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "drop schema %s: %s", schema, PQerrorMessage(conn));
+		goto cleanup;
+	}
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	ident = PQescapeIdentifier(conn, schema, strlen(schema));
+	if (!ident || asprintf(&sql, "DROP SCHEMA IF EXISTS %s CASCADE", ident) < 0) {
+		sql = NULL;
+		goto cleanup;
+	}
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fprintf(stderr, "drop schema %s: %s", schema, PQresultErrorMessage(res));
+	PQclear(res);
+cleanup:
+	free(sql);
+	PQfreemem(ident);
+	PQfinish(conn);
+	free(schema);
+}
+
+int main(void)
+{
+	struct pg_factory pg = {getenv("TRACT_TEST_PG_URI"), 0};
+	tract_conformance_factory f = {
+		.name = "postgres",
+		.fresh_uri = fresh_uri,
+		.destroy_store = destroy_store,
+		/* Refused writes may surface at a later call (pipelined). */
+		.flags = TRACT_CONF_HOLDS_BACK_WRITES,
+		.self = &pg,
+	};
+
+	if (!pg.base || !*pg.base) {
+		printf("TRACT_TEST_PG_URI is not set (no PostgreSQL server): skipped\n");
+		return 77;
+	}
+	if (tract_conformance_load("postgres", &f.backend) < 0)
+		return 1;
+	return tract_conformance_run(&f) == 0 ? 0 : 1;
+}
