@@ -13,7 +13,7 @@
  * round trip. "{}" in a URI is replaced by a fresh name per round trip;
  * without it the store at URI is EMPTIED (through the backend's delete
  * calls) before each round trip. Not run at all when unset (the suite's
- * clone-backends test sets it: tests/run_clone_backends.sh).
+ * clone-lmdb and clone-postgres tests set it: tests/run_clone_backends.sh).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -1574,7 +1574,9 @@ static void test_other_backends(void **state)
 	tu_remove_dir(dir);
 }
 
-int main(void)
+/* test_clone [PATTERN]: only the tests whose names match PATTERN (cmocka's
+ * test filter, '*' and '?' wildcards). */
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixtures),
@@ -1606,5 +1608,7 @@ int main(void)
 	 * reported as skipped). */
 	if (!uris || !*uris)
 		n--;
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
 	return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }
