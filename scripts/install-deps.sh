@@ -42,9 +42,15 @@ missing=()
 for p in "${packages[@]}"; do
 	is_installed "$p" || missing+=("$p")
 done
+# node and npm: scripts/fetch-encodings.sh fetches the BPE tables with npm,
+# and the bpe-parity test runs the real tiktoken in node. Checked by command,
+# not by package: a nodejs from another repository (NodeSource) bundles npm
+# and conflicts with Debian's npm package.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-	say "all ${#packages[@]} packages already installed"
+	say "all ${#packages[@]} packages, node and npm already installed"
 	exit 0
 fi
 

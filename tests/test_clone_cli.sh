@@ -307,16 +307,21 @@ if script -qec true /dev/null >/dev/null 2>&1; then
 	lacks "--quiet: no progress on a terminal" "$TTY" "clone: "
 	if [[ -e tty-q.db ]]; then ok; else bad "--quiet on a terminal: no copy"; fi
 else
-	echo "notice: script(1) unavailable; terminal progress not checked"
+	# script(1) is in bsdutils, an essential Debian package.
+	bad "script(1) unavailable: terminal progress not checked"
 fi
 
 # ---- the reference's fixtures ------------------------------------------------
 
+# In the repository (tests/fixtures/py-tract); missing ones fail the test.
 if [[ -z $FIX || ! -d $FIX ]]; then
-	echo "notice: fixture directory '${FIX}' missing; fixture clones skipped"
+	bad "fixture directory '${FIX}' missing: TRACT_FIXTURES must name tests/fixtures/py-tract"
 else
 	for name in v1_basic v2_basic v3_basic v4_basic; do
-		[[ -f $FIX/$name.db ]] || continue
+		if [[ ! -f $FIX/$name.db ]]; then
+			bad "fixture $FIX/$name.db missing"
+			continue
+		fi
 		cp "$FIX/$name.db" "$name.db"
 		expect_ok "clone $name" clone --json "$name.db" "$name-copy.db"
 		ROWS_DB=$TMP/$name.db jtrue "clone $name --json" \

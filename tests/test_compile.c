@@ -7,6 +7,7 @@
 #include "helpers.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 
 #include "json.h"
 #include "tokenizer.h"
@@ -757,16 +758,54 @@ static void test_renderings(void **state)
 	fx_free(f);
 }
 
-/* The default counter, without the thread-safe flag: one thread builds
- * everything. */
-static int64_t serial_count(void *self, const char *text, size_t len)
+/* The default counter behind a wrapper without TRACT_TOKENIZER_THREADSAFE
+ * that notes every call and whether it came from another thread than the
+ * one that called compile. */
+static struct {
+	pthread_t compiling; /* the thread that calls tract_context_compile */
+	long calls;	     /* count() calls (atomic) */
+	long elsewhere;	     /* ... of them from another thread (atomic) */
+} watched;
+
+static int64_t watched_count(void *self, const char *text, size_t len)
 {
+	__atomic_add_fetch(&watched.calls, 1, __ATOMIC_SEQ_CST);
+	if (!pthread_equal(pthread_self(), watched.compiling))
+		__atomic_add_fetch(&watched.elsewhere, 1, __ATOMIC_SEQ_CST);
 	return tract_tokenizer_default_get()->count(self, text, len);
 }
 
-static void test_parallel_build_equals_serial(void **state)
+/* Same messages and total; the token sources differ on purpose. */
+static void assert_same_messages(tract_context *x, tract_context *y)
 {
-	static tract_tokenizer serial = {TRACT_TOKENIZER_VERSION, NULL, serial_count, NULL, 0};
+	size_t i;
+
+	assert_int_equal(tract_context_count(x), tract_context_count(y));
+	for (i = 0; i < tract_context_count(x); i++) {
+		assert_string_equal(tract_context_role(x, i), tract_context_role(y, i));
+		assert_string_equal(tract_context_content(x, i), tract_context_content(y, i));
+		assert_string_equal(tract_context_commit_hash(x, i), tract_context_commit_hash(y, i));
+		assert_string_equal(tract_context_generation_config(x, i),
+				    tract_context_generation_config(y, i));
+	}
+	assert_int_equal(tract_context_token_count(x), tract_context_token_count(y));
+}
+
+/*
+ * Compile builds the messages during the walk, on the calling thread. A
+ * counter that does not promise thread safety (no TRACT_TOKENIZER_THREADSAFE)
+ * and whose source differs from the one the commits were counted with (so
+ * no stored count is reused) counts every message of a 6,000-commit history
+ * (edits, a tool call every 500, a skip), and only from the thread that
+ * called compile. Its result equals the default compile on the tract's own
+ * handle (which reuses the counts stored at commit time), message for
+ * message and in the token count; so does a time-travel compile with edit
+ * markers.
+ */
+static void test_compile_counts_on_calling_thread(void **state)
+{
+	static tract_tokenizer serial = {TRACT_TOKENIZER_VERSION, "test:watched-default",
+					 watched_count, NULL, 0};
 	tract_open_options so = TRACT_OPEN_OPTIONS_INIT;
 	tract_commit_options eo = TRACT_COMMIT_OPTIONS_INIT;
 	fx *f = fx_new(NULL);
@@ -804,13 +843,19 @@ static void test_parallel_build_equals_serial(void **state)
 	assert_int_equal(tract_annotation_create(NULL, f->t, h, TRACT_PRIORITY_SKIP, NULL), 0);
 	tract_cache_clear(f->t->cache);
 	a = fx_compile(f, NULL);
-	serial.source = tract_tokenizer_default_get()->source;
 	serial.self = tract_tokenizer_default_get()->self;
 	so.tokenizer = &serial;
+	so.compile_cache_size = 0; /* every compile through it counts afresh */
 	assert_int_equal(tract_open(&ser, f->store, f->t->id, &so), 0);
+	watched.compiling = pthread_self();
+	watched.calls = watched.elsewhere = 0;
 	assert_int_equal(tract_context_compile(&b, ser, NULL), 0);
 	assert_int_equal(tract_context_count(a), 5999);
-	assert_same_context(a, b);
+	/* Every one of the 5,999 messages was counted, all on this thread. */
+	assert_true(__atomic_load_n(&watched.calls, __ATOMIC_SEQ_CST) >= 5999);
+	assert_int_equal(__atomic_load_n(&watched.elsewhere, __ATOMIC_SEQ_CST), 0);
+	assert_same_messages(a, b);
+	assert_string_equal(tract_context_token_source(b), "test:watched-default");
 	assert_string_equal(tract_context_content(a, 10), "edited first");
 	assert_string_equal(tract_context_content(a, 4000), "edited mid");
 	tract_context_free(a);
@@ -821,10 +866,13 @@ static void test_parallel_build_equals_serial(void **state)
 		co.at_commit = edit_mid; /* before the last commit and its skip */
 		co.edit_markers = 1;
 		assert_int_equal(tract_context_compile(&a, f->t, &co), 0);
+		watched.calls = 0;
 		assert_int_equal(tract_context_compile(&b, ser, &co), 0);
+		assert_true(__atomic_load_n(&watched.calls, __ATOMIC_SEQ_CST) > 4000);
+		assert_int_equal(__atomic_load_n(&watched.elsewhere, __ATOMIC_SEQ_CST), 0);
 		assert_string_equal(tract_context_content(a, 4000), "edited mid [edited]");
 		assert_string_equal(tract_context_content(a, 4001), "message 4001 with some text \xc3\xa9 28007");
-		assert_same_context(a, b);
+		assert_same_messages(a, b);
 		tract_context_free(a);
 		tract_context_free(b);
 	}
@@ -849,7 +897,7 @@ int main(void)
 		cmocka_unit_test(test_record_usage),
 		cmocka_unit_test(test_query_by_config),
 		cmocka_unit_test(test_renderings),
-		cmocka_unit_test(test_parallel_build_equals_serial),
+		cmocka_unit_test(test_compile_counts_on_calling_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
  */
 #include "helpers.h"
 
+#include <pthread.h>
+
 #include "hash.h"
 #include "json.h"
 #include "plugin.h"
@@ -748,16 +750,87 @@ static void test_reopen_keeps_head(void **state)
 	fx_free(f);
 }
 
+/* A failure on another thread: that thread's own error, not the caller's. */
+static void *fail_elsewhere(void *arg)
+{
+	int *seen = arg;
+
+	/* Nothing has failed on this thread yet. */
+	seen[0] = tract_error_last()->code;
+	seen[1] = (int)strlen(tract_error_last()->message);
+	seen[2] = tract_priority_parse(&(tract_priority){0}, "elsewhere");
+	seen[3] = tract_error_last()->code;
+	seen[4] = strstr(tract_error_last()->message, "'elsewhere'") != NULL;
+	return NULL;
+}
+
+/*
+ * The last-error API: a failing call returns its code and leaves the same
+ * code and a message naming the problem in tract_error_last(); a
+ * succeeding call leaves it as it was (it is kept until the next failure on
+ * the thread); the next failure replaces it; each thread has its own;
+ * tract_error_clear() empties it.
+ */
 static void test_error_api(void **state)
 {
+	const tract_error *e;
+	tract_priority p = TRACT_PRIORITY_NORMAL;
+	tract_store *s = NULL;
+	char path[300];
+	int seen[5] = {-1, -1, -1, -1, -1};
+	pthread_t th;
+
 	(void)state;
 	tract_error_clear();
-	assert_int_equal(tract_error_last()->code, 0);
+	assert_int_equal(tract_error_last()->code, TRACT_OK);
 	assert_string_equal(tract_error_last()->message, "");
+
+	/* A failure: the code returned is the code stored, with a message that
+	 * names what was wrong. */
+	assert_int_equal(tract_priority_parse(&p, "SKIP"), TRACT_EINVAL);
+	e = tract_error_last();
+	assert_non_null(e);
+	assert_int_equal(e->code, TRACT_EINVAL);
+	assert_non_null(e->message);
+	assert_non_null(strstr(e->message, "'SKIP'"));
+	assert_int_equal(p, TRACT_PRIORITY_NORMAL); /* no output on failure */
+
+	/* A success after it changes nothing. */
+	assert_int_equal(tract_priority_parse(&p, "skip"), 0);
+	assert_int_equal(p, TRACT_PRIORITY_SKIP);
+	assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
+	assert_non_null(strstr(tract_error_last()->message, "'SKIP'"));
+
+	/* The next failure replaces it, code and message. */
+	snprintf(path, sizeof(path), "/tmp/tract-missing-err-%d.db", (int)getpid());
+	unlink(path);
+	assert_int_equal(tract_store_open(&s, path, 0), TRACT_ENOTFOUND);
+	assert_null(s);
+	assert_int_equal(tract_error_last()->code, TRACT_ENOTFOUND);
+	assert_non_null(strstr(tract_error_last()->message, path));
+	assert_null(strstr(tract_error_last()->message, "SKIP"));
+
+	/* Per thread: another thread starts empty, and its failure is its own. */
+	assert_int_equal(pthread_create(&th, NULL, fail_elsewhere, seen), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(seen[0], TRACT_OK);
+	assert_int_equal(seen[1], 0);
+	assert_int_equal(seen[2], TRACT_EINVAL);
+	assert_int_equal(seen[3], TRACT_EINVAL);
+	assert_int_equal(seen[4], 1);
+	assert_int_equal(tract_error_last()->code, TRACT_ENOTFOUND);
+	assert_non_null(strstr(tract_error_last()->message, path));
+
+	tract_error_clear();
+	assert_int_equal(tract_error_last()->code, TRACT_OK);
+	assert_string_equal(tract_error_last()->message, "");
+
+	assert_string_equal(tract_error_name(TRACT_OK), "OK");
 	assert_string_equal(tract_error_name(TRACT_ESTALE), "ESTALE");
 	assert_string_equal(tract_error_name(TRACT_EAMBIGUOUS), "EAMBIGUOUS");
+	assert_string_equal(tract_error_name(TRACT_ENOTFOUND), "ENOTFOUND");
+	assert_string_equal(tract_error_name(-12345), "EUNKNOWN");
 	assert_string_equal(tract_version(), TRACT_VERSION);
-	assert_int_equal(tract_priority_parse(&(tract_priority){0}, "SKIP"), TRACT_EINVAL);
 }
 
 int main(void)

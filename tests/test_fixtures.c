@@ -70,6 +70,7 @@ typedef struct {
 	char db[512];  /* the copy */
 	char uri[600]; /* "sqlite:<copy>" */
 	cJSON *exp;    /* NAME.expected.json */
+	char why[1100]; /* what was missing, for the failure message */
 } fixture;
 
 static int write_file(const char *path, const char *data, size_t len)
@@ -98,12 +99,17 @@ static int fixture_setup(void **state)
 	fx->missing = 1;
 	fx->exp = NULL;
 	fx->dir[0] = '\0';
-	if (!root || !*root)
+	if (!root || !*root) {
+		snprintf(fx->why, sizeof(fx->why), "TRACT_FIXTURES is unset");
 		return 0;
+	}
 	snprintf(src, sizeof(src), "%s/%s.db", root, fx->name);
 	snprintf(exp_path, sizeof(exp_path), "%s/%s.expected.json", root, fx->name);
-	if (stat(src, &st) != 0 || stat(exp_path, &st) != 0)
+	if (stat(src, &st) != 0 || stat(exp_path, &st) != 0) {
+		snprintf(fx->why, sizeof(fx->why), "%s: %s", stat(src, &st) != 0 ? src : exp_path,
+		         strerror(errno));
 		return 0;
+	}
 	json = tu_read_file(exp_path, NULL);
 	if (!json)
 		return -1;
@@ -140,14 +146,15 @@ static int fixture_teardown(void **state)
 	return 0;
 }
 
+/* Missing data is a failure, never a skip: the fixtures are in the
+ * repository (tests/fixtures/py-tract), and `meson test` points
+ * TRACT_FIXTURES at them. */
 static void need_fixture(const fixture *fx)
 {
-	if (fx->missing) {
-		print_message("[  SKIPPED ] %s: TRACT_FIXTURES is unset or the fixture files are "
-		              "missing\n",
-		              fx->name);
-		skip();
-	}
+	if (fx->missing)
+		fail_msg("%s: fixture not found (%s); TRACT_FIXTURES must name "
+		         "tests/fixtures/py-tract, as meson test sets it",
+		         fx->name, fx->why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -902,10 +909,10 @@ static void test_list_tracts(void **state)
 
 /* ------------------------------------------------------------------ */
 
-static fixture fx_v1 = {"v1_basic", 1, 0, "", "", "", NULL};
-static fixture fx_v2 = {"v2_basic", 2, 0, "", "", "", NULL};
-static fixture fx_v3 = {"v3_basic", 3, 0, "", "", "", NULL};
-static fixture fx_v4 = {"v4_basic", 4, 0, "", "", "", NULL};
+static fixture fx_v1 = {"v1_basic", 1, 0, "", "", "", NULL, ""};
+static fixture fx_v2 = {"v2_basic", 2, 0, "", "", "", NULL, ""};
+static fixture fx_v3 = {"v3_basic", 3, 0, "", "", "", NULL, ""};
+static fixture fx_v4 = {"v4_basic", 4, 0, "", "", "", NULL, ""};
 
 #define FX_TEST(fx, fn)                                                                            \
 	{                                                                                          \

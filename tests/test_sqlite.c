@@ -97,11 +97,16 @@ static void close_be(struct fx *f)
 	f->c = NULL;
 }
 
+/* The fixtures in the repository (tests/fixtures/py-tract), as meson test
+ * names them; without them the test fails. */
 static const char *fixtures_dir(void)
 {
 	const char *d = getenv("TRACT_FIXTURES");
 
-	return d && *d ? d : "../shared/fixtures/py-tract";
+	if (!d || !*d)
+		fail_msg("TRACT_FIXTURES is unset: it must name tests/fixtures/py-tract "
+			 "(meson test sets it)");
+	return d;
 }
 
 /* Copy fixture NAME.db to the test's own file (opening migrates it). */

@@ -6,18 +6,20 @@
 #
 #   run_parity.sh TEST_BPE_PARITY TARBALL COUNTS_JS
 #
-# Exit 77 (skipped) when node, npm or the tarball is missing.
+# Fails (exit 1, with the reason) when node, npm or the tarball is missing:
+# scripts/install-deps.sh installs node and npm, scripts/build.sh fetches the
+# tarball.
 set -euo pipefail
 
 exe=$1 tgz=$2 js=$3
 
-skip() {
-	printf 'bpe-parity: SKIPPED: %s\n' "$1"
-	exit 77
+missing() {
+	printf 'bpe-parity: FAILED: %s\n' "$1" >&2
+	exit 1
 }
-command -v node >/dev/null || skip 'node is not installed'
-command -v npm >/dev/null || skip 'npm is not installed'
-[ -f "$tgz" ] || skip "no $tgz (run scripts/fetch-encodings.sh BUILDDIR/data/encodings)"
+command -v node >/dev/null || missing 'node is not installed (run scripts/install-deps.sh)'
+command -v npm >/dev/null || missing 'npm is not installed (run scripts/install-deps.sh)'
+[ -f "$tgz" ] || missing "no $tgz (run scripts/fetch-encodings.sh BUILDDIR/data/encodings)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tract-parity.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
