@@ -24,17 +24,32 @@
  * TRACT_ENOTFOUND, a lost compare-and-swap TRACT_ESTALE, everything the
  * engine reports TRACT_ESTORAGE (or TRACT_ECORRUPT for unreadable rows).
  *
- * Transactions: every read and write happens inside a transaction opened
- * by begin(); the core never nests them. A write transaction sees its own
- * writes. rollback() after a failure discards every write of the
- * transaction. A backend may hold a write back and send it with a later
- * call of the same transaction (a network backend saves round trips so):
- * the write then returns 0, and its failure (EEXISTS, ESTALE, ESTORAGE...)
- * is returned, with its own code and message, by the later call that
- * sends it, commit() at the latest; the caller then rolls back and nothing
- * of the transaction is written. Iteration callbacks return 0 to continue,
- * a positive value to stop early (the iteration then returns 0), or a
- * negative code to abort (returned as is).
+ * Transactions: the core makes every read and write inside a transaction
+ * opened by begin() and never nests them; a backend also accepts a call
+ * outside one, run as a transaction of its own (reads see the last
+ * committed state; the conformance kit relies on this). A write
+ * transaction sees its own writes. rollback() discards every write of the
+ * transaction.
+ *
+ * Refused writes: a write refused at the call (EINVAL, EEXISTS, ESTALE,
+ * ESTORAGE...) writes nothing and leaves the transaction usable: the
+ * caller may go on and commit what it wrote before. A backend may instead
+ * hold a write back and send it with a later call of the same transaction
+ * (a network backend saves round trips so): the write then returns 0, and
+ * its failure is returned, with its own code and message, by the later
+ * call that sends it, commit() at the latest; the caller then rolls back
+ * and nothing of the transaction is written. Argument errors (EINVAL) are
+ * always reported at the call.
+ *
+ * Iteration: callbacks return 0 to continue, a positive value to stop
+ * early (the iteration then returns 0), or a negative code to abort
+ * (returned as is). A callback may call the same connection again to read
+ * (the iteration then goes on where it was); it must not write.
+ *
+ * Errors: after a failure last_error() names what failed. A missing row
+ * is TRACT_ENOTFOUND with "not found" in the message; open() of a missing
+ * store says "not found" and, for a location that holds no secret (a
+ * path), names it.
  *
  * Every member is REQUIRED unless its comment says otherwise.
  */
@@ -60,6 +75,14 @@ typedef struct tract_backend_conn tract_backend_conn;
 
 /* ---- rows -------------------------------------------------------------- */
 
+/*
+ * Which string members of a row may be NULL: those marked "NULL = ..."
+ * below. Every other string member of a row handed to a backend is set,
+ * and a backend hands every such member back set (an unreadable stored
+ * value is TRACT_ECORRUPT, or TRACT_OP_UNKNOWN / TRACT_PRIORITY_NONE for
+ * the enumerations).
+ */
+
 typedef struct {
 	const char *content_hash;
 	const char *payload_json;
@@ -75,8 +98,8 @@ typedef struct {
 	const char *content_hash;
 	const char *content_type;
 	tract_operation operation; /**< TRACT_OP_UNKNOWN for an unrecognised stored value */
-	const char *response_to;
-	const char *message;
+	const char *response_to;   /**< NULL = none */
+	const char *message;       /**< NULL = none */
 	int64_t token_count;
 	const char *metadata_json;          /**< NULL = none (stored as text "null") */
 	const char *generation_config_json; /**< NULL = none */
@@ -110,29 +133,29 @@ typedef struct {
 	const char *tract_id;
 	const char *target_hash;
 	tract_priority priority;     /**< TRACT_PRIORITY_NONE for an unrecognised stored value */
-	const char *reason;
+	const char *reason;          /**< NULL = none */
 	tract_time created_at;
 } tract_annotation_row;
 
 typedef struct {
 	const char *compression_id;
 	const char *tract_id;
-	const char *branch_name;
+	const char *branch_name;     /**< NULL = none */
 	tract_time created_at;
 	int64_t original_tokens;
 	int64_t compressed_tokens;
 	int64_t target_tokens;       /**< -1 = NULL */
-	const char *instructions;
+	const char *instructions;    /**< NULL = none */
 } tract_compression_row;
 
 typedef struct {
 	int64_t id;                  /**< assigned by the backend on insert */
 	const char *parent_tract_id;
-	const char *parent_commit_hash;
+	const char *parent_commit_hash; /**< NULL = none (the reference's gc blanks it) */
 	const char *child_tract_id;
 	const char *purpose;
 	const char *inheritance_mode; /**< full_clone | head_snapshot | selective */
-	const char *display_name;
+	const char *display_name;     /**< NULL = none */
 	tract_time created_at;
 } tract_spawn_row;
 
@@ -354,13 +377,15 @@ typedef struct tract_backend {
 
 	/* -- merge parents, commit_parents (version 1, REQUIRED) ---------------- */
 
-	/** Record parent_hash as parent number position (>= 1; position 0 is
-	 *  the commit's own parent_hash) of a merge commit. TRACT_EEXISTS
-	 *  for a (commit, position) already stored; TRACT_ESTORAGE when
-	 *  either commit is missing. Write transaction. */
+	/** Record parent_hash as parent number position of a merge commit
+	 *  (spec/core.md: only merge commits have rows; position 0 is the
+	 *  first parent, the same as its parent_hash, 1 the merged tip...).
+	 *  TRACT_EEXISTS for a (commit, parent) pair already stored;
+	 *  TRACT_ESTORAGE when either commit is missing. Write transaction. */
 	int (*parent_put)(tract_backend_conn *conn, const char *commit_hash,
 			  const char *parent_hash, int64_t position);
-	/** Parents of one commit in position order (none for ordinary commits). */
+	/** Every commit_parents row of one commit (position 0 included), in
+	 *  position order; none for ordinary commits. */
 	int (*parent_list)(tract_backend_conn *conn, const char *commit_hash, tract_parent_cb cb,
 			   void *payload);
 	/** Every commit_parents row, by (commit_hash, position). */
