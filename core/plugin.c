@@ -186,60 +186,6 @@ static char *find_plugin_file(const char *kind, const char *name, tract_buf *tri
 	return found;
 }
 
-/* The first REQUIRED member a table of its version lacks, or NULL. */
-static const char *missing_member(const tract_backend *be)
-{
-#define REQUIRE(m)                                                                       \
-	do {                                                                             \
-		if (!be->m)                                                              \
-			return #m;                                                       \
-	} while (0)
-	REQUIRE(name);
-	REQUIRE(schemes);
-	REQUIRE(open);
-	REQUIRE(close);
-	REQUIRE(last_error);
-	REQUIRE(begin);
-	REQUIRE(commit);
-	REQUIRE(rollback);
-	REQUIRE(blob_put);
-	REQUIRE(blob_get);
-	REQUIRE(blob_foreach);
-	REQUIRE(commit_put);
-	REQUIRE(commit_get);
-	REQUIRE(commit_prefix);
-	REQUIRE(commit_chain);
-	REQUIRE(commit_foreach);
-	REQUIRE(commit_foreach_with_config);
-	REQUIRE(parent_put);
-	REQUIRE(parent_list);
-	REQUIRE(parent_foreach);
-	REQUIRE(ref_get);
-	REQUIRE(ref_cas);
-	REQUIRE(ref_delete);
-	REQUIRE(ref_foreach);
-	REQUIRE(annotation_put);
-	REQUIRE(annotation_list);
-	REQUIRE(annotation_foreach);
-	REQUIRE(compression_put);
-	REQUIRE(compression_member_put);
-	REQUIRE(compression_get);
-	REQUIRE(compression_foreach);
-	REQUIRE(compression_members);
-	REQUIRE(spawn_put);
-	REQUIRE(spawn_foreach);
-	REQUIRE(spawn_by_child);
-	REQUIRE(meta_get);
-	REQUIRE(meta_set);
-	REQUIRE(meta_delete);
-	REQUIRE(meta_foreach);
-	REQUIRE(tract_foreach);
-#undef REQUIRE
-	if (!be->schemes[0])
-		return "schemes (the list is empty)";
-	return NULL;
-}
-
 /* Check a table; on success copy it into dst (full size, newer members
  * zeroed). On failure write why. */
 static int adopt_table(tract_backend *dst, const tract_backend *table, const char *file,
@@ -247,7 +193,6 @@ static int adopt_table(tract_backend *dst, const tract_backend *table, const cha
 {
 	const char *missing;
 	size_t size, i;
-	int groups;
 
 	if (table->version < 1 || table->version > TRACT_BACKEND_VERSION) {
 		snprintf(why, whylen, "%s has backend ABI version %u, this tract knows 1 to %d",
@@ -257,7 +202,7 @@ static int adopt_table(tract_backend *dst, const tract_backend *table, const cha
 	size = table->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(*dst);
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, table, size);
-	missing = missing_member(dst);
+	missing = tract_backend_missing_member(dst);
 	if (missing) {
 		snprintf(why, whylen, "%s: the backend table (version %u) lacks the required "
 			 "member %s", file, table->version, missing);
@@ -274,12 +219,6 @@ static int adopt_table(tract_backend *dst, const tract_backend *table, const cha
 				 "digits, '_' or '-')", file, dst->schemes[i]);
 			return TRACT_EPLUGIN;
 		}
-	}
-	groups = !!dst->commit_delete + !!dst->blob_delete + !!dst->annotation_delete_target +
-		 !!dst->compression_delete + !!dst->spawn_delete;
-	if (groups != 0 && groups != 5) {
-		snprintf(why, whylen, "%s: the deletion members are all set or all NULL", file);
-		return TRACT_EPLUGIN;
 	}
 	return 0;
 }

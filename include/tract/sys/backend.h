@@ -526,6 +526,70 @@ static inline int tract_backend_init(tract_backend *be, unsigned int version)
 	return 0;
 }
 
+/**
+ * The first REQUIRED member a table (read as its version, newer members
+ * NULL) lacks, or NULL when it has them all: what the loader checks, for
+ * a backend's own tests. An empty scheme list and a deletion group set
+ * only in part count as missing too.
+ */
+static inline const char *tract_backend_missing_member(const tract_backend *be)
+{
+#define TRACT_BACKEND_REQUIRE_(m)                                                        \
+	do {                                                                             \
+		if (!be->m)                                                              \
+			return #m;                                                       \
+	} while (0)
+	TRACT_BACKEND_REQUIRE_(name);
+	TRACT_BACKEND_REQUIRE_(schemes);
+	TRACT_BACKEND_REQUIRE_(open);
+	TRACT_BACKEND_REQUIRE_(close);
+	TRACT_BACKEND_REQUIRE_(last_error);
+	TRACT_BACKEND_REQUIRE_(begin);
+	TRACT_BACKEND_REQUIRE_(commit);
+	TRACT_BACKEND_REQUIRE_(rollback);
+	TRACT_BACKEND_REQUIRE_(blob_put);
+	TRACT_BACKEND_REQUIRE_(blob_get);
+	TRACT_BACKEND_REQUIRE_(blob_foreach);
+	TRACT_BACKEND_REQUIRE_(commit_put);
+	TRACT_BACKEND_REQUIRE_(commit_get);
+	TRACT_BACKEND_REQUIRE_(commit_prefix);
+	TRACT_BACKEND_REQUIRE_(commit_chain);
+	TRACT_BACKEND_REQUIRE_(commit_foreach);
+	TRACT_BACKEND_REQUIRE_(commit_foreach_with_config);
+	TRACT_BACKEND_REQUIRE_(parent_put);
+	TRACT_BACKEND_REQUIRE_(parent_list);
+	TRACT_BACKEND_REQUIRE_(parent_foreach);
+	TRACT_BACKEND_REQUIRE_(ref_get);
+	TRACT_BACKEND_REQUIRE_(ref_cas);
+	TRACT_BACKEND_REQUIRE_(ref_delete);
+	TRACT_BACKEND_REQUIRE_(ref_foreach);
+	TRACT_BACKEND_REQUIRE_(annotation_put);
+	TRACT_BACKEND_REQUIRE_(annotation_list);
+	TRACT_BACKEND_REQUIRE_(annotation_foreach);
+	TRACT_BACKEND_REQUIRE_(compression_put);
+	TRACT_BACKEND_REQUIRE_(compression_member_put);
+	TRACT_BACKEND_REQUIRE_(compression_get);
+	TRACT_BACKEND_REQUIRE_(compression_foreach);
+	TRACT_BACKEND_REQUIRE_(compression_members);
+	TRACT_BACKEND_REQUIRE_(spawn_put);
+	TRACT_BACKEND_REQUIRE_(spawn_foreach);
+	TRACT_BACKEND_REQUIRE_(spawn_by_child);
+	TRACT_BACKEND_REQUIRE_(meta_get);
+	TRACT_BACKEND_REQUIRE_(meta_set);
+	TRACT_BACKEND_REQUIRE_(meta_delete);
+	TRACT_BACKEND_REQUIRE_(meta_foreach);
+	TRACT_BACKEND_REQUIRE_(tract_foreach);
+#undef TRACT_BACKEND_REQUIRE_
+	if (!be->schemes[0])
+		return "schemes (the list is empty)";
+	if ((be->commit_delete || be->blob_delete || be->annotation_delete_target ||
+	     be->compression_delete || be->spawn_delete) &&
+	    !(be->commit_delete && be->blob_delete && be->annotation_delete_target &&
+	      be->compression_delete && be->spawn_delete))
+		return "the deletion members (all five or none)";
+	return NULL;
+}
+
 /** Size of the table as version 1 defined it (members up to
  *  tract_foreach): what a version-1 plugin's table holds. */
 #define TRACT_BACKEND_V1_SIZE                                                            \
