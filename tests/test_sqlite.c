@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -783,6 +784,110 @@ static void test_busy_is_estorage(void **state)
 	f->be->close(other);
 }
 
+/*
+ * A reader never waits for a writer (WAL): while one connection holds a
+ * write transaction, another opens the store and reads. (Opening used to
+ * run the migration in BEGIN IMMEDIATE, so every open took the write lock
+ * and waited out the busy timeout.)
+ */
+static void test_reader_does_not_wait_for_writer(void **state)
+{
+	struct fx *f = *state;
+	tract_backend_conn *reader = NULL;
+	char err[256] = "";
+	int n = 0;
+
+	assert_int_equal(open_be(f, TRACT_BACKEND_CREATE), 0);
+	assert_int_equal(f->be->begin(f->c, TRACT_TXN_WRITE), 0);
+	assert_int_equal(f->be->meta_set(f->c, "tract:x:k", "v"), 0);
+	/* The writer holds the lock: the reader opens and reads anyway. */
+	assert_int_equal(f->be->open(&reader, f->path, 0, err, sizeof(err)), 0);
+	assert_int_equal(f->be->begin(reader, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_foreach(reader, "tract:", on_meta_count, &n), 0);
+	assert_int_equal(n, 0); /* the writer's row is not committed */
+	assert_int_equal(f->be->commit(reader), 0);
+	assert_int_equal(f->be->commit(f->c), 0);
+	assert_int_equal(f->be->begin(reader, TRACT_TXN_READ), 0);
+	assert_int_equal(f->be->meta_foreach(reader, "tract:", on_meta_count, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f->be->commit(reader), 0);
+	f->be->close(reader);
+}
+
+/*
+ * An open that does not create never writes: an empty file, or another
+ * application's SQLite database, is "not a tract store" and stays exactly
+ * as it was (no tract table, no WAL switch); a creating open makes it one.
+ */
+static void test_foreign_file_untouched(void **state)
+{
+	struct fx *f = *state;
+	struct stat sb;
+	sqlite3 *db;
+	FILE *fp;
+
+	fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(open_be(f, 0), TRACT_ENOTFOUND);
+	assert_non_null(strstr(f->err, "not a tract store"));
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	unlink(f->path);
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	raw_exec(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+		     "INSERT INTO notes (body) VALUES ('mine')");
+	sqlite3_close(db);
+	assert_int_equal(open_be(f, 0), TRACT_ENOTFOUND);
+	assert_non_null(strstr(f->err, "not a tract store"));
+	db = raw_open(f);
+	assert_raw(db, "1", "SELECT count(*) FROM sqlite_master", (const char *)NULL);
+	assert_raw(db, "delete", "PRAGMA journal_mode", (const char *)NULL);
+	assert_raw(db, "mine", "SELECT body FROM notes", (const char *)NULL);
+	sqlite3_close(db);
+
+	assert_int_equal(open_be(f, TRACT_BACKEND_CREATE), 0);
+	close_be(f);
+	db = raw_open(f);
+	assert_true(raw_has(db, "table", "_trace_meta"));
+	assert_raw(db, "mine", "SELECT body FROM notes", (const char *)NULL);
+	sqlite3_close(db);
+}
+
+/* Eight processes create one new store at once, round after round: every
+ * one succeeds (the busy timeout covers the creation of the schema). */
+static void test_concurrent_create(void **state)
+{
+	struct fx *f = *state;
+	int round, i, status;
+	pid_t pids[8];
+
+	for (round = 0; round < 20; round++) {
+		snprintf(f->path, sizeof(f->path), "%s/c%d.db", f->dir, round);
+		for (i = 0; i < 8; i++) {
+			pids[i] = fork();
+			assert_true(pids[i] >= 0);
+			if (pids[i] == 0) {
+				tract_backend_conn *c = NULL;
+				char err[256];
+				int rc = f->be->open(&c, f->path, TRACT_BACKEND_CREATE, err,
+						     sizeof(err));
+				if (rc < 0)
+					fprintf(stderr, "child %d: %s\n", i, err);
+				f->be->close(c);
+				_exit(rc < 0 ? 1 : 0);
+			}
+		}
+		for (i = 0; i < 8; i++) {
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		check_v4_schema(f);
+	}
+}
+
 /* ---- stored formats ------------------------------------------------------- */
 
 static void put_sample_rows(struct fx *f)
@@ -1094,6 +1199,9 @@ int main(void)
 		T(test_memory_is_private),
 		T(test_close_rolls_back),
 		T(test_busy_is_estorage),
+		T(test_reader_does_not_wait_for_writer),
+		T(test_foreign_file_untouched),
+		T(test_concurrent_create),
 		T(test_stored_formats),
 		T(test_reads_foreign_values),
 		T(test_unknown_priority),

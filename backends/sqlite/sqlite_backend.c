@@ -110,7 +110,8 @@ static int sqlite_open(tract_backend_conn **out, const char *uri, unsigned flags
 	if (rc == 0)
 		rc = apply_pragmas(conn);
 	if (rc == 0)
-		rc = migrate(conn);
+		rc = migrate(conn, location,
+			     (flags & TRACT_BACKEND_CREATE) || strcmp(location, ":memory:") == 0);
 	if (rc == 0 && conn->created) {
 		struct stat sb;
 		if (stat(conn->created, &sb) == 0) {

@@ -190,8 +190,13 @@ int emit_tract(tract_backend_conn *conn, sqlite3_stmt *st, const struct sink *sk
 
 /* The connection's pragmas (none of them writes to the file). */
 int apply_pragmas(tract_backend_conn *conn);
-/* Check the schema version, then create or migrate the schema. */
-int migrate(tract_backend_conn *conn);
+/* How long a connection waits for another one's lock (also the retry
+ * budget of a schema creation racing others). */
+#define BUSY_TIMEOUT_MS 5000
+
+/* Check the schema version, then create (when create is true) or migrate
+ * the schema; a store of the current version is only read. */
+int migrate(tract_backend_conn *conn, const char *location, bool create);
 
 /* ---- sqlite_chain.c ------------------------------------------------------ */
 

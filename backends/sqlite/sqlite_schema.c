@@ -183,7 +183,8 @@ int apply_pragmas(tract_backend_conn *conn)
 	int rc;
 
 	/* Before anything that may wait on a lock. */
-	rc = exec_sql(conn, "PRAGMA busy_timeout=5000");
+	rc = sqlite3_busy_timeout(conn->db, BUSY_TIMEOUT_MS) == SQLITE_OK ? 0
+									  : fail_db(conn, SQLITE_ERROR);
 	if (rc == 0)
 		rc = exec_sql(conn, "PRAGMA synchronous=NORMAL");
 	if (rc == 0)
@@ -303,14 +304,56 @@ static int migrate_in_txn(tract_backend_conn *conn)
 	return 0;
 }
 
-int migrate(tract_backend_conn *conn)
+/* True when the file holds a table named name. */
+static int has_table(tract_backend_conn *conn, const char *name, bool *has)
 {
-	int version, rc;
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	/* Refuse an unsupported file before touching it at all. */
-	rc = read_schema_version(conn, &version);
-	if (rc == 0)
+	*has = false;
+	rc = prepare(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &st);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	*has = rc == SQLITE_ROW;
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_db(conn, rc);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Switch to WAL unless the file is in WAL mode already (the switch takes
+ * the write lock; reading the mode does not). */
+static int ensure_wal(tract_backend_conn *conn)
+{
+	sqlite3_stmt *st = NULL;
+	bool wal = false;
+	int rc;
+
+	rc = prepare(conn, "PRAGMA journal_mode", &st);
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *mode = col_text(st, 0);
+		wal = mode && strcmp(mode, "wal") == 0;
+		rc = SQLITE_DONE;
+	}
+	rc = rc == SQLITE_DONE ? 0 : fail_db(conn, rc);
+	sqlite3_finalize(st);
+	if (rc == 0 && !wal)
 		rc = exec_sql(conn, "PRAGMA journal_mode=WAL");
+	return rc;
+}
+
+/* Switch to WAL if needed, then create or migrate the schema in one
+ * write transaction. */
+static int create_or_migrate(tract_backend_conn *conn)
+{
+	int rc;
+
+	rc = ensure_wal(conn);
 	if (rc == 0)
 		rc = exec_sql(conn, "BEGIN IMMEDIATE");
 	if (rc < 0)
@@ -321,4 +364,45 @@ int migrate(tract_backend_conn *conn)
 	if (rc < 0 && !sqlite3_get_autocommit(conn->db))
 		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+int migrate(tract_backend_conn *conn, const char *location, bool create)
+{
+	bool has_commits;
+	int version, rc, waited_ms = 0;
+
+	/* Refuse an unsupported file before touching it at all; a store of
+	 * the current version needs no write, so an open that only reads
+	 * never takes the write lock (readers never wait for a writer). */
+	rc = read_schema_version(conn, &version);
+	if (rc == 0 && version == SCHEMA_VERSION)
+		return ensure_wal(conn);
+	if (rc == 0 && version == 0 && !create) {
+		/* Not a tract store (another application's database, an empty
+		 * file): only a creating open may put tract's tables in it. */
+		rc = has_table(conn, "commits", &has_commits);
+		if (rc == 0 && !has_commits)
+			return fail(conn, TRACT_ENOTFOUND,
+				    "store not found: %s is not a tract store (an SQLite file "
+				    "without tract's tables; `init` creates them)",
+				    location);
+	}
+	if (rc < 0)
+		return rc;
+	/*
+	 * Processes creating one new file at once meet SQLite's locks while
+	 * it is still switching to WAL, where some paths answer SQLITE_BUSY
+	 * without calling the busy handler: retry the whole step for as long
+	 * as the busy timeout, with a growing pause. The step re-reads the
+	 * version inside its transaction, so whoever comes second finds the
+	 * schema made.
+	 */
+	for (;;) {
+		rc = create_or_migrate(conn);
+		if (rc == 0 || (sqlite3_extended_errcode(conn->db) & 0xff) != SQLITE_BUSY ||
+		    waited_ms >= BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_sleep(5 + waited_ms / 10);
+		waited_ms += 5 + waited_ms / 10;
+	}
 }
