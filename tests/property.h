@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "tokenizer.h"
+#include "teststore.h"
 #include "testutil.h"
 #include "tract.h"
 
@@ -116,8 +117,8 @@ typedef struct {
 
 typedef struct {
 	unsigned seed;
-	char dir[128];
-	char uri[200];
+	ts_store loc; /* the store's location on the backend under test */
+	const char *uri;
 	tract_store *s;
 	tract *t;            /* the long-lived handle */
 	tract_open_options topts; /* its options */

@@ -5,7 +5,8 @@
  * back) the long-lived handle's cached/incremental compile must equal a
  * fresh handle's full compile, and both must equal an independent model
  * kept by this file (spec/core.md §6, §7). Seeds are fixed; a failure
- * prints the seed, the step and the last operations.
+ * prints the seed, the step and the last operations. The store is on the
+ * backend of TRACT_TEST_BACKEND (teststore.h).
  */
 #include "property.h"
 
@@ -63,12 +64,11 @@ static int run_setup(void **state)
 	if (!r)
 		return -1;
 	r->seed = (unsigned)(uintptr_t)*state;
-	snprintf(r->dir, sizeof(r->dir), "/tmp/tract-prop-XXXXXX");
-	if (!mkdtemp(r->dir)) {
+	if (ts_fresh(&r->loc, "prop") != 0) {
 		free(r);
 		return -1;
 	}
-	snprintf(r->uri, sizeof(r->uri), "sqlite:%s/p.db", r->dir);
+	r->uri = r->loc.uri;
 	*state = r;
 	return 0;
 }
@@ -83,7 +83,7 @@ static int run_teardown(void **state)
 	tract_free(r->t);
 	tract_store_free(r->s);
 	model_dispose(&r->m);
-	tu_remove_dir(r->dir);
+	ts_destroy(&r->loc);
 	free(r);
 	return 0;
 }
@@ -250,10 +250,13 @@ int main(void)
 	int n_seeds = env && atoi(env) > 0 ? atoi(env) : N_SEEDS;
 	struct CMUnitTest *tests = calloc((size_t)n_seeds + 2, sizeof(*tests));
 	char(*names)[32] = calloc((size_t)n_seeds, sizeof(*names));
-	int i, failed;
+	int i, failed = ts_init("property");
 
-	if (!tests || !names)
-		return 1;
+	if (failed || !tests || !names) {
+		free(tests);
+		free(names);
+		return failed ? failed : 1;
+	}
 	for (i = 0; i < n_seeds; i++) {
 		snprintf(names[i], sizeof(names[i]), "seed %d", i);
 		tests[i].name = names[i];
@@ -270,7 +273,7 @@ int main(void)
 	tests[n_seeds + 1] = tests[n_seeds];
 	tests[n_seeds + 1].name = "batch read failure regression";
 	tests[n_seeds + 1].test_func = test_batch_read_failure_regression;
-	failed = _cmocka_run_group_tests("property", tests, (size_t)n_seeds + 2, NULL, NULL);
+	failed = ts_run("property", tests, (size_t)n_seeds + 2, NULL, 0);
 	print_message("property: %lu checks, %lu operations, %lu plain compiles on the "
 	              "long-lived handle (%lu cache hits)\n",
 	              n_checks, total_ops, total_compiles, total_hits);
