@@ -1,6 +1,7 @@
 /*
- * helpers.h - shared fixtures of the core tests: a fresh on-disk SQLite
- * store per test, raw row counts through the backend, quick commits.
+ * helpers.h - shared fixtures of the core tests: a fresh store per test on
+ * the backend of TRACT_TEST_BACKEND (teststore.h; SQLite by default), raw
+ * row counts through the backend, quick commits.
  */
 #ifndef TRACT_TEST_HELPERS_H
 #define TRACT_TEST_HELPERS_H
@@ -16,11 +17,13 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "teststore.h"
 #include "testutil.h"
 
 typedef struct {
-	char dir[256];
-	char uri[300];
+	ts_store loc;   /* where the store lives (directory or schema) */
+	char dir[256];  /* its temporary directory ("" on PostgreSQL) */
+	char uri[600];
 	tract_store *store;
 	tract *t;
 } fx;
@@ -31,9 +34,10 @@ static inline fx *fx_new(const tract_open_options *opts)
 	fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tract-test-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->uri, sizeof(f->uri), "sqlite:%s/t.db", f->dir);
+	if (ts_fresh(&f->loc, "test") != 0)
+		fail_msg("no fresh %s store", ts_backend());
+	memcpy(f->dir, f->loc.dir, sizeof(f->dir));
+	memcpy(f->uri, f->loc.uri, sizeof(f->uri));
 	if (tract_store_open(&f->store, f->uri, TRACT_STORE_CREATE) != 0)
 		fail_msg("store: %s", tract_error_last()->message);
 	if (tract_create(&f->t, f->store, NULL, NULL, opts) != 0)
@@ -45,7 +49,7 @@ static inline void fx_free(fx *f)
 {
 	tract_free(f->t);
 	tract_store_free(f->store);
-	tu_remove_dir(f->dir);
+	ts_destroy(&f->loc);
 	free(f);
 }
 

@@ -899,5 +899,9 @@ int main(void)
 		cmocka_unit_test(test_renderings),
 		cmocka_unit_test(test_compile_counts_on_calling_thread),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = ts_init("compile");
+
+	if (rc)
+		return rc;
+	return ts_run("compile", tests, TS_COUNT(tests), NULL, 0);
 }

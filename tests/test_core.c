@@ -833,6 +833,243 @@ static void test_error_api(void **state)
 	assert_string_equal(tract_version(), TRACT_VERSION);
 }
 
+/* ---- branch names, lifetimes, options versions ---------------------------------------- */
+
+/*
+ * A branch name of 200 characters, the longest valid one, resolves (the
+ * resolver used to refuse names of 200 characters or more). There is no
+ * branch API yet: the ref is made through the backend's ref_cas.
+ */
+static void test_resolve_200_char_branch(void **state)
+{
+	fx *f = fx_new(NULL);
+	char name[16 + 200], branch[201], h1[65], h2[65], out[65];
+	tract_store *s = f->store;
+
+	(void)state;
+	memset(branch, 'q', 200);
+	branch[200] = '\0';
+	snprintf(name, sizeof(name), "refs/heads/%s", branch);
+	fx_say(f, h1, "user", "on the long branch");
+	fx_say(f, h2, "user", "on main");
+	assert_int_equal(s->be->begin(s->conn, TRACT_TXN_WRITE), 0);
+	assert_int_equal(s->be->ref_cas(s->conn, f->t->id, name, h1, NULL, NULL), 0);
+	assert_int_equal(s->be->commit(s->conn), 0);
+	if (tract_revision_resolve(out, f->t, branch) != 0)
+		fail_msg("resolve a 200-character branch: %s", tract_error_last()->message);
+	assert_string_equal(out, h1);
+	assert_int_equal(tract_revision_resolve(out, f->t, "main"), 0);
+	assert_string_equal(out, h2);
+	/* One character fewer names no branch; 201 is no valid name. */
+	branch[199] = '\0';
+	assert_int_equal(tract_revision_resolve(out, f->t, branch), TRACT_ENOTFOUND);
+	{
+		char longer[202];
+		memset(longer, 'q', 201);
+		longer[201] = '\0';
+		assert_int_equal(tract_revision_resolve(out, f->t, longer), TRACT_ENOTFOUND);
+	}
+	fx_free(f);
+}
+
+/*
+ * tract_store_free with tracts still open: the store stays alive until the
+ * last of them is freed (no use after free under ASan, no leak), and what
+ * was written through them is in the store afterwards.
+ */
+static void test_store_outlives_its_free(void **state)
+{
+	ts_store loc;
+	tract_store *s = NULL;
+	tract *a = NULL, *b = NULL;
+	tract_commit_list *log = NULL;
+	tract_context *ctx = NULL;
+	char h[65];
+
+	(void)state;
+	assert_int_equal(ts_fresh(&loc, "life"), 0);
+	assert_int_equal(tract_store_open(&s, loc.uri, TRACT_STORE_CREATE), 0);
+	assert_int_equal(tract_create(&a, s, "first", NULL, NULL), 0);
+	assert_int_equal(tract_create(&b, s, "second", NULL, NULL), 0);
+	tract_store_free(s);
+	s = NULL;
+	/* Both tracts still work: commit, compile, log. */
+	assert_int_equal(tract_commit_create_dialogue(NULL, a, "user", "one", NULL, NULL), 0);
+	assert_int_equal(tract_commit_create_dialogue(NULL, a, "assistant", "two", NULL, NULL), 0);
+	assert_int_equal(tract_context_compile(&ctx, a, NULL), 0);
+	assert_int_equal(tract_context_count(ctx), 2);
+	assert_string_equal(tract_context_content(ctx, 1), "two");
+	tract_context_free(ctx);
+	assert_int_equal(tract_log_list(&log, a, NULL), 0);
+	assert_int_equal(log->count, 2);
+	tract_commit_list_free(log);
+	tract_free(a);
+	/* The store is still open for the other one. */
+	assert_int_equal(tract_commit_create_dialogue(NULL, b, "user", "three", NULL, NULL), 0);
+	assert_int_equal(tract_head_get(h, NULL, NULL, b), 0);
+	assert_int_equal(tract_context_compile(&ctx, b, NULL), 0);
+	assert_int_equal(tract_context_count(ctx), 1);
+	tract_context_free(ctx);
+	tract_free(b); /* the last one: the store closes */
+	/* Everything reached the store. */
+	assert_int_equal(tract_store_open(&s, loc.uri, 0), 0);
+	assert_int_equal(tract_open(&a, s, "first", NULL), 0);
+	assert_int_equal(tract_log_list(&log, a, NULL), 0);
+	assert_int_equal(log->count, 2);
+	tract_commit_list_free(log);
+	assert_int_equal(tract_open(&b, s, "second", NULL), 0);
+	assert_int_equal(tract_revision_resolve(h, b, "HEAD"), 0);
+	tract_free(a);
+	tract_free(b);
+	tract_store_free(s);
+	ts_destroy(&loc);
+}
+
+/* A refused options version: TRACT_EINVAL naming the struct and the version. */
+static void expect_bad_version(int rc, const char *what, unsigned version)
+{
+	char want[96];
+
+	assert_int_equal(rc, TRACT_EINVAL);
+	assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
+	snprintf(want, sizeof(want), "%s version %u is not one this library knows", what,
+		 version);
+	if (!strstr(tract_error_last()->message, want))
+		fail_msg("message '%s' lacks '%s'", tract_error_last()->message, want);
+}
+
+/*
+ * Every options struct: _init() with version 1 (the oldest) gives the
+ * defaults of _INIT with that version, and such a struct is accepted;
+ * version 0 and the current version + 1 are TRACT_EINVAL with a message,
+ * from _init() and from the call taking the struct.
+ */
+static void test_options_versions(void **state)
+{
+	fx *f = fx_new(NULL);
+	unsigned i;
+	tract *t = NULL;
+	tract_context *ctx = NULL;
+	tract_commit_list *log = NULL;
+	ts_store dst;
+
+	(void)state;
+	fx_say(f, NULL, "user", "hello");
+	{
+		tract_open_options o, def = TRACT_OPEN_OPTIONS_INIT;
+		assert_int_equal(tract_open_options_init(&o, 1), 0);
+		assert_int_equal(o.version, 1);
+		assert_int_equal(o.compile_cache_size, def.compile_cache_size);
+		assert_null(o.tokenizer);
+		assert_null(o.default_branch);
+		assert_int_equal(o.verify_cache, 0);
+		assert_int_equal(tract_open(&t, f->store, f->t->id, &o), 0);
+		tract_free(t);
+		t = NULL;
+		assert_int_equal(tract_open_options_init(NULL, 1), TRACT_EINVAL);
+		for (i = 0; i < 2; i++) {
+			unsigned v = i ? TRACT_OPEN_OPTIONS_VERSION + 1 : 0;
+			expect_bad_version(tract_open_options_init(&o, v), "tract_open_options", v);
+			o.version = v;
+			expect_bad_version(tract_open(&t, f->store, f->t->id, &o),
+					   "tract_open_options", v);
+			assert_null(t);
+			expect_bad_version(tract_create(&t, f->store, "other", NULL, &o),
+					   "tract_open_options", v);
+			assert_null(t);
+		}
+	}
+	{
+		tract_commit_options o;
+		assert_int_equal(tract_commit_options_init(&o, 1), 0);
+		assert_int_equal(o.version, 1);
+		assert_int_equal(o.operation, TRACT_OP_APPEND);
+		fx_commit(f, NULL, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"v1\"}",
+			  &o);
+		assert_int_equal(tract_commit_options_init(NULL, 1), TRACT_EINVAL);
+		for (i = 0; i < 2; i++) {
+			unsigned v = i ? TRACT_COMMIT_OPTIONS_VERSION + 1 : 0;
+			fx_counts before = fx_count(f);
+			expect_bad_version(tract_commit_options_init(&o, v), "tract_commit_options",
+					   v);
+			o.version = v;
+			expect_bad_version(
+				tract_commit_create(NULL, f->t,
+						    "{\"content_type\":\"dialogue\",\"role\":"
+						    "\"user\",\"text\":\"bad\"}",
+						    &o),
+				"tract_commit_options", v);
+			fx_assert_same_counts(before, fx_count(f));
+		}
+	}
+	{
+		tract_compile_options o;
+		assert_int_equal(tract_compile_options_init(&o, 1), 0);
+		assert_int_equal(o.version, 1);
+		assert_null(o.at_commit);
+		assert_true(o.at_time == TRACT_TIME_NONE);
+		assert_int_equal(tract_context_compile(&ctx, f->t, &o), 0);
+		assert_int_equal(tract_context_count(ctx), 2);
+		tract_context_free(ctx);
+		ctx = NULL;
+		assert_int_equal(tract_compile_options_init(NULL, 1), TRACT_EINVAL);
+		for (i = 0; i < 2; i++) {
+			unsigned v = i ? TRACT_COMPILE_OPTIONS_VERSION + 1 : 0;
+			expect_bad_version(tract_compile_options_init(&o, v),
+					   "tract_compile_options", v);
+			o.version = v;
+			expect_bad_version(tract_context_compile(&ctx, f->t, &o),
+					   "tract_compile_options", v);
+			assert_null(ctx);
+		}
+	}
+	{
+		tract_log_options o;
+		assert_int_equal(tract_log_options_init(&o, 1), 0);
+		assert_int_equal(o.version, 1);
+		assert_null(o.start);
+		assert_int_equal(o.limit, 0);
+		assert_int_equal(o.operation, TRACT_OP_UNKNOWN);
+		assert_int_equal(tract_log_list(&log, f->t, &o), 0);
+		assert_int_equal(log->count, 2);
+		tract_commit_list_free(log);
+		log = NULL;
+		assert_int_equal(tract_log_options_init(NULL, 1), TRACT_EINVAL);
+		for (i = 0; i < 2; i++) {
+			unsigned v = i ? TRACT_LOG_OPTIONS_VERSION + 1 : 0;
+			expect_bad_version(tract_log_options_init(&o, v), "tract_log_options", v);
+			o.version = v;
+			expect_bad_version(tract_log_list(&log, f->t, &o), "tract_log_options", v);
+			assert_null(log);
+		}
+	}
+	{
+		tract_clone_options o;
+		tract_clone_stats *st = NULL;
+		assert_int_equal(tract_clone_options_init(&o, 1), 0);
+		assert_int_equal(o.version, 1);
+		assert_int_equal(o.flags, 0);
+		assert_null(o.progress);
+		assert_int_equal(ts_fresh(&dst, "optclone"), 0);
+		if (tract_store_clone(&st, f->uri, dst.uri, &o) != 0)
+			fail_msg("clone with version-1 options: %s", tract_error_last()->message);
+		assert_int_equal(st->commits, 2);
+		tract_clone_stats_free(st);
+		ts_destroy(&dst);
+		assert_int_equal(tract_clone_options_init(NULL, 1), TRACT_EINVAL);
+		for (i = 0; i < 2; i++) {
+			unsigned v = i ? TRACT_CLONE_OPTIONS_VERSION + 1 : 0;
+			expect_bad_version(tract_clone_options_init(&o, v), "tract_clone_options", v);
+			o.version = v;
+			assert_int_equal(ts_fresh(&dst, "optclone"), 0);
+			expect_bad_version(tract_store_clone(NULL, f->uri, dst.uri, &o),
+					   "tract_clone_options", v);
+			ts_destroy(&dst);
+		}
+	}
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +1095,13 @@ int main(void)
 		cmocka_unit_test(test_tracts_and_discovery),
 		cmocka_unit_test(test_reopen_keeps_head),
 		cmocka_unit_test(test_error_api),
+		cmocka_unit_test(test_resolve_200_char_branch),
+		cmocka_unit_test(test_store_outlives_its_free),
+		cmocka_unit_test(test_options_versions),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = ts_init("core");
+
+	if (rc)
+		return rc;
+	return ts_run("core", tests, TS_COUNT(tests), NULL, 0);
 }

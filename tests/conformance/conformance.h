@@ -24,7 +24,8 @@ enum {
 	TRACT_CONF_HOLDS_BACK_WRITES = 1u << 0,
 	/**
 	 * One process cannot open a second connection to a store while one is
-	 * open: the tests that need two connections skip.
+	 * open: the tests that need two connections are not run (the output
+	 * names them).
 	 */
 	TRACT_CONF_SINGLE_CONNECTION = 1u << 1,
 };
@@ -44,15 +45,15 @@ typedef struct {
 	/**
 	 * A URI naming a new store that does not exist yet; *cookie (may be
 	 * left NULL) is handed back to missing_uri() and destroy_store().
-	 * NULL when no store can be made: every test then skips.
+	 * NULL when no store can be made: every test then fails, saying so.
 	 */
 	char *(*fresh_uri)(void *self, void **cookie);
 	/**
 	 * A URI of this backend naming a store that does not exist, in the
 	 * place the fresh store was made; *path (may be left NULL) a
 	 * file-system path the store would occupy, checked to stay absent
-	 * until the store is created. NULL (the member, or the result): the
-	 * test of missing stores skips.
+	 * until the store is created. A NULL member: the test of missing
+	 * stores is not run (the output says so); a NULL result fails it.
 	 */
 	char *(*missing_uri)(void *self, void *cookie, char **path);
 	/** Remove what fresh_uri() and missing_uri() made (directory,
