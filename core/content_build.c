@@ -72,6 +72,28 @@ static int all_finite(const cJSON *v)
 	return 1;
 }
 
+int tract_json_object_check(const char *json, const char *label)
+{
+	cJSON *v;
+	int rc = 0;
+
+	if (!label)
+		label = "the JSON text";
+	if (!json)
+		return tract_error_set(TRACT_EINVAL, "%s is NULL", label);
+	if (!tract_utf8_valid(json, strlen(json)))
+		return tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8", label);
+	v = cJSON_ParseWithOpts(json, NULL, 1);
+	if (!v)
+		return tract_error_set(TRACT_EINVAL, "%s is not valid JSON", label);
+	if (!cJSON_IsObject(v))
+		rc = tract_error_set(TRACT_EINVAL, "%s must be a JSON object", label);
+	else if (!all_finite(v))
+		rc = tract_error_set(TRACT_EINVAL, "%s holds a number that is not finite", label);
+	cJSON_Delete(v);
+	return rc;
+}
+
 /*
  * Make sure member `key` of obj is the string `want`: when absent, append
  * `"key": "want", ` to the text to insert; when present and different,
@@ -106,21 +128,12 @@ static int build_json(char **out, const char *kind, const char *type, const char
 	const char *brace;
 	int rc = 0;
 
-	if (!tract_utf8_valid(json, strlen(json))) {
-		rc = tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8", label);
+	rc = tract_json_object_check(json, label);
+	if (rc < 0)
 		goto done;
-	}
 	obj = cJSON_ParseWithOpts(json, NULL, 1);
 	if (!obj) {
-		rc = tract_error_set(TRACT_EINVAL, "%s is not valid JSON", label);
-		goto done;
-	}
-	if (!cJSON_IsObject(obj)) {
-		rc = tract_error_set(TRACT_EINVAL, "%s must be a JSON object", label);
-		goto done;
-	}
-	if (!all_finite(obj)) {
-		rc = tract_error_set(TRACT_EINVAL, "%s holds a number that is not finite", label);
+		rc = tract_error_oom();
 		goto done;
 	}
 	ct = cJSON_GetObjectItemCaseSensitive(obj, "content_type");

@@ -11,6 +11,8 @@
 
 #define ELLIPSIS "\xE2\x80\xA6" /* … */
 
+static int finish(char **out, tract_buf *b, int rc);
+
 int tract_utf8_check(const char *s, size_t len)
 {
 	if (!s)
@@ -119,6 +121,38 @@ int tract_json_pretty(char **out, const char *json)
 	return *out ? 0 : tract_error_oom();
 }
 
+int tract_json_object_pairs(char **out, const char *json)
+{
+	tract_buf b = TRACT_BUF_INIT;
+	const cJSON *m;
+	cJSON *obj;
+	int rc = 0;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_json_object_pairs: out is NULL");
+	*out = NULL;
+	if (!json)
+		return tract_error_set(TRACT_EINVAL, "tract_json_object_pairs: json is NULL");
+	obj = cJSON_Parse(json);
+	if (!obj || !cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		return tract_error_set(TRACT_EINVAL, "tract_json_object_pairs: not a JSON object");
+	}
+	cJSON_ArrayForEach(m, obj)
+	{
+		char *v = cJSON_PrintUnformatted(m);
+
+		if (!v || tract_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", m->string, v)) {
+			rc = TRACT_ENOMEM;
+			free(v);
+			break;
+		}
+		free(v);
+	}
+	cJSON_Delete(obj);
+	return finish(out, &b, rc);
+}
+
 /* ---- one-line texts ------------------------------------------------------- */
 
 /* Append the first line of s, control characters as spaces. */
@@ -126,6 +160,9 @@ static int put_first_line(tract_buf *b, const char *s)
 {
 	size_t n = strcspn(s, "\r\n");
 	int rc = tract_buf_grow(b, n);
+
+	if (rc == 0)
+		rc = tract_buf_put(b, "", 0); /* NUL-terminated even when empty */
 
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = tract_buf_putc(b, (unsigned char)s[i] < 0x20 ? ' ' : s[i]);

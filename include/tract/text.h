@@ -30,6 +30,23 @@ TRACT_EXTERN(int) tract_utf8_check(const char *s, size_t len);
 TRACT_EXTERN(int) tract_json_pretty(char **out, const char *json);
 
 /**
+ * Check that json is a JSON object as the `tract` command requires of
+ * --json, --metadata and --config: valid UTF-8, valid JSON, an object,
+ * every number finite. Returns 0 or TRACT_EINVAL with a message naming
+ * the text by label ("--metadata is not valid JSON"; NULL: "the JSON
+ * text").
+ */
+TRACT_EXTERN(int) tract_json_object_check(const char *json, const char *label);
+
+/**
+ * The members of a JSON object on one line, "key=value, key=value", each
+ * value as compact JSON (how `log -v` and `show` print a generation
+ * config). TRACT_EINVAL when json is not an object. Release *out with
+ * tract_string_free().
+ */
+TRACT_EXTERN(int) tract_json_object_pairs(char **out, const char *json);
+
+/**
  * The first line of text (up to the first CR or LF), each other control
  * character replaced by a space. Release *out with tract_string_free().
  */
