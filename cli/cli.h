@@ -1,7 +1,9 @@
 /*
  * cli.h - shared declarations of the `tract` command: the command table,
  * the per-invocation state and the helpers every command uses (errors,
- * usage, input reading, JSON layout, colours). Public API only.
+ * usage, input reading, printing, colours). Public API only: what the
+ * output holds comes from the library; the command parses arguments, does
+ * I/O and lays out text for people.
  */
 #ifndef TRACT_CLI_H
 #define TRACT_CLI_H
@@ -80,29 +82,28 @@ int cli_open_store(struct cli *cli, tract_store **out, unsigned flags);
 /* Open the store and the selected tract. Reports errors. */
 int cli_open_tract(struct cli *cli, tract_store **out_store, tract **out_tract);
 void cli_close(tract_store *store, tract *t);
-/* The URI with any password hidden, for messages (static buffer). */
-const char *cli_redact_uri(const char *uri);
 
 /* ---- input (util.c) ---- */
 
 /* Read a whole file ("-" = stdin), NUL-terminated. Reports errors. */
 int cli_read_file(char **out, size_t *len, const char *path);
-/* Check len bytes are valid UTF-8 without NUL; what names the value. */
+/* Check len bytes are valid UTF-8 without NUL (a C string cannot pass
+ * U+0000 on); what names the value. Reports errors. */
 int cli_check_text(const char *text, size_t len, const char *what);
 /* Valid UTF-8 and a JSON object (what names the option). Reports errors. */
 int cli_check_json_object(const char *json, const char *what);
 /* Parse a positive integer option value (>= min). 0 on success. */
 int cli_parse_int(int64_t *out, const char *text, int64_t min);
-int cli_is_utf8(const char *s, size_t len);
 
 /* ---- output (util.c) ---- */
 
-/* Re-indent JSON text with 2 spaces (strings and numbers kept verbatim). */
-char *cli_json_pretty(const char *json);
 /* Print JSON text pretty on stdout with a final newline. */
 int cli_print_json(const char *json);
 /* cli_print_json of malloc'd text, then free it (NULL: out of memory); CLI_OK/CLI_FAIL. */
 int cli_print_json_free(char *json);
+/* Print the JSON document a library call made (rc its result; *json is
+ * released), or its error; CLI_OK/CLI_FAIL. */
+int cli_print_json_result(int rc, char **json);
 /* Print a cJSON value pretty on stdout and delete it; CLI_OK/CLI_FAIL. */
 struct cJSON;
 int cli_print_cjson(struct cJSON *v);
@@ -113,14 +114,8 @@ const char *cli_reset(const struct cli *cli);
 int cli_term_width(void);
 /* Number of code points of a UTF-8 string. */
 size_t cli_utf8_width(const char *s);
-/* Copy at most max code points of s (single line), with "…" when cut. */
-char *cli_truncate(const char *s, size_t max);
-/* Copy of the first line of s, control characters as spaces. */
-char *cli_first_line(const char *s);
 /* "YYYY-MM-DD HH:MM:SS" (len chars taken of it) into buf. */
 char *cli_time_short(char *buf, size_t bufsize, tract_time t, size_t len);
-/* A preview of a commit's content for one-line listings (malloc'd). */
-char *cli_content_preview(const char *payload_json);
 
 #define CLI_SHORT_HASH 8
 

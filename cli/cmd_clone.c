@@ -12,8 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
 
 /* At most this many progress updates per second. */
@@ -120,38 +118,6 @@ static size_t table_counts(struct table_count out[10], const tract_clone_stats *
 	return 10;
 }
 
-static int print_json(const char *src, const char *dst, const tract_clone_stats *st)
-{
-	struct table_count t[10];
-	size_t n = table_counts(t, st);
-	cJSON *o = cJSON_CreateObject(), *tables, *fsck, *arr;
-
-	cJSON_AddStringToObject(o, "source", src);
-	cJSON_AddStringToObject(o, "destination", dst);
-	cJSON_AddNumberToObject(o, "tracts", (double)st->tracts);
-	tables = cJSON_AddObjectToObject(o, "tables");
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddNumberToObject(tables, t[i].name, (double)t[i].n);
-	cJSON_AddNumberToObject(o, "metadata_skipped", (double)st->metadata_skipped);
-	cJSON_AddNumberToObject(o, "commits_deferred", (double)st->commits_deferred);
-	if (!st->verified || !st->fsck) {
-		cJSON_AddNullToObject(o, "fsck");
-		return cli_print_cjson(o);
-	}
-	fsck = cJSON_AddObjectToObject(o, "fsck");
-	cJSON_AddBoolToObject(fsck, "ok", st->fsck->errors == 0);
-	arr = cJSON_AddArrayToObject(fsck, "problems");
-	for (size_t i = 0; i < st->fsck->count; i++) {
-		const tract_fsck_problem *pr = &st->fsck->problems[i];
-		cJSON *p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "severity", severity_name(pr->severity));
-		cJSON_AddStringToObject(p, "object", pr->object ? pr->object : "");
-		cJSON_AddStringToObject(p, "message", pr->message ? pr->message : "");
-		cJSON_AddItemToArray(arr, p);
-	}
-	return cli_print_cjson(o);
-}
-
 static void print_human(struct cli *cli, const char *src, const char *dst,
                         const tract_clone_stats *st)
 {
@@ -186,7 +152,7 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	tract_clone_options copts = TRACT_CLONE_OPTIONS_INIT;
 	tract_clone_stats *st = NULL;
 	struct progress prog = {0, 0};
-	char *src = NULL, *dst = NULL;
+	char *src = NULL, *dst = NULL, *doc = NULL;
 	int json = 0, quiet = 0, c, rc;
 
 	cli_getopt_reset(cli, argv);
@@ -222,10 +188,9 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	}
 	rc = tract_store_clone(&st, argv[optind], argv[optind + 1], &copts);
 	clear_progress(&prog);
-	src = strdup(cli_redact_uri(argv[optind]));
-	dst = strdup(cli_redact_uri(argv[optind + 1]));
-	if (!src || !dst) {
-		rc = cli_fail("out of memory");
+	if (tract_uri_redact(&src, argv[optind]) != 0 ||
+	    tract_uri_redact(&dst, argv[optind + 1]) != 0) {
+		rc = cli_fail_lib();
 		goto done;
 	}
 	if (rc < 0) {
@@ -240,12 +205,12 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	if (!st)
 		rc = cli_fail("out of memory");
 	else if (json)
-		rc = print_json(src, dst, st);
+		rc = cli_print_json_result(tract_clone_stats_to_json(&doc, st, src, dst), &doc);
 	else if (!quiet)
 		print_human(cli, src, dst, st);
 done:
 	tract_clone_stats_free(st);
-	free(src);
-	free(dst);
+	tract_string_free(src);
+	tract_string_free(dst);
 	return rc;
 }

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
 
 #define C_HASH "\033[33m"
@@ -20,61 +18,6 @@
 #define C_YELLOW "\033[33m"
 #define C_RED "\033[31m"
 #define C_CYAN "\033[36m"
-
-/* Print a JSON array whose elements are the given JSON texts. */
-static int print_json_array(char **items, size_t n)
-{
-	size_t len = 3;
-	char *all;
-
-	for (size_t i = 0; i < n; i++)
-		len += strlen(items[i]) + 1;
-	all = malloc(len);
-	if (!all)
-		return cli_fail("out of memory");
-	strcpy(all, "[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(all, ",");
-		strcat(all, items[i]);
-	}
-	strcat(all, "]");
-	return cli_print_json_free(all);
-}
-
-/* "k1=v1, k2=v2" of a JSON object, values as JSON (malloc'd). */
-static char *config_pairs(const char *json)
-{
-	cJSON *obj = cJSON_Parse(json), *m;
-	size_t len = 1;
-	char *out;
-
-	if (!obj)
-		return strdup(json);
-	out = calloc(1, 1);
-	cJSON_ArrayForEach(m, obj)
-	{
-		char *v = cJSON_PrintUnformatted(m);
-		char *grown;
-		if (!v || !out)
-			break;
-		len += strlen(m->string) + strlen(v) + 3;
-		grown = realloc(out, len);
-		if (!grown) {
-			free(v);
-			break;
-		}
-		out = grown;
-		if (out[0])
-			strcat(out, ", ");
-		strcat(out, m->string);
-		strcat(out, "=");
-		strcat(out, v);
-		free(v);
-	}
-	cJSON_Delete(obj);
-	return out;
-}
 
 /* Print label + text; later lines of text are indented like the first. */
 static void print_field(const char *label, const char *text)
@@ -117,9 +60,10 @@ static void log_verbose(const struct cli *cli, const tract_commit *c)
 	if (msg)
 		print_field("  Message:   ", msg);
 	if (cfg) {
-		char *pairs = config_pairs(cfg);
+		char *pairs = NULL;
+		tract_json_object_pairs(&pairs, cfg);
 		printf("  Config:    %s\n", pairs ? pairs : cfg);
-		free(pairs);
+		tract_string_free(pairs);
 	}
 }
 
@@ -147,17 +91,14 @@ static void log_table(const struct cli *cli, const tract_commit_list *list)
 		int room = width - fixed;
 
 		if (msg) {
-			line = cli_first_line(msg);
-			if (line && msg[strcspn(msg, "\r\n")]) {
-				/* several lines: mark the cut */
-				size_t l = strlen(line);
-				char *grown = realloc(line, l + 4);
-				if (grown) {
-					line = grown;
-					memcpy(line + l, "\xE2\x80\xA6", 4);
-				}
-			}
-			cut = cli_truncate(line ? line : "", room > 1 ? (size_t)room : 1);
+			char *first = NULL;
+			tract_text_first_line(&first, msg);
+			/* several lines: mark the cut */
+			if (first && asprintf(&line, "%s%s", first,
+			                      msg[strcspn(msg, "\r\n")] ? "\xE2\x80\xA6" : "") < 0)
+				line = NULL;
+			tract_string_free(first);
+			tract_text_truncate(&cut, line ? line : "", room > 1 ? (size_t)room : 1);
 		}
 		printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 		       tract_commit_hash(c), cli_reset(cli),
@@ -165,8 +106,9 @@ static void log_table(const struct cli *cli, const tract_commit_list *list)
 		       tract_operation_name(tract_commit_operation(c)), (int)wtok,
 		       (long long)tract_commit_token_count(c), cut ? cut : "");
 		free(line);
-		free(cut);
+		tract_string_free(cut);
 	}
+	tract_error_clear();
 }
 
 static void log_oneline(const struct cli *cli, const tract_commit_list *list)
@@ -175,18 +117,16 @@ static void log_oneline(const struct cli *cli, const tract_commit_list *list)
 
 	for (size_t i = 0; i < list->count; i++) {
 		const tract_commit *c = list->items[i];
-		const char *msg = tract_commit_message(c);
 		const char *type = tract_commit_content_type(c);
-		char *text = msg && msg[0] ? cli_first_line(msg)
-		                           : cli_content_preview(tract_commit_content(c));
 		int room = width - CLI_SHORT_HASH - 2 - (int)strlen(type);
-		char *cut = cli_truncate(text ? text : "", room > 10 ? (size_t)room : 10);
+		char *preview = NULL;
 
+		tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
 		printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
-		       cli_reset(cli), type, cut ? cut : "");
-		free(text);
-		free(cut);
+		       cli_reset(cli), type, preview ? preview : "");
+		tract_string_free(preview);
 	}
+	tract_error_clear();
 }
 
 int cmd_log(struct cli *cli, int argc, char **argv)
@@ -254,18 +194,8 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	if (tract_log_list(&list, t, &lopts) != 0) {
 		rc = cli_fail_lib();
 	} else if (json) {
-		char **items = calloc(list->count + 1, sizeof(*items));
-		size_t n = 0;
-		if (!items)
-			rc = cli_fail("out of memory");
-		for (; rc == CLI_OK && n < list->count; n++)
-			if (tract_commit_to_json(&items[n], list->items[n]) != 0)
-				rc = cli_fail_lib();
-		if (rc == CLI_OK)
-			rc = print_json_array(items, list->count);
-		for (size_t i = 0; items && i < list->count; i++)
-			tract_string_free(items[i]);
-		free(items);
+		char *doc = NULL;
+		rc = cli_print_json_result(tract_commit_list_to_json(&doc, list, 0), &doc);
 	} else if (list->count == 0) {
 		printf("No commits.\n");
 	} else if (oneline) {
@@ -286,42 +216,6 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------------ */
 /* show                                                                */
-
-/* The to_json object of a commit (it carries tract_id and content_hash)
- * plus the merge parents and the stored content, spliced verbatim so that
- * number literals stay exactly as stored. */
-static int show_json(const tract_commit *c)
-{
-	const char *content = tract_commit_content(c);
-	char *base = NULL, *out = NULL;
-	size_t len, outlen = 0, i;
-	FILE *f;
-
-	if (tract_commit_to_json(&base, c) != 0)
-		return cli_fail_lib();
-	len = strlen(base);
-	while (len && base[len - 1] != '}')
-		len--;
-	f = len ? open_memstream(&out, &outlen) : NULL;
-	if (!f) {
-		tract_string_free(base);
-		return cli_fail(len ? "out of memory" : "malformed commit JSON");
-	}
-	fwrite(base, 1, len - 1, f);
-	if (tract_commit_extra_parent_count(c)) {
-		fputs(", \"merge_parents\": [", f);
-		for (i = 0; i < tract_commit_extra_parent_count(c); i++)
-			fprintf(f, "%s\"%s\"", i ? ", " : "", tract_commit_extra_parent(c, i));
-		fputc(']', f);
-	}
-	fprintf(f, ", \"content\": %s}", content ? content : "null");
-	tract_string_free(base);
-	if (fclose(f) != 0) {
-		free(out);
-		out = NULL;
-	}
-	return cli_print_json_free(out);
-}
 
 static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 {
@@ -359,15 +253,19 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	if (meta)
 		print_field("Metadata:   ", meta);
 	if (cfg) {
-		char *pairs = config_pairs(cfg);
+		char *pairs = NULL;
+		tract_json_object_pairs(&pairs, cfg);
 		printf("Config:     %s\n", pairs ? pairs : cfg);
-		free(pairs);
+		tract_string_free(pairs);
 	}
+	tract_error_clear();
 	putchar('\n');
 	if (content) {
-		char *pretty = cli_json_pretty(content);
+		char *pretty = NULL;
+		tract_json_pretty(&pretty, content);
 		printf("%s\n", pretty ? pretty : content);
-		free(pretty);
+		tract_string_free(pretty);
+		tract_error_clear();
 	} else {
 		printf("(content missing)\n");
 	}
@@ -395,7 +293,9 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		rc = cli_fail_lib();
 	} else {
 		if (json) {
-			rc = show_json(commit);
+			char *doc = NULL;
+			rc = cli_print_json_result(
+			    tract_commit_to_json_ext(&doc, commit, TRACT_COMMIT_JSON_SHOW), &doc);
 		} else {
 			show_human(cli, t, commit);
 			rc = CLI_OK;
@@ -408,30 +308,6 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------------ */
 /* status                                                              */
-
-static cJSON *str_or_null(const char *s)
-{
-	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
-
-static int status_json(const tract_status *st)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddItemToObject(o, "tract_id", cJSON_CreateString(st->tract_id));
-	cJSON_AddItemToObject(o, "head", str_or_null(st->head[0] ? st->head : NULL));
-	cJSON_AddItemToObject(o, "branch", str_or_null(st->branch));
-	cJSON_AddBoolToObject(o, "detached", st->detached);
-	cJSON_AddNumberToObject(o, "commit_count", (double)st->commit_count);
-	cJSON_AddNumberToObject(o, "token_count", (double)st->token_count);
-	cJSON_AddItemToObject(o, "token_source",
-	                      cJSON_CreateString(st->token_source ? st->token_source : ""));
-	if (st->max_tokens >= 0)
-		cJSON_AddNumberToObject(o, "max_tokens", (double)st->max_tokens);
-	else
-		cJSON_AddNullToObject(o, "max_tokens");
-	return cli_print_cjson(o);
-}
 
 /* Budget line: "<n> / <max> [####------] <pct>%" (history.md §12.3). */
 static void print_budget(const struct cli *cli, int64_t tokens, int64_t max)
@@ -479,7 +355,8 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	if (json) {
-		rc = status_json(st);
+		char *doc = NULL;
+		rc = cli_print_json_result(tract_status_to_json(&doc, st), &doc);
 	} else if (!st->head[0]) {
 		printf("No commits yet.\n");
 		printf("  Tract:   %s\n", st->tract_id);
@@ -506,14 +383,16 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			for (size_t i = 0; i < recent->count; i++) {
 				const tract_commit *rc_ = recent->items[i];
 				const char *msg = tract_commit_message(rc_);
-				char when[40], *line = msg ? cli_first_line(msg) : NULL;
+				char when[40], *line = NULL;
+				if (msg)
+					tract_text_first_line(&line, msg);
 				cli_time_short(when, sizeof(when), tract_commit_time(rc_), 19);
 				printf("  %s%.*s%s %s %s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 				       tract_commit_hash(rc_), cli_reset(cli),
 				       strlen(when) > 11 ? when + 11 : when,
 				       tract_operation_name(tract_commit_operation(rc_)), line ? " " : "",
 				       line ? line : "");
-				free(line);
+				tract_string_free(line);
 			}
 		}
 	}
@@ -618,30 +497,6 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* tracts                                                              */
 
-static int tracts_json(const tract_info *infos, size_t n)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < n; i++) {
-		const tract_info *in = &infos[i];
-		cJSON *o = cJSON_CreateObject();
-		char when[40];
-
-		cJSON_AddItemToObject(o, "tract_id", cJSON_CreateString(in->tract_id));
-		cJSON_AddItemToObject(o, "display_name", str_or_null(in->display_name));
-		cJSON_AddItemToObject(o, "head", str_or_null(in->head));
-		cJSON_AddItemToObject(o, "branch", str_or_null(in->branch));
-		cJSON_AddNumberToObject(o, "commit_count", (double)in->commit_count);
-		if (in->last_activity == TRACT_TIME_NONE)
-			cJSON_AddNullToObject(o, "last_activity");
-		else if (tract_time_format(when, sizeof(when), in->last_activity) == 0)
-			cJSON_AddStringToObject(o, "last_activity", when);
-		cJSON_AddItemToObject(o, "parent_tract_id", str_or_null(in->parent_tract_id));
-		cJSON_AddItemToArray(arr, o);
-	}
-	return cli_print_cjson(arr);
-}
-
 static void tracts_human(const struct cli *cli, const tract_info *infos, size_t n)
 {
 	size_t wname = strlen("Name"), wbranch = strlen("Branch");
@@ -663,10 +518,10 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 	for (size_t i = 0; i < n; i++) {
 		const tract_info *in = &infos[i];
 		const char *branch = in->branch ? in->branch : in->head ? "(detached)" : "-";
-		char when[40],
-		    *name = cli_truncate(in->display_name ? in->display_name : "-", wname);
+		char when[40], *name = NULL;
 		size_t pad;
 
+		tract_text_truncate(&name, in->display_name ? in->display_name : "-", wname);
 		cli_time_short(when, sizeof(when), in->last_activity, 16);
 		printf("%c %-32s  %s", strcmp(in->tract_id, current) == 0 ? '*' : ' ', in->tract_id,
 		       name ? name : "");
@@ -675,8 +530,9 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 		printf("%*s  %-*s  %s%-8.8s%s  %7lld  %s\n", (int)pad, "", (int)wbranch, branch,
 		       cli_c(cli, C_HASH), in->head ? in->head : "-", cli_reset(cli),
 		       (long long)in->commit_count, when);
-		free(name);
+		tract_string_free(name);
 	}
+	tract_error_clear();
 }
 
 int cmd_tracts(struct cli *cli, int argc, char **argv)
@@ -684,6 +540,7 @@ int cmd_tracts(struct cli *cli, int argc, char **argv)
 	tract_info_list *list = NULL;
 	tract_store *store;
 	int json = 0, rc = CLI_OK;
+	char *doc = NULL;
 
 	if (cli_parse_json_only(cli, argc, argv, 0, &json, &rc))
 		return rc;
@@ -693,7 +550,7 @@ int cmd_tracts(struct cli *cli, int argc, char **argv)
 	if (tract_store_list_tracts(&list, store) != 0)
 		rc = cli_fail_lib();
 	else if (json)
-		rc = tracts_json(list->items, list->count);
+		rc = cli_print_json_result(tract_info_list_to_json(&doc, list), &doc);
 	else if (list->count == 0)
 		printf("No tracts.\n");
 	else

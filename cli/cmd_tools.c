@@ -118,20 +118,8 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 	nerr = report->errors;
 	nwarn = n - nerr;
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON *arr;
-		cJSON_AddBoolToObject(o, "ok", nerr == 0);
-		arr = cJSON_AddArrayToObject(o, "problems");
-		for (size_t i = 0; i < n; i++) {
-			cJSON *p = cJSON_CreateObject();
-			cJSON_AddStringToObject(p, "severity", severity_name(probs[i].severity));
-			cJSON_AddStringToObject(p, "object",
-			                        probs[i].object ? probs[i].object : "");
-			cJSON_AddStringToObject(p, "message",
-			                        probs[i].message ? probs[i].message : "");
-			cJSON_AddItemToArray(arr, p);
-		}
-		rc = cli_print_cjson(o);
+		char *doc = NULL;
+		rc = cli_print_json_result(tract_fsck_report_to_json(&doc, report), &doc);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			int warn = probs[i].severity == TRACT_FSCK_WARNING;
@@ -148,8 +136,12 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 	tract_fsck_report_free(report);
 	tract_store_free(store);
 	if (rc == CLI_OK && nerr) {
+		char *shown = NULL;
 		fflush(stdout);
-		rc = cli_fail("fsck: %zu error(s) found in %s", nerr, cli_redact_uri(cli->db));
+		if (tract_uri_redact(&shown, cli->db) != 0)
+			return cli_fail_lib();
+		rc = cli_fail("fsck: %zu error(s) found in %s", nerr, shown);
+		tract_string_free(shown);
 	}
 	return rc;
 }
@@ -177,20 +169,8 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 	infos = list->items;
 	n = list->count;
 	if (json) {
-		cJSON *arr = cJSON_CreateArray();
-		for (size_t i = 0; i < n; i++) {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "kind", kind_name(infos[i].kind));
-			cJSON_AddStringToObject(o, "name", infos[i].name ? infos[i].name : "");
-			cJSON_AddStringToObject(o, "path", infos[i].path ? infos[i].path : "");
-			cJSON_AddNumberToObject(o, "abi_version", infos[i].abi_version);
-			if (infos[i].error)
-				cJSON_AddStringToObject(o, "error", infos[i].error);
-			else
-				cJSON_AddNullToObject(o, "error");
-			cJSON_AddItemToArray(arr, o);
-		}
-		rc = cli_print_cjson(arr);
+		char *doc = NULL;
+		rc = cli_print_json_result(tract_plugin_info_list_to_json(&doc, list), &doc);
 	} else {
 		char *search = NULL;
 		size_t wname = 4;

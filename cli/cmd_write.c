@@ -1,15 +1,14 @@
 /*
  * cmd_write.c - the commands that write: init, commit and annotate. Every
- * input is checked here before the library is called, and the library
- * writes each operation atomically, so a failing command writes nothing.
+ * input is checked (the content built by tract_content_build) before the
+ * store is opened, and the library writes each operation atomically, so a
+ * failing command writes nothing.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "cli.h"
 
@@ -62,169 +61,6 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 
 /* ---- commit ---- */
 
-static const char *const builtin_types[] = {
-    "instruction", "dialogue", "tool_io", "reasoning", "artifact", "output", "freeform", "session",
-};
-
-static int is_builtin_type(const char *name)
-{
-	for (size_t i = 0; i < sizeof(builtin_types) / sizeof(builtin_types[0]); i++)
-		if (strcmp(builtin_types[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-/* KIND shortcuts: the content type and, for dialogue turns, the role. */
-static int shortcut(const char *kind, const char **type, const char **role)
-{
-	if (strcmp(kind, "instruction") == 0) {
-		*type = "instruction";
-		*role = NULL;
-		return 1;
-	}
-	if (strcmp(kind, "user") == 0 || strcmp(kind, "assistant") == 0 ||
-	    strcmp(kind, "system") == 0) {
-		*type = "dialogue";
-		*role = kind;
-		return 1;
-	}
-	return 0;
-}
-
-/* JSON string literal of s (malloc'd). */
-static char *json_string(const char *s)
-{
-	cJSON *v = cJSON_CreateString(s);
-	char *out = v ? cJSON_PrintUnformatted(v) : NULL;
-
-	cJSON_Delete(v);
-	return out;
-}
-
-/*
- * Make sure member `key` of the object is the string `want`: when it is
- * absent, queue `"key": "want"` for insertion; when present and different,
- * fail. The caller's JSON text is otherwise passed on unchanged (no number
- * is reformatted).
- */
-static int require_member(cJSON *obj, const char *key, const char *want, const char *what,
-                          char **insert)
-{
-	cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
-	char *k, *v, *grown;
-	size_t len;
-
-	if (m) {
-		if (!cJSON_IsString(m) || strcmp(m->valuestring, want) != 0)
-			return cli_fail("%s: \"%s\" must be \"%s\" here", what, key, want);
-		return 0;
-	}
-	k = json_string(key);
-	v = json_string(want);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return cli_fail("out of memory");
-	}
-	len = (*insert ? strlen(*insert) : 0) + strlen(k) + strlen(v) + 8;
-	grown = realloc(*insert, len);
-	if (!grown) {
-		free(k);
-		free(v);
-		return cli_fail("out of memory");
-	}
-	if (!*insert)
-		grown[0] = '\0';
-	*insert = grown;
-	strcat(grown, k);
-	strcat(grown, ": ");
-	strcat(grown, v);
-	strcat(grown, ", ");
-	free(k);
-	free(v);
-	return 0;
-}
-
-/*
- * Content from --json/--file: check it, and fill content_type (and the
- * role/name of a dialogue shortcut) when missing. *out is malloc'd.
- */
-static int content_from_json(char **out, const char *json, const char *what, const char *kind,
-                             const char *name)
-{
-	const char *type = NULL, *role = NULL;
-	char *insert = NULL;
-	cJSON *obj;
-	cJSON *ct;
-	int rc = 0;
-
-	*out = NULL;
-	if (cli_check_json_object(json, what))
-		return CLI_FAIL;
-	obj = cJSON_ParseWithOpts(json, NULL, 1);
-	if (!obj)
-		return cli_fail("out of memory");
-	if (!shortcut(kind, &type, &role))
-		type = kind;
-	ct = cJSON_GetObjectItemCaseSensitive(obj, "content_type");
-	if (ct && !cJSON_IsString(ct)) {
-		rc = cli_fail("%s: \"content_type\" must be a string", what);
-	} else if (ct && strcmp(ct->valuestring, type) != 0) {
-		rc = cli_fail("%s: content_type '%s' does not match KIND '%s'", what,
-		              ct->valuestring, kind);
-	} else {
-		if (!ct)
-			rc = require_member(obj, "content_type", type, what, &insert);
-		if (!rc && role)
-			rc = require_member(obj, "role", role, what, &insert);
-		if (!rc && name)
-			rc = require_member(obj, "name", name, what, &insert);
-	}
-	if (rc == 0) {
-		if (!insert) {
-			*out = strdup(json);
-		} else {
-			/* insert after the opening brace; "{}" takes no comma */
-			const char *brace = strchr(json, '{');
-			size_t ilen = strlen(insert);
-			int empty = cJSON_GetArraySize(obj) == 0;
-			if (empty)
-				insert[ilen - 2] = '\0'; /* drop ", " */
-			*out = malloc(strlen(json) + ilen + 1);
-			if (*out) {
-				size_t head = (size_t)(brace - json) + 1;
-				memcpy(*out, json, head);
-				strcpy(*out + head, insert);
-				strcat(*out, brace + 1);
-			}
-		}
-		if (!*out)
-			rc = cli_fail("out of memory");
-	}
-	free(insert);
-	cJSON_Delete(obj);
-	return rc;
-}
-
-/* Content of a shortcut KIND with TEXT. */
-static int content_from_text(char **out, const char *type, const char *role, const char *text,
-                             const char *name)
-{
-	cJSON *obj = cJSON_CreateObject();
-
-	*out = NULL;
-	if (!obj || !cJSON_AddStringToObject(obj, "content_type", type) ||
-	    (role && !cJSON_AddStringToObject(obj, "role", role)) ||
-	    !cJSON_AddStringToObject(obj, "text", text) ||
-	    (name && !cJSON_AddStringToObject(obj, "name", name))) {
-		cJSON_Delete(obj);
-		return cli_fail("out of memory");
-	}
-	*out = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
-	return *out ? 0 : cli_fail("out of memory");
-}
-
 int cmd_commit(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -242,6 +78,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	const char *message = NULL, *json = NULL, *file = NULL, *edit = NULL;
 	const char *response_to = NULL, *name = NULL, *metadata = NULL, *config = NULL;
 	const char *kind, *text = NULL, *type = NULL, *role = NULL;
+	tract_content_build_options bopts = TRACT_CONTENT_BUILD_OPTIONS_INIT;
 	tract_commit_options copts = TRACT_COMMIT_OPTIONS_INIT;
 	char *input = NULL, *content = NULL;
 	tract_store *store;
@@ -295,14 +132,14 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "--edit and --response-to are exclusive");
 	if (!kind[0])
 		return cli_usage(cli, "empty KIND");
-	is_shortcut = shortcut(kind, &type, &role);
+	is_shortcut = tract_content_shortcut_parse(&type, &role, kind) == 0;
 	if (name && !role)
 		return cli_usage(cli, "--name needs KIND user, assistant or system");
 	if (json || file) {
 		if (text)
 			return cli_usage(cli, "TEXT cannot be combined with --json or --file");
 	} else if (!is_shortcut) {
-		if (is_builtin_type(kind))
+		if (tract_content_type_is_builtin(kind))
 			return cli_usage(cli, "KIND %s needs --json OBJ or --file F", kind);
 		return cli_fail("unknown content type: %s (shortcuts: instruction, user, "
 		                "assistant, system; other types need --json or --file)",
@@ -326,15 +163,18 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (config && cli_check_json_object(config, "--config"))
 		return CLI_FAIL;
+	bopts.name = name;
 	if (json) {
-		rc = content_from_json(&content, json, "--json", kind, name);
+		bopts.label = "--json";
+		rc = tract_content_build(&content, kind, NULL, json, &bopts) ? cli_fail_lib() : 0;
 	} else if (file) {
 		size_t len;
 		rc = cli_read_file(&input, &len, file);
 		if (rc == 0 && memchr(input, '\0', len))
 			rc = cli_fail("%s contains a NUL byte", file);
-		if (rc == 0)
-			rc = content_from_json(&content, input, file, kind, name);
+		bopts.label = file;
+		if (rc == 0 && tract_content_build(&content, kind, NULL, input, &bopts) != 0)
+			rc = cli_fail_lib();
 	} else {
 		size_t len = strlen(text);
 		rc = 0;
@@ -344,8 +184,8 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		}
 		if (rc == 0)
 			rc = cli_check_text(text, len, "TEXT");
-		if (rc == 0)
-			rc = content_from_text(&content, type, role, text, name);
+		if (rc == 0 && tract_content_build(&content, kind, text, NULL, &bopts) != 0)
+			rc = cli_fail_lib();
 	}
 	free(input);
 	if (rc)
@@ -361,7 +201,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		copts.response_to = response_to;
 	}
 	if (cli_open_tract(cli, &store, &t)) {
-		free(content);
+		tract_string_free(content);
 		return CLI_FAIL;
 	}
 	if (tract_commit_create(&commit, t, content, &copts) != 0) {
@@ -371,7 +211,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		tract_commit_free(commit);
 		rc = CLI_OK;
 	}
-	free(content);
+	tract_string_free(content);
 	cli_close(store, t);
 	return rc;
 }

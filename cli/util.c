@@ -1,12 +1,11 @@
 /*
  * util.c - helpers of the `tract` command: one-line error reports, usage
  * messages, getopt set-up, opening the store and tract, reading input,
- * UTF-8 checks, JSON re-indentation, colours and terminal layout.
+ * printing the library's JSON, colours and terminal layout.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,34 +172,6 @@ void cli_warnings_flush(int print)
 /* ------------------------------------------------------------------ */
 /* store and tract                                                     */
 
-const char *cli_redact_uri(const char *uri)
-{
-	static char buf[1100]; /* room for the "***" replacements below */
-	const char *scheme_end, *at, *colon, *pw;
-
-	snprintf(buf, 1000, "%s", uri);
-	/* scheme://user:password@host... */
-	scheme_end = strstr(buf, "://");
-	if (scheme_end) {
-		char *start = (char *)scheme_end + 3;
-		at = strchr(start, '@');
-		colon = strchr(start, ':');
-		if (at && colon && colon < at) {
-			memmove((char *)colon + 4, at, strlen(at) + 1);
-			memcpy((char *)colon, ":***", 4);
-		}
-	}
-	/* key=value conninfo: password=... */
-	pw = strstr(buf, "password=");
-	if (pw) {
-		char *v = (char *)pw + strlen("password=");
-		char *end = v + strcspn(v, " &");
-		memmove(v + 3, end, strlen(end) + 1);
-		memcpy(v, "***", 3);
-	}
-	return buf;
-}
-
 int cli_open_store(struct cli *cli, tract_store **out, unsigned flags)
 {
 	int rc = tract_store_open(out, cli->db, flags);
@@ -210,8 +181,15 @@ int cli_open_store(struct cli *cli, tract_store **out, unsigned flags)
 	*out = NULL;
 	/* A network URI is never printed (it may hold a password); its
 	 * backend's message names what is missing. */
-	if (rc == TRACT_ENOTFOUND && !(flags & TRACT_STORE_CREATE) && !strstr(cli->db, "://"))
-		return cli_fail("store not found: %s", cli_redact_uri(cli->db));
+	if (rc == TRACT_ENOTFOUND && !(flags & TRACT_STORE_CREATE) && !strstr(cli->db, "://")) {
+		char *shown = NULL;
+
+		if (tract_uri_redact(&shown, cli->db) != 0)
+			return cli_fail_lib();
+		cli_fail("store not found: %s", shown);
+		tract_string_free(shown);
+		return CLI_FAIL;
+	}
 	return cli_fail_lib();
 }
 
@@ -291,90 +269,19 @@ int cli_read_file(char **out, size_t *len, const char *path)
 	return 0;
 }
 
-int cli_is_utf8(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t need;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			need = 1;
-			cp = c & 0x1F;
-			min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			need = 2;
-			cp = c & 0x0F;
-			min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			need = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (len - i <= need)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 int cli_check_text(const char *text, size_t len, const char *what)
 {
+	/* A C string cannot carry U+0000 on to the library: refuse it here. */
 	if (memchr(text, '\0', len))
 		return cli_fail("%s contains a NUL byte", what);
-	if (!cli_is_utf8(text, len))
+	if (tract_utf8_check(text, len) != 0)
 		return cli_fail("%s is not valid UTF-8", what);
 	return 0;
 }
 
-/* 1 when every number of the tree is finite. */
-static int all_finite(const cJSON *v)
-{
-	const cJSON *child;
-
-	if (cJSON_IsNumber(v))
-		return isfinite(v->valuedouble);
-	cJSON_ArrayForEach(child, v)
-	{
-		if (!all_finite(child))
-			return 0;
-	}
-	return 1;
-}
-
 int cli_check_json_object(const char *json, const char *what)
 {
-	cJSON *v;
-	int is_obj, finite;
-
-	if (cli_check_text(json, strlen(json), what))
-		return CLI_FAIL;
-	v = cJSON_ParseWithOpts(json, NULL, 1);
-	if (!v)
-		return cli_fail("%s is not valid JSON", what);
-	is_obj = cJSON_IsObject(v);
-	finite = all_finite(v);
-	cJSON_Delete(v);
-	if (!is_obj)
-		return cli_fail("%s must be a JSON object", what);
-	if (!finite)
-		return cli_fail("%s holds a number that is not finite", what);
-	return 0;
+	return tract_json_object_check(json, what) ? cli_fail_lib() : 0;
 }
 
 int cli_parse_int(int64_t *out, const char *text, int64_t min)
@@ -395,126 +302,15 @@ int cli_parse_int(int64_t *out, const char *text, int64_t min)
 /* ------------------------------------------------------------------ */
 /* output                                                              */
 
-struct sbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_putn(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->n < n + 1) {
-		size_t ncap = b->cap ? b->cap : 256;
-		char *grown;
-		while (ncap - b->n < n + 1)
-			ncap *= 2;
-		grown = realloc(b->p, ncap);
-		if (!grown) {
-			b->oom = 1;
-			return;
-		}
-		b->p = grown;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	sb_putn(b, &c, 1);
-}
-
-static void sb_indent(struct sbuf *b, int depth)
-{
-	sb_putc(b, '\n');
-	for (int i = 0; i < depth; i++)
-		sb_putn(b, "  ", 2);
-}
-
-char *cli_json_pretty(const char *json)
-{
-	struct sbuf b = {0};
-	int depth = 0;
-	const char *p = json;
-
-	sb_putn(&b, "", 0);
-	while (*p) {
-		char c = *p;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			p++;
-			continue;
-		}
-		if (c == '"') {
-			const char *start = p++;
-			while (*p && *p != '"') {
-				if (*p == '\\' && p[1])
-					p++;
-				p++;
-			}
-			if (*p)
-				p++;
-			sb_putn(&b, start, (size_t)(p - start));
-			continue;
-		}
-		if (c == '{' || c == '[') {
-			const char *q = p + 1;
-			char close = c == '{' ? '}' : ']';
-			while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
-				q++;
-			if (*q == close) { /* empty container */
-				sb_putc(&b, c);
-				sb_putc(&b, close);
-				p = q + 1;
-				continue;
-			}
-			sb_putc(&b, c);
-			depth++;
-			sb_indent(&b, depth);
-			p++;
-			continue;
-		}
-		if (c == '}' || c == ']') {
-			if (depth > 0)
-				depth--;
-			sb_indent(&b, depth);
-			sb_putc(&b, c);
-			p++;
-			continue;
-		}
-		if (c == ',') {
-			sb_putc(&b, ',');
-			sb_indent(&b, depth);
-			p++;
-			continue;
-		}
-		if (c == ':') {
-			sb_putn(&b, ": ", 2);
-			p++;
-			continue;
-		}
-		sb_putc(&b, c);
-		p++;
-	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
-}
-
 int cli_print_json(const char *json)
 {
-	char *pretty = cli_json_pretty(json);
+	char *pretty = NULL;
 
-	if (!pretty)
-		return cli_fail("out of memory");
+	if (tract_json_pretty(&pretty, json) != 0)
+		return cli_fail_lib();
 	fputs(pretty, stdout);
 	fputc('\n', stdout);
-	free(pretty);
+	tract_string_free(pretty);
 	return 0;
 }
 
@@ -526,6 +322,16 @@ int cli_print_json_free(char *json)
 		return cli_fail("out of memory");
 	rc = cli_print_json(json);
 	free(json);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
+int cli_print_json_result(int rc, char **json)
+{
+	if (rc != 0)
+		return cli_fail_lib();
+	rc = cli_print_json(*json);
+	tract_string_free(*json);
+	*json = NULL;
 	return rc ? CLI_FAIL : CLI_OK;
 }
 
@@ -566,45 +372,6 @@ size_t cli_utf8_width(const char *s)
 	return n;
 }
 
-char *cli_truncate(const char *s, size_t max)
-{
-	size_t width = cli_utf8_width(s), bytes = 0, cps = 0;
-	char *out;
-
-	if (width <= max)
-		return strdup(s);
-	if (max == 0)
-		return strdup("");
-	/* keep max-1 code points, then the ellipsis */
-	while (s[bytes]) {
-		if (((unsigned char)s[bytes] & 0xC0) != 0x80) {
-			if (cps == max - 1)
-				break;
-			cps++;
-		}
-		bytes++;
-	}
-	out = malloc(bytes + 4);
-	if (!out)
-		return NULL;
-	memcpy(out, s, bytes);
-	memcpy(out + bytes, "\xE2\x80\xA6", 4); /* … and NUL */
-	return out;
-}
-
-char *cli_first_line(const char *s)
-{
-	size_t n = strcspn(s, "\r\n");
-	char *out = malloc(n + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
-	out[n] = '\0';
-	return out;
-}
-
 char *cli_time_short(char *buf, size_t bufsize, tract_time t, size_t len)
 {
 	char iso[40];
@@ -620,40 +387,4 @@ char *cli_time_short(char *buf, size_t bufsize, tract_time t, size_t len)
 		iso[len] = '\0';
 	snprintf(buf, bufsize, "%s", iso);
 	return buf;
-}
-
-char *cli_content_preview(const char *payload_json)
-{
-	cJSON *v, *text, *ct;
-	char *out = NULL;
-
-	if (!payload_json)
-		return strdup("");
-	v = cJSON_Parse(payload_json);
-	if (!v)
-		return strdup("");
-	ct = cJSON_GetObjectItemCaseSensitive(v, "content_type");
-	text = cJSON_GetObjectItemCaseSensitive(v, "text");
-	if (!cJSON_IsString(text))
-		text = cJSON_GetObjectItemCaseSensitive(v, "content");
-	if (!cJSON_IsString(text))
-		text = cJSON_GetObjectItemCaseSensitive(v, "summary");
-	if (cJSON_IsString(text)) {
-		out = cli_first_line(text->valuestring);
-	} else if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_io") == 0) {
-		cJSON *dir = cJSON_GetObjectItemCaseSensitive(v, "direction");
-		cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "tool_name");
-		char buf[512];
-		snprintf(buf, sizeof(buf), "Tool %s: %s",
-		         cJSON_IsString(dir) ? dir->valuestring : "?",
-		         cJSON_IsString(name) ? name->valuestring : "?");
-		out = cli_first_line(buf);
-	} else {
-		cJSON *payload = cJSON_GetObjectItemCaseSensitive(v, "payload");
-		char *flat = cJSON_PrintUnformatted(payload ? payload : v);
-		out = flat ? cli_first_line(flat) : strdup("");
-		free(flat);
-	}
-	cJSON_Delete(v);
-	return out ? out : strdup("");
 }

@@ -765,27 +765,17 @@ static int find_data(const char **what, tract_store *s)
 
 /* ---- store names and locations ---------------------------------------------------- */
 
-/* The store named for messages: no user, password or query string. */
+/* The store named for messages: tract_uri_redact()'s form (passwords
+ * hidden), or the scheme alone when memory runs out. */
 static void describe(char *buf, size_t len, const char *uri)
 {
-	const char *sep = strstr(uri, "://"), *host, *at, *slash, *q;
+	char *shown = NULL;
 
-	if (!sep) {
-		/* A path, or a key=value connection string (shown by scheme only). */
-		if (strchr(uri, '='))
-			snprintf(buf, len, "%.*s (connection string)", (int)strcspn(uri, ":"),
-				 uri);
-		else
-			snprintf(buf, len, "%s", uri);
-		return;
-	}
-	host = sep + 3;
-	slash = host + strcspn(host, "/?");
-	at = memchr(host, '@', (size_t)(slash - host));
-	if (at)
-		host = at + 1;
-	q = host + strcspn(host, "?");
-	snprintf(buf, len, "%.*s%.*s", (int)(sep + 3 - uri), uri, (int)(q - host), host);
+	if (tract_uri_redact(&shown, uri) == 0)
+		snprintf(buf, len, "%s", shown);
+	else
+		snprintf(buf, len, "%.*s", (int)strcspn(uri, ":"), uri);
+	tract_string_free(shown);
 }
 
 /* Do two URIs name one store? The same backend, and the backend says so

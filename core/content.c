@@ -91,6 +91,16 @@ tract_priority tract_content_default_priority(const char *content_type)
 	return t ? t->priority : TRACT_PRIORITY_NORMAL;
 }
 
+int tract_content_type_is_builtin(const char *name)
+{
+	return name && find_builtin(name) != NULL;
+}
+
+const char *tract_content_type_builtin(size_t i)
+{
+	return i < N_OF(builtin_types) ? builtin_types[i].name : NULL;
+}
+
 static const char *json_type_name(const cJSON *v)
 {
 	if (!v || cJSON_IsNull(v))

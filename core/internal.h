@@ -6,13 +6,14 @@
  * own layer and the layers above it in this list:
  *
  *   infrastructure  error, warning, buf, json, hash, time, content,
- *                   tokenizer, bpe, plugin (no store, no tract)
+ *                   content_build, text, uri, tokenizer, bpe, plugin (no
+ *                   store, no tract)
  *   storage access  store.c: the handle, transactions, backend errors,
  *                   store metadata (backend calls and rows)
- *   model           row.c, refs.c, revision.c, log.c, config_query.c:
- *                   commits, refs, HEAD, revisions, history
+ *   model           row.c, refs.c, revision.c, log.c, config_query.c,
+ *                   commit_view.c: commits, refs, HEAD, revisions, history
  *   compile         message.c, context.c, cache.c, compile.c
- *   renderings      render.c
+ *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
  *                   usage.c, fsck.c, clone.c, and those to come (history,

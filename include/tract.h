@@ -59,5 +59,6 @@
 #include "tract/plugin.h"
 #include "tract/fsck.h"
 #include "tract/clone.h"
+#include "tract/text.h"
 
 #endif

@@ -108,6 +108,16 @@ TRACT_EXTERN(int) tract_store_clone(tract_clone_stats **out_stats, const char *s
 /** Release clone figures. NULL is a no-op. */
 TRACT_EXTERN(void) tract_clone_stats_free(tract_clone_stats *stats);
 
+/**
+ * The figures as CLI.md's `clone --json` object: source and destination
+ * as given (pass tract_uri_redact()'s forms to hide passwords), tracts,
+ * "tables" (rows copied per table, in copy order), metadata_skipped,
+ * commits_deferred and "fsck" (tract_fsck_report_to_json()'s object, null
+ * when fsck did not run). Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_clone_stats_to_json(char **out, const tract_clone_stats *stats,
+					    const char *source, const char *destination);
+
 #ifdef __cplusplus
 }
 #endif

@@ -96,6 +96,31 @@ TRACT_EXTERN(const char *) tract_commit_extra_parent(const tract_commit *c, size
  */
 TRACT_EXTERN(int) tract_commit_to_json(char **out, const tract_commit *c);
 
+/** Flags of tract_commit_to_json_ext() and tract_commit_list_to_json(). */
+enum {
+	/** Add "merge_parents": [hash...] when the commit has any. */
+	TRACT_COMMIT_JSON_MERGE_PARENTS = 1u << 0,
+	/** Add "content": the stored payload as stored, or null. */
+	TRACT_COMMIT_JSON_CONTENT = 1u << 1,
+	/** The object of CLI.md's `show --json`. */
+	TRACT_COMMIT_JSON_SHOW = TRACT_COMMIT_JSON_MERGE_PARENTS | TRACT_COMMIT_JSON_CONTENT,
+};
+
+/**
+ * tract_commit_to_json() plus the members flags asks for, in the order
+ * merge_parents, content (flags 0: the same object). Release *out with
+ * tract_string_free().
+ */
+TRACT_EXTERN(int) tract_commit_to_json_ext(char **out, const tract_commit *c, unsigned int flags);
+
+/**
+ * One line previewing a commit, as `log --oneline` prints it: the first
+ * line of its message (control characters as spaces), or without a
+ * message tract_content_preview() of its content; cut to max_chars code
+ * points with "…" (0: no limit). Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_commit_preview(char **out, const tract_commit *c, size_t max_chars);
+
 /** A list of commits. */
 typedef struct {
 	tract_commit **items;
@@ -104,6 +129,13 @@ typedef struct {
 
 /** Release a list and its commits. NULL is a no-op. */
 TRACT_EXTERN(void) tract_commit_list_free(tract_commit_list *list);
+
+/**
+ * A JSON array of the commits' tract_commit_to_json_ext() objects (flags 0:
+ * CLI.md's `log --json`). Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_commit_list_to_json(char **out, const tract_commit_list *list,
+					    unsigned int flags);
 
 /** Options of tract_log_list(): TRACT_LOG_OPTIONS_INIT or tract_log_options_init(). */
 typedef struct {

@@ -38,6 +38,77 @@ TRACT_EXTERN(int) tract_content_normalize(char **out_json,
 					  char out_content_hash[TRACT_HASH_HEXSIZE + 1], tract *t,
 					  const char *content_json);
 
+/** True when name is one of the eight built-in content types
+ *  (instruction, dialogue, tool_io, reasoning, artifact, output, freeform,
+ *  session). */
+TRACT_EXTERN(int) tract_content_type_is_builtin(const char *name);
+
+/** The name of built-in content type i (0 <= i < 8, in the order above),
+ *  or NULL past the last one. */
+TRACT_EXTERN(const char *) tract_content_type_builtin(size_t i);
+
+/**
+ * The content type and role a shortcut KIND stands for: "instruction" is
+ * an instruction (role NULL); "user", "assistant" and "system" are
+ * dialogue turns of that role. Any other kind is TRACT_EINVAL (both outs
+ * NULL). out_type and out_role may be NULL. The strings are static.
+ */
+TRACT_EXTERN(int) tract_content_shortcut_parse(const char **out_type, const char **out_role,
+					       const char *kind);
+
+/** Options of tract_content_build(): TRACT_CONTENT_BUILD_OPTIONS_INIT or
+ *  tract_content_build_options_init(). */
+typedef struct {
+	unsigned int version;
+	/** The speaker's name of a dialogue turn (KIND user, assistant or
+	 *  system only), or NULL. */
+	const char *name;
+	/** How messages about the caller's JSON name it ("--json", a file
+	 *  name); NULL = "content". */
+	const char *label;
+} tract_content_build_options;
+
+#define TRACT_CONTENT_BUILD_OPTIONS_VERSION 1
+#define TRACT_CONTENT_BUILD_OPTIONS_INIT {TRACT_CONTENT_BUILD_OPTIONS_VERSION, NULL, NULL}
+
+/** Initialize opts as TRACT_CONTENT_BUILD_OPTIONS_INIT with the given version. */
+TRACT_EXTERN(int) tract_content_build_options_init(tract_content_build_options *opts,
+						   unsigned int version);
+
+/**
+ * The content object of `tract commit KIND`, for tract_commit_create().
+ * KIND is a shortcut (tract_content_shortcut_parse) or a content type.
+ * Give exactly one of:
+ *
+ *  text  (shortcuts only) {"content_type": T, ["role": R,] "text": TEXT
+ *        [, "name": NAME]}; a built-in type other than a shortcut needs a
+ *        JSON object, anything else is an unknown content type.
+ *  json  the caller's JSON object, checked (valid UTF-8 and JSON, an
+ *        object, finite numbers); its "content_type" must be the kind's
+ *        type, a shortcut's "role" and the name must match when present;
+ *        the missing ones are inserted after the opening brace and the
+ *        rest of the text is kept as it is (numbers are not reformatted).
+ *
+ * The content itself is validated when committed. Errors: TRACT_EINVAL
+ * with the message `tract commit` prints ("LABEL is not valid JSON",
+ * "LABEL: content_type 'x' does not match KIND 'y'"...). Text, JSON and
+ * name are C strings: one holding U+0000 must come as JSON with "\u0000".
+ * Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_content_build(char **out, const char *kind, const char *text,
+				      const char *json, const tract_content_build_options *opts);
+
+/**
+ * One line previewing a content payload (stored JSON), as `log --oneline`
+ * shows a commit without a message: the first line of its "text",
+ * "content" or "summary" string, "Tool DIRECTION: NAME" for a tool call,
+ * else its (or its "payload" member's) compact JSON; control characters
+ * become spaces; cut to max_chars code points with "…" (0: no limit). A
+ * NULL or unparsable payload previews as "". Release *out with
+ * tract_string_free().
+ */
+TRACT_EXTERN(int) tract_content_preview(char **out, const char *payload_json, size_t max_chars);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,13 @@ typedef struct {
 TRACT_EXTERN(int) tract_fsck_run(tract_fsck_report **out, tract_store *store);
 TRACT_EXTERN(void) tract_fsck_report_free(tract_fsck_report *report);
 
+/**
+ * The report as CLI.md's `fsck --json` object: {"ok": no error-severity
+ * problem, "problems": [{"severity": "error"|"warning", "object",
+ * "message"}...]}. Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_fsck_report_to_json(char **out, const tract_fsck_report *report);
+
 #ifdef __cplusplus
 }
 #endif

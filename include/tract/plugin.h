@@ -40,6 +40,13 @@ TRACT_EXTERN(void) tract_plugin_info_list_free(tract_plugin_info_list *list);
 /** The search path as a colon-separated string (release with tract_string_free). */
 TRACT_EXTERN(int) tract_plugin_search_path(char **out);
 
+/**
+ * The list as CLI.md's `plugins --json` array: objects of kind
+ * ("backend"|"provider"), name, path, abi_version and error (null when
+ * usable). Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_plugin_info_list_to_json(char **out, const tract_plugin_info_list *list);
+
 #ifdef __cplusplus
 }
 #endif

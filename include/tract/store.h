@@ -41,6 +41,16 @@ TRACT_EXTERN(int) tract_store_open(tract_store **out, const char *uri, unsigned 
  */
 TRACT_EXTERN(void) tract_store_free(tract_store *store);
 
+/**
+ * The display form of a store URI, for messages: every password hidden
+ * as "***" - the user-info password of scheme://user:PASSWORD@host, a
+ * query parameter named *password (?password=, &sslpassword=) and a
+ * *password key of a key=value connection string (quoted or not). The
+ * rest is kept (user, host, port, path, other parameters); a path is
+ * returned as it is. Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_uri_redact(char **out, const char *uri);
+
 /** Name of the backend serving the store ("sqlite"...). */
 TRACT_EXTERN(const char *) tract_store_backend_name(const tract_store *store);
 
@@ -65,6 +75,14 @@ typedef struct {
  *  list with tract_info_list_free(). */
 TRACT_EXTERN(int) tract_store_list_tracts(tract_info_list **out, tract_store *store);
 TRACT_EXTERN(void) tract_info_list_free(tract_info_list *list);
+
+/**
+ * A store's tracts as CLI.md's `tracts --json` array: objects of
+ * tract_id, display_name, head, branch, commit_count, last_activity (ISO
+ * 8601) and parent_tract_id, null when absent. Release *out with
+ * tract_string_free().
+ */
+TRACT_EXTERN(int) tract_info_list_to_json(char **out, const tract_info_list *list);
 
 /** Options of tract_create() and tract_open(): TRACT_OPEN_OPTIONS_INIT or
  *  tract_open_options_init(). */
@@ -136,6 +154,14 @@ typedef struct {
 /** The status of a tract; release it with tract_status_free(). */
 TRACT_EXTERN(int) tract_status_get(tract_status **out, tract *t);
 TRACT_EXTERN(void) tract_status_free(tract_status *status);
+
+/**
+ * The status as CLI.md's `status --json` object: tract_id, head and
+ * branch (null when none), detached, commit_count, token_count,
+ * token_source, max_tokens (null without a budget). Release *out with
+ * tract_string_free().
+ */
+TRACT_EXTERN(int) tract_status_to_json(char **out, const tract_status *status);
 
 /** Budget actions. */
 typedef enum {

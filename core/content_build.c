@@ -1,0 +1,239 @@
+/*
+ * content_build.c - the content object of a KIND (a shortcut: instruction,
+ * user, assistant, system; or a content type) from a text or from the
+ * caller's JSON object, as `tract commit` builds it. Infrastructure: no
+ * store, no tract; the commit validates the result.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+
+#define SHORTCUTS "instruction, user, assistant, system"
+
+int tract_content_build_options_init(tract_content_build_options *opts, unsigned int version)
+{
+	tract_content_build_options def = TRACT_CONTENT_BUILD_OPTIONS_INIT;
+
+	if (!opts)
+		return tract_error_set(TRACT_EINVAL, "tract_content_build_options_init: opts is NULL");
+	if (tract_version_check(version, TRACT_CONTENT_BUILD_OPTIONS_VERSION,
+				"tract_content_build_options") < 0)
+		return TRACT_EINVAL;
+	*opts = def;
+	opts->version = version;
+	return 0;
+}
+
+/* The type and role of a shortcut; 0 (type NULL) for any other kind. */
+static int shortcut(const char **type, const char **role, const char *kind)
+{
+	*type = NULL;
+	*role = NULL;
+	if (kind && strcmp(kind, "instruction") == 0) {
+		*type = "instruction";
+	} else if (kind && (strcmp(kind, "user") == 0 || strcmp(kind, "assistant") == 0 ||
+			    strcmp(kind, "system") == 0)) {
+		*type = "dialogue";
+		*role = kind;
+	}
+	return *type != NULL;
+}
+
+int tract_content_shortcut_parse(const char **out_type, const char **out_role, const char *kind)
+{
+	const char *type, *role;
+
+	shortcut(&type, &role, kind);
+	if (out_type)
+		*out_type = type;
+	if (out_role)
+		*out_role = role;
+	if (!type)
+		return tract_error_set(TRACT_EINVAL, "'%.64s' is not a shortcut (" SHORTCUTS ")",
+				       kind ? kind : "(null)");
+	return 0;
+}
+
+/* 1 when every number of the tree is finite. */
+static int all_finite(const cJSON *v)
+{
+	const cJSON *child;
+
+	if (cJSON_IsNumber(v))
+		return isfinite(v->valuedouble);
+	cJSON_ArrayForEach(child, v)
+	{
+		if (!all_finite(child))
+			return 0;
+	}
+	return 1;
+}
+
+int tract_json_object_check(const char *json, const char *label)
+{
+	cJSON *v;
+	int rc = 0;
+
+	if (!label)
+		label = "the JSON text";
+	if (!json)
+		return tract_error_set(TRACT_EINVAL, "%s is NULL", label);
+	if (!tract_utf8_valid(json, strlen(json)))
+		return tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8", label);
+	v = cJSON_ParseWithOpts(json, NULL, 1);
+	if (!v)
+		return tract_error_set(TRACT_EINVAL, "%s is not valid JSON", label);
+	if (!cJSON_IsObject(v))
+		rc = tract_error_set(TRACT_EINVAL, "%s must be a JSON object", label);
+	else if (!all_finite(v))
+		rc = tract_error_set(TRACT_EINVAL, "%s holds a number that is not finite", label);
+	cJSON_Delete(v);
+	return rc;
+}
+
+/*
+ * Make sure member `key` of obj is the string `want`: when absent, append
+ * `"key": "want", ` to the text to insert; when present and different,
+ * fail.
+ */
+static int require_member(tract_buf *insert, const cJSON *obj, const char *key, const char *want,
+			  const char *label)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (m) {
+		if (!cJSON_IsString(m) || strcmp(m->valuestring, want) != 0)
+			return tract_error_set(TRACT_EINVAL, "%s: \"%s\" must be \"%s\" here", label,
+					       key, want);
+		return 0;
+	}
+	if (tract_json_escape(insert, key, strlen(key), 0) || tract_buf_puts(insert, ": ") ||
+	    tract_json_escape(insert, want, strlen(want), 0) || tract_buf_puts(insert, ", "))
+		return tract_error_oom();
+	return 0;
+}
+
+/* The caller's object with content_type (and a dialogue turn's role and
+ * name) inserted after its opening brace when missing; the rest of the
+ * text is passed on unchanged, so no number is reformatted. */
+static int build_json(char **out, const char *kind, const char *type, const char *role,
+		      const char *name, const char *json, const char *label)
+{
+	tract_buf insert = TRACT_BUF_INIT, b = TRACT_BUF_INIT;
+	const cJSON *ct;
+	cJSON *obj = NULL;
+	const char *brace;
+	int rc = 0;
+
+	rc = tract_json_object_check(json, label);
+	if (rc < 0)
+		goto done;
+	obj = cJSON_ParseWithOpts(json, NULL, 1);
+	if (!obj) {
+		rc = tract_error_oom();
+		goto done;
+	}
+	ct = cJSON_GetObjectItemCaseSensitive(obj, "content_type");
+	if (ct && !cJSON_IsString(ct)) {
+		rc = tract_error_set(TRACT_EINVAL, "%s: \"content_type\" must be a string", label);
+		goto done;
+	}
+	if (ct && strcmp(ct->valuestring, type) != 0) {
+		rc = tract_error_set(TRACT_EINVAL, "%s: content_type '%s' does not match KIND '%s'",
+				     label, ct->valuestring, kind);
+		goto done;
+	}
+	if (!ct)
+		rc = require_member(&insert, obj, "content_type", type, label);
+	if (!rc && role)
+		rc = require_member(&insert, obj, "role", role, label);
+	if (!rc && name)
+		rc = require_member(&insert, obj, "name", name, label);
+	if (rc)
+		goto done;
+	if (insert.len && cJSON_GetArraySize(obj) == 0)
+		insert.len -= 2; /* "{}" takes no comma */
+	brace = strchr(json, '{');
+	if (tract_buf_put(&b, json, (size_t)(brace - json) + 1) ||
+	    tract_buf_put(&b, insert.ptr ? insert.ptr : "", insert.len) ||
+	    tract_buf_puts(&b, brace + 1)) {
+		rc = tract_error_oom();
+		goto done;
+	}
+	*out = tract_buf_detach(&b);
+	if (!*out)
+		rc = tract_error_oom();
+done:
+	tract_buf_dispose(&b);
+	tract_buf_dispose(&insert);
+	cJSON_Delete(obj);
+	return rc;
+}
+
+/* {"content_type": TYPE, ["role": ROLE,] "text": TEXT[, "name": NAME]} */
+static int build_text(char **out, const char *type, const char *role, const char *text,
+		      const char *name)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if (!obj || !cJSON_AddStringToObject(obj, "content_type", type) ||
+	    (role && !cJSON_AddStringToObject(obj, "role", role)) ||
+	    !cJSON_AddStringToObject(obj, "text", text) ||
+	    (name && !cJSON_AddStringToObject(obj, "name", name))) {
+		cJSON_Delete(obj);
+		return tract_error_oom();
+	}
+	*out = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	return *out ? 0 : tract_error_oom();
+}
+
+int tract_content_build(char **out, const char *kind, const char *text, const char *json,
+			const tract_content_build_options *opts)
+{
+	const char *type = NULL, *role = NULL, *name = NULL, *label = "content";
+	int is_shortcut;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_content_build: out is NULL");
+	*out = NULL;
+	if (opts) {
+		if (tract_version_check(opts->version, TRACT_CONTENT_BUILD_OPTIONS_VERSION,
+					"tract_content_build_options") < 0)
+			return TRACT_EINVAL;
+		name = opts->name;
+		if (opts->label)
+			label = opts->label;
+	}
+	if (!kind || !kind[0])
+		return tract_error_set(TRACT_EINVAL, "empty KIND");
+	if (!tract_utf8_valid(kind, strlen(kind)))
+		return tract_error_set(TRACT_EINVAL, "KIND is not valid UTF-8");
+	if (name && !tract_utf8_valid(name, strlen(name)))
+		return tract_error_set(TRACT_EINVAL, "the name is not valid UTF-8");
+	if (text && json)
+		return tract_error_set(TRACT_EINVAL, "a TEXT cannot be combined with a JSON object");
+	if (!text && !json)
+		return tract_error_set(TRACT_EINVAL, "missing TEXT or JSON object");
+	is_shortcut = shortcut(&type, &role, kind);
+	if (!is_shortcut)
+		type = kind;
+	if (name && !role)
+		return tract_error_set(TRACT_EINVAL, "a name needs KIND user, assistant or system");
+	if (json)
+		return build_json(out, kind, type, role, name, json, label);
+	if (!is_shortcut) {
+		if (tract_content_type_is_builtin(kind))
+			return tract_error_set(TRACT_EINVAL, "KIND %s needs a JSON object", kind);
+		return tract_error_set(TRACT_EINVAL,
+				       "unknown content type: %s (shortcuts: " SHORTCUTS
+				       "; other types need a JSON object)",
+				       kind);
+	}
+	if (!tract_utf8_valid(text, strlen(text)))
+		return tract_error_set(TRACT_EINVAL, "TEXT is not valid UTF-8");
+	return build_text(out, type, role, text, name);
+}
