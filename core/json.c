@@ -1040,11 +1040,10 @@ static const render_style styles[] = {
 };
 
 /*
- * strcmp() in code point order also for the C0 80 that stands for U+0000
- * (json.h): Python sorts keys by code point, and U+0000 comes first, before
- * every other character but after the end of a shorter key.
+ * Python sorts keys by code point, and U+0000 comes first: before every
+ * other character but after the end of a shorter key.
  */
-static int key_strcmp(const char *a, const char *b)
+int tract_json_strcmp(const char *a, const char *b)
 {
 	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
 	int cx, cy;
@@ -1071,7 +1070,7 @@ static int entry_cmp(const void *a, const void *b)
 	const sort_entry *ea = a, *eb = b;
 	const char *ka = ea->item->string ? ea->item->string : "";
 	const char *kb = eb->item->string ? eb->item->string : "";
-	int c = key_strcmp(ka, kb);
+	int c = tract_json_strcmp(ka, kb);
 
 	if (c)
 		return c;
@@ -1212,7 +1211,7 @@ char *tract_json_render_str(const cJSON *item, tract_json_style style)
 
 static int key_before_eq(const cJSON *a, const cJSON *b)
 {
-	return key_strcmp(a->string ? a->string : "", b->string ? b->string : "") <= 0;
+	return tract_json_strcmp(a->string ? a->string : "", b->string ? b->string : "") <= 0;
 }
 
 /* Stable merge sort of a next-linked member list by key; prev is fixed later. */

@@ -122,6 +122,13 @@ void tract_json_sort(cJSON *item);
  */
 size_t tract_mutf8_to_bytes(char *s, size_t len);
 
+/**
+ * strcmp() of two strings of a tree in code point order, also for the C0 80
+ * that stands for U+0000 (first of all characters, as a 0x00 byte would be
+ * in a length-aware comparison, SQLite's or Python's).
+ */
+int tract_json_strcmp(const char *a, const char *b);
+
 /** Return 1 when s[0..len) is valid UTF-8 (no surrogates, no overlongs;
  *  so also no C0 80: this checks input, not the core's strings). */
 int tract_utf8_valid(const char *s, size_t len);

@@ -362,12 +362,51 @@ static void test_store(void **state)
 	fx_free(f);
 }
 
+/* Config queries compare texts as SQLite does (bytes; U+0000 first). */
+static void test_config_query(void **state)
+{
+	static const char *const configs[] = {"{\"k\": \"a\\u0000b\"}", "{\"k\": \"a\"}",
+					      "{\"k\": \"a\\u0001\"}"};
+	tract_tokenizer *tok = NULL;
+	fx *f = nul_store(&tok);
+	tract_commit_list *l = NULL;
+	char h[3][65];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+
+		o.generation_config_json = configs[i];
+		fx_commit(f, h[i], instruction, &o);
+	}
+	assert_int_equal(tract_config_query(&l, f->t, "k", "=", "\"a\\u0000b\""), 0);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(tract_commit_hash(l->items[0]), h[0]);
+	tract_commit_list_free(l);
+	/* "a" < "a\0b" < "a\1" */
+	assert_int_equal(tract_config_query(&l, f->t, "k", "<", "\"a\\u0001\""), 0);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(tract_commit_hash(l->items[0]), h[0]);
+	assert_string_equal(tract_commit_hash(l->items[1]), h[1]);
+	tract_commit_list_free(l);
+	assert_int_equal(tract_config_query(&l, f->t, "k", ">", "\"a\""), 0);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(tract_commit_hash(l->items[0]), h[0]);
+	assert_string_equal(tract_commit_hash(l->items[1]), h[2]);
+	tract_commit_list_free(l);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_string_round_trip), cmocka_unit_test(test_keys),
-	    cmocka_unit_test(test_raw_c080_refused),  cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_string_round_trip),
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_raw_c080_refused),
+	    cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_config_query),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
