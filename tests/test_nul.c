@@ -1,8 +1,9 @@
 /*
  * test_nul.c - U+0000 in texts (core/json.h): "\u0000" parses, renders back
  * as "\u0000" in every JSON style, sorts as the lowest code point, hashes
- * as the reference hashes it; a store whose texts hold it compiles, counts
- * the NUL byte as tiktoken does, and gives the lengths of its texts.
+ * as the reference hashes it; a store whose texts hold it (a fresh one, and
+ * a copy of the reference's v4_basic.db) compiles, counts the NUL byte as
+ * tiktoken does, and gives the lengths of its texts.
  *
  * Where the expected values come from: the JSON strings and hashes follow
  * Python's rules (json.dumps escapes U+0000 as \u0000 whatever
@@ -398,6 +399,121 @@ static void test_config_query(void **state)
 	fx_free(f);
 }
 
+/* The tract of a reference database that write tests may append to. */
+static char *writeback_tract(const char *expected_path)
+{
+	char *text = tu_read_file(expected_path, NULL), *id = NULL;
+	cJSON *exp = text ? cJSON_Parse(text) : NULL;
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(exp, "writeback_tract");
+
+	if (cJSON_IsString(w))
+		id = strdup(w->valuestring);
+	cJSON_Delete(exp);
+	free(text);
+	if (!id)
+		fail_msg("%s: no writeback_tract", expected_path);
+	return id;
+}
+
+/*
+ * A copy of a database the reference wrote, with a text holding U+0000
+ * appended: the old messages stay as they were, the new one compiles and
+ * is counted as tiktoken counts it, fsck stays clean, and a full compile
+ * from the reopened file gives the same JSON.
+ */
+static void test_reference_database(void **state)
+{
+	const char *root = getenv("TRACT_FIXTURES");
+	char src[1024], exp[1024], dir[] = "/tmp/tract-nul-XXXXXX", path[1100], uri[1200];
+	tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
+	tract_open_options oo = TRACT_OPEN_OPTIONS_INIT;
+	tract_tokenizer *tok = NULL;
+	tract_context *before = NULL, *after = NULL, *again = NULL;
+	tract_fsck_report *rep = NULL;
+	tract_store *s = NULL;
+	tract_commit *c = NULL;
+	tract *t = NULL;
+	char *data, *id, *json = NULL, *json2 = NULL, head[65];
+	size_t len, i, n, errors = 0;
+	FILE *f;
+
+	(void)state;
+	if (!root || !*root)
+		fail_msg("TRACT_FIXTURES is unset (tests/fixtures/py-tract)");
+	snprintf(src, sizeof(src), "%s/v4_basic.db", root);
+	snprintf(exp, sizeof(exp), "%s/v4_basic.expected.json", root);
+	data = tu_read_file(src, &len);
+	if (!data)
+		fail_msg("%s: fixture not found", src);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v4.db", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	free(data);
+	id = writeback_tract(exp);
+
+	assert_int_equal(tract_tokenizer_bpe(&tok, "o200k_base"), 0);
+	oo.tokenizer = tok;
+	snprintf(uri, sizeof(uri), "sqlite:%s", path);
+	assert_int_equal(tract_store_open(&s, uri, 0), 0);
+	assert_int_equal(tract_open(&t, s, id, &oo), 0);
+	assert_int_equal(tract_context_compile(&before, t, NULL), 0);
+	n = tract_context_count(before);
+	assert_true(n > 0);
+	assert_int_equal(tract_commit_create(&c, t, instruction, NULL), 0);
+	snprintf(head, sizeof(head), "%s", tract_commit_hash(c));
+	assert_int_equal(tract_commit_token_count(c), 3);
+	tract_commit_free(c);
+
+	assert_int_equal(tract_context_compile(&after, t, NULL), 0);
+	assert_int_equal(tract_context_count(after), n + 1);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(tract_context_content_len(after, i),
+				 tract_context_content_len(before, i));
+		assert_memory_equal(tract_context_content(after, i),
+				    tract_context_content(before, i),
+				    tract_context_content_len(before, i));
+	}
+	assert_int_equal(tract_context_content_len(after, n), 3);
+	assert_memory_equal(tract_context_content(after, n), "a\0b", 4);
+	/* 3 + system 1 + "a\0b" 3 */
+	assert_int_equal(tract_context_token_count(after), tract_context_token_count(before) + 7);
+	assert_int_equal(tract_context_render(&json, after, TRACT_FORMAT_JSON), 0);
+	assert_non_null(strstr(json, "{\"role\": \"system\", \"content\": \"a\\u0000b\"}]"));
+
+	assert_int_equal(tract_fsck_run(&rep, s), 0);
+	for (i = 0; i < rep->count; i++) {
+		if (rep->problems[i].severity == TRACT_FSCK_ERROR) {
+			print_error("fsck: %s: %s\n", rep->problems[i].object,
+				    rep->problems[i].message);
+			errors++;
+		}
+	}
+	assert_int_equal(errors, 0);
+	tract_fsck_report_free(rep);
+	tract_free(t);
+	tract_store_free(s);
+
+	assert_int_equal(tract_store_open(&s, uri, 0), 0);
+	assert_int_equal(tract_open(&t, s, id, &oo), 0);
+	co.at_commit = head;
+	assert_int_equal(tract_context_compile(&again, t, &co), 0);
+	assert_int_equal(tract_context_render(&json2, again, TRACT_FORMAT_JSON), 0);
+	assert_string_equal(json2, json);
+
+	tract_string_free(json);
+	tract_string_free(json2);
+	tract_context_free(before);
+	tract_context_free(after);
+	tract_context_free(again);
+	tract_free(t);
+	tract_store_free(s);
+	free(id);
+	tu_remove_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +523,7 @@ int main(void)
 	    cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_store),
 	    cmocka_unit_test(test_config_query),
+	    cmocka_unit_test(test_reference_database),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
