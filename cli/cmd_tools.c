@@ -69,7 +69,10 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 		return cli_fail_lib();
 	if (cli_read_file(&text, &len, path))
 		return CLI_FAIL;
-	if (cli_check_text(text, len, strcmp(path, "-") == 0 ? "standard input" : path)) {
+	/* Not cli_check_text(): U+0000 is a character, and tiktoken counts a
+	 * NUL byte as a token like any other, so only UTF-8 is checked. */
+	if (tract_utf8_check(text, len) != 0) {
+		cli_fail("%s is not valid UTF-8", strcmp(path, "-") == 0 ? "standard input" : path);
 		free(text);
 		return CLI_FAIL;
 	}

@@ -527,8 +527,10 @@ static int same_messages(const tract_context *a, const tract_context *b)
 		return 0;
 	for (i = 0; i < a->count; i++) {
 		const tract_msg *x = tract_context_msg(a, i), *y = tract_context_msg(b, i);
-		if (strcmp(x->role, y->role) || strcmp(x->content, y->content) ||
-		    (!x->name != !y->name) || (x->name && strcmp(x->name, y->name)))
+		if (strcmp(x->role, y->role) || x->content_len != y->content_len ||
+		    memcmp(x->content, y->content, x->content_len) || (!x->name != !y->name) ||
+		    (x->name && (x->name_len != y->name_len ||
+				 memcmp(x->name, y->name, x->name_len))))
 			return 0;
 	}
 	return 1;

@@ -61,8 +61,8 @@ static int sv_compare(const sql_value *a, const sql_value *b)
 {
 	if (a->cls != b->cls)
 		return a->cls < b->cls ? -1 : 1;
-	if (a->cls == SV_TEXT)
-		return strcmp(a->text, b->text);
+	if (a->cls == SV_TEXT) /* SQLite compares the bytes, U+0000 first */
+		return tract_json_strcmp(a->text, b->text);
 	if (a->is_int && b->is_int)
 		return a->i < b->i ? -1 : a->i > b->i;
 	{

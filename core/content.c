@@ -381,19 +381,32 @@ static const char *payload_type(const cJSON *p)
 	return cJSON_IsString(ct) ? ct->valuestring : "unknown";
 }
 
+/* Append a string of the tree with its U+0000 (C0 80) as 0x00 bytes. */
+static int put_text(tract_buf *out, const char *s)
+{
+	size_t start = out->len;
+	int rc = tract_buf_puts(out, s);
+
+	if (rc == 0)
+		out->len = start + tract_mutf8_to_bytes(out->ptr + start, out->len - start);
+	return rc;
+}
+
 int tract_content_count_text(tract_buf *out, tract_text_kind *kind, const cJSON *n)
 {
 	const cJSON *v;
 
+	/* The JSON renderings below write U+0000 as "\u0000", as the
+	 * reference's json.dumps does; only the raw strings carry it. */
 	v = cJSON_GetObjectItemCaseSensitive(n, "text");
 	if (v) {
 		*kind = cJSON_IsString(v) ? TRACT_TEXT_MEMBER : TRACT_TEXT_NONE;
-		return cJSON_IsString(v) ? tract_buf_puts(out, v->valuestring) : 0;
+		return cJSON_IsString(v) ? put_text(out, v->valuestring) : 0;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(n, "content");
 	if (cJSON_IsString(v)) {
 		*kind = TRACT_TEXT_CONTENT;
-		return tract_buf_puts(out, v->valuestring);
+		return put_text(out, v->valuestring);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(n, "payload");
 	if (v) {
@@ -491,6 +504,10 @@ int tract_content_message(tract_message_parts *out, const cJSON *p)
 	}
 	if (rc)
 		goto oom;
+	/* Python's str() of a U+0000 is the character itself; the JSON
+	 * renderings above already wrote it "\u0000". */
+	b.len = tract_mutf8_to_bytes(b.ptr, b.len);
+	out->content_len = b.len;
 	out->content = tract_buf_detach(&b);
 	if (!out->content)
 		goto oom;
@@ -500,6 +517,7 @@ int tract_content_message(tract_message_parts *out, const cJSON *p)
 			out->name = strdup(v->valuestring);
 			if (!out->name)
 				goto oom;
+			out->name_len = tract_mutf8_to_bytes(out->name, strlen(out->name));
 		}
 	}
 	return 0;
@@ -574,6 +592,7 @@ int tract_content_message_flat(tract_message_parts *out, const char *payload, si
 			if (!out->name)
 				goto oom;
 			tract_json_flat_decode(out->name, name);
+			out->name_len = name->decoded_len;
 		}
 	} else {
 		out->role = default_role(ct);
@@ -582,6 +601,7 @@ int tract_content_message_flat(tract_message_parts *out, const char *payload, si
 	if (!out->content)
 		goto oom;
 	tract_json_flat_decode(out->content, v);
+	out->content_len = v->decoded_len;
 	return 1;
 oom:
 	tract_message_parts_dispose(out);
@@ -593,4 +613,5 @@ void tract_message_parts_dispose(tract_message_parts *m)
 	free(m->content);
 	free(m->name);
 	m->content = m->name = NULL;
+	m->content_len = m->name_len = 0;
 }

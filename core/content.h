@@ -47,7 +47,8 @@ typedef enum {
 } tract_text_kind;
 
 /** The text a commit's token count is taken from (§3.5; session: the
- *  compiled text, per DECISIONS.md). Appends to out. */
+ *  compiled text, per DECISIONS.md). Appends to out, with U+0000 as a
+ *  real 0x00 byte (json.h): the bytes tiktoken counts. */
 int tract_content_count_text(tract_buf *out, tract_text_kind *kind, const cJSON *n);
 
 /** Built-in default priority used by auto-annotation and compile. */
@@ -56,8 +57,10 @@ tract_priority tract_content_default_priority(const char *content_type);
 /** A compiled message built from a payload (§6.7). */
 typedef struct {
 	const char *role;  /* static string */
-	char *content;     /* malloc'd */
-	char *name;        /* malloc'd or NULL */
+	char *content;     /* malloc'd; NUL after content_len bytes */
+	char *name;        /* malloc'd or NULL; NUL after name_len bytes */
+	size_t content_len; /* U+0000 is a 0x00 byte in both, so the */
+	size_t name_len;    /* lengths, not strlen(), tell where they end */
 	tract_text_kind kind;
 } tract_message_parts;
 

@@ -261,6 +261,17 @@ MSG_FIELD(tract_context_name, tract_context_msg(c, i)->name)
 MSG_FIELD(tract_context_commit_hash, tract_context_msg(c, i)->hash)
 MSG_FIELD(tract_context_generation_config, tract_context_msg(c, i)->config)
 
+size_t tract_context_content_len(const tract_context *c, size_t i)
+{
+	return c && i < c->count ? tract_context_msg(c, i)->content_len : 0;
+}
+
+size_t tract_context_name_len(const tract_context *c, size_t i)
+{
+	return c && i < c->count && tract_context_msg(c, i)->name ? tract_context_msg(c, i)->name_len
+								     : 0;
+}
+
 /* A derived or patched snapshot reports the tract's counter and the sum of
  * its messages again, never an API figure (§7.3, §6.8). */
 int tract_context_recount(tract_context *c, tract *t)

@@ -170,8 +170,10 @@ int tract_resolve_in_txn(char out[65], tract *t, const char *ref);
 typedef struct tract_msg {
 	int refs;
 	const char *role;
-	char *content;
-	char *name;
+	char *content;  /* NUL after content_len bytes; U+0000 inside is a */
+	char *name;     /* 0x00 byte, so lengths, not strlen(), end them */
+	size_t content_len;
+	size_t name_len;
 	char *config;   /* JSON text, "{}" when none */
 	char *own_config; /* the original commit's config ("{}" when none): what
 			   * an edit without a config of its own falls back to */

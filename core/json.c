@@ -354,6 +354,7 @@ typedef struct {
 	unsigned flags;
 	json_num *nums;
 	size_t nnums, capnums, next;
+	int has_nul;    /* a "\u0000" was replaced in work (lex_string) */
 	char *errbuf;
 	size_t errlen;
 } json_parser;
@@ -456,8 +457,20 @@ static int lex_string(json_parser *p, size_t *pos)
 		if (p->len - i < 6 || hex4(s + i + 2, &cp) < 0)
 			return parse_error(p, TRACT_EINVAL, "invalid escape in string at byte %zu",
 			                   i);
-		if (cp == 0)
-			return parse_error(p, TRACT_EINVAL, "\\u0000 in string at byte %zu", i);
+		if (cp == 0) {
+			/*
+			 * cJSON strings end at a NUL, so U+0000 is kept as C0 80
+			 * (modified UTF-8; see json.h). cJSON copies raw bytes as
+			 * they are, so the six bytes of the escape become three
+			 * such pairs in its input, collapsed to one by
+			 * collapse_nul() once it has parsed. The input validator
+			 * refused every raw C0 byte, so each C0 there is ours.
+			 */
+			memcpy(p->work + i, "\xC0\x80\xC0\x80\xC0\x80", 6);
+			p->has_nul = 1;
+			i += 6;
+			continue;
+		}
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
 			return parse_error(p, TRACT_EINVAL,
 			                   "lone surrogate escape in string at byte %zu", i);
@@ -778,6 +791,26 @@ out:
 	return rc;
 }
 
+/* Turn each C0 80 C0 80 C0 80 that lex_string() wrote for "\u0000" into
+ * one C0 80, in place. */
+static void collapse_nul(char *s)
+{
+	char *w;
+
+	if (!s || !(s = strchr(s, '\xC0')))
+		return;
+	for (w = s; *s;) {
+		if (strncmp(s, "\xC0\x80\xC0\x80\xC0\x80", 6) == 0) {
+			*w++ = '\xC0';
+			*w++ = '\x80';
+			s += 6;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
 /* Pre-order walk: attach number literals in document order, check keys. */
 static int attach(json_parser *p, cJSON *item)
 {
@@ -785,6 +818,13 @@ static int attach(json_parser *p, cJSON *item)
 	json_num *num;
 	int rc;
 
+	if (p->has_nul && cJSON_IsString(item))
+		collapse_nul(item->valuestring);
+	if (p->has_nul && cJSON_IsObject(item)) {
+		/* Keys before the duplicate check, which quotes them. */
+		for (c = item->child; c; c = c->next)
+			collapse_nul(c->string);
+	}
 	if (cJSON_IsNumber(item)) {
 		if (p->next >= p->nnums)
 			return parse_error(p, TRACT_EINVAL, "invalid JSON (number mismatch)");
@@ -947,6 +987,11 @@ int tract_json_escape(tract_buf *b, const char *s, size_t len, int ascii_only)
 			rc = tract_buf_put(b, esc, 2);
 		} else if (c < 0x80) {
 			rc = put_u(b, c); /* other controls, and U+007F in ascii mode */
+		} else if (c == 0xC0 && i + 1 < len && u[i + 1] == 0x80) {
+			/* U+0000 kept as C0 80 (json.h): "\u0000" in every style, as
+			 * Python's json.dumps writes it. */
+			n = 2;
+			rc = put_u(b, 0);
 		} else {
 			n = utf8_seq(u + i, len - i, &cp);
 			if (!n) {
@@ -994,6 +1039,26 @@ static const render_style styles[] = {
     [TRACT_JSON_PRETTY] = {0, 1, 1, ",", ": "},  [TRACT_JSON_FLAT] = {0, 1, 0, ", ", ": "},
 };
 
+/*
+ * Python sorts keys by code point, and U+0000 comes first: before every
+ * other character but after the end of a shorter key.
+ */
+int tract_json_strcmp(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	int cx, cy;
+
+	while (*x && *x == *y) {
+		x++;
+		y++;
+	}
+	/* Equal prefixes end on a character boundary or inside the same
+	 * character, where a C0 lead byte has only one possible follower. */
+	cx = !*x ? -1 : *x == 0xC0 && x[1] == 0x80 ? 0 : *x;
+	cy = !*y ? -1 : *y == 0xC0 && y[1] == 0x80 ? 0 : *y;
+	return (cx > cy) - (cx < cy);
+}
+
 /* Sort entry: the index keeps the sort stable for (invalid) equal keys. */
 typedef struct {
 	const cJSON *item;
@@ -1005,7 +1070,7 @@ static int entry_cmp(const void *a, const void *b)
 	const sort_entry *ea = a, *eb = b;
 	const char *ka = ea->item->string ? ea->item->string : "";
 	const char *kb = eb->item->string ? eb->item->string : "";
-	int c = strcmp(ka, kb);
+	int c = tract_json_strcmp(ka, kb);
 
 	if (c)
 		return c;
@@ -1146,7 +1211,7 @@ char *tract_json_render_str(const cJSON *item, tract_json_style style)
 
 static int key_before_eq(const cJSON *a, const cJSON *b)
 {
-	return strcmp(a->string ? a->string : "", b->string ? b->string : "") <= 0;
+	return tract_json_strcmp(a->string ? a->string : "", b->string ? b->string : "") <= 0;
 }
 
 /* Stable merge sort of a next-linked member list by key; prev is fixed later. */
@@ -1395,4 +1460,30 @@ void tract_json_flat_decode(char *dst, const tract_json_flat_member *m)
 		s += 2;
 	}
 	*dst = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* U+0000                                                              */
+/* ------------------------------------------------------------------ */
+
+size_t tract_mutf8_to_bytes(char *s, size_t len)
+{
+	char *r, *w, *end = s + len;
+
+	if (!len)
+		return 0; /* s may be NULL then (an empty tract_buf) */
+	r = memchr(s, '\xC0', len);
+	if (!r)
+		return len;
+	for (w = r; r < end;) {
+		if (*r == '\xC0' && r + 1 < end && r[1] == '\x80') {
+			*w++ = '\0';
+			r += 2;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	if (w < end)
+		*w = '\0';
+	return (size_t)(w - s);
 }

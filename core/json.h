@@ -9,6 +9,18 @@
  * integer when its literal has neither a fraction nor an exponent. The
  * renderers print valuestring for numbers, so integers beyond 2^53 survive.
  * cJSON_Delete frees valuestring, so such trees are ordinary cJSON trees.
+ *
+ * U+0000. JSON strings may hold it ("\u0000"; the reference stores such
+ * texts), but cJSON strings, keys included, end at a NUL byte. Inside the
+ * core a string holding U+0000 keeps it as the two bytes C0 80 ("modified
+ * UTF-8", as Java does). The input check refuses a raw C0 80 (an overlong
+ * form), so in a tree C0 80 can only mean U+0000. Every rendering writes
+ * it back as "\u0000", which is what Python's json.dumps writes in every
+ * mode, so canonical JSON and content hashes equal the reference's; keys
+ * sort with it as the lowest code point. Where text leaves the core as
+ * bytes (a compiled message, the text a token count is taken from),
+ * tract_mutf8_to_bytes() makes it a real 0x00 byte with an explicit
+ * length.
  */
 #ifndef TRACT_CORE_JSON_H
 #define TRACT_CORE_JSON_H
@@ -39,9 +51,9 @@ enum {
  * Parse len bytes of JSON text. Strict RFC 8259: one value, optional
  * surrounding whitespace, nothing after it. Rejects, with a message in
  * errbuf: invalid UTF-8 (also inside strings after unescaping: lone
- * surrogates), "\u0000" inside strings (cJSON strings are NUL-terminated),
- * duplicate keys in one object, non-finite numbers (unless
+ * surrogates; also a raw C0 80), duplicate keys in one object, non-finite numbers (unless
  * TRACT_JSON_NONFINITE_TO_NULL), nesting deeper than 512.
+ * "\u0000" in a string or key becomes C0 80 (see above).
  * Returns 0 or TRACT_EINVAL / TRACT_ENOMEM.
  */
 int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, char *errbuf,
@@ -82,7 +94,8 @@ int tract_json_render(tract_buf *b, const cJSON *item, tract_json_style style);
 char *tract_json_render_str(const cJSON *item, tract_json_style style);
 
 /** Append a JSON string literal (quotes included) for UTF-8 s of len bytes;
- *  ascii_only selects \uXXXX escaping of everything above U+007E. */
+ *  ascii_only selects \uXXXX escaping of everything above U+007E. Both a
+ *  0x00 byte and C0 80 are written "\u0000". */
 int tract_json_escape(tract_buf *b, const char *s, size_t len, int ascii_only);
 
 /** Python repr() of a finite double into out (at least 32 bytes). */
@@ -102,7 +115,22 @@ cJSON *tract_json_dup(const cJSON *item);
 /** Sort object members by key (UTF-8 byte order) at every level, in place. */
 void tract_json_sort(cJSON *item);
 
-/** Return 1 when s[0..len) is valid UTF-8 (no surrogates, no overlongs). */
+/**
+ * Turn each C0 80 (U+0000 inside the core) of s[0..len) into a 0x00 byte,
+ * in place; returns the new length. A byte after it is set to NUL when the
+ * text shrank, so a NUL-terminated s stays terminated at the new length.
+ */
+size_t tract_mutf8_to_bytes(char *s, size_t len);
+
+/**
+ * strcmp() of two strings of a tree in code point order, also for the C0 80
+ * that stands for U+0000 (first of all characters, as a 0x00 byte would be
+ * in a length-aware comparison, SQLite's or Python's).
+ */
+int tract_json_strcmp(const char *a, const char *b);
+
+/** Return 1 when s[0..len) is valid UTF-8 (no surrogates, no overlongs;
+ *  so also no C0 80: this checks input, not the core's strings). */
 int tract_utf8_valid(const char *s, size_t len);
 
 /** Compare two JSON values for equality (numbers by literal text, objects

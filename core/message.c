@@ -96,8 +96,12 @@ static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
 	size_t len = strlen(payload);
 	cJSON *p = cJSON_ParseWithLength(payload, len);
 
-	/* cJSON strings end at NUL: "\u0000" needs the strict parser. */
-	if (p && cJSON_IsObject(p) && plain_text_payload(p) && !strstr(payload, "\\u0000"))
+	/* cJSON strings end at NUL: "\u0000" needs the strict parser, which
+	 * keeps it as C0 80 (json.h). A raw C0 byte goes there too, so that
+	 * C0 80 in a tree can only mean U+0000 (the strict parser refuses a
+	 * raw one). */
+	if (p && cJSON_IsObject(p) && plain_text_payload(p) && !strstr(payload, "\\u0000") &&
+	    !memchr(payload, '\xC0', len))
 		return p;
 	cJSON_Delete(p);
 	p = NULL;
@@ -110,17 +114,17 @@ static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
 	return p;
 }
 
-/* Add " [edited]" to a malloc'd content. */
-static int append_marker(char **content)
+/* Add " [edited]" to a malloc'd content of *len bytes. */
+static int append_marker(char **content, size_t *len)
 {
 	static const char marker[] = " [edited]";
-	size_t len = strlen(*content);
-	char *p = realloc(*content, len + sizeof(marker));
+	char *p = realloc(*content, *len + sizeof(marker));
 
 	if (!p)
 		return TRACT_ENOMEM;
-	memcpy(p + len, marker, sizeof(marker));
+	memcpy(p + *len, marker, sizeof(marker));
 	*content = p;
+	*len += sizeof(marker) - 1;
 	return 0;
 }
 
@@ -161,10 +165,12 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	if (flat) {
 		m->role = parts.role;
 		m->name = parts.name;
+		m->name_len = parts.name_len;
 		parts.name = NULL;
-		if (edit_marker && append_marker(&parts.content) < 0)
+		if (edit_marker && append_marker(&parts.content, &parts.content_len) < 0)
 			goto oom;
 		m->content = parts.content;
+		m->content_len = parts.content_len;
 		parts.content = NULL;
 	} else if (!p) {
 		tract_warn("%s content of commit %s", payload ? "unreadable" : "missing",
@@ -173,6 +179,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		m->content = strdup("[missing content]");
 		if (!m->content)
 			goto oom;
+		m->content_len = strlen(m->content);
 	} else {
 		tract_buf scratch = TRACT_BUF_INIT;
 		rc = tract_content_message(&parts, p);
@@ -180,10 +187,12 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 			goto fail;
 		m->role = parts.role;
 		m->name = parts.name;
+		m->name_len = parts.name_len;
 		parts.name = NULL;
-		if (edit_marker && append_marker(&parts.content) < 0)
+		if (edit_marker && append_marker(&parts.content, &parts.content_len) < 0)
 			goto oom;
 		m->content = parts.content;
+		m->content_len = parts.content_len;
 		parts.content = NULL;
 		/* Which text the stored count was taken from. */
 		if (reuse_counts && !edit_marker &&
@@ -201,12 +210,12 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	    tract_content_count_reusable(count_kind, parts.kind))
 		n = source->token_count;
 	else
-		n = count_str(t, m->content);
+		n = tract_count(t, m->content, m->content_len);
 	if (n < 0)
 		goto count_fail;
 	m->tokens += n;
 	if (m->name) {
-		n = count_str(t, m->name);
+		n = tract_count(t, m->name, m->name_len);
 		if (n < 0)
 			goto count_fail;
 		m->tokens += n + 1;

@@ -19,6 +19,8 @@ static int put_str(tract_buf *b, const char *s)
 	return tract_json_escape(b, s, strlen(s), 0);
 }
 
+/* Content and name by length: a U+0000 in them is a 0x00 byte, which
+ * tract_json_escape() writes "\u0000". */
 static int put_message(tract_buf *b, const tract_msg *m, const char *role)
 {
 	int rc = 0;
@@ -26,10 +28,10 @@ static int put_message(tract_buf *b, const tract_msg *m, const char *role)
 	rc |= tract_buf_puts(b, "{\"role\": ");
 	rc |= put_str(b, role ? role : m->role);
 	rc |= tract_buf_puts(b, ", \"content\": ");
-	rc |= put_str(b, m->content);
+	rc |= tract_json_escape(b, m->content, m->content_len, 0);
 	if (m->name && !role) {
 		rc |= tract_buf_puts(b, ", \"name\": ");
-		rc |= put_str(b, m->name);
+		rc |= tract_json_escape(b, m->name, m->name_len, 0);
 	}
 	rc |= tract_buf_putc(b, '}');
 	return rc;
@@ -88,14 +90,15 @@ static int render_anthropic(tract_buf *b, const tract_context *c)
 	int rc = 0;
 
 	for (i = 0; i < c->count; i++) {
-		if (strcmp(tract_context_msg(c, i)->role, "system") != 0)
+		const tract_msg *m = tract_context_msg(c, i);
+		if (strcmp(m->role, "system") != 0)
 			continue;
 		if (sys.len)
 			rc |= tract_buf_puts(&sys, "\n\n");
-		rc |= tract_buf_puts(&sys, tract_context_msg(c, i)->content);
+		rc |= tract_buf_put(&sys, m->content, m->content_len);
 	}
 	rc |= tract_buf_puts(b, "{\"system\": ");
-	rc |= put_str(b, sys.ptr ? sys.ptr : "");
+	rc |= tract_json_escape(b, sys.ptr ? sys.ptr : "", sys.len, 0);
 	rc |= tract_buf_puts(b, ", \"messages\": [");
 	for (i = 0; i < c->count; i++) {
 		const char *role = tract_context_msg(c, i)->role;
@@ -111,6 +114,7 @@ static int render_anthropic(tract_buf *b, const tract_context *c)
 	return rc;
 }
 
+/* The text as it is: a U+0000 is written as the 0x00 byte it is. */
 static int render_text(tract_buf *b, const tract_context *c)
 {
 	size_t i;
@@ -120,10 +124,14 @@ static int render_text(tract_buf *b, const tract_context *c)
 		const tract_msg *m = tract_context_msg(c, i);
 		if (i)
 			rc |= tract_buf_putc(b, '\n');
-		if (m->name)
-			rc |= tract_buf_printf(b, "[%s %s]\n%s\n", m->role, m->name, m->content);
-		else
-			rc |= tract_buf_printf(b, "[%s]\n%s\n", m->role, m->content);
+		rc |= tract_buf_printf(b, "[%s", m->role);
+		if (m->name) {
+			rc |= tract_buf_putc(b, ' ');
+			rc |= tract_buf_put(b, m->name, m->name_len);
+		}
+		rc |= tract_buf_puts(b, "]\n");
+		rc |= tract_buf_put(b, m->content, m->content_len);
+		rc |= tract_buf_putc(b, '\n');
 	}
 	return rc;
 }
@@ -155,9 +163,16 @@ int tract_format_parse(tract_format *out, const char *name)
 
 int tract_context_render(char **out, const tract_context *c, tract_format fmt)
 {
+	return tract_context_render_n(out, NULL, c, fmt);
+}
+
+int tract_context_render_n(char **out, size_t *len, const tract_context *c, tract_format fmt)
+{
 	tract_buf b = TRACT_BUF_INIT;
 	int rc;
 
+	if (len)
+		*len = 0;
 	if (!out)
 		return tract_error_set(TRACT_EINVAL, "tract_context_render: out is NULL");
 	*out = NULL;
@@ -174,6 +189,8 @@ int tract_context_render(char **out, const tract_context *c, tract_format fmt)
 		tract_buf_dispose(&b);
 		return tract_error_oom();
 	}
+	if (len)
+		*len = b.len;
 	*out = tract_buf_detach(&b);
 	return *out ? 0 : tract_error_oom();
 }

@@ -574,6 +574,27 @@ if "$TRACT" tokens --encoding o200k_base "$TMP/t.txt" >/dev/null 2>&1; then
 	done
 	expect_ok "compile --json source" compile --json
 	jtrue "compile token_source is exact" 'd["token_source"] == "tiktoken:o200k_base"'
+	# U+0000 is a character: tiktoken counts a NUL byte like any other
+	# ("a\0b": 3 tokens in both encodings; the longer text 12 and 13).
+	printf 'a\0b' >"$TMP/nul.txt"
+	expect_ok "tokens NUL byte" tokens "$TMP/nul.txt"
+	eq "tokens counts a NUL byte (o200k_base)" "$OUT" 3
+	printf 'a\0b\0\0c 123\0 \0\n\0' >"$TMP/nul2.txt"
+	STDIN=$TMP/nul2.txt expect_ok "tokens NUL bytes stdin" tokens --encoding o200k_base
+	eq "tokens counts NUL bytes (o200k_base)" "$OUT" 12
+	expect_ok "tokens NUL bytes cl100k_base" tokens --encoding cl100k_base --json "$TMP/nul2.txt"
+	jtrue "tokens counts NUL bytes (cl100k_base)" 'd["token_count"] == 13'
+	printf 'a\0\xff' >"$TMP/nulbad.txt"
+	expect_fail "tokens NUL byte and invalid UTF-8" tokens "$TMP/nulbad.txt"
+	# A text holding U+0000 ("\u0000" in --json) commits and compiles.
+	expect_ok "nul store" --db "$TMP/nul.db" init
+	run --db "$TMP/nul.db" commit instruction --json '{"text": "a\u0000b"}'
+	eq "commit a text holding U+0000" "$RC" 0
+	expect_ok "compile --json U+0000" --db "$TMP/nul.db" compile --json
+	contains "compile --json writes \\u0000" "$OUT" '"content": "a\u0000b"'
+	jtrue "compile --json U+0000" 'd["messages"] == [{"role": "system", "content": "a\x00b"}]' \
+		"U+0000 counted as tiktoken does" 'd["token_count"] == 3 + 3 + 1 + 3'
+	expect_ok "fsck U+0000" --db "$TMP/nul.db" fsck
 else
 	bad "no o200k_base table in the build tree: build with scripts/build.sh, or run scripts/fetch-encodings.sh BUILDDIR/data/encodings"
 fi

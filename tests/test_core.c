@@ -223,11 +223,10 @@ static void test_content_validation_errors(void **state)
 		       "must contain only strings");
 	expect_invalid(f, "{\"content_type\":\"session\",\"session_type\":\"end\",\"summary\":\"s\",\"next_steps\":\"x\"}",
 		       "must be an array of strings");
-	/* Malformed JSON, invalid UTF-8, NUL escapes. */
+	/* Malformed JSON, invalid UTF-8 (a raw C0 80 too: U+0000 is "\u0000"). */
 	expect_invalid(f, "{\"content_type\":\"instruction\",\"text\":\"x\"", "Content validation failed");
 	expect_invalid(f, "{\"content_type\":\"instruction\",\"text\":\"\xff\"}", "UTF-8");
-	expect_invalid(f, "{\"content_type\":\"instruction\",\"text\":\"a\\u0000b\"}",
-		       "Content validation failed");
+	expect_invalid(f, "{\"content_type\":\"instruction\",\"text\":\"a\xc0\x80" "b\"}", "UTF-8");
 	expect_invalid(f, "", "Content validation failed");
 	fx_free(f);
 }

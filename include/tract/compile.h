@@ -45,8 +45,19 @@ TRACT_EXTERN(void) tract_context_free(tract_context *ctx);
 
 TRACT_EXTERN(size_t) tract_context_count(const tract_context *ctx);
 TRACT_EXTERN(const char *) tract_context_role(const tract_context *ctx, size_t i);
+/**
+ * Content of message i: tract_context_content_len() bytes of UTF-8 and a
+ * NUL after them. A text may hold U+0000 (JSON allows it; the reference
+ * stores such texts), which is a 0x00 byte here: used as a C string the
+ * content ends at the first one, so callers that need all of it use the
+ * length. The same goes for the name.
+ */
 TRACT_EXTERN(const char *) tract_context_content(const tract_context *ctx, size_t i);
+/** Length in bytes of message i's content (0 when i is out of range). */
+TRACT_EXTERN(size_t) tract_context_content_len(const tract_context *ctx, size_t i);
 TRACT_EXTERN(const char *) tract_context_name(const tract_context *ctx, size_t i); /**< or NULL */
+/** Length in bytes of message i's name (0 when it has none). */
+TRACT_EXTERN(size_t) tract_context_name_len(const tract_context *ctx, size_t i);
 TRACT_EXTERN(const char *) tract_context_commit_hash(const tract_context *ctx, size_t i);
 /** Generation config of message i as JSON ("{}" when none). */
 TRACT_EXTERN(const char *) tract_context_generation_config(const tract_context *ctx, size_t i);
@@ -69,6 +80,13 @@ typedef enum {
 
 /** Render a context; release *out with tract_string_free(). */
 TRACT_EXTERN(int) tract_context_render(char **out, const tract_context *ctx, tract_format fmt);
+/**
+ * The same, with the rendering's length in *len (may be NULL). The JSON
+ * renderings write U+0000 as "\u0000"; TRACT_FORMAT_TEXT writes it as the
+ * 0x00 byte it is, so a text rendering is all there only up to *len.
+ */
+TRACT_EXTERN(int) tract_context_render_n(char **out, size_t *len, const tract_context *ctx,
+					 tract_format fmt);
 
 /** "json", "openai", "anthropic", "text" <-> enum (parse: TRACT_EINVAL
  *  when unknown). */

@@ -771,6 +771,36 @@ static void add_small(builder *bd)
 }
 
 /*
+ * U+0000 is a character: the reference stores texts holding it and tiktoken
+ * counts the NUL byte (its own token, or merged: "\0\0\0" is two in
+ * o200k_base). Lengths are given, since the texts hold NUL bytes.
+ */
+static void add_nul(builder *bd)
+{
+	/* clang-format off */
+	static const struct {
+		const char *s;
+		size_t len;
+	} texts[] = {
+#define NUL_TEXT(lit) {lit, sizeof(lit) - 1}
+		NUL_TEXT("\0"), NUL_TEXT("\0\0\0"), NUL_TEXT("a\0b"), NUL_TEXT("hello\0world"),
+		NUL_TEXT(" \0 \0\n\0\t"), NUL_TEXT("123\0" "456 \0" "7"),
+		NUL_TEXT("it's\0's \0'll"), NUL_TEXT("\xc3\xa9\0\xe4\xb8\xad\0\xf0\x9f\x98\x80\0"),
+		NUL_TEXT("a\0b\0\0c 123\0 \0\n\0"), NUL_TEXT("<|endoftext|>\0<|endoftext|>"),
+#undef NUL_TEXT
+	};
+	/* clang-format on */
+	size_t i;
+
+	for (i = 0; i < NELEM(texts); i++) {
+		pc_buf b = {0};
+
+		pc_buf_add(&b, texts[i].s, texts[i].len);
+		add_text(bd, "nul", 0, &b);
+	}
+}
+
+/*
  * \s and \S of the patterns mean Unicode White_Space exactly. Each of these
  * code points goes into a few contexts: the White_Space ones, and near
  * misses that are not White_Space (U+180E, which PCRE2's \s matches; the
@@ -1055,6 +1085,7 @@ int pc_build(pc_corpus *c, uint64_t seed, size_t n_random)
 	add_whitespace(&bd);
 	add_digits(&bd, &r);
 	add_small(&bd);
+	add_nul(&bd);
 	add_white_space(&bd);
 	add_long(&bd, &r);
 	add_random(&bd, &r, n_random);
