@@ -420,6 +420,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	tract_context *ctx = NULL;
 	tract_store *store;
 	char *out = NULL;
+	size_t len = 0;
 	tract *t;
 
 	cli_getopt_reset(cli, argv);
@@ -478,11 +479,11 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	if (tract_context_compile(
 	        &ctx, t,
 	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
-	    tract_context_render(&out, ctx, fmt) != 0) {
+	    tract_context_render_n(&out, &len, ctx, fmt) != 0) {
 		rc = cli_fail_lib();
 	} else if (fmt == TRACT_FORMAT_TEXT) {
-		size_t len = strlen(out);
-		fputs(out, stdout);
+		/* The text rendering holds U+0000 as a raw byte: write it all. */
+		fwrite(out, 1, len, stdout);
 		if (len && out[len - 1] != '\n')
 			putchar('\n');
 	} else {

@@ -595,6 +595,12 @@ if "$TRACT" tokens --encoding o200k_base "$TMP/t.txt" >/dev/null 2>&1; then
 	jtrue "compile --json U+0000" 'd["messages"] == [{"role": "system", "content": "a\x00b"}]' \
 		"U+0000 counted as tiktoken does" 'd["token_count"] == 3 + 3 + 1 + 3'
 	expect_ok "fsck U+0000" --db "$TMP/nul.db" fsck
+	# The text rendering writes U+0000 as the raw byte, the whole text.
+	expect_ok "compile text U+0000" --db "$TMP/nul.db" compile
+	printf '[system]\na\0b\n' >"$TMP/nulwant.txt"
+	if cmp -s "$TMP/out" "$TMP/nulwant.txt"; then ok; else
+		bad "compile text U+0000: got [$(od -c "$TMP/out" | head -3)]"
+	fi
 else
 	bad "no o200k_base table in the build tree: build with scripts/build.sh, or run scripts/fetch-encodings.sh BUILDDIR/data/encodings"
 fi
