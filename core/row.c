@@ -124,6 +124,11 @@ tract_commit *tract_commit_from_row(tract_row *r)
 	return c;
 }
 
+tract_row *tract_commit_row_of(tract_commit *c)
+{
+	return &c->row;
+}
+
 void tract_commit_free(tract_commit *c)
 {
 	if (!c)
