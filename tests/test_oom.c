@@ -44,6 +44,8 @@
  * own generation config, an annotation) so every N of every operation is
  * swept; no stride. Single-threaded: the hooks take no lock.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,6 +87,7 @@ static struct {
 	int persistent;  /* and every one after it */
 	long failed;     /* allocations failed */
 	unsigned long seq; /* every allocation, for the live table */
+	void *fail_caller; /* where the (first) failed allocation was made */
 } hk;
 
 /* Live pointers allocated through the hooks: address -> sequence number. */
@@ -154,18 +157,21 @@ static size_t live_since(unsigned long since, int print)
 	return n;
 }
 
-static int hook_fail(void)
+static int hook_fail_at(void *caller)
 {
 	if (!hk.counting)
 		return 0;
 	hk.count++;
 	if (hk.fail_at > 0 &&
 	    (hk.count == hk.fail_at || (hk.persistent && hk.count > hk.fail_at))) {
-		hk.failed++;
+		if (!hk.failed++)
+			hk.fail_caller = caller;
 		return 1;
 	}
 	return 0;
 }
+
+#define hook_fail() hook_fail_at(__builtin_return_address(0))
 
 void *__wrap_malloc(size_t n)
 {
@@ -579,7 +585,35 @@ static int run_annotate(env *e)
 
 static int run_log(env *e)
 {
-	return tract_log_list(&e->log, e->t, NULL);
+	tract_buf b = TRACT_BUF_INIT;
+	size_t i;
+	int rc = tract_log_list(&e->log, e->t, NULL);
+
+	/* and each commit as `log --json` prints it */
+	for (i = 0; rc == 0 && i < e->log->count; i++) {
+		char *json = NULL;
+		rc = tract_commit_to_json(&json, e->log->items[i]);
+		if (rc == 0 && tract_buf_printf(&b, "%s\n", json) < 0)
+			rc = tract_error_oom();
+		tract_string_free(json);
+	}
+	if (rc == 0)
+		e->text = tract_buf_detach(&b);
+	tract_buf_dispose(&b);
+	return rc;
+}
+
+static int run_config_query(env *e)
+{
+	return tract_config_query(&e->log, e->t, "temperature", ">", "0.3");
+}
+
+static void check_config_query(env *e)
+{
+	assert_non_null(e->log);
+	assert_int_equal(e->log->count, 1);
+	assert_string_equal(tract_commit_generation_config(e->log->items[0]),
+			    "{\"temperature\": 0.5, \"model\": \"m1\"}");
 }
 
 static int run_fsck(env *e)
@@ -614,16 +648,46 @@ static void check_fsck(env *e)
 	assert_int_equal(e->report->errors, 0);
 }
 
+/* The rendering a fresh handle gives (format JSON). */
+static char *fresh_render(void)
+{
+	tract_store *s = NULL;
+	tract *t = NULL;
+	tract_context *ctx = NULL;
+	char *text = NULL;
+
+	CHECK(tract_store_open(&s, work_uri, 0));
+	CHECK(tract_open(&t, s, TRACT_ID, NULL));
+	CHECK(tract_context_compile(&ctx, t, NULL));
+	CHECK(tract_context_render(&text, ctx, TRACT_FORMAT_JSON));
+	tract_context_free(ctx);
+	tract_free(t);
+	tract_store_free(s);
+	return text;
+}
+
 static void check_log(env *e)
 {
 	assert_non_null(e->log);
 	assert_int_equal(e->log->count, 6);
+	assert_non_null(e->text);
+	assert_non_null(strstr(e->text, "\"generation_config\": {\"temperature\": 0.5, "
+					"\"model\": \"m1\"}"));
+	assert_non_null(strstr(e->text, "\"metadata\": null"));
 }
 
 static void check_compile(env *e)
 {
+	char *want;
+
 	assert_non_null(e->ctx);
 	assert_true(tract_context_count(e->ctx) >= 5);
+	if (!e->text)
+		return;
+	want = fresh_render();
+	if (strcmp(want, e->text) != 0)
+		fail_msg("compile: rendering differs\n--- want\n%s\n--- got\n%s", want, e->text);
+	tract_string_free(want);
 }
 
 static void check_commit(env *e)
@@ -655,6 +719,7 @@ static const op ops[] = {
 	{"compile (at commit)", 1, 1, NULL, run_compile_at, 0, NULL},
 	{"annotate", 1, 1, NULL, run_annotate, 1, NULL},
 	{"log", 1, 1, NULL, run_log, 0, check_log},
+	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},
 	{"fsck", 1, 0, NULL, run_fsck, 0, check_fsck},
 	{"clone", 0, 0, NULL, run_clone, 1, check_clone},
 };
@@ -730,6 +795,14 @@ static sweep_result sweep(const op *o, int persistent)
 		if (rc == 0) {
 			/* survived: it must have done its job */
 			r.survived++;
+			if (getenv("TRACT_OOM_VERBOSE")) {
+				Dl_info info;
+				if (dladdr(hk.fail_caller, &info) && info.dli_fbase)
+					fprintf(stderr, "%s: survived allocation %ld (from %s+%#lx)\n",
+						o->name, n, info.dli_fname,
+						(unsigned long)((char *)hk.fail_caller -
+								(char *)info.dli_fbase));
+			}
 			if (o->check)
 				o->check(&e);
 			out_free(&e);
@@ -746,7 +819,7 @@ static sweep_result sweep(const op *o, int persistent)
 					 tract_error_name(tract_error_last()->code),
 					 tract_error_last()->message);
 			out_free(&e);
-			if (o == &ops[1] || o == &ops[13])
+			if (o->run == run_store_create || o->run == run_clone)
 				assert_false(file_exists(new_path));
 			/* the same handles see the store as it was */
 			got = describe_env(&e, 1);
