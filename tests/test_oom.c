@@ -548,6 +548,36 @@ static int run_commit_edit(env *e)
 	return tract_commit_create_instruction(&e->commit, e->t, "You are very terse.", &o);
 }
 
+/* A cached snapshot at HEAD: a commit derives the next one from it. */
+static void prep_warm(env *e)
+{
+	tract_context *ctx = NULL;
+
+	CHECK(tract_context_compile(&ctx, e->t, NULL));
+	tract_context_free(ctx);
+}
+
+/* A budget (warn only): the commit compiles HEAD when nothing is cached. */
+static void prep_budget(env *e)
+{
+	CHECK(tract_budget_set(e->t, 100000, TRACT_BUDGET_REJECT, NULL, NULL, 0));
+}
+
+static int run_list_tracts(env *e)
+{
+	tract_info_list *l = NULL;
+	int rc = tract_store_list_tracts(&l, e->s);
+
+	if (rc == 0) {
+		assert_int_equal(l->count, 1);
+		assert_string_equal(l->items[0].display_name, "OOM sweep");
+		assert_int_equal(l->items[0].head != NULL, 1);
+		assert_string_equal(l->items[0].branch, "main");
+	}
+	tract_info_list_free(l);
+	return rc;
+}
+
 static void prep_compile_warm(env *e)
 {
 	tract_context *ctx = NULL;
@@ -712,8 +742,12 @@ static const op ops[] = {
 	{"tract open", 1, 0, NULL, run_tract_open, 0, check_tract},
 	{"tract open (discovery)", 1, 0, NULL, run_tract_discover, 0, check_tract},
 	{"tract create", 1, 0, NULL, run_tract_create, 1, check_tract},
+	{"list tracts", 1, 0, NULL, run_list_tracts, 0, NULL},
 	{"commit", 1, 1, NULL, run_commit, 1, check_commit},
 	{"commit (edit)", 1, 1, NULL, run_commit_edit, 1, check_commit},
+	{"commit (cached parent)", 1, 1, prep_warm, run_commit, 1, check_commit},
+	{"commit (edit, cached)", 1, 1, prep_warm, run_commit_edit, 1, check_commit},
+	{"commit (budget)", 1, 1, prep_budget, run_commit, 1, check_commit},
 	{"compile (cold)", 1, 1, NULL, run_compile, 0, check_compile},
 	{"compile (incremental)", 1, 1, prep_compile_warm, run_compile, 0, check_compile},
 	{"compile (at commit)", 1, 1, NULL, run_compile_at, 0, NULL},
@@ -892,7 +926,9 @@ int main(void)
 
 	cJSON_InitHooks(&hooks);
 	tract_warning_hook_set(silence, NULL);
-	snprintf(dir, sizeof(dir), "/tmp/tract-oom-XXXXXX");
+	/* tmpfs when there is one: clone's sweep creates a store per N */
+	snprintf(dir, sizeof(dir), "%s/tract-oom-XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(template_path, sizeof(template_path), "%s/template.db", dir);
