@@ -427,6 +427,7 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 	tract_commit_options defaults = TRACT_COMMIT_OPTIONS_INIT;
 	prepared_content p;
 	commit_attempt a;
+	tract_commit *result = NULL;
 	int rc, tries;
 
 	if (out)
@@ -444,6 +445,17 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 	rc = prepare_content(&p, t, content_json, opts);
 	if (rc < 0)
 		return rc;
+	/* The commit object is allocated before anything is written: once
+	 * the transaction commits, the call cannot fail. */
+	if (out) {
+		tract_row empty;
+		memset(&empty, 0, sizeof(empty));
+		result = tract_commit_from_row(&empty);
+		if (!result) {
+			rc = tract_error_oom();
+			goto done;
+		}
+	}
 	/* A lost compare-and-swap is retried on the new head (backoff());
 	 * inside a batch it cannot be. */
 	for (tries = 0;; tries++) {
@@ -476,13 +488,14 @@ int tract_commit_create(tract_commit **out, tract *t, const char *content_json,
 		tract_context_free(a.snap);
 	}
 	if (out) {
-		*out = tract_commit_from_row(&a.row);
-		if (!*out)
-			rc = tract_error_oom();
+		*tract_commit_row_of(result) = a.row;
+		*out = result;
+		result = NULL;
 	} else {
 		tract_row_dispose(&a.row);
 	}
 done:
+	tract_commit_free(result);
 	prepared_dispose(&p);
 	return rc;
 }

@@ -106,10 +106,14 @@ static int query_cb(const tract_commit_row *row, void *payload)
 	size_t i;
 	int rc = 0, match;
 
-	if (!row->generation_config_json ||
-	    tract_json_parse(&cfg, row->generation_config_json,
-			     strlen(row->generation_config_json), TRACT_JSON_NONFINITE_TO_NULL,
-			     err, sizeof(err)) < 0)
+	if (!row->generation_config_json)
+		return 0;
+	rc = tract_json_parse(&cfg, row->generation_config_json,
+			      strlen(row->generation_config_json), TRACT_JSON_NONFINITE_TO_NULL,
+			      err, sizeof(err));
+	if (rc == TRACT_ENOMEM)
+		return rc; /* not an unreadable config: the query fails */
+	if (rc < 0)
 		return 0;
 	v = cfg;
 	for (i = 0; v && i < q->depth; i++)

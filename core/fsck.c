@@ -55,6 +55,7 @@ typedef struct {
 	char **parents;
 	size_t n_parents;
 	int in_sources;
+	int err; /* a lookup failed (not "not found"): fsck fails with it */
 } fsck_ctx;
 
 static int blob_cb(const tract_blob_row *row, void *payload)
@@ -64,9 +65,13 @@ static int blob_cb(const tract_blob_row *row, void *payload)
 	cJSON *v = NULL;
 	char *canon, *ascii;
 	size_t len = strlen(row->payload_json);
+	int rc;
 
-	if (tract_json_parse(&v, row->payload_json, len, TRACT_JSON_NONFINITE_TO_NULL, err,
-			     sizeof(err)) < 0) {
+	rc = tract_json_parse(&v, row->payload_json, len, TRACT_JSON_NONFINITE_TO_NULL, err,
+			      sizeof(err));
+	if (rc == TRACT_ENOMEM)
+		return rc; /* not a finding about the blob */
+	if (rc < 0) {
 		add(c->p, TRACT_FSCK_ERROR, row->content_hash, "blob payload is not JSON: %s",
 		    err);
 		return 0;
@@ -127,9 +132,22 @@ static int blob_exists_cb(const tract_blob_row *row, void *payload)
 	return 0;
 }
 
+/* 1 when there, 0 when not; a failed lookup is kept in c->err (and is not
+ * reported as a missing commit). */
+static int lookup_result(fsck_ctx *c, int rc)
+{
+	if (rc == 0)
+		return 1;
+	if (rc == TRACT_ENOTFOUND)
+		return 0;
+	if (!c->err)
+		c->err = rc < 0 ? rc : TRACT_ESTORAGE;
+	return 1;
+}
+
 static int commit_exists(fsck_ctx *c, const char *hash)
 {
-	return c->s->be->commit_get(c->s->conn, NULL, hash, exists_cb, NULL) == 0;
+	return lookup_result(c, c->s->be->commit_get(c->s->conn, NULL, hash, exists_cb, NULL));
 }
 
 static int member_cb(const char *compression_id, const char *commit_hash, int64_t position,
@@ -190,7 +208,8 @@ static int commit_cb(const tract_commit_row *row, void *payload)
 		add(c->p, TRACT_FSCK_ERROR, row->commit_hash, "unknown operation value");
 		return 0;
 	}
-	if (c->s->be->blob_get(c->s->conn, row->content_hash, blob_exists_cb, NULL) != 0)
+	if (!lookup_result(c, c->s->be->blob_get(c->s->conn, row->content_hash, blob_exists_cb,
+						 NULL)))
 		add(c->p, TRACT_FSCK_ERROR, row->commit_hash, "content blob %s is missing",
 		    row->content_hash);
 	if (row->parent_hash && !commit_exists(c, row->parent_hash))
@@ -325,6 +344,8 @@ int tract_fsck_run(tract_fsck_report **out, tract_store *s)
 		rc = s->be->ref_foreach(s->conn, NULL, NULL, ref_cb, &c);
 	if (rc == 0)
 		rc = s->be->annotation_foreach(s->conn, NULL, annotation_cb, &c);
+	if (rc == 0 && c.err)
+		rc = c.err;
 	if (rc < 0)
 		rc = rc == TRACT_ENOMEM ? tract_error_oom() : tract_backend_error(s, rc, "fsck");
 	else if (p.oom)

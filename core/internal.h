@@ -142,6 +142,9 @@ void tract_row_dispose(tract_row *r);
 
 /** Wrap a row into a public commit object (takes ownership of r). */
 tract_commit *tract_commit_from_row(tract_row *r);
+/** The row inside a commit object: an operation that must not fail once it
+ *  has written allocates the object ahead (from an empty row) and fills it. */
+tract_row *tract_commit_row_of(tract_commit *c);
 
 /* ---- refs ------------------------------------------------------------------ */
 

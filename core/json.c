@@ -856,6 +856,82 @@ static int attach(json_parser *p, cJSON *item)
 	return 0;
 }
 
+/*
+ * Whether the work copy (tokens checked by lex, numbers blanked to "0") is
+ * one well-formed JSON value. cJSON returns NULL both for a syntax error
+ * and when memory runs out; this tells the two apart without allocating.
+ */
+static int structure_ok(const char *s, size_t len)
+{
+	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, NEXT, DONE } want = VALUE;
+	char stack[JSON_MAX_DEPTH + 1];
+	size_t i = 0;
+	int depth = 0;
+
+	while (i < len) {
+		char c = s[i];
+
+		if (is_ws(c)) {
+			i++;
+			continue;
+		}
+		if ((c == '}' || c == ']') &&
+		    (want == NEXT || (want == VALUE_OR_CLOSE && c == ']') ||
+		     (want == KEY_OR_CLOSE && c == '}'))) {
+			if (depth == 0 || stack[depth - 1] != (c == '}' ? '{' : '['))
+				return 0;
+			depth--;
+			want = depth ? NEXT : DONE;
+			i++;
+			continue;
+		}
+		if (want == NEXT && c == ',') {
+			want = stack[depth - 1] == '{' ? KEY : VALUE;
+			i++;
+			continue;
+		}
+		if (want == COLON) {
+			if (c != ':')
+				return 0;
+			want = VALUE;
+			i++;
+			continue;
+		}
+		if ((want == KEY || want == KEY_OR_CLOSE) && c != '"')
+			return 0;
+		if (want == NEXT || want == DONE)
+			return 0;
+		if (c == '{' || c == '[') {
+			if (depth >= JSON_MAX_DEPTH)
+				return 0;
+			stack[depth++] = c;
+			want = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+			i++;
+			continue;
+		}
+		if (c == '"') {
+			for (i++; i < len && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+			if (i >= len)
+				return 0;
+			i++;
+		} else if (c == 't' || c == 'f' || c == 'n') {
+			while (i < len && s[i] >= 'a' && s[i] <= 'z')
+				i++;
+		} else if (c == '0') {
+			i++;
+		} else {
+			return 0;
+		}
+		if (want == KEY || want == KEY_OR_CLOSE)
+			want = COLON;
+		else
+			want = depth ? NEXT : DONE;
+	}
+	return want == DONE;
+}
+
 int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, char *errbuf,
                      size_t errlen)
 {
@@ -885,6 +961,10 @@ int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, 
 	if (rc < 0)
 		goto out;
 	root = cJSON_ParseWithLengthOpts(p.work, len, &end, 0);
+	if (!root && structure_ok(p.work, len)) {
+		rc = parse_error(&p, TRACT_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (!root) {
 		rc = parse_error(&p, TRACT_EINVAL, "invalid JSON at byte %zu",
 		                 end ? (size_t)(end - p.work) : (size_t)0);

@@ -89,12 +89,14 @@ static int plain_text_payload(const cJSON *p)
 /*
  * Parse a stored payload. Most payloads compile to one of their strings,
  * for which cJSON's own parser is enough; payloads rendered as JSON need
- * the strict parser that keeps number literals. NULL when unreadable.
+ * the strict parser that keeps number literals. NULL when unreadable, or
+ * with *oom set when memory ran out.
  */
-static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
+static cJSON *parse_payload(const char *payload, char *err, size_t errlen, int *oom)
 {
 	size_t len = strlen(payload);
 	cJSON *p = cJSON_ParseWithLength(payload, len);
+	int rc;
 
 	/* cJSON strings end at NUL: "\u0000" needs the strict parser, which
 	 * keeps it as C0 80 (json.h). A raw C0 byte goes there too, so that
@@ -105,7 +107,9 @@ static cJSON *parse_payload(const char *payload, char *err, size_t errlen)
 		return p;
 	cJSON_Delete(p);
 	p = NULL;
-	if (tract_json_parse(&p, payload, len, TRACT_JSON_NONFINITE_TO_NULL, err, errlen) < 0)
+	rc = tract_json_parse(&p, payload, len, TRACT_JSON_NONFINITE_TO_NULL, err, errlen);
+	*oom = rc == TRACT_ENOMEM; /* not unreadable: the compile fails */
+	if (rc < 0)
 		return NULL;
 	if (!cJSON_IsObject(p)) {
 		cJSON_Delete(p);
@@ -138,7 +142,7 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 	cJSON *p = NULL;
 	char err[128];
 	int64_t n;
-	int rc = 0, flat = 0;
+	int rc = 0, flat = 0, oom = 0;
 
 	*out = NULL;
 	memset(&parts, 0, sizeof(parts));
@@ -160,7 +164,9 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		if (flat)
 			count_kind = parts.kind;
 		else
-			p = parse_payload(payload, err, sizeof(err));
+			p = parse_payload(payload, err, sizeof(err), &oom);
+		if (oom)
+			goto oom;
 	}
 	if (flat) {
 		m->role = parts.role;

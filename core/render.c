@@ -69,12 +69,16 @@ static int render_json(tract_buf *b, const tract_context *c)
 		const char *text = tract_context_msg(c, i)->config;
 		char err[64];
 		cJSON *cfg = NULL;
+		int prc;
 		if (i)
 			rc |= tract_buf_puts(b, ", ");
-		if (tract_json_parse(&cfg, text, strlen(text),
-				     TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) == 0) {
+		prc = tract_json_parse(&cfg, text, strlen(text), TRACT_JSON_NONFINITE_TO_NULL, err,
+				       sizeof(err));
+		if (prc == 0) {
 			rc |= tract_json_render(b, cfg, TRACT_JSON_FLAT);
 			cJSON_Delete(cfg);
+		} else if (prc == TRACT_ENOMEM) {
+			rc |= prc; /* not an unreadable config: the rendering fails */
 		} else {
 			rc |= tract_buf_puts(b, "{}");
 		}

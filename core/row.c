@@ -124,6 +124,11 @@ tract_commit *tract_commit_from_row(tract_row *r)
 	return c;
 }
 
+tract_row *tract_commit_row_of(tract_commit *c)
+{
+	return &c->row;
+}
+
 void tract_commit_free(tract_commit *c)
 {
 	if (!c)
@@ -203,7 +208,10 @@ static int put_json_column(tract_buf *b, const char *json)
 
 	if (!json)
 		return tract_buf_puts(b, "null");
-	if (tract_json_parse(&v, json, strlen(json), 0, err, sizeof(err)) < 0)
+	rc = tract_json_parse(&v, json, strlen(json), 0, err, sizeof(err));
+	if (rc == TRACT_ENOMEM)
+		return rc;
+	if (rc < 0)
 		return put_json_str(b, json);
 	rc = tract_json_render(b, v, TRACT_JSON_FLAT);
 	cJSON_Delete(v);
