@@ -295,7 +295,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		if (json) {
 			char *doc = NULL;
 			rc = cli_print_json_result(
-			    tract_commit_to_json_ext(&doc, commit, TRACT_COMMIT_JSON_SHOW), &doc);
+			    tract_commit_to_json(&doc, commit, TRACT_COMMIT_JSON_SHOW), &doc);
 		} else {
 			show_human(cli, t, commit);
 			rc = CLI_OK;

@@ -9,7 +9,7 @@
 #include "internal.h"
 #include "json.h"
 
-int tract_commit_to_json_ext(char **out, const tract_commit *c, unsigned int flags)
+int tract_commit_to_json(char **out, const tract_commit *c, unsigned int flags)
 {
 	tract_buf b = TRACT_BUF_INIT;
 	const char *content;
@@ -18,14 +18,14 @@ int tract_commit_to_json_ext(char **out, const tract_commit *c, unsigned int fla
 	int rc;
 
 	if (!out)
-		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json_ext: out is NULL");
+		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json: out is NULL");
 	*out = NULL;
 	if (!c)
-		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json_ext: commit is NULL");
+		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json: commit is NULL");
 	if (flags & ~(unsigned int)TRACT_COMMIT_JSON_SHOW)
-		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json_ext: unknown flags %#x",
+		return tract_error_set(TRACT_EINVAL, "tract_commit_to_json: unknown flags %#x",
 				       flags);
-	rc = tract_commit_to_json(&base, c);
+	rc = tract_commit_json_base(&base, c);
 	if (rc < 0)
 		return rc;
 	/* the object without its closing brace, then the members asked for */
@@ -75,7 +75,7 @@ int tract_commit_list_to_json(char **out, const tract_commit_list *list, unsigne
 		goto done;
 	}
 	for (size_t i = 0; i < list->count; i++) {
-		rc = tract_commit_to_json_ext(&item, list->items[i], flags);
+		rc = tract_commit_to_json(&item, list->items[i], flags);
 		if (rc < 0)
 			goto done;
 		if ((i && tract_buf_putc(&b, ',')) || tract_buf_puts(&b, item)) {

@@ -146,6 +146,10 @@ tract_commit *tract_commit_from_row(tract_row *r);
  *  has written allocates the object ahead (from an empty row) and fills it. */
 tract_row *tract_commit_row_of(tract_commit *c);
 
+/** The log --json object of a commit (row.c); tract_commit_to_json()
+ *  (commit_view.c) adds the members its flags ask for. */
+int tract_commit_json_base(char **out, const tract_commit *c);
+
 /* ---- refs ------------------------------------------------------------------ */
 
 typedef struct {

@@ -218,7 +218,7 @@ static int put_json_column(tract_buf *b, const char *json)
 	return rc;
 }
 
-int tract_commit_to_json(char **out, const tract_commit *c)
+int tract_commit_json_base(char **out, const tract_commit *c)
 {
 	tract_buf b = TRACT_BUF_INIT;
 	char when[48];

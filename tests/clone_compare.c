@@ -322,7 +322,7 @@ static char *log_text(tract *t)
 		CHECK_OK(tract_log_list(&l, t, NULL));
 		for (i = 0; i < l->count; i++) {
 			char *j = NULL;
-			CHECK_OK(tract_commit_to_json(&j, l->items[i]));
+			CHECK_OK(tract_commit_to_json(&j, l->items[i], 0));
 			assert_int_equal(tract_buf_printf(&b, "%s\n", j), 0);
 			tract_string_free(j);
 		}

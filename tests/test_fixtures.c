@@ -656,7 +656,7 @@ static void check_log_entry(const char *what, const tract_commit *c, const cJSON
 	check_json_value(w, tract_commit_generation_config(c), jget(e, "generation_config"));
 
 	/* The CLI's JSON object has the same members and values. */
-	CHECK_RC(tract_commit_to_json(&json, c));
+	CHECK_RC(tract_commit_to_json(&json, c, 0));
 	parsed = cJSON_Parse(json);
 	CHECK(parsed != NULL, "%s: tract_commit_to_json gave invalid JSON: %s", what, json);
 	cJSON_ArrayForEach(m, e)

@@ -734,7 +734,7 @@ static int run_log(env *e)
 	/* and each commit as `log --json` prints it */
 	for (i = 0; rc == 0 && i < e->log->count; i++) {
 		char *json = NULL;
-		rc = tract_commit_to_json(&json, e->log->items[i]);
+		rc = tract_commit_to_json(&json, e->log->items[i], 0);
 		if (rc == 0 && tract_buf_printf(&b, "%s\n", json) < 0)
 			rc = tract_error_oom();
 		tract_string_free(json);

@@ -88,15 +88,7 @@ TRACT_EXTERN(const char *) tract_commit_content(const tract_commit *c);
 TRACT_EXTERN(size_t) tract_commit_extra_parent_count(const tract_commit *c);
 TRACT_EXTERN(const char *) tract_commit_extra_parent(const tract_commit *c, size_t i);
 
-/**
- * The commit as the JSON object of CLI.md's `log --json` (commit_hash,
- * parent_hash, content_type, operation, response_to, message,
- * token_count, created_at, metadata, generation_config, plus tract_id and
- * content_hash). Release with tract_string_free().
- */
-TRACT_EXTERN(int) tract_commit_to_json(char **out, const tract_commit *c);
-
-/** Flags of tract_commit_to_json_ext() and tract_commit_list_to_json(). */
+/** Flags of tract_commit_to_json() and tract_commit_list_to_json(). */
 enum {
 	/** Add "merge_parents": [hash...] when the commit has any. */
 	TRACT_COMMIT_JSON_MERGE_PARENTS = 1u << 0,
@@ -107,11 +99,14 @@ enum {
 };
 
 /**
- * tract_commit_to_json() plus the members flags asks for, in the order
- * merge_parents, content (flags 0: the same object). Release *out with
+ * The commit as a JSON object. flags 0: the object of CLI.md's `log
+ * --json` (commit_hash, parent_hash, content_type, operation,
+ * response_to, message, token_count, created_at, metadata,
+ * generation_config, plus tract_id and content_hash); the flags add
+ * members, in the order merge_parents, content. Release *out with
  * tract_string_free().
  */
-TRACT_EXTERN(int) tract_commit_to_json_ext(char **out, const tract_commit *c, unsigned int flags);
+TRACT_EXTERN(int) tract_commit_to_json(char **out, const tract_commit *c, unsigned int flags);
 
 /**
  * One line previewing a commit, as `log --oneline` prints it: the first
@@ -131,7 +126,7 @@ typedef struct {
 TRACT_EXTERN(void) tract_commit_list_free(tract_commit_list *list);
 
 /**
- * A JSON array of the commits' tract_commit_to_json_ext() objects (flags 0:
+ * A JSON array of the commits' tract_commit_to_json() objects (flags 0:
  * CLI.md's `log --json`). Release *out with tract_string_free().
  */
 TRACT_EXTERN(int) tract_commit_list_to_json(char **out, const tract_commit_list *list,
