@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "tract/common.h"
 
 int tract_buf_grow(tract_buf *b, size_t extra)
@@ -103,4 +104,15 @@ void tract_buf_dispose(tract_buf *b)
 	free(b->ptr);
 	b->ptr = NULL;
 	b->len = b->cap = 0;
+}
+
+int tract_buf_finish(char **out, tract_buf *b, int rc)
+{
+	if (rc == 0)
+		*out = tract_buf_detach(b);
+	if (rc || !*out) {
+		tract_buf_dispose(b);
+		return tract_error_oom();
+	}
+	return 0;
 }

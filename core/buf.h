@@ -25,6 +25,10 @@ int tract_buf_vprintf(tract_buf *b, const char *fmt, va_list ap);
 /** Give up ownership of the string (never NULL on success: "" for empty). */
 char *tract_buf_detach(tract_buf *b);
 void tract_buf_clear(tract_buf *b);
+/** Hand b's text to *out when rc is 0 (building it went well); otherwise,
+ *  or when the text cannot be had, release b and return TRACT_ENOMEM with
+ *  the error set. */
+int tract_buf_finish(char **out, tract_buf *b, int rc);
 void tract_buf_dispose(tract_buf *b);
 
 #endif

@@ -36,18 +36,6 @@ static int put_str_member(tract_buf *b, const char *key, const char *s)
 	return put_key(b, key) | put_str(b, s);
 }
 
-/* Hand the text over, or report running out of memory on the way. */
-static int finish(char **out, tract_buf *b, int rc)
-{
-	if (rc == 0)
-		*out = tract_buf_detach(b);
-	if (rc || !*out) {
-		tract_buf_dispose(b);
-		return tract_error_oom();
-	}
-	return 0;
-}
-
 int tract_status_to_json(char **out, const tract_status *st)
 {
 	tract_buf b = TRACT_BUF_INIT;
@@ -71,7 +59,7 @@ int tract_status_to_json(char **out, const tract_status *st)
 	else
 		rc |= put_str_member(&b, "max_tokens", NULL);
 	rc |= tract_buf_putc(&b, '}');
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }
 
 int tract_info_list_to_json(char **out, const tract_info_list *list)
@@ -104,7 +92,7 @@ int tract_info_list_to_json(char **out, const tract_info_list *list)
 		rc |= tract_buf_putc(&b, '}');
 	}
 	rc |= tract_buf_putc(&b, ']');
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }
 
 static const char *severity_name(tract_fsck_severity s)
@@ -140,7 +128,7 @@ int tract_fsck_report_to_json(char **out, const tract_fsck_report *report)
 	*out = NULL;
 	if (!report || (report->count && !report->problems))
 		return tract_error_set(TRACT_EINVAL, "tract_fsck_report_to_json: report is NULL");
-	return finish(out, &b, put_fsck(&b, report));
+	return tract_buf_finish(out, &b, put_fsck(&b, report));
 }
 
 int tract_plugin_info_list_to_json(char **out, const tract_plugin_info_list *list)
@@ -167,7 +155,7 @@ int tract_plugin_info_list_to_json(char **out, const tract_plugin_info_list *lis
 		rc |= tract_buf_putc(&b, '}');
 	}
 	rc |= tract_buf_putc(&b, ']');
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }
 
 int tract_clone_stats_to_json(char **out, const tract_clone_stats *st, const char *source,
@@ -213,5 +201,5 @@ int tract_clone_stats_to_json(char **out, const tract_clone_stats *st, const cha
 	else
 		rc |= tract_buf_puts(&b, "null");
 	rc |= tract_buf_putc(&b, '}');
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }

@@ -11,7 +11,6 @@
 
 #define ELLIPSIS "\xE2\x80\xA6" /* … */
 
-static int finish(char **out, tract_buf *b, int rc);
 
 int tract_utf8_check(const char *s, size_t len)
 {
@@ -150,7 +149,7 @@ int tract_json_object_pairs(char **out, const char *json)
 		free(v);
 	}
 	cJSON_Delete(obj);
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }
 
 /* ---- one-line texts ------------------------------------------------------- */
@@ -193,18 +192,6 @@ static int cut(tract_buf *b, size_t max)
 	return tract_buf_puts(b, ELLIPSIS);
 }
 
-/* *out = b's text (or TRACT_ENOMEM when rc says building it failed). */
-static int finish(char **out, tract_buf *b, int rc)
-{
-	if (rc == 0)
-		*out = tract_buf_detach(b);
-	if (rc || !*out) {
-		tract_buf_dispose(b);
-		return tract_error_oom();
-	}
-	return 0;
-}
-
 int tract_text_first_line(char **out, const char *text)
 {
 	tract_buf b = TRACT_BUF_INIT;
@@ -214,7 +201,7 @@ int tract_text_first_line(char **out, const char *text)
 	*out = NULL;
 	if (!text)
 		return tract_error_set(TRACT_EINVAL, "tract_text_first_line: text is NULL");
-	return finish(out, &b, put_first_line(&b, text));
+	return tract_buf_finish(out, &b, put_first_line(&b, text));
 }
 
 int tract_text_truncate(char **out, const char *text, size_t max_chars)
@@ -230,7 +217,7 @@ int tract_text_truncate(char **out, const char *text, size_t max_chars)
 	rc = tract_buf_puts(&b, text);
 	if (rc == 0)
 		rc = cut(&b, max_chars);
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }
 
 /* The first line of a payload's text, of a tool call's header, or of its
@@ -285,5 +272,5 @@ int tract_content_preview(char **out, const char *payload_json, size_t max_chars
 	rc = put_payload_line(&b, payload_json);
 	if (rc == 0)
 		rc = cut(&b, max_chars);
-	return finish(out, &b, rc);
+	return tract_buf_finish(out, &b, rc);
 }

@@ -1,7 +1,9 @@
 /*
- * run_sqlite.c - the conformance kit against the SQLite plugin: each test
- * gets a database file in a new temporary directory (under the location of
- * TRACT_TEST_URI "sqlite:DIR" when given, else $TMPDIR), removed after it.
+ * run_files.c - the conformance kit against a file backend, built once per
+ * plugin with BACKEND ("sqlite", "lmdb") and STORE_NAME (the store's name
+ * inside its directory: "t.db" a file, "store" an environment directory).
+ * Each test gets a new temporary directory (under the location of
+ * TRACT_TEST_URI "SCHEME:DIR" when given, else $TMPDIR), removed after it.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -10,7 +12,7 @@
 
 #include "conformance.h"
 
-/* The directory part of TRACT_TEST_URI ("sqlite:DIR"), NULL for $TMPDIR. */
+/* The directory part of TRACT_TEST_URI ("SCHEME:DIR"), NULL for $TMPDIR. */
 static const char *base_dir(void)
 {
 	const char *env = getenv("TRACT_TEST_URI"), *colon = env ? strchr(env, ':') : NULL;
@@ -24,12 +26,12 @@ static char *fresh_uri(void *self, void **cookie)
 
 	(void)self;
 	*cookie = dir;
-	if (dir && asprintf(&uri, "sqlite:%s/t.db", dir) < 0)
+	if (dir && asprintf(&uri, BACKEND ":%s/" STORE_NAME, dir) < 0)
 		uri = NULL;
 	return uri;
 }
 
-/* A plain path: the default backend serves it, and it names a file. */
+/* A plain path (the plugin takes one without its scheme) naming nothing. */
 static char *missing_uri(void *self, void *cookie, char **path)
 {
 	char *uri = NULL;
@@ -51,13 +53,13 @@ static void destroy_store(void *self, void *cookie)
 int main(void)
 {
 	tract_conformance_factory f = {
-		.name = "sqlite",
+		.name = BACKEND,
 		.fresh_uri = fresh_uri,
 		.missing_uri = missing_uri,
 		.destroy_store = destroy_store,
 	};
 
-	if (tract_conformance_load("sqlite", &f.backend) < 0)
+	if (tract_conformance_load(BACKEND, &f.backend) < 0)
 		return 1;
 	return tract_conformance_run(&f) == 0 ? 0 : 1;
 }
