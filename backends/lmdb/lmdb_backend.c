@@ -114,6 +114,7 @@ static int lmdb_open(tract_backend_conn **out, const char *uri, unsigned flags,
 		goto done;
 	}
 	c->sync = o.sync;
+	c->busy_ms = o.busy_ms;
 	rc = env_acquire(c, o.dir, flags, &o);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "%s", c->err);

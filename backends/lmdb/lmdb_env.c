@@ -218,7 +218,22 @@ static int parse_option(const char *name, const char *value, struct options *o, 
 		}
 		return 0;
 	}
-	snprintf(err, errlen, "lmdb: unknown option '%s' (known: sync, map_size)", name);
+	if (strcmp(name, "busy_timeout") == 0) {
+		uint64_t ms;
+
+		if (!parse_size(value, &ms) || ms > (uint64_t)MAX_BUSY_MS ||
+		    strspn(value, "0123456789") != strlen(value)) {
+			snprintf(err, errlen,
+				 "lmdb: bad value '%s' for option busy_timeout (milliseconds, 0 "
+				 "to 86400000)",
+				 value);
+			return TRACT_EINVAL;
+		}
+		o->busy_ms = (int64_t)ms;
+		return 0;
+	}
+	snprintf(err, errlen, "lmdb: unknown option '%s' (known: sync, map_size, busy_timeout)",
+		 name);
 	return TRACT_EINVAL;
 }
 
@@ -231,6 +246,7 @@ int parse_location(const char *location, struct options *o, char *err, size_t er
 
 	memset(o, 0, sizeof(*o));
 	o->sync = SYNC_FULL;
+	o->busy_ms = DEFAULT_BUSY_MS;
 	o->dir = q ? strndup(location, (size_t)(q - location)) : strdup(location);
 	if (!o->dir) {
 		snprintf(err, errlen, "lmdb: out of memory");
@@ -289,18 +305,113 @@ static void dbi_init_cv(pthread_cond_t *cv)
 	pthread_condattr_destroy(&attr);
 }
 
-/* Flock tract-write.lock, the writers' lock across processes. */
-int lock_writers(struct shared_env *se)
+/* *t = now + ms on the monotonic clock (the clock of se->cv). */
+void deadline_in(struct timespec *t, int64_t ms)
 {
-	while (flock(se->lockfd, LOCK_EX) != 0)
-		if (errno != EINTR)
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += (time_t)(ms / 1000);
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Milliseconds from now to t, 0 when past. */
+static int64_t ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000L;
+	return ms > 0 ? ms : 0;
+}
+
+/*
+ * Flock tract-write.lock, the writers' lock across processes, waiting at
+ * most until deadline (EWOULDBLOCK then). flock() has no timed form and a
+ * signal-based timeout would steal the host program's SIGALRM, so the
+ * lock is polled, with pauses growing from 1 ms to 50 ms: a busy store
+ * costs a few dozen wake-ups a second, an idle one nothing.
+ */
+int lock_writers(struct shared_env *se, const struct timespec *deadline)
+{
+	int64_t pause = 1, left;
+
+	for (;;) {
+		if (flock(se->lockfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
 			return errno;
-	return 0;
+		left = ms_until(deadline);
+		if (left == 0)
+			return EWOULDBLOCK;
+		if (pause > left)
+			pause = left;
+		{
+			struct timespec ts = {(time_t)(pause / 1000), (long)(pause % 1000) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+		if (pause < 50)
+			pause *= 2;
+	}
+}
+
+int fail_busy(tract_backend_conn *c)
+{
+	return fail(c, TRACT_ESTORAGE,
+		    "lmdb: database is locked (store busy: another writer holds it; waited %lld "
+		    "ms)",
+		    (long long)c->busy_ms);
 }
 
 void unlock_writers(struct shared_env *se)
 {
 	flock(se->lockfd, LOCK_UN);
+}
+
+/*
+ * Refuse a data.mdb shorter than the pages the newest meta page says are
+ * in use. LMDB maps the file and trusts it: a page past the end of a
+ * truncated file (a copy cut short, a full disk, a careless tool) kills
+ * the process with SIGBUS at the first read that reaches it, fsck
+ * included. The meta pages themselves are read from the map, so a file
+ * too short to hold them is refused before they are looked at. Called
+ * at open and at the start of every transaction (a file can be cut
+ * under a running process): an fstat and two reads of the meta page.
+ * The last page of the file is written by the commit that allocates it
+ * (the data pages go out before the meta page names them), so a healthy
+ * store always passes.
+ */
+int check_size(tract_backend_conn *c)
+{
+	struct shared_env *se = c->se;
+	MDB_envinfo info;
+	struct stat sb;
+	uint64_t used;
+
+	if (fstat(se->datafd, &sb) != 0)
+		return fail(c, TRACT_ESTORAGE, "lmdb: cannot stat %s: %s", se->data_path,
+			    strerror(errno));
+	if ((uint64_t)sb.st_size < 2 * (uint64_t)se->psize)
+		return fail(c, TRACT_ECORRUPT,
+			    "lmdb: %s is truncated or corrupt: %lld bytes, too short for its "
+			    "meta pages (the store cannot be read; restore it from a copy)",
+			    se->data_path, (long long)sb.st_size);
+	if (mdb_env_info(se->env, &info) != 0)
+		return 0;
+	used = ((uint64_t)info.me_last_pgno + 1) * se->psize;
+	if ((uint64_t)sb.st_size < used)
+		return fail(c, TRACT_ECORRUPT,
+			    "lmdb: %s is truncated or corrupt: %lld bytes, but its meta page "
+			    "says the store uses %llu (the store cannot be read; restore it "
+			    "from a copy)",
+			    se->data_path, (long long)sb.st_size, (unsigned long long)used);
+	return 0;
 }
 
 /*
@@ -383,7 +494,14 @@ static int init_dbs(tract_backend_conn *c, const char *dir)
 	if (rc && rc != MDB_NOTFOUND)
 		return fail(c, code_of_mdb(rc), "lmdb: cannot read %s: %s", dir, mdb_strerror(rc));
 
-	rc = lock_writers(se);
+	{
+		struct timespec deadline;
+
+		deadline_in(&deadline, c->busy_ms);
+		rc = lock_writers(se, &deadline);
+	}
+	if (rc == EWOULDBLOCK)
+		return fail_busy(c);
 	if (rc)
 		return fail(c, TRACT_ESTORAGE, "lmdb: cannot lock %s/%s: %s", dir, LOCK_FILE,
 			    strerror(rc));
@@ -437,6 +555,7 @@ static void env_destroy(struct shared_env *se)
 	}
 	if (se->lockfd >= 0)
 		close(se->lockfd);
+	free(se->data_path);
 	pthread_mutex_destroy(&se->mu);
 	pthread_cond_destroy(&se->cv);
 	free(se);
@@ -453,6 +572,7 @@ static int env_create(tract_backend_conn *c, const char *dir, const struct stat 
 	if (!se)
 		return fail_oom(c);
 	se->lockfd = -1;
+	se->datafd = -1;
 	se->pid = getpid();
 	se->dev = st->st_dev;
 	se->ino = st->st_ino;
@@ -474,6 +594,29 @@ static int env_create(tract_backend_conn *c, const char *dir, const struct stat 
 	if (rc) {
 		rc = fail(c, code_of_mdb(rc), "lmdb: cannot open %s: %s", dir, mdb_strerror(rc));
 		goto fail;
+	}
+	{
+		MDB_stat mst;
+
+		if (asprintf(&se->data_path, "%s/data.mdb", dir) < 0) {
+			se->data_path = NULL;
+			rc = fail_oom(c);
+			goto fail;
+		}
+		/* mdb_env_open read the meta pages with read(), not through the
+		 * map, and mdb_env_stat's page size comes from them. */
+		rc = mdb_env_get_fd(se->env, &se->datafd);
+		if (rc == 0)
+			rc = mdb_env_stat(se->env, &mst);
+		if (rc) {
+			rc = fail(c, code_of_mdb(rc), "lmdb: cannot open %s: %s", dir,
+				  mdb_strerror(rc));
+			goto fail;
+		}
+		se->psize = mst.ms_psize;
+		rc = check_size(c);
+		if (rc < 0)
+			goto fail;
 	}
 	/* Without a size of our own, take the one the store was last used with. */
 	if (!o->map_size && !fresh)

@@ -79,6 +79,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -96,6 +97,9 @@
 #define DEFAULT_MAP_SIZE ((uint64_t)256 << 20)
 #define MIN_MAP_SIZE ((uint64_t)64 << 10)
 #define MAX_MAP_SIZE ((uint64_t)1 << 44) /* 16 TiB of address space */
+/* How long a writer waits for the write lock by default (SQLite's too). */
+#define DEFAULT_BUSY_MS 5000
+#define MAX_BUSY_MS (INT64_C(24) * 3600 * 1000)
 /* How long a resize waits for the process's other transactions. */
 #define REMAP_WAIT_SEC 30
 #define STR_NULL UINT32_MAX
@@ -171,6 +175,9 @@ struct shared_env {
 	int lockfd;        /* tract-write.lock, flock()ed by the writer */
 	unsigned refs;     /* handles using it */
 	size_t max_key;    /* LMDB's maximum key size */
+	size_t psize;      /* LMDB's page size */
+	int datafd;        /* data.mdb (LMDB's descriptor) */
+	char *data_path;   /* DIR/data.mdb, for messages */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned active;   /* transactions open in this process */
@@ -249,6 +256,7 @@ struct tract_backend_conn {
 	ino_t created_ino;
 	struct tract_backend_conn *act_next, *act_prev;
 	uint64_t gen;      /* bumped when the write transaction is rebuilt */
+	int64_t busy_ms;   /* how long begin waits for the write lock */
 	struct oplog log;
 	char err[ERRLEN];
 };
@@ -259,6 +267,7 @@ struct options {
 	char *dir;
 	enum sync_mode sync;
 	uint64_t map_size; /* 0: not given */
+	int64_t busy_ms;   /* busy_timeout, in milliseconds */
 };
 
 /* ---- keys --------------------------------------------------------------------------- */
@@ -450,7 +459,10 @@ int fail_mdb(tract_backend_conn *c, int rc, const char *what);
 int fail_corrupt(tract_backend_conn *c, const char *what, const char *key);
 int fail_key(tract_backend_conn *c, const char *what);
 int parse_location(const char *location, struct options *o, char *err, size_t errlen);
-int lock_writers(struct shared_env *se);
+void deadline_in(struct timespec *t, int64_t ms);
+int lock_writers(struct shared_env *se, const struct timespec *deadline);
+int fail_busy(tract_backend_conn *c);
+int check_size(tract_backend_conn *c);
 void unlock_writers(struct shared_env *se);
 int env_acquire(tract_backend_conn *c, const char *dir, unsigned flags, const struct options *o);
 void env_release(struct shared_env *se);

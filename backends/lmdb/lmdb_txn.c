@@ -61,6 +61,7 @@
  * before each of its commits).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,10 +230,12 @@ static void active_leave(tract_backend_conn *c)
 	pthread_mutex_unlock(&se->mu);
 }
 
-/* Become the process's writer on this store (one handle at a time). */
-static int writer_enter(tract_backend_conn *c)
+/* Become the process's writer on this store (one handle at a time),
+ * waiting at most until deadline. */
+static int writer_enter(tract_backend_conn *c, const struct timespec *deadline)
 {
 	struct shared_env *se = c->se;
+	int rc = 0;
 
 	pthread_mutex_lock(&se->mu);
 	if (se->writing && pthread_equal(se->writer, pthread_self())) {
@@ -241,8 +244,12 @@ static int writer_enter(tract_backend_conn *c)
 			    "lmdb: store busy: another handle of this thread holds its write "
 			    "transaction (waiting would never end)");
 	}
-	while (se->writing)
-		pthread_cond_wait(&se->cv, &se->mu);
+	while (se->writing && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&se->cv, &se->mu, deadline);
+	if (se->writing) {
+		pthread_mutex_unlock(&se->mu);
+		return fail_busy(c);
+	}
 	se->writing = true;
 	se->writer = pthread_self();
 	c->writer = true;
@@ -279,8 +286,18 @@ static int txn_start(tract_backend_conn *c, tract_txn_kind kind)
 		} else {
 			rc = mdb_txn_begin(se->env, NULL, 0, &c->txn);
 		}
-		if (rc == 0)
-			return 0;
+		if (rc == 0) {
+			rc = check_size(c);
+			if (rc == 0)
+				return 0;
+			if (c->txn == c->rtxn)
+				mdb_txn_reset(c->rtxn);
+			else
+				mdb_txn_abort(c->txn);
+			c->txn = NULL;
+			active_leave(c);
+			return rc;
+		}
 		c->txn = NULL;
 		active_leave(c);
 		if (rc == MDB_MAP_RESIZED && tries < 8) {
@@ -312,12 +329,21 @@ int begin_txn(tract_backend_conn *c, tract_txn_kind kind)
 	int rc;
 
 	if (kind == TRACT_TXN_WRITE) {
-		rc = writer_enter(c);
+		/* One deadline for both locks: busy_timeout bounds the whole wait.
+		 * LMDB's own writer mutex (in lock.mdb) is never waited for: every
+		 * writer takes the flock first, so whoever holds the mutex holds
+		 * the flock and the wait happens there. */
+		struct timespec deadline;
+
+		deadline_in(&deadline, c->busy_ms);
+		rc = writer_enter(c, &deadline);
 		if (rc < 0)
 			return rc;
-		rc = lock_writers(c->se);
+		rc = lock_writers(c->se, &deadline);
 		if (rc) {
 			writer_leave(c);
+			if (rc == EWOULDBLOCK)
+				return fail_busy(c);
 			return fail(c, TRACT_ESTORAGE,
 				    "lmdb: cannot lock the store for writing: %s", strerror(rc));
 		}
