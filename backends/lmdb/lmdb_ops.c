@@ -266,6 +266,21 @@ int tract_count_add(tract_backend_conn *c, const char *tract, int64_t delta)
 	return db_put(c, DB_TRACTS, &kv, &v, 0, "update a tract");
 }
 
+/* The commit under seq exists, decodes, and is the one named hash. */
+static int check_commit(tract_backend_conn *c, uint64_t seq, const char *hash)
+{
+	struct crec r;
+	void *held;
+	int rc = load_commit(c, seq, &r, &held);
+
+	if (rc == NOT_FOUND)
+		return fail_corrupt(c, "commit index", hash);
+	if (rc == 0 && strcmp(r.row.commit_hash, hash) != 0)
+		rc = fail_corrupt(c, "commit index", hash);
+	free(held);
+	return rc;
+}
+
 /* JSON columns: NULL and the text "null" both mean none. */
 static const char *json_or_null(const char *s)
 {
@@ -322,6 +337,11 @@ int op_commit_put(tract_backend_conn *c, struct logent *e)
 				    "lmdb: commit %s: the commit it responds to, %s, is not stored",
 				    r.row.commit_hash, r.row.response_to);
 	}
+	/* The parent's record must be readable: a commit on top of a corrupt
+	 * one would hide the damage under a history that looks whole, and
+	 * the seq the index gave must name a commit that exists. */
+	if (rc == 0 && r.parent_seq)
+		rc = check_commit(c, r.parent_seq, r.row.parent_hash);
 	if (rc == 0)
 		rc = next_seq(c, DB_COMMITS, &seq);
 	if (rc)
