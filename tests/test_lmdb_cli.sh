@@ -100,5 +100,48 @@ fails "unknown option" "unknown option 'x'" "$TRACT" --db "lmdb:$TMP/new?x=1" in
 : >"$TMP/plain"
 fails "a file" "not a directory" "$TRACT" --db "lmdb:$TMP/plain" init
 
+# ---- a damaged store: one-line errors, exit 1, nothing written ----------------
+
+# LMDB maps data.mdb: reading a page past the end of a cut file was SIGBUS.
+# A copy cut to the two meta pages, a quarter, a half, nine tenths: every
+# command refuses it, fsck included, and the file is left as it was.
+size=$(stat -c %s "$TMP/store/data.mdb")
+for cut in 8192 $((size / 4)) $((size / 2)) $((size / 10 * 9)); do
+	rm -rf "$TMP/cut"
+	cp -r "$TMP/store" "$TMP/cut"
+	truncate -s "$cut" "$TMP/cut/data.mdb"
+	cp "$TMP/cut/data.mdb" "$TMP/cut.before"
+	for cmd in log compile fsck "commit user lost"; do
+		# shellcheck disable=SC2086 # the command's words
+		fails "cut to $cut: $cmd" "data.mdb is truncated" "$TRACT" --db "lmdb:$TMP/cut" $cmd
+	done
+	cmp -s "$TMP/cut/data.mdb" "$TMP/cut.before" && ok || bad "cut to $cut: data.mdb was written"
+done
+
+# Records with corrupt bytes (each commit's tract id length made huge):
+# reads and a commit on top of them are refused, nothing is written.
+if command -v python3 >/dev/null; then
+	rm -rf "$TMP/bad"
+	cp -r "$TMP/store" "$TMP/bad"
+	python3 - "$TMP/bad/data.mdb" "$id" "$id2" <<'PY'
+import struct, sys
+path = sys.argv[1]
+d = bytearray(open(path, 'rb').read())
+for tid in sys.argv[2:]:
+    pat = struct.pack('<I', len(tid)) + tid.encode()
+    i = d.find(pat)
+    while i >= 0:
+        d[i:i + 4] = struct.pack('<I', 0x7ffffff0)
+        i = d.find(pat, i + 4)
+open(path, 'wb').write(d)
+PY
+	cp "$TMP/bad/data.mdb" "$TMP/bad.before"
+	for cmd in log compile fsck "commit user lost"; do
+		# shellcheck disable=SC2086 # the command's words
+		fails "corrupt records: $cmd" "unreadable" "$TRACT" --db "lmdb:$TMP/bad" $cmd
+	done
+	cmp -s "$TMP/bad/data.mdb" "$TMP/bad.before" && ok || bad "corrupt records: data.mdb was written"
+fi
+
 echo "lmdb cli: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -402,6 +402,7 @@ int check_size(tract_backend_conn *c)
 			    "lmdb: %s is truncated or corrupt: %lld bytes, too short for its "
 			    "meta pages (the store cannot be read; restore it from a copy)",
 			    se->data_path, (long long)sb.st_size);
+	c->map_lo = c->map_used = c->map_end = NULL;
 	if (mdb_env_info(se->env, &info) != 0)
 		return 0;
 	used = ((uint64_t)info.me_last_pgno + 1) * se->psize;
@@ -411,6 +412,11 @@ int check_size(tract_backend_conn *c)
 			    "says the store uses %llu (the store cannot be read; restore it "
 			    "from a copy)",
 			    se->data_path, (long long)sb.st_size, (unsigned long long)used);
+	if (info.me_mapaddr && used <= info.me_mapsize) {
+		c->map_lo = info.me_mapaddr;
+		c->map_end = c->map_lo + info.me_mapsize;
+		c->map_used = c->txn && c->txn == c->rtxn ? c->map_lo + used : c->map_end;
+	}
 	return 0;
 }
 

@@ -7,7 +7,7 @@
  * A store is one LMDB environment: the directory of "lmdb:DIR" holds
  * data.mdb and lock.mdb (LMDB's own) and tract-write.lock (see "Map
  * growth" in lmdb_txn.c). Options follow the directory as a query string:
- * "lmdb:DIR?sync=0&map_size=64M".
+ * "lmdb:DIR?sync=0&map_size=64M&busy_timeout=200".
  *
  * ---- Key layout ---------------------------------------------------------
  *
@@ -257,6 +257,8 @@ struct tract_backend_conn {
 	struct tract_backend_conn *act_next, *act_prev;
 	uint64_t gen;      /* bumped when the write transaction is rebuilt */
 	int64_t busy_ms;   /* how long begin waits for the write lock */
+	/* The map as the open transaction began (see val_sane()). */
+	const char *map_lo, *map_used, *map_end;
 	struct oplog log;
 	char err[ERRLEN];
 };
@@ -351,6 +353,23 @@ static inline MDB_val u64_val(unsigned char buf[8], uint64_t v)
 
 	bc_put_be64(buf, v);
 	return m;
+}
+
+/*
+ * A key or value LMDB handed out lies inside the part of the file in use
+ * (read transactions) or of the map (write transactions, whose spilled
+ * pages may lie past the size the transaction began with); one off the
+ * map is on a page the write transaction copied to memory. LMDB trusts
+ * the sizes stored in its pages: a corrupt one would send a decoder past
+ * the end of the page, the file (SIGBUS) or the map (SIGSEGV).
+ */
+static inline bool val_sane(const tract_backend_conn *c, const MDB_val *v)
+{
+	const char *p = v->mv_data;
+
+	if (!c->map_lo || p < c->map_lo || p >= c->map_end)
+		return true;
+	return p < c->map_used && v->mv_size <= (size_t)(c->map_used - p);
 }
 
 static inline MDB_dbi dbi_of(tract_backend_conn *c, enum db db)

@@ -20,7 +20,10 @@
  * of that thread asking to write gets "store busy" instead of waiting for
  * itself for ever. LMDB binds a write transaction to the thread that
  * began it: a handle's write transaction (a batch) must end on that
- * thread.
+ * thread. A writer waits for the one before it (the process-local role,
+ * then the flock) for at most the handle's busy_timeout (5 s unless the
+ * URI says otherwise, as SQLite), then fails with "store busy": a
+ * stopped or hung writer must not block every other one for ever.
  *
  * ---- Map growth -----------------------------------------------------------
  *
@@ -600,6 +603,8 @@ static int it_found(struct iter *it, int rc, MDB_val *k, MDB_val *v)
 		return NOT_FOUND;
 	if (rc)
 		return fail_mdb(it->c, rc, "read a range");
+	if (!val_sane(it->c, k) || !val_sane(it->c, v))
+		return fail_corrupt(it->c, db_names[it->db], "(its size runs past the file)");
 	if (!has_prefix(k, it->prefix, it->plen))
 		return NOT_FOUND;
 	if (it->c->kind == TRACT_TXN_WRITE) {
