@@ -334,6 +334,47 @@ static void test_corrupt_records(void **state)
 	free(b);
 }
 
+/*
+ * Worse: LMDB's own record of each commit value's size (the node header
+ * before the 8-byte key) says 2 GiB, and the tract id's length says 1
+ * GiB, so a decoder that trusted the value's size would read far past
+ * the end of the file. The layout assumed is LMDB 0.9's leaf node: sizes
+ * (low, high 16 bits), flags, key size, key, value.
+ */
+static size_t corrupt_node_sizes(unsigned char *b, size_t n, const char *id)
+{
+	size_t idlen = strlen(id), i, hits = 0;
+	uint32_t len = (uint32_t)idlen, big = 0x40000000u;
+	uint16_t hi = 0x7fff, ksize = 8;
+
+	for (i = 4 + 117 + 16; i + idlen <= n; i++) {
+		unsigned char *rec = b + i - 117, *node = rec - 16;
+
+		if (memcmp(b + i, id, idlen) != 0 || memcmp(b + i - 4, &len, 4) != 0 ||
+		    rec[0] != 1 || memcmp(node + 6, &ksize, 2) != 0)
+			continue;
+		memcpy(node + 2, &hi, 2);
+		memcpy(b + i - 4, &big, 4);
+		hits++;
+	}
+	return hits;
+}
+
+static void test_corrupt_node_sizes(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *b;
+	size_t n;
+
+	fill(f);
+	b = read_all(f->data, &n);
+	assert_true(corrupt_node_sizes(b, n, f->id) >= TURNS);
+	write_all(f->data, b, n);
+	in_child(child_corrupt_records, f, 0);
+	assert_bytes(f->data, b, n);
+	free(b);
+}
+
 /* ---- busy timeout ------------------------------------------------------------- */
 
 static void write_byte(int fd, char c)
@@ -507,6 +548,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_truncated),
 		T(test_corrupt_records),
+		T(test_corrupt_node_sizes),
 		T(test_busy_timeout),
 		T(test_busy_timeout_option),
 	};

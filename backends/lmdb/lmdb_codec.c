@@ -428,7 +428,7 @@ int db_get(tract_backend_conn *c, enum db db, MDB_val *k, MDB_val *v, const char
 
 	if (rc == MDB_NOTFOUND)
 		return NOT_FOUND;
-	if (rc == 0 && !val_sane(c, v))
+	if (rc == 0 && !val_sane(c, v, false))
 		return fail_corrupt(c, db_names[db], "(its size runs past the file)");
 	return rc ? fail_mdb(c, rc, what) : 0;
 }

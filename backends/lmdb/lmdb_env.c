@@ -402,7 +402,7 @@ int check_size(tract_backend_conn *c)
 			    "lmdb: %s is truncated or corrupt: %lld bytes, too short for its "
 			    "meta pages (the store cannot be read; restore it from a copy)",
 			    se->data_path, (long long)sb.st_size);
-	c->map_lo = c->map_used = c->map_end = NULL;
+	c->page_check = false;
 	if (mdb_env_info(se->env, &info) != 0)
 		return 0;
 	used = ((uint64_t)info.me_last_pgno + 1) * se->psize;
@@ -412,10 +412,28 @@ int check_size(tract_backend_conn *c)
 			    "says the store uses %llu (the store cannot be read; restore it "
 			    "from a copy)",
 			    se->data_path, (long long)sb.st_size, (unsigned long long)used);
-	if (info.me_mapaddr && used <= info.me_mapsize) {
-		c->map_lo = info.me_mapaddr;
-		c->map_end = c->map_lo + info.me_mapsize;
-		c->map_used = c->txn && c->txn == c->rtxn ? c->map_lo + used : c->map_end;
+	c->pages_used = (uint64_t)info.me_last_pgno + 1;
+	c->page_check = c->txn && se->psize == (size_t)sysconf(_SC_PAGESIZE);
+	c->map_lo = c->map_hi = 0;
+	if (c->page_check && c->txn != c->rtxn) {
+		/* A write transaction hands out values from the map and from its
+		 * own copies of pages: only the first can be checked, so find
+		 * the map (LMDB does not say where it is) from the page of the
+		 * format record, which is in it until this transaction writes. */
+		MDB_val k = {7, "format"}, v;
+		uint64_t pgno;
+		uintptr_t page;
+
+		c->page_check = false;
+		if (mdb_get(c->txn, se->dbi[DB_INFO], &k, &v) == 0) {
+			page = (uintptr_t)v.mv_data / se->psize * se->psize;
+			memcpy(&pgno, (const void *)page, 8);
+			if (pgno < c->pages_used && page >= pgno * se->psize) {
+				c->map_lo = page - pgno * se->psize;
+				c->map_hi = c->map_lo + info.me_mapsize;
+				c->page_check = true;
+			}
+		}
 	}
 	return 0;
 }

@@ -257,8 +257,11 @@ struct tract_backend_conn {
 	struct tract_backend_conn *act_next, *act_prev;
 	uint64_t gen;      /* bumped when the write transaction is rebuilt */
 	int64_t busy_ms;   /* how long begin waits for the write lock */
-	/* The map as the open transaction began (see val_sane()). */
-	const char *map_lo, *map_used, *map_end;
+	/* Values of the open transaction are checked against their pages
+	 * (a read transaction on pages of the OS's size; see val_sane()). */
+	bool page_check;
+	uint64_t pages_used; /* the pages the meta page said are in use */
+	uintptr_t map_lo, map_hi; /* the map, in a write transaction (0: unknown) */
 	struct oplog log;
 	char err[ERRLEN];
 };
@@ -356,20 +359,40 @@ static inline MDB_val u64_val(unsigned char buf[8], uint64_t v)
 }
 
 /*
- * A key or value LMDB handed out lies inside the part of the file in use
- * (read transactions) or of the map (write transactions, whose spilled
- * pages may lie past the size the transaction began with); one off the
- * map is on a page the write transaction copied to memory. LMDB trusts
- * the sizes stored in its pages: a corrupt one would send a decoder past
- * the end of the page, the file (SIGBUS) or the map (SIGSEGV).
+ * A key or value LMDB handed out lies inside its page, or for a large
+ * value, inside the overflow pages its page header counts, which are in
+ * use. LMDB trusts the sizes stored in its pages: a corrupt one would
+ * send a decoder past the end of the page, the file (SIGBUS) or the map
+ * (SIGSEGV). This reads LMDB 0.9's page header (the number at offset 0,
+ * flags at 10, the count of overflow pages at 12, 16 bytes in all), so
+ * it is only done where pages are where it expects them: in the map, of
+ * the OS's page size, hence aligned (a write transaction's copies of the
+ * pages it changed are not, and go unchecked). Keys never overflow: they
+ * must end on their page.
  */
-static inline bool val_sane(const tract_backend_conn *c, const MDB_val *v)
+static inline bool val_sane(const tract_backend_conn *c, const MDB_val *v, bool key)
 {
-	const char *p = v->mv_data;
+	uintptr_t p = (uintptr_t)v->mv_data, ps = c->se->psize, off;
+	const unsigned char *hdr;
+	uint64_t pgno;
+	uint32_t pages;
+	uint16_t flags;
 
-	if (!c->map_lo || p < c->map_lo || p >= c->map_end)
+	if (!c->page_check || !ps)
 		return true;
-	return p < c->map_used && v->mv_size <= (size_t)(c->map_used - p);
+	if (c->map_hi && (p < c->map_lo || p >= c->map_hi))
+		return true; /* a write transaction's copy of a page */
+	off = p % ps;
+	if (v->mv_size <= ps - off)
+		return true;
+	if (key || off != 16)
+		return false;
+	hdr = (const unsigned char *)(p - 16);
+	memcpy(&pgno, hdr, 8);
+	memcpy(&flags, hdr + 10, 2);
+	memcpy(&pages, hdr + 12, 4);
+	return (flags & 0x04) != 0 && pages > 0 && pgno < c->pages_used &&
+	       pages <= c->pages_used - pgno && v->mv_size <= (uint64_t)pages * ps - 16;
 }
 
 static inline MDB_dbi dbi_of(tract_backend_conn *c, enum db db)

@@ -603,7 +603,7 @@ static int it_found(struct iter *it, int rc, MDB_val *k, MDB_val *v)
 		return NOT_FOUND;
 	if (rc)
 		return fail_mdb(it->c, rc, "read a range");
-	if (!val_sane(it->c, k) || !val_sane(it->c, v))
+	if (!val_sane(it->c, k, true) || !val_sane(it->c, v, false))
 		return fail_corrupt(it->c, db_names[it->db], "(its size runs past the file)");
 	if (!has_prefix(k, it->prefix, it->plen))
 		return NOT_FOUND;

@@ -100,7 +100,7 @@ static int walk_seek(struct walk *w, MDB_cursor *cur, uint64_t *pos, uint64_t se
 	*pos = rc == 0 ? seq : 0;
 	if (rc == MDB_NOTFOUND)
 		return NOT_FOUND;
-	if (rc == 0 && (!val_sane(w->c, &k) || !val_sane(w->c, v)))
+	if (rc == 0 && (!val_sane(w->c, &k, true) || !val_sane(w->c, v, false)))
 		return fail_corrupt(w->c, "commit or blob", "(its size runs past the file)");
 	return rc ? fail_mdb(w->c, rc, "read a commit") : 0;
 }
