@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -541,6 +542,67 @@ static void test_busy_timeout_option(void **state)
 	f->be->close(c);
 }
 
+/* A handle of another thread holds the write transaction. */
+struct holder {
+	const struct fx *f;
+	tract_backend_conn *c;
+	int up[2], down[2];
+	int rc;
+};
+
+static void *holder_thread(void *arg)
+{
+	struct holder *h = arg;
+
+	h->rc = h->f->be->begin(h->c, TRACT_TXN_WRITE);
+	if (h->rc == 0)
+		h->rc = h->f->be->meta_set(h->c, "k", "thread");
+	write_byte(h->up[1], 'w');
+	read_byte(h->down[0]);
+	if (h->rc == 0)
+		h->rc = h->f->be->commit(h->c);
+	return NULL;
+}
+
+/* Within one process the wait for another thread's writer is bounded too. */
+static void test_busy_timeout_threads(void **state)
+{
+	struct fx *f = *state;
+	struct holder h = {.f = f};
+	tract_backend_conn *c;
+	char err[256], loc[400], v[64] = "";
+	pthread_t th;
+	int64_t t0, waited;
+
+	assert_int_equal(f->be->open(&h.c, f->store, TRACT_BACKEND_CREATE, err, sizeof(err)), 0);
+	snprintf(loc, sizeof(loc), "%s?busy_timeout=150", f->store);
+	assert_int_equal(f->be->open(&c, loc, 0, err, sizeof(err)), 0);
+	assert_int_equal(pipe(h.up), 0);
+	assert_int_equal(pipe(h.down), 0);
+	assert_int_equal(pthread_create(&th, NULL, holder_thread, &h), 0);
+	assert_int_equal(read_byte(h.up[0]), 'w');
+	assert_int_equal(h.rc, 0);
+	alarm(20);
+	t0 = now_ms();
+	assert_int_equal(f->be->meta_set(c, "k", "main"), TRACT_ESTORAGE);
+	waited = now_ms() - t0;
+	assert_non_null(strstr(f->be->last_error(c), "store busy: another writer holds it"));
+	assert_true(waited >= 140 && waited < 3000);
+	write_byte(h.down[1], 'x');
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(h.rc, 0);
+	assert_int_equal(f->be->meta_set(c, "k", "main"), 0);
+	alarm(0);
+	assert_int_equal(f->be->meta_get(h.c, "k", on_meta_copy, v), 0);
+	assert_string_equal(v, "main");
+	f->be->close(c);
+	f->be->close(h.c);
+	close(h.up[0]);
+	close(h.up[1]);
+	close(h.down[0]);
+	close(h.down[1]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -551,6 +613,7 @@ int main(void)
 		T(test_corrupt_node_sizes),
 		T(test_busy_timeout),
 		T(test_busy_timeout_option),
+		T(test_busy_timeout_threads),
 	};
 
 	return cmocka_run_group_tests_name("lmdb-damage", tests, NULL, NULL);
