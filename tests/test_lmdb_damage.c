@@ -1,9 +1,10 @@
 /*
  * test_lmdb_damage.c - an LMDB store that is damaged or busy gives clean
  * errors: a data.mdb truncated to several sizes (before the open and under
- * an open handle), records with corrupt bytes, and a writer that waits for
- * the write lock no longer than busy_timeout while another process holds
- * it stopped.
+ * an open handle), records with corrupt bytes or with LMDB's size of them
+ * corrupt, and a writer that waits for the write lock no longer than
+ * busy_timeout while another process holds it stopped (or another thread
+ * of its own holds it).
  *
  * The damaged stores are read in a child process: a page past the end of
  * the file is SIGBUS, and a sanitizer turns a crash into a report and an
