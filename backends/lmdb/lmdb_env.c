@@ -382,7 +382,10 @@ void unlock_writers(struct shared_env *se)
  * included. The meta pages themselves are read from the map, so a file
  * too short to hold them is refused before they are looked at. Called
  * at open and at the start of every transaction (a file can be cut
- * under a running process): an fstat and two reads of the meta page.
+ * under a running process): an fstat and two reads of the meta page. A
+ * file cut in the middle of a transaction can still fault: nothing
+ * guards a read through a map short of a signal handler, which is the
+ * host program's, not a plugin's.
  * The last page of the file is written by the commit that allocates it
  * (the data pages go out before the meta page names them), so a healthy
  * store always passes.
