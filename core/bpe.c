@@ -825,6 +825,171 @@ out:
 	return count;
 }
 
+/*
+ * The same merge in less memory, for long pieces (a 10 MB run of one letter
+ * is one piece): the parts are a bitmap of their start positions (a part
+ * ends where the next live bit is; no part is longer than the longest
+ * token, so the scans are short), and a heap item is one 64-bit key,
+ * rank << 44 | pos << 12 | len, ordered as (rank, pos) like heap_item.
+ * 1/8 + 8 bytes a byte of the piece against merge_count()'s 9 + 12 to 36.
+ * Needs ranks < 2^20, pieces < 2^32 bytes and pairs < 2^12 bytes: the
+ * caller checks, and uses merge_count() otherwise.
+ */
+#define LEAN_RANK_BITS 20
+#define LEAN_LEN_BITS 12
+#define LEAN_MIN 4096
+#define LEAN_UNFIT INT64_MIN
+
+static int lean_live(const uint64_t *live, size_t i)
+{
+	return (int)((live[i >> 6] >> (i & 63)) & 1);
+}
+
+/* The next live position after i (n when none). */
+static size_t lean_next(const uint64_t *live, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		uint64_t w = live[i >> 6] >> (i & 63);
+		if (w) {
+			i += (size_t)__builtin_ctzll(w);
+			return i < n ? i : n;
+		}
+		i |= 63;
+	}
+	return n;
+}
+
+/* The previous live position before i (SIZE_MAX when none). */
+static size_t lean_prev(const uint64_t *live, size_t i)
+{
+	uint64_t w;
+
+	while (i > 0) {
+		i--;
+		w = live[i >> 6] << (63 - (i & 63));
+		if (w)
+			return i - (size_t)__builtin_clzll(w);
+		i &= ~(size_t)63;
+	}
+	return SIZE_MAX;
+}
+
+typedef struct {
+	uint64_t *h;
+	size_t n, cap;
+	int oom, unfit; /* unfit: a rank >= 2^LEAN_RANK_BITS */
+} lean_heap;
+
+static void lean_push(lean_heap *hp, uint64_t key)
+{
+	size_t i;
+
+	if (hp->n == hp->cap) {
+		size_t ncap = hp->cap ? hp->cap + hp->cap / 2 : 1024;
+		uint64_t *g = realloc(hp->h, ncap * sizeof(*g));
+		if (!g) {
+			hp->oom = 1;
+			return;
+		}
+		hp->h = g;
+		hp->cap = ncap;
+	}
+	i = hp->n++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (hp->h[p] <= key)
+			break;
+		hp->h[i] = hp->h[p];
+		i = p;
+	}
+	hp->h[i] = key;
+}
+
+static uint64_t lean_pop(lean_heap *hp)
+{
+	uint64_t *h = hp->h, top = h[0], last = h[--hp->n];
+	size_t i = 0, n = hp->n;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= last)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (n > 0)
+		h[i] = last;
+	return top;
+}
+
+static void lean_pair(const tract_bpe *bpe, const unsigned char *s, lean_heap *hp, size_t pos,
+		      size_t len)
+{
+	int64_t r = tract_bpe_rank(bpe, s + pos, len);
+
+	if (r >= ((int64_t)1 << LEAN_RANK_BITS))
+		hp->unfit = 1;
+	else if (r >= 0)
+		lean_push(hp, (uint64_t)r << 44 | (uint64_t)pos << LEAN_LEN_BITS | len);
+}
+
+static int64_t merge_count_lean(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	lean_heap hp = {NULL, 0, 0, 0, 0};
+	uint64_t *live = malloc(((n + 63) / 64) * sizeof(*live));
+	int64_t count = (int64_t)n;
+	size_t i;
+
+	if (!live)
+		return tract_error_oom();
+	memset(live, 0xff, ((n + 63) / 64) * sizeof(*live));
+	for (i = 0; i + 1 < n; i++)
+		lean_pair(bpe, s, &hp, i, 2);
+	while (hp.n > 0 && !hp.oom && !hp.unfit) {
+		uint64_t key = lean_pop(&hp);
+		size_t a = (size_t)(key >> LEAN_LEN_BITS) & 0xffffffffu;
+		size_t len = (size_t)(key & ((1u << LEAN_LEN_BITS) - 1));
+		size_t b, e, p;
+		if (!lean_live(live, a))
+			continue;
+		b = lean_next(live, a, n);
+		if (b >= n)
+			continue;
+		e = lean_next(live, b, n);
+		if (e - a != len)
+			continue;
+		live[b >> 6] &= ~((uint64_t)1 << (b & 63));
+		count--;
+		p = lean_prev(live, a);
+		if (p != SIZE_MAX)
+			lean_pair(bpe, s, &hp, p, e - p);
+		if (e < n)
+			lean_pair(bpe, s, &hp, a, lean_next(live, e, n) - a);
+	}
+	if (hp.unfit)
+		count = LEAN_UNFIT;
+	else if (hp.oom)
+		count = tract_error_oom();
+	free(hp.h);
+	free(live);
+	return count;
+}
+
+/* The merge for a piece of n bytes: the lean one when it fits and pays. */
+static int64_t merge_piece(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	if (n >= LEAN_MIN && n <= UINT32_MAX && 2 * bpe->max_len < ((size_t)1 << LEAN_LEN_BITS)) {
+		int64_t c = merge_count_lean(bpe, s, n);
+		if (c != LEAN_UNFIT)
+			return c;
+	}
+	return merge_count(bpe, s, n);
+}
+
 int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
 {
 	pcre2_match_data *md;
@@ -876,7 +1041,7 @@ int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
 		if (tract_bpe_rank(bpe, text + s, e - s) >= 0) {
 			total++;
 		} else {
-			int64_t c = merge_count(bpe, (const unsigned char *)text + s, e - s);
+			int64_t c = merge_piece(bpe, (const unsigned char *)text + s, e - s);
 			if (c < 0) {
 				total = c;
 				break;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +50,21 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 	tract_text_kind kind;
 	char err[256], *canon = NULL;
 	cJSON *in = NULL;
+	size_t len;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if (!content_json)
 		return tract_error_set(TRACT_EINVAL, "Content validation failed: no content");
-	rc = tract_json_parse(&in, content_json, strlen(content_json),
+	/* The size is checked before anything else reads the whole text. */
+	len = t->max_content >= PTRDIFF_MAX ? strlen(content_json)
+					    : strnlen(content_json, t->max_content + 1);
+	if (len > t->max_content)
+		return tract_error_set(TRACT_EINVAL,
+				       "content is larger than the maximum of %zu bytes "
+				       "(max_content_bytes)",
+				       t->max_content);
+	rc = tract_json_parse(&in, content_json, len,
 			      TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err));
 	if (rc < 0)
 		return tract_error_set(rc, "Content validation failed: %s", err);

@@ -56,6 +56,7 @@ struct tract {
 	char *default_branch;
 	tract_tokenizer *tok;
 	int verify_cache;
+	size_t max_content; /* largest content JSON a commit accepts (bytes) */
 	tract_content_registry types;
 	tract_cache *cache;
 	unsigned cache_epoch;
