@@ -979,15 +979,104 @@ static int64_t merge_count_lean(const tract_bpe *bpe, const unsigned char *s, si
 	return count;
 }
 
+/*
+ * The merge in layers, in no memory but the bitmap, for long pieces made of
+ * few distinct pairs (a run of one letter): each layer finds the lowest
+ * rank r among the current pairs and merges its pairs left to right. The
+ * heap would do the same, in the same order: a merge makes a part longer
+ * than token r, so it never makes a new pair of rank r; and a new pair of a
+ * lower rank (which the heap would merge first) ends the attempt, as does
+ * a piece that needs more than LAYERS_MAX layers: LEAN_UNFIT, and the
+ * caller merges with the heap.
+ */
+#define LAYERS_MAX 24
+
+static int64_t pair_rank(const tract_bpe *bpe, const unsigned char *s, const uint64_t *live,
+			 size_t a, size_t n, size_t *b_out)
+{
+	size_t b = lean_next(live, a, n);
+
+	*b_out = b;
+	if (b >= n)
+		return -1;
+	return tract_bpe_rank(bpe, s + a, lean_next(live, b, n) - a);
+}
+
+static int64_t merge_count_layers(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	uint64_t *live = malloc(((n + 63) / 64) * sizeof(*live));
+	int64_t count = (int64_t)n;
+	int layers;
+
+	if (!live)
+		return tract_error_oom();
+	memset(live, 0xff, ((n + 63) / 64) * sizeof(*live));
+	for (layers = 0;; layers++) {
+		int64_t r = -1, rk;
+		size_t a, b;
+
+		for (a = 0; a < n; a = b) {
+			rk = pair_rank(bpe, s, live, a, n, &b);
+			if (rk >= 0 && (r < 0 || rk < r))
+				r = rk;
+		}
+		if (r < 0)
+			break; /* no pair left to merge */
+		if (layers == LAYERS_MAX) {
+			count = LEAN_UNFIT;
+			break;
+		}
+		for (a = 0; a < n; a = b) {
+			size_t p, e;
+			rk = pair_rank(bpe, s, live, a, n, &b);
+			if (rk != r)
+				continue;
+			/* merge [a, b) and [b, e): then a's new pairs */
+			live[b >> 6] &= ~((uint64_t)1 << (b & 63));
+			count--;
+			p = lean_prev(live, a);
+			if (p != SIZE_MAX && (rk = pair_rank(bpe, s, live, p, n, &e)) >= 0 && rk < r)
+				break;
+			if ((rk = pair_rank(bpe, s, live, a, n, &e)) >= 0 && rk < r)
+				break;
+			b = e; /* the part after the merged one */
+		}
+		if (a < n) {
+			count = LEAN_UNFIT; /* a lower rank appeared */
+			break;
+		}
+	}
+	free(live);
+	return count;
+}
+
 /* The merge for a piece of n bytes: the lean one when it fits and pays. */
 static int64_t merge_piece(const tract_bpe *bpe, const unsigned char *s, size_t n)
 {
+	int64_t c;
+
+	if (n >= LEAN_MIN) {
+		c = merge_count_layers(bpe, s, n);
+		if (c != LEAN_UNFIT)
+			return c;
+	}
 	if (n >= LEAN_MIN && n <= UINT32_MAX && 2 * bpe->max_len < ((size_t)1 << LEAN_LEN_BITS)) {
-		int64_t c = merge_count_lean(bpe, s, n);
+		c = merge_count_lean(bpe, s, n);
 		if (c != LEAN_UNFIT)
 			return c;
 	}
 	return merge_count(bpe, s, n);
+}
+
+int64_t tract_bpe_merge_test(const tract_bpe *bpe, const void *piece, size_t n, int how)
+{
+	if (how == 1)
+		return n <= UINT32_MAX && 2 * bpe->max_len < ((size_t)1 << LEAN_LEN_BITS)
+			   ? merge_count_lean(bpe, piece, n)
+			   : LEAN_UNFIT;
+	if (how == 2)
+		return merge_count_layers(bpe, piece, n);
+	return merge_count(bpe, piece, n);
 }
 
 int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
