@@ -208,6 +208,9 @@ int cli_open_tract(struct cli *cli, tract_store **out_store, tract **out_tract)
 	/* The command's own limit is on the text it reads (cli_read_file());
 	 * the content JSON built from it may be up to 6 times as long (\uXXXX
 	 * escapes), which the library's limit must let through. */
+	/* One command, one process: no compiled context is ever reused, and
+	 * a commit without a cache makes no copy of its content for one. */
+	oopts.compile_cache_size = 0;
 	oopts.max_content_bytes = cli_input_limit() <= (SIZE_MAX - 65536) / 6
 	                              ? cli_input_limit() * 6 + 65536
 	                              : SIZE_MAX;
@@ -365,6 +368,12 @@ int cli_read_file(char **out, size_t *len, const char *path)
 	if (!is_stdin)
 		fclose(f);
 	data[n] = '\0';
+	if (cap - n > ((size_t)1 << 20)) {
+		/* a large input is held at its size, not its doubling's */
+		char *fit = realloc(data, n + 1);
+		if (fit)
+			data = fit;
+	}
 	*out = data;
 	if (len)
 		*len = n;

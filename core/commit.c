@@ -319,8 +319,11 @@ static int attempt_commit(commit_attempt *a)
 	tract_cache_sync(t);
 	if (hs.hash[0])
 		parent = tract_cache_get(t->cache, hs.hash);
-	if (!parent && !hs.hash[0]) {
-		/* First commit: the context before it is empty. */
+	if (!parent && !hs.hash[0] &&
+	    (t->budget_max >= 0 || tract_cache_capacity(t->cache) > 0)) {
+		/* First commit: the context before it is empty. Its snapshot
+		 * serves the budget and the cache: without either, none is made
+		 * (no copy of a large content). */
 		full = tract_context_new(0);
 		if (!full || !(full->token_source = strdup("")))
 			rc = tract_error_oom();

@@ -230,6 +230,8 @@ tract_context *tract_cache_get(tract_cache *c, const char *head);
 int tract_cache_put(tract_cache *c, tract_context *ctx);
 void tract_cache_clear(tract_cache *c);
 size_t tract_cache_size(const tract_cache *c);
+/** How many snapshots it may hold (0: the cache is off). */
+size_t tract_cache_capacity(const tract_cache *c);
 
 /** Drop the tract's cache if a rollback happened since it was filled. */
 void tract_cache_sync(tract *t);

@@ -26,7 +26,46 @@ struct log_walk {
 	tract_log_cb cb;
 	void *payload;
 	int cb_rc; /* the callback's own failure, returned as is */
+	/* content wanted: read blob by blob (tract_log_foreach) */
+	tract_store *store;
+	int content;
 };
+
+/* A commit row with its blob's payload, copied while the blob is lent. */
+struct blob_fetch {
+	const tract_chain_row *row;
+	tract_row *out;
+	int rc, found;
+};
+
+static int blob_fetch_cb(const tract_blob_row *b, void *payload)
+{
+	struct blob_fetch *f = payload;
+	tract_chain_row cr = *f->row;
+
+	cr.payload_json = b->payload_json;
+	f->rc = tract_row_copy_chain(f->out, &cr);
+	f->found = 1;
+	return 1;
+}
+
+/*
+ * The row with its content, the blob read by its own lookup: a walk that
+ * joins the payloads may read a store's every blob into memory first (the
+ * SQLite backend does for long walks), which a stream must not.
+ */
+static int copy_with_blob(log_walk *w, tract_row *r, const tract_chain_row *row)
+{
+	struct blob_fetch f = {row, r, 0, 0};
+	int rc = w->store->be->blob_get(w->store->conn, row->commit.content_hash, blob_fetch_cb,
+					&f);
+
+	if (rc < 0 && rc != TRACT_ENOTFOUND)
+		return rc;
+	if (f.found)
+		return f.rc;
+	return tract_row_copy_chain(r, row); /* the blob is missing: no content */
+}
 
 static int log_cb(const tract_chain_row *row, void *payload)
 {
@@ -36,7 +75,7 @@ static int log_cb(const tract_chain_row *row, void *payload)
 
 	if (w->filter != TRACT_OP_UNKNOWN && row->commit.operation != w->filter)
 		return 0;
-	rc = tract_row_copy_chain(&r, row);
+	rc = w->content ? copy_with_blob(w, &r, row) : tract_row_copy_chain(&r, row);
 	if (rc == 0)
 		rc = w->emit(w, &r);
 	if (rc != 0)
@@ -157,7 +196,7 @@ int tract_log_foreach(tract *t, const tract_log_options *opts, unsigned int flag
 	w.emit = emit_cb;
 	w.cb = cb;
 	w.payload = payload;
-	return log_walk_run(t, opts, &w,
-			    (flags & TRACT_LOG_CONTENT) ? TRACT_CHAIN_PAYLOAD : 0u,
-			    "tract_log_foreach");
+	w.store = t->store;
+	w.content = (flags & TRACT_LOG_CONTENT) != 0;
+	return log_walk_run(t, opts, &w, 0, "tract_log_foreach");
 }
