@@ -90,7 +90,8 @@ void cli_close(tract_store *store, tract *t);
  * past the limit is read. Reports errors. */
 int cli_read_file(char **out, size_t *len, const char *path);
 /* The largest input read: max when not 0, else TRACT_MAX_CONTENT when set
- * (an invalid value is reported: returns CLI_FAIL), else the library's
+ * (cli_input_limit_set() reports an invalid value: returns CLI_FAIL;
+ * cli_input_limit() then uses the default), else the library's
  * TRACT_MAX_CONTENT_DEFAULT (64 MiB). */
 int cli_input_limit_set(size_t max);
 size_t cli_input_limit(void);

@@ -279,9 +279,16 @@ int cli_input_limit_set(size_t max)
 
 size_t cli_input_limit(void)
 {
-	if (!input_limit)
-		cli_input_limit_set(0);
-	return input_limit ? input_limit : TRACT_MAX_CONTENT_DEFAULT;
+	const char *env = getenv("TRACT_MAX_CONTENT");
+	size_t v;
+
+	/* Not set by the command: TRACT_MAX_CONTENT (the command reports an
+	 * invalid value through cli_input_limit_set()), else the default. */
+	if (input_limit)
+		return input_limit;
+	if (env && env[0] && cli_parse_size(&v, env) == 0)
+		return v;
+	return TRACT_MAX_CONTENT_DEFAULT;
 }
 
 /* "64 MiB" or "1000 bytes". */

@@ -1035,8 +1035,11 @@ static int64_t merge_count_layers(const tract_bpe *bpe, const unsigned char *s, 
 			live[b >> 6] &= ~((uint64_t)1 << (b & 63));
 			count--;
 			p = lean_prev(live, a);
-			if (p != SIZE_MAX && (rk = pair_rank(bpe, s, live, p, n, &e)) >= 0 && rk < r)
-				break;
+			if (p != SIZE_MAX) {
+				rk = pair_rank(bpe, s, live, p, n, &e);
+				if (rk >= 0 && rk < r)
+					break;
+			}
 			if ((rk = pair_rank(bpe, s, live, a, n, &e)) >= 0 && rk < r)
 				break;
 			b = e; /* the part after the merged one */
