@@ -85,8 +85,18 @@ void cli_close(tract_store *store, tract *t);
 
 /* ---- input (util.c) ---- */
 
-/* Read a whole file ("-" = stdin), NUL-terminated. Reports errors. */
+/* Read a whole file ("-" = stdin), NUL-terminated, of at most
+ * cli_input_limit() bytes: a larger input is refused as soon as the byte
+ * past the limit is read. Reports errors. */
 int cli_read_file(char **out, size_t *len, const char *path);
+/* The largest input read: max when not 0, else TRACT_MAX_CONTENT when set
+ * (cli_input_limit_set() reports an invalid value: returns CLI_FAIL;
+ * cli_input_limit() then uses the default), else the library's
+ * TRACT_MAX_CONTENT_DEFAULT (64 MiB). */
+int cli_input_limit_set(size_t max);
+size_t cli_input_limit(void);
+/* A size: bytes >= 1, with an optional K, M or G (KiB, MiB, GiB) suffix. */
+int cli_parse_size(size_t *out, const char *text);
 /* Check len bytes are valid UTF-8 without NUL (a C string cannot pass
  * U+0000 on); what names the value. Reports errors. */
 int cli_check_text(const char *text, size_t len, const char *what);

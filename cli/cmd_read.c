@@ -67,66 +67,117 @@ static void log_verbose(const struct cli *cli, const tract_commit *c)
 	}
 }
 
-static void log_table(const struct cli *cli, const tract_commit_list *list)
+/*
+ * log prints as the history is read (tract_log_foreach()): memory does not
+ * grow with the number of commits printed. The table's Tokens column is as
+ * wide as its widest count: a first walk (no content read) measures it.
+ */
+struct log_print {
+	const struct cli *cli;
+	int width;   /* terminal width */
+	size_t wtok; /* table: width of the Tokens column */
+	size_t n;    /* commits printed */
+	int json;
+	int oneline, verbose;
+};
+
+static int log_measure_cb(const tract_commit *c, void *payload)
 {
-	int width = cli_term_width();
-	size_t wtok = strlen("Tokens");
-	int fixed;
+	struct log_print *lp = payload;
+	char num[32];
 
-	for (size_t i = 0; i < list->count; i++) {
-		char num[32];
-		snprintf(num, sizeof(num), "%lld",
-		         (long long)tract_commit_token_count(list->items[i]));
-		if (strlen(num) > wtok)
-			wtok = strlen(num);
-	}
-	/* Hash(9) Time(16) Op(6) Tokens, separated by two spaces */
-	fixed = 9 + 2 + 16 + 2 + 6 + 2 + (int)wtok + 2;
-	printf("%s%-9s  %-16s  %-6s  %*s  %s%s\n", cli_c(cli, C_BOLD), "Hash", "Time", "Op",
-	       (int)wtok, "Tokens", "Message", cli_reset(cli));
-	for (size_t i = 0; i < list->count; i++) {
-		const tract_commit *c = list->items[i];
-		const char *msg = tract_commit_message(c);
-		char when[40], *line = NULL, *cut = NULL;
-		int room = width - fixed;
-
-		if (msg) {
-			char *first = NULL;
-			tract_text_first_line(&first, msg);
-			/* several lines: mark the cut */
-			if (first && asprintf(&line, "%s%s", first,
-			                      msg[strcspn(msg, "\r\n")] ? "\xE2\x80\xA6" : "") < 0)
-				line = NULL;
-			tract_string_free(first);
-			tract_text_truncate(&cut, line ? line : "", room > 1 ? (size_t)room : 1);
-		}
-		printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
-		       tract_commit_hash(c), cli_reset(cli),
-		       cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
-		       tract_operation_name(tract_commit_operation(c)), (int)wtok,
-		       (long long)tract_commit_token_count(c), cut ? cut : "");
-		free(line);
-		tract_string_free(cut);
-	}
-	tract_error_clear();
+	snprintf(num, sizeof(num), "%lld", (long long)tract_commit_token_count(c));
+	if (strlen(num) > lp->wtok)
+		lp->wtok = strlen(num);
+	return 0;
 }
 
-static void log_oneline(const struct cli *cli, const tract_commit_list *list)
+static void log_table_row(const struct log_print *lp, const tract_commit *c)
 {
-	int width = cli_term_width();
+	const struct cli *cli = lp->cli;
+	/* Hash(9) Time(16) Op(6) Tokens, separated by two spaces */
+	int fixed = 9 + 2 + 16 + 2 + 6 + 2 + (int)lp->wtok + 2;
+	const char *msg = tract_commit_message(c);
+	char when[40], *line = NULL, *cut = NULL;
+	int room = lp->width - fixed;
 
-	for (size_t i = 0; i < list->count; i++) {
-		const tract_commit *c = list->items[i];
-		const char *type = tract_commit_content_type(c);
-		int room = width - CLI_SHORT_HASH - 2 - (int)strlen(type);
-		char *preview = NULL;
-
-		tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
-		printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
-		       cli_reset(cli), type, preview ? preview : "");
-		tract_string_free(preview);
+	if (msg) {
+		char *first = NULL;
+		tract_text_first_line(&first, msg);
+		/* several lines: mark the cut */
+		if (first && asprintf(&line, "%s%s", first,
+		                      msg[strcspn(msg, "\r\n")] ? "\xE2\x80\xA6" : "") < 0)
+			line = NULL;
+		tract_string_free(first);
+		tract_text_truncate(&cut, line ? line : "", room > 1 ? (size_t)room : 1);
 	}
-	tract_error_clear();
+	printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
+	       tract_commit_hash(c), cli_reset(cli),
+	       cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
+	       tract_operation_name(tract_commit_operation(c)), (int)lp->wtok,
+	       (long long)tract_commit_token_count(c), cut ? cut : "");
+	free(line);
+	tract_string_free(cut);
+}
+
+static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
+{
+	const struct cli *cli = lp->cli;
+	const char *type = tract_commit_content_type(c);
+	int room = lp->width - CLI_SHORT_HASH - 2 - (int)strlen(type);
+	char *preview = NULL;
+
+	tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
+	printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
+	       cli_reset(cli), type, preview ? preview : "");
+	tract_string_free(preview);
+}
+
+/* One element of the JSON array, pretty, indented as cli_print_json() lays
+ * out the whole array. */
+static int log_json_row(const struct log_print *lp, const tract_commit *c)
+{
+	char *item = NULL, *pretty = NULL;
+	int rc = tract_commit_to_json(&item, c, 0);
+
+	if (rc == 0)
+		rc = tract_json_pretty(&pretty, item);
+	tract_string_free(item);
+	if (rc < 0)
+		return rc;
+	fputs(lp->n ? ",\n  " : "[\n  ", stdout);
+	for (const char *p = pretty; *p; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			fputs("  ", stdout);
+	}
+	tract_string_free(pretty);
+	return 0;
+}
+
+static int log_print_cb(const tract_commit *c, void *payload)
+{
+	struct log_print *lp = payload;
+	int rc = 0;
+
+	if (lp->json) {
+		rc = log_json_row(lp, c);
+	} else if (lp->oneline) {
+		log_oneline_row(lp, c);
+	} else if (lp->verbose) {
+		if (lp->n)
+			putchar('\n');
+		log_verbose(lp->cli, c);
+	} else {
+		if (lp->n == 0)
+			printf("%s%-9s  %-16s  %-6s  %*s  %s%s\n", cli_c(lp->cli, C_BOLD), "Hash",
+			       "Time", "Op", (int)lp->wtok, "Tokens", "Message",
+			       cli_reset(lp->cli));
+		log_table_row(lp, c);
+	}
+	if (rc == 0)
+		lp->n++;
+	return rc;
 }
 
 int cmd_log(struct cli *cli, int argc, char **argv)
@@ -141,8 +192,8 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	int oneline = 0, verbose = 0, json = 0, c, rc = CLI_OK;
 	tract_operation op = TRACT_OP_UNKNOWN;
 	const char *ref = NULL;
-	tract_commit_list *list = NULL;
 	tract_log_options lopts = TRACT_LOG_OPTIONS_INIT;
+	struct log_print lp;
 	tract_store *store;
 	tract *t;
 
@@ -191,25 +242,30 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	lopts.start = ref;
 	lopts.limit = (size_t)limit;
 	lopts.operation = op;
-	if (tract_log_list(&list, t, &lopts) != 0) {
+	memset(&lp, 0, sizeof(lp));
+	lp.cli = cli;
+	lp.json = json;
+	lp.oneline = oneline;
+	lp.verbose = verbose;
+	lp.wtok = strlen("Tokens");
+	if (!json)
+		lp.width = cli_term_width();
+	/* Only --oneline shows content (the preview of a commit without a
+	 * message): no other form reads a blob. */
+	if (!json && !oneline && !verbose &&
+	    tract_log_foreach(t, &lopts, 0, log_measure_cb, &lp) != 0) {
+		rc = cli_fail_lib();
+	} else if (tract_log_foreach(t, &lopts, oneline ? TRACT_LOG_CONTENT : 0, log_print_cb,
+	                             &lp) != 0) {
+		if (json && lp.n)
+			fputs("\n]\n", stdout);
 		rc = cli_fail_lib();
 	} else if (json) {
-		char *doc = NULL;
-		rc = cli_print_json_result(tract_commit_list_to_json(&doc, list, 0), &doc);
-	} else if (list->count == 0) {
+		fputs(lp.n ? "\n]\n" : "[]\n", stdout);
+	} else if (lp.n == 0) {
 		printf("No commits.\n");
-	} else if (oneline) {
-		log_oneline(cli, list);
-	} else if (verbose) {
-		for (size_t i = 0; i < list->count; i++) {
-			if (i)
-				putchar('\n');
-			log_verbose(cli, list->items[i]);
-		}
-	} else {
-		log_table(cli, list);
 	}
-	tract_commit_list_free(list);
+	tract_error_clear();
 	cli_close(store, t);
 	return rc;
 }

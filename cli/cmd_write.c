@@ -72,6 +72,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	    {"name", required_argument, NULL, 'N'},
 	    {"metadata", required_argument, NULL, 'M'},
 	    {"config", required_argument, NULL, 'C'},
+	    {"max-size", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -84,6 +85,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	tract_store *store;
 	tract_commit *commit;
 	tract *t;
+	size_t max_size = 0;
 	int c, rc, is_shortcut;
 
 	cli_getopt_reset(cli, argv);
@@ -112,6 +114,11 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 			break;
 		case 'C':
 			config = optarg;
+			break;
+		case 'S':
+			if (cli_parse_size(&max_size, optarg) != 0)
+				return cli_usage(cli, "invalid --max-size '%s' (bytes >= 1, with "
+				                 "an optional K, M or G suffix)", optarg);
 			break;
 		case 'h':
 			return cli_help(cli);
@@ -148,6 +155,8 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "missing TEXT (use '-' to read standard input)");
 	}
 
+	if (cli_input_limit_set(max_size))
+		return CLI_FAIL;
 	/* Check every input before touching the store. */
 	if (cli_check_text(kind, strlen(kind), "KIND"))
 		return CLI_FAIL;

@@ -31,7 +31,9 @@ static const struct cli_command commands[] = {
      "  --response-to REF    the commit this one answers (appends)\n"
      "  --name NAME          speaker name of a user/assistant/system turn\n"
      "  --metadata JSON      metadata object\n"
-     "  --config JSON        generation config object\n"},
+     "  --config JSON        generation config object\n"
+     "  --max-size SIZE      refuse input (TEXT from stdin, --file) larger than SIZE\n"
+     "                       bytes (K, M, G suffixes; default TRACT_MAX_CONTENT or 64M)\n"},
     {"log", cmd_log, "[-n N] [--oneline | -v] [--op append|edit] [--json] [REF]",
      "Show commit history from HEAD (or REF) backward, newest first.",
      "Options:\n"

@@ -4,13 +4,16 @@
  * printing the library's JSON, colours and terminal layout.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -195,13 +198,23 @@ int cli_open_store(struct cli *cli, tract_store **out, unsigned flags)
 
 int cli_open_tract(struct cli *cli, tract_store **out_store, tract **out_tract)
 {
+	tract_open_options oopts = TRACT_OPEN_OPTIONS_INIT;
 	int rc;
 
 	*out_tract = NULL;
 	rc = cli_open_store(cli, out_store, 0);
 	if (rc)
 		return rc;
-	if (tract_open(out_tract, *out_store, cli->tract_id, NULL) != 0) {
+	/* The command's own limit is on the text it reads (cli_read_file());
+	 * the content JSON built from it may be up to 6 times as long (\uXXXX
+	 * escapes), which the library's limit must let through. */
+	/* One command, one process: no compiled context is ever reused, and
+	 * a commit without a cache makes no copy of its content for one. */
+	oopts.compile_cache_size = 0;
+	oopts.max_content_bytes = cli_input_limit() <= (SIZE_MAX - 65536) / 6
+	                              ? cli_input_limit() * 6 + 65536
+	                              : SIZE_MAX;
+	if (tract_open(out_tract, *out_store, cli->tract_id, &oopts) != 0) {
 		rc = cli_fail_lib();
 		tract_store_free(*out_store);
 		*out_store = NULL;
@@ -220,22 +233,115 @@ void cli_close(tract_store *store, tract *t)
 /* ------------------------------------------------------------------ */
 /* input                                                               */
 
+/* The largest input a command reads (cli_input_limit_set()); 0 = not set:
+ * TRACT_MAX_CONTENT, or the library's default. */
+static size_t input_limit;
+
+int cli_parse_size(size_t *out, const char *text)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!text || !isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || v == 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
+		end += strlen(end);
+	if (*end || v > (SIZE_MAX >> shift) - 1)
+		return -1;
+	*out = (size_t)v << shift;
+	return 0;
+}
+
+int cli_input_limit_set(size_t max)
+{
+	const char *env = getenv("TRACT_MAX_CONTENT");
+
+	if (max) {
+		input_limit = max;
+		return 0;
+	}
+	if (env && env[0] && cli_parse_size(&input_limit, env) != 0)
+		return cli_fail("invalid TRACT_MAX_CONTENT '%s' (a size in bytes >= 1, "
+		                "with an optional K, M or G suffix)", env);
+	return 0;
+}
+
+size_t cli_input_limit(void)
+{
+	const char *env = getenv("TRACT_MAX_CONTENT");
+	size_t v;
+
+	/* Not set by the command: TRACT_MAX_CONTENT (the command reports an
+	 * invalid value through cli_input_limit_set()), else the default. */
+	if (input_limit)
+		return input_limit;
+	if (env && env[0] && cli_parse_size(&v, env) == 0)
+		return v;
+	return TRACT_MAX_CONTENT_DEFAULT;
+}
+
+/* "64 MiB" or "1000 bytes". */
+static const char *size_text(char *buf, size_t len, size_t n)
+{
+	if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+		snprintf(buf, len, "%zu MiB", n >> 20);
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, len, "%zu KiB", n >> 10);
+	else
+		snprintf(buf, len, "%zu bytes", n);
+	return buf;
+}
+
+static int too_large(const char *name, size_t max)
+{
+	char size[64];
+
+	return cli_fail("%s is larger than the maximum of %s (--max-size / TRACT_MAX_CONTENT)",
+	                name, size_text(size, sizeof(size), max));
+}
+
+/*
+ * At most cli_input_limit() bytes are read: one byte more is the error,
+ * reported before the rest is read (a regular file larger than the limit
+ * is refused from its size alone).
+ */
 int cli_read_file(char **out, size_t *len, const char *path)
 {
 	FILE *f;
 	char *data = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, max = cli_input_limit();
 	int is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "standard input" : path;
+	struct stat st;
 
 	*out = NULL;
 	f = is_stdin ? stdin : fopen(path, "rb");
 	if (!f)
 		return cli_fail("cannot read %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uintmax_t)st.st_size > max && !is_stdin) {
+		fclose(f);
+		return too_large(name, max);
+	}
 	for (;;) {
-		size_t got;
-		if (cap - n < 4096 + 1) {
+		size_t got, want;
+		if (cap - n < 4096 + 1 && cap < max + 2) {
 			size_t ncap = cap ? cap * 2 : 8192;
-			char *grown = realloc(data, ncap);
+			char *grown;
+			if (ncap > max + 2 || ncap < cap)
+				ncap = max + 2; /* the limit, one byte more and the NUL */
+			grown = realloc(data, ncap);
 			if (!grown) {
 				free(data);
 				if (!is_stdin)
@@ -245,16 +351,22 @@ int cli_read_file(char **out, size_t *len, const char *path)
 			data = grown;
 			cap = ncap;
 		}
-		got = fread(data + n, 1, cap - n - 1, f);
+		want = cap - n - 1;
+		got = fread(data + n, 1, want, f);
 		n += got;
+		if (n > max) {
+			free(data);
+			if (!is_stdin)
+				fclose(f);
+			return too_large(name, max);
+		}
 		if (got == 0) {
 			if (ferror(f)) {
 				int err = errno;
 				free(data);
 				if (!is_stdin)
 					fclose(f);
-				return cli_fail("cannot read %s: %s",
-				                is_stdin ? "standard input" : path,
+				return cli_fail("cannot read %s: %s", name,
 				                strerror(err ? err : EIO));
 			}
 			break;
@@ -263,6 +375,12 @@ int cli_read_file(char **out, size_t *len, const char *path)
 	if (!is_stdin)
 		fclose(f);
 	data[n] = '\0';
+	if (cap - n > ((size_t)1 << 20)) {
+		/* a large input is held at its size, not its doubling's */
+		char *fit = realloc(data, n + 1);
+		if (fit)
+			data = fit;
+	}
 	*out = data;
 	if (len)
 		*len = n;

@@ -825,6 +825,263 @@ out:
 	return count;
 }
 
+/*
+ * The same merge in less memory, for long pieces (a 10 MB run of one letter
+ * is one piece): the parts are a bitmap of their start positions (a part
+ * ends where the next live bit is; no part is longer than the longest
+ * token, so the scans are short), and a heap item is one 64-bit key,
+ * rank << 44 | pos << 12 | len, ordered as (rank, pos) like heap_item.
+ * 1/8 + 8 bytes a byte of the piece against merge_count()'s 9 + 12 to 36.
+ * Needs ranks < 2^20, pieces < 2^32 bytes and pairs < 2^12 bytes: the
+ * caller checks, and uses merge_count() otherwise.
+ */
+#define LEAN_RANK_BITS 20
+#define LEAN_LEN_BITS 12
+#define LEAN_MIN 4096
+#define LEAN_UNFIT INT64_MIN
+
+static int lean_live(const uint64_t *live, size_t i)
+{
+	return (int)((live[i >> 6] >> (i & 63)) & 1);
+}
+
+/* The next live position after i (n when none). */
+static size_t lean_next(const uint64_t *live, size_t i, size_t n)
+{
+	for (i++; i < n; i++) {
+		uint64_t w = live[i >> 6] >> (i & 63);
+		if (w) {
+			i += (size_t)__builtin_ctzll(w);
+			return i < n ? i : n;
+		}
+		i |= 63;
+	}
+	return n;
+}
+
+/* The previous live position before i (SIZE_MAX when none). */
+static size_t lean_prev(const uint64_t *live, size_t i)
+{
+	uint64_t w;
+
+	while (i > 0) {
+		i--;
+		w = live[i >> 6] << (63 - (i & 63));
+		if (w)
+			return i - (size_t)__builtin_clzll(w);
+		i &= ~(size_t)63;
+	}
+	return SIZE_MAX;
+}
+
+typedef struct {
+	uint64_t *h;
+	size_t n, cap;
+	int oom, unfit; /* unfit: a rank >= 2^LEAN_RANK_BITS */
+} lean_heap;
+
+static void lean_push(lean_heap *hp, uint64_t key)
+{
+	size_t i;
+
+	if (hp->n == hp->cap) {
+		size_t ncap = hp->cap ? hp->cap + hp->cap / 2 : 1024;
+		uint64_t *g = realloc(hp->h, ncap * sizeof(*g));
+		if (!g) {
+			hp->oom = 1;
+			return;
+		}
+		hp->h = g;
+		hp->cap = ncap;
+	}
+	i = hp->n++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (hp->h[p] <= key)
+			break;
+		hp->h[i] = hp->h[p];
+		i = p;
+	}
+	hp->h[i] = key;
+}
+
+static uint64_t lean_pop(lean_heap *hp)
+{
+	uint64_t *h = hp->h, top = h[0], last = h[--hp->n];
+	size_t i = 0, n = hp->n;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= last)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (n > 0)
+		h[i] = last;
+	return top;
+}
+
+static void lean_pair(const tract_bpe *bpe, const unsigned char *s, lean_heap *hp, size_t pos,
+		      size_t len)
+{
+	int64_t r = tract_bpe_rank(bpe, s + pos, len);
+
+	if (r >= ((int64_t)1 << LEAN_RANK_BITS))
+		hp->unfit = 1;
+	else if (r >= 0)
+		lean_push(hp, (uint64_t)r << 44 | (uint64_t)pos << LEAN_LEN_BITS | len);
+}
+
+static int64_t merge_count_lean(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	lean_heap hp = {NULL, 0, 0, 0, 0};
+	uint64_t *live = malloc(((n + 63) / 64) * sizeof(*live));
+	int64_t count = (int64_t)n;
+	size_t i;
+
+	if (!live)
+		return tract_error_oom();
+	memset(live, 0xff, ((n + 63) / 64) * sizeof(*live));
+	for (i = 0; i + 1 < n; i++)
+		lean_pair(bpe, s, &hp, i, 2);
+	while (hp.n > 0 && !hp.oom && !hp.unfit) {
+		uint64_t key = lean_pop(&hp);
+		size_t a = (size_t)(key >> LEAN_LEN_BITS) & 0xffffffffu;
+		size_t len = (size_t)(key & ((1u << LEAN_LEN_BITS) - 1));
+		size_t b, e, p;
+		if (!lean_live(live, a))
+			continue;
+		b = lean_next(live, a, n);
+		if (b >= n)
+			continue;
+		e = lean_next(live, b, n);
+		if (e - a != len)
+			continue;
+		live[b >> 6] &= ~((uint64_t)1 << (b & 63));
+		count--;
+		p = lean_prev(live, a);
+		if (p != SIZE_MAX)
+			lean_pair(bpe, s, &hp, p, e - p);
+		if (e < n)
+			lean_pair(bpe, s, &hp, a, lean_next(live, e, n) - a);
+	}
+	if (hp.unfit)
+		count = LEAN_UNFIT;
+	else if (hp.oom)
+		count = tract_error_oom();
+	free(hp.h);
+	free(live);
+	return count;
+}
+
+/*
+ * The merge in layers, in no memory but the bitmap, for long pieces made of
+ * few distinct pairs (a run of one letter): each layer finds the lowest
+ * rank r among the current pairs and merges its pairs left to right. The
+ * heap would do the same, in the same order: a merge makes a part longer
+ * than token r, so it never makes a new pair of rank r; and a new pair of a
+ * lower rank (which the heap would merge first) ends the attempt, as does
+ * a piece that needs more than LAYERS_MAX layers: LEAN_UNFIT, and the
+ * caller merges with the heap.
+ */
+#define LAYERS_MAX 24
+
+static int64_t pair_rank(const tract_bpe *bpe, const unsigned char *s, const uint64_t *live,
+			 size_t a, size_t n, size_t *b_out)
+{
+	size_t b = lean_next(live, a, n);
+
+	*b_out = b;
+	if (b >= n)
+		return -1;
+	return tract_bpe_rank(bpe, s + a, lean_next(live, b, n) - a);
+}
+
+static int64_t merge_count_layers(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	uint64_t *live = malloc(((n + 63) / 64) * sizeof(*live));
+	int64_t count = (int64_t)n;
+	int layers;
+
+	if (!live)
+		return tract_error_oom();
+	memset(live, 0xff, ((n + 63) / 64) * sizeof(*live));
+	for (layers = 0;; layers++) {
+		int64_t r = -1, rk;
+		size_t a, b;
+
+		for (a = 0; a < n; a = b) {
+			rk = pair_rank(bpe, s, live, a, n, &b);
+			if (rk >= 0 && (r < 0 || rk < r))
+				r = rk;
+		}
+		if (r < 0)
+			break; /* no pair left to merge */
+		if (layers == LAYERS_MAX) {
+			count = LEAN_UNFIT;
+			break;
+		}
+		for (a = 0; a < n; a = b) {
+			size_t p, e;
+			rk = pair_rank(bpe, s, live, a, n, &b);
+			if (rk != r)
+				continue;
+			/* merge [a, b) and [b, e): then a's new pairs */
+			live[b >> 6] &= ~((uint64_t)1 << (b & 63));
+			count--;
+			p = lean_prev(live, a);
+			if (p != SIZE_MAX) {
+				rk = pair_rank(bpe, s, live, p, n, &e);
+				if (rk >= 0 && rk < r)
+					break;
+			}
+			if ((rk = pair_rank(bpe, s, live, a, n, &e)) >= 0 && rk < r)
+				break;
+			b = e; /* the part after the merged one */
+		}
+		if (a < n) {
+			count = LEAN_UNFIT; /* a lower rank appeared */
+			break;
+		}
+	}
+	free(live);
+	return count;
+}
+
+/* The merge for a piece of n bytes: the lean one when it fits and pays. */
+static int64_t merge_piece(const tract_bpe *bpe, const unsigned char *s, size_t n)
+{
+	int64_t c;
+
+	if (n >= LEAN_MIN) {
+		c = merge_count_layers(bpe, s, n);
+		if (c != LEAN_UNFIT)
+			return c;
+	}
+	if (n >= LEAN_MIN && n <= UINT32_MAX && 2 * bpe->max_len < ((size_t)1 << LEAN_LEN_BITS)) {
+		c = merge_count_lean(bpe, s, n);
+		if (c != LEAN_UNFIT)
+			return c;
+	}
+	return merge_count(bpe, s, n);
+}
+
+int64_t tract_bpe_merge_test(const tract_bpe *bpe, const void *piece, size_t n, int how)
+{
+	if (how == 1)
+		return n <= UINT32_MAX && 2 * bpe->max_len < ((size_t)1 << LEAN_LEN_BITS)
+			   ? merge_count_lean(bpe, piece, n)
+			   : LEAN_UNFIT;
+	if (how == 2)
+		return merge_count_layers(bpe, piece, n);
+	return merge_count(bpe, piece, n);
+}
+
 int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
 {
 	pcre2_match_data *md;
@@ -876,7 +1133,7 @@ int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len)
 		if (tract_bpe_rank(bpe, text + s, e - s) >= 0) {
 			total++;
 		} else {
-			int64_t c = merge_count(bpe, (const unsigned char *)text + s, e - s);
+			int64_t c = merge_piece(bpe, (const unsigned char *)text + s, e - s);
 			if (c < 0) {
 				total = c;
 				break;

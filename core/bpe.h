@@ -47,5 +47,9 @@ int64_t tract_bpe_rank(const tract_bpe *bpe, const void *bytes, size_t len);
  * TRACT_ENOMEM, TRACT_ERROR (error set). Thread-safe: bpe is read-only.
  */
 int64_t tract_bpe_count(const tract_bpe *bpe, const char *text, size_t len);
+/** Tests: the merge count of one piece (not itself a token) by one of the
+ *  merges: 0 the heap over a linked list, 1 the lean heap, 2 the layers;
+ *  INT64_MIN when the lean merges do not apply to the piece. */
+int64_t tract_bpe_merge_test(const tract_bpe *bpe, const void *piece, size_t n, int how);
 
 #endif

@@ -87,6 +87,12 @@ char *tract_buf_detach(tract_buf *b)
 
 	if (!p)
 		p = calloc(1, 1);
+	else if (b->cap - b->len > ((size_t)1 << 20)) {
+		/* a large buffer is handed over at its size, not its doubling's */
+		char *fit = realloc(p, b->len + 1);
+		if (fit)
+			p = fit;
+	}
 	b->ptr = NULL;
 	b->len = b->cap = 0;
 	return p;

@@ -56,6 +56,11 @@ size_t tract_cache_size(const tract_cache *c)
 	return c ? c->count : 0;
 }
 
+size_t tract_cache_capacity(const tract_cache *c)
+{
+	return c ? c->capacity : 0;
+}
+
 /* Move entry i to the most recently used end. */
 static void touch(tract_cache *c, size_t i)
 {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ typedef struct {
 	cJSON *n;              /* normalized content */
 	char *payload;         /* J-STORE */
 	char content_hash[65];
-	const char *content_type;
+	const char *content_type; /* in type_buf, or in n while it lives */
+	char *type_buf;
 	int64_t token_count;
 	cJSON *metadata, *config;
 	char *metadata_json, *config_json; /* J-COLUMN */
@@ -37,24 +39,62 @@ static void prepared_dispose(prepared_content *p)
 	cJSON_Delete(p->metadata);
 	cJSON_Delete(p->config);
 	free(p->payload);
+	free(p->type_buf);
 	free(p->metadata_json);
 	free(p->config_json);
 	memset(p, 0, sizeof(*p));
 }
 
-static int prepare_content(prepared_content *p, tract *t, const char *content_json,
-			   const tract_commit_options *o)
+/*
+ * The token count of normalized content: a text member is counted where
+ * it is, without a copy, unless it holds U+0000 (stored as C0 80 in the
+ * tree, counted as the NUL byte): then tract_content_count_text() makes
+ * the counted text, as for every other kind.
+ */
+static int count_tokens(int64_t *out, tract *t, const cJSON *n)
 {
 	tract_buf text = TRACT_BUF_INIT;
 	tract_text_kind kind;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(n, "text");
+	int64_t count;
+
+	if (!v)
+		v = cJSON_GetObjectItemCaseSensitive(n, "content");
+	if (cJSON_IsString(v) && !strstr(v->valuestring, "\xC0\x80")) {
+		size_t len = strlen(v->valuestring);
+		count = len ? tract_count(t, v->valuestring, len) : 0;
+	} else {
+		if (tract_content_count_text(&text, &kind, n) < 0)
+			return tract_error_oom();
+		count = text.len ? tract_count(t, text.ptr, text.len) : 0;
+		tract_buf_dispose(&text);
+	}
+	if (count < 0)
+		return (int)count;
+	*out = count;
+	return 0;
+}
+
+static int prepare_content(prepared_content *p, tract *t, const char *content_json,
+			   const tract_commit_options *o)
+{
 	char err[256], *canon = NULL;
 	cJSON *in = NULL;
+	size_t len;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if (!content_json)
 		return tract_error_set(TRACT_EINVAL, "Content validation failed: no content");
-	rc = tract_json_parse(&in, content_json, strlen(content_json),
+	/* The size is checked before anything else reads the whole text. */
+	len = t->max_content >= PTRDIFF_MAX ? strlen(content_json)
+					    : strnlen(content_json, t->max_content + 1);
+	if (len > t->max_content)
+		return tract_error_set(TRACT_EINVAL,
+				       "content is larger than the maximum of %zu bytes "
+				       "(max_content_bytes)",
+				       t->max_content);
+	rc = tract_json_parse(&in, content_json, len,
 			      TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err));
 	if (rc < 0)
 		return tract_error_set(rc, "Content validation failed: %s", err);
@@ -73,35 +113,38 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 		rc = tract_error_set(TRACT_EINVAL, "commit message is not valid UTF-8");
 		goto fail;
 	}
+	/* One rendering at a time, the tree dropped once rendered: a large
+	 * text is held by the caller, the tree and one rendering at most. */
+	rc = count_tokens(&p->token_count, t, p->n);
+	if (rc < 0)
+		goto fail;
 	canon = tract_json_render_str(p->n, TRACT_JSON_CANON);
+	if (!canon) {
+		rc = tract_error_oom();
+		goto fail;
+	}
+	rc = tract_sha256_hex(p->content_hash, canon, strlen(canon));
+	free(canon);
+	canon = NULL;
+	if (rc < 0)
+		goto fail;
 	p->payload = tract_json_render_str(p->n, TRACT_JSON_STORE);
 	if (p->metadata)
 		p->metadata_json = tract_json_render_str(p->metadata, TRACT_JSON_COLUMN);
 	if (p->config)
 		p->config_json = tract_json_render_str(p->config, TRACT_JSON_COLUMN);
-	if (!canon || !p->payload || (p->metadata && !p->metadata_json) ||
-	    (p->config && !p->config_json)) {
+	p->type_buf = strdup(p->content_type);
+	if (!p->payload || (p->metadata && !p->metadata_json) || (p->config && !p->config_json) ||
+	    !p->type_buf) {
 		rc = tract_error_oom();
 		goto fail;
 	}
-	rc = tract_sha256_hex(p->content_hash, canon, strlen(canon));
-	if (rc < 0)
-		goto fail;
-	if (tract_content_count_text(&text, &kind, p->n) < 0) {
-		rc = tract_error_oom();
-		goto fail;
-	}
-	p->token_count = text.len ? tract_count(t, text.ptr, text.len) : 0;
-	if (p->token_count < 0) {
-		rc = (int)p->token_count;
-		goto fail;
-	}
-	free(canon);
-	tract_buf_dispose(&text);
+	p->content_type = p->type_buf;
+	cJSON_Delete(p->n);
+	p->n = NULL;
 	return 0;
 fail:
 	free(canon);
-	tract_buf_dispose(&text);
 	prepared_dispose(p);
 	return rc;
 }
@@ -276,8 +319,11 @@ static int attempt_commit(commit_attempt *a)
 	tract_cache_sync(t);
 	if (hs.hash[0])
 		parent = tract_cache_get(t->cache, hs.hash);
-	if (!parent && !hs.hash[0]) {
-		/* First commit: the context before it is empty. */
+	if (!parent && !hs.hash[0] &&
+	    (t->budget_max >= 0 || tract_cache_capacity(t->cache) > 0)) {
+		/* First commit: the context before it is empty. Its snapshot
+		 * serves the budget and the cache: without either, none is made
+		 * (no copy of a large content). */
 		full = tract_context_new(0);
 		if (!full || !(full->token_source = strdup("")))
 			rc = tract_error_oom();

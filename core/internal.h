@@ -56,6 +56,7 @@ struct tract {
 	char *default_branch;
 	tract_tokenizer *tok;
 	int verify_cache;
+	size_t max_content; /* largest content JSON a commit accepts (bytes) */
 	tract_content_registry types;
 	tract_cache *cache;
 	unsigned cache_epoch;
@@ -229,6 +230,8 @@ tract_context *tract_cache_get(tract_cache *c, const char *head);
 int tract_cache_put(tract_cache *c, tract_context *ctx);
 void tract_cache_clear(tract_cache *c);
 size_t tract_cache_size(const tract_cache *c);
+/** How many snapshots it may hold (0: the cache is off). */
+size_t tract_cache_capacity(const tract_cache *c);
 
 /** Drop the tract's cache if a rollback happened since it was filled. */
 void tract_cache_sync(tract *t);

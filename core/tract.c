@@ -318,6 +318,10 @@ static int tract_alloc(tract **out, tract_store *s, const char *id, const tract_
 	}
 	t->tok = opts->tokenizer ? opts->tokenizer : tract_tokenizer_default_get();
 	t->verify_cache = opts->verify_cache;
+	/* max_content_bytes is a version-2 member: older callers get the default. */
+	t->max_content = TRACT_MAX_CONTENT_DEFAULT;
+	if (opts->version >= 2 && opts->max_content_bytes)
+		t->max_content = opts->max_content_bytes;
 	t->budget_max = -1;
 	t->cache_epoch = s->cache_epoch;
 	s->refs++;

@@ -22,6 +22,7 @@ packages=(
 	liblmdb-dev
 	libcurl4-openssl-dev
 	python3 # the tests check JSON output with it
+	time    # GNU time: peak memory in tests/test_cli.sh and bench/bench_memory
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -678,6 +678,55 @@ static void test_binary_real(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* The lean merges of long pieces count as the heap merge: random pieces of
+ * few letters (the layers) and of many (the lean heap), both tables. */
+static void test_long_piece_merges(void **state)
+{
+	const char *encs[] = {"o200k_base", "cl100k_base"};
+	const char *alphabets[] = {"a", "ab", "abcdefghij", "thequickbrownfx", "xyz"};
+	unsigned seed = 7;
+	size_t i, k;
+
+	(void)state;
+	need_table("o200k_base");
+	for (i = 0; i < 2; i++) {
+		tract_bpe *bpe = NULL;
+		char json[1024];
+		const char *d;
+		size_t layered = 0;
+		int found = 0;
+		for (k = 0; k < 3 && !found; k++) {
+			if (!(d = tract_bpe_search_dirs((int)k)) || !*d)
+				continue;
+			snprintf(json, sizeof(json), "%s/%s.json", d, encs[i]);
+			found = access(json, R_OK) == 0;
+		}
+		assert_true(found);
+		assert_int_equal(tract_bpe_load(json, &bpe), 0);
+		for (k = 0; k < 60; k++) {
+			const char *al = alphabets[k % 5];
+			size_t n = 4096 + (size_t)(rand_r(&seed) % 20000), j;
+			unsigned char *p = malloc(n);
+			int64_t heap, lean, layers;
+			assert_non_null(p);
+			for (j = 0; j < n; j++)
+				p[j] = (unsigned char)al[(size_t)rand_r(&seed) % strlen(al)];
+			heap = tract_bpe_merge_test(bpe, p, n, 0);
+			lean = tract_bpe_merge_test(bpe, p, n, 1);
+			layers = tract_bpe_merge_test(bpe, p, n, 2);
+			assert_true(heap > 0);
+			assert_int_equal(lean, heap);
+			if (layers != INT64_MIN) {
+				assert_int_equal(layers, heap);
+				layered++;
+			}
+			free(p);
+		}
+		assert_true(layered >= 12); /* every run of one letter at least */
+		tract_bpe_free(bpe);
+	}
+}
+
 static void test_names_and_models(void **state)
 {
 	static const struct {
@@ -830,7 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_not_found),    cmocka_unit_test(test_small_tables),
 	    cmocka_unit_test(test_bad_tables),   cmocka_unit_test(test_binary_table),
 	    cmocka_unit_test(test_binary_real),  cmocka_unit_test(test_names_and_models),
-	    cmocka_unit_test(test_fixture_counts),
+	    cmocka_unit_test(test_fixture_counts), cmocka_unit_test(test_long_piece_merges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -262,6 +262,44 @@ printf '{"content_type": "dialogue", "role": "assistant", "text": "from a stdin 
 STDIN=$TMP/dlg.json commit_ok H_FSTDIN dialogue --file -
 NCOMMITS=17
 
+# ---- input size limit (--max-size / TRACT_MAX_CONTENT) --------------------
+# A separate store: the at-the-limit commit does not count in NCOMMITS.
+L=(--db "$TMP/limit.db")
+expect_ok "init the limit store" "${L[@]}" init
+head -c 2049 /dev/zero | tr '\0' a >"$TMP/2k1.txt"
+head -c 2048 /dev/zero | tr '\0' a >"$TMP/2k.txt"
+STDIN=$TMP/2k1.txt expect_fail "stdin over --max-size" "${L[@]}" commit user --max-size 2K -
+eq "stdin over --max-size message" "$ERR" \
+	"tract: standard input is larger than the maximum of 2 KiB (--max-size / TRACT_MAX_CONTENT)"
+STDIN=$TMP/2k.txt expect_ok "stdin at --max-size" "${L[@]}" commit user --max-size 2K -
+printf '{"role": "user", "text": "%s"}' "$(cat "$TMP/2k.txt")" >"$TMP/2k.json"
+TRACT_MAX_CONTENT=1K expect_fail "--file over TRACT_MAX_CONTENT" "${L[@]}" commit dialogue \
+	--file "$TMP/2k.json"
+contains "--file over TRACT_MAX_CONTENT message" "$ERR" "is larger than the maximum of 1 KiB"
+TRACT_MAX_CONTENT=1M expect_ok "--file under TRACT_MAX_CONTENT" "${L[@]}" commit dialogue \
+	--file "$TMP/2k.json"
+expect_usage "--max-size 0" "${L[@]}" commit user --max-size 0 hi
+expect_usage "--max-size junk" "${L[@]}" commit user --max-size 12X hi
+TRACT_MAX_CONTENT=junk expect_fail "TRACT_MAX_CONTENT junk" "${L[@]}" commit user hi
+# An endless input is refused once the byte past the limit is read.
+RC=0
+yes | timeout 60 "$TRACT" "${L[@]}" commit user --max-size 1M - >/dev/null 2>"$TMP/err" || RC=$?
+eq "endless stdin refused" "$RC:$(cat "$TMP/err")" \
+	"1:tract: standard input is larger than the maximum of 1 MiB (--max-size / TRACT_MAX_CONTENT)"
+# The issue's case: /dev/zero on stdin, the default limit (64 MiB), memory
+# near the limit, not growing with the input.
+RC=0
+if [[ -x /usr/bin/time ]]; then
+	/usr/bin/time -f '%M' -o "$TMP/rss" timeout 120 "$TRACT" "${L[@]}" commit user - \
+		</dev/zero >/dev/null 2>"$TMP/err" || RC=$?
+	RSS=$(tail -n 1 "$TMP/rss")
+	if [[ $RSS =~ ^[0-9]+$ && $RSS -lt 600000 ]]; then ok; else bad "/dev/zero peak RSS ${RSS} KiB"; fi
+else
+	timeout 120 "$TRACT" "${L[@]}" commit user - </dev/zero >/dev/null 2>"$TMP/err" || RC=$?
+fi
+eq "/dev/zero refused" "$RC:$(cat "$TMP/err")" \
+	"1:tract: standard input is larger than the maximum of 64 MiB (--max-size / TRACT_MAX_CONTENT)"
+
 # ---- compile -------------------------------------------------------------
 
 expect_ok "compile --json" compile --json

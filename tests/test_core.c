@@ -1069,6 +1069,148 @@ static void test_options_versions(void **state)
 	fx_free(f);
 }
 
+/* The maximum content size: a version-2 struct sets it, version 1 gets the
+ * default; a larger content is refused before it is read whole (the
+ * buffer below has no NUL within the limit + 1: ASan sees any read past). */
+static void test_max_content(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_open_options o = TRACT_OPEN_OPTIONS_INIT;
+	static const char head[] = "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"";
+	tract *t = NULL;
+	tract_commit *c = NULL;
+	char *big, *raw;
+	size_t n = 2000;
+
+	(void)state;
+	fx_say(f, NULL, "user", "hello");
+	assert_int_equal(o.version, 2);
+	assert_true(o.max_content_bytes == TRACT_MAX_CONTENT_DEFAULT);
+	assert_true(TRACT_MAX_CONTENT_DEFAULT == (size_t)64 << 20);
+	big = malloc(n + 16);
+	assert_non_null(big);
+	memcpy(big, head, strlen(head));
+	memset(big + strlen(head), 'a', n - strlen(head));
+	strcpy(big + n, "\"}");
+
+	o.max_content_bytes = 1000;
+	assert_int_equal(tract_open(&t, f->store, f->t->id, &o), 0);
+	assert_int_equal(tract_commit_create(&c, t, big, NULL), TRACT_EINVAL);
+	assert_null(c);
+	assert_non_null(strstr(tract_error_last()->message, "larger than the maximum of 1000"));
+	/* no NUL in the first 1001 bytes: only those are read */
+	raw = malloc(1001);
+	assert_non_null(raw);
+	memset(raw, 'x', 1001);
+	assert_int_equal(tract_commit_create(NULL, t, raw, NULL), TRACT_EINVAL);
+	free(raw);
+	/* at the limit: accepted */
+	big[1000 - 2] = '\0';
+	strcat(big, "\"}");
+	assert_int_equal(strlen(big), 1000);
+	assert_int_equal(tract_commit_create(NULL, t, big, NULL), 0);
+	tract_free(t);
+	t = NULL;
+
+	/* version 1: the member is not read, the default applies */
+	memset(big + strlen(head), 'b', n - strlen(head));
+	strcpy(big + n, "\"}");
+	o.version = 1;
+	assert_int_equal(tract_open(&t, f->store, f->t->id, &o), 0);
+	assert_int_equal(tract_commit_create(NULL, t, big, NULL), 0);
+	tract_free(t);
+	t = NULL;
+	/* 0: the default */
+	o.version = 2;
+	o.max_content_bytes = 0;
+	big[strlen(head)] = 'c';
+	assert_int_equal(tract_open(&t, f->store, f->t->id, &o), 0);
+	assert_int_equal(tract_commit_create(NULL, t, big, NULL), 0);
+	tract_free(t);
+	free(big);
+	fx_free(f);
+}
+
+typedef struct {
+	char hashes[8][TRACT_HASH_HEXSIZE + 1];
+	int content[8];
+	size_t n, stop_at;
+} log_seen;
+
+static int log_seen_cb(const tract_commit *c, void *payload)
+{
+	log_seen *l = payload;
+
+	assert_true(l->n < 8);
+	strcpy(l->hashes[l->n], tract_commit_hash(c));
+	l->content[l->n] = tract_commit_content(c) != NULL;
+	l->n++;
+	return l->stop_at && l->n == l->stop_at ? 1 : 0;
+}
+
+static int log_fail_cb(const tract_commit *c, void *payload)
+{
+	(void)c;
+	(void)payload;
+	return tract_error_set(TRACT_EBUDGET, "the callback says no");
+}
+
+/* tract_log_foreach() hands over tract_log_list()'s commits, in order,
+ * with content only when asked; it stops early and passes failures on. */
+static void test_log_foreach(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_log_options o = TRACT_LOG_OPTIONS_INIT;
+	tract_commit_list *list = NULL;
+	log_seen l;
+	size_t i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(tract_log_foreach(f->t, NULL, 0, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 0);
+	fx_say(f, NULL, "user", "one");
+	fx_say(f, NULL, "assistant", "two");
+	fx_say(f, NULL, "user", "three");
+	fx_say(f, NULL, "assistant", "four");
+	assert_int_equal(tract_log_list(&list, f->t, NULL), 0);
+	assert_int_equal(list->count, 4);
+	assert_int_equal(tract_log_foreach(f->t, NULL, 0, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 4);
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(l.hashes[i], tract_commit_hash(list->items[i]));
+		assert_false(l.content[i]);
+	}
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(tract_log_foreach(f->t, NULL, TRACT_LOG_CONTENT, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 4);
+	for (i = 0; i < 4; i++)
+		assert_true(l.content[i]);
+	memset(&l, 0, sizeof(l));
+	o.limit = 2;
+	assert_int_equal(tract_log_foreach(f->t, &o, 0, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 2);
+	memset(&l, 0, sizeof(l));
+	o.limit = 0;
+	o.start = tract_commit_hash(list->items[1]);
+	l.stop_at = 2;
+	assert_int_equal(tract_log_foreach(f->t, &o, 0, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.hashes[0], tract_commit_hash(list->items[1]));
+	assert_string_equal(l.hashes[1], tract_commit_hash(list->items[2]));
+	memset(&l, 0, sizeof(l));
+	o.start = NULL;
+	o.operation = TRACT_OP_EDIT;
+	assert_int_equal(tract_log_foreach(f->t, &o, 0, log_seen_cb, &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(tract_log_foreach(f->t, NULL, 0, log_fail_cb, NULL), TRACT_EBUDGET);
+	assert_string_equal(tract_error_last()->message, "the callback says no");
+	assert_int_equal(tract_log_foreach(f->t, NULL, 0, NULL, NULL), TRACT_EINVAL);
+	assert_int_equal(tract_log_foreach(f->t, NULL, 1u << 5, log_seen_cb, &l), TRACT_EINVAL);
+	tract_commit_list_free(list);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1097,6 +1239,8 @@ int main(void)
 		cmocka_unit_test(test_resolve_200_char_branch),
 		cmocka_unit_test(test_store_outlives_its_free),
 		cmocka_unit_test(test_options_versions),
+		cmocka_unit_test(test_max_content),
+		cmocka_unit_test(test_log_foreach),
 	};
 	int rc = ts_init("core");
 

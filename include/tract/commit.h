@@ -157,6 +157,30 @@ TRACT_EXTERN(int) tract_log_options_init(tract_log_options *opts, unsigned int v
 TRACT_EXTERN(int) tract_log_list(tract_commit_list **out, tract *t, const tract_log_options *opts);
 
 /**
+ * Callback of tract_log_foreach(): one commit, borrowed for the call only.
+ * Return 0 to go on, a positive value to stop (the walk then returns 0),
+ * or a negative TRACT_E* code to stop with that result (set the error
+ * with a message first).
+ */
+typedef int (*tract_log_cb)(const tract_commit *commit, void *payload);
+
+/** Flags of tract_log_foreach(). */
+enum {
+	/** Read each commit's content (tract_commit_content()); without it
+	 *  the content is NULL and no blob is read. */
+	TRACT_LOG_CONTENT = 1u << 0,
+};
+
+/**
+ * tract_log_list() as a stream: the same commits in the same order, each
+ * handed to cb as it is read, in memory independent of the length of the
+ * history. opts->limit rows are asked of the backend (no more when no
+ * operation filter is set); blobs are read only with TRACT_LOG_CONTENT.
+ */
+TRACT_EXTERN(int) tract_log_foreach(tract *t, const tract_log_options *opts, unsigned int flags,
+				    tract_log_cb cb, void *payload);
+
+/**
  * Commits of the tract (every branch, edits included) whose generation
  * config member `field` (a dotted path) compares with value_json under op
  * ("=", "!=", ">", "<", ">=", "<=") by SQLite's rules. Oldest first.

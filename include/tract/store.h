@@ -96,10 +96,20 @@ typedef struct {
 	const char *default_branch;
 	/** Testing aid: every cache hit is checked against a fresh compile. */
 	int verify_cache;
+	/* ---- version 2 ---- */
+	/** Largest content JSON a commit accepts, in bytes, checked before it
+	 *  is parsed (a larger one is a TRACT_EINVAL error); 0 = the default,
+	 *  TRACT_MAX_CONTENT_DEFAULT; SIZE_MAX = no limit. Version 1 callers
+	 *  get the default. */
+	size_t max_content_bytes;
 } tract_open_options;
 
-#define TRACT_OPEN_OPTIONS_VERSION 1
-#define TRACT_OPEN_OPTIONS_INIT {TRACT_OPEN_OPTIONS_VERSION, 8, NULL, NULL, 0}
+/** The default maximum content size: 64 MiB, well above any context window. */
+#define TRACT_MAX_CONTENT_DEFAULT ((size_t)64 << 20)
+
+#define TRACT_OPEN_OPTIONS_VERSION 2
+#define TRACT_OPEN_OPTIONS_INIT                                                                    \
+	{TRACT_OPEN_OPTIONS_VERSION, 8, NULL, NULL, 0, TRACT_MAX_CONTENT_DEFAULT}
 
 /** Initialize opts as TRACT_OPEN_OPTIONS_INIT with the given version
  *  (TRACT_OPEN_OPTIONS_VERSION, or older). */
