@@ -224,7 +224,7 @@ static int sqlite_same_store(const char *uri_a, const char *uri_b)
 	const char *a = bc_uri_location(uri_a, "sqlite"), *b = bc_uri_location(uri_b, "sqlite");
 	struct stat sa, sb;
 
-	if (strcmp(a, ":memory:") == 0 || strcmp(b, ":memory:") == 0)
+	if (!a || !b || strcmp(a, ":memory:") == 0 || strcmp(b, ":memory:") == 0)
 		return 0;
 	if (strcmp(a, b) == 0)
 		return 1;
