@@ -373,7 +373,8 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			       st->head, cli_reset(cli));
 		else
 			printf("On branch %s%s%s  (%s%.*s%s)\n", cli_c(cli, C_CYAN),
-			       st->branch ? cli_safe(st->branch) : "?", cli_reset(cli), cli_c(cli, C_HASH),
+			       st->branch ? cli_safe(st->branch) : "?", cli_reset(cli),
+			       cli_c(cli, C_HASH),
 			       CLI_SHORT_HASH, st->head, cli_reset(cli));
 		printf("  Tract:   %s\n", cli_safe(st->tract_id));
 		printf("  Commits: %lld\n", (long long)st->commit_count);
@@ -536,11 +537,14 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 	       "Name", (int)wbranch, "Branch", "Head", "Commits", "Last activity", cli_reset(cli));
 	for (size_t i = 0; i < n; i++) {
 		const tract_info *in = &infos[i];
-		const char *branch = in->branch ? cli_safe(in->branch) : in->head ? "(detached)" : "-";
+		const char *branch = in->branch   ? cli_safe(in->branch)
+		                     : in->head ? "(detached)"
+		                                : "-";
 		char when[40], *name = NULL;
 		size_t pad;
 
-		tract_text_truncate(&name, in->display_name ? cli_safe(in->display_name) : "-", wname);
+		tract_text_truncate(&name, in->display_name ? cli_safe(in->display_name) : "-",
+		                    wname);
 		cli_time_short(when, sizeof(when), in->last_activity, 16);
 		printf("%c %-32s  %s", strcmp(in->tract_id, current) == 0 ? '*' : ' ',
 		       cli_safe(in->tract_id),

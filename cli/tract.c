@@ -221,8 +221,8 @@ int main(int argc, char **argv)
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_OK) {
 		if (cli.stored)
 			cli_error_lines("tract: ",
-			                "warning: the change is stored, but its output could not be "
-			                "written to standard output",
+			                "warning: the change is stored, but its output could "
+			                "not be written to standard output",
 			                NULL);
 		else
 			rc = cli_fail("cannot write to standard output");

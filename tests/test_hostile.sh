@@ -14,8 +14,9 @@
 #   - "hunter2" (the password of the conninfo cases) is nowhere in the
 #     output;
 #   - the store is unchanged: `fsck --json`, `log --json -n 1000` and the
-#     row count of every table are the same as before; the fixture files are byte for byte the same; the working
-#     directory stays empty (no store created under a strange name).
+#     row count of every table are the same as before; the fixture files
+#     are byte for byte the same; the working directory stays empty (no
+#     store created under a strange name).
 # It prints how many cases ran and fails on any violation, naming the case.
 #
 # Adding a case: one line in the table, "STDIN | ARGS". STDIN is '-' (no
@@ -120,6 +121,9 @@ printf '%s\n' "$BEFORE" | grep -q '"commit_count"\|commits [1-9]' || die "store 
 
 RAN=0
 FAILED=0
+# Bytes no terminal output may hold (LF removed first): C0 controls, DEL, C1
+# controls, U+200E-200F, U+2028-202E, U+2066-2069, U+061C.
+HAZARDS='[\x00-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c'
 fail_case() {
 	FAILED=$((FAILED + 1))
 	printf 'FAIL [%s]: %s\n' "$CASE" "$*" >&2
@@ -153,20 +157,23 @@ run_case() {
 		fail_case "stderr does not end with a newline"
 	fi
 	if [ "$status" -eq 1 ]; then
-		[ "$lines" -eq 1 ] || fail_case "exit 1 with $lines stderr lines: $(head -c 300 "$err")"
+		[ "$lines" -eq 1 ] ||
+			fail_case "exit 1 with $lines stderr lines: $(head -c 300 "$err")"
 		head -n 1 "$err" | grep -q '^tract: .' ||
 			fail_case "exit 1, stderr is not 'tract: ...': $(head -c 300 "$err")"
 	elif [ "$status" -eq 2 ]; then
-		[ "$lines" -eq 3 ] || fail_case "exit 2 with $lines stderr lines: $(head -c 300 "$err")"
+		[ "$lines" -eq 3 ] ||
+			fail_case "exit 2 with $lines stderr lines: $(head -c 300 "$err")"
 		sed -n 1p "$err" | grep -q '^tract\( [a-z]*\)\?: .' ||
 			fail_case "exit 2, line 1 is not 'tract[ CMD]: ...'"
-		sed -n 2p "$err" | grep -q '^usage: tract' || fail_case "exit 2, line 2 is not usage"
+		sed -n 2p "$err" | grep -q '^usage: tract' ||
+			fail_case "exit 2, line 2 is not the usage line"
 		sed -n 3p "$err" | grep -q "^Try 'tract.*--help' for more information\.$" ||
 			fail_case "exit 2, line 3 is not the hint"
 	fi
 	if tr -d '\n' <"$err" | LC_ALL=C grep -qaP \
-		'[\x00-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c'; then
-		fail_case "control or bidi character in stderr: $(head -c 300 "$err" | od -c | head -5)"
+		"$HAZARDS"; then
+		fail_case "control or bidi character in stderr: $(od -c "$err" | head -5)"
 	fi
 	iconv -f UTF-8 -t UTF-8 <"$err" >/dev/null 2>&1 || fail_case "stderr is not valid UTF-8"
 	if grep -qa hunter2 "$TMP/out" "$err"; then
@@ -454,7 +461,8 @@ out_full() { # EXPECTED_ROWS_AFTER TABLE COMMAND...
 	"$TRACT" "$@" >/dev/full 2>"$R/err"
 	status=$?
 	[ "$status" -eq 0 ] || { echo "exit $status" >&2; return 1; }
-	[ "$(wc -l <"$R/err")" -eq 1 ] && grep -q '^tract: warning: the change is stored' "$R/err" ||
+	[ "$(wc -l <"$R/err")" -eq 1 ] &&
+		grep -q '^tract: warning: the change is stored' "$R/err" ||
 		{ cat "$R/err" >&2; return 1; }
 	[ -z "$table" ] || [ "$(sqlite3 "$TRACT_DB" "select count(*) from $table")" = "$rows" ]
 }
@@ -464,35 +472,51 @@ H=$("$TRACT" log --json -n 1 | sed -n 's/.*"commit_hash": "\([0-9a-f]*\)".*/\1/p
 check "annotate >/dev/full" out_full 1 annotations annotate "$H" pinned
 check "clone >/dev/full" out_full "" "" clone "$TRACT_DB" "$R/c.db"
 check "clone >/dev/full made the copy" test -s "$R/c.db"
-check "a read command to /dev/full fails" \
-	bash -c '! "$0" log >/dev/full 2>/dev/null' "$TRACT"
+read_full() { ! "$TRACT" log >/dev/full 2>/dev/null; }
+check "a read command to /dev/full fails" read_full
 
 # 8. One sanitizer for every human output; JSON stays exact.
 "$TRACT" init --name $'evil\e[31m\nname\u202e' >/dev/null
 "$TRACT" commit user $'hi \e]0;pwn\a \u202eabc' -m $'msg\e[2J\u2066x' >/dev/null
 no_ctl() { # COMMAND...: its stdout holds no control/bidi character but LF
 	"$@" >"$R/out" 2>&1 || return 1
-	! tr -d '\n' <"$R/out" | LC_ALL=C grep -qaP \
-		'[\x00-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]'
+	! tr -d '\n' <"$R/out" | LC_ALL=C grep -qaP "$HAZARDS"
 }
+shows_escape() { "$TRACT" tracts | grep -qF 'evil\x1B[31m\x0Aname\u202E'; }
+json_exact() { "$TRACT" tracts --json | grep -qF "evil\\u001b[31m\\nname"$'\u202e'; }
 check "tracts is sanitized" no_ctl "$TRACT" tracts
-check "tracts shows the escape" bash -c '"$0" tracts | grep -qF "evil\\x1B[31m\\x0Aname\\u202E"' "$TRACT"
+check "tracts shows the escapes" shows_escape
 check "log is sanitized" no_ctl "$TRACT" log
 check "log --oneline is sanitized" no_ctl "$TRACT" log --oneline
 check "log -v is sanitized" no_ctl "$TRACT" log -v
 check "show is sanitized" no_ctl "$TRACT" show HEAD
 check "status is sanitized" no_ctl "$TRACT" status
-check "tracts --json is exact" bash -c '"$0" tracts --json | grep -qF "evil\\u001b[31m\\nname"$(printf "\\u202e")' "$TRACT"
+check "tracts --json is exact" json_exact
 
 # 9. Store locations.
-check "sqlite:///rel.db is relative" bash -c '"$0" --db sqlite:///rel.db init >/dev/null && test -f rel.db' "$TRACT"
-check "sqlite:////abs is absolute" bash -c '"$0" --db "sqlite:///$1/abs.db" init >/dev/null && test -f "$1/abs.db"' "$TRACT" "$R"
-check "a conninfo creates no file" bash -c '! "$0" --db "host=h password=hunter2" init 2>&1 | grep -q hunter2 && ! ls | grep -q =' "$TRACT"
+relative() { "$TRACT" --db sqlite:///rel.db init >/dev/null && test -f "$R/rel.db"; }
+absolute() { "$TRACT" --db "sqlite:///$R/dir2/abs.db" init >/dev/null && test -f "$R/dir2/abs.db"; }
+conninfo() {
+	! "$TRACT" --db "host=h password=hunter2" init >"$R/out" 2>&1 &&
+		! grep -q hunter2 "$R/out" && ! ls "$R" | grep -q =
+}
+mkdir -p "$R/dir2"
+check "sqlite:///rel.db is relative" relative
+check "sqlite:////abs.db is absolute" absolute
+check "a libpq string is refused, its password not shown" conninfo
 
 # 11. Small ones.
-check "show 2 names the 4-digit rule" bash -c '"$0" show 2 2>&1 | grep -q "at least 4 hex digits"' "$TRACT"
-check "clone into a directory is refused" bash -c '! "$0" clone "$TRACT_DB" dir/ 2>/dev/null && ! test -e dir/r.db && test -d dir' "$TRACT"
-check "log -v prints the metadata it promises" bash -c '"$0" commit user x --metadata "{\"k\":7}" >/dev/null && "$0" log -v -n 1 | grep -q "Metadata: .*7"' "$TRACT"
+short_ref() {
+	! "$TRACT" show 2 >"$R/out" 2>&1 && grep -q "at least 4 hex digits" "$R/out"
+}
+clone_dir() { ! "$TRACT" clone "$TRACT_DB" dir/ 2>/dev/null && [ -z "$(ls -A dir)" ]; }
+verbose_meta() {
+	"$TRACT" commit user x --metadata '{"k":7}' >/dev/null &&
+		"$TRACT" log -v -n 1 | grep -q 'Metadata: .*7'
+}
+check "show 2 names the 4-digit rule" short_ref
+check "clone into a directory is refused" clone_dir
+check "log -v prints the metadata its help promises" verbose_meta
 
 printf 'test_hostile: %d case(s) ran, %d violation(s)\n' "$RAN" "$FAILED"
 [ "$FAILED" -eq 0 ]
