@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -487,7 +488,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
 	    tract_context_render_n(&out, &len, ctx, fmt) != 0) {
 		rc = cli_fail_ref(at);
-	} else if (fmt == TRACT_FORMAT_TEXT && cli->color) {
+	} else if (fmt == TRACT_FORMAT_TEXT && isatty(STDOUT_FILENO)) {
 		/* On a terminal, the text is made safe to show (escapes for
 		 * control characters, U+0000 included, and bidi overrides). */
 		char *safe = NULL;
