@@ -231,6 +231,8 @@ done <<'TABLE'
 - | --db $'\e[2J.db' log
 - | --db $'\xff.db' tracts
 - | --db "sqlite://host/x.db" init
+- | --db "sqlite://u:hunter2@host/x.db" init
+- | --db "sqlite://u:hunter2@host/x.db" log
 - | --db "$BIG" log
 - | --tract nosuch log
 - | --tract $'\e[31m' status

@@ -94,9 +94,11 @@ static int sqlite_open(tract_backend_conn **out, const char *uri, unsigned flags
 		*out = NULL;
 	if (!out || !location || !*location) {
 		rc = TRACT_EINVAL;
+		/* Not echoed: "sqlite://user:password@host/..." may hold a secret. */
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "sqlite: store URI '%s' has no location",
-				 uri ? uri : "");
+			snprintf(errbuf, errlen,
+				 "sqlite: store URI names no file (sqlite:PATH, "
+				 "sqlite:///relative/path or sqlite:////absolute/path)");
 		goto fail;
 	}
 	conn = calloc(1, sizeof(*conn));
