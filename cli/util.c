@@ -35,30 +35,42 @@ static void write_stderr(const char *s, size_t n)
 	}
 }
 
-/* Append text sanitized for a terminal (one line: no LF) to *line. */
+/* Append text sanitized for a terminal (one line: no LF) to line, cut at
+ * a code point boundary with "..." when it does not fit in size bytes. */
 static void append_safe(char *line, size_t size, const char *text)
 {
 	char *safe = NULL;
-	size_t used = strlen(line);
+	size_t used = strlen(line), room, n;
 
+	if (used + 4 >= size)
+		return;
+	room = size - used - 1;
 	if (tract_text_sanitize(&safe, text, strlen(text), 0) != 0) {
 		tract_error_clear();
 		snprintf(line + used, size - used, "%s", "(message lost: out of memory)");
 		return;
 	}
+	n = strlen(safe);
+	if (n > room) {
+		n = room - 3;
+		while (n > 0 && ((unsigned char)safe[n] & 0xC0) == 0x80)
+			n--;
+		memcpy(safe + n, "...", 4);
+	}
 	snprintf(line + used, size - used, "%s", safe);
 	tract_string_free(safe);
 }
 
-/* Print prefix + text + "\n" and the rest (constant lines, may be NULL) in
- * one write; text is sanitized (control characters, bidi overrides...). */
 void cli_error_lines(const char *prefix, const char *text, const char *rest)
 {
-	char line[2048];
-	size_t n;
+	char line[4096];
+	size_t n, tail = rest ? strlen(rest) : 0;
 
+	if (tail > 2048)
+		tail = 2048;
 	snprintf(line, sizeof(line), "%s", prefix);
-	append_safe(line, sizeof(line) - 1, text);
+	/* the message, then room for "\n" and rest */
+	append_safe(line, sizeof(line) - tail - 1, text);
 	n = strlen(line);
 	line[n++] = '\n';
 	line[n] = '\0';

@@ -90,13 +90,17 @@ DEEPOBJ="{\"a\":$DEEP}"
 # per argument); 1 MB inputs go through files and standard input instead.
 BIG=$(head -c 120000 /dev/zero | tr '\0' 'x')
 BIGBAD=$BIG$'\xff'
+# Messages that grow when sanitized (each ESC is shown as 4 characters) or
+# must be cut inside multi-byte characters.
+ESCS=$(printf '\e%.0s' {1..1500})
+ACUTES=$(printf '\xc3\xa9%.0s' {1..3000})
 # A SQLite database that is not a tract store.
 sqlite3 "$FX/other.db" 'create table t(x); insert into t values (1);' ||
 	die "sqlite3 failed"
 # Another tract store (clone refuses a destination holding tract data).
 "$TRACT" --db "$FX/store2.db" init --name second >/dev/null || die "init store2 failed"
 CONNINFO='host=localhost user=tract password=hunter2 dbname=tract'
-export FX BIG BIGBAD DEEP DEEPOBJ CONNINFO
+export FX BIG BIGBAD ESCS ACUTES DEEP DEEPOBJ CONNINFO
 
 # ---- state of the store and the fixtures -------------------------------------
 
@@ -353,6 +357,11 @@ done <<'TABLE'
 - | log -n 99999999999999999999999
 - | log -n 5x
 - | log -n $'\e'
+- | log -n "$ESCS"
+- | log "$ESCS"
+- | show "$ACUTES"
+- | commit "$ACUTES$ESCS" text
+- | nosuch"$ESCS"
 - | log --op
 - | log --op merge
 - | log --op $'\e[31m'
