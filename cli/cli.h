@@ -25,6 +25,7 @@ struct cli {
 	int color;                     /* stdout is a terminal and NO_COLOR unset */
 	const struct cli_command *cmd; /* command being run */
 	char prog[64];                 /* "tract CMD", for getopt and usage messages */
+	int stored;                    /* the command changed a store (exit-status rule) */
 };
 
 struct cli_command {
@@ -51,14 +52,21 @@ int cmd_clone(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 
-/* Print "tract: MESSAGE" (one line) on stderr; returns CLI_FAIL. */
+/* Write prefix + text (sanitized, one line) + "\n" + rest (constant text,
+ * may be NULL) on stderr in one write(2). */
+void cli_error_lines(const char *prefix, const char *text, const char *rest);
+/* Print "tract: MESSAGE" (one line, one write) on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report the library's last error (one line); returns CLI_FAIL. */
 int cli_fail_lib(void);
 /* Usage error for the current command: message, usage line; returns CLI_USAGE. */
 int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Usage error after getopt already printed its message; returns CLI_USAGE. */
-int cli_usage_short(struct cli *cli);
+/* Usage error for what getopt_long returned c (':' a missing value, '?' an
+ * unknown option; optstrings start with ':'); returns CLI_USAGE. */
+int cli_getopt_error(struct cli *cli, int c, char **argv);
+/* Report a failed revision lookup of ref: the library's error, or that a
+ * prefix needs at least 4 hex digits (ref 1-3 hex digits); CLI_FAIL. */
+int cli_fail_ref(const char *ref);
 /* Print the command's full help on stdout; returns CLI_OK. */
 int cli_help(struct cli *cli);
 /* Prepare getopt for a command: argv[0] becomes "tract CMD", state reset. */
@@ -117,6 +125,16 @@ int cli_print_json_result(int rc, char **json);
 /* Print a cJSON value pretty on stdout and delete it; CLI_OK/CLI_FAIL. */
 struct cJSON;
 int cli_print_cjson(struct cJSON *v);
+/*
+ * Text from the store or the user made safe for a terminal (control
+ * characters, C1, bidi overrides and invalid UTF-8 shown as escapes, see
+ * tract_text_sanitize): every human-readable output passes what it did not
+ * write itself through cli_safe (one line) or cli_safe_ml (LF and TAB
+ * kept). The copies live until cli_safe_release(); NULL gives "".
+ */
+const char *cli_safe(const char *text);
+const char *cli_safe_ml(const char *text);
+void cli_safe_release(void);
 /* Colour escapes (empty when colours are off). */
 const char *cli_c(const struct cli *cli, const char *sgr);
 const char *cli_reset(const struct cli *cli);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,8 +89,8 @@ static void print_problems(struct cli *cli, const tract_clone_stats *st)
 		const tract_fsck_problem *pr = &st->fsck->problems[i];
 		int warn = pr->severity == TRACT_FSCK_WARNING;
 		printf("%s%-7s%s %s: %s\n", cli_c(cli, warn ? "\033[33m" : "\033[31m"),
-		       severity_name(pr->severity), cli_reset(cli), pr->object ? pr->object : "-",
-		       pr->message ? pr->message : "");
+		       severity_name(pr->severity), cli_reset(cli),
+		       pr->object ? cli_safe(pr->object) : "-", cli_safe(pr->message));
 	}
 }
 
@@ -125,7 +126,8 @@ static void print_human(struct cli *cli, const char *src, const char *dst,
 	size_t n = table_counts(t, st);
 	char num[32];
 
-	printf("Cloned %s into %s: %lld tract(s).\n", src, dst, (long long)st->tracts);
+	printf("Cloned %s into %s: %lld tract(s).\n", cli_safe(src), cli_safe(dst),
+	       (long long)st->tracts);
 	for (size_t i = 0; i < n; i++)
 		printf("  %-20s %12s\n", t[i].name, group(num, sizeof(num), t[i].n));
 	if (!st->verified || !st->fsck) {
@@ -138,6 +140,28 @@ static void print_human(struct cli *cli, const char *src, const char *dst,
 	}
 	printf("fsck: %zu warning(s), carried over from the source:\n", st->fsck->count);
 	print_problems(cli, st);
+}
+
+/*
+ * A SQLite destination (a plain path or "sqlite:PATH") that ends in '/' or
+ * is an existing directory. clone refuses it rather than guessing a file
+ * name inside (README "tract clone"): the destination is always the store
+ * itself, as with git clone.
+ */
+static int names_directory(const char *dst)
+{
+	struct stat sb;
+	const char *path = dst;
+
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	else if (strchr(path, ':'))
+		return 0; /* another backend: its own rules */
+	if (!path[0])
+		return 0;
+	if (path[strlen(path) - 1] == '/')
+		return 1;
+	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 int cmd_clone(struct cli *cli, int argc, char **argv)
@@ -156,7 +180,7 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 	int json = 0, quiet = 0, c, rc;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;
@@ -170,7 +194,7 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -181,6 +205,10 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind + 2]);
 	if (!argv[optind][0] || !argv[optind + 1][0])
 		return cli_usage(cli, "store URIs must not be empty");
+
+	if (names_directory(argv[optind + 1]))
+		return cli_fail("clone: DST_URI names a directory; name the store file in it "
+		                "(e.g. DIR/store.db)");
 
 	if (!quiet && isatty(STDERR_FILENO)) {
 		copts.progress = show_progress;
@@ -202,6 +230,7 @@ int cmd_clone(struct cli *cli, int argc, char **argv)
 		goto done;
 	}
 	rc = CLI_OK;
+	cli->stored = 1;
 	if (!st)
 		rc = cli_fail("out of memory");
 	else if (json)

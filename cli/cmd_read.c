@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,6 +25,7 @@ static void print_field(const char *label, const char *text)
 {
 	size_t indent = strlen(label);
 
+	text = cli_safe_ml(text);
 	fputs(label, stdout);
 	for (const char *p = text; *p; p++) {
 		putchar(*p);
@@ -42,11 +44,12 @@ static void log_verbose(const struct cli *cli, const tract_commit *c)
 	const char *resp = tract_commit_response_to(c);
 	const char *msg = tract_commit_message(c);
 	const char *cfg = tract_commit_generation_config(c);
+	const char *meta = tract_commit_metadata(c);
 	char when[40];
 
 	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
 	printf("  Operation: %s\n", tract_operation_name(tract_commit_operation(c)));
-	printf("  Type:      %s\n", tract_commit_content_type(c));
+	printf("  Type:      %s\n", cli_safe(tract_commit_content_type(c)));
 	printf("  Tokens:    %lld\n", (long long)tract_commit_token_count(c));
 	printf("  Date:      %s\n", cli_time_short(when, sizeof(when), tract_commit_time(c), 19));
 	if (parent)
@@ -59,12 +62,15 @@ static void log_verbose(const struct cli *cli, const tract_commit *c)
 		       CLI_SHORT_HASH, resp);
 	if (msg)
 		print_field("  Message:   ", msg);
+	if (meta)
+		print_field("  Metadata:  ", meta);
 	if (cfg) {
 		char *pairs = NULL;
 		tract_json_object_pairs(&pairs, cfg);
-		printf("  Config:    %s\n", pairs ? pairs : cfg);
+		printf("  Config:    %s\n", cli_safe(pairs ? pairs : cfg));
 		tract_string_free(pairs);
 	}
+	tract_error_clear();
 }
 
 /*
@@ -109,7 +115,7 @@ static void log_table_row(const struct log_print *lp, const tract_commit *c)
 		                      msg[strcspn(msg, "\r\n")] ? "\xE2\x80\xA6" : "") < 0)
 			line = NULL;
 		tract_string_free(first);
-		tract_text_truncate(&cut, line ? line : "", room > 1 ? (size_t)room : 1);
+		tract_text_truncate(&cut, cli_safe(line), room > 1 ? (size_t)room : 1);
 	}
 	printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 	       tract_commit_hash(c), cli_reset(cli),
@@ -123,13 +129,13 @@ static void log_table_row(const struct log_print *lp, const tract_commit *c)
 static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
 {
 	const struct cli *cli = lp->cli;
-	const char *type = tract_commit_content_type(c);
+	const char *type = cli_safe(tract_commit_content_type(c));
 	int room = lp->width - CLI_SHORT_HASH - 2 - (int)strlen(type);
 	char *preview = NULL;
 
 	tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
 	printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
-	       cli_reset(cli), type, preview ? preview : "");
+	       cli_reset(cli), type, cli_safe(preview));
 	tract_string_free(preview);
 }
 
@@ -175,6 +181,8 @@ static int log_print_cb(const tract_commit *c, void *payload)
 			       cli_reset(lp->cli));
 		log_table_row(lp, c);
 	}
+	/* The row's sanitized copies: memory stays flat however long the log. */
+	cli_safe_release();
 	if (rc == 0)
 		lp->n++;
 	return rc;
@@ -198,7 +206,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	tract *t;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "n:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (cli_parse_int(&limit, optarg, 1))
@@ -225,7 +233,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (optind < argc)
@@ -285,7 +293,7 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	char when[40];
 
 	printf("%scommit %s%s\n", cli_c(cli, C_HASH), tract_commit_hash(c), cli_reset(cli));
-	printf("Type:       %s\n", tract_commit_content_type(c));
+	printf("Type:       %s\n", cli_safe(tract_commit_content_type(c)));
 	printf("Operation:  %s\n", tract_operation_name(tract_commit_operation(c)));
 	printf("Parent:     %s\n", parent ? parent : "(none)");
 	for (size_t i = 0; i < tract_commit_extra_parent_count(c); i++)
@@ -300,7 +308,7 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	if (tract_annotation_list_get(&anns, t, tract_commit_hash(c)) == 0 && anns->count) {
 		const tract_annotation *a = &anns->items[anns->count - 1];
 		printf("Priority:   %s%s%s%s\n", tract_priority_name(a->priority),
-		       a->reason ? " (" : "", a->reason ? a->reason : "", a->reason ? ")" : "");
+		       a->reason ? " (" : "", cli_safe(a->reason), a->reason ? ")" : "");
 	}
 	tract_annotation_list_free(anns);
 	tract_error_clear();
@@ -311,7 +319,7 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	if (cfg) {
 		char *pairs = NULL;
 		tract_json_object_pairs(&pairs, cfg);
-		printf("Config:     %s\n", pairs ? pairs : cfg);
+		printf("Config:     %s\n", cli_safe(pairs ? pairs : cfg));
 		tract_string_free(pairs);
 	}
 	tract_error_clear();
@@ -319,7 +327,7 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 	if (content) {
 		char *pretty = NULL;
 		tract_json_pretty(&pretty, content);
-		printf("%s\n", pretty ? pretty : content);
+		printf("%s\n", cli_safe_ml(pretty ? pretty : content));
 		tract_string_free(pretty);
 		tract_error_clear();
 	} else {
@@ -346,7 +354,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
 	if (tract_commit_lookup(&commit, t, ref) != 0) {
-		rc = cli_fail_lib();
+		rc = cli_fail_ref(ref);
 	} else {
 		if (json) {
 			char *doc = NULL;
@@ -415,7 +423,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		rc = cli_print_json_result(tract_status_to_json(&doc, st), &doc);
 	} else if (!st->head[0]) {
 		printf("No commits yet.\n");
-		printf("  Tract:   %s\n", st->tract_id);
+		printf("  Tract:   %s\n", cli_safe(st->tract_id));
 	} else if ((lopts.limit = 3, tract_log_list(&recent, t, &lopts)) != 0) {
 		rc = cli_fail_lib();
 	} else {
@@ -424,16 +432,17 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			       st->head, cli_reset(cli));
 		else
 			printf("On branch %s%s%s  (%s%.*s%s)\n", cli_c(cli, C_CYAN),
-			       st->branch ? st->branch : "?", cli_reset(cli), cli_c(cli, C_HASH),
+			       st->branch ? cli_safe(st->branch) : "?", cli_reset(cli),
+			       cli_c(cli, C_HASH),
 			       CLI_SHORT_HASH, st->head, cli_reset(cli));
-		printf("  Tract:   %s\n", st->tract_id);
+		printf("  Tract:   %s\n", cli_safe(st->tract_id));
 		printf("  Commits: %lld\n", (long long)st->commit_count);
 		if (st->max_tokens >= 0)
 			print_budget(cli, st->token_count, st->max_tokens);
 		else
 			printf("  Tokens:  %lld (no budget set)\n", (long long)st->token_count);
 		if (st->token_source && st->token_source[0])
-			printf("  Source:  %s\n", st->token_source);
+			printf("  Source:  %s\n", cli_safe(st->token_source));
 		if (recent->count) {
 			printf("\nRecent commits:\n");
 			for (size_t i = 0; i < recent->count; i++) {
@@ -447,7 +456,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 				       tract_commit_hash(rc_), cli_reset(cli),
 				       strlen(when) > 11 ? when + 11 : when,
 				       tract_operation_name(tract_commit_operation(rc_)), line ? " " : "",
-				       line ? line : "");
+				       cli_safe(line));
 				tract_string_free(line);
 			}
 		}
@@ -480,7 +489,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	tract *t;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			format_given = 1;
@@ -508,7 +517,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (optind < argc)
@@ -536,9 +545,22 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	        &ctx, t,
 	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
 	    tract_context_render_n(&out, &len, ctx, fmt) != 0) {
-		rc = cli_fail_lib();
+		rc = cli_fail_ref(at);
+	} else if (fmt == TRACT_FORMAT_TEXT && isatty(STDOUT_FILENO)) {
+		/* On a terminal, the text is made safe to show (escapes for
+		 * control characters, U+0000 included, and bidi overrides). */
+		char *safe = NULL;
+		if (tract_text_sanitize(&safe, out, len, TRACT_SANITIZE_KEEP_NEWLINES) != 0) {
+			rc = cli_fail_lib();
+		} else {
+			fputs(safe, stdout);
+			if (safe[0] && safe[strlen(safe) - 1] != '\n')
+				putchar('\n');
+		}
+		tract_string_free(safe);
 	} else if (fmt == TRACT_FORMAT_TEXT) {
-		/* The text rendering holds U+0000 as a raw byte: write it all. */
+		/* Piped, the text rendering is the data: written as it is,
+		 * U+0000 bytes included. */
 		fwrite(out, 1, len, stdout);
 		if (len && out[len - 1] != '\n')
 			putchar('\n');
@@ -561,10 +583,10 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 
 	for (size_t i = 0; i < n; i++) {
 		const tract_info *in = &infos[i];
-		size_t w = in->display_name ? cli_utf8_width(in->display_name) : 1;
+		size_t w = in->display_name ? cli_utf8_width(cli_safe(in->display_name)) : 1;
 		if (w > wname)
 			wname = w;
-		w = in->branch ? strlen(in->branch) : strlen("(detached)");
+		w = in->branch ? cli_utf8_width(cli_safe(in->branch)) : strlen("(detached)");
 		if (w > wbranch)
 			wbranch = w;
 	}
@@ -574,18 +596,22 @@ static void tracts_human(const struct cli *cli, const tract_info *infos, size_t 
 	       "Name", (int)wbranch, "Branch", "Head", "Commits", "Last activity", cli_reset(cli));
 	for (size_t i = 0; i < n; i++) {
 		const tract_info *in = &infos[i];
-		const char *branch = in->branch ? in->branch : in->head ? "(detached)" : "-";
+		const char *branch = in->branch   ? cli_safe(in->branch)
+		                     : in->head ? "(detached)"
+		                                : "-";
 		char when[40], *name = NULL;
 		size_t pad;
 
-		tract_text_truncate(&name, in->display_name ? in->display_name : "-", wname);
+		tract_text_truncate(&name, in->display_name ? cli_safe(in->display_name) : "-",
+		                    wname);
 		cli_time_short(when, sizeof(when), in->last_activity, 16);
-		printf("%c %-32s  %s", strcmp(in->tract_id, current) == 0 ? '*' : ' ', in->tract_id,
+		printf("%c %-32s  %s", strcmp(in->tract_id, current) == 0 ? '*' : ' ',
+		       cli_safe(in->tract_id),
 		       name ? name : "");
 		/* pad by code points, not bytes */
 		pad = wname - (name ? cli_utf8_width(name) : 0);
 		printf("%*s  %-*s  %s%-8.8s%s  %7lld  %s\n", (int)pad, "", (int)wbranch, branch,
-		       cli_c(cli, C_HASH), in->head ? in->head : "-", cli_reset(cli),
+		       cli_c(cli, C_HASH), in->head ? cli_safe(in->head) : "-", cli_reset(cli),
 		       (long long)in->commit_count, when);
 		tract_string_free(name);
 	}

@@ -32,7 +32,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	char *text;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			encoding = optarg;
@@ -46,7 +46,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (optind < argc)
@@ -128,8 +128,8 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 			int warn = probs[i].severity == TRACT_FSCK_WARNING;
 			printf("%s%-7s%s %s: %s\n", cli_c(cli, warn ? "\033[33m" : "\033[31m"),
 			       severity_name(probs[i].severity), cli_reset(cli),
-			       probs[i].object ? probs[i].object : "-",
-			       probs[i].message ? probs[i].message : "");
+			       probs[i].object ? cli_safe(probs[i].object) : "-",
+			       cli_safe(probs[i].message));
 		}
 		if (n == 0)
 			printf("No problems found.\n");
@@ -186,15 +186,15 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 			printf("No plugins found.\n");
 		for (size_t i = 0; i < n; i++) {
 			printf("%-8s  %-*s  abi %-3u  %s", kind_name(infos[i].kind), (int)wname,
-			       infos[i].name ? infos[i].name : "?", infos[i].abi_version,
-			       infos[i].path ? infos[i].path : "?");
+			       infos[i].name ? cli_safe(infos[i].name) : "?", infos[i].abi_version,
+			       infos[i].path ? cli_safe(infos[i].path) : "?");
 			if (infos[i].error)
 				printf("  %s(unusable: %s)%s", cli_c(cli, "\033[31m"),
-				       infos[i].error, cli_reset(cli));
+				       cli_safe(infos[i].error), cli_reset(cli));
 			putchar('\n');
 		}
 		if (search)
-			printf("\nSearch path: %s\n", search);
+			printf("\nSearch path: %s\n", cli_safe(search));
 		tract_string_free(search);
 	}
 	tract_plugin_info_list_free(list);

@@ -26,7 +26,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	int c;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
 			name = optarg;
@@ -37,11 +37,15 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (optind < argc)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (name && !name[0])
+		return cli_usage(cli, "--name needs a non-empty name");
+	if (id && !id[0])
+		return cli_usage(cli, "--id needs a non-empty id");
 	if (name && cli_check_text(name, strlen(name), "--name"))
 		return CLI_FAIL;
 	if (id && cli_check_text(id, strlen(id), "--id"))
@@ -54,7 +58,8 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		tract_store_free(store);
 		return rc;
 	}
-	printf("%s\n", tract_id(t));
+	cli->stored = 1;
+	printf("%s\n", cli_safe(tract_id(t)));
 	cli_close(store, t);
 	return CLI_OK;
 }
@@ -89,7 +94,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	int c, rc, is_shortcut;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			message = optarg;
@@ -123,7 +128,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -214,8 +219,9 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if (tract_commit_create(&commit, t, content, &copts) != 0) {
-		rc = cli_fail_lib();
+		rc = cli_fail_ref(copts.response_to);
 	} else {
+		cli->stored = 1;
 		printf("%s\n", tract_commit_hash(commit));
 		tract_commit_free(commit);
 		rc = CLI_OK;
@@ -242,7 +248,7 @@ int cmd_annotate(struct cli *cli, int argc, char **argv)
 	int c, rc;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;
@@ -250,7 +256,7 @@ int cmd_annotate(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cli_help(cli);
 		default:
-			return cli_usage_short(cli);
+			return cli_getopt_error(cli, c, argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -271,9 +277,12 @@ int cmd_annotate(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_revision_resolve(hash, t, ref) != 0 || tract_annotation_create(NULL, t, hash, prio, reason) != 0) {
+	if (tract_revision_resolve(hash, t, ref) != 0) {
+		rc = cli_fail_ref(ref);
+	} else if (tract_annotation_create(NULL, t, hash, prio, reason) != 0) {
 		rc = cli_fail_lib();
 	} else {
+		cli->stored = 1;
 		printf("%s%.*s%s %s\n", cli_c(cli, "\033[33m"), CLI_SHORT_HASH, hash,
 		       cli_reset(cli), tract_priority_name(prio));
 		rc = CLI_OK;

@@ -40,7 +40,9 @@ static const struct cli_command commands[] = {
      "  -n, --limit N    show at most N commits (N >= 1, default 20)\n"
      "  --all            show every commit\n"
      "  --oneline        one short line per commit\n"
-     "  -v, --verbose    every field of each commit\n"
+     "  -v, --verbose    the fields of each commit (hash, operation, type, tokens,\n"
+     "                   date, parents, the commit answered or edited, message,\n"
+     "                   metadata, generation config); 'show' prints the content\n"
      "  --op OP          only commits with operation OP (append or edit)\n"
      "  --json           machine-readable output\n"},
     {"show", cmd_show, "[--json] REF", "Show one commit with its content.",
@@ -132,13 +134,16 @@ static const struct cli_command *find_command(const char *name)
 	return NULL;
 }
 
+static const char global_hint[] = "Try 'tract --help' for more information.\n";
+
+/* "tract: MESSAGE", the usage line and the hint, in one write. */
 static int global_usage_error(const char *fmt, const char *arg)
 {
-	fputs("tract: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	fputs(global_usage, stderr);
-	fputs("Try 'tract --help' for more information.\n", stderr);
+	char message[512], rest[256];
+
+	snprintf(message, sizeof(message), fmt, arg);
+	snprintf(rest, sizeof(rest), "%s%s", global_usage, global_hint);
+	cli_error_lines("tract: ", message, rest);
 	return CLI_USAGE;
 }
 
@@ -164,9 +169,9 @@ int main(int argc, char **argv)
 	cli.color = isatty(STDOUT_FILENO) && !no_color;
 
 	argv[0] = (char *)"tract";
-	opterr = 1;
+	opterr = 0; /* global_usage_error() reports */
 	/* '+': stop at the command; global options must come before it. */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!optarg[0])
@@ -184,16 +189,15 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("tract %s\n", tract_version());
 			return CLI_OK;
+		case ':':
+			return global_usage_error("option '%.200s' needs a value",
+			                          argv[optind - 1]);
 		default:
-			fputs(global_usage, stderr);
-			fputs("Try 'tract --help' for more information.\n", stderr);
-			return CLI_USAGE;
+			return global_usage_error("unknown option '%.200s'", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc) {
-		print_help(stderr);
-		return CLI_USAGE;
-	}
+	if (optind >= argc)
+		return global_usage_error("%s", "missing COMMAND");
 	if (strcmp(argv[optind], "help") == 0) {
 		if (optind + 1 >= argc) {
 			print_help(stdout);
@@ -212,9 +216,20 @@ int main(int argc, char **argv)
 
 	cli_warnings_install();
 	rc = cli.cmd->run(&cli, argc - optind, argv + optind);
-	fflush(stdout);
-	if (ferror(stdout) && rc == CLI_OK)
-		rc = cli_fail("cannot write to standard output");
+	/* Exit status after success (README "Exit status"): a command whose
+	 * change is committed exits 0 even when its output cannot be written,
+	 * with a warning, so that a script retrying on failure does not repeat
+	 * the change; a command that changed nothing fails. */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_OK) {
+		if (cli.stored)
+			cli_error_lines("tract: ",
+			                "warning: the change is stored, but its output could "
+			                "not be written to standard output",
+			                NULL);
+		else
+			rc = cli_fail("cannot write to standard output");
+	}
 	cli_warnings_flush(rc == CLI_OK);
+	cli_safe_release();
 	return rc;
 }

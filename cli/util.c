@@ -23,14 +23,69 @@
 /* ------------------------------------------------------------------ */
 /* errors and usage                                                    */
 
-/* Print "tract: " + text on one line (control characters become spaces). */
+/* Write n bytes on stderr with as few write(2) calls as the kernel allows
+ * (one for a line: parallel processes do not interleave their messages). */
+static void write_stderr(const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Append text sanitized for a terminal (one line: no LF) to line, cut at
+ * a code point boundary with "..." when it does not fit in size bytes. */
+static void append_safe(char *line, size_t size, const char *text)
+{
+	char *safe = NULL;
+	size_t used = strlen(line), room, n;
+
+	if (used + 4 >= size)
+		return;
+	room = size - used - 1;
+	if (tract_text_sanitize(&safe, text, strlen(text), 0) != 0) {
+		tract_error_clear();
+		snprintf(line + used, size - used, "%s", "(message lost: out of memory)");
+		return;
+	}
+	n = strlen(safe);
+	if (n > room) {
+		n = room - 3;
+		while (n > 0 && ((unsigned char)safe[n] & 0xC0) == 0x80)
+			n--;
+		memcpy(safe + n, "...", 4);
+	}
+	snprintf(line + used, size - used, "%s", safe);
+	tract_string_free(safe);
+}
+
+void cli_error_lines(const char *prefix, const char *text, const char *rest)
+{
+	char line[4096];
+	size_t n, tail = rest ? strlen(rest) : 0;
+
+	if (tail > 2048)
+		tail = 2048;
+	snprintf(line, sizeof(line), "%s", prefix);
+	/* the message, then room for "\n" and rest */
+	append_safe(line, sizeof(line) - tail - 1, text);
+	n = strlen(line);
+	line[n++] = '\n';
+	line[n] = '\0';
+	if (rest)
+		snprintf(line + n, sizeof(line) - n, "%s", rest);
+	fflush(stderr);
+	write_stderr(line, strlen(line));
+}
+
 static void print_error_line(const char *text)
 {
-	fputs("tract: ", stderr);
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		fputc(*p < 0x20 ? ' ' : *p, stderr);
-	fputc('\n', stderr);
-	fflush(stderr);
+	cli_error_lines("tract: ", text, NULL);
 }
 
 int cli_fail(const char *fmt, ...)
@@ -56,6 +111,37 @@ int cli_fail_lib(void)
 	return CLI_FAIL;
 }
 
+/* True for 1 to 3 hex digits: too short to be a commit prefix. */
+static int short_hex(const char *ref)
+{
+	size_t n = strspn(ref, "0123456789abcdefABCDEF");
+
+	return n > 0 && n < 4 && !ref[n];
+}
+
+int cli_fail_ref(const char *ref)
+{
+	const tract_error *e = tract_error_last();
+
+	if (ref && e->code == TRACT_ENOTFOUND && short_hex(ref))
+		return cli_fail("revision '%s' not found (a prefix needs at least 4 hex digits)",
+		                ref);
+	return cli_fail_lib();
+}
+
+/* The usage error of the current command: "tract CMD: MESSAGE", the usage
+ * line and the hint, in one write. */
+static int usage_error(struct cli *cli, const char *message)
+{
+	char prefix[80], rest[1024];
+
+	snprintf(prefix, sizeof(prefix), "%s: ", cli->prog);
+	snprintf(rest, sizeof(rest), "usage: %s%s%s\nTry '%s --help' for more information.\n",
+	         cli->prog, cli->cmd->synopsis[0] ? " " : "", cli->cmd->synopsis, cli->prog);
+	cli_error_lines(prefix, message, rest);
+	return CLI_USAGE;
+}
+
 static void print_usage_line(FILE *f, const struct cli *cli)
 {
 	fprintf(f, "usage: %s%s%s\n", cli->prog, cli->cmd->synopsis[0] ? " " : "",
@@ -64,21 +150,28 @@ static void print_usage_line(FILE *f, const struct cli *cli)
 
 int cli_usage(struct cli *cli, const char *fmt, ...)
 {
+	char buf[1024];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", cli->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return cli_usage_short(cli);
+	return usage_error(cli, buf);
 }
 
-int cli_usage_short(struct cli *cli)
+int cli_getopt_error(struct cli *cli, int c, char **argv)
 {
-	print_usage_line(stderr, cli);
-	fprintf(stderr, "Try '%s --help' for more information.\n", cli->prog);
-	return CLI_USAGE;
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+
+	/* A short option in a cluster ("-xq"): name the letter, not the word. */
+	if (optopt > 0 && optopt < 128 && opt[0] == '-' && opt[1] != '-')
+		opt = shortopt;
+	else if (optopt > 0 && opt[0] != '-')
+		opt = shortopt;
+	if (c == ':')
+		return cli_usage(cli, "option '%.200s' needs a value", opt);
+	return cli_usage(cli, "unknown option '%.200s'", opt);
 }
 
 int cli_help(struct cli *cli)
@@ -96,7 +189,7 @@ void cli_getopt_reset(struct cli *cli, char **argv)
 	snprintf(cli->prog, sizeof(cli->prog), "tract %s", cli->cmd->name);
 	argv[0] = cli->prog;
 	optind = 0; /* glibc: full re-initialisation */
-	opterr = 1;
+	opterr = 0; /* cli_getopt_error() reports, in one write */
 }
 
 int cli_parse_json_only(struct cli *cli, int argc, char **argv, int max_args, int *json,
@@ -110,7 +203,7 @@ int cli_parse_json_only(struct cli *cli, int argc, char **argv, int max_args, in
 	int c;
 
 	cli_getopt_reset(cli, argv);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			*json = 1;
@@ -119,7 +212,7 @@ int cli_parse_json_only(struct cli *cli, int argc, char **argv, int max_args, in
 			*status = cli_help(cli);
 			return 1;
 		default:
-			*status = cli_usage_short(cli);
+			*status = cli_getopt_error(cli, c, argv);
 			return 1;
 		}
 	}
@@ -408,7 +501,8 @@ int cli_parse_int(int64_t *out, const char *text, int64_t min)
 	long long v;
 
 	errno = 0;
-	if (!text[0])
+	/* digits only: " 5", "5 " and "+5" are all refused alike */
+	if (!text[0] || strspn(text, "0123456789") != strlen(text))
 		return -1;
 	v = strtoll(text, &end, 10);
 	if (errno || *end || v < min)
@@ -505,4 +599,47 @@ char *cli_time_short(char *buf, size_t bufsize, tract_time t, size_t len)
 		iso[len] = '\0';
 	snprintf(buf, bufsize, "%s", iso);
 	return buf;
+}
+
+/* Sanitized copies handed out by cli_safe(), released at exit. */
+static char **safe_pool;
+static size_t safe_count;
+
+static const char *safe_copy(const char *text, unsigned flags)
+{
+	char **grown, *copy = NULL;
+
+	if (!text)
+		return "";
+	if (tract_text_sanitize(&copy, text, strlen(text), flags) != 0) {
+		tract_error_clear();
+		return "?";
+	}
+	grown = realloc(safe_pool, (safe_count + 1) * sizeof(*safe_pool));
+	if (!grown) {
+		tract_string_free(copy);
+		return "?";
+	}
+	safe_pool = grown;
+	safe_pool[safe_count++] = copy;
+	return copy;
+}
+
+const char *cli_safe(const char *text)
+{
+	return safe_copy(text, 0);
+}
+
+const char *cli_safe_ml(const char *text)
+{
+	return safe_copy(text, TRACT_SANITIZE_KEEP_NEWLINES);
+}
+
+void cli_safe_release(void)
+{
+	for (size_t i = 0; i < safe_count; i++)
+		tract_string_free(safe_pool[i]);
+	free(safe_pool);
+	safe_pool = NULL;
+	safe_count = 0;
 }

@@ -388,6 +388,29 @@ static int scan_for_scheme(const tract_backend **out, const char *scheme)
 	return rc;
 }
 
+/* A libpq keyword string ("host=db user=u password=..."): a word of
+ * letters and '_' followed by '=' at the start, then a space anywhere or
+ * that word one of libpq's usual keywords. Its text is never put in a
+ * message: it may hold a password. */
+static int looks_like_conninfo(const char *uri)
+{
+	static const char *const keys[] = {"host",    "hostaddr", "port",    "dbname",
+					   "user",    "password", "sslmode", "service",
+					   "passfile", "options", NULL};
+	size_t key;
+
+	uri += strspn(uri, " \t");
+	key = strspn(uri, "abcdefghijklmnopqrstuvwxyz_");
+	if (key == 0 || uri[key] != '=')
+		return 0;
+	if (strchr(uri, ' '))
+		return 1;
+	for (size_t i = 0; keys[i]; i++)
+		if (strlen(keys[i]) == key && strncmp(uri, keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
 int tract_plugin_backend_for_uri(const tract_backend **out, const char *uri)
 {
 	tract_buf tried = TRACT_BUF_INIT;
@@ -398,6 +421,11 @@ int tract_plugin_backend_for_uri(const tract_backend **out, const char *uri)
 	rc = tract_uri_scheme(scheme, uri);
 	if (rc < 0)
 		return rc;
+	if (rc == 0 && looks_like_conninfo(uri))
+		return tract_error_set(TRACT_EINVAL,
+				       "store location looks like a PostgreSQL keyword string "
+				       "(key=value ...); use a postgresql://USER@HOST/DB URI "
+				       "(not a file name)");
 	if (rc == 0)
 		return tract_plugin_backend(out, TRACT_DEFAULT_BACKEND);
 	pthread_mutex_lock(&loader_lock);

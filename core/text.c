@@ -3,6 +3,7 @@
  * JSON the CLI prints, first lines, truncation with "…" and the one-line
  * preview of a content payload. Infrastructure: no store, no tract.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,5 +273,88 @@ int tract_content_preview(char **out, const char *payload_json, size_t max_chars
 	rc = put_payload_line(&b, payload_json);
 	if (rc == 0)
 		rc = cut(&b, max_chars);
+	return tract_buf_finish(out, &b, rc);
+}
+
+/* ---- sanitizing text for a terminal --------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes) and its
+ * code point, or 0 when the bytes there are not one. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t c;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
+		len = 2;
+		c = p[0] & 0x1F;
+	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+		len = 3;
+		c = p[0] & 0x0F;
+	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+		len = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3F);
+	}
+	if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Code points that reorder or hide text on a terminal: bidi embeddings,
+ * overrides, isolates and marks, line and paragraph separators, the
+ * interlinear annotation characters, the byte order mark. */
+static int is_format_hazard(uint32_t c)
+{
+	return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x2028 && c <= 0x202E) ||
+	       (c >= 0x2066 && c <= 0x2069) || (c >= 0xFFF9 && c <= 0xFFFB) || c == 0xFEFF;
+}
+
+int tract_text_sanitize(char **out, const char *text, size_t len, unsigned flags)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	tract_buf b = TRACT_BUF_INIT;
+	size_t i = 0;
+	int rc;
+
+	if (!out)
+		return tract_error_set(TRACT_EINVAL, "tract_text_sanitize: out is NULL");
+	*out = NULL;
+	if (!text)
+		return tract_error_set(TRACT_EINVAL, "tract_text_sanitize: text is NULL");
+	rc = tract_buf_put(&b, "", 0);
+	while (i < len && rc == 0) {
+		uint32_t c = 0;
+		size_t n = utf8_decode(p + i, len - i, &c);
+
+		if (n == 0) {
+			rc = tract_buf_printf(&b, "\\x%02X", p[i]);
+			i++;
+			continue;
+		}
+		if ((c == '\n' || c == '\t') && (flags & TRACT_SANITIZE_KEEP_NEWLINES))
+			rc = tract_buf_putc(&b, (char)c);
+		else if (c < 0x20 || c == 0x7F)
+			rc = tract_buf_printf(&b, "\\x%02X", (unsigned)c);
+		else if ((c >= 0x80 && c <= 0x9F) || is_format_hazard(c))
+			rc = tract_buf_printf(&b, "\\u%04X", (unsigned)c);
+		else
+			rc = tract_buf_put(&b, text + i, n);
+		i += n;
+	}
 	return tract_buf_finish(out, &b, rc);
 }

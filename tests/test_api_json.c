@@ -156,6 +156,32 @@ static void test_text_lines(void **state)
 	expect_error(tract_text_first_line(NULL, "x"), TRACT_EINVAL, "NULL");
 }
 
+static void test_text_sanitize(void **state)
+{
+	static const char evil[] = "a\x1b[31mb\r\n\tc\x7f" /* C0, DEL */
+				   "\xC2\x85"                  /* U+0085 (C1) */
+				   "\xE2\x80\xAE" "d"          /* U+202E */
+				   "\xE2\x81\xA6"              /* U+2066 */
+				   "\xFF" "\xC0\x80"            /* not UTF-8 */
+				   "\xC3\xA9";                 /* é stays */
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(tract_text_sanitize(&out, evil, sizeof(evil) - 1, 0), 0);
+	expect_str(out, "a\\x1B[31mb\\x0D\\x0A\\x09c\\x7F\\u0085\\u202Ed\\u2066"
+			"\\xFF\\xC0\\x80\xC3\xA9");
+	assert_int_equal(tract_text_sanitize(&out, "l1\nl2\t\x01", 7,
+					     TRACT_SANITIZE_KEEP_NEWLINES),
+			 0);
+	expect_str(out, "l1\nl2\t\\x01");
+	assert_int_equal(tract_text_sanitize(&out, "a\0b", 3, 0), 0);
+	expect_str(out, "a\\x00b");
+	assert_int_equal(tract_text_sanitize(&out, "", 0, 0), 0);
+	expect_str(out, "");
+	expect_error(tract_text_sanitize(&out, NULL, 0, 0), TRACT_EINVAL, "NULL");
+	expect_error(tract_text_sanitize(NULL, "x", 1, 0), TRACT_EINVAL, "NULL");
+}
+
 static void test_content_preview(void **state)
 {
 	char *out = NULL;
@@ -535,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_check),
 	    cmocka_unit_test(test_json_pretty),
 	    cmocka_unit_test(test_text_lines),
+	    cmocka_unit_test(test_text_sanitize),
 	    cmocka_unit_test(test_content_preview),
 	    cmocka_unit_test(test_json_object_helpers),
 	    cmocka_unit_test(test_content_kinds),

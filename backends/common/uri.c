@@ -15,8 +15,15 @@ const char *bc_uri_location(const char *uri, const char *scheme)
 	if (!uri)
 		return NULL;
 	n = strlen(scheme);
-	if (strncmp(uri, scheme, n) == 0 && uri[n] == ':')
-		return uri + n + 1;
+	if (strncmp(uri, scheme, n) != 0 || uri[n] != ':')
+		return uri;
+	uri += n + 1;
+	/* SQLAlchemy's form: "SCHEME:///relative", "SCHEME:////absolute"; a
+	 * host ("SCHEME://host/...") or nothing after "//" names no file. */
+	if (strncmp(uri, "///", 3) == 0)
+		return uri + 3;
+	if (strncmp(uri, "//", 2) == 0)
+		return NULL;
 	return uri;
 }
 

@@ -13,7 +13,10 @@
 /*
  * The location of a store URI served by the plugin of scheme: uri without
  * its leading "SCHEME:" ("sqlite:x.db" -> "x.db"), or uri itself when it
- * does not start so (a plain path). NULL for NULL.
+ * does not start so (a plain path). SQLAlchemy's URL form is understood:
+ * "sqlite:///x.db" -> "x.db" (relative), "sqlite:////abs/x.db" ->
+ * "/abs/x.db"; "sqlite://" and "sqlite://host/..." name no file (NULL).
+ * NULL for NULL.
  */
 const char *bc_uri_location(const char *uri, const char *scheme);
 

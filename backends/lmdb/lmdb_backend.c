@@ -70,7 +70,7 @@ static char *uri_dir(const char *uri)
 {
 	const char *p = bc_uri_location(uri, "lmdb");
 
-	return strndup(p, strcspn(p, "?"));
+	return p ? strndup(p, strcspn(p, "?")) : NULL;
 }
 
 static int lmdb_same_store(const char *uri_a, const char *uri_b)

@@ -94,9 +94,11 @@ static int sqlite_open(tract_backend_conn **out, const char *uri, unsigned flags
 		*out = NULL;
 	if (!out || !location || !*location) {
 		rc = TRACT_EINVAL;
+		/* Not echoed: "sqlite://user:password@host/..." may hold a secret. */
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "sqlite: store URI '%s' has no location",
-				 uri ? uri : "");
+			snprintf(errbuf, errlen,
+				 "sqlite: store URI names no file (sqlite:PATH, "
+				 "sqlite:///relative/path or sqlite:////absolute/path)");
 		goto fail;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -224,7 +226,7 @@ static int sqlite_same_store(const char *uri_a, const char *uri_b)
 	const char *a = bc_uri_location(uri_a, "sqlite"), *b = bc_uri_location(uri_b, "sqlite");
 	struct stat sa, sb;
 
-	if (strcmp(a, ":memory:") == 0 || strcmp(b, ":memory:") == 0)
+	if (!a || !b || strcmp(a, ":memory:") == 0 || strcmp(b, ":memory:") == 0)
 		return 0;
 	if (strcmp(a, b) == 0)
 		return 1;

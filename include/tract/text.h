@@ -59,6 +59,21 @@ TRACT_EXTERN(int) tract_text_first_line(char **out, const char *text);
  */
 TRACT_EXTERN(int) tract_text_truncate(char **out, const char *text, size_t max_chars);
 
+/** tract_text_sanitize() flag: keep LF and TAB (multi-line fields). */
+#define TRACT_SANITIZE_KEEP_NEWLINES 1u
+
+/**
+ * A copy of len bytes of text safe to print on a terminal: every C0
+ * control character and DEL becomes "\xHH" (LF and TAB are kept with
+ * TRACT_SANITIZE_KEEP_NEWLINES), every C1 control and every character that
+ * reorders or hides text (bidi embeddings, overrides, isolates and marks
+ * U+061C, U+200E-200F, U+202A-202E, U+2066-2069; U+2028-2029; U+FFF9-FFFB;
+ * U+FEFF) becomes "\uHHHH", and each byte that is not part of well-formed
+ * UTF-8 becomes "\xHH". What the `tract` command prints for people goes
+ * through it; JSON output does not. Release *out with tract_string_free().
+ */
+TRACT_EXTERN(int) tract_text_sanitize(char **out, const char *text, size_t len, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif
