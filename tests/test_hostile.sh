@@ -237,6 +237,8 @@ done <<'TABLE'
 - | --db "sqlite://host/x.db" init
 - | --db "sqlite://u:hunter2@host/x.db" init
 - | --db "sqlite://u:hunter2@host/x.db" log
+- | --db "lmdb://u:hunter2@host/dir" init
+- | --db "lmdb://u:hunter2@host/dir" log
 - | --db "$BIG" log
 - | --tract nosuch log
 - | --tract $'\e[31m' status

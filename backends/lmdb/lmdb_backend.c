@@ -99,9 +99,12 @@ static int lmdb_open(tract_backend_conn **out, const char *uri, unsigned flags,
 	if (out)
 		*out = NULL;
 	if (!out || !location || !*location) {
+		/* The URI is not repeated: "lmdb://user:pw@host/..." may hold a
+		 * password. */
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "lmdb: store URI '%s' has no location",
-				 uri ? uri : "");
+			snprintf(errbuf, errlen,
+				 "lmdb: the store URI names no directory (lmdb:DIR, "
+				 "lmdb:///relative or lmdb:////absolute)");
 		return TRACT_EINVAL;
 	}
 	rc = parse_location(location, &o, err, sizeof(err));
