@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "row.h"
+#include "walk.h"
 
 typedef struct {
 	tract_commit_list *list;
@@ -83,13 +84,10 @@ int tract_log_list(tract_commit_list **out, tract *t, const tract_log_options *o
 		memcpy(head, hs.hash, sizeof(head));
 	}
 	if (rc == 0 && head[0]) {
-		rc = t->store->be->commit_chain(t->store->conn, t->id, head,
-						w.filter == TRACT_OP_UNKNOWN ? w.limit : 0,
-						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
-						log_cb, &w);
-		if (rc < 0)
-			rc = rc == TRACT_ENOMEM ? tract_error_oom()
-						: tract_backend_error(t->store, rc, "walk history");
+		rc = tract_chain_walk(t->store, t->id, head,
+				      w.filter == TRACT_OP_UNKNOWN ? w.limit : 0,
+				      TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX, log_cb, &w,
+				      "walk history", NULL);
 	}
 	rc = tract_txn_end(t->store, rc);
 done:

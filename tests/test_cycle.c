@@ -1,0 +1,180 @@
+/*
+ * test_cycle.c - a parent cycle written into a SQLite store behind the
+ * library's back: log, compile and commit fail with TRACT_ECORRUPT
+ * "parent cycle at HASH" (commit when a budget makes it compile its
+ * parent), fsck names the cycle, and so does the CLI (argv[1], the tract
+ * executable), which exits 1 rather than printing the history forever.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "tract.h"
+#include "testutil.h"
+
+static const char *tract_exe;
+
+struct fx {
+	char dir[128], uri[220], hashes[6][TRACT_HASH_HEXSIZE + 1];
+	tract_store *s;
+	tract *t;
+};
+
+static void sql(const char *path, const char *stmt)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, stmt, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Six commits c0..c5, then c[from]'s parent set to c[to] (to > from). */
+static void make(struct fx *f, int from, int to)
+{
+	char path[200], stmt[400];
+	tract_commit *c;
+	int i;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tract-cycle-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/t.db", f->dir);
+	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", path);
+	assert_int_equal(tract_store_open(&f->s, f->uri, TRACT_STORE_CREATE), 0);
+	assert_int_equal(tract_create(&f->t, f->s, "cyc", "cycle", NULL), 0);
+	for (i = 0; i < 6; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "turn %d", i);
+		assert_int_equal(tract_commit_create_dialogue(&c, f->t, i % 2 ? "assistant" : "user",
+							      text, NULL, NULL),
+				 0);
+		memcpy(f->hashes[i], tract_commit_hash(c), sizeof(f->hashes[i]));
+		tract_commit_free(c);
+	}
+	tract_free(f->t);
+	tract_store_free(f->s);
+	snprintf(stmt, sizeof(stmt), "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
+		 f->hashes[to], f->hashes[from]);
+	sql(path, stmt);
+	assert_int_equal(tract_store_open(&f->s, f->uri, 0), 0);
+	assert_int_equal(tract_open(&f->t, f->s, "cyc", NULL), 0);
+}
+
+static void done(struct fx *f)
+{
+	tract_free(f->t);
+	tract_store_free(f->s);
+	tu_remove_dir(f->dir);
+}
+
+static void expect_cycle(int rc)
+{
+	assert_int_equal(rc, TRACT_ECORRUPT);
+	assert_non_null(strstr(tract_error_last()->message, "parent cycle at "));
+}
+
+/* Run the CLI; its exit status, stdout+stderr into out. */
+static int cli(struct fx *f, const char *args, char *out, size_t cap)
+{
+	char cmd[800];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "timeout 20 '%s' --db '%s' --tract cyc %s 2>&1", tract_exe,
+		 f->uri, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void check(int from, int to)
+{
+	struct fx f;
+	tract_commit_list *log = NULL;
+	tract_context *ctx = NULL;
+	tract_commit *c = NULL;
+	tract_fsck_report *rep = NULL;
+	char out[8192];
+	size_t i;
+	int named = 0;
+
+	make(&f, from, to);
+	expect_cycle(tract_log_list(&log, f.t, NULL));
+	assert_null(log);
+	expect_cycle(tract_context_compile(&ctx, f.t, NULL));
+	assert_null(ctx);
+	/* A commit compiles its parent's context when a budget asks for the
+	 * count (without one it does not walk the history: see README). */
+	assert_int_equal(tract_budget_set(f.t, 1000000, TRACT_BUDGET_REJECT, NULL, NULL, 0), 0);
+	expect_cycle(tract_commit_create_dialogue(&c, f.t, "user", "more", NULL, NULL));
+	assert_null(c);
+	assert_int_equal(tract_fsck_run(&rep, f.s), 0);
+	for (i = 0; i < rep->count; i++) {
+		const char *m = rep->problems[i].message;
+		if (strncmp(m, "parent cycle: ", 14) == 0) {
+			named++;
+			/* Every commit of the cycle, from its least hash round to it. */
+			for (int k = from; k <= to; k++)
+				assert_non_null(strstr(m, f.hashes[k]));
+			assert_int_equal(rep->problems[i].severity, TRACT_FSCK_ERROR);
+		}
+	}
+	assert_int_equal(named, 1);
+	tract_fsck_report_free(rep);
+
+	if (tract_exe) {
+		assert_int_equal(cli(&f, "log", out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "parent cycle at "));
+		assert_true(strlen(out) < 1000);
+		assert_int_equal(cli(&f, "compile", out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "parent cycle at "));
+		assert_int_equal(cli(&f, "fsck", out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "parent cycle: "));
+	}
+	done(&f);
+}
+
+/* The root points at HEAD: every commit is on the cycle. */
+static void test_whole_chain(void **state)
+{
+	(void)state;
+	check(0, 5);
+}
+
+/* A rho: HEAD, then a cycle of c2..c4. */
+static void test_tail_and_loop(void **state)
+{
+	(void)state;
+	check(2, 4);
+}
+
+/* A commit its own parent. */
+static void test_self_parent(void **state)
+{
+	(void)state;
+	check(3, 3);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_chain),
+		cmocka_unit_test(test_tail_and_loop),
+		cmocka_unit_test(test_self_parent),
+	};
+
+	tract_exe = argc > 1 ? argv[1] : NULL;
+	return cmocka_run_group_tests_name("cycle", tests, NULL, NULL);
+}
