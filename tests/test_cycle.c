@@ -1,5 +1,6 @@
 /*
- * test_cycle.c - a parent cycle written into a SQLite store behind the
+ * test_cycle.c - a parent cycle written into a SQLite store (SQL) or an
+ * LMDB one (liblmdb, the record's parent link rewritten) behind the
  * library's back: log, compile and commit fail with TRACT_ECORRUPT
  * "parent cycle at HASH" (commit when a budget makes it compile its
  * parent), fsck names the cycle, and so does the CLI (argv[1], the tract
@@ -13,7 +14,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <lmdb.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 #include "tract.h"
 #include "testutil.h"
@@ -36,8 +39,89 @@ static void sql(const char *path, const char *stmt)
 	sqlite3_close(db);
 }
 
+/* The hash of an LMDB commit record (the plugin's layout, lmdb_codec.c:
+ * 4 bytes, 3 sequence numbers of 8 after 16 bytes, then strings as a
+ * 4-byte length and the bytes with a NUL (UINT32_MAX alone for NULL):
+ * hash, tract id, parent hash...). */
+#define REC_STRINGS 44
+#define REC_PARENT_SEQ 20
+
+static uint32_t rec_u32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Rewrite the record of hash from so that its first parent is to. */
+static void lmdb_relink(const char *dir, const char *from, const char *to)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v, fk = {0, NULL};
+	unsigned char fkey[8], *rec = NULL, *out;
+	uint64_t to_seq = 0;
+	size_t n = 0, at, plen, i;
+	int op = MDB_FIRST;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "commits", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op) == 0; op = MDB_NEXT) {
+		const unsigned char *p = v.mv_data;
+
+		assert_int_equal(k.mv_size, 8);
+		assert_int_equal(rec_u32(p + REC_STRINGS), 64);
+		if (memcmp(p + REC_STRINGS + 4, to, 64) == 0)
+			for (i = 0, to_seq = 0; i < 8; i++)
+				to_seq = to_seq << 8 | ((const unsigned char *)k.mv_data)[i];
+		if (memcmp(p + REC_STRINGS + 4, from, 64) == 0) {
+			rec = malloc(v.mv_size);
+			assert_non_null(rec);
+			memcpy(rec, p, v.mv_size);
+			memcpy(fkey, k.mv_data, 8);
+			fk.mv_size = 8;
+			fk.mv_data = fkey;
+			n = v.mv_size;
+		}
+	}
+	mdb_cursor_close(cur);
+	assert_non_null(rec);
+	assert_true(to_seq > 0);
+	/* The parent hash field, after the hash and the tract id. */
+	at = REC_STRINGS + 4 + 64 + 1;
+	at += 4 + rec_u32(rec + at) + 1;
+	/* The old field: its length, and its bytes with their NUL unless NULL. */
+	plen = rec_u32(rec + at) == UINT32_MAX ? 0 : rec_u32(rec + at) + 1;
+	out = malloc(n + 65);
+	assert_non_null(out);
+	memcpy(out, rec, at);
+	memcpy(out + REC_PARENT_SEQ, &to_seq, 8);
+	{
+		uint32_t len = 64;
+
+		memcpy(out + at, &len, 4);
+	}
+	memcpy(out + at + 4, to, 64);
+	out[at + 4 + 64] = '\0';
+	memcpy(out + at + 4 + 65, rec + at + 4 + plen, n - at - 4 - plen);
+	v.mv_size = n - plen + 65;
+	v.mv_data = out;
+	assert_int_equal(mdb_put(txn, dbi, &fk, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(rec);
+	free(out);
+}
+
 /* Six commits c0..c5, then c[from]'s parent set to c[to] (to > from). */
-static void make(struct fx *f, int from, int to)
+static void make(struct fx *f, int from, int to, int lmdb)
 {
 	char path[200], stmt[400];
 	tract_commit *c;
@@ -45,8 +129,8 @@ static void make(struct fx *f, int from, int to)
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tract-cycle-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/t.db", f->dir);
-	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", path);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, lmdb ? "store" : "t.db");
+	snprintf(f->uri, sizeof(f->uri), "%s:%s", lmdb ? "lmdb" : "sqlite", path);
 	assert_int_equal(tract_store_open(&f->s, f->uri, TRACT_STORE_CREATE), 0);
 	assert_int_equal(tract_create(&f->t, f->s, "cyc", "cycle", NULL), 0);
 	for (i = 0; i < 6; i++) {
@@ -61,9 +145,14 @@ static void make(struct fx *f, int from, int to)
 	}
 	tract_free(f->t);
 	tract_store_free(f->s);
-	snprintf(stmt, sizeof(stmt), "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
-		 f->hashes[to], f->hashes[from]);
-	sql(path, stmt);
+	if (lmdb) {
+		lmdb_relink(path, f->hashes[from], f->hashes[to]);
+	} else {
+		snprintf(stmt, sizeof(stmt),
+			 "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
+			 f->hashes[to], f->hashes[from]);
+		sql(path, stmt);
+	}
 	assert_int_equal(tract_store_open(&f->s, f->uri, 0), 0);
 	assert_int_equal(tract_open(&f->t, f->s, "cyc", NULL), 0);
 }
@@ -99,7 +188,7 @@ static int cli(struct fx *f, const char *args, char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void check(int from, int to)
+static void check(int from, int to, int lmdb)
 {
 	struct fx f;
 	tract_commit_list *log = NULL;
@@ -110,7 +199,7 @@ static void check(int from, int to)
 	size_t i;
 	int named = 0;
 
-	make(&f, from, to);
+	make(&f, from, to, lmdb);
 	expect_cycle(tract_log_list(&log, f.t, NULL));
 	assert_null(log);
 	expect_cycle(tract_context_compile(&ctx, f.t, NULL));
@@ -150,21 +239,24 @@ static void check(int from, int to)
 static void test_whole_chain(void **state)
 {
 	(void)state;
-	check(0, 5);
+	check(0, 5, 0);
+	check(0, 5, 1);
 }
 
 /* A rho: HEAD, then a cycle of c2..c4. */
 static void test_tail_and_loop(void **state)
 {
 	(void)state;
-	check(2, 4);
+	check(2, 4, 0);
+	check(2, 4, 1);
 }
 
 /* A commit its own parent. */
 static void test_self_parent(void **state)
 {
 	(void)state;
-	check(3, 3);
+	check(3, 3, 0);
+	check(3, 3, 1);
 }
 
 int main(int argc, char **argv)
