@@ -1,6 +1,7 @@
 /*
- * test_cycle.c - a parent cycle written into a SQLite store (SQL) or an
- * LMDB one (liblmdb, the record's parent link rewritten) behind the
+ * test_cycle.c - a parent cycle written into a SQLite store (SQL), an LMDB
+ * one (liblmdb, the record's parent link rewritten) or a PostgreSQL one
+ * (SQL, on TRACT_TEST_PG_URI's server when set) behind the
  * library's back: log, compile and commit fail with TRACT_ECORRUPT
  * "parent cycle at HASH" (commit when a budget makes it compile its
  * parent), fsck names the cycle, and so does the CLI (argv[1], the tract
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <lmdb.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -23,8 +25,10 @@
 
 static const char *tract_exe;
 
+enum { SQLITE, LMDB, POSTGRES };
+
 struct fx {
-	char dir[128], uri[220], hashes[6][TRACT_HASH_HEXSIZE + 1];
+	char dir[128], uri[700], schema[64], hashes[6][TRACT_HASH_HEXSIZE + 1];
 	tract_store *s;
 	tract *t;
 };
@@ -120,9 +124,28 @@ static void lmdb_relink(const char *dir, const char *from, const char *to)
 	free(out);
 }
 
-/* Six commits c0..c5, then c[from]'s parent set to c[to] (to > from). */
-static void make(struct fx *f, int from, int to, int lmdb)
+/* Run stmt in schema on TRACT_TEST_PG_URI's server. */
+static void pg_sql(const char *schema, const char *stmt)
 {
+	PGconn *conn = PQconnectdb(getenv("TRACT_TEST_PG_URI"));
+	char set[128];
+	PGresult *res;
+
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	snprintf(set, sizeof(set), "SET search_path TO %s", schema);
+	PQclear(PQexec(conn, set));
+	res = PQexec(conn, stmt);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", stmt, PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* Six commits c0..c5, then c[from]'s parent set to c[to] (to > from). */
+static void make(struct fx *f, int from, int to, int backend)
+{
+	static unsigned serial;
+	int lmdb = backend == LMDB;
 	char path[200], stmt[400];
 	tract_commit *c;
 	int i;
@@ -131,6 +154,15 @@ static void make(struct fx *f, int from, int to, int lmdb)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "%s/%s", f->dir, lmdb ? "store" : "t.db");
 	snprintf(f->uri, sizeof(f->uri), "%s:%s", lmdb ? "lmdb" : "sqlite", path);
+	f->schema[0] = '\0';
+	if (backend == POSTGRES) {
+		const char *pg = getenv("TRACT_TEST_PG_URI");
+
+		snprintf(f->schema, sizeof(f->schema), "tract_cycle_%ld_%u", (long)getpid(),
+			 serial++);
+		snprintf(f->uri, sizeof(f->uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?",
+			 f->schema);
+	}
 	assert_int_equal(tract_store_open(&f->s, f->uri, TRACT_STORE_CREATE), 0);
 	assert_int_equal(tract_create(&f->t, f->s, "cyc", "cycle", NULL), 0);
 	for (i = 0; i < 6; i++) {
@@ -145,23 +177,29 @@ static void make(struct fx *f, int from, int to, int lmdb)
 	}
 	tract_free(f->t);
 	tract_store_free(f->s);
-	if (lmdb) {
+	snprintf(stmt, sizeof(stmt), "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
+		 f->hashes[to], f->hashes[from]);
+	if (lmdb)
 		lmdb_relink(path, f->hashes[from], f->hashes[to]);
-	} else {
-		snprintf(stmt, sizeof(stmt),
-			 "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
-			 f->hashes[to], f->hashes[from]);
+	else if (backend == POSTGRES)
+		pg_sql(f->schema, stmt);
+	else
 		sql(path, stmt);
-	}
 	assert_int_equal(tract_store_open(&f->s, f->uri, 0), 0);
 	assert_int_equal(tract_open(&f->t, f->s, "cyc", NULL), 0);
 }
 
 static void done(struct fx *f)
 {
+	char stmt[128];
+
 	tract_free(f->t);
 	tract_store_free(f->s);
 	tu_remove_dir(f->dir);
+	if (f->schema[0]) {
+		snprintf(stmt, sizeof(stmt), "DROP SCHEMA %s CASCADE", f->schema);
+		pg_sql("public", stmt);
+	}
 }
 
 static void expect_cycle(int rc)
@@ -188,7 +226,7 @@ static int cli(struct fx *f, const char *args, char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void check(int from, int to, int lmdb)
+static void check(int from, int to, int backend)
 {
 	struct fx f;
 	tract_commit_list *log = NULL;
@@ -199,7 +237,9 @@ static void check(int from, int to, int lmdb)
 	size_t i;
 	int named = 0;
 
-	make(&f, from, to, lmdb);
+	if (backend == POSTGRES && !getenv("TRACT_TEST_PG_URI"))
+		return; /* no server: the SQLite and LMDB runs only */
+	make(&f, from, to, backend);
 	expect_cycle(tract_log_list(&log, f.t, NULL));
 	assert_null(log);
 	expect_cycle(tract_context_compile(&ctx, f.t, NULL));
@@ -239,24 +279,27 @@ static void check(int from, int to, int lmdb)
 static void test_whole_chain(void **state)
 {
 	(void)state;
-	check(0, 5, 0);
-	check(0, 5, 1);
+	check(0, 5, SQLITE);
+	check(0, 5, LMDB);
+	check(0, 5, POSTGRES);
 }
 
 /* A rho: HEAD, then a cycle of c2..c4. */
 static void test_tail_and_loop(void **state)
 {
 	(void)state;
-	check(2, 4, 0);
-	check(2, 4, 1);
+	check(2, 4, SQLITE);
+	check(2, 4, LMDB);
+	check(2, 4, POSTGRES);
 }
 
 /* A commit its own parent. */
 static void test_self_parent(void **state)
 {
 	(void)state;
-	check(3, 3, 0);
-	check(3, 3, 1);
+	check(3, 3, SQLITE);
+	check(3, 3, LMDB);
+	check(3, 3, POSTGRES);
 }
 
 int main(int argc, char **argv)
