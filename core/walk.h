@@ -11,10 +11,11 @@
 
 /**
  * s->be->commit_chain with the same arguments, failing with TRACT_ECORRUPT
- * "parent cycle at HASH" when the walk meets a commit twice. Failures are
- * already wrapped into the last error (a backend's as "WHAT: message");
- * a negative code cb returned comes back as the backend passed it on.
- * When cycle is not NULL it receives the hash named (or "").
+ * "parent cycle at HASH" when the walk meets a commit twice (HASH is on
+ * the cycle). Every failure is already in the last error: a negative code
+ * of the backend or of cb as tract_backend_error(s, rc, what) does it
+ * (callers with an error of their own in cb set it again). When cycle is
+ * not NULL it receives the hash named, or "".
  */
 int tract_chain_walk(tract_store *s, const char *tract_id, const char *head, size_t limit,
 		     unsigned flags, tract_time cutoff, tract_chain_cb cb, void *payload,

@@ -18,6 +18,9 @@ tract=$1
 mode=$2
 tmp=$(mktemp -d /tmp/tract-secrets-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# A location without a scheme is an SQLite path: the keyword string below
+# makes a file of that name, here rather than in the build directory.
+cd "$tmp" || exit 1
 out=$tmp/output.log
 
 pw='S3cr3t-PW-xyz'
