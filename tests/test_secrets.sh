@@ -14,7 +14,7 @@
 # checked here.
 set -u
 
-tract=$1
+tract=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 mode=$2
 tmp=$(mktemp -d /tmp/tract-secrets-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
