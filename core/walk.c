@@ -16,12 +16,12 @@
 typedef struct {
 	tract_chain_cb cb;
 	void *payload;
-	char saved[65];     /* Brent's tortoise; "" before the first row */
+	char saved[65]; /* Brent's tortoise; "" before the first row */
 	uint64_t power, lam;
 	size_t rows;
-	char parent[65];    /* first parent of the last row, "" for none */
-	char cycle[65];     /* the repeated hash once found */
-	int stopped;        /* cb ended the walk */
+	char parent[65]; /* first parent of the last row, "" for none */
+	char cycle[65];  /* the repeated hash once found */
+	int stopped;     /* cb ended the walk */
 } guard;
 
 static int guard_cb(const tract_chain_row *row, void *payload)
@@ -124,8 +124,8 @@ int tract_parent_cycle_name(tract_store *s, const char *member, tract_buf *out)
 }
 
 int tract_chain_walk(tract_store *s, const char *tract_id, const char *head, size_t limit,
-		     unsigned flags, tract_time cutoff, tract_chain_cb cb, void *payload,
-		     const char *what, char cycle[65])
+                     unsigned flags, tract_time cutoff, tract_chain_cb cb, void *payload,
+                     const char *what, char cycle[65])
 {
 	guard g;
 	int rc;
@@ -145,10 +145,11 @@ int tract_chain_walk(tract_store *s, const char *tract_id, const char *head, siz
 		if (rc == 0) {
 			rc = tract_parent_cycle_find(s, g.parent, g.cycle);
 			if (rc == 0)
-				return tract_error_set(TRACT_ECORRUPT,
-						       "the walk stopped at commit %s, which is there "
-						       "(a parent newer than its child?)",
-						       g.parent);
+				return tract_error_set(
+				    TRACT_ECORRUPT,
+				    "the walk stopped at commit %s, which is there "
+				    "(a parent newer than its child?)",
+				    g.parent);
 			rc = rc > 0 ? 0 : rc;
 		} else if (rc == TRACT_ENOTFOUND) {
 			rc = 0;

@@ -18,8 +18,8 @@
  * not NULL it receives the hash named, or "".
  */
 int tract_chain_walk(tract_store *s, const char *tract_id, const char *head, size_t limit,
-		     unsigned flags, tract_time cutoff, tract_chain_cb cb, void *payload,
-		     const char *what, char cycle[65]);
+                     unsigned flags, tract_time cutoff, tract_chain_cb cb, void *payload,
+                     const char *what, char cycle[65]);
 
 /**
  * Follow first parents from start one lookup at a time (Brent's algorithm):

@@ -159,9 +159,9 @@ static void make(struct fx *f, int from, int to, int backend)
 		const char *pg = getenv("TRACT_TEST_PG_URI");
 
 		snprintf(f->schema, sizeof(f->schema), "tract_cycle_%ld_%u", (long)getpid(),
-			 serial++);
+		         serial++);
 		snprintf(f->uri, sizeof(f->uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?",
-			 f->schema);
+		         f->schema);
 	}
 	assert_int_equal(tract_store_open(&f->s, f->uri, TRACT_STORE_CREATE), 0);
 	assert_int_equal(tract_create(&f->t, f->s, "cyc", "cycle", NULL), 0);
@@ -169,16 +169,17 @@ static void make(struct fx *f, int from, int to, int backend)
 		char text[32];
 
 		snprintf(text, sizeof(text), "turn %d", i);
-		assert_int_equal(tract_commit_create_dialogue(&c, f->t, i % 2 ? "assistant" : "user",
-							      text, NULL, NULL),
-				 0);
+		assert_int_equal(tract_commit_create_dialogue(
+		                     &c, f->t, i % 2 ? "assistant" : "user", text, NULL, NULL),
+		                 0);
 		memcpy(f->hashes[i], tract_commit_hash(c), sizeof(f->hashes[i]));
 		tract_commit_free(c);
 	}
 	tract_free(f->t);
 	tract_store_free(f->s);
-	snprintf(stmt, sizeof(stmt), "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'",
-		 f->hashes[to], f->hashes[from]);
+	snprintf(stmt, sizeof(stmt),
+	         "UPDATE commits SET parent_hash = '%s' WHERE commit_hash = '%s'", f->hashes[to],
+	         f->hashes[from]);
 	if (lmdb)
 		lmdb_relink(path, f->hashes[from], f->hashes[to]);
 	else if (backend == POSTGRES)
@@ -217,7 +218,7 @@ static int cli(struct fx *f, const char *args, char *out, size_t cap)
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "timeout 20 '%s' --db '%s' --tract cyc %s 2>&1", tract_exe,
-		 f->uri, args);
+	         f->uri, args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, cap - 1, p);
@@ -305,9 +306,9 @@ static void test_self_parent(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_whole_chain),
-		cmocka_unit_test(test_tail_and_loop),
-		cmocka_unit_test(test_self_parent),
+	    cmocka_unit_test(test_whole_chain),
+	    cmocka_unit_test(test_tail_and_loop),
+	    cmocka_unit_test(test_self_parent),
 	};
 
 	tract_exe = argc > 1 ? argv[1] : NULL;

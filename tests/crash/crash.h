@@ -17,18 +17,18 @@
 /* The store under test, shared by driver and writers. */
 typedef struct {
 	const char *backend; /* "sqlite", "lmdb", "postgres" */
-	char uri[CRASH_URI];  /* with this round's options */
-	char id[64];          /* the tract */
-	const char *dir;      /* where clones go */
-	size_t n_clones;      /* clone destinations handed out so far */
+	char uri[CRASH_URI]; /* with this round's options */
+	char id[64];         /* the tract */
+	const char *dir;     /* where clones go */
+	size_t n_clones;     /* clone destinations handed out so far */
 } crash_ctx;
 
 /* One writer. */
 typedef struct {
 	crash_ctx *cx;
-	int fd;               /* the report pipe */
+	int fd; /* the report pipe */
 	unsigned seed;
-	size_t clone_base;    /* its first clone destination */
+	size_t clone_base; /* its first clone destination */
 } crash_child;
 
 /*

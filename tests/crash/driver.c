@@ -109,7 +109,7 @@ static void collect(int fd, lines *got, char *part, size_t *plen, int wait_ms)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = wait_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
-				       (now.tv_nsec - t0.tv_nsec) / 1000000);
+		                       (now.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0)
 			return;
 	}
@@ -126,7 +126,7 @@ static void fsck_clean(tract_store *s, const char *what)
 		crash_die("fsck of %s: %s", what, tract_error_last()->message);
 	for (i = 0; i < rep->count; i++)
 		fprintf(stderr, "fsck %s: %s: %s\n", what, rep->problems[i].object,
-			rep->problems[i].message);
+		        rep->problems[i].message);
 	if (rep->count)
 		crash_die("fsck found %zu problems in %s", rep->count, what);
 	tract_fsck_report_free(rep);
@@ -140,7 +140,7 @@ static void check_clone(const char *uri, int reported)
 	if (tract_store_open(&s, uri, 0) != 0) {
 		if (reported)
 			crash_die("reported clone %s does not open: %s", uri,
-				  tract_error_last()->message);
+			          tract_error_last()->message);
 		return;
 	}
 	fsck_clean(s, uri);
@@ -150,7 +150,7 @@ static void check_clone(const char *uri, int reported)
 /* Every line of kind k in got, sorted by its text. */
 static char (*of_kind(const lines *got, char k, size_t *n))[HASH_LEN + 1]
 {
-	char (*v)[HASH_LEN + 1] = malloc((got->n + 1) * sizeof(*v));
+	char(*v)[HASH_LEN + 1] = malloc((got->n + 1) * sizeof(*v));
 	size_t i;
 
 	if (!v)
@@ -171,7 +171,7 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 	tract_store *s = NULL;
 	tract *t = NULL;
 	tract_commit *c = NULL;
-	char (*have)[HASH_LEN + 1], (*want)[HASH_LEN + 1];
+	char(*have)[HASH_LEN + 1], (*want)[HASH_LEN + 1];
 	size_t n_log, n_want, i;
 
 	if (tract_store_open(&s, cx->uri, 0) != 0 || tract_open(&t, s, cx->id, NULL) != 0)
@@ -188,8 +188,9 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 
 		/* Linear: each commit's parent is the next one, the last a root. */
 		if (i + 1 < n_log ? !parent || strcmp(parent, tract_commit_hash(log->items[i + 1]))
-				  : parent != NULL)
-			crash_die("the history is not linear at %s", tract_commit_hash(log->items[i]));
+		                  : parent != NULL)
+			crash_die("the history is not linear at %s",
+			          tract_commit_hash(log->items[i]));
 		memcpy(have[i], tract_commit_hash(log->items[i]), HASH_LEN + 1);
 	}
 	tract_commit_list_free(log);
@@ -204,7 +205,8 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 		tract_annotation_list *al = NULL;
 
 		if (tract_annotation_list_get(&al, t, want[i]) != 0 || al->count == 0)
-			crash_die("the annotation of %s was reported done but is not there", want[i]);
+			crash_die("the annotation of %s was reported done but is not there",
+			          want[i]);
 		tract_annotation_list_free(al);
 	}
 	free(want);
@@ -251,10 +253,11 @@ static double elapsed(const struct timespec *t0)
 
 int main(int argc, char **argv)
 {
-	const char *seed_env = getenv("TRACT_CRASH_SEED"), *secs_env = getenv("TRACT_CRASH_SECONDS");
+	const char *seed_env = getenv("TRACT_CRASH_SEED"),
+	           *secs_env = getenv("TRACT_CRASH_SECONDS");
 	int rounds = argc > 1 ? atoi(argv[1]) : 200, r, status, pg;
 	unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10)
-				 : (unsigned)time(NULL) ^ (unsigned)getpid();
+	                         : (unsigned)time(NULL) ^ (unsigned)getpid();
 	double secs = secs_env ? atof(secs_env) : 4.0;
 	size_t n_ops = crash_op_count(), plen = 0, on_chain = 0;
 	size_t *kills = calloc(n_ops, sizeof(size_t)), *done = calloc(n_ops, sizeof(size_t));
@@ -323,8 +326,8 @@ int main(int argc, char **argv)
 		if (waitpid(pid, &status, 0) != pid)
 			crash_die("waitpid: %s", strerror(errno));
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-			crash_die("round %d (%s): the writer ended by itself (status %d)", r, op->name,
-				  status);
+			crash_die("round %d (%s): the writer ended by itself (status %d)", r,
+			          op->name, status);
 		/* What it reported before it died is still in the pipe. */
 		collect(fds[0], &got, part, &plen, -1);
 		close(fds[0]);
@@ -339,8 +342,8 @@ int main(int argc, char **argv)
 		       r, op->name, *opts ? opts + 1 : "", delay_ms, got.n - before, on_chain);
 	}
 	for (size_t i = 0; i < n_ops; i++)
-		printf("%-9s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name, kills[i],
-		       done[i]);
+		printf("%-9s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
+		       kills[i], done[i]);
 	if (got.n == 0)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);

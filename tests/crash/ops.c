@@ -28,7 +28,7 @@ static int failed(const char *what)
 
 /* One dialogue turn; its hash into hash. */
 static int turn(tract *t, unsigned n, const char *how, const tract_commit_options *o,
-		char hash[HASH_LEN + 1])
+                char hash[HASH_LEN + 1])
 {
 	tract_commit *c = NULL;
 	char text[96];
@@ -87,7 +87,7 @@ static int op_edit(crash_child *ch)
 static int op_annotate(crash_child *ch)
 {
 	static const tract_priority prio[] = {TRACT_PRIORITY_PINNED, TRACT_PRIORITY_SKIP,
-					      TRACT_PRIORITY_NORMAL};
+	                                      TRACT_PRIORITY_NORMAL};
 	tract_store *s;
 	tract *t;
 	char h[HASH_LEN + 1];
@@ -147,12 +147,11 @@ static int op_clone(crash_child *ch)
 		pause();
 }
 
-static const crash_op ops[] = {
-	{"append", op_append, 0, 60},
-	{"edit", op_edit, 0, 60},
-	{"annotate", op_annotate, 0, 60},
-	{"batch", op_batch, 0, 60},
-	{"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
+static const crash_op ops[] =
+    {
+        {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
+        {"annotate", op_annotate, 0, 60}, {"batch", op_batch, 0, 60},
+        {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
 };
 
 size_t crash_op_count(void)
