@@ -192,10 +192,12 @@ static void make(struct fx *f, int from, int to, int backend)
 
 static void done(struct fx *f)
 {
-	char stmt[128];
+	char stmt[160];
 
 	tract_free(f->t);
 	tract_store_free(f->s);
+	snprintf(stmt, sizeof(stmt), "%s/store", f->dir); /* LMDB's environment */
+	tu_remove_dir(stmt);
 	tu_remove_dir(f->dir);
 	if (f->schema[0]) {
 		snprintf(stmt, sizeof(stmt), "DROP SCHEMA %s CASCADE", f->schema);
