@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "row.h"
+#include "walk.h"
 
 /* ---- hash set of commit hashes ------------------------------------------------- */
 
@@ -261,15 +262,13 @@ static int walk(row_vec *out, tract *t, const char *tract_id, const char *head,
 	size_t from = out->count;
 	int rc;
 
-	rc = t->store->be->commit_chain(t->store->conn, tract_id, head, 0,
-					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
-						TRACT_CHAIN_PRIORITY,
-					cutoff, walk_cb, &w);
+	rc = tract_chain_walk(t->store, tract_id, head, 0,
+			      TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY,
+			      cutoff, walk_cb, &w, "walk history", NULL);
 	if (pb && pb->rc < 0)
 		return tract_error_set(pb->rc, "%s", pb->err);
 	if (rc < 0)
-		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(t->store, rc, "walk history");
+		return rc;
 	vec_reverse(out, from);
 	return 0;
 }

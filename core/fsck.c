@@ -1,7 +1,8 @@
 /*
  * fsck.c - verifies a whole store: every blob's content hash and size,
  * every commit's hash (plain and parent_hashes forms), parent and edit
- * links, merge parents, annotation targets and ref targets.
+ * links, merge parents, annotation targets and ref targets, and names
+ * the parent cycles on the refs' histories.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "hash.h"
 #include "internal.h"
 #include "json.h"
+#include "walk.h"
 
 typedef struct {
 	tract_fsck_problem *items;
@@ -304,6 +306,84 @@ static int annotation_cb(const tract_annotation_row *row, void *payload)
 	return 0;
 }
 
+/* ---- parent cycles: one chain walk per ref target ---------------------------- */
+
+typedef struct {
+	char (*h)[65];
+	size_t n, cap;
+} hash_list;
+
+static int target_cb(const tract_ref_row *row, void *payload)
+{
+	hash_list *l = payload;
+
+	if (!row->commit_hash)
+		return 0;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		char (*n)[65] = realloc(l->h, ncap * sizeof(*n));
+		if (!n)
+			return TRACT_ENOMEM;
+		l->h = n;
+		l->cap = ncap;
+	}
+	tract_copy_id(l->h[l->n++], row->commit_hash);
+	return 0;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int noop_chain_cb(const tract_chain_row *row, void *payload)
+{
+	(void)row;
+	(void)payload;
+	return 0;
+}
+
+/* Walk the first parents of every ref's commit; name each cycle once. */
+static int check_cycles(fsck_ctx *c)
+{
+	hash_list heads = {0}, named = {0};
+	char cycle[65];
+	size_t i, k;
+	int rc;
+
+	rc = c->s->be->ref_foreach(c->s->conn, NULL, NULL, target_cb, &heads);
+	if (rc == 0 && heads.n)
+		qsort(heads.h, heads.n, sizeof(*heads.h), cmp_hash);
+	for (i = 0; rc == 0 && i < heads.n; i++) {
+		tract_buf name = TRACT_BUF_INIT;
+
+		if (i && strcmp(heads.h[i], heads.h[i - 1]) == 0)
+			continue;
+		rc = tract_chain_walk(c->s, NULL, heads.h[i], 0, 0, INT64_MAX, noop_chain_cb, NULL,
+				      "fsck", cycle);
+		if (rc == 0 || !cycle[0]) {
+			/* A walk stopped otherwise is reported with the links. */
+			rc = rc == TRACT_ECORRUPT ? 0 : rc;
+			continue;
+		}
+		rc = tract_parent_cycle_name(c->s, cycle, &name);
+		for (k = 0; rc == 0 && k < named.n; k++)
+			if (strncmp(named.h[k], name.ptr, 64) == 0)
+				break;
+		if (rc == 0 && k == named.n) {
+			tract_ref_row r = {.commit_hash = name.ptr};
+
+			add(c->p, TRACT_FSCK_ERROR, cycle, "parent cycle: %s", name.ptr);
+			rc = target_cb(&r, &named);
+		}
+		rc = rc == TRACT_ENOTFOUND ? 0 : rc;
+		tract_buf_dispose(&name);
+	}
+	free(heads.h);
+	free(named.h);
+	return rc;
+}
+
 static void problems_free(tract_fsck_problem *items, size_t count)
 {
 	size_t i;
@@ -344,6 +424,8 @@ int tract_fsck_run(tract_fsck_report **out, tract_store *s)
 		rc = s->be->ref_foreach(s->conn, NULL, NULL, ref_cb, &c);
 	if (rc == 0)
 		rc = s->be->annotation_foreach(s->conn, NULL, annotation_cb, &c);
+	if (rc == 0)
+		rc = check_cycles(&c);
 	if (rc == 0 && c.err)
 		rc = c.err;
 	if (rc < 0)

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "row.h"
+#include "walk.h"
 
 /* One walk: each commit goes to emit (the list's push, or the caller's
  * callback through a borrowed commit). */
@@ -26,6 +27,7 @@ struct log_walk {
 	tract_log_cb cb;
 	void *payload;
 	int cb_rc; /* the callback's own failure, returned as is */
+	char cb_msg[512]; /* ...with the last error it left */
 	/* content wanted: read blob by blob (tract_log_foreach) */
 	tract_store *store;
 	int content;
@@ -98,8 +100,10 @@ static int emit_cb(log_walk *w, tract_row *r)
 		return TRACT_ENOMEM;
 	rc = w->cb(c, w->payload);
 	tract_commit_free(c);
-	if (rc < 0)
+	if (rc < 0) {
 		w->cb_rc = rc;
+		snprintf(w->cb_msg, sizeof(w->cb_msg), "%s", tract_error_last()->message);
+	}
 	return rc;
 }
 
@@ -147,14 +151,14 @@ static int log_walk_run(tract *t, const tract_log_options *opts, log_walk *w, un
 	}
 	if (rc == 0 && head[0]) {
 		/* Without a filter the backend stops after limit rows itself. */
-		rc = t->store->be->commit_chain(t->store->conn, t->id, head,
-						w->filter == TRACT_OP_UNKNOWN ? w->limit : 0,
-						chain | TRACT_CHAIN_PARENTS, INT64_MAX, log_cb, w);
+		rc = tract_chain_walk(t->store, t->id, head,
+				      w->filter == TRACT_OP_UNKNOWN ? w->limit : 0,
+				      chain | TRACT_CHAIN_PARENTS, INT64_MAX, log_cb, w,
+				      "walk history", NULL);
+		/* The walk wrapped the callback's failure as a backend one:
+		 * give the caller back its own code and message. */
 		if (w->cb_rc)
-			rc = w->cb_rc;
-		else if (rc < 0)
-			rc = rc == TRACT_ENOMEM ? tract_error_oom()
-						: tract_backend_error(t->store, rc, "walk history");
+			rc = tract_error_set(w->cb_rc, "%s", w->cb_msg);
 	}
 	return tract_txn_end(t->store, rc);
 }

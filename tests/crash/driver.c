@@ -1,0 +1,356 @@
+/*
+ * driver.c - the crash driver: a writer runs one operation of ops.c in a
+ * loop in a child process, reporting each success on a pipe; the parent
+ * SIGKILLs it after a random delay, then reopens the store: fsck clean,
+ * every reported commit on the history and the history linear, every
+ * reported annotation and clone there, and one more commit succeeds.
+ *
+ *   crash_driver [ROUNDS]   backend from TRACT_TEST_BACKEND (tests/teststore.h);
+ *                           TRACT_CRASH_SEED=N repeats a run, TRACT_CRASH_SECONDS
+ *                           bounds it (default 4; at least one round per operation)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash.h"
+#include "teststore.h"
+
+/* LMDB's sync modes and a tiny map (killed while the map grows). */
+static const char *const lmdb_opts[] = {"", "?sync=0", "?map_size=64K&sync=0", "?sync=data"};
+
+void crash_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("crash_driver: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void crash_report(const crash_child *ch, char kind, const char *what)
+{
+	char line[CRASH_LINE];
+
+	memset(line, ' ', sizeof(line));
+	line[0] = kind;
+	memcpy(line + 2, what, strnlen(what, CRASH_LINE - 3));
+	line[CRASH_LINE - 1] = '\n';
+	/* One write of less than PIPE_BUF: a line arrives whole or not at all. */
+	if (write(ch->fd, line, sizeof(line)) != (ssize_t)sizeof(line))
+		_exit(5);
+}
+
+/* ---- what the writers reported ----------------------------------------------- */
+
+typedef struct {
+	char (*h)[CRASH_LINE];
+	size_t n, cap;
+} lines;
+
+static void lines_add(lines *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->h = realloc(l->h, l->cap * sizeof(*l->h));
+		if (!l->h)
+			crash_die("out of memory");
+	}
+	memcpy(l->h[l->n], s, CRASH_LINE);
+	l->n++;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return memcmp(a, b, HASH_LEN);
+}
+
+/* Read report lines until wait_ms passed (-1: until EOF). */
+static void collect(int fd, lines *got, char *part, size_t *plen, int wait_ms)
+{
+	struct timespec t0, now;
+	char buf[4096];
+	int left = wait_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int r = poll(&p, 1, left);
+		ssize_t n, i;
+
+		if (r < 0 && errno != EINTR)
+			crash_die("poll: %s", strerror(errno));
+		if (r > 0) {
+			n = read(fd, buf, sizeof(buf));
+			if (n <= 0)
+				return; /* EOF: the writer is gone */
+			for (i = 0; i < n; i++) {
+				part[(*plen)++] = buf[i];
+				if (*plen == CRASH_LINE) {
+					if (buf[i] != '\n')
+						crash_die("a torn report line");
+					lines_add(got, part);
+					*plen = 0;
+				}
+			}
+		}
+		if (wait_ms < 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = wait_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
+		                       (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return;
+	}
+}
+
+/* ---- the check after each kill ------------------------------------------------- */
+
+static void fsck_clean(tract_store *s, const char *what)
+{
+	tract_fsck_report *rep = NULL;
+	size_t i;
+
+	if (tract_fsck_run(&rep, s) != 0)
+		crash_die("fsck of %s: %s", what, tract_error_last()->message);
+	for (i = 0; i < rep->count; i++)
+		fprintf(stderr, "fsck %s: %s: %s\n", what, rep->problems[i].object,
+		        rep->problems[i].message);
+	if (rep->count)
+		crash_die("fsck found %zu problems in %s", rep->count, what);
+	tract_fsck_report_free(rep);
+}
+
+/* A clone destination: absent, or a whole store that passes fsck. */
+static void check_clone(const char *uri, int reported)
+{
+	tract_store *s = NULL;
+
+	if (tract_store_open(&s, uri, 0) != 0) {
+		if (reported)
+			crash_die("reported clone %s does not open: %s", uri,
+			          tract_error_last()->message);
+		return;
+	}
+	fsck_clean(s, uri);
+	tract_store_free(s);
+}
+
+/* Every line of kind k in got, sorted by its text. */
+static char (*of_kind(const lines *got, char k, size_t *n))[HASH_LEN + 1]
+{
+	char(*v)[HASH_LEN + 1] = malloc((got->n + 1) * sizeof(*v));
+	size_t i;
+
+	if (!v)
+		crash_die("out of memory");
+	*n = 0;
+	for (i = 0; i < got->n; i++) {
+		if (got->h[i][0] != k)
+			continue;
+		memcpy(v[*n], got->h[i] + 2, HASH_LEN);
+		v[(*n)++][HASH_LEN] = '\0';
+	}
+	return v;
+}
+
+static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
+{
+	tract_commit_list *log = NULL;
+	tract_store *s = NULL;
+	tract *t = NULL;
+	tract_commit *c = NULL;
+	char(*have)[HASH_LEN + 1], (*want)[HASH_LEN + 1];
+	size_t n_log, n_want, i;
+
+	if (tract_store_open(&s, cx->uri, 0) != 0 || tract_open(&t, s, cx->id, NULL) != 0)
+		crash_die("reopen: %s", tract_error_last()->message);
+	fsck_clean(s, "the store");
+	if (tract_log_list(&log, t, NULL) != 0)
+		crash_die("log: %s", tract_error_last()->message);
+	n_log = log->count;
+	have = malloc((n_log + 1) * sizeof(*have));
+	if (!have)
+		crash_die("out of memory");
+	for (i = 0; i < n_log; i++) {
+		const char *parent = tract_commit_parent(log->items[i]);
+
+		/* Linear: each commit's parent is the next one, the last a root. */
+		if (i + 1 < n_log ? !parent || strcmp(parent, tract_commit_hash(log->items[i + 1]))
+		                  : parent != NULL)
+			crash_die("the history is not linear at %s",
+			          tract_commit_hash(log->items[i]));
+		memcpy(have[i], tract_commit_hash(log->items[i]), HASH_LEN + 1);
+	}
+	tract_commit_list_free(log);
+	qsort(have, n_log, sizeof(*have), cmp_line);
+	want = of_kind(got, 'c', &n_want);
+	for (i = 0; i < n_want; i++)
+		if (!bsearch(want[i], have, n_log, sizeof(*have), cmp_line))
+			crash_die("commit %s was reported done but is not on the history", want[i]);
+	free(want);
+	want = of_kind(got, 'a', &n_want);
+	for (i = 0; i < n_want; i++) {
+		tract_annotation_list *al = NULL;
+
+		if (tract_annotation_list_get(&al, t, want[i]) != 0 || al->count == 0)
+			crash_die("the annotation of %s was reported done but is not there",
+			          want[i]);
+		tract_annotation_list_free(al);
+	}
+	free(want);
+	/* Usable: one more commit. */
+	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
+		crash_die("a commit after the crash: %s", tract_error_last()->message);
+	tract_commit_free(c);
+	free(have);
+	tract_free(t);
+	tract_store_free(s);
+	/* This round's clones: the reported ones whole, a killed one absent
+	 * or whole. */
+	for (i = clones_from; i < cx->n_clones; i++) {
+		char uri[CRASH_URI], num[HASH_LEN + 1];
+		size_t k;
+		int rep = 0;
+
+		crash_clone_uri(uri, cx, i);
+		snprintf(num, sizeof(num), "%zu", i);
+		for (k = 0; k < got->n && !rep; k++)
+			rep = got->h[k][0] == 'k' &&
+			      strncmp(got->h[k] + 2, num, strlen(num)) == 0 &&
+			      got->h[k][2 + strlen(num)] == ' ';
+		check_clone(uri, rep);
+	}
+	return n_log + 1;
+}
+
+void crash_clone_uri(char out[CRASH_URI], const crash_ctx *cx, size_t n)
+{
+	if (strcmp(cx->backend, "lmdb") == 0)
+		snprintf(out, CRASH_URI, "lmdb:%s/clone-%zu", cx->dir, n);
+	else
+		snprintf(out, CRASH_URI, "sqlite:%s/clone-%zu.db", cx->dir, n);
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	const char *seed_env = getenv("TRACT_CRASH_SEED"),
+	           *secs_env = getenv("TRACT_CRASH_SECONDS");
+	int rounds = argc > 1 ? atoi(argv[1]) : 200, r, status, pg;
+	unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10)
+	                         : (unsigned)time(NULL) ^ (unsigned)getpid();
+	double secs = secs_env ? atof(secs_env) : 4.0;
+	size_t n_ops = crash_op_count(), plen = 0, on_chain = 0;
+	size_t *kills = calloc(n_ops, sizeof(size_t)), *done = calloc(n_ops, sizeof(size_t));
+	char part[CRASH_LINE], clone_dir[] = "/tmp/tract-crash-clones-XXXXXX";
+	struct timespec t0;
+	lines got = {0};
+	crash_ctx cx;
+	ts_store st;
+	tract_store *s;
+	tract *t;
+
+	r = ts_init("crash");
+	if (r != 0)
+		return r;
+	if (rounds < 1 || !kills || !done)
+		crash_die("usage: crash_driver [ROUNDS]");
+	memset(&cx, 0, sizeof(cx));
+	cx.backend = ts_backend();
+	pg = ts_is("postgres");
+	if (ts_fresh(&st, "crash") != 0 || !mkdtemp(clone_dir))
+		crash_die("cannot make a store location");
+	cx.dir = clone_dir;
+	printf("%s: seed %u (TRACT_CRASH_SEED=%u repeats this run), at most %d rounds, %.1f s\n",
+	       cx.backend, seed, seed, rounds, secs);
+	srand(seed);
+	if (tract_store_open(&s, st.uri, TRACT_STORE_CREATE) != 0 ||
+	    tract_create(&t, s, NULL, "crash", NULL) != 0)
+		crash_die("create: %s", tract_error_last()->message);
+	snprintf(cx.id, sizeof(cx.id), "%s", tract_id(t));
+	tract_free(t);
+	tract_store_free(s);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (r = 0; r < rounds && ((size_t)r < n_ops || elapsed(&t0) < secs); r++) {
+		const crash_op *op = crash_op_get((size_t)r % n_ops);
+		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_ops) % 4] : "";
+		crash_child ch;
+		/* A PostgreSQL writer needs a connection first. */
+		int fds[2], delay_ms = (pg ? 30 : 2) + rand() % (op->max_ms * (pg ? 3 : 1));
+		size_t before = got.n;
+		pid_t pid;
+
+		snprintf(cx.uri, sizeof(cx.uri), "%s%s", st.uri, opts);
+		memset(&ch, 0, sizeof(ch));
+		ch.cx = &cx;
+		ch.seed = (unsigned)rand();
+		ch.clone_base = cx.n_clones;
+		/* Room for the clones this round may make (the writer is killed
+		 * long before). */
+		cx.n_clones += op->clones;
+		if (pipe(fds) != 0)
+			crash_die("pipe: %s", strerror(errno));
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0)
+			crash_die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			close(fds[0]);
+			ch.fd = fds[1];
+			_exit(op->run(&ch));
+		}
+		close(fds[1]);
+		collect(fds[0], &got, part, &plen, delay_ms);
+		if (kill(pid, SIGKILL) != 0 && errno != ESRCH)
+			crash_die("kill: %s", strerror(errno));
+		if (waitpid(pid, &status, 0) != pid)
+			crash_die("waitpid: %s", strerror(errno));
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			crash_die("round %d (%s): the writer ended by itself (status %d)", r,
+			          op->name, status);
+		/* What it reported before it died is still in the pipe. */
+		collect(fds[0], &got, part, &plen, -1);
+		close(fds[0]);
+		if (plen)
+			crash_die("round %d: a torn report line", r);
+		snprintf(cx.uri, sizeof(cx.uri), "%s", st.uri);
+		on_chain = verify(&cx, &got, ch.clone_base);
+		kills[(size_t)r % n_ops]++;
+		done[(size_t)r % n_ops] += got.n - before;
+		printf("round %3d %-9s %-21s killed after %3d ms: %4zu reported, %5zu on the "
+		       "history, fsck clean\n",
+		       r, op->name, *opts ? opts + 1 : "", delay_ms, got.n - before, on_chain);
+	}
+	for (size_t i = 0; i < n_ops; i++)
+		printf("%-9s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
+		       kills[i], done[i]);
+	if (got.n == 0)
+		crash_die("no writer reported anything");
+	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);
+	free(got.h);
+	free(kills);
+	free(done);
+	ts_destroy(&st);
+	ts_rmtree(clone_dir);
+	return 0;
+}
