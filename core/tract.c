@@ -213,7 +213,8 @@ int tract_store_list_tracts(tract_info_list **out, tract_store *s)
 		tract_info_list_free(list);
 		return rc;
 	}
-	qsort(list->items, list->count, sizeof(*list->items), cmp_info);
+	if (list->count > 1) /* an empty store has no items: qsort(NULL, ...) is undefined */
+		qsort(list->items, list->count, sizeof(*list->items), cmp_info);
 	*out = list;
 	return 0;
 }

@@ -22,6 +22,8 @@ packages=(
 	liblmdb-dev
 	libcurl4-openssl-dev
 	python3 # the tests check JSON output with it
+	clang # scripts/fuzz.sh builds the libFuzzer targets with it
+	libclang-rt-dev # libFuzzer and the sanitizer runtimes for clang (only recommended by clang)
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -97,4 +97,9 @@ else
 	printf 'tests: %d passed, %d failed, %d skipped\n' "$passed" "$failed" \
 		"$((skipped + inner))"
 fi
+# The fuzz targets, each for a bounded time (scripts/fuzz.sh; TRACT_FUZZ_SECONDS
+# per target, default 20): a crash fails the run.
+fuzz_status=0
+bash scripts/fuzz.sh "${TRACT_FUZZ_SECONDS:-20}" </dev/null || fuzz_status=$?
+[ "$status" -ne 0 ] || status=$fuzz_status
 exit "$status"
