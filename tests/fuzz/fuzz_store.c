@@ -7,7 +7,7 @@
  * or a documented error code with a message, never in a crash.
  *
  * Input: one header byte (bit 0: truncate the file after patching at the
- * offset of the first patch), then patches of [offset: 3 bytes, little
+ * offset of the first patch, unless TRACT_FUZZ_NO_TRUNCATE=1), then patches of [offset: 3 bytes, little
  * endian, modulo the file size][n: 1 byte, 1 + n % 64 bytes follow][bytes].
  */
 #include <dirent.h>
@@ -26,7 +26,7 @@
 #define FUZZ_BACKEND "sqlite"
 #endif
 
-static int is_lmdb;
+static int is_lmdb, no_truncate;
 static char dir[64], seed_uri[128], work_uri[256], work_file[256], work_dir[128];
 static uint8_t *seed;
 static size_t seed_size;
@@ -136,6 +136,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	is_lmdb = strcmp(FUZZ_BACKEND, "lmdb") == 0;
+	/* TRACT_FUZZ_NO_TRUNCATE=1: patches only (a truncated data.mdb is
+	 * mapped past its end by liblmdb: SIGBUS, see README.md) */
+	no_truncate = getenv("TRACT_FUZZ_NO_TRUNCATE") && *getenv("TRACT_FUZZ_NO_TRUNCATE") == '1';
 	snprintf(dir, sizeof(dir), "/tmp/tract-fuzz-%s-XXXXXX", FUZZ_BACKEND);
 	if (!mkdtemp(dir)) {
 		perror("fuzz_store: mkdtemp");
@@ -184,7 +187,7 @@ static void write_work(const uint8_t *data, size_t size)
 		for (k = 0; k < n && i < size && off + k < seed_size; k++)
 			file[off + k] = data[i++];
 	}
-	if (size > 0 && (data[0] & 1) && first != (size_t)-1)
+	if (size > 0 && (data[0] & 1) && first != (size_t)-1 && !no_truncate)
 		len = first;
 	rm_work();
 	if (is_lmdb && mkdir(work_dir, 0700) != 0) {
