@@ -94,9 +94,9 @@ for t in "${targets[@]}"; do
 		for c in $crashes; do
 			# innermost frame of the crash outside the sanitizers, libFuzzer
 			# and libc (abort, raise), replayed once
+			skip='__sanitizer|__asan|__ubsan|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/'
 			frame=$("$dir/tests/$t" "$c" 2>&1 | grep -E '^ +#[0-9]+ ' |
-				grep -v -E '__sanitizer|__asan|__ubsan|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/' |
-				head -n 1 || true)
+				grep -v -E "$skip" | head -n 1 || true)
 			if [[ "$frame" == *liblmdb* ]] && [ -z "${TRACT_FUZZ_STRICT:-}" ]; then
 				known=$((known + 1))
 				say "lmdb: crash inside liblmdb (reported, not failed): $c"

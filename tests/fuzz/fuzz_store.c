@@ -7,8 +7,9 @@
  * or a documented error code with a message, never in a crash.
  *
  * Input: one header byte (bit 0: truncate the file after patching at the
- * offset of the first patch, unless TRACT_FUZZ_NO_TRUNCATE=1), then patches of [offset: 3 bytes, little
- * endian, modulo the file size][n: 1 byte, 1 + n % 64 bytes follow][bytes].
+ * offset of the first patch, unless TRACT_FUZZ_NO_TRUNCATE=1), then patches
+ * of [offset: 3 bytes, little endian, modulo the file size][n: 1 byte,
+ * 1 + n % 64 bytes follow][bytes].
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -61,7 +62,8 @@ static void make_seed(void)
 	say(t, "assistant", "hi there");
 	if (tract_commit_create(NULL, t,
 				"{\"content_type\":\"tool_io\",\"tool_name\":\"ls\","
-				"\"direction\":\"call\",\"payload\":{\"path\":\"/\",\"n\":[1,2.5]}}",
+				"\"direction\":\"call\","
+				"\"payload\":{\"path\":\"/\",\"n\":[1,2.5]}}",
 				NULL) != 0)
 		setup_fail("commit tool_io");
 	say(t, "user", "bye");
