@@ -28,7 +28,7 @@
 #endif
 
 static int is_lmdb, no_truncate;
-static char dir[64], seed_uri[128], work_uri[256], work_file[256], work_dir[128];
+static char dir[128], seed_uri[256], work_uri[512], work_file[512], work_dir[256];
 static uint8_t *seed;
 static size_t seed_size;
 
@@ -48,7 +48,7 @@ static void make_seed(void)
 {
 	tract_store *s;
 	tract *t;
-	char path[160];
+	char path[300];
 	FILE *f;
 	struct stat st;
 
@@ -84,7 +84,7 @@ static void make_seed(void)
 
 static void rm_work(void)
 {
-	char p[400];
+	char p[800];
 
 	if (is_lmdb) {
 		/* the environment directory and whatever the backend made in it */
@@ -113,7 +113,7 @@ static void rm_work(void)
 static void cleanup(void) __attribute__((destructor));
 static void cleanup(void)
 {
-	char p[300];
+	char p[800];
 
 	if (!dir[0])
 		return;
@@ -141,7 +141,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* TRACT_FUZZ_NO_TRUNCATE=1: patches only (a truncated data.mdb is
 	 * mapped past its end by liblmdb: SIGBUS, see README.md) */
 	no_truncate = getenv("TRACT_FUZZ_NO_TRUNCATE") && *getenv("TRACT_FUZZ_NO_TRUNCATE") == '1';
-	snprintf(dir, sizeof(dir), "/tmp/tract-fuzz-%s-XXXXXX", FUZZ_BACKEND);
+	snprintf(dir, sizeof(dir), "%.64s/tract-fuzz-%s-XXXXXX",
+		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", FUZZ_BACKEND);
 	if (!mkdtemp(dir)) {
 		perror("fuzz_store: mkdtemp");
 		exit(1);

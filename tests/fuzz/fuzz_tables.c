@@ -12,13 +12,14 @@
 #include "bpe.h"
 #include "fuzz_common.h"
 
-static char dir[64], bin_path[96], save_path[96];
+static char dir[128], bin_path[160], save_path[160];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "%s", "/tmp/tract-fuzz-tables-XXXXXX");
+	snprintf(dir, sizeof(dir), "%.64s/tract-fuzz-tables-XXXXXX",
+		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("fuzz_tables: mkdtemp");
 		exit(1);
