@@ -25,6 +25,14 @@ typedef struct {
 	int rc;
 } info_list;
 
+/* A row of a damaged store without a string it must have: the listing
+ * stops with TRACT_ECORRUPT (kept in l->rc with its message). */
+static int info_corrupt(info_list *l, const char *what)
+{
+	l->rc = tract_error_set(TRACT_ECORRUPT, "list tracts: a stored %s is missing", what);
+	return l->rc;
+}
+
 static tract_info *info_find(info_list *l, const char *id)
 {
 	size_t i;
@@ -62,9 +70,11 @@ static tract_info *info_add(info_list *l, const char *id)
 static int collect_tract(const tract_tract_row *row, void *payload)
 {
 	info_list *l = payload;
-	tract_info *it = info_add(l, row->tract_id);
+	tract_info *it;
 
-	if (!it)
+	if (!row->tract_id)
+		return info_corrupt(l, "tract id");
+	if (!(it = info_add(l, row->tract_id)))
 		return TRACT_ENOMEM;
 	it->commit_count = row->commit_count;
 	if (row->last_activity > it->last_activity)
@@ -76,11 +86,15 @@ static int collect_tract(const tract_tract_row *row, void *payload)
 static int collect_meta(const char *key, const char *value, void *payload)
 {
 	info_list *l = payload;
-	const char *id = key + 6, *colon = strrchr(key, ':');
+	const char *id, *colon;
 	char idbuf[65];
 	tract_info *it;
 	size_t n;
 
+	if (!key || !value || strlen(key) < 6)
+		return key && value ? 0 : info_corrupt(l, "tract metadata entry");
+	id = key + 6;
+	colon = strrchr(key, ':');
 	if (!colon || colon <= id)
 		return 0;
 	n = (size_t)(colon - id);
@@ -110,8 +124,11 @@ static int collect_meta(const char *key, const char *value, void *payload)
 static int collect_spawn(const tract_spawn_row *row, void *payload)
 {
 	info_list *l = payload;
-	tract_info *it = info_find(l, row->child_tract_id);
+	tract_info *it;
 
+	if (!row->child_tract_id || !row->parent_tract_id)
+		return info_corrupt(l, "spawn pointer's tract id");
+	it = info_find(l, row->child_tract_id);
 	if (it && !it->parent_tract_id) {
 		it->parent_tract_id = strdup(row->parent_tract_id);
 		if (!it->parent_tract_id)
@@ -177,15 +194,18 @@ static int list_locked(info_list *l, tract_store *s)
 
 	rc = s->be->tract_foreach(s->conn, collect_tract, l);
 	if (rc < 0)
-		return rc == TRACT_ENOMEM ? tract_error_oom()
+		return l->rc ? l->rc
+		     : rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(s, rc, "list tracts");
 	rc = s->be->meta_foreach(s->conn, "tract:", collect_meta, l);
 	if (rc < 0)
-		return rc == TRACT_ENOMEM ? tract_error_oom()
+		return l->rc ? l->rc
+		     : rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(s, rc, "list tracts");
 	rc = s->be->spawn_foreach(s->conn, NULL, collect_spawn, l);
 	if (rc < 0)
-		return rc == TRACT_ENOMEM ? tract_error_oom()
+		return l->rc ? l->rc
+		     : rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(s, rc, "list tracts");
 	return fill_heads(s, l);
 }
@@ -213,7 +233,8 @@ int tract_store_list_tracts(tract_info_list **out, tract_store *s)
 		tract_info_list_free(list);
 		return rc;
 	}
-	qsort(list->items, list->count, sizeof(*list->items), cmp_info);
+	if (list->count > 1) /* an empty store has no items: qsort(NULL, ...) is undefined */
+		qsort(list->items, list->count, sizeof(*list->items), cmp_info);
 	*out = list;
 	return 0;
 }

@@ -23,6 +23,8 @@ packages=(
 	libcurl4-openssl-dev
 	python3 # the tests check JSON output with it
 	time    # GNU time: peak memory in tests/test_cli.sh and bench/bench_memory
+	clang # scripts/fuzz.sh builds the libFuzzer targets with it
+	libclang-rt-dev # libFuzzer and the sanitizer runtimes for clang (only recommended by clang)
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

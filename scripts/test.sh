@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - the README's test command: install what is missing, build the CI
 # flavour (AddressSanitizer + UndefinedBehaviorSanitizer, -Werror) and run
-# the whole suite with `meson test`. Exits with meson's status.
+# the whole suite with `meson test`, then the fuzz targets for a bounded time
+# (scripts/fuzz.sh). Exits with meson's status, else the fuzz run's.
 #
 # .ci/run calls this script. It needs no stdin and no network beyond the
 # Debian mirrors (only when a package is missing).
@@ -97,4 +98,10 @@ else
 	printf 'tests: %d passed, %d failed, %d skipped\n' "$passed" "$failed" \
 		"$((skipped + inner))"
 fi
+# The fuzz targets, each for a bounded time (scripts/fuzz.sh; TRACT_FUZZ_SECONDS
+# per target, default 15: with the clang build about 3 minutes on 2 cores):
+# a crash fails the run, after the summary above.
+fuzz_status=0
+bash scripts/fuzz.sh "${TRACT_FUZZ_SECONDS:-15}" </dev/null || fuzz_status=$?
+[ "$status" -ne 0 ] || status=$fuzz_status
 exit "$status"

@@ -14,17 +14,12 @@
  *     least one token;
  *   - the same input counts the same twice.
  *
- * Build (clang only; the whole core is compiled into the target with the
- * fuzzer's coverage instrumentation) and run:
+ * Build and run it with the other targets: scripts/fuzz.sh [SECONDS]
+ * (build-fuzz/tests/fuzz_bpe; tests/fuzz/README.md). Longer runs:
  *
- *   CC=clang meson setup /tmp/fuzz -Dfuzz=true -Db_sanitize=address,undefined \
- *       -Db_lundef=false
- *   scripts/fetch-encodings.sh /tmp/fuzz/data/encodings
- *   ninja -C /tmp/fuzz tests/fuzz_bpe
- *   mkdir -p /tmp/fuzz-corpus
- *   /tmp/fuzz/tests/test_bpe_parity --seeds /tmp/fuzz-corpus   # optional seeds
- *   /tmp/fuzz/tests/fuzz_bpe /tmp/fuzz-corpus -max_len=4096 -max_total_time=300
+ *   build-fuzz/tests/fuzz_bpe CORPUS_DIR -max_len=4096 -max_total_time=300
  *
+ * (seeds: tests/fuzz/corpus/bpe/, or `test_bpe_parity --seeds DIR`).
  * The tables are read from $TRACT_ENCODINGS_DIR, else the build tree's
  * data/encodings. A crash or a broken invariant aborts with the input saved
  * as crash-<sha1> by libFuzzer; rerun it with `fuzz_bpe crash-<sha1>`.
