@@ -96,10 +96,12 @@ for t in "${targets[@]}"; do
 		known=0
 		for c in $crashes; do
 			# innermost frame of the crash outside the sanitizers, libFuzzer
-			# and libc (abort, raise, memcpy), replayed once. A SIGBUS is a
-			# read of liblmdb's map past the file's end, also when the plugin
-			# copies a value liblmdb handed out.
-			skip='__sanitizer|__asan|__ubsan|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/|string/'
+			# and libc (abort, raise, memcpy, and the sanitizers' interceptors
+			# of them: liblmdb's own memcpy shows as __interceptor_memcpy),
+			# replayed once. A SIGBUS is a read of liblmdb's map past the
+			# file's end, also when the plugin copies a value liblmdb handed
+			# out.
+			skip='__sanitizer|__asan|__ubsan|__interceptor_|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/|string/'
 			if [[ "$c" == */timeout-* ]]; then # a hang on a damaged page
 				say "lmdb: hang (reported, not failed; not classified): $c"
 				continue
