@@ -2,7 +2,8 @@
  * teststore.c - fresh stores on the backend named by TRACT_TEST_BACKEND
  * (teststore.h): a temporary directory for SQLite and LMDB, a new schema
  * (?schema=) on TRACT_TEST_PG_URI's server for PostgreSQL, dropped with
- * libpq afterwards, as tests/conformance/run_postgres.c does.
+ * libpq afterwards (ts_pg_drop_schema, which the postgres conformance
+ * driver uses too).
  */
 #define _GNU_SOURCE
 #include "teststore.h"
@@ -75,10 +76,9 @@ int ts_fresh(ts_store *st, const char *tag)
 	return 0;
 }
 
-/* Drop a test's schema with everything in it. */
-static void drop_schema(const char *schema)
+void ts_pg_drop_schema(const char *server_uri, const char *schema)
 {
-	PGconn *conn = PQconnectdb(getenv("TRACT_TEST_PG_URI"));
+	PGconn *conn = PQconnectdb(server_uri);
 	char *ident = NULL, *sql = NULL;
 	PGresult *res;
 
@@ -120,7 +120,7 @@ void ts_rmtree(const char *dir)
 void ts_destroy(ts_store *st)
 {
 	if (st->schema[0])
-		drop_schema(st->schema);
+		ts_pg_drop_schema(getenv("TRACT_TEST_PG_URI"), st->schema);
 	if (st->dir[0])
 		ts_rmtree(st->dir);
 	st->schema[0] = '\0';

@@ -45,6 +45,10 @@ void ts_destroy(ts_store *st);
 /* Remove a directory tree (LMDB's environment is a subdirectory). */
 void ts_rmtree(const char *dir);
 
+/** Drop schema (with everything in it) on the PostgreSQL server of
+ *  server_uri; a failure is printed on stderr. Needs only libpq. */
+void ts_pg_drop_schema(const char *server_uri, const char *schema);
+
 /*
  * Run the group: every test of all, then those of sqlite_only when the
  * backend is SQLite (tests that read SQLite files or its schema).

@@ -2,7 +2,7 @@
  * run_postgres.c - the conformance kit against the PostgreSQL plugin, on
  * the server of TRACT_TEST_PG_URI (set by scripts/pg.sh): each test gets a
  * new schema (?schema=), dropped after it. Without the variable the suite
- * skips (exit 77). libpq is used here only, to drop the schemas.
+ * skips (exit 77). The schemas are dropped with libpq (tests/teststore.c).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -10,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "conformance.h"
+#include "teststore.h"
 
 struct pg_factory {
 	const char *base; /* the server's URI */
@@ -39,29 +38,9 @@ static char *fresh_uri(void *self, void **cookie)
 static void destroy_store(void *self, void *cookie)
 {
 	struct pg_factory *pg = self;
-	char *schema = cookie, *ident = NULL, *sql = NULL;
-	PGconn *conn = PQconnectdb(pg->base);
-	PGresult *res;
 
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "drop schema %s: %s", schema, PQerrorMessage(conn));
-		goto cleanup;
-	}
-	PQclear(PQexec(conn, "SET client_min_messages = warning"));
-	ident = PQescapeIdentifier(conn, schema, strlen(schema));
-	if (!ident || asprintf(&sql, "DROP SCHEMA IF EXISTS %s CASCADE", ident) < 0) {
-		sql = NULL;
-		goto cleanup;
-	}
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fprintf(stderr, "drop schema %s: %s", schema, PQresultErrorMessage(res));
-	PQclear(res);
-cleanup:
-	free(sql);
-	PQfreemem(ident);
-	PQfinish(conn);
-	free(schema);
+	ts_pg_drop_schema(pg->base, cookie);
+	free(cookie);
 }
 
 int main(void)
