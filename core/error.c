@@ -86,6 +86,13 @@ const char *tract_error_name(int code)
 	case TRACT_EEDIT: return "EEDIT";
 	case TRACT_EEXISTS: return "EEXISTS";
 	case TRACT_EVERSION: return "EVERSION";
+	case TRACT_ECONFLICT: return "ECONFLICT";
+	case TRACT_EPROVIDER: return "EPROVIDER";
+	case TRACT_EAUTH: return "EAUTH";
+	case TRACT_ERATELIMIT: return "ERATELIMIT";
+	case TRACT_ETIMEOUT: return "ETIMEOUT";
+	case TRACT_EABORTED: return "EABORTED";
+	case TRACT_EUNMERGED: return "EUNMERGED";
 	default: return "EUNKNOWN";
 	}
 }

@@ -33,18 +33,23 @@ typedef enum {
 	TRACT_ENOTFOUND = -2,  /**< commit, ref, tract, blob... not found */
 	TRACT_EAMBIGUOUS = -3, /**< a hash prefix matches several commits */
 	TRACT_EINVAL = -4,     /**< invalid input (content, JSON, names...) */
-	/* -5, -9 .. -12 and -19 are reserved for codes of the operations to
-	 * come (merge conflict, LLM providers, closed handles). */
+	TRACT_ECONFLICT = -5,  /**< a merge, pick or rebase has unresolved conflicts */
 	TRACT_ESTALE = -6,     /**< a ref moved under us (compare-and-swap lost) */
 	TRACT_EBUDGET = -7,    /**< token budget exceeded (action reject) */
 	TRACT_EDETACHED = -8,  /**< operation refused in detached HEAD state */
+	TRACT_EPROVIDER = -9,  /**< LLM provider failed: server error, transport, bad reply */
+	TRACT_EAUTH = -10,     /**< LLM provider refused the credentials (401/403) */
+	TRACT_ERATELIMIT = -11, /**< LLM provider rate limit, after every retry */
+	TRACT_ETIMEOUT = -12,  /**< a call or a wait timed out */
 	TRACT_EPLUGIN = -13,   /**< plugin missing, bad symbol, table or ABI version */
 	TRACT_ESTORAGE = -14,  /**< storage backend failure */
 	TRACT_ENOMEM = -15,    /**< out of memory */
 	TRACT_ECORRUPT = -16,  /**< stored data is malformed */
 	TRACT_EEDIT = -17,     /**< edit target rule violated */
 	TRACT_EEXISTS = -18,   /**< object already exists */
+	TRACT_EABORTED = -19,  /**< a resolver or callback aborted the operation */
 	TRACT_EVERSION = -20,  /**< store schema version not supported */
+	TRACT_EUNMERGED = -21, /**< branch has commits not merged (delete without force) */
 } tract_error_code;
 
 /** Hex digits of a hash (SHA-256); buffers hold TRACT_HASH_HEXSIZE + 1. */
