@@ -60,5 +60,6 @@
 #include "tract/fsck.h"
 #include "tract/clone.h"
 #include "tract/text.h"
+#include "tract/resolver.h"
 
 #endif
