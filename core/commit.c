@@ -21,6 +21,7 @@
 #include "warning.h"
 #include "row.h"
 #include "tokenizer.h"
+#include "walk.h"
 
 typedef struct {
 	cJSON *n;              /* normalized content */
@@ -290,6 +291,13 @@ static int move_head(tract *t, const tract_head_state *hs, const char *hash)
 			      hs->branch.exists ? &exp : NULL);
 }
 
+static int chain_noop_cb(const tract_chain_row *row, void *payload)
+{
+	(void)row;
+	(void)payload;
+	return 0;
+}
+
 static int attempt_commit(commit_attempt *a)
 {
 	tract *t = a->t;
@@ -331,6 +339,12 @@ static int attempt_commit(commit_attempt *a)
 	} else if (!parent && t->budget_max >= 0) {
 		rc = tract_compile_full(&full, t, hs.hash, NULL);
 		parent = full;
+	} else if (!parent && hs.hash[0] && strcmp(t->chain_ok, hs.hash) != 0) {
+		/* Nothing compiled the history (no budget, no cached context):
+		 * walk it once (commit rows only) so a tampered store with a
+		 * parent cycle is refused rather than built on. */
+		rc = tract_chain_walk(s, t->id, hs.hash, 0, 0, TRACT_TIME_NONE, chain_noop_cb,
+				      NULL, "walk the history", NULL);
 	}
 	if (rc < 0)
 		goto done;
@@ -419,6 +433,8 @@ static int attempt_commit(commit_attempt *a)
 	rc = tract_row_copy(&a->row, &row);
 	if (rc < 0)
 		rc = tract_error_oom();
+	else
+		tract_copy_id(t->chain_ok, hash); /* on a sound chain: see above */
 done:
 	tract_context_free(full);
 	if (rc < 0) {

@@ -69,6 +69,10 @@ struct tract {
 	 * count of this tract came from our counter, or says "mixed". */
 	int counter_ok;
 	int batch_depth; /* batches this handle opened */
+	/* The last HEAD this handle saw to have a sound first-parent chain
+	 * (walked without a cycle, or written by this handle on top of such
+	 * a head): a commit on any other head walks the chain first. */
+	char chain_ok[65];
 };
 
 /** Drop one reference to a store: its handle's or a tract's. The last one
