@@ -25,7 +25,8 @@
 
 typedef struct {
 	cJSON *n;              /* normalized content */
-	char *payload;         /* J-STORE */
+	char *payload;         /* J-STORE, when it differs from the caller's text */
+	const char *stored;    /* J-STORE: payload, or the caller's content_json */
 	char content_hash[65];
 	const char *content_type; /* in type_buf, or in n while it lives */
 	char *type_buf;
@@ -76,11 +77,29 @@ static int count_tokens(int64_t *out, tract *t, const cJSON *n)
 	return 0;
 }
 
+/* A rendering compared with a text as it is made (and measured). */
+typedef struct {
+	const char *text;
+	size_t len, pos;
+	int differs;
+} compare_state;
+
+static int compare_sink(void *ctx, const char *data, size_t n)
+{
+	compare_state *c = ctx;
+
+	if (!c->differs && (n > c->len - c->pos || memcmp(c->text + c->pos, data, n) != 0))
+		c->differs = 1;
+	c->pos += n;
+	return 0;
+}
+
 static int prepare_content(prepared_content *p, tract *t, const char *content_json,
 			   const tract_commit_options *o)
 {
-	char err[256], *canon = NULL;
+	char err[256];
 	cJSON *in = NULL;
+	compare_state cmp;
 	size_t len;
 	int rc;
 
@@ -99,7 +118,7 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 			      TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err));
 	if (rc < 0)
 		return tract_error_set(rc, "Content validation failed: %s", err);
-	rc = tract_content_normalize_json(&p->n, &t->types, in);
+	rc = tract_content_normalize_json_take(&p->n, &t->types, in);
 	cJSON_Delete(in);
 	if (rc < 0)
 		goto fail;
@@ -119,33 +138,48 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 	rc = count_tokens(&p->token_count, t, p->n);
 	if (rc < 0)
 		goto fail;
-	canon = tract_json_render_str(p->n, TRACT_JSON_CANON);
-	if (!canon) {
+	/* The hash reads the canonical rendering as it is made (never whole). */
+	rc = tract_json_sha256_hex(p->content_hash, p->n, TRACT_JSON_CANON);
+	if (rc < 0)
+		goto fail;
+	p->type_buf = strdup(p->content_type);
+	p->content_type = p->type_buf;
+	/* The stored form: the caller's text when it already is that
+	 * (tract_content_build makes it so), else rendered at its exact size. */
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.text = content_json;
+	cmp.len = len;
+	rc = tract_json_render_to(compare_sink, &cmp, p->n, TRACT_JSON_STORE);
+	if (rc < 0) {
 		rc = tract_error_oom();
 		goto fail;
 	}
-	rc = tract_sha256_hex(p->content_hash, canon, strlen(canon));
-	free(canon);
-	canon = NULL;
-	if (rc < 0)
-		goto fail;
-	p->payload = tract_json_render_str(p->n, TRACT_JSON_STORE);
+	if (!cmp.differs && cmp.pos == len) {
+		p->stored = content_json;
+	} else {
+		tract_buf b = TRACT_BUF_INIT;
+
+		if (tract_buf_grow(&b, cmp.pos) < 0 || tract_json_render(&b, p->n, TRACT_JSON_STORE) < 0) {
+			tract_buf_dispose(&b);
+			rc = tract_error_oom();
+			goto fail;
+		}
+		p->payload = tract_buf_detach(&b);
+		p->stored = p->payload;
+	}
+	cJSON_Delete(p->n);
+	p->n = NULL;
 	if (p->metadata)
 		p->metadata_json = tract_json_render_str(p->metadata, TRACT_JSON_COLUMN);
 	if (p->config)
 		p->config_json = tract_json_render_str(p->config, TRACT_JSON_COLUMN);
-	p->type_buf = strdup(p->content_type);
-	if (!p->payload || (p->metadata && !p->metadata_json) || (p->config && !p->config_json) ||
+	if (!p->stored || (p->metadata && !p->metadata_json) || (p->config && !p->config_json) ||
 	    !p->type_buf) {
 		rc = tract_error_oom();
 		goto fail;
 	}
-	p->content_type = p->type_buf;
-	cJSON_Delete(p->n);
-	p->n = NULL;
 	return 0;
 fail:
-	free(canon);
 	prepared_dispose(p);
 	return rc;
 }
@@ -176,7 +210,7 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	 * config, whatever an earlier edit set (§6.5). Our own count of this
 	 * very content, just made, is always reusable. */
 	own = op == TRACT_OP_EDIT ? tract_context_msg(parent, pos)->own_config : p->config_json;
-	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
+	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->stored,
 			     p->config_json ? p->config_json : own, own, &src, 1, 0, NULL);
 	if (rc < 0)
 		return rc;
@@ -377,8 +411,8 @@ static int attempt_commit(commit_attempt *a)
 
 	memset(&blob, 0, sizeof(blob));
 	blob.content_hash = p->content_hash;
-	blob.payload_json = p->payload;
-	blob.byte_size = (int64_t)strlen(p->payload);
+	blob.payload_json = p->stored;
+	blob.byte_size = (int64_t)strlen(p->stored);
 	blob.token_count = p->token_count;
 	blob.created_at = now;
 	rc = s->be->blob_put(s->conn, &blob, NULL);
@@ -661,8 +695,12 @@ int tract_content_normalize(char **out_json, char out_content_hash[TRACT_HASH_HE
 	if (out_content_hash)
 		memcpy(out_content_hash, p.content_hash, 65);
 	if (out_json) {
-		*out_json = p.payload;
+		*out_json = p.payload ? p.payload : strdup(p.stored);
 		p.payload = NULL;
+		if (!*out_json) {
+			prepared_dispose(&p);
+			return tract_error_oom();
+		}
 	}
 	prepared_dispose(&p);
 	return 0;

@@ -136,7 +136,10 @@ static void list_values(char *buf, size_t len, const char *const *values)
 #define INVALID(...) tract_error_set(TRACT_EINVAL, "Content validation failed: " __VA_ARGS__)
 
 /* Validate one field of a built-in type and add it to n. */
-static int add_field(cJSON *n, const char *type, const field_spec *f, const cJSON *v)
+/* from: the object v belongs to when v may be moved into n rather than
+ * copied (NULL: copy). */
+static int add_field(cJSON *n, const char *type, const field_spec *f, const cJSON *v,
+		     cJSON *from)
 {
 	char allowed[128];
 	cJSON *copy;
@@ -196,7 +199,12 @@ static int add_field(cJSON *n, const char *type, const field_spec *f, const cJSO
 		}
 		break;
 	}
-	copy = absent ? cJSON_CreateNull() : tract_json_dup(v);
+	if (absent)
+		copy = cJSON_CreateNull();
+	else if (from && (cJSON_IsString(v) || cJSON_IsObject(v)))
+		copy = cJSON_DetachItemViaPointer(from, (cJSON *)v); /* a large text moves */
+	else
+		copy = tract_json_dup(v);
 add:
 	if (!copy || !cJSON_AddItemToObject(n, f->name, copy)) {
 		cJSON_Delete(copy);
@@ -205,7 +213,7 @@ add:
 	return 0;
 }
 
-static int normalize_builtin(cJSON **out, const type_spec *t, const cJSON *content)
+static int normalize_builtin(cJSON **out, const type_spec *t, const cJSON *content, cJSON *from)
 {
 	cJSON *n = cJSON_CreateObject();
 	size_t i;
@@ -217,7 +225,7 @@ static int normalize_builtin(cJSON **out, const type_spec *t, const cJSON *conte
 	}
 	for (i = 0; i < t->n_fields; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(content, t->fields[i].name);
-		rc = add_field(n, t->name, &t->fields[i], v);
+		rc = add_field(n, t->name, &t->fields[i], v, from);
 		if (rc < 0)
 			goto fail;
 	}
@@ -286,8 +294,23 @@ done:
 	return rc;
 }
 
+static int normalize_json(cJSON **out, const tract_content_registry *reg, const cJSON *content,
+			  cJSON *from);
+
 int tract_content_normalize_json(cJSON **out, const tract_content_registry *reg,
 				 const cJSON *content)
+{
+	return normalize_json(out, reg, content, NULL);
+}
+
+int tract_content_normalize_json_take(cJSON **out, const tract_content_registry *reg,
+				      cJSON *content)
+{
+	return normalize_json(out, reg, content, content);
+}
+
+static int normalize_json(cJSON **out, const tract_content_registry *reg, const cJSON *content,
+			  cJSON *from)
 {
 	const cJSON *ct;
 	const type_spec *t;
@@ -309,7 +332,7 @@ int tract_content_normalize_json(cJSON **out, const tract_content_registry *reg,
 	t = find_builtin(ct->valuestring);
 	if (!t)
 		return INVALID("unknown content type '%s'", ct->valuestring);
-	return normalize_builtin(out, t, content);
+	return normalize_builtin(out, t, content, from);
 }
 
 /* ---- registry ----------------------------------------------------------- */

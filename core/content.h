@@ -34,6 +34,10 @@ int tract_content_registry_add(tract_content_registry *reg, const char *name,
  */
 int tract_content_normalize_json(cJSON **out, const tract_content_registry *reg,
 				 const cJSON *content);
+/** The same, moving the values it keeps out of content (which the caller
+ *  then only deletes): a large text is not copied. */
+int tract_content_normalize_json_take(cJSON **out, const tract_content_registry *reg,
+				      cJSON *content);
 
 /** Which text a payload yields. */
 typedef enum {

@@ -173,22 +173,49 @@ done:
 	return rc;
 }
 
-/* {"content_type": TYPE, ["role": ROLE,] "text": TEXT[, "name": NAME]} */
+static int count_sink(void *ctx, const char *data, size_t n)
+{
+	(void)data;
+	*(size_t *)ctx += n;
+	return 0;
+}
+
+/*
+ * {"content_type": TYPE, ["name": NAME or null, "role": ROLE,] "text": TEXT}
+ * in the stored form (J-STORE: sorted keys, ", " and ": "), which a commit
+ * then keeps as it is; dialogue carries its name (null when none) as
+ * normalization does. Written at its exact size: a large text costs one
+ * copy, not a tree and a doubling buffer.
+ */
 static int build_text(char **out, const char *type, const char *role, const char *text,
 		      const char *name)
 {
-	cJSON *obj = cJSON_CreateObject();
+	tract_buf b = TRACT_BUF_INIT, count;
+	size_t len = strlen(text), need = 0;
+	int rc;
 
-	if (!obj || !cJSON_AddStringToObject(obj, "content_type", type) ||
-	    (role && !cJSON_AddStringToObject(obj, "role", role)) ||
-	    !cJSON_AddStringToObject(obj, "text", text) ||
-	    (name && !cJSON_AddStringToObject(obj, "name", name))) {
-		cJSON_Delete(obj);
-		return tract_error_oom();
+	tract_buf_init_sink(&count, count_sink, &need);
+	rc = tract_json_escape(&count, text, len, 0);
+	if (rc == 0)
+		rc = tract_buf_flush(&count);
+	tract_buf_dispose(&count);
+	need += 96 + strlen(type) * 6 + (role ? strlen(role) * 6 : 0) +
+		(name ? strlen(name) * 6 : 0);
+	if (rc == 0)
+		rc = tract_buf_grow(&b, need);
+	rc |= tract_buf_puts(&b, "{\"content_type\": ");
+	rc |= tract_json_escape(&b, type, strlen(type), 0);
+	if (role) {
+		rc |= tract_buf_puts(&b, ", \"name\": ");
+		rc |= name ? tract_json_escape(&b, name, strlen(name), 0)
+			   : tract_buf_puts(&b, "null");
+		rc |= tract_buf_puts(&b, ", \"role\": ");
+		rc |= tract_json_escape(&b, role, strlen(role), 0);
 	}
-	*out = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
-	return *out ? 0 : tract_error_oom();
+	rc |= tract_buf_puts(&b, ", \"text\": ");
+	rc |= tract_json_escape(&b, text, len, 0);
+	rc |= tract_buf_putc(&b, '}');
+	return tract_buf_finish(out, &b, rc);
 }
 
 int tract_content_build(char **out, const char *kind, const char *text, const char *json,

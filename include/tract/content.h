@@ -80,9 +80,11 @@ TRACT_EXTERN(int) tract_content_build_options_init(tract_content_build_options *
  * KIND is a shortcut (tract_content_shortcut_parse) or a content type.
  * Give exactly one of:
  *
- *  text  (shortcuts only) {"content_type": T, ["role": R,] "text": TEXT
- *        [, "name": NAME]}; a built-in type other than a shortcut needs a
- *        JSON object, anything else is an unknown content type.
+ *  text  (shortcuts only) {"content_type": T, ["name": NAME or null,
+ *        "role": R,] "text": TEXT} in the form commits store (sorted keys,
+ *        ", " and ": "), so a commit keeps it without another copy; a
+ *        built-in type other than a shortcut needs a JSON object,
+ *        anything else is an unknown content type.
  *  json  the caller's JSON object, checked (valid UTF-8 and JSON, an
  *        object, finite numbers); its "content_type" must be the kind's
  *        type, a shortcut's "role" and the name must match when present;
