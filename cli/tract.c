@@ -81,6 +81,18 @@ static const struct cli_command commands[] = {
      "  --model M      the encoding of model M (gpt-4o, o3... -> o200k_base;\n"
      "                 gpt-4, gpt-3.5-turbo... -> cl100k_base; unknown -> o200k_base)\n"
      "  --json         {\"token_count\": N, \"token_source\": \"tiktoken:o200k_base\"}\n"},
+    {"gc", cmd_gc, "[--retention-days N] [--archive-retention-days N] [--branch B] [--dry-run] [--json]",
+     "Remove the commits no branch, tag or HEAD reaches, once old enough.",
+     "Roots: HEAD, every branch and tag (or only --branch), spawn points, collapse\n"
+     "commits. An unreachable commit a compression record names is an archive:\n"
+     "kept unless --archive-retention-days says otherwise. Everything happens in\n"
+     "one transaction.\n"
+     "\nOptions:\n"
+     "  --retention-days N           orphans at least N days old go (default 7)\n"
+     "  --archive-retention-days N   archives at least N days old go (default: kept)\n"
+     "  --branch B                   keep only branch B's history (and HEAD's)\n"
+     "  --dry-run                    list what would go, remove nothing\n"
+     "  --json                       machine-readable result\n"},
     {"fsck", cmd_fsck, "[--json]", "Verify every stored hash, parent link and ref of the store.",
      "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
      "\nOptions:\n"

@@ -420,6 +420,22 @@ done <<'TABLE'
 - | tokens --encoding $'\e[31m'
 - | tokens --encoding o200k_base --model gpt-4o
 - | tokens a b
+# --- gc ---
+- | gc extra
+- | gc --bogus
+- | gc --retention-days
+- | gc --retention-days -1
+- | gc --retention-days x
+- | gc --retention-days ' 1'
+- | gc --retention-days 99999999999999999999999
+- | gc --archive-retention-days ''
+- | gc --archive-retention-days -5
+- | gc --branch ghost
+- | gc --branch ''
+- | gc --branch $'\e[31m'
+- | gc --branch $'\xff'
+- | gc --branch "x'; DROP TABLE commits; --"
+- | gc --dry-run --branch ghost
 # --- fsck ---
 - | fsck extra
 - | fsck --bogus

@@ -576,6 +576,7 @@ typedef struct {
 	tract_commit_list *log;
 	tract_fsck_report *report;
 	tract_clone_stats *stats;
+	tract_gc_result *gc;
 	tract_store *s2;
 	tract *t2;
 	char *text;
@@ -599,6 +600,8 @@ static void out_free(env *e)
 	tract_commit_list_free(e->log);
 	tract_fsck_report_free(e->report);
 	tract_clone_stats_free(e->stats);
+	tract_gc_result_free(e->gc);
+	e->gc = NULL;
 	tract_free(e->t2);
 	tract_store_free(e->s2);
 	tract_string_free(e->text);
@@ -673,6 +676,35 @@ static void prep_warm(env *e)
 static void prep_budget(env *e)
 {
 	CHECK(tract_budget_set(e->t, 100000, TRACT_BUDGET_REJECT, NULL, NULL, 0));
+}
+
+/* main moved back to the edited answer (unarmed): three orphans. */
+static void prep_orphans(env *e)
+{
+	tract_store *s = e->s;
+	tract_ref_row exp;
+	char head[65];
+
+	CHECK(tract_head_get(head, NULL, NULL, e->t));
+	memset(&exp, 0, sizeof(exp));
+	exp.commit_hash = head;
+	CHECK(s->be->begin(s->conn, TRACT_TXN_WRITE));
+	CHECK(s->be->ref_cas(s->conn, TRACT_ID, "refs/heads/main", edit_target, NULL, &exp));
+	CHECK(s->be->commit(s->conn));
+	s->cache_epoch++;
+}
+
+static int run_gc(env *e)
+{
+	tract_gc_options o = TRACT_GC_OPTIONS_INIT;
+
+	o.orphan_retention_days = 0;
+	return tract_gc(&e->gc, e->t, &o);
+}
+
+static void check_gc(env *e)
+{
+	assert_int_equal(e->gc->commits_removed, 3);
 }
 
 static int run_list_tracts(env *e)
@@ -868,6 +900,7 @@ static const op ops[] = {
 	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},
 	{"fsck", 1, 0, NULL, run_fsck, 0, check_fsck},
 	{"clone", 0, 0, NULL, run_clone, 1, check_clone},
+	{"gc", 1, 1, prep_orphans, run_gc, 1, check_gc},
 };
 
 /* ---- one sweep ------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "internal.h"
 
 static int open_tract(tract_store **s, tract **t, const crash_child *ch)
 {
@@ -147,11 +148,64 @@ static int op_clone(crash_child *ch)
 		pause();
 }
 
+/* Move refs/heads/main from `from` to `to` (what a reset writes). */
+static int move_main(tract *t, const char *from, const char *to)
+{
+	tract_store *s = t->store;
+	tract_ref_row exp;
+	int rc;
+
+	memset(&exp, 0, sizeof(exp));
+	exp.commit_hash = from;
+	rc = s->be->begin(s->conn, TRACT_TXN_WRITE);
+	if (rc == 0)
+		rc = s->be->ref_cas(s->conn, t->id, "refs/heads/main", to, NULL, &exp);
+	if (rc == 0)
+		rc = s->be->commit(s->conn);
+	else
+		s->be->rollback(s->conn);
+	s->cache_epoch++;
+	return rc;
+}
+
+/* A kept commit, one more, main moved back to the kept one (the other is
+ * an orphan), and gc with no retention removing it. */
+static int op_gc(crash_child *ch)
+{
+	tract_gc_options o = TRACT_GC_OPTIONS_INIT;
+	tract_gc_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char keep[HASH_LEN + 1], drop[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	o.orphan_retention_days = 0;
+	while (rc == 0) {
+		if (turn(t, n++, "kept", NULL, keep) != 0)
+			return failed("append");
+		crash_report(ch, 'c', keep);
+		if (turn(t, n++, "orphaned", NULL, drop) != 0)
+			return failed("append");
+		if (move_main(t, drop, keep) != 0)
+			return failed("reset");
+		if (tract_gc(&r, t, &o) != 0)
+			return failed("gc");
+		if (r->commits_removed < 1) { /* more: an orphan an earlier kill left */
+			fprintf(stderr, "writer: gc removed no commit\n");
+			return 3;
+		}
+		tract_gc_result_free(r);
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
         {"annotate", op_annotate, 0, 60}, {"batch", op_batch, 0, 60},
         {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
+        {"gc", op_gc, 0, 120},
 };
 
 size_t crash_op_count(void)
