@@ -218,6 +218,15 @@ static int pair_results(builder *b, const strmap *byid)
 	return 0;
 }
 
+/* A tool name Anthropic takes (1 to 200 characters; bytes counted, which
+ * is stricter); a call with another name is kept as text. */
+static int usable_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= 200;
+}
+
 static int is_call(const builder *b, size_t i)
 {
 	return i < b->n && b->e[i].call != NONE;
@@ -324,7 +333,9 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 			continue;
 		b.e[b.n].m = m;
 		b.e[b.n].pair = NONE;
-		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL ? b.n_calls++ : NONE;
+		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL && usable_name(m->tool_name)
+					? b.n_calls++
+					: NONE;
 		b.n++;
 	}
 	priv->ids = malloc((b.n_calls ? b.n_calls : 1) * sizeof(*priv->ids));
@@ -358,8 +369,8 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 			emit_text(&b, m, "user"); /* an orphan */
 			i++;
 		} else {
-			emit_text(&b, m, m->kind == TRACT_MSG_REASONING ? "assistant"
-									: wire_role(m->role));
+			/* reasoning, or a call kept as text */
+			emit_text(&b, m, m->kind != TRACT_MSG_TEXT ? "assistant" : wire_role(m->role));
 			i++;
 		}
 	}
