@@ -156,9 +156,13 @@ static int assign_ids(builder *b, strmap *byid)
 		if (b->e[i].call == NONE)
 			continue;
 		id = b->ids[b->e[i].call];
-		if (m->call_id && !strmap_get(byid, m->call_id)) {
+		if (m->call_id && strlen(m->call_id) <= TRACT_CHAT_ID_MAXLEN &&
+		    !strmap_get(byid, m->call_id)) {
 			memcpy(id, m->call_id, strlen(m->call_id) + 1);
 		} else {
+			/* A longer given id still names the call for its results. */
+			if (m->call_id && !strmap_get(byid, m->call_id))
+				strmap_put(byid, m->call_id, i);
 			/* "call_" + 24 hex digits of the commit hash; on the
 			 * unlikely clash with a given id, the next 24. */
 			for (k = 0; k < 2; k++) {
@@ -345,7 +349,7 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 	priv->content_len = calloc(alloc, sizeof(size_t));
 	priv->name_len = calloc(alloc, sizeof(size_t));
 	if (!priv->ids || !priv->calls || !res->items || !priv->content_len || !priv->name_len ||
-	    strmap_init(&byid, b.n_calls) < 0)
+	    strmap_init(&byid, 2 * b.n_calls) < 0)
 		goto oom;
 	b.ids = priv->ids;
 	b.calls = priv->calls;

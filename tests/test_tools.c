@@ -749,6 +749,26 @@ static void test_given_ids(void **state)
 	free(a);
 	tract_context_free(c);
 	fx_free(f);
+
+	/* A given id longer than OpenAI takes (40): the derived id is sent,
+	 * and the result naming the given id still answers the call. */
+	f = fx_new(NULL);
+	fx_say(f, NULL, "user", "go");
+	tool(f, h3, "s", "call", "id_of_41_characters_xxxxxxxxxxxxxxxxxxxxx", NULL, "{}");
+	tool(f, NULL, "s", "result", "id_of_41_characters_xxxxxxxxxxxxxxxxxxxxx", NULL,
+	     "{\"text\":\"r\"}");
+	derived(id3, h3);
+	c = fx_compile(f, NULL);
+	check_bodies(c, 0, &o, &a);
+	jo = cJSON_Parse(o);
+	calls = cJSON_GetObjectItem(msg_at(jo, 1), "tool_calls");
+	assert_string_equal(str_at(cJSON_GetArrayItem(calls, 0), "id"), id3);
+	assert_string_equal(str_at(msg_at(jo, 2), "tool_call_id"), id3);
+	cJSON_Delete(jo);
+	free(o);
+	free(a);
+	tract_context_free(c);
+	fx_free(f);
 }
 
 /* Calls without their result right after, and results without a call,
