@@ -186,8 +186,10 @@ static int pair_results(builder *b, const strmap *byid)
 	strmap heads;
 	size_t *prev, i;
 
+	memset(&heads, 0, sizeof(heads));
 	prev = malloc((b->n ? b->n : 1) * sizeof(*prev));
 	if (!prev || strmap_init(&heads, b->n_calls) < 0) {
+		strmap_dispose(&heads);
 		free(prev);
 		return TRACT_ENOMEM;
 	}
