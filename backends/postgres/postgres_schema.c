@@ -112,6 +112,17 @@ static const char ddl_sql[] =
 	");\n"
 	"CREATE INDEX IF NOT EXISTS ix_spawn_child_tract ON spawn_pointers (child_tract_id, id);\n"
 	"CREATE INDEX IF NOT EXISTS ix_spawn_parent_tract ON spawn_pointers (parent_tract_id, id);\n"
+	/* What deleting a commit or a blob (gc) looks up: the foreign keys
+	 * that name them, so a delete does not scan a table. */
+	"CREATE INDEX IF NOT EXISTS ix_commits_content ON commits (content_hash);\n"
+	"CREATE INDEX IF NOT EXISTS ix_refs_commit ON refs (commit_hash) "
+	"WHERE commit_hash IS NOT NULL;\n"
+	"CREATE INDEX IF NOT EXISTS ix_compression_sources_commit ON compression_sources "
+	"(commit_hash);\n"
+	"CREATE INDEX IF NOT EXISTS ix_compression_results_commit ON compression_results "
+	"(commit_hash);\n"
+	"CREATE INDEX IF NOT EXISTS ix_spawn_parent_commit ON spawn_pointers (parent_commit_hash) "
+	"WHERE parent_commit_hash IS NOT NULL;\n"
 	/* The compare-and-swap of an existing ref, as one statement that
 	 * fails when the ref no longer holds the expected value: sent with
 	 * other statements and COMMIT, its failure keeps COMMIT from running. */

@@ -108,6 +108,7 @@ struct tract_backend_conn {
 	dev_t created_dev;
 	ino_t created_ino;
 	bool side_existed[N_SIDE_FILES];
+	bool delete_indexes; /* ensure_delete_indexes() ran on this connection */
 	char err[ERRLEN];
 };
 

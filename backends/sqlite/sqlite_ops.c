@@ -86,10 +86,47 @@ static int delete_by_key(tract_backend_conn *conn, enum stmt_id id, const char *
 	return rc;
 }
 
+/*
+ * The indexes deleting a commit or a blob needs: every foreign key that
+ * names a commit or a blob is checked (or blanked) on delete, and without
+ * an index each check scans its table (the reference's schema has none on
+ * parent_hash or content_hash: its gc takes minutes). Made on the first
+ * deletion through this connection, in its write transaction, not with
+ * the schema: only stores that are garbage collected pay for them on
+ * every append. Extra indexes are invisible to the reference.
+ */
+static int ensure_delete_indexes(tract_backend_conn *conn)
+{
+	int rc;
+
+	if (conn->delete_indexes)
+		return 0;
+	rc = sqlite3_exec(
+	    conn->db,
+	    "CREATE INDEX IF NOT EXISTS ix_commits_parent ON commits (parent_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_commits_content ON commits (content_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_refs_commit ON refs (commit_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_commit_parents_parent ON commit_parents (parent_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_compression_sources_commit "
+	    "ON compression_sources (commit_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_compression_results_commit "
+	    "ON compression_results (commit_hash);"
+	    "CREATE INDEX IF NOT EXISTS ix_spawn_parent_commit ON spawn_pointers "
+	    "(parent_commit_hash);",
+	    NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(conn, rc);
+	conn->delete_indexes = true;
+	return 0;
+}
+
 int sqlite_blob_delete(tract_backend_conn *conn, const char *content_hash)
 {
+	int rc;
+
 	CHECK_ARG(conn, content_hash);
-	return delete_by_key(conn, ST_BLOB_DELETE, content_hash, "blob");
+	rc = ensure_delete_indexes(conn);
+	return rc < 0 ? rc : delete_by_key(conn, ST_BLOB_DELETE, content_hash, "blob");
 }
 
 /* ---- commits ------------------------------------------------------------- */
@@ -202,6 +239,9 @@ int sqlite_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 	int rc;
 
 	CHECK_ARG(conn, commit_hash);
+	rc = ensure_delete_indexes(conn);
+	if (rc < 0)
+		return rc;
 	/*
 	 * Other commits' parent_hash / response_to are blanked by their ON
 	 * DELETE SET NULL keys (foreign_keys is on for every connection);
