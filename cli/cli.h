@@ -50,6 +50,7 @@ int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
+int cmd_reorder(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 
@@ -116,6 +117,9 @@ int cli_parse_int(int64_t *out, const char *text, int64_t min);
 
 /* ---- output (util.c) ---- */
 
+/* Print a compiled context in a rendering as `compile` does (text made
+ * safe on a terminal, JSON pretty); CLI_OK or CLI_FAIL (reported). */
+int cli_print_context(const tract_context *ctx, tract_format fmt, unsigned render_flags);
 /* Print JSON text pretty on stdout with a final newline. */
 int cli_print_json(const char *json);
 /* cli_print_json of malloc'd text, then free it (NULL: out of memory); CLI_OK/CLI_FAIL. */

@@ -486,8 +486,6 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	int json = 0, format_given = 0, c, rc = CLI_OK;
 	tract_context *ctx = NULL;
 	tract_store *store;
-	char *out = NULL;
-	size_t len = 0;
 	tract *t;
 
 	cli_getopt_reset(cli, argv);
@@ -551,9 +549,23 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (tract_context_compile(
 	        &ctx, t,
-	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
-	    tract_context_render_with(&out, &len, ctx, fmt, render_flags) != 0) {
+	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0)
 		rc = cli_fail_ref(at);
+	else
+		rc = cli_print_context(ctx, fmt, render_flags);
+	tract_context_free(ctx);
+	cli_close(store, t);
+	return rc;
+}
+
+int cli_print_context(const tract_context *ctx, tract_format fmt, unsigned render_flags)
+{
+	char *out = NULL;
+	size_t len = 0;
+	int rc = CLI_OK;
+
+	if (tract_context_render_with(&out, &len, ctx, fmt, render_flags) != 0) {
+		rc = cli_fail_lib();
 	} else if (fmt == TRACT_FORMAT_TEXT && isatty(STDOUT_FILENO)) {
 		/* On a terminal, the text is made safe to show (escapes for
 		 * control characters, U+0000 included, and bidi overrides). */
@@ -576,8 +588,6 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 		rc = cli_print_json(out) ? CLI_FAIL : CLI_OK;
 	}
 	tract_string_free(out);
-	tract_context_free(ctx);
-	cli_close(store, t);
 	return rc;
 }
 

@@ -111,6 +111,17 @@ static const struct cli_command commands[] = {
      "  --branch B                   keep only branch B's history (and HEAD's)\n"
      "  --dry-run                    list what would go, remove nothing\n"
      "  --json                       machine-readable result\n"},
+    {"reorder", cmd_reorder, "REF... [--strict] [--format F | --json] [--at REF]",
+     "Show the compiled context with the named commits first, in that order.",
+     "Nothing is written: the order is a view of a compile. The rest follows in its\n"
+     "compiled order. An edit commit names the message it edits. Warnings (on\n"
+     "stderr): a message now before the one it responds to (response_chain_break),\n"
+     "a tool result before its call (tool_result_before_call).\n"
+     "\nOptions:\n"
+     "  --strict       refuse (exit 1) instead of warning\n"
+     "  --format F     text (default), json, openai or anthropic\n"
+     "  --json         same as --format json\n"
+     "  --at REF       reorder the context as of commit REF\n"},
     {"fsck", cmd_fsck, "[--json]", "Verify every stored hash, parent link and ref of the store.",
      "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
      "\nOptions:\n"

@@ -16,7 +16,7 @@
  *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
- *                   usage.c, fsck.c, clone.c, gc.c, and those to come (history,
+ *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, and those to come (history,
  *                   compression, sessions)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile

@@ -479,6 +479,18 @@ done <<'TABLE'
 - | gc --branch $'\xff'
 - | gc --branch "x'; DROP TABLE commits; --"
 - | gc --dry-run --branch ghost
+# --- reorder ---
+- | reorder
+- | reorder --bogus "$C1"
+- | reorder "$C1" "$C1"
+- | reorder nosuchref
+- | reorder ''
+- | reorder $'\e[31m'
+- | reorder $'\xff'
+- | reorder "x'; DROP TABLE commits; --"
+- | reorder "$C3" --strict
+- | reorder "$C1" --format nosuch
+- | reorder "$C1" --at nosuchref
 # --- fsck ---
 - | fsck extra
 - | fsck --bogus

@@ -1,6 +1,7 @@
 /*
- * cmd_gc.c - `tract gc`: remove the commits no ref reaches, once they are
- * old enough (tract_gc; include/tract/gc.h has the rules).
+ * cmd_maint.c - maintenance: `tract gc` (remove the commits no ref
+ * reaches, once old enough; include/tract/gc.h) and `tract reorder` (the
+ * compiled context in another order, with its warnings; reorder.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -91,6 +92,83 @@ int cmd_gc(struct cli *cli, int argc, char **argv)
 		rc = CLI_OK;
 	}
 	tract_gc_result_free(res);
+	cli_close(store, t);
+	return rc;
+}
+
+int cmd_reorder(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"strict", no_argument, NULL, 's'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	tract_reorder_options ro = TRACT_REORDER_OPTIONS_INIT;
+	tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
+	tract_reorder_warning_list *warnings = NULL;
+	tract_format fmt = TRACT_FORMAT_TEXT;
+	tract_context *ctx = NULL;
+	tract_store *store;
+	tract *t;
+	int c, i, json = 0, rc;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (tract_format_parse(&fmt, optarg) != 0)
+				return cli_usage(cli,
+						 "invalid format '%s' (choose text, json, openai or "
+						 "anthropic)",
+						 optarg);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			ro.strict = 1;
+			break;
+		case 'a':
+			co.at_commit = optarg;
+			ro.compile = &co;
+			break;
+		case 'h':
+			return cli_help(cli);
+		default:
+			return cli_getopt_error(cli, c, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(cli, "missing REF (the commits to put first, in order)");
+	if (json)
+		fmt = TRACT_FORMAT_JSON;
+	for (i = optind; i < argc; i++)
+		if (cli_check_text(argv[i], strlen(argv[i]), "REF"))
+			return CLI_FAIL;
+	if (co.at_commit && cli_check_text(co.at_commit, strlen(co.at_commit), "--at"))
+		return CLI_FAIL;
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	if (tract_context_reorder(&ctx, &warnings, t, (const char *const *)argv + optind,
+				  (size_t)(argc - optind), &ro) != 0) {
+		rc = cli_fail_lib();
+	} else {
+		rc = cli_print_context(ctx, fmt, 0);
+		fflush(stdout);
+		for (size_t k = 0; rc == CLI_OK && k < warnings->count; k++) {
+			char line[400];
+			snprintf(line, sizeof(line), "warning: %s (%s): %s",
+				 warnings->items[k].kind, warnings->items[k].severity,
+				 warnings->items[k].description);
+			cli_error_lines("tract: ", line, NULL);
+		}
+	}
+	tract_reorder_warning_list_free(warnings);
+	tract_context_free(ctx);
 	cli_close(store, t);
 	return rc;
 }

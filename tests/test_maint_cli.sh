@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# test_gc_cli.sh - `tract gc` on a SQLite store: nothing to do, a dry run
-# that lists and writes nothing, the removal of orphans with --json,
-# retention, --branch, errors that write nothing, fsck clean after.
-# (The history is moved with sqlite3, as a reset leaves it.)
-# Usage: test_gc_cli.sh PATH/TO/tract
+# test_maint_cli.sh - maintenance commands on a SQLite store. `tract gc`:
+# nothing to do, a dry run that lists and writes nothing, the removal of
+# orphans with --json, retention, --branch, errors that write nothing,
+# fsck clean after (the history is moved with sqlite3, as a reset leaves
+# it). `tract reorder`: the order, its warnings, --strict, --json.
+# Usage: test_maint_cli.sh PATH/TO/tract
 set -euo pipefail
 
-TRACT=${1:?usage: test_gc_cli.sh PATH/TO/tract}
+TRACT=${1:?usage: test_maint_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
 unset TRACT_DB TRACT_ID NO_COLOR
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-gc-cli.XXXXXX")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-maint-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
-command -v sqlite3 >/dev/null || { echo "test_gc_cli: sqlite3 not found" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "test_maint_cli: sqlite3 not found" >&2; exit 1; }
 
 PASS=0
 FAIL=0
@@ -68,5 +69,29 @@ same "negative retention: usage" "$rc" 2
 same "errors wrote nothing" "$(rows commits)" 2
 "$TRACT" gc --help | grep -q -- '--archive-retention-days' && ok || bad "gc --help"
 
-printf 'test_gc_cli: %d passed, %d failed\n' "$PASS" "$FAIL"
+# ---- reorder ----
+mkdir r && cd r
+"$TRACT" init >/dev/null
+Q=$("$TRACT" commit user 'question')
+A=$("$TRACT" commit assistant 'answer' --response-to "$Q")
+T=$("$TRACT" commit user 'thanks')
+out=$("$TRACT" reorder "$T" 2>"$TMP/err")
+same "reorder: the named message first" "$(printf '%s' "$out" | head -n 2 | tr '\n' ' ')" "[user] thanks "
+same "reorder: no warning" "$(cat "$TMP/err")" ""
+json=$("$TRACT" reorder "$A" --json 2>"$TMP/err")
+same "reorder --json: first hash" "$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commit_hashes"][0])')" "$A"
+contains "reorder: the chain break is warned" "warning: response_chain_break (semantic)" "$(cat "$TMP/err")"
+rc=0
+"$TRACT" reorder "$A" --strict >/dev/null 2>"$TMP/err" || rc=$?
+same "reorder --strict: exit 1" "$rc" 1
+same "reorder --strict: one line" "$(wc -l <"$TMP/err")" 1
+rc=0
+"$TRACT" reorder "$T" "$T" >/dev/null 2>&1 || rc=$?
+same "reorder: a message twice" "$rc" 1
+rc=0
+"$TRACT" reorder >/dev/null 2>&1 || rc=$?
+same "reorder: no REF is a usage error" "$rc" 2
+cd ..
+
+printf 'test_maint_cli: %d passed, %d failed\n' "$PASS" "$FAIL"
 [ "$FAIL" -eq 0 ]
