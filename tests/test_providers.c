@@ -974,6 +974,41 @@ static void test_openai_missing_message_parts(void **state)
 	}
 }
 
+/* Streams that end well but say little, and one with no choice at all. */
+static void test_openai_stream_shapes(void **state)
+{
+	ctx *t = *state;
+	tract_chat_request rq = request(t->w);
+	tract_chat_reply reply;
+	tract_provider_error err;
+	mock_response rs[3];
+	pieces p;
+	int rc;
+
+	/* a finish reason without content (no [DONE]: some servers) */
+	rs[0] = sse(OA_CHUNK("{\"role\":\"assistant\"}", "null") OA_CHUNK("{}", "\"length\""), 0, 0);
+	/* a call whose arguments never came */
+	rs[1] = sse(OA_CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c9\",\"function\":"
+			     "{\"name\":\"now\"}}]}", "\"tool_calls\"") "data: [DONE]\n\n", 0, 0);
+	rs[2] = sse("data: [DONE]\n\n", 0, 0);
+	mock_script(t->m, rs, 3);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(call(t, &rq, 1, &p, &reply, &err), 0);
+	assert_string_equal(reply.text, "");
+	assert_string_equal(reply.finish_reason, "length");
+	assert_int_equal(reply.usage.prompt_tokens, -1);
+	t->w->p->reply_clear(t->c, &reply);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(call(t, &rq, 1, &p, &reply, &err), 0);
+	assert_int_equal(reply.n_tool_calls, 1);
+	assert_string_equal(reply.tool_calls[0].arguments_json, "{}");
+	assert_string_equal(p.args[0], "{}"); /* the pieces say so too */
+	t->w->p->reply_clear(t->c, &reply);
+	rc = call(t, &rq, 1, &p, &reply, &err);
+	assert_failed(rc, &err, -9, TRACT_PROVIDER_ERR_BAD_RESPONSE);
+	assert_non_null(strstr(err.message, "no choice"));
+}
+
 static void test_anthropic_shapes(void **state)
 {
 	ctx *t = *state;
@@ -1294,6 +1329,8 @@ int main(void)
 		BOTH(test_malformed),
 		cmocka_unit_test_prestate_setup_teardown(test_openai_missing_message_parts, setup,
 							 teardown, &openai_wire),
+		cmocka_unit_test_prestate_setup_teardown(test_openai_stream_shapes, setup, teardown,
+							 &openai_wire),
 		cmocka_unit_test_prestate_setup_teardown(test_anthropic_shapes, setup, teardown,
 							 &anthropic_wire),
 		BOTH(test_error_in_stream),

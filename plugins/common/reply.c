@@ -265,7 +265,7 @@ int tp_emit_reply(tract_chat_delta_cb cb, void *payload, tp_reply *r, tract_prov
 		d.tool_call_index = (int)i;
 		d.tool_call_id = c->id.len ? c->id.ptr : NULL;
 		d.tool_name = c->name.len ? c->name.ptr : NULL;
-		d.arguments_fragment = c->args.len ? c->args.ptr : NULL;
+		d.arguments_fragment = c->args.len ? c->args.ptr : "{}";
 		if ((rc = tp_emit(cb, payload, &d, err, who)) != 0)
 			return rc;
 	}

@@ -81,6 +81,8 @@ static int content(tp_reply *r, const cJSON *c, tract_provider_error *err)
 	}
 	if (!cJSON_IsArray(c))
 		return 0;
+	if ((rc = tp_reply_text(r, "", 0)) != 0) /* parts without text: an empty text */
+		return buf_fail(err, rc);
 	cJSON_ArrayForEach(part, c)
 	{
 		const char *t = str(part, "text");
@@ -257,6 +259,7 @@ static int chunk(tp_openai_stream *s, const cJSON *root, const char *data, size_
 	if ((choice = cJSON_GetArrayItem(choices, 0)) != NULL) {
 		if (!cJSON_IsObject(choice))
 			return bad(s->err, "a chunk's choice is not an object");
+		s->choices = 1;
 		delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
 		c = cJSON_GetObjectItemCaseSensitive(delta, "content");
 		if (cJSON_IsString(c)) {
@@ -338,10 +341,32 @@ int tp_openai_stream_feed(tp_openai_stream *s, const char *bytes, size_t n)
 
 int tp_openai_stream_end(tp_openai_stream *s)
 {
+	size_t i;
+
 	if (s->rc)
 		return s->rc;
 	if (!s->done && !s->finished)
 		return s->rc = bad(s->err, "the stream ended before the reply was complete");
+	if (!s->choices)
+		return s->rc = bad(s->err, "the stream held no choice");
+	if (!s->reply.has_text && s->reply.n_calls == 0 && tp_reply_text(&s->reply, "", 0) != 0)
+		return s->rc = oom(s->err);
+	/* a call that got no arguments has "{}", in the pieces too */
+	for (i = 0; i < s->reply.n_calls; i++) {
+		tp_call *c = &s->reply.calls[i];
+		tract_chat_delta d;
+		int rc;
+
+		if (c->args.len)
+			continue;
+		if ((rc = tp_buf_puts(&c->args, "{}")) != 0)
+			return s->rc = buf_fail(s->err, rc);
+		memset(&d, 0, sizeof(d));
+		d.tool_call_index = (int)i;
+		d.arguments_fragment = c->args.ptr;
+		if ((rc = tp_emit(s->cb, s->payload, &d, s->err, WHO)) != 0)
+			return s->rc = rc;
+	}
 	return 0;
 }
 

@@ -26,6 +26,7 @@ typedef struct {
 	tp_sse_parser sse;
 	int done;          /* data: [DONE] seen */
 	int finished;      /* a finish_reason seen */
+	int choices;       /* a chunk with a choice seen */
 	tract_chat_delta_cb cb;
 	void *payload;
 	tract_provider_error *err;
@@ -38,7 +39,8 @@ void tp_openai_stream_init(tp_openai_stream *s, size_t limit, tract_chat_delta_c
  * err filled (then stop feeding). */
 int tp_openai_stream_feed(tp_openai_stream *s, const char *bytes, size_t n);
 /* The stream has ended: 0 when the reply is complete ([DONE], or a finish
- * reason from a server that sends no [DONE]); BAD_RESPONSE otherwise. */
+ * reason from a server that sends no [DONE]; a choice that never said
+ * anything is an empty text); BAD_RESPONSE otherwise (no choice at all). */
 int tp_openai_stream_end(tp_openai_stream *s);
 void tp_openai_stream_dispose(tp_openai_stream *s);
 
