@@ -169,7 +169,7 @@ static void report(const char *what, int kind, const tp_buf *in, size_t events, 
 		if (t < best)
 			best = t;
 	}
-	printf("%-38s %6zu B pieces: %8.1f MB/s %12.0f events/s\n", what, piece,
+	printf("%-42s %5zu B pieces: %8.1f MB/s %12.0f events/s\n", what, piece,
 	       (double)in->len / best / 1e6, (double)events / best);
 }
 
