@@ -478,6 +478,15 @@ static void test_streamed_reply(void **state)
 	assert_reply_ok(&reply, t->w);
 	assert_string_equal(p.text, "Hello there.");
 	assert_true(p.deltas >= 2);
+	/* raw_json: the last event that says something (usage / message_delta) */
+	assert_non_null(strstr(reply.raw_json, strcmp(t->w->name, "openai") == 0
+						       ? "\"completion_tokens\":3"
+						       : "\"type\":\"message_delta\""));
+	{
+		cJSON *raw = cJSON_Parse(reply.raw_json);
+		assert_non_null(raw);
+		cJSON_Delete(raw);
+	}
 	t->w->p->reply_clear(t->c, &reply);
 
 	b = sent_body(t, 0);

@@ -1,7 +1,8 @@
 /*
  * sse.c - the incremental server-sent events parser (sse.h). A complete
  * line found inside one feed is read where it lies; only a line cut by the
- * end of a feed is copied, so the cost per byte is one scan.
+ * end of a feed is copied. Line ends are found with memchr (LF, then CR
+ * within the line), so a byte costs about two vectorised compares.
  */
 #include "sse.h"
 
@@ -115,10 +116,11 @@ int tp_sse_feed(tp_sse_parser *p, const char *bytes, size_t n)
 		p->skip_lf = 0;
 	}
 	while (s < end) {
-		const char *e = s;
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *lim = nl ? nl : end;
+		const char *cr = memchr(s, '\r', (size_t)(lim - s));
+		const char *e = cr ? cr : lim;
 
-		while (e < end && *e != '\n' && *e != '\r')
-			e++;
 		if (e == end) { /* the line goes on in the next feed */
 			if ((rc = tp_buf_put(&p->line, s, (size_t)(e - s))) != 0)
 				return buf_rc(rc);

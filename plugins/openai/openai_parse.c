@@ -286,8 +286,9 @@ static int chunk(tp_openai_stream *s, const cJSON *root, const char *data, size_
 	usage(r, cJSON_GetObjectItemCaseSensitive(root, "usage"));
 	if ((rc = set_model(r, root, s->err)) != 0)
 		return rc;
-	if (tp_reply_set(&r->raw, data, len) != 0)
-		return oom(s->err);
+	tp_buf_clear(&s->last);
+	if ((rc = tp_buf_put(&s->last, data, len)) != 0)
+		return buf_fail(s->err, rc);
 	return 0;
 }
 
@@ -320,6 +321,7 @@ void tp_openai_stream_init(tp_openai_stream *s, size_t limit, tract_chat_delta_c
 	memset(s, 0, sizeof(*s));
 	tp_reply_init(&s->reply, limit);
 	tp_sse_init(&s->sse, limit, on_event, s);
+	s->last.limit = limit;
 	s->cb = cb;
 	s->payload = payload;
 	s->err = err;
@@ -351,6 +353,8 @@ int tp_openai_stream_end(tp_openai_stream *s)
 		return s->rc = bad(s->err, "the stream held no choice");
 	if (!s->reply.has_text && s->reply.n_calls == 0 && tp_reply_text(&s->reply, "", 0) != 0)
 		return s->rc = oom(s->err);
+	if (s->last.len && tp_reply_set(&s->reply.raw, s->last.ptr, s->last.len) != 0)
+		return s->rc = oom(s->err);
 	/* a call that got no arguments has "{}", in the pieces too */
 	for (i = 0; i < s->reply.n_calls; i++) {
 		tp_call *c = &s->reply.calls[i];
@@ -374,4 +378,5 @@ void tp_openai_stream_dispose(tp_openai_stream *s)
 {
 	tp_reply_dispose(&s->reply);
 	tp_sse_dispose(&s->sse);
+	tp_buf_dispose(&s->last);
 }

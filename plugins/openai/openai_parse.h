@@ -27,6 +27,7 @@ typedef struct {
 	int done;          /* data: [DONE] seen */
 	int finished;      /* a finish_reason seen */
 	int choices;       /* a chunk with a choice seen */
+	tp_buf last;       /* the last chunk's JSON: the reply's raw_json */
 	tract_chat_delta_cb cb;
 	void *payload;
 	tract_provider_error *err;
