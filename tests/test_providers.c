@@ -8,12 +8,13 @@
  * both forms, 5xx and 529, other 4xx, connection refused, a server that
  * stalls before answering and one that stalls mid-stream, malformed JSON
  * and SSE, missing choices or content, a 50 MB body), options and the
- * environment, cancellation, and that the API key shows in no message and
- * no raw reply.
+ * environment, cancellation, concurrent calls on one client, and that the
+ * API key shows in no message and no raw reply.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -807,6 +808,19 @@ static void test_server_errors(void **state)
 	assert_int_equal(err.http_status, 400);
 	assert_non_null(strstr(err.message, "messages: field required"));
 	assert_int_equal(mock_request_count(t->m), 4);
+
+	/* 408: the server gave up waiting; a redirect is not followed */
+	rs[0] = json(408, "{}");
+	rs[1] = json(307, "");
+	rs[1].headers = "Location: http://127.0.0.1:1/elsewhere\r\n";
+	mock_script(t->m, rs, 2);
+	rc = call(t, &rq, 0, NULL, &reply, &err);
+	assert_failed(rc, &err, -12, TRACT_PROVIDER_ERR_TIMEOUT);
+	assert_int_equal(err.http_status, 408);
+	rc = call(t, &rq, 0, NULL, &reply, &err);
+	assert_failed(rc, &err, -9, TRACT_PROVIDER_ERR_REQUEST);
+	assert_int_equal(err.http_status, 307);
+	assert_int_equal(mock_request_count(t->m), 2);
 }
 
 static void test_quota_is_not_a_rate_limit(void **state)
@@ -874,6 +888,33 @@ static void test_stall_before_answer(void **state)
 	rc = call(t, &rq, 1, &p, &reply, &err);
 	assert_failed(rc, &err, -12, TRACT_PROVIDER_ERR_TIMEOUT);
 	assert_int_equal(p.deltas, 0);
+}
+
+/* The client's timeout option, when the request gives none. */
+static void test_timeout_option(void **state)
+{
+	ctx *t = *state;
+	tract_chat_request rq = request(t->w);
+	tract_chat_reply reply;
+	tract_provider_error err;
+	tract_provider_option o[] = {{"timeout", "0.5"}};
+	tract_provider_client *c = client_with(t, o, 1);
+	mock_response rs[2];
+	int rc;
+
+	rs[0] = json(200, t->w->ok);
+	rs[0].delay_ms = 20000;
+	rs[1] = json(200, t->w->ok);
+	rs[1].delay_ms = 100; /* within it */
+	mock_script(t->m, rs, 2);
+	memset(&err, 0, sizeof(err));
+	rc = t->w->p->chat(c, &rq, &reply, &err);
+	assert_failed(rc, &err, -12, TRACT_PROVIDER_ERR_TIMEOUT);
+	assert_non_null(strstr(err.message, "0.5 s"));
+	assert_int_equal(t->w->p->chat(c, &rq, &reply, &err), 0);
+	assert_reply_ok(&reply, t->w);
+	t->w->p->reply_clear(c, &reply);
+	t->w->p->client_free(c);
 }
 
 static void test_stall_mid_stream(void **state)
@@ -1158,6 +1199,64 @@ static void test_key_not_in_raw_reply(void **state)
 	t->w->p->reply_clear(t->c, &reply);
 }
 
+/* ---- threads ---- */
+
+typedef struct {
+	ctx *t;
+	int stream;
+	int rc;
+	char text[64];
+} worker;
+
+static void *work(void *p)
+{
+	worker *w = p;
+	tract_chat_request rq = request(w->t->w);
+	tract_chat_reply reply;
+	tract_provider_error err;
+	pieces pc;
+
+	memset(&pc, 0, sizeof(pc));
+	memset(&err, 0, sizeof(err));
+	memset(&reply, 0, sizeof(reply));
+	w->rc = w->stream ? w->t->w->p->chat_stream(w->t->c, &rq, on_delta, &pc, &reply, &err)
+			  : w->t->w->p->chat(w->t->c, &rq, &reply, &err);
+	if (w->rc == 0 && reply.text)
+		snprintf(w->text, sizeof(w->text), "%s", reply.text);
+	w->t->w->p->reply_clear(w->t->c, &reply);
+	return NULL;
+}
+
+/* One client, eight calls at once (answered slowly), whole then streamed. */
+static void test_concurrent_calls(void **state)
+{
+	ctx *t = *state;
+	mock_response rs[8];
+	pthread_t th[8];
+	worker w[8];
+	int i, stream;
+
+	for (stream = 0; stream < 2; stream++) {
+		for (i = 0; i < 8; i++) {
+			rs[i] = stream ? sse(t->w->ok_sse, 13, 5) : json(200, t->w->ok);
+			rs[i].delay_ms = 100;
+		}
+		mock_script(t->m, rs, 8);
+		for (i = 0; i < 8; i++) {
+			memset(&w[i], 0, sizeof(w[i]));
+			w[i].t = t;
+			w[i].stream = stream;
+			assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+		}
+		for (i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(w[i].rc, 0);
+			assert_string_equal(w[i].text, "Hello there.");
+		}
+		assert_int_equal(mock_request_count(t->m), 8);
+	}
+}
+
 /* ---- options and environment ---- */
 
 static void test_options(void **state)
@@ -1333,6 +1432,7 @@ int main(void)
 		BOTH(test_quota_is_not_a_rate_limit),
 		BOTH(test_connection_refused),
 		BOTH(test_stall_before_answer),
+		BOTH(test_timeout_option),
 		BOTH(test_stall_mid_stream),
 		BOTH(test_stream_cut),
 		BOTH(test_malformed),
@@ -1346,6 +1446,7 @@ int main(void)
 		BOTH(test_huge_body),
 		BOTH(test_cancel),
 		BOTH(test_key_not_in_raw_reply),
+		BOTH(test_concurrent_calls),
 		BOTH(test_options),
 		BOTH(test_provider_options_sent),
 		BOTH(test_environment),

@@ -19,6 +19,8 @@
 #define TP_DEFAULT_TIMEOUT 120.0
 #define TP_DEFAULT_MAX_BYTES ((size_t)16 << 20)
 
+/* A client is read-only once made: calls on one client may run at the same
+ * time from several threads (each call has its own curl handle). */
 struct tract_provider_client {
 	const char *who;          /* the provider's name */
 	char *api_key;            /* NULL = none (a local server) */
