@@ -49,13 +49,14 @@ static void openai_stream(tp_buf *b, size_t bytes, size_t *events)
 
 	*events = 0;
 	while (b->len < bytes) {
-		snprintf(line, sizeof(line),
-			 "data: {\"id\":\"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG\",\"object\":"
-			 "\"chat.completion.chunk\",\"created\":1741570283,\"model\":"
-			 "\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_eb9dce56a8\",\"choices\":"
-			 "[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"logprobs\":null,"
-			 "\"finish_reason\":null}],\"usage\":null}\n\n",
-			 words[i++ % N_WORDS]);
+		snprintf(
+		    line, sizeof(line),
+		    "data: {\"id\":\"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG\",\"object\":"
+		    "\"chat.completion.chunk\",\"created\":1741570283,\"model\":"
+		    "\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_eb9dce56a8\",\"choices\":"
+		    "[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"logprobs\":null,"
+		    "\"finish_reason\":null}],\"usage\":null}\n\n",
+		    words[i++ % N_WORDS]);
 		put(b, line);
 		++*events;
 	}
@@ -126,7 +127,8 @@ static double run(int kind, const tp_buf *in, size_t piece, size_t expect_events
 		tp_sse_parser p;
 		tp_sse_init(&p, 1 << 24, count_event, NULL);
 		for (off = 0; off < in->len && rc == 0; off += piece)
-			rc = tp_sse_feed(&p, in->ptr + off, off + piece < in->len ? piece : in->len - off);
+			rc = tp_sse_feed(&p, in->ptr + off,
+			                 off + piece < in->len ? piece : in->len - off);
 		t = now_s() - t0;
 		tp_sse_dispose(&p);
 		if (seen != expect_events)
@@ -145,8 +147,8 @@ static double run(int kind, const tp_buf *in, size_t piece, size_t expect_events
 		tp_anthropic_stream s;
 		tp_anthropic_stream_init(&s, 1 << 26, no_op, NULL, &err);
 		for (off = 0; off < in->len && rc == 0; off += piece)
-			rc = tp_anthropic_stream_feed(&s, in->ptr + off,
-						      off + piece < in->len ? piece : in->len - off);
+			rc = tp_anthropic_stream_feed(
+			    &s, in->ptr + off, off + piece < in->len ? piece : in->len - off);
 		if (rc == 0)
 			rc = tp_anthropic_stream_end(&s);
 		t = now_s() - t0;

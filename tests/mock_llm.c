@@ -192,14 +192,15 @@ static void respond(mock_llm *m, int fd, const mock_response *rs)
 		memset(filled, 'x', len);
 		body = filled;
 	}
-	snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: close\r\n",
-		 status, reason(status), rs->content_type ? rs->content_type : "application/json",
-		 rs->headers ? rs->headers : "");
+	snprintf(head, sizeof(head),
+	         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: close\r\n", status,
+	         reason(status), rs->content_type ? rs->content_type : "application/json",
+	         rs->headers ? rs->headers : "");
 	if (rs->chunked)
 		strcat(head, "Transfer-Encoding: chunked\r\n\r\n");
 	else
-		snprintf(head + strlen(head), sizeof(head) - strlen(head), "Content-Length: %zu\r\n\r\n",
-			 len);
+		snprintf(head + strlen(head), sizeof(head) - strlen(head),
+		         "Content-Length: %zu\r\n\r\n", len);
 	if (send_all(fd, head, strlen(head)))
 		goto done;
 	if (rs->stall_after) {

@@ -57,10 +57,12 @@ static void test_line_ends(void **state)
 	seen s;
 
 	(void)state;
-	assert_string_equal(feed(&s, 0, 0, "data: a\n\ndata: b\n\n", NULL), "[message|a][message|b]");
+	assert_string_equal(feed(&s, 0, 0, "data: a\n\ndata: b\n\n", NULL),
+	                    "[message|a][message|b]");
 	assert_string_equal(feed(&s, 0, 0, "data: a\r\n\r\ndata: b\r\n\r\n", NULL),
 			    "[message|a][message|b]");
-	assert_string_equal(feed(&s, 0, 0, "data: a\r\rdata: b\r\r", NULL), "[message|a][message|b]");
+	assert_string_equal(feed(&s, 0, 0, "data: a\r\rdata: b\r\r", NULL),
+	                    "[message|a][message|b]");
 	/* a CRLF cut between feeds is one line end, not two (not a blank line) */
 	assert_string_equal(feed(&s, 0, 0, "data: a\r", "\ndata: b\r", "\n\r", "\n", NULL),
 			    "[message|a\nb]");
@@ -79,8 +81,9 @@ static void test_fields(void **state)
 	assert_string_equal(feed(&s, 0, 0, "event: ping\ndata: {}\n\ndata: after\n\n", NULL),
 			    "[ping|{}][message|after]");
 	/* no data: nothing dispatched, and the type does not carry over */
-	assert_string_equal(feed(&s, 0, 0, "event: lonely\n\nid: 3\nretry: 10\nfoo: bar\n\ndata: z\n\n", NULL),
-			    "[message|z]");
+	assert_string_equal(
+	    feed(&s, 0, 0, "event: lonely\n\nid: 3\nretry: 10\nfoo: bar\n\ndata: z\n\n", NULL),
+	    "[message|z]");
 	/* an empty data line is an event with empty data */
 	assert_string_equal(feed(&s, 0, 0, "data:\n\n", NULL), "[message|]");
 	/* the last event without its blank line is not dispatched */
@@ -122,9 +125,17 @@ static void test_bom(void **state)
 
 	(void)state;
 	assert_string_equal(feed(&s, 0, 0, "\xef\xbb\xbf" "data: a\n\n", NULL), "[message|a]");
-	assert_string_equal(feed(&s, 0, 0, "\xef", "\xbb", "\xbf" "data: a\n\n", NULL), "[message|a]");
+	assert_string_equal(feed(&s, 0, 0, "\xef", "\xbb",
+	                         "\xbf"
+	                         "data: a\n\n",
+	                         NULL),
+	                    "[message|a]");
 	/* only at the very start */
-	assert_string_equal(feed(&s, 0, 0, "data: a\n\n\xef\xbb\xbf" "data: b\n\n", NULL), "[message|a]");
+	assert_string_equal(feed(&s, 0, 0,
+	                         "data: a\n\n\xef\xbb\xbf"
+	                         "data: b\n\n",
+	                         NULL),
+	                    "[message|a]");
 }
 
 static void test_limit_and_stop(void **state)

@@ -100,7 +100,8 @@ static struct curl_slist *headers(const tp_client *c, int stream)
 
 	l = add(l, "Accept: ", stream ? "text/event-stream" : "application/json");
 	l = add(l, "Expect:", "");
-	l = add(l, "anthropic-version: ", c->anthropic_version ? c->anthropic_version : "2023-06-01");
+	l = add(l,
+	        "anthropic-version: ", c->anthropic_version ? c->anthropic_version : "2023-06-01");
 	if (c->api_key)
 		l = add(l, "x-api-key: ", c->api_key);
 	return l;
@@ -140,7 +141,8 @@ static int convert_tools(const char *json, cJSON **out, tract_provider_error *er
 		cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
 		cJSON *name, *desc, *params, *tool;
 
-		if (cJSON_IsObject(t) && !fn && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "name"))) {
+		if (cJSON_IsObject(t) && !fn &&
+		    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "name"))) {
 			if (!(tool = cJSON_Duplicate(t, 1)))
 				goto oom;
 			cJSON_AddItemToArray(tools, tool);
@@ -158,7 +160,8 @@ static int convert_tools(const char *json, cJSON **out, tract_provider_error *er
 		cJSON_AddItemToArray(tools, tool);
 		if (!cJSON_AddStringToObject(tool, "name", name->valuestring))
 			goto oom;
-		if (cJSON_IsString(desc) && !cJSON_AddStringToObject(tool, "description", desc->valuestring))
+		if (cJSON_IsString(desc) &&
+		    !cJSON_AddStringToObject(tool, "description", desc->valuestring))
 			goto oom;
 		if (cJSON_IsObject(params)) {
 			cJSON *copy = cJSON_Duplicate(params, 1);

@@ -52,7 +52,8 @@ static int64_t number(const cJSON *o, const char *name)
 
 static int64_t cache_tokens(const cJSON *u)
 {
-	int64_t a = number(u, "cache_creation_input_tokens"), b = number(u, "cache_read_input_tokens");
+	int64_t a = number(u, "cache_creation_input_tokens"),
+	        b = number(u, "cache_read_input_tokens");
 
 	return (a > 0 ? a : 0) + (b > 0 ? b : 0);
 }
@@ -147,7 +148,8 @@ int tp_anthropic_parse(tp_reply *r, const char *body, size_t len, tract_provider
 				goto done;
 			}
 			if ((rc = print_input(&r->calls[slot].args,
-					      cJSON_GetObjectItemCaseSensitive(block, "input"), err)) != 0)
+			                      cJSON_GetObjectItemCaseSensitive(block, "input"),
+			                      err)) != 0)
 				goto done;
 		}
 		/* thinking, redacted_thinking, server tool blocks: not ours */

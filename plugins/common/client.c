@@ -357,8 +357,8 @@ int tp_client_chat(tp_client *c, const tp_wire *w, const tract_chat_request *rq,
 done:
 	if (rc && err) {
 		if (err->kind == TRACT_PROVIDER_ERR_NONE)
-			tp_err_set(err, TRACT_PROVIDER_ERR_SERVER, (int)rs.status, "%s: call failed",
-				   c->who);
+			tp_err_set(err, TRACT_PROVIDER_ERR_SERVER, (int)rs.status,
+			           "%s: call failed", c->who);
 		if (err->http_status == 0)
 			err->http_status = (int)rs.status;
 		tp_scrub(err->message, c->api_key);

@@ -142,8 +142,8 @@ static int transport_error(const tp_http_request *rq, transfer *tr, CURLcode rc,
 	case CURLE_OPERATION_TIMEDOUT:
 		if (rq->stream)
 			tp_err_set(err, TRACT_PROVIDER_ERR_TIMEOUT, (int)tr->rs->status,
-				   "%s: no data from the server for %g s (%s)", rq->who, rq->timeout,
-				   what);
+			           "%s: no data from the server for %g s (%s)", rq->who,
+			           rq->timeout, what);
 		else
 			tp_err_set(err, TRACT_PROVIDER_ERR_TIMEOUT, (int)tr->rs->status,
 				   "%s: no complete answer within %g s (%s)", rq->who, rq->timeout,
@@ -151,9 +151,10 @@ static int transport_error(const tp_http_request *rq, transfer *tr, CURLcode rc,
 		return TRACT_ETIMEOUT;
 	case CURLE_WRITE_ERROR:
 		if (tr->too_big) {
-			tp_err_set(err, TRACT_PROVIDER_ERR_BAD_RESPONSE, (int)tr->rs->status,
-				   "%s: the response is larger than %zu bytes (option max_response_bytes)",
-				   rq->who, rq->max_bytes);
+			tp_err_set(
+			    err, TRACT_PROVIDER_ERR_BAD_RESPONSE, (int)tr->rs->status,
+			    "%s: the response is larger than %zu bytes (option max_response_bytes)",
+			    rq->who, rq->max_bytes);
 			return TRACT_EPROVIDER;
 		}
 		if (tr->sink_rc)

@@ -100,7 +100,8 @@ static int body(const tp_client *c, const tract_chat_request *rq, int stream, cJ
 		tp_err_set(err, TRACT_PROVIDER_ERR_REQUEST, 0, WHO ": max_tokens is negative");
 		return TRACT_EINVAL;
 	}
-	if (rq->max_tokens > 0 && !cJSON_AddNumberToObject(root, "max_tokens", (double)rq->max_tokens))
+	if (rq->max_tokens > 0 &&
+	    !cJSON_AddNumberToObject(root, "max_tokens", (double)rq->max_tokens))
 		return oom(err);
 	if (rq->has_temperature && !cJSON_AddNumberToObject(root, "temperature", rq->temperature))
 		return oom(err);

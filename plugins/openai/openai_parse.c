@@ -21,7 +21,8 @@ static int bad(tract_provider_error *err, const char *what)
 
 static int oom(tract_provider_error *err)
 {
-	tp_err_set(err, TRACT_PROVIDER_ERR_BAD_RESPONSE, 200, WHO ": out of memory reading the reply");
+	tp_err_set(err, TRACT_PROVIDER_ERR_BAD_RESPONSE, 200,
+	           WHO ": out of memory reading the reply");
 	return TRACT_ENOMEM;
 }
 
@@ -129,8 +130,8 @@ static int tool_calls(tp_reply *r, const cJSON *calls, tract_provider_error *err
 		if ((id && (rc = tp_buf_puts(&r->calls[slot].id, id)) != 0) ||
 		    (rc = tp_buf_puts(&r->calls[slot].name, name)) != 0)
 			return buf_fail(err, rc);
-		if ((rc = arguments(&r->calls[slot].args, cJSON_GetObjectItemCaseSensitive(fn, "arguments"),
-				    err)) != 0)
+		if ((rc = arguments(&r->calls[slot].args,
+		                    cJSON_GetObjectItemCaseSensitive(fn, "arguments"), err)) != 0)
 			return rc;
 	}
 	return 0;
@@ -166,7 +167,8 @@ int tp_openai_parse(tp_reply *r, const char *body, size_t len, tract_provider_er
 	}
 	c = cJSON_GetObjectItemCaseSensitive(msg, "content");
 	calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
-	if (!cJSON_IsString(c) && !cJSON_IsArray(c) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "refusal")))
+	if (!cJSON_IsString(c) && !cJSON_IsArray(c) &&
+	    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(msg, "refusal")))
 		c = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
 	if (!cJSON_IsString(c) && !cJSON_IsArray(c) &&
 	    (!cJSON_IsArray(calls) || cJSON_GetArraySize(calls) == 0)) {

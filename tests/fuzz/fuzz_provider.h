@@ -107,8 +107,9 @@ static inline void fp_check_reply(const tract_chat_reply *r, const fp_pieces *p)
 
 	if (!r->text && r->n_tool_calls == 0)
 		fp_fail("a reply with neither text nor tool calls");
-	if (r->finish_reason && strcmp(r->finish_reason, "stop") && strcmp(r->finish_reason, "length") &&
-	    strcmp(r->finish_reason, "tool_calls") && strcmp(r->finish_reason, "content_filter"))
+	if (r->finish_reason && strcmp(r->finish_reason, "stop") &&
+	    strcmp(r->finish_reason, "length") && strcmp(r->finish_reason, "tool_calls") &&
+	    strcmp(r->finish_reason, "content_filter"))
 		fp_fail("finish reason '%s'", r->finish_reason);
 	if (r->usage.prompt_tokens < -1 || r->usage.completion_tokens < -1 ||
 	    r->usage.total_tokens < -1)
@@ -127,12 +128,15 @@ static inline void fp_check_reply(const tract_chat_reply *r, const fp_pieces *p)
 	if (strcmp(r->text ? r->text : "", p->text.ptr ? p->text.ptr : "") != 0)
 		fp_fail("the text pieces do not add up to the reply's text");
 	if ((size_t)(p->max_index + 1) != r->n_tool_calls)
-		fp_fail("%d call indexes in the pieces, %zu calls", p->max_index + 1, r->n_tool_calls);
+		fp_fail("%d call indexes in the pieces, %zu calls", p->max_index + 1,
+		        r->n_tool_calls);
 	for (i = 0; i < r->n_tool_calls && i < FP_CALLS; i++) {
-		if (strcmp(r->tool_calls[i].arguments_json, p->args[i].ptr ? p->args[i].ptr : "") != 0)
+		if (strcmp(r->tool_calls[i].arguments_json, p->args[i].ptr ? p->args[i].ptr : "") !=
+		    0)
 			fp_fail("call %zu: the argument pieces do not add up", i);
 		if (p->names[i] != 1 || p->ids[i] > 1)
-			fp_fail("call %zu: name given %d times, id %d times", i, p->names[i], p->ids[i]);
+			fp_fail("call %zu: name given %d times, id %d times", i, p->names[i],
+			        p->ids[i]);
 	}
 }
 
