@@ -43,6 +43,8 @@ else
 fi
 targets=(fuzz_json fuzz_content fuzz_revision fuzz_uri fuzz_tables fuzz_store_sqlite
 	fuzz_store_lmdb fuzz_bpe)
+# the provider plugins' parsers (plugins/common/sse.c, plugins/*/..._parse.c)
+targets+=(fuzz_sse fuzz_openai fuzz_anthropic)
 ninja_targets=(backends/sqlite/tract-backend-sqlite.so backends/lmdb/tract-backend-lmdb.so)
 for t in "${targets[@]}"; do
 	ninja_targets+=("tests/$t")

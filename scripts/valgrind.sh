@@ -31,7 +31,7 @@ dir=build-valgrind
 UNIT=(json conformance-sqlite conformance-lmdb conformance-postgres conformance-memory
 	sqlite postgres plugin core core-lmdb core-postgres compile compile-lmdb
 	compile-postgres property property-lmdb property-postgres fixtures fixtures-lmdb
-	fixtures-postgres fsck cycle nul bpe oom clone api-json)
+	fixtures-postgres fsck cycle nul bpe oom clone api-json providers sse-parser)
 
 if [ -f "$dir/meson-private/coredata.dat" ]; then
 	meson setup --reconfigure "$dir" -Db_sanitize=none -Dbuildtype=debugoptimized >/dev/null
