@@ -62,6 +62,19 @@ static const struct cli_command commands[] = {
      "  --at REF        compile as of commit REF\n"
      "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
      "  --edit-markers  append \" [edited]\" to messages replaced by an edit\n"},
+    {"diff", cmd_diff, "[--stat] [--json] [-U N] [A [B]]",
+     "Compare the compiled contexts of two revisions.",
+     "No argument: HEAD against its parent (an edit against the context just\n"
+     "before it; a root commit against the empty context). One argument A: A\n"
+     "against HEAD (like 'git diff A'). Two: A against B. Messages are aligned\n"
+     "and shown as added (+++), removed (---) or modified (~~~, with a unified\n"
+     "diff of the message text), then the totals, the token delta (each message\n"
+     "counted as compile counts it) and the generation-config changes (values as\n"
+     "JSON, keys sorted).\n"
+     "\nOptions:\n"
+     "  --stat        only the totals, the token delta and the config changes\n"
+     "  -U, --unified N  lines of context around each change (default 3)\n"
+     "  --json        machine-readable output (README \"diff --json\")\n"},
     {"annotate", cmd_annotate, "REF skip|normal|pinned [--reason TEXT]",
      "Set the priority of a commit.",
      "Options:\n"
