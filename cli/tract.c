@@ -34,11 +34,16 @@ static const struct cli_command commands[] = {
      "  --config JSON        generation config object\n"
      "  --max-size SIZE      refuse input (TEXT from stdin, --file) larger than SIZE\n"
      "                       bytes (K, M, G suffixes; default TRACT_MAX_CONTENT or 64M)\n"},
-    {"log", cmd_log, "[-n N] [--oneline | -v] [--op append|edit] [--json] [REF]",
+    {"log", cmd_log, "[-n N] [--oneline | -v] [--graph] [--all] [--op append|edit] [--json] [REF]",
      "Show commit history from HEAD (or REF) backward, newest first.",
-     "Options:\n"
+     "Without --graph: the first-parent line from HEAD or REF.\n"
+     "\nOptions:\n"
      "  -n, --limit N    show at most N commits (N >= 1, default 20)\n"
-     "  --all            show every commit\n"
+     "  --all            show every commit (no default limit); with --graph, the\n"
+     "                   history of every branch, tag and HEAD\n"
+     "  --graph          draw branches and merges as 'git log --graph' does, with\n"
+     "                   every parent of a merge, in git's graph order and the\n"
+     "                   refs of each commit: '* 64bfbc72 (HEAD -> main) message'\n"
      "  --oneline        one short line per commit\n"
      "  -v, --verbose    the fields of each commit (hash, operation, type, tokens,\n"
      "                   date, parents, the commit answered or edited, message,\n"

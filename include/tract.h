@@ -62,5 +62,6 @@
 #include "tract/text.h"
 #include "tract/resolver.h"
 #include "tract/diff.h"
+#include "tract/graph.h"
 
 #endif
