@@ -15,6 +15,7 @@
 #include "json.h"
 #include "row.h"
 #include "seqmatch.h"
+#include "walk.h"
 
 #define EMPTY_SIDE "(empty)"
 
@@ -115,43 +116,95 @@ static int serialise(tract_buf *b, const tract_msg *m)
 	return rc ? tract_error_oom() : 0;
 }
 
-/* Every message of a side serialised into one buffer; strs[i] points in. */
-typedef struct {
-	tract_buf buf;
-	size_t *off;
-	tract_seq_str *strs;
-	size_t n;
-} side_texts;
-
-static void side_dispose(side_texts *s)
+/* Number the messages of both sides so that equal serialisations (same
+ * role, name and content) get equal numbers, without serialising them. */
+static uint64_t mix(uint64_t h, const char *p, size_t n)
 {
-	tract_buf_dispose(&s->buf);
-	free(s->off);
-	free(s->strs);
+	uint64_t w;
+
+	h ^= n * 0x9E3779B97F4A7C15ULL;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x100000001B3ULL;
+		h ^= h >> 31;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
 }
 
-static int side_build(side_texts *s, const tract_context *ctx)
+static uint64_t msg_key(const tract_msg *m)
 {
-	size_t n = ctx ? ctx->count : 0;
-	int rc = 0;
+	uint64_t h = mix(0, m->role, strlen(m->role));
 
-	memset(s, 0, sizeof(*s));
-	s->n = n;
-	s->off = malloc((n + 1) * sizeof(*s->off));
-	s->strs = malloc((n ? n : 1) * sizeof(*s->strs));
-	if (!s->off || !s->strs)
+	h = mix(h, m->name ? m->name : "", m->name ? m->name_len : 0);
+	return mix(h, m->content, m->content_len);
+}
+
+static int msg_same(const tract_msg *x, const tract_msg *y)
+{
+	size_t nx = x->name ? x->name_len : 0, ny = y->name ? y->name_len : 0;
+
+	if (x == y)
+		return 1;
+	return strcmp(x->role, y->role) == 0 && nx == ny && (!nx || !memcmp(x->name, y->name, nx)) &&
+	       x->content_len == y->content_len &&
+	       (!x->content_len || !memcmp(x->content, y->content, x->content_len));
+}
+
+static int intern_msgs(uint32_t **ids_a, uint32_t **ids_b, uint32_t *nsym, const tract_context *ca,
+		       const tract_context *cb)
+{
+	size_t na = ca ? ca->count : 0, nb = cb ? cb->count : 0, total = na + nb, cap = 16;
+	size_t *slots;
+	uint64_t *keys;
+	uint32_t *ia, *ib, next = 0;
+
+	*ids_a = *ids_b = NULL;
+	while (cap < 2 * total)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots));
+	keys = malloc(cap * sizeof(*keys));
+	ia = malloc((na ? na : 1) * sizeof(*ia));
+	ib = malloc((nb ? nb : 1) * sizeof(*ib));
+	if (!slots || !keys || !ia || !ib) {
+		free(slots);
+		free(keys);
+		free(ia);
+		free(ib);
 		return tract_error_oom();
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		s->off[i] = s->buf.len;
-		rc = serialise(&s->buf, tract_context_msg(ctx, i));
 	}
-	if (rc < 0)
-		return rc;
-	s->off[n] = s->buf.len;
-	for (size_t i = 0; i < n; i++) {
-		s->strs[i].ptr = s->buf.ptr + s->off[i];
-		s->strs[i].len = s->off[i + 1] - s->off[i];
+	for (size_t k = 0; k < total; k++) {
+		const tract_msg *m = k < na ? tract_context_msg(ca, k) : tract_context_msg(cb, k - na);
+		uint32_t *id = k < na ? &ia[k] : &ib[k - na];
+		uint64_t h = msg_key(m);
+		size_t slot = (size_t)h & (cap - 1);
+
+		for (;;) {
+			size_t e = slots[slot];
+			if (!e) {
+				slots[slot] = k + 1;
+				keys[slot] = h;
+				*id = next++;
+				break;
+			}
+			if (keys[slot] == h) {
+				const tract_msg *o = e - 1 < na ? tract_context_msg(ca, e - 1)
+								: tract_context_msg(cb, e - 1 - na);
+				if (msg_same(m, o)) {
+					*id = e - 1 < na ? ia[e - 1] : ib[e - 1 - na];
+					break;
+				}
+			}
+			slot = (slot + 1) & (cap - 1);
+		}
 	}
+	free(slots);
+	free(keys);
+	*ids_a = ia;
+	*ids_b = ib;
+	*nsym = next;
 	return 0;
 }
 
@@ -214,9 +267,11 @@ static int line_body(line_out *o, char prefix, const tract_seq_str *l, size_t te
 	return line_end(o);
 }
 
-static int unified(tract_diff_entry *e, const tract_seq_str *ta, const tract_seq_str *tb,
+static int unified(tract_diff_entry *e, const tract_msg *ma, const tract_msg *mb,
 		   const char *name_a, const char *name_b, size_t context)
 {
+	tract_buf sa = TRACT_BUF_INIT, sb = TRACT_BUF_INIT;
+	tract_seq_str ta0, tb0, *ta = &ta0, *tb = &tb0;
 	tract_seq_str *la = NULL, *lb = NULL;
 	size_t *terma = NULL, *termb = NULL, na = 0, nb = 0, *starts = NULL, ngroups = 0;
 	uint32_t *ia = NULL, *ib = NULL, nsym = 0;
@@ -225,7 +280,13 @@ static int unified(tract_diff_entry *e, const tract_seq_str *ta, const tract_seq
 	int rc;
 
 	memset(&o, 0, sizeof(o));
-	rc = tract_seq_splitlines(&la, &terma, &na, ta->ptr, ta->len);
+	rc = serialise(&sa, ma);
+	if (rc == 0)
+		rc = serialise(&sb, mb);
+	ta0 = (tract_seq_str){sa.ptr ? sa.ptr : "", sa.len};
+	tb0 = (tract_seq_str){sb.ptr ? sb.ptr : "", sb.len};
+	if (rc == 0)
+		rc = tract_seq_splitlines(&la, &terma, &na, ta->ptr, ta->len);
 	if (rc == 0)
 		rc = tract_seq_splitlines(&lb, &termb, &nb, tb->ptr, tb->len);
 	if (rc == 0)
@@ -290,6 +351,8 @@ static int unified(tract_diff_entry *e, const tract_seq_str *ta, const tract_seq
 		}
 	}
 	tract_buf_dispose(&o.buf);
+	tract_buf_dispose(&sa);
+	tract_buf_dispose(&sb);
 	free(o.off);
 	free(o.len);
 	free(la);
@@ -435,15 +498,141 @@ done:
 
 /* The context at hash, compiled as if HEAD were there (a cached snapshot
  * of that head is reused). */
-static int compile_at(tract_context **out, tract *t, const char *hash)
+static int compile_at(tract_context **out, tract *t, const char *hash, const char *head)
 {
 	tract_context *c = t->verify_cache ? NULL : tract_cache_get(t->cache, hash);
+	int rc;
 
 	if (c) {
 		*out = tract_context_ref(c);
 		return 0;
 	}
-	return tract_compile_full(out, t, hash, NULL);
+	rc = tract_compile_full(out, t, hash, NULL);
+	/* HEAD's context is what a plain compile caches too */
+	if (rc == 0 && strcmp(hash, head) == 0)
+		tract_cache_put(t->cache, *out);
+	return rc;
+}
+
+/* The commits after older on newer's first-parent chain, when older is on
+ * that chain and every commit after it is a plain append (no edit, no
+ * merge): then the context at older is the one at newer without the
+ * messages of those commits, which come last. */
+typedef struct {
+	const char *older;
+	char (*after)[65];
+	size_t n, cap;
+	int found, plain;
+} between;
+
+static int between_cb(const tract_chain_row *row, void *payload)
+{
+	between *b = payload;
+
+	if (strcmp(row->commit.commit_hash, b->older) == 0) {
+		b->found = 1;
+		return 1;
+	}
+	if (row->commit.operation != TRACT_OP_APPEND || row->n_extra_parents) {
+		b->plain = 0;
+		return 1;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 256;
+		char(*n)[65] = realloc(b->after, cap * sizeof(*n));
+		if (!n)
+			return TRACT_ENOMEM;
+		b->after = n;
+		b->cap = cap;
+	}
+	tract_copy_id(b->after[b->n++], row->commit.commit_hash);
+	return 0;
+}
+
+static int hash_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, 64);
+}
+
+/* Whether older is on newer's first-parent chain with only plain appends
+ * after it (b->found && b->plain); b->after lists those appends, sorted. */
+static int walk_between(between *b, tract *t, const char *newer, const char *older)
+{
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->older = older;
+	b->plain = 1;
+	rc = tract_chain_walk(t->store, t->id, newer, 0, TRACT_CHAIN_PARENTS, INT64_MAX,
+			      between_cb, b, "walk history", NULL);
+	if (rc == 0 && b->found && b->plain)
+		qsort(b->after, b->n, sizeof(*b->after), hash_cmp);
+	return rc;
+}
+
+/* The context at older: ctx (at newer) without the messages of b->after,
+ * which are its last ones. */
+static int cut_prefix(tract_context **out, const tract_context *ctx, const between *b,
+		      const char *older)
+{
+	size_t keep = ctx->count;
+
+	while (keep > 0 &&
+	       bsearch(tract_context_msg(ctx, keep - 1)->hash, b->after, b->n, sizeof(*b->after),
+		       hash_cmp))
+		keep--;
+	*out = tract_context_share(ctx);
+	if (!*out)
+		return tract_error_oom();
+	(*out)->count = keep;
+	(*out)->tokens_sum = 0;
+	for (size_t i = 0; i < keep; i++)
+		(*out)->tokens_sum += tract_context_msg(ctx, i)->tokens;
+	tract_copy_id((*out)->head, older);
+	tract_context_sum(*out);
+	return 0;
+}
+
+/* Compile both sides: when one lies on the other's line of plain appends,
+ * compile the newer only and cut the older out of it. */
+static int compile_sides(tract_context **ca, tract_context **cb, tract *t, const char *ha,
+			 const char *hb, const char *head)
+{
+	between b;
+	int rc;
+
+	if (!ha[0])
+		return compile_at(cb, t, hb, head);
+	if (strcmp(ha, hb) == 0) {
+		rc = compile_at(cb, t, hb, head);
+		if (rc == 0 && !(*ca = tract_context_ref(*cb)))
+			rc = tract_error_oom();
+		return rc;
+	}
+	rc = walk_between(&b, t, hb, ha);
+	if (rc == 0 && b.found && b.plain) {
+		rc = compile_at(cb, t, hb, head);
+		if (rc == 0)
+			rc = cut_prefix(ca, *cb, &b, ha);
+		free(b.after);
+		return rc;
+	}
+	free(b.after);
+	if (rc == 0)
+		rc = walk_between(&b, t, ha, hb);
+	if (rc == 0 && b.found && b.plain) {
+		rc = compile_at(ca, t, ha, head);
+		if (rc == 0)
+			rc = cut_prefix(cb, *ca, &b, hb);
+		free(b.after);
+		return rc;
+	}
+	free(b.after);
+	if (rc == 0)
+		rc = compile_at(cb, t, hb, head);
+	if (rc == 0)
+		rc = compile_at(ca, t, ha, head);
+	return rc;
 }
 
 /* Resolve both sides and compile them, in one read transaction. */
@@ -451,6 +640,7 @@ static int load_sides(tract_context **ca, tract_context **cb, char ha[65], char 
 		      tract *t, const char *rev_a, const char *rev_b)
 {
 	tract_store *s = t->store;
+	tract_head_state hs;
 	int rc;
 
 	*ca = *cb = NULL;
@@ -459,14 +649,13 @@ static int load_sides(tract_context **ca, tract_context **cb, char ha[65], char 
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc < 0)
 		return rc;
-	if (rev_b) {
+	rc = tract_head_read(&hs, t);
+	if (rc == 0 && rev_b) {
 		rc = tract_resolve_in_txn(hb, t, rev_b);
-	} else {
-		tract_head_state hs;
-		rc = tract_head_read(&hs, t);
-		if (rc == 0 && !hs.hash[0])
+	} else if (rc == 0) {
+		if (!hs.hash[0])
 			rc = tract_error_set(TRACT_ENOTFOUND, "No commits to diff");
-		if (rc == 0)
+		else
 			memcpy(hb, hs.hash, 65);
 	}
 	if (rc == 0 && rev_a) {
@@ -484,9 +673,7 @@ static int load_sides(tract_context **ca, tract_context **cb, char ha[65], char 
 		}
 	}
 	if (rc == 0)
-		rc = compile_at(cb, t, hb);
-	if (rc == 0 && ha[0])
-		rc = compile_at(ca, t, ha);
+		rc = compile_sides(ca, cb, t, ha, hb, hs.hash);
 	rc = tract_txn_end(s, rc);
 	if (rc < 0) {
 		tract_context_free(*ca);
@@ -537,17 +724,12 @@ static int classify(diff_result *d, const tract_context *ca, const tract_context
 		    const tract_diff_options *o)
 {
 	tract_diff_result *r = &d->pub;
-	side_texts sa, sb;
 	uint32_t *ia = NULL, *ib = NULL, nsym = 0;
 	tract_seq_ops ops = {0};
 	size_t na = ca ? ca->count : 0, nb = cb ? cb->count : 0;
 	int rc;
 
-	rc = side_build(&sa, ca);
-	if (rc == 0)
-		rc = side_build(&sb, cb);
-	if (rc == 0)
-		rc = tract_seq_intern(&ia, &ib, &nsym, sa.strs, na, sb.strs, nb);
+	rc = intern_msgs(&ia, &ib, &nsym, ca, cb);
 	if (rc == 0)
 		rc = tract_seq_opcodes(&ops, ia, na, ib, nb, nsym);
 	if (rc == 0) {
@@ -572,9 +754,10 @@ static int classify(diff_result *d, const tract_context *ca, const tract_context
 						tract_context_msg(ca, op->i1 + x),
 						tract_context_msg(cb, op->j1 + x));
 				if (rc == 0 && !o->no_lines)
-					rc = unified(&r->entries[r->count - 1], &sa.strs[op->i1 + x],
-						     &sb.strs[op->j1 + x], r->commit_a, r->commit_b,
-						     o->context_lines);
+					rc = unified(&r->entries[r->count - 1],
+						     tract_context_msg(ca, op->i1 + x),
+						     tract_context_msg(cb, op->j1 + x), r->commit_a,
+						     r->commit_b, o->context_lines);
 			}
 			for (x = m; x < p && rc == 0; x++)
 				rc = push_entry(r, d, TRACT_DIFF_REMOVED,
@@ -598,8 +781,6 @@ static int classify(diff_result *d, const tract_context *ca, const tract_context
 	free(ia);
 	free(ib);
 	tract_seq_ops_dispose(&ops);
-	side_dispose(&sa);
-	side_dispose(&sb);
 	return rc;
 }
 

@@ -587,6 +587,60 @@ static void test_diff_errors(void **state)
 	fx_free(f);
 }
 
+/* Every pair of revisions of a history with edits, a skipped message and
+ * answers: each side of the diff holds what compile --at that revision
+ * gives (the diff cuts one side out of the other when it can). */
+static void test_sides_match_compile(void **state)
+{
+	fx *f = fx_new(NULL);
+	char h[12][65];
+	size_t n = 0;
+
+	(void)state;
+	say(f, h[n++], "system", "Be brief.", NULL, NULL);
+	say(f, h[n++], "user", "First question?", NULL, "{\"temperature\": 0.1}");
+	say(f, h[n++], "assistant", "First answer.", NULL, NULL);
+	edit(f, h[n++], h[1], "user", "First question, reworded?");
+	say(f, h[n++], "user", "Second question?", "ann", NULL);
+	say(f, h[n++], "assistant", "Second answer.", NULL, "{\"temperature\": 0.7}");
+	assert_int_equal(tract_annotation_create(NULL, f->t, h[2], TRACT_PRIORITY_SKIP, NULL), 0);
+	say(f, h[n++], "user", "Third?", NULL, NULL);
+	edit(f, h[n++], h[4], "user", "Second question, again?");
+	say(f, h[n++], "assistant", "Third answer.", NULL, NULL);
+	say(f, h[n++], "user", "Fourth?", NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			tract_compile_options o = TRACT_COMPILE_OPTIONS_INIT;
+			tract_context *ca, *cb;
+			tract_diff_result *r = diff(f, h[i], h[j]);
+			size_t side_a = r->stat.unchanged + r->stat.modified + r->stat.removed;
+			size_t side_b = r->stat.unchanged + r->stat.modified + r->stat.added;
+
+			o.at_commit = h[i];
+			ca = fx_compile(f, &o);
+			o.at_commit = h[j];
+			cb = fx_compile(f, &o);
+			assert_int_equal(side_a, tract_context_count(ca));
+			assert_int_equal(side_b, tract_context_count(cb));
+			assert_int_equal(r->stat.total_token_delta, cb->tokens_sum - ca->tokens_sum);
+			if (i == j)
+				assert_int_equal(r->stat.unchanged, r->count);
+			/* entries walk both sides in order: roles match the contexts */
+			for (size_t k = 0, x = 0, y = 0; k < r->count; k++) {
+				const tract_diff_entry *e = &r->entries[k];
+				if (e->role_a)
+					assert_string_equal(e->role_a, tract_context_role(ca, x++));
+				if (e->role_b)
+					assert_string_equal(e->role_b, tract_context_role(cb, y++));
+			}
+			tract_context_free(ca);
+			tract_context_free(cb);
+			tract_diff_result_free(r);
+		}
+	}
+	fx_free(f);
+}
+
 /* ---- the graph ------------------------------------------------------------------ */
 
 static void set_ref(fx *f, const char *name, const char *commit, const char *sym)
@@ -894,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_token_deltas),
 		cmocka_unit_test(test_config_changes_sorted),
 		cmocka_unit_test(test_diff_errors),
+		cmocka_unit_test(test_sides_match_compile),
 		cmocka_unit_test(test_graph_branches_tags),
 		cmocka_unit_test(test_graph_octopus_detached),
 		cmocka_unit_test(test_graph_empty_and_errors),
