@@ -33,7 +33,7 @@
 #define RUNS 7
 
 static size_t n_diff_hist = 10000, diff_gap = 1000;
-static size_t n_graph_main = 90000, n_branches = 100, branch_len = 90;
+static size_t n_graph_main = 90860, n_branches = 100, branch_len = 90;
 
 static void die(const char *what)
 {
@@ -293,11 +293,15 @@ static void bench_diff(const char *backend)
 
 /* ---- log --graph --------------------------------------------------------------------- */
 
+static int show_lines; /* BENCH_DIFF_SHOW=1: print the drawing */
+
 static int count_cb(const tract_graph_line *line, void *payload)
 {
 	size_t *n = payload;
 
-	(void)line;
+	if (show_lines)
+		printf("%s%.8s %s\n", line->graph, line->commit ? tract_commit_hash(line->commit) : "",
+		       line->decoration);
 	(*n)++;
 	return 0;
 }
@@ -405,6 +409,7 @@ int main(int argc, char **argv)
 		n_branches = 10;
 		branch_len = 90;
 	}
+	show_lines = getenv("BENCH_DIFF_SHOW") && strcmp(getenv("BENCH_DIFF_SHOW"), "0") != 0;
 	pg_base = getenv("TRACT_TEST_PG_URI");
 	if (pg_base && *pg_base)
 		backends[2] = "postgres";
