@@ -386,6 +386,15 @@ static void bench_graph(const char *backend)
 	}
 	printf("%-8s log --graph -n 50 (HEAD), same history: %.2f ms median of %d (%zu lines)\n",
 	       backend, median_ms(runs, RUNS), RUNS, lines);
+	/* for scale: the whole drawing, every commit read */
+	go.all = 1;
+	go.limit = 0;
+	lines = 0;
+	t0 = now_ns();
+	c0 = cpu_ns();
+	CHECK(tract_graph_foreach(t, &go, 0, count_cb, &lines));
+	printf("%-8s log --graph --all (no limit, for scale): %.0f ms (CPU %.0f ms; %zu lines)\n",
+	       backend, (double)(now_ns() - t0) / 1e6, (double)(cpu_ns() - c0) / 1e6, lines);
 	tract_free(t);
 	tract_store_free(s);
 	drop_store(backend);

@@ -461,16 +461,13 @@ static int update_columns(graph *g)
 	g->edges_added = 0;
 	for (i = 0; i <= g->num_columns; i++) {
 		int64_t col;
-		int in_columns = 1;
 		if (i == g->num_columns) {
 			if (seen_this)
 				break;
-			in_columns = 0;
 			col = g->commit;
 		} else {
 			col = g->columns[i];
 		}
-		(void)in_columns;
 		if (col == g->commit) {
 			seen_this = 1;
 			g->commit_index = i;
@@ -976,6 +973,7 @@ static int show_commit(walker *w, graph *g, tract_buf *deco_buf, uint32_t c, uns
 		stop = rc > 0;
 	}
 done:
+	g->parents = NULL; /* only read while this commit's lines are drawn */
 	free(parents);
 	return rc;
 }
