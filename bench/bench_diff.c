@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 	const char *small = getenv("BENCH_DIFF_SMALL");
 	const char *only = argc > 1 ? argv[1] : NULL;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come, also into a file */
 #ifdef BENCH_PLUGIN_PATH
 	if (!getenv("TRACT_PLUGIN_PATH"))
 		setenv("TRACT_PLUGIN_PATH", BENCH_PLUGIN_PATH, 1);
