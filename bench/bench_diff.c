@@ -14,6 +14,7 @@
  * (branches and merge parents written through the backend in the same
  * transactions). Prints one figure per line; never asserts a timing.
  * BENCH_DIFF_SMALL=1 builds a tenth of each history (a quick check).
+ * Arguments: [diff|graph|all [sqlite|lmdb|postgres]] pick a group and a backend.
  */
 #define _GNU_SOURCE
 #include <ftw.h>
@@ -405,7 +406,8 @@ int main(int argc, char **argv)
 {
 	const char *backends[3] = {"sqlite", "lmdb", NULL};
 	const char *small = getenv("BENCH_DIFF_SMALL");
-	const char *only = argc > 1 ? argv[1] : NULL;
+	const char *only = argc > 1 && strcmp(argv[1], "all") != 0 ? argv[1] : NULL;
+	const char *backend_only = argc > 2 ? argv[2] : NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come, also into a file */
 #ifdef BENCH_PLUGIN_PATH
@@ -430,6 +432,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < 3 && backends[i]; i++) {
+		if (backend_only && strcmp(backend_only, backends[i]) != 0)
+			continue;
 		if (!only || strcmp(only, "diff") == 0)
 			bench_diff(backends[i]);
 		if (!only || strcmp(only, "graph") == 0)

@@ -69,6 +69,8 @@ typedef struct {
 	uint32_t *par;
 	size_t npar, cappar;
 	size_t chunk; /* rows asked of the next chain walk */
+	size_t got;   /* rows the last walk gave */
+	int met_known; /* the last walk reached a commit already read */
 	/* the indegree walk */
 	heap_ent *heap;
 	size_t nheap, capheap;
@@ -169,8 +171,11 @@ static int load_cb(const tract_chain_row *row, void *payload)
 
 	if (rc < 0)
 		return rc;
-	if (w->nodes[n].loaded)
+	if (w->nodes[n].loaded) {
+		w->met_known = 1;
 		return 1; /* the rest of this line is known */
+	}
+	w->got++;
 	w->nodes[n].date = row->commit.created_at;
 	w->nodes[n].poff = (uint32_t)w->npar;
 	if (row->commit.parent_hash) {
@@ -201,11 +206,19 @@ static int ensure_loaded(walker *w, uint32_t idx)
 	if (w->nodes[idx].loaded || w->nodes[idx].missing)
 		return 0;
 	memcpy(hash, w->nodes[idx].hash, sizeof(hash));
+	w->got = 0;
+	w->met_known = 0;
 	rc = tract_chain_walk(w->t->store, w->t->id, hash, w->chunk, TRACT_CHAIN_PARENTS,
 			      INT64_MAX, load_cb, w, "read history", NULL);
 	if (rc < 0)
 		return rc;
-	if (w->chunk < 4096)
+	/* A line read to the end of the chunk is likely longer: ask more next
+	 * time. One that joined known history was a short side line: a
+	 * backend may do the whole chunk's work before the walk stops, so
+	 * start small again. */
+	if (w->met_known || w->got < w->chunk)
+		w->chunk = 16;
+	else if (w->chunk < 4096)
 		w->chunk *= 2;
 	if (!w->nodes[idx].loaded)
 		w->nodes[idx].missing = 1;
