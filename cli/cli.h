@@ -51,6 +51,8 @@ int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_reorder(struct cli *cli, int argc, char **argv);
+/* diff (cmd_diff.c) */
+int cmd_diff(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -188,16 +188,84 @@ static int log_print_cb(const tract_commit *c, void *payload)
 	return rc;
 }
 
+/* log --graph: the library draws (tract_graph_foreach()), this prints. */
+struct graph_print {
+	const struct cli *cli;
+	int width;
+	int oneline;
+	size_t n; /* commits printed */
+};
+
+static int graph_print_cb(const tract_graph_line *line, void *payload)
+{
+	struct graph_print *gp = payload;
+	const struct cli *cli = gp->cli;
+	const tract_commit *c = line->commit;
+	char *preview = NULL, when[40];
+	int room;
+
+	if (!c) {
+		printf("%s\n", line->graph);
+		return 0;
+	}
+	room = gp->width - (int)strlen(line->graph) - CLI_SHORT_HASH - 1 -
+	       (line->decoration[0] ? (int)strlen(line->decoration) + 3 : 0) -
+	       (gp->oneline ? 0 : 24);
+	tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
+	printf("%s%s%.*s%s", line->graph, cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
+	       cli_reset(cli));
+	if (!gp->oneline)
+		printf(" %s %-6s", cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
+		       tract_operation_name(tract_commit_operation(c)));
+	if (line->decoration[0])
+		printf(" %s(%s)%s", cli_c(cli, C_YELLOW), cli_safe(line->decoration),
+		       cli_reset(cli));
+	printf(" %s\n", cli_safe(preview));
+	tract_string_free(preview);
+	tract_error_clear();
+	cli_safe_release();
+	gp->n++;
+	return 0;
+}
+
+static int log_graph(struct cli *cli, const char *ref, int all, size_t limit, int oneline)
+{
+	tract_graph_options gopts = TRACT_GRAPH_OPTIONS_INIT;
+	struct graph_print gp;
+	tract_store *store;
+	tract *t;
+	int rc = CLI_OK;
+
+	if (cli_open_tract(cli, &store, &t))
+		return CLI_FAIL;
+	gopts.start = ref;
+	gopts.all = all;
+	gopts.limit = limit;
+	memset(&gp, 0, sizeof(gp));
+	gp.cli = cli;
+	gp.width = cli_term_width();
+	gp.oneline = oneline;
+	if (tract_graph_foreach(t, &gopts, TRACT_LOG_CONTENT, graph_print_cb, &gp) != 0)
+		rc = cli_fail_ref(ref);
+	else if (gp.n == 0)
+		printf("No commits.\n");
+	tract_error_clear();
+	cli_close(store, t);
+	return rc;
+}
+
 int cmd_log(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"limit", required_argument, NULL, 'n'}, {"all", no_argument, NULL, 'a'},
 	    {"oneline", no_argument, NULL, 'o'},     {"verbose", no_argument, NULL, 'v'},
 	    {"op", required_argument, NULL, 'O'},    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"graph", no_argument, NULL, 'g'},       {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int64_t limit = 20;
 	int oneline = 0, verbose = 0, json = 0, c, rc = CLI_OK;
+	int graph = 0, all = 0, limit_given = 0, op_given = 0;
 	tract_operation op = TRACT_OP_UNKNOWN;
 	const char *ref = NULL;
 	tract_log_options lopts = TRACT_LOG_OPTIONS_INIT;
@@ -212,9 +280,13 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 			if (cli_parse_int(&limit, optarg, 1))
 				return cli_usage(cli, "invalid limit '%s' (an integer >= 1)",
 				                 optarg);
+			limit_given = 1;
 			break;
 		case 'a':
-			limit = 0;
+			all = 1;
+			break;
+		case 'g':
+			graph = 1;
 			break;
 		case 'o':
 			oneline = 1;
@@ -226,6 +298,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 			if (tract_operation_parse(&op, optarg) != 0)
 				return cli_usage(cli, "invalid --op '%s' (choose append or edit)",
 				                 optarg);
+			op_given = 1;
 			break;
 		case 'j':
 			json = 1;
@@ -244,6 +317,16 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "--oneline and --verbose are exclusive");
 	if (ref && cli_check_text(ref, strlen(ref), "REF"))
 		return CLI_FAIL;
+	/* --all: every commit (no default limit); with --graph, of every
+	 * branch and tag too */
+	if (all && !limit_given)
+		limit = 0;
+	if (graph) {
+		if (json || verbose || op_given)
+			return cli_usage(cli, "--graph cannot be combined with %s",
+			                 json ? "--json" : verbose ? "--verbose" : "--op");
+		return log_graph(cli, ref, all, (size_t)limit, oneline);
+	}
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;

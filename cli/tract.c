@@ -46,11 +46,16 @@ static const struct cli_command commands[] = {
      "  --config JSON        generation config object\n"
      "  --max-size SIZE      refuse input (TEXT from stdin, --file) larger than SIZE\n"
      "                       bytes (K, M, G suffixes; default TRACT_MAX_CONTENT or 64M)\n"},
-    {"log", cmd_log, "[-n N] [--oneline | -v] [--op append|edit] [--json] [REF]",
+    {"log", cmd_log, "[-n N] [--oneline | -v] [--graph] [--all] [--op append|edit] [--json] [REF]",
      "Show commit history from HEAD (or REF) backward, newest first.",
-     "Options:\n"
+     "Without --graph: the first-parent line from HEAD or REF.\n"
+     "\nOptions:\n"
      "  -n, --limit N    show at most N commits (N >= 1, default 20)\n"
-     "  --all            show every commit\n"
+     "  --all            show every commit (no default limit); with --graph, the\n"
+     "                   history of every branch, tag and HEAD\n"
+     "  --graph          draw branches and merges as 'git log --graph' does, with\n"
+     "                   every parent of a merge, in git's graph order and the\n"
+     "                   refs of each commit: '* 64bfbc72 (HEAD -> main) message'\n"
      "  --oneline        one short line per commit\n"
      "  -v, --verbose    the fields of each commit (hash, operation, type, tokens,\n"
      "                   date, parents, the commit answered or edited, message,\n"
@@ -80,6 +85,19 @@ static const struct cli_command commands[] = {
      "  --at REF        compile as of commit REF\n"
      "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
      "  --edit-markers  append \" [edited]\" to messages replaced by an edit\n"},
+    {"diff", cmd_diff, "[--stat] [--json] [-U N] [A [B]]",
+     "Compare the compiled contexts of two revisions.",
+     "No argument: HEAD against its parent (an edit against the context just\n"
+     "before it; a root commit against the empty context). One argument A: A\n"
+     "against HEAD (like 'git diff A'). Two: A against B. Messages are aligned\n"
+     "and shown as added (+++), removed (---) or modified (~~~, with a unified\n"
+     "diff of the message text), then the totals, the token delta (each message\n"
+     "counted as compile counts it) and the generation-config changes (values as\n"
+     "JSON, keys sorted).\n"
+     "\nOptions:\n"
+     "  --stat        only the totals, the token delta and the config changes\n"
+     "  -U, --unified N  lines of context around each change (default 3)\n"
+     "  --json        machine-readable output (README \"diff --json\")\n"},
     {"annotate", cmd_annotate, "REF skip|normal|pinned [--reason TEXT]",
      "Set the priority of a commit.",
      "Options:\n"

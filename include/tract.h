@@ -63,5 +63,7 @@
 #include "tract/resolver.h"
 #include "tract/gc.h"
 #include "tract/reorder.h"
+#include "tract/diff.h"
+#include "tract/graph.h"
 
 #endif

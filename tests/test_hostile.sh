@@ -519,6 +519,39 @@ done <<'TABLE'
 - | clone "$CONNINFO" "$FX/c.db"
 - | clone "$STORE" $'\e[2J'/x.db
 - | clone --bogus "$STORE" "$FX/c.db"
+# --- diff and log --graph ---
+- | diff ''
+- | diff 2
+- | diff abc
+- | diff 0000000000000000000000000000000000000000000000000000000000000000f
+- | diff ../
+- | diff $'\e[31m'
+- | diff $'\u202eabc'
+- | diff $'\xff'
+- | diff "'; DROP TABLE commits; --"
+- | diff "$BIG"
+- | diff "$ESCS"
+- | diff "$C1" nosuch
+- | diff "$C1" ''
+- | diff "$C1" $'\xff'
+- | diff "$C1" "$C2" "$C3"
+- | diff --bogus
+- | diff -U
+- | diff -U -1
+- | diff -U x
+- | diff -U 99999999999999999999999
+- | diff --stat --bogus
+- | log --graph nosuch
+- | log --graph ''
+- | log --graph $'\e[31m'
+- | log --graph $'\xff'
+- | log --graph "$BIG"
+- | log --graph --json
+- | log --graph -v
+- | log --graph --op edit
+- | log --graph -n 0
+- | log --graph -n x
+- | log --graph --all a b
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------

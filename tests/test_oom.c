@@ -834,6 +834,79 @@ static int run_log(env *e)
 	return rc;
 }
 
+/* diff: the edit target against HEAD (an edit in between: both sides
+ * compiled, a modified message with its unified diff), as JSON; then HEAD
+ * against its parent (one side cut out of the other). */
+static int run_diff(env *e)
+{
+	tract_diff_result *r = NULL;
+	tract_buf b = TRACT_BUF_INIT;
+	char *json = NULL;
+	int rc = tract_diff(&r, e->t, edit_target, NULL, NULL);
+
+	if (rc == 0)
+		rc = tract_diff_result_to_json(&json, r);
+	if (rc == 0 && tract_buf_printf(&b, "%s\n", json) < 0)
+		rc = tract_error_oom();
+	tract_string_free(json);
+	json = NULL;
+	tract_diff_result_free(r);
+	r = NULL;
+	if (rc == 0)
+		rc = tract_diff(&r, e->t, NULL, NULL, NULL);
+	if (rc == 0)
+		rc = tract_diff_result_to_json(&json, r);
+	if (rc == 0 && tract_buf_printf(&b, "%s\n", json) < 0)
+		rc = tract_error_oom();
+	tract_string_free(json);
+	tract_diff_result_free(r);
+	if (rc == 0)
+		e->text = tract_buf_detach(&b);
+	tract_buf_dispose(&b);
+	return rc;
+}
+
+static void check_diff(env *e)
+{
+	assert_non_null(e->text);
+	assert_non_null(strstr(e->text, "\"status\": \"modified\""));
+	assert_non_null(strstr(e->text, "\"-A history of messages.\""));
+	assert_non_null(strstr(e->text, "\"temperature\": [0.5, 0.2]") ||
+			strstr(e->text, "\"config_changes\": {}"));
+}
+
+static int graph_cb(const tract_graph_line *line, void *payload)
+{
+	tract_buf *b = payload;
+
+	if (tract_buf_printf(b, "%s%s %s\n", line->graph,
+			     line->commit ? tract_commit_hash(line->commit) : "",
+			     line->decoration) < 0)
+		return tract_error_oom();
+	return 0;
+}
+
+static int run_graph(env *e)
+{
+	tract_graph_options o = TRACT_GRAPH_OPTIONS_INIT;
+	tract_buf b = TRACT_BUF_INIT;
+	int rc;
+
+	o.all = 1;
+	rc = tract_graph_foreach(e->t, &o, TRACT_LOG_CONTENT, graph_cb, &b);
+	if (rc == 0)
+		e->text = tract_buf_detach(&b);
+	tract_buf_dispose(&b);
+	return rc;
+}
+
+static void check_graph(env *e)
+{
+	assert_non_null(e->text);
+	assert_non_null(strstr(e->text, "HEAD -> main"));
+	assert_non_null(strstr(e->text, first_hash));
+}
+
 static int run_config_query(env *e)
 {
 	return tract_config_query(&e->log, e->t, "temperature", ">", "0.3");
@@ -957,6 +1030,8 @@ static const op ops[] = {
 	{"annotate", 1, 1, NULL, run_annotate, 1, NULL},
 	{"log", 1, 1, NULL, run_log, 0, check_log},
 	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},
+	{"diff", 1, 1, NULL, run_diff, 0, check_diff},
+	{"log --graph", 1, 1, NULL, run_graph, 0, check_graph},
 	{"fsck", 1, 0, NULL, run_fsck, 0, check_fsck},
 	{"clone", 0, 0, NULL, run_clone, 1, check_clone},
 	{"gc", 1, 1, prep_orphans, run_gc, 1, check_gc},
