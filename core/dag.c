@@ -72,6 +72,8 @@ typedef struct {
 	/* loading: parents of the commit being read */
 	char (*tmp)[65];
 	size_t ntmp, tcap;
+	size_t batch; /* rows of the next ancestry walk */
+	int cb_rc;    /* a failure inside the walk's callback */
 } dag;
 
 /* ---- the graph --------------------------------------------------------- */
@@ -244,6 +246,61 @@ static int plist_cb(const char *commit_hash, const char *parent_hash, int64_t po
 	return tmp_add(payload, parent_hash);
 }
 
+/* A commit of the backend's ancestry walk: loaded (its parents known),
+ * the walk pruned where the graph has the commit already. */
+static int prefetch_cb(const tract_ancestry_row *row, void *payload)
+{
+	dag *g = payload;
+	uint32_t x;
+	size_t k;
+	int rc = intern(g, row->commit_hash, &x);
+
+	if (rc < 0)
+		return g->cb_rc = rc;
+	if (g->nodes[x].state == ST_LOADED)
+		return TRACT_ANCESTRY_PRUNE;
+	g->ntmp = 0;
+	for (k = 0; k < row->n_parents && rc == 0; k++)
+		rc = tmp_add(g, row->parents[k]);
+	if (rc == 0)
+		rc = set_loaded(g, x, row->created_at);
+	return rc < 0 ? (g->cb_rc = rc) : 0;
+}
+
+/*
+ * Load node i and what lies behind it in one backend walk (commit_ancestry,
+ * ABI version 3): up to g->batch commits breadth first, the batch doubling
+ * at each call (up to DAG_BATCH_MAX), so a long walk costs a few round
+ * trips and a short one reads little more than it needs.
+ */
+#define DAG_BATCH_FIRST 64
+#define DAG_BATCH_MAX 4096
+
+static int prefetch(dag *g, uint32_t i)
+{
+	tract_store *s = g->s;
+	char hash[65];
+	const char *starts[1];
+	int rc;
+
+	memcpy(hash, g->nodes[i].hash, sizeof(hash));
+	starts[0] = hash;
+	if (!g->batch)
+		g->batch = DAG_BATCH_FIRST;
+	g->cb_rc = 0;
+	rc = s->be->commit_ancestry(s->conn, g->tract_id, starts, 1, g->batch, prefetch_cb, g);
+	if (g->batch < DAG_BATCH_MAX)
+		g->batch *= 2;
+	if (g->cb_rc < 0)
+		return g->cb_rc;
+	if (rc < 0)
+		return rc == TRACT_ENOMEM ? tract_error_oom()
+					  : tract_backend_error(s, rc, "walk the ancestry");
+	if (g->nodes[i].state == ST_UNKNOWN)
+		g->nodes[i].state = ST_MISSING;
+	return 0;
+}
+
 /* Read node i from the backend unless known: its created_at and parents,
  * or ST_MISSING when the tract has no such commit. */
 static int load(dag *g, uint32_t i)
@@ -255,6 +312,8 @@ static int load(dag *g, uint32_t i)
 
 	if (g->nodes[i].state != ST_UNKNOWN)
 		return 0;
+	if (s->be->commit_ancestry)
+		return prefetch(g, i);
 	memcpy(hash, g->nodes[i].hash, sizeof(hash));
 	g->ntmp = 0;
 	r.g = g;
