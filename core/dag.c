@@ -73,7 +73,8 @@ typedef struct {
 	/* loading: parents of the commit being read */
 	char (*tmp)[65];
 	size_t ntmp, tcap;
-	size_t batch; /* rows of the next ancestry walk */
+	size_t batch;   /* rows of the last ancestry walk */
+	size_t nloaded; /* nodes ST_LOADED */
 	int cb_rc;    /* a failure inside the walk's callback */
 } dag;
 
@@ -221,6 +222,7 @@ static int set_loaded(dag *g, uint32_t i, tract_time t)
 	g->nodes[i].npar = (uint32_t)g->ntmp;
 	g->nodes[i].time = t;
 	g->nodes[i].state = ST_LOADED;
+	g->nloaded++;
 	return 0;
 }
 
@@ -270,9 +272,10 @@ static int prefetch_cb(const tract_ancestry_row *row, void *payload)
 
 /*
  * Load node i and what lies behind it in one backend walk (commit_ancestry,
- * ABI version 3): up to g->batch commits breadth first, the batch doubling
- * at each call (up to DAG_BATCH_MAX), so a long walk costs a few round
- * trips and a short one reads little more than it needs.
+ * ABI version 3): breadth first, half as many commits as the query has
+ * loaded so far (DAG_BATCH_FIRST to DAG_BATCH_MAX), so a long walk costs
+ * a few round trips (the batches grow by half each time) and what is read
+ * beyond the answer stays within half of what the query needed.
  */
 #define DAG_BATCH_FIRST 64
 #define DAG_BATCH_MAX 4096
@@ -286,12 +289,13 @@ static int prefetch(dag *g, uint32_t i)
 
 	memcpy(hash, g->nodes[i].hash, sizeof(hash));
 	starts[0] = hash;
-	if (!g->batch)
+	g->batch = g->nloaded / 2;
+	if (g->batch < DAG_BATCH_FIRST)
 		g->batch = DAG_BATCH_FIRST;
+	if (g->batch > DAG_BATCH_MAX)
+		g->batch = DAG_BATCH_MAX;
 	g->cb_rc = 0;
 	rc = s->be->commit_ancestry(s->conn, g->tract_id, starts, 1, g->batch, prefetch_cb, g);
-	if (g->batch < DAG_BATCH_MAX)
-		g->batch *= 2;
 	if (g->cb_rc < 0)
 		return g->cb_rc;
 	if (rc < 0)
