@@ -200,7 +200,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-typedef enum { Q_BASE, Q_AB, Q_ANC, Q_API_BASE } query;
+typedef enum { Q_BASE, Q_AB, Q_ANC, Q_API_BASE, Q_GET } query;
 
 /* Median milliseconds of runs queries (each in its own read transaction). */
 static double time_query(tract *t, history *hy, query qk, long a, long b, int runs,
@@ -220,6 +220,10 @@ static double time_query(tract *t, history *hy, query qk, long a, long b, int ru
 
 		if (qk == Q_API_BASE) {
 			CHECK(tract_merge_base(out, t, "p", "q"));
+		} else if (qk == Q_GET) {
+			char rev[65];
+
+			CHECK(tract_revision_resolve(rev, t, hy->h[a]));
 		} else {
 			CHECK(tract_txn_begin(s, TRACT_TXN_READ));
 			if (qk == Q_BASE)
@@ -279,6 +283,8 @@ static void run_backend(const char *name, const char *uri)
 		CHECK(tract_open(&t, s, id, NULL));
 	}
 	fflush(stdout);
+	ms = time_query(t, &hy, Q_GET, hy.p[SIDE], 0, 51, NULL, NULL, NULL);
+	printf("%-8s (for scale: resolving a full hash, one lookup: %.3f ms)\n", name, ms);
 	for (i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
 		long k = near[i];
 
@@ -396,7 +402,10 @@ int main(int argc, char **argv)
 		snprintf(uri, sizeof(uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?", schema);
 		run_backend("postgres", uri);
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-		pg_exec(pg, sql);
+		if (getenv("BENCH_KEEP"))
+			printf("schema %s kept\n", schema);
+		else
+			pg_exec(pg, sql);
 	} else {
 		printf("postgres skipped: TRACT_TEST_PG_URI is not set "
 		       "(scripts/pg.sh run -- bench_dag)\n");
