@@ -368,6 +368,7 @@ int main(int argc, char **argv)
 	char uri[2048];
 	int i;
 
+	setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come, into a file too */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--commits") == 0 && i + 1 < argc) {
 			n_commits = atol(argv[++i]);

@@ -347,6 +347,8 @@ static int start(dag *g, const char *hash, uint32_t *out)
 
 	if (!hash || !*hash)
 		return tract_error_set(TRACT_EINVAL, "no commit given");
+	if (strnlen(hash, 65) > 64)
+		return tract_error_set(TRACT_ENOTFOUND, "commit %.64s... not found", hash);
 	rc = intern(g, hash, out);
 	if (rc < 0)
 		return rc;
