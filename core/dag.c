@@ -277,7 +277,7 @@ static int prefetch_cb(const tract_ancestry_row *row, void *payload)
  * a few round trips (the batches grow by half each time) and what is read
  * beyond the answer stays within half of what the query needed.
  */
-#define DAG_BATCH_FIRST 64
+#define DAG_BATCH_FIRST 16
 #define DAG_BATCH_MAX 4096
 
 static int prefetch(dag *g, uint32_t i)
