@@ -49,6 +49,12 @@ int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+/* navigation (cmd_history.c) */
+int cmd_reset(struct cli *cli, int argc, char **argv);
+int cmd_checkout(struct cli *cli, int argc, char **argv);
+int cmd_switch(struct cli *cli, int argc, char **argv);
+int cmd_branch(struct cli *cli, int argc, char **argv);
+int cmd_tag(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -156,13 +156,13 @@ static int plan_branch_delete(nav_plan *p, tract *t, void *arg)
 	return 0;
 }
 
-int tract_branch_delete(tract *t, const char *name, int force)
+int tract_branch_delete(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const char *name, int force)
 {
 	delete_args a = {name, force};
 
 	if (!t || !name)
 		return tract_error_set(TRACT_EINVAL, "tract_branch_delete: NULL argument");
-	return nav_run(NULL, t, plan_branch_delete, &a);
+	return nav_run(out, t, plan_branch_delete, &a);
 }
 
 static int plan_tag_delete(nav_plan *p, tract *t, void *arg)
@@ -182,11 +182,11 @@ static int plan_tag_delete(nav_plan *p, tract *t, void *arg)
 	return 0;
 }
 
-int tract_tag_delete(tract *t, const char *name)
+int tract_tag_delete(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const char *name)
 {
 	if (!t || !name)
 		return tract_error_set(TRACT_EINVAL, "tract_tag_delete: NULL argument");
-	return nav_run(NULL, t, plan_tag_delete, (void *)name);
+	return nav_run(out, t, plan_tag_delete, (void *)name);
 }
 
 /* ---- rename ------------------------------------------------------------------------ */

@@ -114,10 +114,16 @@ int nav_run(char out[65], tract *t, int (*fn)(nav_plan *p, tract *t, void *arg),
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return tract_error_oom();
-	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
-	if (rc == 0) {
+	/* The plan writes nothing: inside a batch its failure must not mark
+	 * the batch failed, so it runs in the batch's transaction as it is. */
+	if (t->store->txn_depth > 0) {
 		rc = fn(p, t, arg);
-		rc = tract_txn_end(t->store, rc);
+	} else {
+		rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+		if (rc == 0) {
+			rc = fn(p, t, arg);
+			rc = tract_txn_end(t->store, rc);
+		}
 	}
 	/* A plan that writes nothing (renaming a branch to itself) is done. */
 	if (rc == 0 && p->n > 0) {

@@ -73,7 +73,9 @@ static int ref_commit(int *found, char out[65], tract *t, const char *name)
 	if (rc < 0 || !v.exists)
 		return rc;
 	if (!v.commit[0] && v.symbolic[0]) {
-		rc = tract_ref_read(&v, t->store, t->id, v.symbolic);
+		char target[sizeof(v.symbolic)];
+		memcpy(target, v.symbolic, sizeof(target));
+		rc = tract_ref_read(&v, t->store, t->id, target);
 		if (rc < 0 || !v.exists)
 			return rc;
 	}

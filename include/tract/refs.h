@@ -127,9 +127,11 @@ TRACT_EXTERN(int) tract_branch_create(char out[TRACT_HASH_HEXSIZE + 1], tract *t
  * Delete a branch (its ref only; commits stay until gc). Refused for the
  * current branch (TRACT_EINVAL) and, unless force, for a branch whose tip
  * HEAD's history does not contain (TRACT_EUNMERGED; no check without a
- * HEAD commit). TRACT_ENOTFOUND ("Branch not found: NAME"), TRACT_ESTALE.
+ * HEAD commit). out (may be NULL) receives the tip it had. Errors:
+ * TRACT_ENOTFOUND ("Branch not found: NAME"), TRACT_ESTALE.
  */
-TRACT_EXTERN(int) tract_branch_delete(tract *t, const char *name, int force);
+TRACT_EXTERN(int) tract_branch_delete(char out[TRACT_HASH_HEXSIZE + 1], tract *t,
+				      const char *name, int force);
 
 /**
  * Rename a branch; HEAD follows when it was attached to it, and so does
@@ -182,8 +184,9 @@ TRACT_EXTERN(int) tract_tag_name_check(const char *name);
 TRACT_EXTERN(int) tract_tag_create(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const char *name,
 				   const char *rev);
 
-/** Delete a tag: TRACT_ENOTFOUND ("Tag not found: NAME"), TRACT_ESTALE. */
-TRACT_EXTERN(int) tract_tag_delete(tract *t, const char *name);
+/** Delete a tag; out (may be NULL) receives the commit it named. Errors:
+ *  TRACT_ENOTFOUND ("Tag not found: NAME"), TRACT_ESTALE. */
+TRACT_EXTERN(int) tract_tag_delete(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const char *name);
 
 /** One tag of tract_tag_list_get(). */
 typedef struct {
