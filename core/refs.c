@@ -121,6 +121,14 @@ static int is_unicode_space(unsigned long c)
 	       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+/* C0, DEL, C1 and the bidirectional controls (what tract_text_sanitize
+ * escapes): a name shows as it is written. */
+static int is_control(unsigned long c)
+{
+	return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x061C || c == 0x200E ||
+	       c == 0x200F || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
 static int ends_with(const char *s, size_t n, const char *suffix)
 {
 	size_t k = strlen(suffix);
@@ -156,9 +164,11 @@ static const char *refname_problem(const char *name, char *buf, size_t cap)
 	}
 	if (name[0] == '/' || name[n - 1] == '/' || strstr(name, "//"))
 		return "name has invalid slash usage";
-	for (i = 0; i < n; i++)
-		if (u[i] < 0x20 || u[i] == 0x7F)
+	for (i = 0; i < n; i += len) {
+		unsigned long c = utf8_at(u + i, &len);
+		if (is_control(c))
 			return "name cannot contain control characters";
+	}
 	if (strstr(name, "@{"))
 		return "name cannot contain '@{'";
 	if (strcmp(name, "@") == 0)

@@ -94,7 +94,8 @@ TRACT_EXTERN(int) tract_switch(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const
 /**
  * Check a branch name against git's check-ref-format rules (spec/history.md
  * §5.1 and DECISIONS.md): not empty, valid UTF-8, no "..", no whitespace
- * or ~ ^ : ? * [ \, no control character, no "@{", not "@" nor "HEAD", not
+ * or ~ ^ : ? * [ \, no control character (C0, DEL, C1, bidirectional
+ * controls), no "@{", not "@" nor "HEAD", not
  * starting with '-', no component starting with '.' or ending with
  * ".lock", no leading, trailing or doubled '/', not ending with '.', at
  * most TRACT_BRANCH_NAME_MAX bytes. TRACT_EINVAL "Invalid branch name
