@@ -75,6 +75,11 @@ static int plan_create(nav_plan *p, tract *t, void *arg)
 	nav_plan_add(p, NAV_SET_DIRECT, ref, start, &cur);
 	if (a->flags & TRACT_BRANCH_CREATE_SWITCH)
 		nav_plan_add(p, NAV_SET_SYMBOLIC, "HEAD", ref, &hs.head);
+	else if (!a->start)
+		nav_plan_add(p, NAV_GUARD, "HEAD", NULL, &hs.head);
+	/* made at HEAD: HEAD's branch must still be there */
+	if (!a->start && hs.head.symbolic[0])
+		nav_plan_add(p, NAV_GUARD, hs.head.symbolic, NULL, &hs.branch);
 	memcpy(p->result, start, 65);
 	return 0;
 }

@@ -372,6 +372,8 @@ static int plan_switch(nav_plan *p, tract *t, void *arg)
 	nav_plan_add(p, NAV_SET_DIRECT, ref, start, &br);
 	save_prev(p, &hs, NULL, NULL);
 	nav_plan_add(p, NAV_SET_SYMBOLIC, "HEAD", ref, &hs.head);
+	if (!a->start && hs.head.symbolic[0]) /* made at HEAD's branch */
+		nav_plan_add(p, NAV_GUARD, hs.head.symbolic, NULL, &hs.branch);
 	memcpy(p->result, start, 65);
 	return 0;
 }

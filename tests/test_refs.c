@@ -1212,6 +1212,11 @@ static int op_tag(fx *f)
 	return tract_tag_create(NULL, f->t, "v1", NULL);
 }
 
+static int op_branch_at_head(fx *f)
+{
+	return tract_branch_create(NULL, f->t, "at-head", NULL, 0);
+}
+
 static void test_estale_between_phases(void **state)
 {
 	fx *f = fx_new(NULL);
@@ -1242,6 +1247,11 @@ static void test_estale_between_phases(void **state)
 	race(f, other_checkout, op_delete_unmerged_check, 0);
 	/* two creations of one tag: the first wins, the second is stale */
 	race(f, other_tag, op_tag, TRACT_EEXISTS);
+	/* a branch made at HEAD while the other writer committed on HEAD's branch */
+	assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+	race(f, other_commit, op_branch_at_head, 0);
+	assert_int_equal(tract_revision_resolve(tip, f->t, "main"), 0);
+	assert_ref_hash(f, "refs/heads/at-head", tip);
 	(void)other_delete;
 	fx_free(f);
 }

@@ -11,8 +11,9 @@
  * itself), e.g. main~2^2~1.
  *
  * Every call that writes validates first, in a read transaction, then
- * writes in one transaction that checks the refs it read are unchanged:
- * when another writer moved one of them in between, the call fails with
+ * writes in one transaction that checks that the refs it moves (and HEAD
+ * with its branch, when the operation starts from them) are still as read:
+ * when another writer moved one in between, the call fails with
  * TRACT_ESTALE and writes nothing (the other writer's change stands).
  * Inside a batch (tract_batch_begin) both happen in the batch's
  * transaction.
