@@ -79,7 +79,9 @@ static const struct cli_command commands[] = {
      "HEAD~2, main^2~1.\n"
      "\nOptions:\n"
      "  --soft   move HEAD (default)\n"
-     "  --hard   the same (accepted for git's habit)\n"},
+     "  --hard   the same (accepted for git's habit)\n"
+     "  -f, --force   accepted and ignored (the Python tract's CLI wanted it\n"
+     "                with --hard)\n"},
     {"checkout", cmd_checkout, "REF | -",
      "Check out a branch (attach HEAD) or any revision (detached, read-only).",
      "A branch name attaches HEAD to the branch; any other revision detaches\n"
