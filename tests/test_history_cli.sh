@@ -169,6 +169,26 @@ done
 expect_ok "tract --help lists them" --help
 for c in reset checkout switch branch tag; do contains "--help: $c" "$OUT" "  $c "; done
 
+# ---- an empty tract ----------------------------------------------------------
+
+export TRACT_DB=$TMP/empty.db
+expect_ok "init (empty)" init
+expect_ok "branch on an empty tract" branch
+eq "no branches" "$OUT" "No branches."
+expect_ok "branch --json (empty)" branch --json
+jtrue "empty branch list" 'd == []'
+expect_ok "tag --json (empty)" tag --json
+jtrue "empty tag list" 'd == []'
+expect_fail "reset with no commit" reset HEAD
+eq "reset with no commit message" "$ERR" "tract: HEAD has no commit yet"
+expect_fail "checkout - with no previous position" checkout -
+eq "checkout - message" "$ERR" "tract: No previous position to return to (PREV_HEAD not set)"
+expect_fail "switch -c with no commit" switch -c first
+eq "switch -c with no commit message" "$ERR" "tract: Cannot create branch: no commits exist"
+expect_fail "branch with no commit" branch first
+expect_fail "tag with no commit" tag first
+eq "tag with no commit message" "$ERR" "tract: Cannot create tag: no commits exist"
+
 # ---- a history: main c0..c3 ----------------------------------------------
 
 export TRACT_DB=$TMP/h.db
