@@ -53,6 +53,12 @@ int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_reorder(struct cli *cli, int argc, char **argv);
 /* diff (cmd_diff.c) */
 int cmd_diff(struct cli *cli, int argc, char **argv);
+/* navigation (cmd_history.c) */
+int cmd_reset(struct cli *cli, int argc, char **argv);
+int cmd_checkout(struct cli *cli, int argc, char **argv);
+int cmd_switch(struct cli *cli, int argc, char **argv);
+int cmd_branch(struct cli *cli, int argc, char **argv);
+int cmd_tag(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

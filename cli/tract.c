@@ -102,6 +102,56 @@ static const struct cli_command commands[] = {
      "Set the priority of a commit.",
      "Options:\n"
      "  --reason TEXT   why\n"},
+    /* navigation (cmd_history.c) */
+    {"reset", cmd_reset, "[--soft | --hard] REF",
+     "Move HEAD (the current branch, or the detached HEAD) to REF.",
+     "The previous position is saved as ORIG_HEAD ('tract reset ORIG_HEAD' undoes\n"
+     "a reset). Commits left ahead stay in the store until gc. There is no\n"
+     "working tree: --soft (the default) and --hard move HEAD the same way.\n"
+     "\n"
+     "REF is a revision: a full hash, a unique prefix (>= 4 hex digits), a\n"
+     "branch, a tag, HEAD, ORIG_HEAD or PREV_HEAD, followed by any of ~N (N\n"
+     "first parents), ^ (the first parent), ^N (parent N of a merge):\n"
+     "HEAD~2, main^2~1.\n"
+     "\nOptions:\n"
+     "  --soft   move HEAD (default)\n"
+     "  --hard   the same (accepted for git's habit)\n"
+     "  -f, --force   accepted and ignored (the Python tract's CLI wanted it\n"
+     "                with --hard)\n"},
+    {"checkout", cmd_checkout, "REF | -",
+     "Check out a branch (attach HEAD) or any revision (detached, read-only).",
+     "A branch name attaches HEAD to the branch; any other revision detaches\n"
+     "HEAD there: history can be read, commits are refused until you check out\n"
+     "a branch. The position left is saved (PREV_HEAD, PREV_BRANCH); '-' goes\n"
+     "back to it (detached at PREV_HEAD when its branch was deleted since).\n"},
+    {"switch", cmd_switch, "[-c] BRANCH [START] | -",
+     "Switch to a branch; with -c create it first (at START, default HEAD).",
+     "Only branches: a commit or tag is refused (use checkout). '-' goes back to\n"
+     "the previous position, like 'checkout -'.\n"
+     "\nOptions:\n"
+     "  -c, --create   create BRANCH at START (a revision; default HEAD)\n"},
+    {"branch", cmd_branch, "[--json] | NAME [START] | -d [--force] NAME | -m OLD NEW",
+     "List, create, delete or rename branches.",
+     "Without arguments: every branch, the current one marked '*', its tip and\n"
+     "how many commits it is ahead of and behind the default branch (main).\n"
+     "NAME [START] creates branch NAME at START (a revision; default HEAD)\n"
+     "without switching to it. Names follow git's rules (no spaces, control\n"
+     "characters, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', ...).\n"
+     "\nOptions:\n"
+     "  -d, --delete   delete branch NAME (refused when HEAD's history lacks its\n"
+     "                 commits, unless --force; never the current branch)\n"
+     "  -D             -d --force\n"
+     "  -f, --force    with -d: delete even when unmerged\n"
+     "  -m, --move     rename OLD to NEW (HEAD follows)\n"
+     "  --json         list as JSON: [{name, commit_hash, current, ahead, behind}]\n"},
+    {"tag", cmd_tag, "[--json] | NAME [REV] | -d NAME",
+     "List, create or delete tags (names for commits).",
+     "Without arguments: every tag and the commit it names. NAME [REV] tags REV\n"
+     "(a revision; default HEAD). Tags are revisions (tract show v1, v1~2),\n"
+     "clone copies them and gc keeps what they name.\n"
+     "\nOptions:\n"
+     "  -d, --delete   delete tag NAME\n"
+     "  --json         list as JSON: [{name, commit_hash}]\n"},
     {"tracts", cmd_tracts, "[--json]", "List the tracts of the store, most recently active first.",
      "The current tract (--tract, TRACT_ID or discovery) is marked '*'.\n"
      "\nOptions:\n"

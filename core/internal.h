@@ -16,8 +16,10 @@
  *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
- *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, and those to come (history,
- *                   compression, sessions)
+ *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, diff.c,
+ *                   graph.c, navigate.c (reset, checkout, switch), branch.c
+ *                   (branches, tags), and those to come (compression,
+ *                   sessions)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
  * releases it: model code never calls into compile.
@@ -175,6 +177,22 @@ int tract_head_read(tract_head_state *out, tract *t);
 
 /** Resolve a reference inside a transaction. */
 int tract_resolve_in_txn(char out[65], tract *t, const char *ref);
+
+/* ---- navigation (refs.c, revision.c) -------------------------------------- */
+
+/** Longest ref name the refs table holds. */
+#define TRACT_REF_NAME_MAX 255
+/** Longest revision text resolved, and the most digits after ~ or ^. */
+#define TRACT_REVISION_MAX 4096
+#define TRACT_REVISION_MAX_DIGITS 9
+
+/** TRACT_EDETACHED with the spec's message when HEAD is detached: what
+ *  commit and compression refuse (spec/history.md §4.2). */
+int tract_head_check_attached(const tract_head_state *hs, const tract *t);
+
+/** git's check-ref-format rules for a branch or tag name; kind ("branch",
+ *  "tag") names it in the message. TRACT_EINVAL. */
+int tract_refname_check(const char *kind, const char *name);
 
 /* ---- compile and cache (compile.c, cache.c) ------------------------------- */
 

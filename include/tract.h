@@ -65,6 +65,7 @@
 #include "tract/reorder.h"
 #include "tract/diff.h"
 #include "tract/graph.h"
+#include "tract/refs.h"
 #include "tract/dag.h"
 
 #endif

@@ -89,4 +89,12 @@ run status
 note "The messages a model receives: edit applied, skipped reasoning left out."
 run compile --format openai
 
+note "Branches: try a shorter answer on a side branch (from before the edit), then come back."
+run switch -c shorter 'HEAD~1'
+run commit assistant "Measure the chain; replace it if stretched."
+run branch
+run switch main
+run tag answered
+run tag
+
 printf '\ndemo finished; the temporary store is removed on exit.\n'

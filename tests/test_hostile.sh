@@ -101,6 +101,9 @@ sqlite3 "$FX/other.db" 'create table t(x); insert into t values (1);' ||
 "$TRACT" --db "$FX/store2.db" init --name second >/dev/null || die "init store2 failed"
 CONNINFO='host=localhost user=tract password=hunter2 dbname=tract'
 export FX BIG BIGBAD ESCS ACUTES DEEP DEEPOBJ CONNINFO
+# Navigation: a revision of 100 000 carets (refused as too long).
+HATS=HEAD$(head -c 100000 /dev/zero | tr '\0' '^')
+export HATS
 
 # ---- state of the store and the fixtures -------------------------------------
 
@@ -552,6 +555,111 @@ done <<'TABLE'
 - | log --graph -n 0
 - | log --graph -n x
 - | log --graph --all a b
+# --- reset ---
+- | reset
+- | reset ''
+- | reset nosuch
+- | reset 'HEAD~99'
+- | reset 'HEAD^3'
+- | reset 'main~99999999999999999999'
+- | reset 'HEAD~-1'
+- | reset '~1'
+- | reset "$HATS"
+- | reset $'\xff'
+- | reset $'\e[31m'
+- | reset $'\u202e'
+- | reset "'; DROP TABLE refs; --"
+- | reset '%%%%'
+- | reset "$BIG"
+- | reset a b
+- | reset --bogus HEAD
+# --- checkout ---
+- | checkout
+- | checkout -
+- | checkout ''
+- | checkout nosuch
+- | checkout 'HEAD~99'
+- | checkout 'main^^^^^^^^^^^^^^^^'
+- | checkout "$HATS"
+- | checkout $'\xff'
+- | checkout $'\e]0;pwn\a'
+- | checkout "'; DROP TABLE refs; --"
+- | checkout "$BIG"
+- | checkout a b
+- | checkout -x
+# --- switch ---
+- | switch
+- | switch -
+- | switch nosuch
+- | switch "$C1"
+- | switch 'main~1'
+- | switch $'\xff'
+- | switch "'; DROP TABLE refs; --"
+- | switch main HEAD
+- | switch -c
+- | switch -c -
+- | switch -c main
+- | switch -c 'a b'
+- | switch -c $'a\x01b'
+- | switch -c 'x@{1}'
+- | switch -c '@'
+- | switch -c "$BIG"
+- | switch -c new nosuch
+- | switch -c new "$HATS"
+- | switch -c new 'main~99999999999999999999'
+- | switch -c a b c
+# --- branch ---
+- | branch ''
+- | branch 'a b'
+- | branch 'a..b'
+- | branch -- -x
+- | branch '@'
+- | branch HEAD
+- | branch x.lock
+- | branch 'a/.b'
+- | branch $'a\x01b'
+- | branch $'a\e[31m'
+- | branch $'a\u202eb'
+- | branch 'a@{1}'
+- | branch $'\xff'
+- | branch "'; DROP TABLE refs; --"
+- | branch "$BIG"
+- | branch main
+- | branch new nosuch
+- | branch new "$HATS"
+- | branch new 'main~99999999999999999999'
+- | branch new $'\xff'
+- | branch -d main
+- | branch -D main
+- | branch -d nosuch
+- | branch -d $'\xff'
+- | branch -d "$BIG"
+- | branch -d
+- | branch -m a
+- | branch -m nosuch x
+- | branch -m main 'a b'
+- | branch -m main $'\e[2J'
+- | branch -d -m a b
+- | branch --json x
+- | branch --force x
+- | branch a b c
+- | branch --bogus
+# --- tag ---
+- | tag ''
+- | tag 'v 1'
+- | tag $'\xff'
+- | tag $'\e[31m'
+- | tag "'; DROP TABLE refs; --"
+- | tag "$BIG"
+- | tag v1 nosuch
+- | tag v1 "$HATS"
+- | tag v1 'HEAD~99'
+- | tag -d nosuch
+- | tag -d $'\xff'
+- | tag -d
+- | tag a b c
+- | tag --json a
+- | tag --bogus
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------

@@ -1,6 +1,7 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
- * annotations, batches of commits, clones into a new store. A new
+ * annotations, batches of commits, clones into a new store, branch and tag
+ * writes. A new
  * operation is a function here and a row of the table.
  */
 #include <stdio.h>
@@ -200,12 +201,46 @@ static int op_gc(crash_child *ch)
 	return rc;
 }
 
+/* Branch and tag writes that leave HEAD where it is (the driver's last
+ * commit needs HEAD attached): create, rename, delete; a kill at any
+ * point leaves whole refs (fsck) and HEAD on main. */
+static int op_refs(crash_child *ch)
+{
+	tract_store *s;
+	tract *t;
+	char h[HASH_LEN + 1], b[48], c[48], tag[48];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	if (rc == 0 && turn(t, n, "branched from", NULL, h) != 0)
+		return failed("append");
+	if (rc == 0)
+		crash_report(ch, 'c', h);
+	while (rc == 0) {
+		snprintf(b, sizeof(b), "crash/b%d-%u", (int)getpid(), n);
+		snprintf(c, sizeof(c), "crash/c%d-%u", (int)getpid(), n);
+		snprintf(tag, sizeof(tag), "crash-t%d-%u", (int)getpid(), n++);
+		if (tract_branch_create(NULL, t, b, "HEAD", 0) != 0)
+			return failed("branch create");
+		if (tract_tag_create(NULL, t, tag, b) != 0)
+			return failed("tag create");
+		if (tract_branch_rename(t, b, c) != 0)
+			return failed("branch rename");
+		if (tract_branch_delete(NULL, t, c, 0) != 0)
+			return failed("branch delete");
+		if (rand() % 2 && tract_tag_delete(NULL, t, tag) != 0)
+			return failed("tag delete");
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
         {"annotate", op_annotate, 0, 60}, {"batch", op_batch, 0, 60},
         {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
         {"gc", op_gc, 0, 120},
+        {"refs", op_refs, 0, 60}, /* branches and tags: create, rename, delete */
 };
 
 size_t crash_op_count(void)
