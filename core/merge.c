@@ -473,15 +473,17 @@ static int chain_collect_cb(const tract_chain_row *row, void *payload)
 
 /*
  * When neither side's first-parent chain meets a merge commit before the
- * two chains join, the chains are two paths that join at the merge base
- * and stay joined: the base is the first commit of the current side's
+ * two chains join (the commit where they join may be one), the chains are
+ * two paths that join at the merge base and stay joined: the base is the first commit of the current side's
  * chain that the source side's chain also holds, and each side's unique
  * commits are its chain above the base. Both chains are walked newest
  * first in chunks (one round trip each), always advancing the one whose
  * last commit is newer, each stopping as soon as it meets a commit the
  * other holds; git's merge-base does the same walk commit by commit. A
- * merge commit on the way, a parent newer than its child (a damaged
- * store) or a very long walk hand over to core/dag.c.
+ * chain stops at a merge commit the other has not met (the other side may
+ * still come to it); a merge commit that is not where the chains join, a
+ * parent newer than its child (a damaged store) or a very long walk hand
+ * over to core/dag.c.
  */
 typedef struct {
 	side sd;          /* rows, newest first */
@@ -564,10 +566,6 @@ static int lin_cb(const tract_chain_row *row, void *payload)
 	side_commit *c;
 	size_t idx = ls->sd.count;
 
-	if (row->n_extra_parents) {
-		ls->merge = 1;
-		return 1;
-	}
 	if (row->commit.created_at > ls->frontier || idx >= LIN_MAX_ROWS) {
 		ls->bad = 1;
 		return 1;
@@ -597,6 +595,13 @@ static int lin_cb(const tract_chain_row *row, void *payload)
 	}
 	if (set_has(w->other_set, w->other, c->hash)) {
 		ls->found = idx;
+		return 1;
+	}
+	if (row->n_extra_parents) {
+		/* A merge commit the other side has not met: this chain stops
+		 * here; it is the base if the other side comes to it. */
+		ls->merge = 1;
+		ls->next[0] = '\0';
 		return 1;
 	}
 	return 0;
@@ -665,20 +670,24 @@ static int linear_merge_base(char base[65], side *a, side *b, tract *t, const ch
 					      INT64_MAX, lin_cb, &w, "walk history", NULL);
 			if (rc < 0)
 				goto done;
-			if (ls[k].sd.count == before && !ls[k].merge && !ls[k].bad && !ls[k].oom)
+			if (ls[k].sd.count == before)
 				ls[k].next[0] = '\0'; /* the start is not in the tract */
 		}
 		if (ls[k].oom) {
 			rc = tract_error_oom();
 			goto done;
 		}
-		if (ls[k].merge || ls[k].bad)
+		if (ls[k].bad)
 			goto done; /* core/dag.c decides */
 		if (ls[k].found != SIZE_MAX)
 			break;
 		if (ls[k].chunk < 4096)
 			ls[k].chunk *= 2;
 	}
+	/* Nothing in common: unrelated histories, unless a chain stopped at a
+	 * merge commit (core/dag.c decides). */
+	if (ls[0].found == SIZE_MAX && ls[1].found == SIZE_MAX && (ls[0].merge || ls[1].merge))
+		goto done;
 	/* the base: the first of the current side's rows the other side holds */
 	base[0] = '\0';
 	for (i = 0; i < ls[0].sd.count; i++)

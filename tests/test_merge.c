@@ -905,6 +905,126 @@ static void test_strategies(void **state)
 	}
 }
 
+/*
+ * edit_plus_append with the editor on the current side: ours keeps main's
+ * edit, theirs keeps the commit as the source left it, which is its text
+ * at the merge base (an edit made before the fork included).
+ */
+static void test_strategy_unchanged_side(void **state)
+{
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		fx *f = fx_new(NULL);
+		tract_merge_options o = TRACT_MERGE_OPTIONS_INIT;
+		tract_merge_result *r;
+		tract_resolution res;
+		char u[65], base[65];
+
+		fx_say(f, u, "user", "u");
+		edit(f, NULL, u, "u before the fork");
+		head_hash(f, base);
+		branch_at(f, "feature", base);
+		switch_to(f, "feature");
+		fx_say(f, NULL, "assistant", "f");
+		switch_to(f, "main");
+		edit(f, NULL, u, "u by main");
+		o.strategy = k == 0 ? TRACT_MERGE_STRATEGY_OURS : TRACT_MERGE_STRATEGY_THEIRS;
+		o.auto_commit = 1;
+		r = merge_ok(f, "feature", &o);
+		assert_int_equal(tract_merge_result_conflict_count(r), 1);
+		assert_int_equal(tract_merge_result_conflict(r, 0)->kind,
+				 TRACT_ISSUE_EDIT_PLUS_APPEND);
+		/* the conflict names the source's append as its side */
+		assert_string_equal(tract_merge_result_conflict(r, 0)->text_b, "f");
+		/* called without tract_merge's payload: the issue's texts */
+		memset(&res, 0, sizeof(res));
+		assert_int_equal(tract_merge_resolver_theirs(&res, tract_merge_result_conflict(r, 0),
+							     NULL),
+				 0);
+		assert_string_equal(res.text, "f");
+		assert_true(tract_merge_result_committed(r));
+		assert_string_equal(tract_merge_result_resolution(r, u),
+				    k == 0 ? "u by main" : "u before the fork");
+		tract_merge_result_free(r);
+		assert_compiled(f, k == 0 ? "u by main|f" : "u before the fork|f");
+		fx_free(f);
+	}
+}
+
+/* Conflicts past an earlier merge: core/dag.c finds base and sides. */
+static void test_conflicts_after_earlier_merge(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_merge_result *r;
+	char merge1[65], a_edit[65], b_edit[65];
+	diverged d;
+
+	(void)state;
+	make_diverged(f, &d);
+	r = merge_ok(f, "feature", NULL);
+	memcpy(merge1, tract_merge_result_commit(r), 65);
+	tract_merge_result_free(r);
+	branch_at(f, "second", merge1);
+	switch_to(f, "second");
+	edit(f, b_edit, d.f1, "f1 by second");
+	switch_to(f, "main");
+	edit(f, a_edit, d.f1, "f1 by main");
+	r = merge_ok(f, "second", NULL);
+	assert_int_equal(tract_merge_result_type(r), TRACT_MERGE_CONFLICT);
+	assert_string_equal(tract_merge_result_base(r), merge1);
+	assert_int_equal(tract_merge_result_merged_count(r), 2);
+	assert_int_equal(tract_merge_result_conflict_count(r), 1);
+	assert_string_equal(tract_merge_result_conflict(r, 0)->commit_a, a_edit);
+	assert_string_equal(tract_merge_result_conflict(r, 0)->commit_b, b_edit);
+	assert_int_equal(tract_merge_result_set_resolution(r, d.f1, "f1 both"), 0);
+	assert_int_equal(tract_merge_commit(r), 0);
+	tract_merge_result_free(r);
+	assert_compiled(f, "root|m1|f1 both|f2");
+	/* an up-to-date check past merges */
+	r = merge_ok(f, "feature", NULL);
+	assert_int_equal(tract_merge_result_type(r), TRACT_MERGE_UP_TO_DATE);
+	tract_merge_result_free(r);
+	fsck_clean(f);
+	fx_free(f);
+}
+
+/* A merge commit inside the source's unique commits (main merged into
+ * feature earlier): core/dag.c takes over from the chain walks. */
+static void test_merge_commit_inside_branch(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_merge_result *r;
+	char fm[65], f3[65], m2[65];
+	diverged d;
+
+	(void)state;
+	make_diverged(f, &d);
+	switch_to(f, "feature");
+	r = merge_ok(f, "main", NULL);
+	assert_int_equal(tract_merge_result_type(r), TRACT_MERGE_CLEAN);
+	memcpy(fm, tract_merge_result_commit(r), 65);
+	tract_merge_result_free(r);
+	fx_say(f, f3, "user", "f3");
+	switch_to(f, "main");
+	fx_say(f, m2, "user", "m2");
+	r = merge_ok(f, "feature", NULL);
+	assert_int_equal(tract_merge_result_type(r), TRACT_MERGE_CLEAN);
+	assert_string_equal(tract_merge_result_base(r), d.m1);
+	/* over all parents: main's m2, then feature's f1, f2, the merge, f3 */
+	assert_int_equal(tract_merge_result_merged_count(r), 5);
+	assert_string_equal(tract_merge_result_merged(r, 0), m2);
+	assert_string_equal(tract_merge_result_merged(r, 1), d.f1);
+	assert_string_equal(tract_merge_result_merged(r, 2), d.f2);
+	assert_string_equal(tract_merge_result_merged(r, 3), fm);
+	assert_string_equal(tract_merge_result_merged(r, 4), f3);
+	tract_merge_result_free(r);
+	assert_compiled(f, "root|m1|m2|f1|f2|f3");
+	fsck_clean(f);
+	fx_free(f);
+}
+
 static int all_resolver(tract_resolution *out, const tract_issue *issue, void *payload)
 {
 	(void)payload;
@@ -953,6 +1073,12 @@ static void test_auto_commit_shared_key_and_delete(void **state)
 		assert_string_equal(tract_merge_result_conflict(r, 1)->key, x);
 		assert_true(tract_merge_result_committed(r));
 		assert_non_null(tract_merge_result_commit(r));
+		/* ours keeps x as main left it (skipped, its own text), not the
+		 * append or "[SKIPPED]" the conflicts name; theirs takes the edit */
+		if (k == 1)
+			assert_string_equal(tract_merge_result_resolution(r, x), "x");
+		if (k == 2)
+			assert_string_equal(tract_merge_result_resolution(r, x), "x by feature");
 		head_hash(f, tip);
 		assert_string_equal(tip, tract_merge_result_commit(r));
 		tract_merge_result_free(r);
@@ -1125,6 +1251,9 @@ int main(void)
 	    cmocka_unit_test(test_resolver_abort_and_failure),
 	    cmocka_unit_test(test_resolver_bad_answers),
 	    cmocka_unit_test(test_strategies),
+	    cmocka_unit_test(test_strategy_unchanged_side),
+	    cmocka_unit_test(test_conflicts_after_earlier_merge),
+	    cmocka_unit_test(test_merge_commit_inside_branch),
 	    cmocka_unit_test(test_auto_commit_shared_key_and_delete),
 	    cmocka_unit_test(test_commit_requires_head_at_target),
 	    cmocka_unit_test(test_resolution_then_later_edit),

@@ -181,9 +181,16 @@ TRACT_EXTERN(const char *) tract_merge_result_merged(const tract_merge_result *r
 TRACT_EXTERN(int) tract_merge_result_to_json(char **out, const tract_merge_result *r);
 
 /**
- * The built-in resolvers of the strategies: resolve every issue with the
- * current side's text (text_a) or the source side's (text_b). Usable as
- * any resolver (payload unused).
+ * The built-in resolvers of the strategies: resolve every conflict the
+ * current side's way (ours) or the source side's (theirs). The side that
+ * made the conflict's edit resolves to that edit's text; the other side
+ * resolves to the edited commit as it left it, its message when compiled
+ * at the merge base (its own text when it compiles to none there, as a
+ * skipped commit does), never to the append or "[SKIPPED]" the conflict
+ * names for it. tract_merge() gives them what they need for that when
+ * they are the strategy, or the resolver with a NULL payload; called
+ * otherwise they answer text_a (ours) or text_b (theirs). A skipped
+ * target stays skipped: the annotation is the tract's, not a branch's.
  */
 TRACT_EXTERN(int) tract_merge_resolver_ours(tract_resolution *out, const tract_issue *issue,
 					    void *payload);
