@@ -282,7 +282,9 @@ int main(int argc, char **argv)
 			snprintf(uri, sizeof(uri), "%s%sschema=%s", pg_base,
 				 strchr(pg_base, '?') ? "&" : "?", schema);
 			bench_store("postgres", uri);
-			snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+			snprintf(sql, sizeof(sql),
+				 "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS %s CASCADE",
+				 schema);
 			pg_exec(pg_base, sql);
 		}
 	}
