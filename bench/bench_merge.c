@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 			printf("  postgres  skipped: TRACT_TEST_PG_URI is not set "
 			       "(scripts/pg.sh run -- bench_merge)\n");
 		} else {
-			char schema[64], sql[128];
+			char schema[64], sql[256];
 			snprintf(schema, sizeof(schema), "tract_bench_merge_%ld", (long)getpid());
 			snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
 			pg_exec(pg_base, sql);
