@@ -764,9 +764,6 @@ static int collect_side(side *out, tract *t, const char *tip, const char *base)
 	return rc;
 }
 
-/* The content text of a blob for conflicts (§8.5). */
-static int content_text(char **out, tract_store *s, const char *content_hash);
-
 typedef struct {
 	char *payload;
 	int found;
