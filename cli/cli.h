@@ -51,6 +51,7 @@ int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
 /* history (cmd_merge.c) */
 int cmd_merge(struct cli *cli, int argc, char **argv);
+int cmd_gc(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -23,6 +23,15 @@ static const struct cli_command commands[] = {
      "KIND is instruction, user, assistant or system (shortcuts taking TEXT,\n"
      "'-' reads standard input), or any content type with --json/--file.\n"
      "\n"
+     "Tool calls and results (the openai/anthropic renderings send them as such):\n"
+     "  commit tool-call --tool NAME [--call-id ID] JSON_ARGS|-\n"
+     "      the arguments are a JSON object; without --call-id the call gets a\n"
+     "      fresh id (call_ and 24 hex digits; `tract show` prints it)\n"
+     "  commit tool-result --tool NAME --call-id ID [--status success|error] TEXT|-\n"
+     "      a JSON object is the result's payload, other text is stored as\n"
+     "      {\"text\": TEXT}; ID must be the id of a tool call of the history\n"
+     "      (refused otherwise)\n"
+     "\n"
      "Options:\n"
      "  --json OBJ           the content as a JSON object (content_type defaults to KIND)\n"
      "  --file F             read the JSON content object from file F ('-' = stdin)\n"
@@ -30,6 +39,9 @@ static const struct cli_command commands[] = {
      "  --edit REF           replace the message of commit REF (an edit commit)\n"
      "  --response-to REF    the commit this one answers (appends)\n"
      "  --name NAME          speaker name of a user/assistant/system turn\n"
+     "  --tool NAME          the tool of a tool-call / tool-result\n"
+     "  --call-id ID         the call's id (1-64 of [A-Za-z0-9_-])\n"
+     "  --status S           a tool-result's status: success or error\n"
      "  --metadata JSON      metadata object\n"
      "  --config JSON        generation config object\n"
      "  --max-size SIZE      refuse input (TEXT from stdin, --file) larger than SIZE\n"
@@ -54,10 +66,16 @@ static const struct cli_command commands[] = {
      "Options:\n"
      "  --json   machine-readable output\n"},
     {"compile", cmd_compile,
-     "[--format json|openai|anthropic|text] [--at REF | --at-time ISO8601] [--edit-markers]",
+     "[--format json|openai|anthropic|text] [--at REF | --at-time ISO8601] [--edit-markers] "
+     "[--reasoning]",
      "Compile the context as the messages sent to a model.",
+     "openai and anthropic print the request body's messages members exactly as\n"
+     "the provider plugins send them: tool calls and results paired by call id\n"
+     "(derived for calls without one), reasoning left out.\n"
+     "\n"
      "Options:\n"
      "  --format F      text (default), json, openai or anthropic\n"
+     "  --reasoning     openai/anthropic: put reasoning in, as assistant text\n"
      "  --json          same as --format json\n"
      "  --at REF        compile as of commit REF\n"
      "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
@@ -81,6 +99,18 @@ static const struct cli_command commands[] = {
      "  --model M      the encoding of model M (gpt-4o, o3... -> o200k_base;\n"
      "                 gpt-4, gpt-3.5-turbo... -> cl100k_base; unknown -> o200k_base)\n"
      "  --json         {\"token_count\": N, \"token_source\": \"tiktoken:o200k_base\"}\n"},
+    {"gc", cmd_gc, "[--retention-days N] [--archive-retention-days N] [--branch B] [--dry-run] [--json]",
+     "Remove the commits no branch, tag or HEAD reaches, once old enough.",
+     "Roots: HEAD, every branch and tag (or only --branch), spawn points, collapse\n"
+     "commits. An unreachable commit a compression record names is an archive:\n"
+     "kept unless --archive-retention-days says otherwise. Everything happens in\n"
+     "one transaction.\n"
+     "\nOptions:\n"
+     "  --retention-days N           orphans at least N days old go (default 7)\n"
+     "  --archive-retention-days N   archives at least N days old go (default: kept)\n"
+     "  --branch B                   keep only branch B's history (and HEAD's)\n"
+     "  --dry-run                    list what would go, remove nothing\n"
+     "  --json                       machine-readable result\n"},
     {"fsck", cmd_fsck, "[--json]", "Verify every stored hash, parent link and ref of the store.",
      "Exits 1 when an error-severity problem is found (warnings alone exit 0).\n"
      "\nOptions:\n"

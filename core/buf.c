@@ -11,6 +11,25 @@
 #include "error.h"
 #include "tract/common.h"
 
+void tract_buf_init_sink(tract_buf *b, tract_buf_sink sink, void *ctx)
+{
+	memset(b, 0, sizeof(*b));
+	b->sink = sink;
+	b->sink_ctx = ctx;
+}
+
+int tract_buf_flush(tract_buf *b)
+{
+	int rc = 0;
+
+	if (b->sink && b->len) {
+		rc = b->sink(b->sink_ctx, b->ptr, b->len);
+		b->len = 0;
+		b->ptr[0] = '\0';
+	}
+	return rc;
+}
+
 int tract_buf_grow(tract_buf *b, size_t extra)
 {
 	size_t need, cap;
@@ -21,9 +40,20 @@ int tract_buf_grow(tract_buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (b->sink && b->len) {
+		/* Make room by sending what is there. */
+		int rc = tract_buf_flush(b);
+		if (rc < 0)
+			return rc;
+		need = extra + 1;
+		if (need <= b->cap)
+			return 0;
+	}
+	/* Double (amortized appends), or take exactly what is asked when that
+	 * is more (a large reservation is not rounded up to a power of 2). */
+	cap = !b->cap ? 64 : b->cap > SIZE_MAX / 2 ? need : b->cap * 2;
+	if (cap < need)
+		cap = need;
 	p = realloc(b->ptr, cap);
 	if (!p)
 		return TRACT_ENOMEM;
@@ -34,8 +64,21 @@ int tract_buf_grow(tract_buf *b, size_t extra)
 
 int tract_buf_put(tract_buf *b, const char *data, size_t len)
 {
-	if (tract_buf_grow(b, len) < 0)
-		return TRACT_ENOMEM;
+	int rc;
+
+	if (b->sink && len >= TRACT_BUF_SINK_CHUNK) {
+		/* A long piece goes straight through, after what is there. */
+		rc = tract_buf_flush(b);
+		return rc < 0 ? rc : b->sink(b->sink_ctx, data, len);
+	}
+	if (b->sink && b->len + len >= TRACT_BUF_SINK_CHUNK) {
+		rc = tract_buf_flush(b);
+		if (rc < 0)
+			return rc;
+	}
+	rc = tract_buf_grow(b, len);
+	if (rc < 0)
+		return rc;
 	if (len)
 		memcpy(b->ptr + b->len, data, len);
 	b->len += len;

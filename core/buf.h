@@ -8,13 +8,26 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/** Where a sink buffer sends its bytes: 0, or a negative code that the
+ *  writing call returns. */
+typedef int (*tract_buf_sink)(void *ctx, const char *data, size_t len);
+
 typedef struct {
 	char *ptr;
 	size_t len;
 	size_t cap;
+	tract_buf_sink sink; /* NULL: the buffer keeps what is written */
+	void *sink_ctx;
 } tract_buf;
 
-#define TRACT_BUF_INIT {NULL, 0, 0}
+#define TRACT_BUF_INIT {NULL, 0, 0, NULL, NULL}
+
+/** A buffer that keeps at most TRACT_BUF_SINK_CHUNK bytes: it hands what is
+ *  written to sink in pieces, in order (a long piece straight through).
+ *  tract_buf_flush() sends the rest; tract_buf_dispose() releases it. */
+#define TRACT_BUF_SINK_CHUNK 65536
+void tract_buf_init_sink(tract_buf *b, tract_buf_sink sink, void *ctx);
+int tract_buf_flush(tract_buf *b);
 
 int tract_buf_grow(tract_buf *b, size_t extra);
 int tract_buf_put(tract_buf *b, const char *data, size_t len);

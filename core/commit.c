@@ -17,20 +17,24 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "chat.h"
 #include "json.h"
 #include "warning.h"
 #include "row.h"
 #include "tokenizer.h"
+#include "walk.h"
 
 typedef struct {
 	cJSON *n;              /* normalized content */
-	char *payload;         /* J-STORE */
+	char *payload;         /* J-STORE, when it differs from the caller's text */
+	const char *stored;    /* J-STORE: payload, or the caller's content_json */
 	char content_hash[65];
 	const char *content_type; /* in type_buf, or in n while it lives */
 	char *type_buf;
 	int64_t token_count;
 	cJSON *metadata, *config;
 	char *metadata_json, *config_json; /* J-COLUMN */
+	char result_call_id[TRACT_CALL_ID_MAXLEN + 1]; /* a tool result's call_id, or "" */
 } prepared_content;
 
 static void prepared_dispose(prepared_content *p)
@@ -75,11 +79,29 @@ static int count_tokens(int64_t *out, tract *t, const cJSON *n)
 	return 0;
 }
 
+/* A rendering compared with a text as it is made (and measured). */
+typedef struct {
+	const char *text;
+	size_t len, pos;
+	int differs;
+} compare_state;
+
+static int compare_sink(void *ctx, const char *data, size_t n)
+{
+	compare_state *c = ctx;
+
+	if (!c->differs && (n > c->len - c->pos || memcmp(c->text + c->pos, data, n) != 0))
+		c->differs = 1;
+	c->pos += n;
+	return 0;
+}
+
 static int prepare_content(prepared_content *p, tract *t, const char *content_json,
 			   const tract_commit_options *o)
 {
-	char err[256], *canon = NULL;
+	char err[256];
 	cJSON *in = NULL;
+	compare_state cmp;
 	size_t len;
 	int rc;
 
@@ -98,11 +120,18 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 			      TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err));
 	if (rc < 0)
 		return tract_error_set(rc, "Content validation failed: %s", err);
-	rc = tract_content_normalize_json(&p->n, &t->types, in);
+	rc = tract_content_normalize_json_take(&p->n, &t->types, in);
 	cJSON_Delete(in);
 	if (rc < 0)
 		goto fail;
 	p->content_type = cJSON_GetObjectItemCaseSensitive(p->n, "content_type")->valuestring;
+	if (strcmp(p->content_type, "tool_io") == 0) {
+		const cJSON *dir = cJSON_GetObjectItemCaseSensitive(p->n, "direction");
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p->n, "call_id");
+		if (cJSON_IsString(dir) && strcmp(dir->valuestring, "result") == 0 &&
+		    cJSON_IsString(id) && tract_call_id_valid(id->valuestring))
+			memcpy(p->result_call_id, id->valuestring, strlen(id->valuestring) + 1);
+	}
 	rc = tract_parse_object(&p->metadata, o->metadata_json, "metadata");
 	if (rc == 0)
 		rc = tract_parse_object(&p->config, o->generation_config_json,
@@ -118,33 +147,48 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 	rc = count_tokens(&p->token_count, t, p->n);
 	if (rc < 0)
 		goto fail;
-	canon = tract_json_render_str(p->n, TRACT_JSON_CANON);
-	if (!canon) {
+	/* The hash reads the canonical rendering as it is made (never whole). */
+	rc = tract_json_sha256_hex(p->content_hash, p->n, TRACT_JSON_CANON);
+	if (rc < 0)
+		goto fail;
+	p->type_buf = strdup(p->content_type);
+	p->content_type = p->type_buf;
+	/* The stored form: the caller's text when it already is that
+	 * (tract_content_build makes it so), else rendered at its exact size. */
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.text = content_json;
+	cmp.len = len;
+	rc = tract_json_render_to(compare_sink, &cmp, p->n, TRACT_JSON_STORE);
+	if (rc < 0) {
 		rc = tract_error_oom();
 		goto fail;
 	}
-	rc = tract_sha256_hex(p->content_hash, canon, strlen(canon));
-	free(canon);
-	canon = NULL;
-	if (rc < 0)
-		goto fail;
-	p->payload = tract_json_render_str(p->n, TRACT_JSON_STORE);
+	if (!cmp.differs && cmp.pos == len) {
+		p->stored = content_json;
+	} else {
+		tract_buf b = TRACT_BUF_INIT;
+
+		if (tract_buf_grow(&b, cmp.pos) < 0 || tract_json_render(&b, p->n, TRACT_JSON_STORE) < 0) {
+			tract_buf_dispose(&b);
+			rc = tract_error_oom();
+			goto fail;
+		}
+		p->payload = tract_buf_detach(&b);
+		p->stored = p->payload;
+	}
+	cJSON_Delete(p->n);
+	p->n = NULL;
 	if (p->metadata)
 		p->metadata_json = tract_json_render_str(p->metadata, TRACT_JSON_COLUMN);
 	if (p->config)
 		p->config_json = tract_json_render_str(p->config, TRACT_JSON_COLUMN);
-	p->type_buf = strdup(p->content_type);
-	if (!p->payload || (p->metadata && !p->metadata_json) || (p->config && !p->config_json) ||
+	if (!p->stored || (p->metadata && !p->metadata_json) || (p->config && !p->config_json) ||
 	    !p->type_buf) {
 		rc = tract_error_oom();
 		goto fail;
 	}
-	p->content_type = p->type_buf;
-	cJSON_Delete(p->n);
-	p->n = NULL;
 	return 0;
 fail:
-	free(canon);
 	prepared_dispose(p);
 	return rc;
 }
@@ -175,7 +219,7 @@ static int derive_snapshot(tract_context **out, tract *t, tract_context *parent,
 	 * config, whatever an earlier edit set (§6.5). Our own count of this
 	 * very content, just made, is always reusable. */
 	own = op == TRACT_OP_EDIT ? tract_context_msg(parent, pos)->own_config : p->config_json;
-	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->payload,
+	rc = tract_msg_build(&m, t, op == TRACT_OP_EDIT ? target : hash, p->stored,
 			     p->config_json ? p->config_json : own, own, &src, 1, 0, NULL);
 	if (rc < 0)
 		return rc;
@@ -290,6 +334,13 @@ static int move_head(tract *t, const tract_head_state *hs, const char *hash)
 			      hs->branch.exists ? &exp : NULL);
 }
 
+static int chain_noop_cb(const tract_chain_row *row, void *payload)
+{
+	(void)row;
+	(void)payload;
+	return 0;
+}
+
 static int attempt_commit(commit_attempt *a)
 {
 	tract *t = a->t;
@@ -331,9 +382,38 @@ static int attempt_commit(commit_attempt *a)
 	} else if (!parent && t->budget_max >= 0) {
 		rc = tract_compile_full(&full, t, hs.hash, NULL);
 		parent = full;
+	} else if (!parent && hs.hash[0] && strcmp(t->chain_ok, hs.hash) != 0) {
+		/* Nothing compiled the history (no budget, no cached context):
+		 * walk it once (commit rows only) so a tampered store with a
+		 * parent cycle is refused rather than built on. */
+		rc = tract_chain_walk(s, t->id, hs.hash, 0, 0, TRACT_TIME_NONE, chain_noop_cb,
+				      NULL, "walk the history", NULL);
 	}
 	if (rc < 0)
 		goto done;
+	if (p->result_call_id[0]) {
+		/* DESIGN.md §9: a result names a call of the history (a tool
+		 * call of the context compiled at HEAD, its id given or
+		 * derived). */
+		int known = 0;
+		if (!parent && hs.hash[0]) {
+			rc = tract_compile_full(&full, t, hs.hash, NULL);
+			if (rc < 0)
+				goto done;
+			parent = full;
+		}
+		if (parent)
+			rc = tract_chat_call_id_known(parent, p->result_call_id, &known);
+		if (rc < 0)
+			goto done;
+		if (!known) {
+			rc = tract_error_set(TRACT_EINVAL,
+					     "tool result answers call id '%s', which no tool call "
+					     "of the history has",
+					     p->result_call_id);
+			goto done;
+		}
+	}
 	now = tract_time_now();
 	memset(&hin, 0, sizeof(hin));
 	hin.content_hash = p->content_hash;
@@ -363,8 +443,8 @@ static int attempt_commit(commit_attempt *a)
 
 	memset(&blob, 0, sizeof(blob));
 	blob.content_hash = p->content_hash;
-	blob.payload_json = p->payload;
-	blob.byte_size = (int64_t)strlen(p->payload);
+	blob.payload_json = p->stored;
+	blob.byte_size = (int64_t)strlen(p->stored);
 	blob.token_count = p->token_count;
 	blob.created_at = now;
 	rc = s->be->blob_put(s->conn, &blob, NULL);
@@ -419,6 +499,8 @@ static int attempt_commit(commit_attempt *a)
 	rc = tract_row_copy(&a->row, &row);
 	if (rc < 0)
 		rc = tract_error_oom();
+	else
+		tract_copy_id(t->chain_ok, hash); /* on a sound chain: see above */
 done:
 	tract_context_free(full);
 	if (rc < 0) {
@@ -645,8 +727,12 @@ int tract_content_normalize(char **out_json, char out_content_hash[TRACT_HASH_HE
 	if (out_content_hash)
 		memcpy(out_content_hash, p.content_hash, 65);
 	if (out_json) {
-		*out_json = p.payload;
+		*out_json = p.payload ? p.payload : strdup(p.stored);
 		p.payload = NULL;
+		if (!*out_json) {
+			prepared_dispose(&p);
+			return tract_error_oom();
+		}
 	}
 	prepared_dispose(&p);
 	return 0;

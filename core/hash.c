@@ -42,6 +42,48 @@ int tract_sha256_hex(char out[65], const void *data, size_t len)
 	return 0;
 }
 
+static void hex_of(char out[65], const unsigned char md[32])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int digest_sink(void *ctx, const char *data, size_t len)
+{
+	return EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len) ? 0 : TRACT_ERROR;
+}
+
+int tract_json_sha256_hex(char out[65], const cJSON *item, tract_json_style style)
+{
+	EVP_MD_CTX *ctx;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int rc;
+
+	pthread_once(&sha256_once, fetch_sha256);
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return tract_error_oom();
+	rc = sha256_md && EVP_DigestInit_ex(ctx, sha256_md, NULL) ? 0 : TRACT_ERROR;
+	if (rc == 0)
+		rc = tract_json_render_to(digest_sink, ctx, item, style);
+	if (rc == 0 && (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32))
+		rc = TRACT_ERROR;
+	EVP_MD_CTX_free(ctx);
+	if (rc == TRACT_ENOMEM)
+		return tract_error_oom();
+	if (rc < 0)
+		return tract_error_set(TRACT_ERROR, "SHA-256 failed in libcrypto");
+	hex_of(out, md);
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -7,10 +7,13 @@
 
 #include <stddef.h>
 
+#include "json.h"
 #include "tract/common.h"
 
 /** Lowercase hex SHA-256 of data into out (65 bytes). */
 int tract_sha256_hex(char out[65], const void *data, size_t len);
+/** The same of a JSON rendering, streamed: the rendering is never held whole. */
+int tract_json_sha256_hex(char out[65], const cJSON *item, tract_json_style style);
 
 /** Inputs of a commit hash. */
 typedef struct {

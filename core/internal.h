@@ -16,7 +16,7 @@
  *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
- *                   usage.c, fsck.c, clone.c, and those to come (history,
+ *                   usage.c, fsck.c, clone.c, gc.c, and those to come (history,
  *                   compression, sessions)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
@@ -69,6 +69,10 @@ struct tract {
 	 * count of this tract came from our counter, or says "mixed". */
 	int counter_ok;
 	int batch_depth; /* batches this handle opened */
+	/* The last HEAD this handle saw to have a sound first-parent chain
+	 * (walked without a cycle, or written by this handle on top of such
+	 * a head): a commit on any other head walks the chain first. */
+	char chain_ok[65];
 };
 
 /** Drop one reference to a store: its handle's or a tract's. The last one
@@ -187,6 +191,15 @@ typedef struct tract_msg {
 			   * an edit without a config of its own falls back to */
 	char hash[65];
 	int64_t tokens; /* 3 + tok(role) + tok(content) [+ tok(name) + 1] */
+	/* What the provider renderings need beyond the text (core/chat.c):
+	 * a tool call or result (its tool, call id when given, status and
+	 * arguments or result text), or reasoning. See tract_message_parts. */
+	tract_msg_kind kind;
+	char *tool_name;
+	char *call_id;
+	const char *status;
+	char *tool_body;
+	size_t tool_body_len;
 } tract_msg;
 
 void tract_msg_release(tract_msg *m);

@@ -349,7 +349,9 @@ typedef struct {
 
 typedef struct {
 	const char *in; /* original text */
-	char *work;     /* copy handed to cJSON, numbers replaced by "0   " */
+	char *work;     /* handed to cJSON: in itself, until a change makes it
+	                 * a copy (own_work) with numbers replaced by "0   " */
+	int owned;      /* work is that copy */
 	size_t len;
 	unsigned flags;
 	json_num *nums;
@@ -372,6 +374,24 @@ static int parse_error(json_parser *p, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+/* Make work a private copy of the input (the first change needs one; a
+ * text without numbers or "\u0000" is parsed in place). */
+static int own_work(json_parser *p)
+{
+	char *w;
+
+	if (p->owned)
+		return 0;
+	w = malloc(p->len + 1);
+	if (!w)
+		return TRACT_ENOMEM;
+	memcpy(w, p->in, p->len);
+	w[p->len] = '\0';
+	p->work = w;
+	p->owned = 1;
+	return 0;
 }
 
 static int is_ws(char c)
@@ -466,6 +486,8 @@ static int lex_string(json_parser *p, size_t *pos)
 			 * collapse_nul() once it has parsed. The input validator
 			 * refused every raw C0 byte, so each C0 there is ours.
 			 */
+			if (own_work(p) < 0)
+				return parse_error(p, TRACT_ENOMEM, "out of memory");
 			memcpy(p->work + i, "\xC0\x80\xC0\x80\xC0\x80", 6);
 			p->has_nul = 1;
 			i += 6;
@@ -599,10 +621,15 @@ static int nonfinite(json_parser *p, size_t pos)
 }
 
 /* Replace the token at s[0..n) in the work copy by "0" and spaces. */
-static void blank_number(json_parser *p, size_t pos, size_t n)
+static int blank_number(json_parser *p, size_t pos, size_t n)
 {
+	if (n == 1 && p->work[pos] == '0')
+		return 0;
+	if (own_work(p) < 0)
+		return parse_error(p, TRACT_ENOMEM, "out of memory");
 	p->work[pos] = '0';
 	memset(p->work + pos + 1, ' ', n - 1);
+	return 0;
 }
 
 /* Check and record the number (or NaN/Infinity) token at *pos. */
@@ -660,7 +687,8 @@ static int lex_number(json_parser *p, size_t *pos)
 		return parse_error(p, TRACT_ENOMEM, "out of memory");
 	}
 done:
-	blank_number(p, *pos, n);
+	if (blank_number(p, *pos, n) < 0)
+		return TRACT_ENOMEM;
 	*pos += n;
 	return 0;
 }
@@ -950,13 +978,7 @@ int tract_json_parse(cJSON **out, const char *text, size_t len, unsigned flags, 
 		rc = parse_error(&p, TRACT_EINVAL, "invalid UTF-8 at byte %zu", bad);
 		goto out;
 	}
-	p.work = malloc(len + 1);
-	if (!p.work) {
-		rc = parse_error(&p, TRACT_ENOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(p.work, text, len);
-	p.work[len] = '\0';
+	p.work = (char *)text; /* read only until own_work() */
 	rc = lex(&p);
 	if (rc < 0)
 		goto out;
@@ -990,7 +1012,8 @@ out:
 	for (i = 0; i < p.nnums; i++)
 		cJSON_free(p.nums[i].text);
 	free(p.nums);
-	free(p.work);
+	if (p.owned)
+		free(p.work);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -1272,6 +1295,22 @@ int tract_json_render(tract_buf *b, const cJSON *item, tract_json_style style)
 	if ((unsigned)style >= sizeof(styles) / sizeof(styles[0]))
 		style = TRACT_JSON_CANON;
 	return render_value(b, item, &styles[style], 0) < 0 ? TRACT_ENOMEM : 0;
+}
+
+int tract_json_render_to(tract_buf_sink sink, void *ctx, const cJSON *item,
+			 tract_json_style style)
+{
+	tract_buf b;
+	int rc;
+
+	tract_buf_init_sink(&b, sink, ctx);
+	if ((unsigned)style >= sizeof(styles) / sizeof(styles[0]))
+		style = TRACT_JSON_CANON;
+	rc = render_value(&b, item, &styles[style], 0);
+	if (rc == 0)
+		rc = tract_buf_flush(&b);
+	tract_buf_dispose(&b);
+	return rc;
 }
 
 char *tract_json_render_str(const cJSON *item, tract_json_style style)

@@ -92,6 +92,11 @@ void tract_json_flat_decode(char *dst, const tract_json_flat_member *m);
 int tract_json_render(tract_buf *b, const cJSON *item, tract_json_style style);
 /** Render to a new malloc'd string (NULL on out of memory). */
 char *tract_json_render_str(const cJSON *item, tract_json_style style);
+/** Render in pieces of at most TRACT_BUF_SINK_CHUNK bytes (a long string
+ *  straight through) handed to sink, keeping none: 0, TRACT_ENOMEM, or the
+ *  sink's negative code. */
+int tract_json_render_to(tract_buf_sink sink, void *ctx, const cJSON *item,
+			 tract_json_style style);
 
 /** Append a JSON string literal (quotes included) for UTF-8 s of len bytes;
  *  ascii_only selects \uXXXX escaping of everything above U+007E. Both a

@@ -267,11 +267,14 @@ static void test_content_build(void **state)
 
 	(void)state;
 	assert_int_equal(tract_content_build(&out, "instruction", "Be brief.", NULL, NULL), 0);
-	expect_str(out, "{\"content_type\":\"instruction\",\"text\":\"Be brief.\"}");
+	expect_str(out, "{\"content_type\": \"instruction\", \"text\": \"Be brief.\"}");
+	assert_int_equal(tract_content_build(&out, "assistant", "\xC3\xA9\n", NULL, NULL), 0);
+	expect_str(out, "{\"content_type\": \"dialogue\", \"name\": null, \"role\": \"assistant\", "
+			"\"text\": \"\xC3\xA9\\n\"}");
 	o.name = "bob";
 	assert_int_equal(tract_content_build(&out, "user", "hi \"x\"", NULL, &o), 0);
-	expect_str(out, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"hi \\\"x\\\"\","
-			"\"name\":\"bob\"}");
+	expect_str(out, "{\"content_type\": \"dialogue\", \"name\": \"bob\", \"role\": \"user\", "
+			"\"text\": \"hi \\\"x\\\"\"}");
 	/* the caller's text is kept: numbers and layout unchanged */
 	assert_int_equal(tract_content_build(&out, "user", NULL, " {\"text\": \"t\", \"n\": 1.50}",
 					     &o),

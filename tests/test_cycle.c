@@ -247,8 +247,10 @@ static void check(int from, int to, int backend)
 	assert_null(log);
 	expect_cycle(tract_context_compile(&ctx, f.t, NULL));
 	assert_null(ctx);
-	/* A commit compiles its parent's context when a budget asks for the
-	 * count (without one it does not walk the history: see README). */
+	/* A commit walks the history it builds on: without a budget (commit
+	 * rows only), and with one (it compiles its parent's context). */
+	expect_cycle(tract_commit_create_dialogue(&c, f.t, "user", "more", NULL, NULL));
+	assert_null(c);
 	assert_int_equal(tract_budget_set(f.t, 1000000, TRACT_BUDGET_REJECT, NULL, NULL, 0), 0);
 	expect_cycle(tract_commit_create_dialogue(&c, f.t, "user", "more", NULL, NULL));
 	assert_null(c);
@@ -274,6 +276,8 @@ static void check(int from, int to, int backend)
 		assert_non_null(strstr(out, "parent cycle at "));
 		assert_int_equal(cli(&f, "fsck", out, sizeof(out)), 1);
 		assert_non_null(strstr(out, "parent cycle: "));
+		assert_int_equal(cli(&f, "commit user more", out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "parent cycle at "));
 	}
 	done(&f);
 }

@@ -576,6 +576,7 @@ typedef struct {
 	tract_commit_list *log;
 	tract_fsck_report *report;
 	tract_clone_stats *stats;
+	tract_gc_result *gc;
 	tract_store *s2;
 	tract *t2;
 	char *text;
@@ -599,6 +600,8 @@ static void out_free(env *e)
 	tract_commit_list_free(e->log);
 	tract_fsck_report_free(e->report);
 	tract_clone_stats_free(e->stats);
+	tract_gc_result_free(e->gc);
+	e->gc = NULL;
 	tract_free(e->t2);
 	tract_store_free(e->s2);
 	tract_string_free(e->text);
@@ -675,6 +678,35 @@ static void prep_budget(env *e)
 	CHECK(tract_budget_set(e->t, 100000, TRACT_BUDGET_REJECT, NULL, NULL, 0));
 }
 
+/* main moved back to the edited answer (unarmed): three orphans. */
+static void prep_orphans(env *e)
+{
+	tract_store *s = e->s;
+	tract_ref_row exp;
+	char head[65];
+
+	CHECK(tract_head_get(head, NULL, NULL, e->t));
+	memset(&exp, 0, sizeof(exp));
+	exp.commit_hash = head;
+	CHECK(s->be->begin(s->conn, TRACT_TXN_WRITE));
+	CHECK(s->be->ref_cas(s->conn, TRACT_ID, "refs/heads/main", edit_target, NULL, &exp));
+	CHECK(s->be->commit(s->conn));
+	s->cache_epoch++;
+}
+
+static int run_gc(env *e)
+{
+	tract_gc_options o = TRACT_GC_OPTIONS_INIT;
+
+	o.orphan_retention_days = 0;
+	return tract_gc(&e->gc, e->t, &o);
+}
+
+static void check_gc(env *e)
+{
+	assert_int_equal(e->gc->commits_removed, 3);
+}
+
 static int run_list_tracts(env *e)
 {
 	tract_info_list *l = NULL;
@@ -717,6 +749,63 @@ static int run_compile_at(env *e)
 	o.at_commit = edit_target;
 	o.edit_markers = 1;
 	return tract_context_compile(&e->ctx, e->t, &o);
+}
+
+/* Tool calls as data (core/chat.c): compile, then the provider bodies of
+ * a context holding a call, its result and reasoning. */
+static void prep_tool_bodies(env *e)
+{
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"call\",\"payload\":{\"e\":\"1+1\"}}",
+				  NULL));
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"result\",\"status\":\"error\",\"payload\":"
+				  "{\"text\":\"2\"}}",
+				  NULL));
+}
+
+static int run_tool_bodies(env *e)
+{
+	char *o = NULL, *a = NULL;
+	int rc = tract_context_compile(&e->ctx, e->t, NULL);
+
+	if (rc == 0)
+		rc = tract_context_render_with(&o, NULL, e->ctx, TRACT_FORMAT_OPENAI,
+					       TRACT_RENDER_REASONING);
+	if (rc == 0)
+		rc = tract_context_render(&a, e->ctx, TRACT_FORMAT_ANTHROPIC);
+	if (rc == 0) {
+		size_t n = strlen(o) + strlen(a) + 2;
+		e->text = malloc(n);
+		if (!e->text)
+			rc = tract_error_oom();
+		else
+			snprintf(e->text, n, "%s\n%s", o, a);
+	}
+	tract_string_free(o);
+	tract_string_free(a);
+	return rc;
+}
+
+/* A tool result naming its call: the commit checks the id against the
+ * context compiled at HEAD. */
+static void prep_tool_call(env *e)
+{
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"call\",\"call_id\":\"call_1\",\"payload\":{}}",
+				  NULL));
+}
+
+static int run_tool_result(env *e)
+{
+	return tract_commit_create(&e->commit, e->t,
+				   "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				   "\"direction\":\"result\",\"call_id\":\"call_1\","
+				   "\"payload\":{\"text\":\"2\"}}",
+				   NULL);
 }
 
 static int run_annotate(env *e)
@@ -863,11 +952,14 @@ static const op ops[] = {
 	{"compile (cold)", 1, 1, NULL, run_compile, 0, check_compile},
 	{"compile (incremental)", 1, 1, prep_compile_warm, run_compile, 0, check_compile},
 	{"compile (at commit)", 1, 1, NULL, run_compile_at, 0, NULL},
+	{"render (provider bodies)", 1, 1, prep_tool_bodies, run_tool_bodies, 0, NULL},
+	{"commit (tool result)", 1, 1, prep_tool_call, run_tool_result, 1, check_commit},
 	{"annotate", 1, 1, NULL, run_annotate, 1, NULL},
 	{"log", 1, 1, NULL, run_log, 0, check_log},
 	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},
 	{"fsck", 1, 0, NULL, run_fsck, 0, check_fsck},
 	{"clone", 0, 0, NULL, run_clone, 1, check_clone},
+	{"gc", 1, 1, prep_orphans, run_gc, 1, check_gc},
 };
 
 /* ---- one sweep ------------------------------------------------------------------- */

@@ -8,6 +8,13 @@
 #ifndef TRACT_SQLITE_INTERNAL_H
 #define TRACT_SQLITE_INTERNAL_H
 
+/* The page cache of a connection (PRAGMA cache_size, KiB when negative),
+ * and the smaller one a large blob is written with (sqlite_blob_put). */
+#define SQLITE_CACHE_PRAGMA "PRAGMA cache_size=-65536;"
+#define SQLITE_CACHE_PRAGMA_LARGE_WRITE "PRAGMA cache_size=-4096;"
+/* A payload this large is written with the small cache. */
+#define SQLITE_LARGE_BLOB ((int64_t)4 << 20)
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -16,9 +16,10 @@
 int sqlite_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *inserted)
 {
 	struct query q;
-	int rc, b, changes = 0;
+	int rc, b, changes = 0, large;
 
 	CHECK_ARG(conn, row && row->content_hash && row->payload_json);
+	large = row->byte_size > SQLITE_LARGE_BLOB;
 	rc = query_start(conn, ST_BLOB_PUT, &q);
 	if (rc < 0)
 		return rc;
@@ -27,7 +28,15 @@ int sqlite_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *in
 	b = b ? b : sqlite3_bind_int64(q.st, 3, row->byte_size);
 	b = b ? b : sqlite3_bind_int64(q.st, 4, row->token_count);
 	b = b ? b : bind_time(q.st, 5, row->created_at);
+	if (large) {
+		/* A large payload's overflow pages would all wait, dirty, in the
+		 * 64 MiB page cache until the commit: with a small cache they
+		 * spill to the WAL as they are written instead. */
+		sqlite3_exec(conn->db, SQLITE_CACHE_PRAGMA_LARGE_WRITE, NULL, NULL, NULL);
+	}
 	rc = run_write(conn, &q, b, &changes);
+	if (large)
+		sqlite3_exec(conn->db, SQLITE_CACHE_PRAGMA, NULL, NULL, NULL);
 	if (inserted)
 		*inserted = rc == 0 && changes > 0;
 	return rc;

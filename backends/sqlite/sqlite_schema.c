@@ -161,7 +161,7 @@ static const char *const migration_ddl[SCHEMA_VERSION + 1] = {
  * The WAL is still removed when the last connection closes.
  */
 #define TUNING_PRAGMAS                                                                             \
-	"PRAGMA cache_size=-65536;"                                                                \
+	SQLITE_CACHE_PRAGMA                                                                        \
 	"PRAGMA mmap_size=268435456;"                                                              \
 	"PRAGMA temp_store=MEMORY;"                                                                \
 	"PRAGMA wal_autocheckpoint=10000;"                                                         \

@@ -1,6 +1,6 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
- * annotations, batches of commits, clones into a new store, merges
+ * annotations, batches of commits, clones into a new store, gc, merges
  * (fast-forward and merge commits). A new operation is a function here and
  * a row of the table.
  */
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "crash.h"
-#include "internal.h" /* the merge op's side branch: refs by compare-and-swap */
+#include "internal.h"
 
 static int open_tract(tract_store **s, tract **t, const crash_child *ch)
 {
@@ -149,6 +149,58 @@ static int op_clone(crash_child *ch)
 		pause();
 }
 
+/* Move refs/heads/main from `from` to `to` (what a reset writes). */
+static int move_main(tract *t, const char *from, const char *to)
+{
+	tract_store *s = t->store;
+	tract_ref_row exp;
+	int rc;
+
+	memset(&exp, 0, sizeof(exp));
+	exp.commit_hash = from;
+	rc = s->be->begin(s->conn, TRACT_TXN_WRITE);
+	if (rc == 0)
+		rc = s->be->ref_cas(s->conn, t->id, "refs/heads/main", to, NULL, &exp);
+	if (rc == 0)
+		rc = s->be->commit(s->conn);
+	else
+		s->be->rollback(s->conn);
+	s->cache_epoch++;
+	return rc;
+}
+
+/* A kept commit, one more, main moved back to the kept one (the other is
+ * an orphan), and gc with no retention removing it. */
+static int op_gc(crash_child *ch)
+{
+	tract_gc_options o = TRACT_GC_OPTIONS_INIT;
+	tract_gc_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char keep[HASH_LEN + 1], drop[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	o.orphan_retention_days = 0;
+	while (rc == 0) {
+		if (turn(t, n++, "kept", NULL, keep) != 0)
+			return failed("append");
+		crash_report(ch, 'c', keep);
+		if (turn(t, n++, "orphaned", NULL, drop) != 0)
+			return failed("append");
+		if (move_main(t, drop, keep) != 0)
+			return failed("reset");
+		if (tract_gc(&r, t, &o) != 0)
+			return failed("gc");
+		if (r->commits_removed < 1) { /* more: an orphan an earlier kill left */
+			fprintf(stderr, "writer: gc removed no commit\n");
+			return 3;
+		}
+		tract_gc_result_free(r);
+	}
+	return rc;
+}
+
 /* ---- merge ---- */
 
 /* Set a ref of the tract (the CLI's branch and switch are not there yet). */
@@ -216,14 +268,17 @@ static int op_merge(crash_child *ch)
 				return failed("append");
 			crash_report(ch, 'm', h);
 		}
-		if (set_ref(t, "refs/heads/side", h, NULL) != 0 ||
+		/* The side branch and its commits in one batch, HEAD back on
+		 * main at its end: a kill never leaves HEAD on the side branch
+		 * for the other operations. */
+		if (tract_batch_begin(t) != 0 || set_ref(t, "refs/heads/side", h, NULL) != 0 ||
 		    set_ref(t, "HEAD", NULL, "refs/heads/side") != 0)
 			return failed("side branch");
 		size = 1 + rand() % 3;
 		for (k = 0; k < size; k++)
 			if (turn(t, n++, "on the side", NULL, side[k]) != 0)
 				return failed("side commit");
-		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0)
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 || tract_batch_commit(t) != 0)
 			return failed("switch to main");
 		if (rand() % 2) {
 			if (turn(t, n++, "on main", NULL, h) != 0)
@@ -252,6 +307,7 @@ static const crash_op ops[] =
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
         {"annotate", op_annotate, 0, 60}, {"batch", op_batch, 0, 60},
         {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
+        {"gc", op_gc, 0, 120},
         {"merge", op_merge, 0, 80},
 };
 
