@@ -49,6 +49,8 @@ int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+/* history (cmd_merge.c) */
+int cmd_merge(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_reorder(struct cli *cli, int argc, char **argv);
 /* diff (cmd_diff.c) */

@@ -206,6 +206,21 @@ static const struct cli_command commands[] = {
      "  --json        machine-readable output: rows copied per table, fsck result\n"
      "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
      "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
+    {"merge", cmd_merge, "[--no-ff] [--strategy ours|theirs] [--json] BRANCH",
+     "Merge BRANCH into the current branch.",
+     "Fast-forwards when the current branch is behind BRANCH (unless --no-ff);\n"
+     "otherwise makes a merge commit with both parents. Conflicting changes\n"
+     "(both branches edited a commit, one skipped what the other edited, an\n"
+     "edit of shared history beside new commits) stop the merge: each is\n"
+     "listed with the commit of each side, nothing is written, and the exit\n"
+     "status is 1. Nothing is written until a merge commits, so there is\n"
+     "nothing to abort.\n"
+     "\nOptions:\n"
+     "  --no-ff               make a merge commit even when a fast-forward is possible\n"
+     "  --strategy S          resolve every conflict one way and commit: ours (the\n"
+     "                        current branch's version) or theirs (BRANCH's)\n"
+     "  --json                the merge result as a JSON object (exit 1 when\n"
+     "                        conflicts remain)\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"

@@ -285,6 +285,12 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		    const char *config, const char *own_config, const tract_row *source,
 		    int reuse_counts, int edit_marker, tract_role_counts *roles);
 
+/** A copy of base whose content is content (len bytes), recounted: a merge
+ *  resolution applied to a message (compile.c). config NULL keeps base's. */
+int tract_msg_with_content(tract_msg **out, tract *t, const tract_msg *base, const char *content,
+			   size_t len, const char *config, int edit_marker,
+			   tract_role_counts *roles);
+
 /** A derived or patched snapshot reports the tract's counter and the sum
  *  of its messages again, never an API figure (context.c). */
 int tract_context_recount(tract_context *c, tract *t);

@@ -61,6 +61,7 @@
 #include "tract/clone.h"
 #include "tract/text.h"
 #include "tract/resolver.h"
+#include "tract/merge.h"
 #include "tract/gc.h"
 #include "tract/reorder.h"
 #include "tract/diff.h"

@@ -660,6 +660,34 @@ done <<'TABLE'
 - | tag a b c
 - | tag --json a
 - | tag --bogus
+# --- merge (the store has only main: every merge below fails) ---
+- | merge
+- | merge ''
+- | merge a b
+- | merge --bogus main
+- | merge --strategy
+- | merge --strategy semantic main
+- | merge --strategy $'\e[31mours' main
+- | merge --strategy "$BIG" main
+- | merge ghost
+- | merge --no-ff --json ghost
+- | merge --strategy theirs ghost
+- | merge $'\e[2Jghost'
+- | merge $'\xff'
+- | merge "$BIG"
+- | merge "$BIGBAD"
+- | merge "$ESCS"
+- | merge "$ACUTES"
+- | merge ../main
+- | merge refs/heads/main
+- | merge HEAD
+- | merge "$C1"
+- | merge $'main\nmain'
+- | --db "$FX/other.db" merge main
+- | --db "$FX/nosuch.db" merge main
+- | --db "$FX/random" merge main
+- | --db "$CONNINFO" merge main
+- | --tract nosuch merge main
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "dag.h" /* kind 'm': reachable from main over all parents */
 #include "teststore.h"
 
 /* LMDB's sync modes and a tiny map (killed while the map grows). */
@@ -208,6 +209,24 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 			crash_die("the annotation of %s was reported done but is not there",
 			          want[i]);
 		tract_annotation_list_free(al);
+	}
+	free(want);
+	/* 'm': commits main reaches over all parents (merges) */
+	want = of_kind(got, 'm', &n_want);
+	if (n_want) {
+		tract_ref_value main_ref;
+		if (tract_txn_begin(s, TRACT_TXN_READ) != 0 ||
+		    tract_ref_read(&main_ref, s, cx->id, "refs/heads/main") != 0)
+			crash_die("read main: %s", tract_error_last()->message);
+		for (i = 0; i < n_want; i++) {
+			int yes = 0;
+			if (tract_dag_is_ancestor(&yes, s, cx->id, want[i], main_ref.commit) != 0)
+				crash_die("is_ancestor: %s", tract_error_last()->message);
+			if (!yes)
+				crash_die("commit %s was reported merged but main does not reach it",
+					  want[i]);
+		}
+		tract_txn_end(s, 0);
 	}
 	free(want);
 	/* Usable: one more commit. */

@@ -1,8 +1,8 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
  * annotations, batches of commits, clones into a new store, branch and tag
- * writes. A new
- * operation is a function here and a row of the table.
+ * writes, gc, merges (fast-forward and merge commits). A new operation is a
+ * function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +234,107 @@ static int op_refs(crash_child *ch)
 	return rc;
 }
 
+/* ---- merge ---- */
+
+/* Set a ref of the tract (the CLI's branch and switch are not there yet). */
+static int set_ref(tract *t, const char *name, const char *commit, const char *symbolic)
+{
+	tract_store *s = tract_owner(t);
+	tract_ref_value cur;
+	tract_ref_row exp;
+	int rc = tract_txn_begin(s, TRACT_TXN_WRITE);
+
+	if (rc == 0)
+		rc = tract_ref_read(&cur, s, tract_id(t), name);
+	if (rc == 0) {
+		memset(&exp, 0, sizeof(exp));
+		exp.commit_hash = cur.commit[0] ? cur.commit : NULL;
+		exp.symbolic_target = cur.symbolic[0] ? cur.symbolic : NULL;
+		rc = s->be->ref_cas(s->conn, tract_id(t), name, commit, symbolic,
+				    cur.exists ? &exp : NULL);
+		if (rc < 0)
+			rc = tract_backend_error(s, rc, "set ref");
+	}
+	return tract_txn_end(s, rc);
+}
+
+/*
+ * A side branch from main's tip with 1 to 3 commits, then (half the time)
+ * a commit on main, then a merge of the side branch into main: a
+ * fast-forward or a merge commit. Every commit is reported 'm' once main
+ * reaches it (over all parents) and the merge has returned.
+ */
+static int op_merge(crash_child *ch)
+{
+	char side[3][HASH_LEN + 1], h[HASH_LEN + 1];
+	tract_merge_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k, size, i;
+	char *branch = NULL;
+
+	/* A writer killed while HEAD was on the side branch left it there,
+	 * and later rounds may have committed on it: main, which had not
+	 * moved since the side branch started, fast-forwards to it. */
+	if (rc == 0 && tract_head_get(h, &branch, NULL, t) != 0)
+		return failed("head");
+	if (rc == 0 && branch && strcmp(branch, "side") == 0) {
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 ||
+		    tract_merge(&r, t, "side", NULL) != 0)
+			return failed("catch up with the side branch");
+		if (tract_merge_result_type(r) != TRACT_MERGE_FAST_FORWARD &&
+		    tract_merge_result_type(r) != TRACT_MERGE_UP_TO_DATE) {
+			fprintf(stderr, "writer: catching up gave %s\n",
+				tract_merge_type_name(tract_merge_result_type(r)));
+			return 4;
+		}
+		tract_merge_result_free(r);
+	}
+	tract_string_free(branch);
+	while (rc == 0) {
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 ||
+		    tract_head_get(h, NULL, NULL, t) != 0)
+			return failed("switch to main");
+		if (!h[0]) {
+			if (turn(t, n++, "main root", NULL, h) != 0)
+				return failed("append");
+			crash_report(ch, 'm', h);
+		}
+		/* The side branch and its commits in one batch, HEAD back on
+		 * main at its end: a kill never leaves HEAD on the side branch
+		 * for the other operations. */
+		if (tract_batch_begin(t) != 0 || set_ref(t, "refs/heads/side", h, NULL) != 0 ||
+		    set_ref(t, "HEAD", NULL, "refs/heads/side") != 0)
+			return failed("side branch");
+		size = 1 + rand() % 3;
+		for (k = 0; k < size; k++)
+			if (turn(t, n++, "on the side", NULL, side[k]) != 0)
+				return failed("side commit");
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 || tract_batch_commit(t) != 0)
+			return failed("switch to main");
+		if (rand() % 2) {
+			if (turn(t, n++, "on main", NULL, h) != 0)
+				return failed("append");
+			crash_report(ch, 'm', h);
+		}
+		if (tract_merge(&r, t, "side", NULL) != 0)
+			return failed("merge");
+		if (tract_merge_result_type(r) != TRACT_MERGE_FAST_FORWARD &&
+		    tract_merge_result_type(r) != TRACT_MERGE_CLEAN) {
+			fprintf(stderr, "writer: merge gave %s\n",
+				tract_merge_type_name(tract_merge_result_type(r)));
+			return 4;
+		}
+		for (i = 0; i < size; i++)
+			crash_report(ch, 'm', side[i]);
+		if (tract_merge_result_type(r) == TRACT_MERGE_CLEAN)
+			crash_report(ch, 'm', tract_merge_result_commit(r));
+		tract_merge_result_free(r);
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
@@ -241,6 +342,7 @@ static const crash_op ops[] =
         {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
         {"gc", op_gc, 0, 120},
         {"refs", op_refs, 0, 60}, /* branches and tags: create, rename, delete */
+        {"merge", op_merge, 0, 80},
 };
 
 size_t crash_op_count(void)
