@@ -719,10 +719,34 @@ static void range_dispose(rebase_range *g, size_t n_warnings)
 	free(g->issue_of);
 }
 
+/* The walk of read_range(): rows of the range from its end backward while
+ * the chain matches it. */
+typedef struct {
+	tract_row *rows;
+	char (*want)[65];
+	size_t n;
+	size_t next; /* rows[next..n) are filled */
+} chain_fill;
+
+static int chain_fill_cb(const tract_chain_row *row, void *payload)
+{
+	chain_fill *cf = payload;
+	int rc;
+
+	if (cf->next == 0 || strcmp(row->commit.commit_hash, cf->want[cf->next - 1]) != 0)
+		return 1;
+	rc = tract_row_copy_chain(&cf->rows[cf->next - 1], row);
+	if (rc < 0)
+		return rc;
+	cf->next--;
+	return 0;
+}
+
 /* Read the commits to replay (reachable from head, not from onto). */
 static int read_range(rebase_range *g, tract *t, const char *head, const char *onto)
 {
 	tract_dag_list unique;
+	size_t filled_from;
 	int rc;
 
 	memset(&unique, 0, sizeof(unique));
@@ -736,16 +760,28 @@ static int read_range(rebase_range *g, tract *t, const char *head, const char *o
 		tract_dag_list_dispose(&unique);
 		return tract_error_oom();
 	}
-	for (size_t i = 0; i < unique.count; i++) {
-		rc = read_commit(&g->rows[i], t, unique.items[i]);
+	/* A linear range (the usual case) is the head's first-parent chain:
+	 * one walk reads it, newest first; what it does not cover is read
+	 * one commit at a time. */
+	{
+		chain_fill cf = {g->rows, unique.items, unique.count, unique.count};
+
+		/* every row is disposed with the range, filled or not */
+		g->n = unique.count;
+		rc = t->store->be->commit_chain(t->store->conn, t->id, head, unique.count,
+						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
+						chain_fill_cb, &cf);
 		if (rc < 0)
+			rc = rc == TRACT_ENOMEM ? tract_error_oom()
+						: tract_backend_error(t->store, rc, "read commits");
+		filled_from = cf.next;
+	}
+	for (size_t i = 0; rc == 0 && i < unique.count; i++) {
+		if (i < filled_from && (rc = read_commit(&g->rows[i], t, unique.items[i])) < 0)
 			break;
-		g->n++;
-		if (g->rows[i].n_extra) {
+		if (g->rows[i].n_extra)
 			rc = tract_error_set(TRACT_EINVAL,
 					     "Cannot rebase branch containing merge commits");
-			break;
-		}
 		g->idx[i].hash = g->rows[i].hash;
 		g->idx[i].pos = i;
 	}
