@@ -49,6 +49,9 @@ int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+/* history rewriting (cmd_replay.c) */
+int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
+int cmd_rebase(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

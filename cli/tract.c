@@ -97,6 +97,31 @@ static const struct cli_command commands[] = {
      "  --json        machine-readable output: rows copied per table, fsck result\n"
      "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
      "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
+    /* history rewriting (cmd_replay.c) */
+    {"cherry-pick", cmd_cherry_pick, "[--json] REF",
+     "Copy one commit onto the current branch.",
+     "REF is a full hash, a branch name (its tip) or a unique prefix (>= 4 hex\n"
+     "digits). The copy keeps the content, message, metadata, generation config\n"
+     "and explicit annotation (skip, pinned...) of the original, with a new\n"
+     "timestamp and the current HEAD as parent; an edit keeps its target. An\n"
+     "edit whose target is not in the current branch's history is an issue:\n"
+     "the command lists it and fails (exit 1) without writing anything.\n"
+     "Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"rebase", cmd_rebase, "[--json] ONTO",
+     "Replay the current branch's own commits on top of ONTO.",
+     "ONTO is a branch name (or any revision). The commits reachable from HEAD\n"
+     "and not from ONTO are copied, oldest first, on top of ONTO's tip, and the\n"
+     "current branch is moved to the last copy, all in one transaction. Edits\n"
+     "of replayed commits follow their copies; explicit annotations are kept.\n"
+     "A branch strictly behind ONTO is fast-forwarded; one that already\n"
+     "contains ONTO is left alone. An edit whose target is neither replayed\n"
+     "nor in ONTO's history is a warning: the command lists the warnings and\n"
+     "fails (exit 1) without writing anything. Merge commits in the range are\n"
+     "refused. Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"
