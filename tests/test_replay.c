@@ -9,6 +9,8 @@
  */
 #include "helpers.h"
 
+#include <sqlite3.h>
+
 #include "dag.h"
 #include "json.h"
 #include "tract/rebase.h"
@@ -326,8 +328,28 @@ static void test_pick_append(void **state)
 	assert_compiled(f, "user: root\nassistant: on main\nuser: on side\n");
 	tract_cherry_pick_result_free(r);
 
+	/* an empty metadata or config object becomes none (§9 "Replay") */
+	switch_to(f, "side");
+	{
+		tract_commit_options eo = TRACT_COMMIT_OPTIONS_INIT;
+
+		eo.metadata_json = "{}";
+		eo.generation_config_json = "{ }";
+		fx_commit(f, b, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"e\"}",
+			  &eo);
+	}
+	switch_to(f, "main");
+	assert_int_equal(tract_cherry_pick(&r, f->t, b, NULL), 0);
+	assert_null(tract_commit_metadata(r->new_commit));
+	assert_null(tract_commit_generation_config(r->new_commit));
+	tract_cherry_pick_result_free(r);
+	assert_compiled(f, "user: root\nassistant: on main\nuser: on side\nuser: e\n");
+
 	/* a branch name picks its tip; a prefix works; a commit already on the
 	 * branch is copied again (a duplicate) */
+	assert_int_equal(tract_cherry_pick(&r, f->t, "side", NULL), 0);
+	assert_string_equal(tract_commit_hash(r->original), b);
+	tract_cherry_pick_result_free(r);
 	assert_int_equal(tract_cherry_pick(&r, f->t, "main", NULL), 0);
 	assert_string_equal(tract_commit_content_hash(r->new_commit),
 			    tract_commit_content_hash(r->original));
@@ -337,8 +359,8 @@ static void test_pick_append(void **state)
 	assert_int_equal(tract_cherry_pick(&r, f->t, b, NULL), 0);
 	assert_string_equal(tract_commit_hash(r->original), p.m);
 	tract_cherry_pick_result_free(r);
-	assert_compiled(f, "user: root\nassistant: on main\nuser: on side\nuser: on side\n"
-			   "assistant: on main\n");
+	assert_compiled(f, "user: root\nassistant: on main\nuser: on side\nuser: e\nuser: e\n"
+			   "user: e\nassistant: on main\n");
 	fx_free(f);
 }
 
@@ -1344,6 +1366,43 @@ static void test_rebase_onto_revision_and_other_tract(void **state)
 	fx_free(f);
 }
 
+/* §9 "Replay": a commit whose blob is gone (SQLite: the row deleted with
+ * the foreign keys off) cannot be replayed, by either operation; nothing
+ * is written. */
+static void test_replay_blob_missing(void **state)
+{
+	rb_fx p;
+	fx *f = rb_setup(&p);
+	tract_rebase_result *r = NULL;
+	tract_cherry_pick_result *cp = NULL;
+	tract_commit *c = lookup(f, p.f1);
+	char path[700], sql[300], want[300];
+	snapshot before;
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/t.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA foreign_keys = OFF; DELETE FROM blobs WHERE content_hash = '%s';",
+		 tract_commit_content_hash(c));
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	tract_cache_clear(f->t->cache);
+	before = snap(f);
+	snprintf(want, sizeof(want), "Cannot replay commit %s: blob %s not found or invalid", p.f1,
+		 tract_commit_content_hash(c));
+	assert_error(tract_rebase(&r, f->t, "main", NULL), TRACT_ECORRUPT, want);
+	assert_string_equal(tract_error_last()->message, want);
+	assert_unchanged(f, &before);
+	switch_to(f, "main");
+	before = snap(f);
+	assert_error(tract_cherry_pick(&cp, f->t, p.f1, NULL), TRACT_ECORRUPT, want);
+	assert_unchanged(f, &before);
+	tract_commit_free(c);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1375,9 +1434,12 @@ int main(void)
 		cmocka_unit_test(test_rebase_unrelated),
 		cmocka_unit_test(test_rebase_onto_revision_and_other_tract),
 	};
+	const struct CMUnitTest sqlite_only[] = {
+		cmocka_unit_test(test_replay_blob_missing),
+	};
 	int rc = ts_init("replay");
 
 	if (rc)
 		return rc;
-	return ts_run("replay", tests, TS_COUNT(tests), NULL, 0);
+	return ts_run("replay", tests, TS_COUNT(tests), sqlite_only, TS_COUNT(sqlite_only));
 }
