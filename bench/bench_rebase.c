@@ -5,8 +5,11 @@
  * cherry-picks of an edit and of an append. Each figure is printed with
  * its target and the Python reference's time; never asserts a timing.
  *
- *   bench_rebase [RUNS]   rebases per backend (default 5; the branch is set
- *                         back to its old tip between runs)
+ *   bench_rebase [--backends LIST] [RUNS]
+ *                         RUNS: rebases per backend (default 5; the branch is
+ *                         set back to its old tip between runs); LIST: some of
+ *                         sqlite,lmdb,postgres (default all three, postgres
+ *                         only with TRACT_TEST_PG_URI)
  *
  * Stores are fresh, on disk in a temporary directory ($TMPDIR or /tmp) or
  * in a PostgreSQL schema of their own (tract_bench_rebase_PID), removed at
@@ -286,14 +289,35 @@ static void bench_backend(const char *backend, int runs)
 	tract_store_free(s);
 }
 
+static int wanted(const char *list, const char *backend)
+{
+	size_t n = strlen(backend);
+
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && strncmp(p, backend, n) == 0)
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *base_dir = getenv("TMPDIR");
-	int runs = argc > 1 ? atoi(argv[1]) : 5;
+	const char *base_dir = getenv("TMPDIR"), *list = "sqlite,lmdb,postgres";
+	int runs = 5, a;
 
-	if (runs < 1 || runs > 1000 || argc > 2) {
-		fprintf(stderr, "usage: bench_rebase [RUNS]\n");
-		return 2;
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--backends") == 0 && a + 1 < argc)
+			list = argv[++a];
+		else if (argv[a][0] >= '1' && argv[a][0] <= '9' && atoi(argv[a]) <= 1000)
+			runs = atoi(argv[a]);
+		else {
+			fprintf(stderr, "usage: bench_rebase [--backends sqlite,lmdb,postgres] [RUNS]\n");
+			return 2;
+		}
 	}
 #ifdef BENCH_PLUGIN_PATH
 	if (!getenv("TRACT_PLUGIN_PATH"))
@@ -304,16 +328,18 @@ int main(int argc, char **argv)
 	if (!mkdtemp(tmpdir))
 		die_msg("mkdtemp: %s", strerror(errno));
 	pg_base = getenv("TRACT_TEST_PG_URI");
-	if (pg_base && *pg_base) /* the backend creates the schema */
+	if (pg_base && *pg_base && wanted(list, "postgres")) /* the backend creates the schema */
 		snprintf(pg_schema, sizeof(pg_schema), "tract_bench_rebase_%ld", (long)getpid());
 	atexit(cleanup);
 	printf("bench_rebase: %d commits on main, a branch of %d, main +%d; %d rebase runs\n",
 	       N_BASE, N_BRANCH, N_MAIN, runs);
-	bench_backend("sqlite", runs);
-	bench_backend("lmdb", runs);
+	if (wanted(list, "sqlite"))
+		bench_backend("sqlite", runs);
+	if (wanted(list, "lmdb"))
+		bench_backend("lmdb", runs);
 	if (pg_schema[0])
 		bench_backend("postgres", runs);
-	else
+	else if (wanted(list, "postgres"))
 		printf("postgres: skipped (TRACT_TEST_PG_URI is not set)\n");
 	return 0;
 }
