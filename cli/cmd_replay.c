@@ -3,7 +3,8 @@
  * cherry-pick and rebase (include/tract/rebase.h). The library checks
  * everything and writes each operation in one transaction; an issue the
  * command cannot decide (it has no resolver) fails it with exit 1 and a
- * list of the issues on standard error.
+ * list of the issues on standard error (for a rebase, from a check-only
+ * run: the error message may be cut, the list is whole).
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -34,72 +35,107 @@ static void print_preview(const tract_commit *c)
 	putchar('\n');
 }
 
+/* "tract: HEAD" and "  - ITEM" per item on stderr, sanitized, in one write. */
+static int fail_list(const char *head, const char *const *items, size_t n)
+{
+	size_t len = 0, cap = 256 + strlen(head) * 2;
+	char *buf = malloc(cap), *safe = NULL;
+
+	if (!buf)
+		return cli_fail("%s", head);
+	len += (size_t)snprintf(buf, cap, "tract: %s\n", cli_safe(head));
+	for (size_t i = 0; i < n; i++) {
+		if (tract_text_sanitize(&safe, items[i], strlen(items[i]), 0) != 0) {
+			tract_error_clear();
+			continue;
+		}
+		if (len + strlen(safe) + 8 >= cap) {
+			size_t ncap = cap * 2 + strlen(safe) + 8;
+			char *grown = realloc(buf, ncap);
+
+			if (!grown) {
+				tract_string_free(safe);
+				break;
+			}
+			buf = grown;
+			cap = ncap;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "  - %s\n", safe);
+		tract_string_free(safe);
+	}
+	fflush(stderr);
+	fputs(buf, stderr);
+	fflush(stderr);
+	free(buf);
+	return CLI_FAIL;
+}
+
 /*
- * An unresolved issue (TRACT_ECONFLICT): the library's message is
- * "<Operation> has <n> <kind>(s): <d1>; <d2>..." (descriptions of its own
- * making, which never hold "; "). Print the head and one issue per line,
- * each sanitized, in one write.
+ * A pick's unresolved issue (TRACT_ECONFLICT): the library's message is
+ * "Cherry-pick has <n> issue(s): <d1>; <d2>..." (descriptions of its own
+ * making, which never hold "; "): the head, then one issue per line.
  */
-static int fail_issues(void)
+static int fail_pick(const char *ref)
 {
 	const tract_error *e = tract_error_last();
 	const char *colon = strstr(e->message, "): ");
-	char *copy, *safe = NULL, *item, *next;
-	size_t cap, len = 0;
-	char *out;
+	const char *items[64];
+	char *copy, *item, *next;
+	size_t n = 0;
+	int rc;
 
 	if (e->code != TRACT_ECONFLICT || !colon)
-		return cli_fail_lib();
+		return cli_fail_ref(ref);
 	copy = strdup(e->message);
-	cap = 2 * strlen(e->message) + 256;
-	out = malloc(cap);
-	if (!copy || !out) {
-		free(copy);
-		free(out);
+	if (!copy)
 		return cli_fail_lib();
-	}
 	copy[colon - e->message + 2] = '\0';
-	item = copy + (colon - e->message) + 3;
-	len += (size_t)snprintf(out + len, cap - len, "tract: %s\n", cli_safe(copy));
-	for (; item; item = next) {
+	for (item = copy + (colon - e->message) + 3; item && n < 64; item = next) {
 		next = strstr(item, "; ");
 		if (next) {
 			*next = '\0';
 			next += 2;
 		}
-		if (tract_text_sanitize(&safe, item, strlen(item), 0) != 0) {
-			tract_error_clear();
-			continue;
-		}
-		/* every issue is on the line, however long: it lists them all */
-		if (len + strlen(safe) + 8 >= cap) {
-			char *grown = realloc(out, cap * 2 + strlen(safe));
-			if (!grown) {
-				tract_string_free(safe);
-				break;
-			}
-			out = grown;
-			cap = cap * 2 + strlen(safe);
-		}
-		len += (size_t)snprintf(out + len, cap - len, "  - %s\n", safe);
-		tract_string_free(safe);
+		items[n++] = item;
 	}
-	fflush(stderr);
-	fputs(out, stderr);
-	fflush(stderr);
+	rc = fail_list(copy, items, n);
 	free(copy);
-	free(out);
-	return CLI_FAIL;
+	return rc;
 }
 
-/* Report a failure of cherry-pick or rebase. */
-static int fail_replay(const char *ref)
+/*
+ * A rebase's unresolved warnings (TRACT_ECONFLICT): the message lists
+ * them but may be cut, so a check-only rebase lists them all; the head,
+ * then one warning per line.
+ */
+static int fail_rebase(tract *t, const char *onto)
 {
-	const tract_error *e = tract_error_last();
+	tract_rebase_options o = TRACT_REBASE_OPTIONS_INIT;
+	tract_rebase_result *r = NULL;
+	const char **items;
+	char head[128], *saved;
+	int rc;
 
-	if (e->code == TRACT_ECONFLICT)
-		return fail_issues();
-	return cli_fail_ref(ref);
+	if (tract_error_last()->code != TRACT_ECONFLICT)
+		return cli_fail_ref(onto);
+	saved = strdup(tract_error_last()->message);
+	if (!saved)
+		return cli_fail_lib();
+	o.flags = TRACT_REBASE_CHECK_ONLY;
+	if (tract_rebase(&r, t, onto, &o) != 0 || r->warning_count == 0 ||
+	    !(items = calloc(r->warning_count, sizeof(*items)))) {
+		rc = cli_fail("%s", saved);
+	} else {
+		for (size_t i = 0; i < r->warning_count; i++)
+			items[i] = r->warnings[i].description;
+		snprintf(head, sizeof(head), "Rebase has %zu semantic safety warning(s):",
+		         r->warning_count);
+		rc = fail_list(head, items, r->warning_count);
+		free(items);
+	}
+	tract_rebase_result_free(r);
+	free(saved);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -127,7 +163,7 @@ int cmd_cherry_pick(struct cli *cli, int argc, char **argv)
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
 	if (tract_cherry_pick(&r, t, ref, NULL) != 0) {
-		rc = fail_replay(ref);
+		rc = fail_pick(ref);
 		cli_close(store, t);
 		return rc;
 	}
@@ -215,7 +251,7 @@ int cmd_rebase(struct cli *cli, int argc, char **argv)
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
 	if (tract_rebase(&r, t, onto, NULL) != 0) {
-		rc = fail_replay(onto);
+		rc = fail_rebase(t, onto);
 		cli_close(store, t);
 		return rc;
 	}

@@ -829,6 +829,19 @@ static int list_new(tract_commit_list **out, size_t cap)
 	return *out ? 0 : tract_error_oom();
 }
 
+/* The range's rows become the result's original commits. */
+static int take_originals(tract_commit_list *l, rebase_range *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		tract_commit *oc = tract_commit_from_row(&g->rows[i]);
+
+		if (!oc)
+			return tract_error_oom();
+		l->items[l->count++] = oc;
+	}
+	return 0;
+}
+
 static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 			 const tract_rebase_options *o, int *wrote)
 {
@@ -836,6 +849,7 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 	rebase_range g;
 	issue_list w = {0};
 	int rc, found = 0, skip = 0;
+	int check_only = (o->flags & TRACT_REBASE_CHECK_ONLY) != 0;
 
 	memset(&g, 0, sizeof(g));
 	rc = tract_head_read(&hs, t);
@@ -864,6 +878,10 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 	if (rc < 0)
 		return rc;
 	if (found) {
+		if (check_only) {
+			r->outcome = TRACT_REBASE_FAST_FORWARD;
+			return 0;
+		}
 		*wrote = 1;
 		rc = move_branch(t, hs.head.symbolic, hs.hash, r->onto);
 		if (rc == 0) {
@@ -875,6 +893,13 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 	rc = read_range(&g, t, hs.hash, r->onto);
 	if (rc == 0)
 		rc = check_edits(&w, &g, t, r->onto, onto);
+	if (rc == 0)
+		rc = list_new(&r->original_commits, g.n);
+	if (rc == 0 && check_only) {
+		r->outcome = TRACT_REBASE_REPLAYED;
+		rc = take_originals(r->original_commits, &g);
+		goto done;
+	}
 	if (rc == 0 && w.count && !o->resolver)
 		rc = issues_error(&w, "Rebase", "semantic safety warning");
 	if (rc == 0 && w.count) {
@@ -889,8 +914,6 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 			rc = ask_resolver(&w, g.texts, &skip, o->resolver, o->resolver_payload,
 					  "rebase", onto, branch_of(&hs), g.with_issue);
 	}
-	if (rc == 0)
-		rc = list_new(&r->original_commits, g.n);
 	if (rc == 0)
 		rc = list_new(&r->replayed_commits, g.n);
 	if (rc == 0) {
@@ -914,21 +937,15 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 			break;
 		r->replayed_commits->items[r->replayed_commits->count++] = nc;
 	}
-	for (size_t i = 0; rc == 0 && i < g.n; i++) {
-		tract_commit *oc = tract_commit_from_row(&g.rows[i]);
-
-		if (!oc) {
-			rc = tract_error_oom();
-			break;
-		}
-		r->original_commits->items[r->original_commits->count++] = oc;
-	}
+	if (rc == 0)
+		rc = take_originals(r->original_commits, &g);
 	if (rc == 0) {
 		r->outcome = TRACT_REBASE_REPLAYED;
 		if (g.n)
 			tract_copy_id(r->new_head,
 				      tract_commit_hash(r->replayed_commits->items[g.n - 1]));
 	}
+done:
 	r->warnings = w.items;
 	r->warning_count = w.count;
 	range_dispose(&g, w.count);
@@ -953,10 +970,13 @@ int tract_rebase(tract_rebase_result **out, tract *t, const char *onto,
 	if (tract_version_check(opts->version, TRACT_REBASE_OPTIONS_VERSION,
 				"tract_rebase_options") < 0)
 		return TRACT_EINVAL;
+	if (opts->flags & ~(unsigned int)TRACT_REBASE_CHECK_ONLY)
+		return tract_error_set(TRACT_EINVAL, "tract_rebase: unknown flags %#x", opts->flags);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return tract_error_oom();
-	rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);
+	rc = tract_txn_begin(t->store, opts->flags & TRACT_REBASE_CHECK_ONLY ? TRACT_TXN_READ
+									       : TRACT_TXN_WRITE);
 	if (rc == 0) {
 		rc = rebase_in_txn(r, t, onto, opts, &wrote);
 		rc = op_end(t->store, rc, wrote);

@@ -12,7 +12,8 @@
  * "feature one", E (edit of F1) "feature one, edited", F2 "feature two"
  * (annotated skip); other (from R): X "elsewhere"; stray (from R): EX
  * (edit of X); side (from M2): S "side turn", SE (edit of X); behind at
- * M1. HEAD on feature.
+ * M1; strays (from R): 20 edits of X (more warnings than an error message
+ * holds). HEAD on feature.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,13 @@ static void setup(tract *t)
 	say(t, "S", "assistant", "side turn", NULL, s);
 	say(t, "SE", "user", "side edit of elsewhere", x, se);
 	set_ref(t, "refs/heads/behind", m1, NULL);
+	branch_at(t, "strays", r);
+	for (int i = 0; i < 20; i++) {
+		char text[64], h[65];
+
+		snprintf(text, sizeof(text), "stray edit %d", i);
+		say(t, "STRAY", "user", text, x, h);
+	}
 	branch_at(t, "feature", NULL);
 }
 

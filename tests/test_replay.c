@@ -1205,6 +1205,63 @@ static void test_rebase_warnings(void **state)
 	fx_free(f);
 }
 
+/* TRACT_REBASE_CHECK_ONLY: what a rebase would do, every warning listed,
+ * nothing written, no resolver called. */
+static void test_rebase_check_only(void **state)
+{
+	rb_fx p;
+	fx *f = rb_setup(&p);
+	tract_rebase_result *r = NULL;
+	tract_rebase_options o = TRACT_REBASE_OPTIONS_INIT;
+	resolver_state rs;
+	snapshot before;
+	char x[65], h[65];
+
+	(void)state;
+	branch_at(f, "other", p.r);
+	fx_say(f, x, "user", "elsewhere");
+	switch_to(f, "feature");
+	for (int i = 0; i < 30; i++)
+		edit(f, NULL, x, "stray");
+	memset(&rs, 0, sizeof(rs));
+	rs.action = TRACT_RESOLVE_ABORT;
+	o.resolver = resolver;
+	o.resolver_payload = &rs;
+	o.flags = TRACT_REBASE_CHECK_ONLY;
+	before = snap(f);
+	assert_int_equal(tract_rebase(&r, f->t, "main", &o), 0);
+	assert_int_equal(r->outcome, TRACT_REBASE_REPLAYED);
+	assert_int_equal(r->warning_count, 30);
+	assert_int_equal(r->warnings[29].action, -1);
+	assert_int_equal(r->original_commits->count, 32);
+	assert_int_equal(r->replayed_commits->count, 0);
+	assert_string_equal(r->new_head, tract_commit_hash(r->original_commits->items[31]));
+	assert_string_equal(r->onto, p.m2);
+	assert_int_equal(rs.calls, 0);
+	tract_rebase_result_free(r);
+	assert_unchanged(f, &before);
+	/* the error message of the real one is cut, the check lists them all */
+	o.flags = 0;
+	o.resolver = NULL;
+	assert_error(tract_rebase(&r, f->t, "main", &o), TRACT_ECONFLICT,
+		     "Rebase has 30 semantic safety warning(s): ");
+	assert_true(strlen(tract_error_last()->message) < 30 * 90);
+	/* a fast-forward is only announced */
+	branch_at(f, "behind", p.m1);
+	o.flags = TRACT_REBASE_CHECK_ONLY;
+	before = snap(f);
+	assert_int_equal(tract_rebase(&r, f->t, "main", &o), 0);
+	assert_int_equal(r->outcome, TRACT_REBASE_FAST_FORWARD);
+	assert_string_equal(r->new_head, p.m1);
+	tract_rebase_result_free(r);
+	assert_unchanged(f, &before);
+	tip(f, "behind", h);
+	assert_string_equal(h, p.m1);
+	o.flags = 0x10;
+	assert_error(tract_rebase(&r, f->t, "main", &o), TRACT_EINVAL, "unknown flags");
+	fx_free(f);
+}
+
 static void test_rebase_resolved_text(void **state)
 {
 	rb_fx p;
@@ -1428,6 +1485,7 @@ int main(void)
 		cmocka_unit_test(test_rebase_errors),
 		cmocka_unit_test(test_rebase_merge_commits),
 		cmocka_unit_test(test_rebase_warnings),
+		cmocka_unit_test(test_rebase_check_only),
 		cmocka_unit_test(test_rebase_resolved_text),
 		cmocka_unit_test(test_rebase_failure_midway),
 		cmocka_unit_test(test_rebase_then_merge_is_fast_forward),

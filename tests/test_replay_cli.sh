@@ -173,6 +173,15 @@ run rebase --json main
 eq "warning exit 1 with --json" "$RC" "1"
 eq "warning --json stdout empty" "$OUT" ""
 
+# more warnings than an error message holds: every one is listed
+"$FIXTURE" "$DB" switch strays
+before=$(state)
+run rebase main
+eq "20 warnings exit 1" "$RC" "1"
+eq "20 warnings: the head" "$(head -n 1 <<<"$ERR")" "tract: Rebase has 20 semantic safety warning(s):"
+eq "20 warnings: one line each" "$(grep -c "^  - EDIT commit targets ${X:0:12}... which does not exist on target branch 'main'$" <<<"$ERR")" "20"
+eq "nothing written (20 warnings)" "$(state)" "$before"
+
 # detached and empty
 "$FIXTURE" "$DB" detach "$F1"
 before=$(state)

@@ -84,6 +84,9 @@ typedef struct {
  *   RESOLVED, no text   left unresolved: TRACT_ECONFLICT
  *   SKIP                nothing is written; the result has no new commit
  *   ABORT               TRACT_EABORTED "Resolver aborted cherry-pick: ..."
+ * The resolver's issue: operation "cherry-pick", key and commit_b the
+ * picked commit, text_b its text, target_hash the missing target,
+ * commit_a/branch_a the current head and branch, branch_b rev as given.
  * Without a resolver an issue is TRACT_ECONFLICT ("Cherry-pick has <n>
  * issue(s): ..."). Other errors: TRACT_EDETACHED (HEAD detached, as for
  * a commit), TRACT_ENOTFOUND / TRACT_EAMBIGUOUS (rev), TRACT_ECORRUPT
@@ -107,6 +110,17 @@ TRACT_EXTERN(void) tract_cherry_pick_result_free(tract_cherry_pick_result *resul
 TRACT_EXTERN(int) tract_cherry_pick_result_to_json(char **out,
 						   const tract_cherry_pick_result *result);
 
+/** Flags of tract_rebase_options. */
+enum {
+	/**
+	 * Check only: write nothing and call no resolver; the result tells
+	 * what the rebase would do (outcome, onto, original_commits and every
+	 * warning, none of them an error), with no replayed commits and
+	 * new_head the current head.
+	 */
+	TRACT_REBASE_CHECK_ONLY = 1u << 0,
+};
+
 /** Options of tract_rebase(): TRACT_REBASE_OPTIONS_INIT or
  *  tract_rebase_options_init(). */
 typedef struct {
@@ -115,10 +129,11 @@ typedef struct {
 	 *  rebase with TRACT_ECONFLICT. */
 	tract_resolver_cb resolver;
 	void *resolver_payload;
+	unsigned int flags; /**< TRACT_REBASE_* */
 } tract_rebase_options;
 
 #define TRACT_REBASE_OPTIONS_VERSION 1
-#define TRACT_REBASE_OPTIONS_INIT {TRACT_REBASE_OPTIONS_VERSION, NULL, NULL}
+#define TRACT_REBASE_OPTIONS_INIT {TRACT_REBASE_OPTIONS_VERSION, NULL, NULL, 0}
 
 /** Initialize opts as TRACT_REBASE_OPTIONS_INIT with the given version. */
 TRACT_EXTERN(int) tract_rebase_options_init(tract_rebase_options *opts, unsigned int version);
@@ -158,8 +173,13 @@ typedef struct {
  *                       tract_cherry_pick()
  *   RESOLVED, no text   left unresolved: TRACT_ECONFLICT
  *   ABORT               TRACT_EABORTED "Resolver aborted rebase: ..."
+ * The resolver's issue: operation "rebase", key and commit_b the commit
+ * to replay, text_b its text, target_hash the missing target, commit_a
+ * onto's tip and branch_a onto as given (the destination), branch_b the
+ * current branch (where the commits come from).
  * Without a resolver a warning is TRACT_ECONFLICT ("Rebase has <n>
- * semantic safety warning(s): ..."). Other errors: TRACT_EDETACHED
+ * semantic safety warning(s): ..."; TRACT_REBASE_CHECK_ONLY lists them
+ * all, where the message may be cut). Other errors: TRACT_EDETACHED
  * ("Cannot rebase in detached HEAD state"), TRACT_ENOTFOUND ("Cannot
  * rebase: no commits on current branch", "Branch not found: <onto>"),
  * TRACT_EINVAL ("Cannot rebase branch containing merge commits"),
