@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "dag.h"
+#include "row.h"
 
 enum {
 	ST_UNKNOWN = 0,
@@ -72,6 +73,9 @@ typedef struct {
 	/* loading: parents of the commit being read */
 	char (*tmp)[65];
 	size_t ntmp, tcap;
+	size_t batch;   /* rows of the last ancestry walk */
+	size_t nloaded; /* nodes ST_LOADED */
+	int cb_rc;    /* a failure inside the walk's callback */
 } dag;
 
 /* ---- the graph --------------------------------------------------------- */
@@ -218,6 +222,7 @@ static int set_loaded(dag *g, uint32_t i, tract_time t)
 	g->nodes[i].npar = (uint32_t)g->ntmp;
 	g->nodes[i].time = t;
 	g->nodes[i].state = ST_LOADED;
+	g->nloaded++;
 	return 0;
 }
 
@@ -244,6 +249,63 @@ static int plist_cb(const char *commit_hash, const char *parent_hash, int64_t po
 	return tmp_add(payload, parent_hash);
 }
 
+/* A commit of the backend's ancestry walk: loaded (its parents known),
+ * the walk pruned where the graph has the commit already. */
+static int prefetch_cb(const tract_ancestry_row *row, void *payload)
+{
+	dag *g = payload;
+	uint32_t x;
+	size_t k;
+	int rc = intern(g, row->commit_hash, &x);
+
+	if (rc < 0)
+		return g->cb_rc = rc;
+	if (g->nodes[x].state == ST_LOADED)
+		return TRACT_ANCESTRY_PRUNE;
+	g->ntmp = 0;
+	for (k = 0; k < row->n_parents && rc == 0; k++)
+		rc = tmp_add(g, row->parents[k]);
+	if (rc == 0)
+		rc = set_loaded(g, x, row->created_at);
+	return rc < 0 ? (g->cb_rc = rc) : 0;
+}
+
+/*
+ * Load node i and what lies behind it in one backend walk (commit_ancestry,
+ * ABI version 3): breadth first, half as many commits as the query has
+ * loaded so far (DAG_BATCH_FIRST to DAG_BATCH_MAX), so a long walk costs
+ * a few round trips (the batches grow by half each time) and what is read
+ * beyond the answer stays within half of what the query needed.
+ */
+#define DAG_BATCH_FIRST 64
+#define DAG_BATCH_MAX 4096
+
+static int prefetch(dag *g, uint32_t i)
+{
+	tract_store *s = g->s;
+	char hash[65];
+	const char *starts[1];
+	int rc;
+
+	memcpy(hash, g->nodes[i].hash, sizeof(hash));
+	starts[0] = hash;
+	g->batch = g->nloaded / 2;
+	if (g->batch < DAG_BATCH_FIRST)
+		g->batch = DAG_BATCH_FIRST;
+	if (g->batch > DAG_BATCH_MAX)
+		g->batch = DAG_BATCH_MAX;
+	g->cb_rc = 0;
+	rc = s->be->commit_ancestry(s->conn, g->tract_id, starts, 1, g->batch, prefetch_cb, g);
+	if (g->cb_rc < 0)
+		return g->cb_rc;
+	if (rc < 0)
+		return rc == TRACT_ENOMEM ? tract_error_oom()
+					  : tract_backend_error(s, rc, "walk the ancestry");
+	if (g->nodes[i].state == ST_UNKNOWN)
+		g->nodes[i].state = ST_MISSING;
+	return 0;
+}
+
 /* Read node i from the backend unless known: its created_at and parents,
  * or ST_MISSING when the tract has no such commit. */
 static int load(dag *g, uint32_t i)
@@ -255,6 +317,8 @@ static int load(dag *g, uint32_t i)
 
 	if (g->nodes[i].state != ST_UNKNOWN)
 		return 0;
+	if (s->be->commit_ancestry)
+		return prefetch(g, i);
 	memcpy(hash, g->nodes[i].hash, sizeof(hash));
 	g->ntmp = 0;
 	r.g = g;
@@ -988,4 +1052,177 @@ int tract_dag_unique(tract_dag_list *out, tract_store *s, const char *tract_id, 
 		rc = topo_unique(out, &g, it);
 	dag_dispose(&g);
 	return rc;
+}
+
+/* ---- the public calls (tract/dag.h) ----------------------------------------------- */
+
+/* Resolve a revision inside the caller's read transaction. */
+static int resolve(char out[65], tract *t, const char *rev)
+{
+	if (!rev)
+		return tract_error_set(TRACT_EINVAL, "no revision given");
+	return tract_revision_resolve(out, t, rev);
+}
+
+int tract_merge_base(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const char *rev_a,
+		     const char *rev_b)
+{
+	char a[65], b[65], base[65] = "";
+	int rc;
+
+	if (out)
+		out[0] = '\0';
+	if (!out || !t)
+		return tract_error_set(TRACT_EINVAL, "tract_merge_base: NULL argument");
+	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+	if (rc < 0)
+		return rc;
+	rc = resolve(a, t, rev_a);
+	if (rc == 0)
+		rc = resolve(b, t, rev_b);
+	if (rc == 0)
+		rc = tract_dag_merge_base(base, t->store, t->id, a, b);
+	if (rc == 0 && !base[0])
+		rc = tract_error_set(TRACT_ENOTFOUND, "no merge base: %s and %s share no history",
+				     rev_a, rev_b);
+	rc = tract_txn_end(t->store, rc);
+	if (rc == 0)
+		memcpy(out, base, sizeof(base));
+	return rc;
+}
+
+int tract_is_ancestor(int *out, tract *t, const char *ancestor_rev, const char *descendant_rev)
+{
+	char a[65], d[65];
+	int rc, yes = 0;
+
+	if (out)
+		*out = 0;
+	if (!out || !t)
+		return tract_error_set(TRACT_EINVAL, "tract_is_ancestor: NULL argument");
+	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+	if (rc < 0)
+		return rc;
+	rc = resolve(a, t, ancestor_rev);
+	if (rc == 0)
+		rc = resolve(d, t, descendant_rev);
+	if (rc == 0)
+		rc = tract_dag_is_ancestor(&yes, t->store, t->id, a, d);
+	rc = tract_txn_end(t->store, rc);
+	if (rc == 0)
+		*out = yes;
+	return rc;
+}
+
+int tract_ahead_behind(size_t *ahead, size_t *behind, tract *t, const char *rev_a,
+		       const char *rev_b)
+{
+	char a[65], b[65];
+	size_t x = 0, y = 0;
+	int rc;
+
+	if (ahead)
+		*ahead = 0;
+	if (behind)
+		*behind = 0;
+	if (!ahead || !behind || !t)
+		return tract_error_set(TRACT_EINVAL, "tract_ahead_behind: NULL argument");
+	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+	if (rc < 0)
+		return rc;
+	rc = resolve(a, t, rev_a);
+	if (rc == 0)
+		rc = resolve(b, t, rev_b);
+	if (rc == 0)
+		rc = tract_dag_ahead_behind(&x, &y, t->store, t->id, a, b);
+	rc = tract_txn_end(t->store, rc);
+	if (rc == 0) {
+		*ahead = x;
+		*behind = y;
+	}
+	return rc;
+}
+
+struct one_row {
+	tract_row row;
+	int found, rc;
+};
+
+static int one_row_cb(const tract_chain_row *row, void *payload)
+{
+	struct one_row *o = payload;
+
+	o->rc = tract_row_copy_chain(&o->row, row);
+	if (o->rc < 0)
+		return o->rc;
+	o->found = 1;
+	return 1;
+}
+
+/* The commits of list as objects (content and merge parents), in order. */
+static int commits_of(tract_commit_list *out, tract *t, const tract_dag_list *l)
+{
+	tract_store *s = t->store;
+	size_t i, cap = 0;
+	int rc = 0;
+
+	for (i = 0; i < l->count && rc == 0; i++) {
+		struct one_row o;
+
+		memset(&o, 0, sizeof(o));
+		rc = s->be->commit_chain(s->conn, t->id, l->items[i], 1,
+					 TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
+					 one_row_cb, &o);
+		if (rc < 0) {
+			if (o.found)
+				tract_row_dispose(&o.row);
+			return o.rc < 0 || rc == TRACT_ENOMEM
+				       ? tract_error_oom()
+				       : tract_backend_error(s, rc, "read commit");
+		}
+		if (!o.found)
+			return tract_error_set(TRACT_ENOTFOUND, "commit %s not found",
+					       l->items[i]);
+		rc = tract_commit_list_push(out, &cap, &o.row);
+		if (rc < 0)
+			return tract_error_oom();
+	}
+	return rc;
+}
+
+int tract_commits_unique(tract_commit_list **out, tract *t, const char *tip_rev,
+			 const char *base_rev)
+{
+	char tip[65], base[65] = "";
+	tract_dag_list l = {NULL, 0};
+	tract_commit_list *list;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!out || !t)
+		return tract_error_set(TRACT_EINVAL, "tract_commits_unique: NULL argument");
+	list = calloc(1, sizeof(*list));
+	if (!list)
+		return tract_error_oom();
+	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+	if (rc < 0) {
+		free(list);
+		return rc;
+	}
+	rc = resolve(tip, t, tip_rev);
+	if (rc == 0 && base_rev)
+		rc = resolve(base, t, base_rev);
+	if (rc == 0)
+		rc = tract_dag_unique(&l, t->store, t->id, tip, base);
+	if (rc == 0)
+		rc = commits_of(list, t, &l);
+	tract_dag_list_dispose(&l);
+	rc = tract_txn_end(t->store, rc);
+	if (rc < 0) {
+		tract_commit_list_free(list);
+		return rc;
+	}
+	*out = list;
+	return 0;
 }

@@ -62,5 +62,6 @@
 #include "tract/text.h"
 #include "tract/resolver.h"
 #include "tract/rebase.h"
+#include "tract/dag.h"
 
 #endif

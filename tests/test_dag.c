@@ -542,8 +542,11 @@ static void test_random(void **state)
 	uint64_t st = 12345;
 	int graphs = 200, gi;
 	const char *env = getenv("TRACT_DAG_GRAPHS");
+	const tract_backend *orig = f->store->be;
+	tract_backend nowalk;
 
 	(void)state;
+	assert_non_null(orig->commit_ancestry); /* all three backends have it */
 	if (env && atoi(env) > 0)
 		graphs = atoi(env);
 	for (gi = 0; gi < graphs; gi++) {
@@ -589,6 +592,11 @@ static void test_random(void **state)
 				anc[i] |= anc[ps[k]];
 		}
 		g_done(&g);
+		/* Every other graph through the core's fallback: commit_get and
+		 * parent_list, as for a backend without commit_ancestry. */
+		nowalk = *orig;
+		nowalk.commit_ancestry = NULL;
+		f->store->be = gi % 2 ? &nowalk : orig;
 		for (q = 0; q < 6; q++) {
 			int a = (int)(rng_next(&st) % (uint64_t)n), b = (int)(rng_next(&st) % (uint64_t)n);
 			set common = anc[a] & anc[b], best = 0;
@@ -634,7 +642,130 @@ static void test_random(void **state)
 			ab_is(&g, a, b, (size_t)__builtin_popcountll(anc[a] & ~anc[b]),
 			      (size_t)__builtin_popcountll(anc[b] & ~anc[a]));
 		}
+		f->store->be = orig;
 	}
+	fx_free(f);
+}
+
+/* ---- the public calls (tract/dag.h), on commits made through the API ----------------- */
+
+/* Point a ref of the tract straight through the backend. */
+static void set_ref(fx *f, const char *name, const char *commit, const char *sym)
+{
+	tract_ref_value cur;
+	tract_ref_row exp = {0};
+	tract_store *s = f->store;
+
+	assert_int_equal(s->be->begin(s->conn, TRACT_TXN_WRITE), 0);
+	assert_int_equal(tract_ref_read(&cur, s, f->t->id, name), 0);
+	exp.commit_hash = cur.commit[0] ? cur.commit : NULL;
+	exp.symbolic_target = cur.symbolic[0] ? cur.symbolic : NULL;
+	assert_int_equal(s->be->ref_cas(s->conn, f->t->id, name, commit, sym,
+					cur.exists ? &exp : NULL),
+			 0);
+	assert_int_equal(s->be->commit(s->conn), 0);
+}
+
+static void test_public_api(void **state)
+{
+	fx *f = fx_new(NULL);
+	G g;
+	char a[65], b[65], f1[65], f2[65], m1[65], m[65], out[65], pre[9];
+	size_t ahead = 9, behind = 9;
+	tract_commit_list *l = NULL;
+	tract_store *s = f->store;
+	int yes = -1;
+	fx_counts before;
+
+	(void)state;
+	fx_say(f, a, "user", "A");
+	fx_say(f, b, "user", "B");
+	set_ref(f, "refs/heads/feature", b, NULL);
+	set_ref(f, "HEAD", NULL, "refs/heads/feature");
+	fx_say(f, f1, "user", "F1");
+	fx_say(f, f2, "user", "F2");
+	set_ref(f, "HEAD", NULL, "refs/heads/main");
+	fx_say(f, m1, "user", "M1");
+	before = fx_count(f);
+
+	assert_int_equal(tract_merge_base(out, f->t, "main", "feature"), 0);
+	assert_string_equal(out, b);
+	memcpy(pre, f2, 8);
+	pre[8] = '\0';
+	assert_int_equal(tract_merge_base(out, f->t, pre, "HEAD"), 0);
+	assert_string_equal(out, b);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, a, "feature"), 0);
+	assert_int_equal(yes, 1);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, "feature", "main"), 0);
+	assert_int_equal(yes, 0);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "feature", "main"), 0);
+	assert_int_equal(ahead, 2);
+	assert_int_equal(behind, 1);
+	assert_int_equal(tract_commits_unique(&l, f->t, "feature", "main"), 0);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(tract_commit_hash(l->items[0]), f1);
+	assert_string_equal(tract_commit_hash(l->items[1]), f2);
+	tract_commit_list_free(l);
+	assert_int_equal(tract_commits_unique(&l, f->t, "feature", NULL), 0);
+	assert_int_equal(l->count, 4);
+	assert_string_equal(tract_commit_hash(l->items[0]), a);
+	assert_string_equal(tract_commit_hash(l->items[3]), f2);
+	tract_commit_list_free(l);
+	assert_int_equal(tract_commits_unique(&l, f->t, "main", "main"), 0);
+	assert_int_equal(l->count, 0);
+	tract_commit_list_free(l);
+
+	/* feature merged into main (a merge commit with its commit_parents rows) */
+	fx_commit(f, m, "{\"content_type\":\"freeform\",\"payload\":{\"message\":\"Merge\"}}", NULL);
+	assert_int_equal(s->be->begin(s->conn, TRACT_TXN_WRITE), 0);
+	assert_int_equal(s->be->parent_put(s->conn, m, m1, 0), 0);
+	assert_int_equal(s->be->parent_put(s->conn, m, f2, 1), 0);
+	assert_int_equal(s->be->commit(s->conn), 0);
+	assert_int_equal(tract_merge_base(out, f->t, "main", "feature"), 0);
+	assert_string_equal(out, f2);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, f1, "main"), 0);
+	assert_int_equal(yes, 1);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "feature"), 0);
+	assert_int_equal(ahead, 2);
+	assert_int_equal(behind, 0);
+	assert_int_equal(tract_commits_unique(&l, f->t, "main", "feature"), 0);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(tract_commit_hash(l->items[0]), m1);
+	assert_string_equal(tract_commit_hash(l->items[1]), m);
+	assert_int_equal(tract_commit_extra_parent_count(l->items[1]), 1);
+	assert_string_equal(tract_commit_extra_parent(l->items[1], 0), f2);
+	tract_commit_list_free(l);
+
+	/* an unrelated root on a branch of its own: no merge base */
+	g_init(&g, f, f->t->id, 77);
+	g_node(&g, T(0), -1, -1, -1);
+	g_done(&g);
+	set_ref(f, "refs/heads/orphan", g.h[0], NULL);
+	assert_int_equal(tract_merge_base(out, f->t, "main", "orphan"), TRACT_ENOTFOUND);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(tract_error_last()->message, "no merge base"));
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "orphan", "main"), 0);
+	assert_int_equal(ahead, 1);
+	assert_int_equal(behind, 6);
+
+	/* unknown revisions and NULL arguments fail cleanly, reading only */
+	before = fx_count(f);
+	assert_int_equal(tract_merge_base(out, f->t, "main", "nope"), TRACT_ENOTFOUND);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, "nope", "main"), TRACT_ENOTFOUND);
+	assert_int_equal(yes, 0);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "nope"),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(tract_commits_unique(&l, f->t, "nope", NULL), TRACT_ENOTFOUND);
+	assert_null(l);
+	assert_int_equal(tract_commits_unique(&l, f->t, "main", "nope"), TRACT_ENOTFOUND);
+	assert_int_equal(tract_merge_base(NULL, f->t, "main", "main"), TRACT_EINVAL);
+	assert_int_equal(tract_merge_base(out, f->t, NULL, "main"), TRACT_EINVAL);
+	assert_int_equal(tract_is_ancestor(NULL, f->t, "main", "main"), TRACT_EINVAL);
+	assert_int_equal(tract_ahead_behind(&ahead, NULL, f->t, "main", "main"), TRACT_EINVAL);
+	assert_int_equal(tract_commits_unique(NULL, f->t, "main", NULL), TRACT_EINVAL);
+	assert_int_equal(tract_commits_unique(&l, NULL, "main", NULL), TRACT_EINVAL);
+	fx_assert_same_counts(before, fx_count(f));
+	assert_int_equal(f->store->txn_depth, 0);
 	fx_free(f);
 }
 
@@ -652,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_public_api),
 	};
 	int rc = ts_init("dag");
 

@@ -214,6 +214,34 @@ static const struct stmt_def stmts[ST_COUNT] = {
 		       "GROUP BY tract_id UNION ALL SELECT tract_id, 0, NULL FROM refs) AS s "
 		       "GROUP BY tract_id ORDER BY tract_id",
 		       ""},
+	/*
+	 * The ancestry walk (commit_ancestry): $1 the starts as a text[]
+	 * literal, $2 the tract (NULL: any), $3 the row limit. A recursive
+	 * CTE whose UNION keeps each commit once (a damaged parent cycle
+	 * ends); its rows come out level by level, numbered in that order
+	 * before the limit stops the recursion. The OFFSET 0 fences keep
+	 * each step a primary-key lookup: joined set-wise, the planner
+	 * would scan the whole commits table at every level.
+	 */
+	[ST_ANCESTRY] = {"WITH RECURSIVE walk(h) AS ("
+			 "SELECT c.commit_hash FROM commits c WHERE c.commit_hash = ANY($1::text[]) "
+			 "AND ($2::text IS NULL OR c.tract_id = $2) "
+			 "UNION "
+			 "SELECT pc.h FROM walk w CROSS JOIN LATERAL ("
+			 "SELECT x.parent_hash AS p FROM commits x WHERE x.commit_hash = w.h "
+			 "UNION ALL SELECT y.parent_hash FROM commit_parents y "
+			 "WHERE y.commit_hash = w.h OFFSET 0) par "
+			 "CROSS JOIN LATERAL (SELECT c.commit_hash AS h FROM commits c "
+			 "WHERE c.commit_hash = par.p AND ($2::text IS NULL OR c.tract_id = $2) "
+			 "OFFSET 0) pc), "
+			 "firsts AS (SELECT h, row_number() OVER () AS rn FROM walk LIMIT $3) "
+			 "SELECT c.commit_hash, c.created_at, c.parent_hash, "
+			 "(SELECT string_agg(p.position || ' ' || p.parent_hash, chr(31) "
+			 "ORDER BY p.position, p.parent_hash) FROM commit_parents p "
+			 "WHERE p.commit_hash = c.commit_hash) "
+			 "FROM firsts f CROSS JOIN LATERAL (SELECT * FROM commits c "
+			 "WHERE c.commit_hash = f.h OFFSET 0) c ORDER BY f.rn",
+			 "tti"},
 };
 
 /* ---- parameters and results --------------------------------------------- */
