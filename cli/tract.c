@@ -134,6 +134,8 @@ static const char global_usage[] = "usage: tract [--db URI] [--tract ID] COMMAND
 
 static void print_help(FILE *f)
 {
+	int width = 10;
+
 	fputs(global_usage, f);
 	fputs("\ngit for an LLM agent's context window.\n\n"
 	      "Global options (before COMMAND):\n"
@@ -144,8 +146,12 @@ static void print_help(FILE *f)
 	      "  --version     print the version\n"
 	      "\nCommands:\n",
 	      f);
+	/* the summaries in one column, after the longest name */
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\n'tract COMMAND --help' describes a command.\n"
 	      "Exit status: 0 success, 1 operation error, 2 usage error.\n",
 	      f);
