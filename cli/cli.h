@@ -61,6 +61,9 @@ int cmd_checkout(struct cli *cli, int argc, char **argv);
 int cmd_switch(struct cli *cli, int argc, char **argv);
 int cmd_branch(struct cli *cli, int argc, char **argv);
 int cmd_tag(struct cli *cli, int argc, char **argv);
+/* history rewriting (cmd_replay.c) */
+int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
+int cmd_rebase(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

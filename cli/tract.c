@@ -221,6 +221,31 @@ static const struct cli_command commands[] = {
      "                        current branch's version) or theirs (BRANCH's)\n"
      "  --json                the merge result as a JSON object (exit 1 when\n"
      "                        conflicts remain)\n"},
+    /* history rewriting (cmd_replay.c) */
+    {"cherry-pick", cmd_cherry_pick, "[--json] REF",
+     "Copy one commit onto the current branch.",
+     "REF is a full hash, a branch name (its tip) or a unique prefix (>= 4 hex\n"
+     "digits). The copy keeps the content, message, metadata, generation config\n"
+     "and explicit annotation (skip, pinned...) of the original, with a new\n"
+     "timestamp and the current HEAD as parent; an edit keeps its target. An\n"
+     "edit whose target is not in the current branch's history is an issue:\n"
+     "the command lists it and fails (exit 1) without writing anything.\n"
+     "Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"rebase", cmd_rebase, "[--json] ONTO",
+     "Replay the current branch's own commits on top of ONTO.",
+     "ONTO is a branch name (or any revision). The commits reachable from HEAD\n"
+     "and not from ONTO are copied, oldest first, on top of ONTO's tip, and the\n"
+     "current branch is moved to the last copy, all in one transaction. Edits\n"
+     "of replayed commits follow their copies; explicit annotations are kept.\n"
+     "A branch strictly behind ONTO is fast-forwarded; one that already\n"
+     "contains ONTO is left alone. An edit whose target is neither replayed\n"
+     "nor in ONTO's history is a warning: the command lists the warnings and\n"
+     "fails (exit 1) without writing anything. Merge commits in the range are\n"
+     "refused. Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"
@@ -233,6 +258,8 @@ static const char global_usage[] = "usage: tract [--db URI] [--tract ID] COMMAND
 
 static void print_help(FILE *f)
 {
+	int width = 10;
+
 	fputs(global_usage, f);
 	fputs("\ngit for an LLM agent's context window.\n\n"
 	      "Global options (before COMMAND):\n"
@@ -243,8 +270,12 @@ static void print_help(FILE *f)
 	      "  --version     print the version\n"
 	      "\nCommands:\n",
 	      f);
+	/* the summaries in one column, after the longest name */
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\n'tract COMMAND --help' describes a command.\n"
 	      "Exit status: 0 success, 1 operation error, 2 usage error.\n",
 	      f);

@@ -67,6 +67,7 @@
 #include "tract/diff.h"
 #include "tract/graph.h"
 #include "tract/refs.h"
+#include "tract/rebase.h"
 #include "tract/dag.h"
 
 #endif

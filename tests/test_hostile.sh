@@ -171,7 +171,7 @@ run_case() {
 	elif [ "$status" -eq 2 ]; then
 		[ "$lines" -eq 3 ] ||
 			fail_case "exit 2 with $lines stderr lines: $(head -c 300 "$err")"
-		sed -n 1p "$err" | grep -q '^tract\( [a-z]*\)\?: .' ||
+		sed -n 1p "$err" | grep -q '^tract\( [a-z-]*\)\?: .' ||
 			fail_case "exit 2, line 1 is not 'tract[ CMD]: ...'"
 		sed -n 2p "$err" | grep -q '^usage: tract' ||
 			fail_case "exit 2, line 2 is not the usage line"
@@ -688,6 +688,42 @@ done <<'TABLE'
 - | --db "$FX/random" merge main
 - | --db "$CONNINFO" merge main
 - | --tract nosuch merge main
+# --- cherry-pick ---
+- | cherry-pick
+- | cherry-pick --json
+- | cherry-pick "$C1" extra
+- | cherry-pick --bogus "$C1"
+- | cherry-pick ''
+- | cherry-pick 2
+- | cherry-pick nosuch
+- | cherry-pick 'HEAD~99'
+- | cherry-pick 0000000000000000000000000000000000000000000000000000000000000000f
+- | cherry-pick $'\e[2J'
+- | cherry-pick $'\u202e'
+- | cherry-pick $'\xff'
+- | cherry-pick "'; DROP TABLE commits; --"
+- | cherry-pick "$BIG"
+- | cherry-pick "$ESCS"
+- | --db "$FX/random" cherry-pick "$C1"
+- | --db "$FX/other.db" cherry-pick "$C1"
+- | --db "$FX/nosuch.db" cherry-pick "$C1"
+# --- rebase ---
+- | rebase
+- | rebase --json
+- | rebase main extra
+- | rebase --bogus main
+- | rebase ''
+- | rebase 2
+- | rebase nosuch
+- | rebase 'main~99'
+- | rebase $'\e[31mmain'
+- | rebase $'\u202e'
+- | rebase $'\xff'
+- | rebase "'; DROP TABLE refs; --"
+- | rebase "$BIG"
+- | rebase "$ACUTES"
+- | --db "$FX/random" rebase main
+- | --db "$FX/nosuch.db" rebase main
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------

@@ -3,7 +3,8 @@
  * loop in a child process, reporting each success on a pipe; the parent
  * SIGKILLs it after a random delay, then reopens the store: fsck clean,
  * every reported commit on the history and the history linear, every
- * reported annotation and clone there, and one more commit succeeds.
+ * reported annotation and clone there, a rebase killed midway left its
+ * branch all old or all new, and one more commit succeeds.
  *
  *   crash_driver [ROUNDS]   backend from TRACT_TEST_BACKEND (tests/teststore.h);
  *                           TRACT_CRASH_SEED=N repeats a run, TRACT_CRASH_SECONDS
@@ -166,7 +167,56 @@ static char (*of_kind(const lines *got, char k, size_t *n))[HASH_LEN + 1]
 	return v;
 }
 
-static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
+static tract_commit *lookup(tract *t, const char *rev)
+{
+	tract_commit *c = NULL;
+
+	if (tract_commit_lookup(&c, t, rev) != 0)
+		crash_die("look up %s: %s", rev, tract_error_last()->message);
+	return c;
+}
+
+/*
+ * A rebase killed after its 'b' line (main's tip just before it) and
+ * before its 'c' line: main is all old (that tip) or all new (the tip's
+ * two commits replayed, same contents, on crash-onto's tip), nothing in
+ * between (ops.c op_rebase).
+ */
+static size_t rebases_cut, rebases_cut_new;
+
+static void check_rebase(tract *t, const lines *got, size_t round_from)
+{
+	tract_commit *now, *old, *now_p, *old_p;
+	char head[HASH_LEN + 1], onto[HASH_LEN + 1], b[HASH_LEN + 1];
+
+	if (got->n <= round_from || got->h[got->n - 1][0] != 'b')
+		return;
+	memcpy(b, got->h[got->n - 1] + 2, HASH_LEN);
+	b[HASH_LEN] = '\0';
+	if (tract_head_get(head, NULL, NULL, t) != 0 ||
+	    tract_revision_resolve(onto, t, "crash-onto") != 0)
+		crash_die("read refs: %s", tract_error_last()->message);
+	rebases_cut++;
+	if (strcmp(head, b) == 0)
+		return; /* all old */
+	rebases_cut_new++;
+	now = lookup(t, head);
+	old = lookup(t, b);
+	now_p = lookup(t, tract_commit_parent(now));
+	old_p = lookup(t, tract_commit_parent(old));
+	if (strcmp(tract_commit_content_hash(now), tract_commit_content_hash(old)) != 0 ||
+	    strcmp(tract_commit_content_hash(now_p), tract_commit_content_hash(old_p)) != 0 ||
+	    !tract_commit_parent(now_p) || strcmp(tract_commit_parent(now_p), onto) != 0)
+		crash_die("a killed rebase left main at %s: neither its old tip %s nor its "
+		          "commits replayed on %s",
+		          head, b, onto);
+	tract_commit_free(now);
+	tract_commit_free(old);
+	tract_commit_free(now_p);
+	tract_commit_free(old_p);
+}
+
+static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t round_from)
 {
 	tract_commit_list *log = NULL;
 	tract_store *s = NULL;
@@ -229,6 +279,7 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 		tract_txn_end(s, 0);
 	}
 	free(want);
+	check_rebase(t, got, round_from);
 	/* Usable: one more commit. */
 	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
 		crash_die("a commit after the crash: %s", tract_error_last()->message);
@@ -353,16 +404,19 @@ int main(int argc, char **argv)
 		if (plen)
 			crash_die("round %d: a torn report line", r);
 		snprintf(cx.uri, sizeof(cx.uri), "%s", st.uri);
-		on_chain = verify(&cx, &got, ch.clone_base);
+		on_chain = verify(&cx, &got, ch.clone_base, before);
 		kills[(size_t)r % n_ops]++;
 		done[(size_t)r % n_ops] += got.n - before;
-		printf("round %3d %-9s %-21s killed after %3d ms: %4zu reported, %5zu on the "
+		printf("round %3d %-11s %-21s killed after %3d ms: %4zu reported, %5zu on the "
 		       "history, fsck clean\n",
 		       r, op->name, *opts ? opts + 1 : "", delay_ms, got.n - before, on_chain);
 	}
 	for (size_t i = 0; i < n_ops; i++)
-		printf("%-9s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
+		printf("%-11s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
 		       kills[i], done[i]);
+	if (rebases_cut)
+		printf("rebases killed after their start: %zu (%zu all new, the others all old)\n",
+		       rebases_cut, rebases_cut_new);
 	if (got.n == 0)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);

@@ -1,8 +1,8 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
  * annotations, batches of commits, clones into a new store, branch and tag
- * writes, gc, merges (fast-forward and merge commits). A new operation is a
- * function here and a row of the table.
+ * writes, gc, merges (fast-forward and merge commits), cherry-picks and
+ * rebases. A new operation is a function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "crash.h"
-#include "internal.h"
+#include "internal.h" /* branches and HEAD set inside a batch */
 
 static int open_tract(tract_store **s, tract **t, const crash_child *ch)
 {
@@ -335,6 +335,117 @@ static int op_merge(crash_child *ch)
 	return rc;
 }
 
+/* ---- history rewriting (core/replay.c) ------------------------------------------ */
+
+/* Set a ref of the tract inside the open batch (branches, HEAD). */
+static int batch_set_ref(tract *t, const char *name, const char *commit, const char *sym)
+{
+	tract_store *s = t->store;
+	tract_ref_value cur;
+	tract_ref_row exp;
+
+	memset(&exp, 0, sizeof(exp));
+	if (tract_ref_read(&cur, s, t->id, name) < 0)
+		return -1;
+	exp.commit_hash = cur.commit[0] ? cur.commit : NULL;
+	exp.symbolic_target = cur.symbolic[0] ? cur.symbolic : NULL;
+	return s->be->ref_cas(s->conn, t->id, name, commit, sym, cur.exists ? &exp : NULL) < 0
+		       ? -1
+		       : 0;
+}
+
+/*
+ * In one batch: branch `branch` at main's tip, n turns on it, HEAD back
+ * on main. hashes (may be NULL) receives the turns.
+ */
+static int side_branch(tract *t, const char *branch, unsigned *n, int count,
+                       const char *edit_of, char hashes[][HASH_LEN + 1])
+{
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+	char head[HASH_LEN + 1], ref[64], h[HASH_LEN + 1];
+	int k;
+
+	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
+	if (tract_batch_begin(t) != 0)
+		return -1;
+	if (tract_head_get(head, NULL, NULL, t) != 0 || batch_set_ref(t, ref, head, NULL) != 0 ||
+	    batch_set_ref(t, "HEAD", NULL, ref) != 0)
+		goto fail;
+	for (k = 0; k < count; k++) {
+		o.operation = edit_of && k == count - 1 ? TRACT_OP_EDIT : TRACT_OP_APPEND;
+		o.response_to = o.operation == TRACT_OP_EDIT ? edit_of : NULL;
+		if (turn(t, (*n)++, branch, &o, h) != 0)
+			goto fail;
+		if (hashes)
+			memcpy(hashes[k], h, sizeof(h));
+	}
+	if (batch_set_ref(t, "HEAD", NULL, "refs/heads/main") != 0)
+		goto fail;
+	return tract_batch_commit(t);
+fail:
+	tract_batch_rollback(t);
+	return -1;
+}
+
+/* Cherry-picks onto main of an append and of an edit of a main commit,
+ * each copy reported. */
+static int op_cherry_pick(crash_child *ch)
+{
+	tract_cherry_pick_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char a[HASH_LEN + 1], side[2][HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k;
+
+	while (rc == 0) {
+		if (turn(t, n++, "to be edited on a side branch", NULL, a) != 0)
+			return failed("append");
+		crash_report(ch, 'c', a);
+		if (side_branch(t, "crash-side", &n, 2, a, side) != 0)
+			return failed("side branch");
+		for (k = 0; k < 2; k++) {
+			if (tract_cherry_pick(&r, t, side[k], NULL) != 0)
+				return failed("cherry-pick");
+			crash_report(ch, 'c', tract_commit_hash(r->new_commit));
+			tract_cherry_pick_result_free(r);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Rebases of main onto a branch two commits ahead of where main was, main
+ * having gone on by two commits of its own. The tip of main is reported
+ * 'b' before each rebase and 'c' after it: after a kill in between, main
+ * is either that tip or its two commits replayed on crash-onto (driver.c).
+ */
+static int op_rebase(crash_child *ch)
+{
+	tract_rebase_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k;
+
+	while (rc == 0) {
+		if (side_branch(t, "crash-onto", &n, 2, NULL, NULL) != 0)
+			return failed("onto branch");
+		for (k = 0; k < 2; k++)
+			if (turn(t, n++, "to be rebased", NULL, h) != 0)
+				return failed("append");
+		crash_report(ch, 'b', h);
+		if (tract_rebase(&r, t, "crash-onto", NULL) != 0)
+			return failed("rebase");
+		if (r->outcome != TRACT_REBASE_REPLAYED || r->replayed_commits->count != 2)
+			return failed("rebase replayed something else");
+		crash_report(ch, 'c', r->new_head);
+		tract_rebase_result_free(r);
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
@@ -343,6 +454,7 @@ static const crash_op ops[] =
         {"gc", op_gc, 0, 120},
         {"refs", op_refs, 0, 60}, /* branches and tags: create, rename, delete */
         {"merge", op_merge, 0, 80},
+        {"cherry-pick", op_cherry_pick, 0, 80}, {"rebase", op_rebase, 0, 80},
 };
 
 size_t crash_op_count(void)
