@@ -61,5 +61,6 @@
 #include "tract/clone.h"
 #include "tract/text.h"
 #include "tract/resolver.h"
+#include "tract/llm.h"
 
 #endif
