@@ -476,8 +476,10 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	    {"format", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
 	    {"at", required_argument, NULL, 'a'},     {"at-time", required_argument, NULL, 'T'},
 	    {"edit-markers", no_argument, NULL, 'e'}, {"merge-messages", no_argument, NULL, 'M'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"reasoning", no_argument, NULL, 'r'},    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
+	unsigned render_flags = 0;
 	tract_compile_options copts = TRACT_COMPILE_OPTIONS_INIT;
 	tract_format fmt = TRACT_FORMAT_TEXT;
 	const char *at = NULL, *at_time = NULL;
@@ -514,6 +516,9 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 		case 'M':
 			copts.merge_messages = 1;
 			break;
+		case 'r':
+			render_flags |= TRACT_RENDER_REASONING;
+			break;
 		case 'h':
 			return cli_help(cli);
 		default:
@@ -522,6 +527,9 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+	if (render_flags && fmt != TRACT_FORMAT_OPENAI && fmt != TRACT_FORMAT_ANTHROPIC)
+		return cli_usage(cli, "--reasoning needs --format openai or anthropic (the other "
+		                 "renderings always hold reasoning)");
 	if (json) {
 		if (format_given && fmt != TRACT_FORMAT_JSON)
 			return cli_usage(cli, "--json and --format are exclusive");
@@ -544,7 +552,7 @@ int cmd_compile(struct cli *cli, int argc, char **argv)
 	if (tract_context_compile(
 	        &ctx, t,
 	        at || at_time || copts.edit_markers || copts.merge_messages ? &copts : NULL) != 0 ||
-	    tract_context_render_n(&out, &len, ctx, fmt) != 0) {
+	    tract_context_render_with(&out, &len, ctx, fmt, render_flags) != 0) {
 		rc = cli_fail_ref(at);
 	} else if (fmt == TRACT_FORMAT_TEXT && isatty(STDOUT_FILENO)) {
 		/* On a terminal, the text is made safe to show (escapes for

@@ -78,9 +78,13 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	    {"metadata", required_argument, NULL, 'M'},
 	    {"config", required_argument, NULL, 'C'},
 	    {"max-size", required_argument, NULL, 'S'},
+	    {"tool", required_argument, NULL, 'T'},
+	    {"call-id", required_argument, NULL, 'I'},
+	    {"status", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *tool = NULL, *call_id = NULL, *status = NULL;
 	const char *message = NULL, *json = NULL, *file = NULL, *edit = NULL;
 	const char *response_to = NULL, *name = NULL, *metadata = NULL, *config = NULL;
 	const char *kind, *text = NULL, *type = NULL, *role = NULL;
@@ -91,7 +95,7 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	tract_commit *commit;
 	tract *t;
 	size_t max_size = 0;
-	int c, rc, is_shortcut;
+	int c, rc, is_shortcut, is_tool;
 
 	cli_getopt_reset(cli, argv);
 	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
@@ -125,6 +129,15 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 				return cli_usage(cli, "invalid --max-size '%s' (bytes >= 1, with "
 				                 "an optional K, M or G suffix)", optarg);
 			break;
+		case 'T':
+			tool = optarg;
+			break;
+		case 'I':
+			call_id = optarg;
+			break;
+		case 's':
+			status = optarg;
+			break;
 		case 'h':
 			return cli_help(cli);
 		default:
@@ -145,9 +158,30 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	if (!kind[0])
 		return cli_usage(cli, "empty KIND");
 	is_shortcut = tract_content_shortcut_parse(&type, &role, kind) == 0;
+	is_tool = strcmp(kind, "tool-call") == 0 || strcmp(kind, "tool-result") == 0;
 	if (name && !role)
 		return cli_usage(cli, "--name needs KIND user, assistant or system");
-	if (json || file) {
+	if ((tool || call_id || status) && !is_tool)
+		return cli_usage(cli, "--tool, --call-id and --status need KIND tool-call or "
+		                 "tool-result");
+	if (is_tool) {
+		if (json || file)
+			return cli_usage(cli, "KIND %s takes TEXT, not --json or --file (use KIND "
+			                 "tool_io for a whole content object)", kind);
+		if (!tool)
+			return cli_usage(cli, "KIND %s needs --tool NAME", kind);
+		if (kind[5] == 'r' && !call_id)
+			return cli_usage(cli, "KIND tool-result needs --call-id ID (the id of the "
+			                 "call it answers, as `tract show` prints it)");
+		if (kind[5] == 'c' && status)
+			return cli_usage(cli, "--status needs KIND tool-result");
+		if (status && strcmp(status, "success") != 0 && strcmp(status, "error") != 0)
+			return cli_usage(cli, "invalid --status '%s' (choose success or error)",
+			                 status);
+		if (!text)
+			return cli_usage(cli, "missing %s (use '-' to read standard input)",
+			                 kind[5] == 'c' ? "JSON_ARGS" : "TEXT_OR_JSON");
+	} else if (json || file) {
 		if (text)
 			return cli_usage(cli, "TEXT cannot be combined with --json or --file");
 	} else if (!is_shortcut) {
@@ -171,6 +205,10 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (edit && cli_check_text(edit, strlen(edit), "--edit"))
 		return CLI_FAIL;
+	if (tool && cli_check_text(tool, strlen(tool), "--tool"))
+		return CLI_FAIL;
+	if (call_id && cli_check_text(call_id, strlen(call_id), "--call-id"))
+		return CLI_FAIL;
 	if (response_to && cli_check_text(response_to, strlen(response_to), "--response-to"))
 		return CLI_FAIL;
 	if (metadata && cli_check_json_object(metadata, "--metadata"))
@@ -178,6 +216,9 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 	if (config && cli_check_json_object(config, "--config"))
 		return CLI_FAIL;
 	bopts.name = name;
+	bopts.tool_name = tool;
+	bopts.call_id = call_id;
+	bopts.status = status;
 	if (json) {
 		bopts.label = "--json";
 		rc = tract_content_build(&content, kind, NULL, json, &bopts) ? cli_fail_lib() : 0;

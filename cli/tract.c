@@ -23,6 +23,15 @@ static const struct cli_command commands[] = {
      "KIND is instruction, user, assistant or system (shortcuts taking TEXT,\n"
      "'-' reads standard input), or any content type with --json/--file.\n"
      "\n"
+     "Tool calls and results (the openai/anthropic renderings send them as such):\n"
+     "  commit tool-call --tool NAME [--call-id ID] JSON_ARGS|-\n"
+     "      the arguments are a JSON object; without --call-id the call gets a\n"
+     "      fresh id (call_ and 24 hex digits; `tract show` prints it)\n"
+     "  commit tool-result --tool NAME --call-id ID [--status success|error] TEXT|-\n"
+     "      a JSON object is the result's payload, other text is stored as\n"
+     "      {\"text\": TEXT}; ID must be the id of a tool call of the history\n"
+     "      (refused otherwise)\n"
+     "\n"
      "Options:\n"
      "  --json OBJ           the content as a JSON object (content_type defaults to KIND)\n"
      "  --file F             read the JSON content object from file F ('-' = stdin)\n"
@@ -30,6 +39,9 @@ static const struct cli_command commands[] = {
      "  --edit REF           replace the message of commit REF (an edit commit)\n"
      "  --response-to REF    the commit this one answers (appends)\n"
      "  --name NAME          speaker name of a user/assistant/system turn\n"
+     "  --tool NAME          the tool of a tool-call / tool-result\n"
+     "  --call-id ID         the call's id (1-64 of [A-Za-z0-9_-])\n"
+     "  --status S           a tool-result's status: success or error\n"
      "  --metadata JSON      metadata object\n"
      "  --config JSON        generation config object\n"
      "  --max-size SIZE      refuse input (TEXT from stdin, --file) larger than SIZE\n"
@@ -54,10 +66,16 @@ static const struct cli_command commands[] = {
      "Options:\n"
      "  --json   machine-readable output\n"},
     {"compile", cmd_compile,
-     "[--format json|openai|anthropic|text] [--at REF | --at-time ISO8601] [--edit-markers]",
+     "[--format json|openai|anthropic|text] [--at REF | --at-time ISO8601] [--edit-markers] "
+     "[--reasoning]",
      "Compile the context as the messages sent to a model.",
+     "openai and anthropic print the request body's messages members exactly as\n"
+     "the provider plugins send them: tool calls and results paired by call id\n"
+     "(derived for calls without one), reasoning left out.\n"
+     "\n"
      "Options:\n"
      "  --format F      text (default), json, openai or anthropic\n"
+     "  --reasoning     openai/anthropic: put reasoning in, as assistant text\n"
      "  --json          same as --format json\n"
      "  --at REF        compile as of commit REF\n"
      "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"

@@ -17,6 +17,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "chat.h"
 #include "json.h"
 #include "warning.h"
 #include "row.h"
@@ -31,6 +32,7 @@ typedef struct {
 	int64_t token_count;
 	cJSON *metadata, *config;
 	char *metadata_json, *config_json; /* J-COLUMN */
+	char result_call_id[TRACT_CALL_ID_MAXLEN + 1]; /* a tool result's call_id, or "" */
 } prepared_content;
 
 static void prepared_dispose(prepared_content *p)
@@ -103,6 +105,13 @@ static int prepare_content(prepared_content *p, tract *t, const char *content_js
 	if (rc < 0)
 		goto fail;
 	p->content_type = cJSON_GetObjectItemCaseSensitive(p->n, "content_type")->valuestring;
+	if (strcmp(p->content_type, "tool_io") == 0) {
+		const cJSON *dir = cJSON_GetObjectItemCaseSensitive(p->n, "direction");
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(p->n, "call_id");
+		if (cJSON_IsString(dir) && strcmp(dir->valuestring, "result") == 0 &&
+		    cJSON_IsString(id) && tract_call_id_valid(id->valuestring))
+			memcpy(p->result_call_id, id->valuestring, strlen(id->valuestring) + 1);
+	}
 	rc = tract_parse_object(&p->metadata, o->metadata_json, "metadata");
 	if (rc == 0)
 		rc = tract_parse_object(&p->config, o->generation_config_json,
@@ -334,6 +343,29 @@ static int attempt_commit(commit_attempt *a)
 	}
 	if (rc < 0)
 		goto done;
+	if (p->result_call_id[0]) {
+		/* DESIGN.md §9: a result names a call of the history (a tool
+		 * call of the context compiled at HEAD, its id given or
+		 * derived). */
+		int known = 0;
+		if (!parent && hs.hash[0]) {
+			rc = tract_compile_full(&full, t, hs.hash, NULL);
+			if (rc < 0)
+				goto done;
+			parent = full;
+		}
+		if (parent)
+			rc = tract_chat_call_id_known(parent, p->result_call_id, &known);
+		if (rc < 0)
+			goto done;
+		if (!known) {
+			rc = tract_error_set(TRACT_EINVAL,
+					     "tool result answers call id '%s', which no tool call "
+					     "of the history has",
+					     p->result_call_id);
+			goto done;
+		}
+	}
 	now = tract_time_now();
 	memset(&hin, 0, sizeof(hin));
 	hin.content_hash = p->content_hash;

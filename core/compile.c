@@ -529,7 +529,11 @@ static int same_messages(const tract_context *a, const tract_context *b)
 		if (strcmp(x->role, y->role) || x->content_len != y->content_len ||
 		    memcmp(x->content, y->content, x->content_len) || (!x->name != !y->name) ||
 		    (x->name && (x->name_len != y->name_len ||
-				 memcmp(x->name, y->name, x->name_len))))
+				 memcmp(x->name, y->name, x->name_len))) ||
+		    x->kind != y->kind || (!x->call_id != !y->call_id) ||
+		    (x->call_id && strcmp(x->call_id, y->call_id)) ||
+		    x->tool_body_len != y->tool_body_len ||
+		    (x->tool_body && memcmp(x->tool_body, y->tool_body, x->tool_body_len)))
 			return 0;
 	}
 	return 1;

@@ -20,6 +20,8 @@ typedef enum {
 	F_ENUM_DEF,   /* one of values, default values[0]; null rejected */
 	F_OBJ,        /* required object */
 	F_STRLIST,    /* array of strings, default [] */
+	F_ID_OPT,     /* an id string (tract_call_id_valid), absent from N when
+		       * not given or null: tool_io's call_id (DESIGN.md §9) */
 } field_kind;
 
 typedef struct {
@@ -48,7 +50,8 @@ static const field_spec f_dialogue[] = {
 static const field_spec f_tool_io[] = {{"tool_name", F_STR, NULL},
 				       {"direction", F_ENUM, directions},
 				       {"payload", F_OBJ, NULL},
-				       {"status", F_ENUM_OPT, statuses}};
+				       {"status", F_ENUM_OPT, statuses},
+				       {"call_id", F_ID_OPT, NULL}};
 static const field_spec f_reasoning[] = {{"text", F_STR, NULL}};
 static const field_spec f_artifact[] = {
 	{"artifact_type", F_STR, NULL}, {"content", F_STR, NULL}, {"language", F_STR_OPT, NULL}};
@@ -169,6 +172,17 @@ static int add_field(cJSON *n, const char *type, const field_spec *f, const cJSO
 		list_values(allowed, sizeof(allowed), f->values);
 		if (!cJSON_IsString(v) || !in_values(v->valuestring, f->values))
 			return INVALID("%s: field '%s' must be one of %s", type, f->name, allowed);
+		break;
+	case F_ID_OPT:
+		if (absent)
+			return 0; /* absent from N: reference hashes stay as they were */
+		if (!cJSON_IsString(v))
+			return INVALID("%s: field '%s' must be a string or null, got %s", type,
+				       f->name, json_type_name(v));
+		if (!tract_call_id_valid(v->valuestring))
+			return INVALID("%s: field '%s' must be 1 to %d characters of "
+				       "[A-Za-z0-9_-]",
+				       type, f->name, TRACT_CALL_ID_MAXLEN);
 		break;
 	case F_OBJ:
 		if (absent)
@@ -453,6 +467,74 @@ static const char *default_role(const char *ct)
 	return t ? t->role : "assistant";
 }
 
+int tract_call_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id && id[i]; i++) {
+		char c = id[i];
+		if (i >= TRACT_CALL_ID_MAXLEN ||
+		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
+/*
+ * The tool call or result of a tool_io payload, for the provider
+ * renderings. A payload the reference wrote (or a hand-made one) may lack
+ * or mistype any member: what is not usable is left out (a call id that
+ * is not valid is treated as absent, so the rendering derives one).
+ */
+static int tool_parts(tract_message_parts *out, const cJSON *p)
+{
+	const cJSON *dir = cJSON_GetObjectItemCaseSensitive(p, "direction");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "tool_name");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(p, "status");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "call_id");
+	const cJSON *pl = cJSON_GetObjectItemCaseSensitive(p, "payload");
+	tract_buf b = TRACT_BUF_INIT;
+	int result;
+
+	if (!cJSON_IsString(dir) ||
+	    (strcmp(dir->valuestring, "call") != 0 && strcmp(dir->valuestring, "result") != 0))
+		return 0; /* neither: an ordinary message */
+	result = strcmp(dir->valuestring, "result") == 0;
+	out->mkind = result ? TRACT_MSG_TOOL_RESULT : TRACT_MSG_TOOL_CALL;
+	out->tool_name = strdup(cJSON_IsString(name) ? name->valuestring : "");
+	if (!out->tool_name)
+		return TRACT_ENOMEM;
+	if (cJSON_IsString(id) && tract_call_id_valid(id->valuestring)) {
+		out->call_id = strdup(id->valuestring);
+		if (!out->call_id)
+			return TRACT_ENOMEM;
+	}
+	if (cJSON_IsString(st))
+		out->status = strcmp(st->valuestring, "error") == 0	? "error"
+			      : strcmp(st->valuestring, "success") == 0 ? "success"
+								       : NULL;
+	if (result && cJSON_IsObject(pl) && pl->child && !pl->child->next &&
+	    cJSON_IsString(pl->child) &&
+	    (strcmp(pl->child->string, "text") == 0 || strcmp(pl->child->string, "content") == 0)) {
+		if (tract_buf_puts(&b, pl->child->valuestring))
+			goto oom;
+		b.len = tract_mutf8_to_bytes(b.ptr, b.len);
+	} else if (!cJSON_IsObject(pl)) {
+		/* Arguments are an object for both APIs. */
+		if (tract_buf_puts(&b, result ? "null" : "{}"))
+			goto oom;
+	} else if (tract_json_render(&b, pl, TRACT_JSON_CANON)) {
+		goto oom;
+	}
+	out->tool_body_len = b.len;
+	out->tool_body = tract_buf_detach(&b);
+	return out->tool_body ? 0 : TRACT_ENOMEM;
+oom:
+	tract_buf_dispose(&b);
+	return TRACT_ENOMEM;
+}
+
 int tract_content_message(tract_message_parts *out, const cJSON *p)
 {
 	tract_buf b = TRACT_BUF_INIT;
@@ -519,6 +601,10 @@ int tract_content_message(tract_message_parts *out, const cJSON *p)
 				goto oom;
 			out->name_len = tract_mutf8_to_bytes(out->name, strlen(out->name));
 		}
+	} else if (strcmp(ct, "reasoning") == 0) {
+		out->mkind = TRACT_MSG_REASONING;
+	} else if (strcmp(ct, "tool_io") == 0 && tool_parts(out, p) < 0) {
+		goto oom;
 	}
 	return 0;
 oom:
@@ -596,6 +682,8 @@ int tract_content_message_flat(tract_message_parts *out, const char *payload, si
 		}
 	} else {
 		out->role = default_role(ct);
+		if (strcmp(ct, "reasoning") == 0)
+			out->mkind = TRACT_MSG_REASONING;
 	}
 	out->content = malloc(v->decoded_len + 1);
 	if (!out->content)
@@ -612,6 +700,13 @@ void tract_message_parts_dispose(tract_message_parts *m)
 {
 	free(m->content);
 	free(m->name);
+	free(m->tool_name);
+	free(m->call_id);
+	free(m->tool_body);
+	m->tool_name = m->call_id = m->tool_body = NULL;
+	m->tool_body_len = 0;
+	m->status = NULL;
+	m->mkind = TRACT_MSG_TEXT;
 	m->content = m->name = NULL;
 	m->content_len = m->name_len = 0;
 }

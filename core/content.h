@@ -54,6 +54,23 @@ int tract_content_count_text(tract_buf *out, tract_text_kind *kind, const cJSON 
 /** Built-in default priority used by auto-annotation and compile. */
 tract_priority tract_content_default_priority(const char *content_type);
 
+/** Longest tool call id tool_io's call_id takes (DESIGN.md §9). */
+#define TRACT_CALL_ID_MAXLEN 64
+
+/** True when id is 1 to TRACT_CALL_ID_MAXLEN characters of [A-Za-z0-9_-]:
+ *  valid as an OpenAI tool_call_id and as an Anthropic tool_use id (which
+ *  must match ^[a-zA-Z0-9_-]+$). */
+int tract_call_id_valid(const char *id);
+
+/** What a compiled message is beyond its text, for the provider
+ *  renderings (core/chat.c). */
+typedef enum {
+	TRACT_MSG_TEXT = 0,    /* an ordinary message */
+	TRACT_MSG_TOOL_CALL,   /* tool_io, direction "call" */
+	TRACT_MSG_TOOL_RESULT, /* tool_io, direction "result" */
+	TRACT_MSG_REASONING,   /* content type reasoning */
+} tract_msg_kind;
+
 /** A compiled message built from a payload (§6.7). */
 typedef struct {
 	const char *role;  /* static string */
@@ -62,6 +79,18 @@ typedef struct {
 	size_t content_len; /* U+0000 is a 0x00 byte in both, so the */
 	size_t name_len;    /* lengths, not strlen(), tell where they end */
 	tract_text_kind kind;
+	/* The tool call or result a tool_io payload holds (mkind says which);
+	 * all NULL for other messages. */
+	tract_msg_kind mkind;
+	char *tool_name;    /* malloc'd */
+	char *call_id;      /* malloc'd, NULL when absent or not a valid id */
+	const char *status; /* static "success" / "error", or NULL */
+	char *tool_body;    /* malloc'd: a call's arguments (J-CANON of the
+			     * payload); a result's text (the payload's only
+			     * member when that is a string "text" or
+			     * "content", else J-CANON of the payload), with
+			     * U+0000 as a 0x00 byte */
+	size_t tool_body_len;
 } tract_message_parts;
 
 /** Build role/content/name from a parsed payload. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "internal.h"
 #include "json.h"
 
@@ -191,11 +193,104 @@ static int build_text(char **out, const char *type, const char *role, const char
 	return *out ? 0 : tract_error_oom();
 }
 
+/* A fresh call id: "call_" and 24 random hex digits. */
+static int fresh_call_id(char out[30])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[12];
+	size_t i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return tract_error_set(TRACT_ERROR, "no random bytes for a call id");
+	memcpy(out, "call_", 5);
+	for (i = 0; i < sizeof(r); i++) {
+		out[5 + 2 * i] = hex[r[i] >> 4];
+		out[6 + 2 * i] = hex[r[i] & 15];
+	}
+	out[29] = '\0';
+	return 0;
+}
+
+static int put_member(tract_buf *b, const char *key, const char *value)
+{
+	return tract_buf_puts(b, ", ") || tract_json_escape(b, key, strlen(key), 0) ||
+	       tract_buf_puts(b, ": ") || tract_json_escape(b, value, strlen(value), 0);
+}
+
+/* KIND tool-call / tool-result (DESIGN.md §9): a tool_io object. The
+ * arguments (or a JSON result) are inserted as the caller wrote them, so
+ * no number is reformatted. */
+static int build_tool(char **out, int result, const char *text, const char *tool,
+		      const char *call_id, const char *status)
+{
+	tract_buf b = TRACT_BUF_INIT;
+	char id[30];
+	cJSON *v = NULL;
+	int rc = 0, object;
+
+	if (!tool)
+		return tract_error_set(TRACT_EINVAL, "a tool %s needs the tool's name",
+				       result ? "result" : "call");
+	if (!tool[0] || !tract_utf8_valid(tool, strlen(tool)))
+		return tract_error_set(TRACT_EINVAL, "the tool name must be non-empty UTF-8");
+	if (call_id && !tract_call_id_valid(call_id))
+		return tract_error_set(TRACT_EINVAL,
+				       "invalid call id '%.80s' (1 to %d characters of "
+				       "[A-Za-z0-9_-])",
+				       call_id, TRACT_CALL_ID_MAXLEN);
+	if (status && (result ? strcmp(status, "success") && strcmp(status, "error") : 1))
+		return tract_error_set(TRACT_EINVAL,
+				       result ? "invalid status '%.64s' (success or error)"
+					      : "a tool call has no status",
+				       status);
+	if (!result && !call_id) {
+		rc = fresh_call_id(id);
+		if (rc < 0)
+			return rc;
+		call_id = id;
+	}
+	if (!tract_utf8_valid(text, strlen(text)))
+		return tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8",
+				       result ? "the result" : "the arguments");
+	v = cJSON_ParseWithOpts(text, NULL, 1);
+	object = cJSON_IsObject(v);
+	cJSON_Delete(v);
+	if (!result) {
+		rc = tract_json_object_check(text, "the arguments");
+		if (rc < 0)
+			return rc;
+	} else if (object) {
+		rc = tract_json_object_check(text, "the result");
+		if (rc < 0)
+			return rc;
+	}
+	if (tract_buf_puts(&b, "{\"content_type\": \"tool_io\"") ||
+	    put_member(&b, "direction", result ? "result" : "call") ||
+	    put_member(&b, "tool_name", tool) || (call_id && put_member(&b, "call_id", call_id)) ||
+	    (status && put_member(&b, "status", status)) || tract_buf_puts(&b, ", \"payload\": "))
+		goto oom;
+	if (object || !result) {
+		if (tract_buf_puts(&b, text))
+			goto oom;
+	} else if (tract_buf_puts(&b, "{\"text\": ") ||
+		   tract_json_escape(&b, text, strlen(text), 0) || tract_buf_putc(&b, '}')) {
+		goto oom;
+	}
+	if (tract_buf_putc(&b, '}'))
+		goto oom;
+	*out = tract_buf_detach(&b);
+	return *out ? 0 : tract_error_oom();
+oom:
+	tract_buf_dispose(&b);
+	return tract_error_oom();
+}
+
 int tract_content_build(char **out, const char *kind, const char *text, const char *json,
 			const tract_content_build_options *opts)
 {
 	const char *type = NULL, *role = NULL, *name = NULL, *label = "content";
-	int is_shortcut;
+	const char *tool = NULL, *call_id = NULL, *status = NULL;
+	int is_shortcut, is_tool;
 
 	if (!out)
 		return tract_error_set(TRACT_EINVAL, "tract_content_build: out is NULL");
@@ -207,6 +302,11 @@ int tract_content_build(char **out, const char *kind, const char *text, const ch
 		name = opts->name;
 		if (opts->label)
 			label = opts->label;
+		if (opts->version >= 2) {
+			tool = opts->tool_name;
+			call_id = opts->call_id;
+			status = opts->status;
+		}
 	}
 	if (!kind || !kind[0])
 		return tract_error_set(TRACT_EINVAL, "empty KIND");
@@ -218,6 +318,19 @@ int tract_content_build(char **out, const char *kind, const char *text, const ch
 		return tract_error_set(TRACT_EINVAL, "a TEXT cannot be combined with a JSON object");
 	if (!text && !json)
 		return tract_error_set(TRACT_EINVAL, "missing TEXT or JSON object");
+	is_tool = strcmp(kind, "tool-call") == 0 || strcmp(kind, "tool-result") == 0;
+	if (!is_tool && (tool || call_id || status))
+		return tract_error_set(TRACT_EINVAL,
+				       "a tool name, call id or status needs KIND tool-call or "
+				       "tool-result");
+	if (is_tool) {
+		if (json)
+			return tract_error_set(TRACT_EINVAL,
+					       "KIND %s takes its text, not a content object (use "
+					       "KIND tool_io for one)",
+					       kind);
+		return build_tool(out, kind[5] == 'r', text, tool, call_id, status);
+	}
 	is_shortcut = shortcut(&type, &role, kind);
 	if (!is_shortcut)
 		type = kind;

@@ -187,6 +187,15 @@ typedef struct tract_msg {
 			   * an edit without a config of its own falls back to */
 	char hash[65];
 	int64_t tokens; /* 3 + tok(role) + tok(content) [+ tok(name) + 1] */
+	/* What the provider renderings need beyond the text (core/chat.c):
+	 * a tool call or result (its tool, call id when given, status and
+	 * arguments or result text), or reasoning. See tract_message_parts. */
+	tract_msg_kind kind;
+	char *tool_name;
+	char *call_id;
+	const char *status;
+	char *tool_body;
+	size_t tool_body_len;
 } tract_msg;
 
 void tract_msg_release(tract_msg *m);

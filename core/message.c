@@ -29,6 +29,9 @@ void tract_msg_release(tract_msg *m)
 		return;
 	free(m->content);
 	free(m->name);
+	free(m->tool_name);
+	free(m->call_id);
+	free(m->tool_body);
 	if (m->own_config != m->config && m->own_config != empty_config)
 		free(m->own_config);
 	if (m->config != empty_config)
@@ -208,6 +211,14 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		}
 		tract_buf_dispose(&scratch);
 	}
+	/* The tool call or result (or reasoning) the payload holds. */
+	m->kind = parts.mkind;
+	m->tool_name = parts.tool_name;
+	m->call_id = parts.call_id;
+	m->status = parts.status;
+	m->tool_body = parts.tool_body;
+	m->tool_body_len = parts.tool_body_len;
+	parts.tool_name = parts.call_id = parts.tool_body = NULL;
 	n = count_role(t, roles, m->role);
 	if (n < 0)
 		goto count_fail;

@@ -1,6 +1,7 @@
 /*
  * render.c - renderings of a compiled context: the JSON of `compile --json`,
- * OpenAI and Anthropic request messages, plain text (renderings layer).
+ * plain text, and the OpenAI and Anthropic request bodies of chat.c
+ * (renderings layer).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "chat.h"
 
 /* ---- renderings -------------------------------------------------------------------------- */
 
@@ -37,7 +39,8 @@ static int put_message(tract_buf *b, const tract_msg *m, const char *role)
 	return rc;
 }
 
-static int render_openai(tract_buf *b, const tract_context *c)
+/* The reference's messages array (compile --json). */
+static int render_messages(tract_buf *b, const tract_context *c)
 {
 	size_t i;
 	int rc = tract_buf_putc(b, '[');
@@ -56,7 +59,7 @@ static int render_json(tract_buf *b, const tract_context *c)
 	int rc = 0;
 
 	rc |= tract_buf_puts(b, "{\"messages\": ");
-	rc |= render_openai(b, c);
+	rc |= render_messages(b, c);
 	rc |= tract_buf_printf(b, ", \"token_count\": %" PRId64 ", \"commit_count\": %zu",
 			       c->token_count, c->count);
 	rc |= tract_buf_puts(b, ", \"token_source\": ");
@@ -84,38 +87,6 @@ static int render_json(tract_buf *b, const tract_context *c)
 		}
 	}
 	return rc | tract_buf_puts(b, "]}");
-}
-
-/* Anthropic Messages: system text apart, only user/assistant turns. */
-static int render_anthropic(tract_buf *b, const tract_context *c)
-{
-	tract_buf sys = TRACT_BUF_INIT;
-	size_t i, n = 0;
-	int rc = 0;
-
-	for (i = 0; i < c->count; i++) {
-		const tract_msg *m = tract_context_msg(c, i);
-		if (strcmp(m->role, "system") != 0)
-			continue;
-		if (sys.len)
-			rc |= tract_buf_puts(&sys, "\n\n");
-		rc |= tract_buf_put(&sys, m->content, m->content_len);
-	}
-	rc |= tract_buf_puts(b, "{\"system\": ");
-	rc |= tract_json_escape(b, sys.ptr ? sys.ptr : "", sys.len, 0);
-	rc |= tract_buf_puts(b, ", \"messages\": [");
-	for (i = 0; i < c->count; i++) {
-		const char *role = tract_context_msg(c, i)->role;
-		if (strcmp(role, "system") == 0)
-			continue;
-		if (n++)
-			rc |= tract_buf_puts(b, ", ");
-		rc |= put_message(b, tract_context_msg(c, i), strcmp(role, "assistant") == 0 ? "assistant"
-										 : "user");
-	}
-	rc |= tract_buf_puts(b, "]}");
-	tract_buf_dispose(&sys);
-	return rc;
 }
 
 /* The text as it is: a U+0000 is written as the 0x00 byte it is. */
@@ -172,6 +143,13 @@ int tract_context_render(char **out, const tract_context *c, tract_format fmt)
 
 int tract_context_render_n(char **out, size_t *len, const tract_context *c, tract_format fmt)
 {
+	return tract_context_render_with(out, len, c, fmt, 0);
+}
+
+int tract_context_render_with(char **out, size_t *len, const tract_context *c, tract_format fmt,
+			      unsigned flags)
+{
+	unsigned chat_flags = (flags & TRACT_RENDER_REASONING) ? TRACT_CHAT_REASONING : 0;
 	tract_buf b = TRACT_BUF_INIT;
 	int rc;
 
@@ -184,8 +162,16 @@ int tract_context_render_n(char **out, size_t *len, const tract_context *c, trac
 		return tract_error_set(TRACT_EINVAL, "tract_context_render: NULL context");
 	switch (fmt) {
 	case TRACT_FORMAT_JSON: rc = render_json(&b, c); break;
-	case TRACT_FORMAT_OPENAI: rc = render_openai(&b, c); break;
-	case TRACT_FORMAT_ANTHROPIC: rc = render_anthropic(&b, c); break;
+	case TRACT_FORMAT_OPENAI:
+	case TRACT_FORMAT_ANTHROPIC:
+		/* Exactly what the provider plugins send (chat.h). */
+		rc = tract_chat_body_put(&b, c, fmt == TRACT_FORMAT_OPENAI ? "openai" : "anthropic",
+					 chat_flags);
+		if (rc < 0) {
+			tract_buf_dispose(&b);
+			return rc; /* the error is set */
+		}
+		break;
 	case TRACT_FORMAT_TEXT: rc = render_text(&b, c); break;
 	default: return tract_error_set(TRACT_EINVAL, "unknown format %d", (int)fmt);
 	}

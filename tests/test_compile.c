@@ -727,8 +727,8 @@ static void test_renderings(void **state)
 	fx_commit(f, h, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"caf\xc3\xa9\",\"name\":\"ann\"}", NULL);
 	c = fx_compile(f, NULL);
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_OPENAI), 0);
-	assert_string_equal(s, "[{\"role\": \"system\", \"content\": \"be \\\"nice\\\"\"}, "
-			       "{\"role\": \"user\", \"content\": \"caf\xc3\xa9\", \"name\": \"ann\"}]");
+	assert_string_equal(s, "{\"messages\": [{\"role\": \"system\", \"content\": \"be \\\"nice\\\"\"}, "
+			       "{\"role\": \"user\", \"content\": \"caf\xc3\xa9\", \"name\": \"ann\"}]}");
 	tract_string_free(s);
 	assert_int_equal(tract_context_render(&s, c, TRACT_FORMAT_ANTHROPIC), 0);
 	assert_string_equal(s, "{\"system\": \"be \\\"nice\\\"\", \"messages\": "

@@ -70,9 +70,12 @@ typedef enum {
 	/** CLI.md `compile --json`: messages, token_count, commit_count,
 	 *  token_source, commit_hashes, generation_configs. */
 	TRACT_FORMAT_JSON = 0,
-	/** OpenAI chat messages array. */
+	/** OpenAI Chat Completions request members: {"messages": [...]}, tool
+	 *  calls as assistant tool_calls and results as "tool" messages with
+	 *  tool_call_id (DESIGN.md §9; the rules are in the README). */
 	TRACT_FORMAT_OPENAI = 1,
-	/** Anthropic Messages: {"system": "...", "messages": [...]}. */
+	/** Anthropic Messages request members: {"system": "...", "messages":
+	 *  [...]}, tool_use and tool_result blocks, same-role turns merged. */
 	TRACT_FORMAT_ANTHROPIC = 2,
 	/** Plain text, one "[role] content" block per message. */
 	TRACT_FORMAT_TEXT = 3,
@@ -87,6 +90,15 @@ TRACT_EXTERN(int) tract_context_render(char **out, const tract_context *ctx, tra
  */
 TRACT_EXTERN(int) tract_context_render_n(char **out, size_t *len, const tract_context *ctx,
 					 tract_format fmt);
+
+/** tract_context_render_with() flag: put reasoning messages in the openai
+ *  and anthropic renderings (as assistant text); they are left out
+ *  otherwise. The json and text renderings always hold them. */
+#define TRACT_RENDER_REASONING (1u << 0)
+
+/** tract_context_render_n() with flags (TRACT_RENDER_*; 0 = the same). */
+TRACT_EXTERN(int) tract_context_render_with(char **out, size_t *len, const tract_context *ctx,
+					    tract_format fmt, unsigned flags);
 
 /** "json", "openai", "anthropic", "text" <-> enum (parse: TRACT_EINVAL
  *  when unknown). */

@@ -66,10 +66,21 @@ typedef struct {
 	/** How messages about the caller's JSON name it ("--json", a file
 	 *  name); NULL = "content". */
 	const char *label;
+	/* ---- version 2 ---- */
+	/** KIND tool-call / tool-result: the tool's name (required). */
+	const char *tool_name;
+	/** KIND tool-call: the call's id, NULL = a fresh one ("call_" and 24
+	 *  random hex digits); tool-result: the id of the call it answers
+	 *  (NULL = none: compile pairs it with the latest unanswered call of
+	 *  the same tool). 1 to 64 characters of [A-Za-z0-9_-]. */
+	const char *call_id;
+	/** KIND tool-result: "success", "error" or NULL (none). */
+	const char *status;
 } tract_content_build_options;
 
-#define TRACT_CONTENT_BUILD_OPTIONS_VERSION 1
-#define TRACT_CONTENT_BUILD_OPTIONS_INIT {TRACT_CONTENT_BUILD_OPTIONS_VERSION, NULL, NULL}
+#define TRACT_CONTENT_BUILD_OPTIONS_VERSION 2
+#define TRACT_CONTENT_BUILD_OPTIONS_INIT \
+	{TRACT_CONTENT_BUILD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
 
 /** Initialize opts as TRACT_CONTENT_BUILD_OPTIONS_INIT with the given version. */
 TRACT_EXTERN(int) tract_content_build_options_init(tract_content_build_options *opts,
@@ -77,8 +88,21 @@ TRACT_EXTERN(int) tract_content_build_options_init(tract_content_build_options *
 
 /**
  * The content object of `tract commit KIND`, for tract_commit_create().
- * KIND is a shortcut (tract_content_shortcut_parse) or a content type.
- * Give exactly one of:
+ * KIND is a shortcut (tract_content_shortcut_parse), a content type, or
+ * one of the tool kinds (DESIGN.md §9), which take text and the options'
+ * tool_name (required), call_id and status:
+ *
+ *  tool-call    text is the arguments, a JSON object: {"content_type":
+ *               "tool_io", "direction": "call", "tool_name", "call_id"
+ *               (given, or a fresh one), "payload": ARGS}.
+ *  tool-result  text is the result: a JSON object is the payload as it
+ *               is; any other text T gives the payload {"text": T} (which
+ *               the provider renderings send as the plain text T). Adds
+ *               "call_id" when given and "status" when given.
+ *
+ * The commit refuses a result whose call_id no tool call of the history
+ * has (given or derived, tract_commit_create). Otherwise give exactly one
+ * of:
  *
  *  text  (shortcuts only) {"content_type": T, ["role": R,] "text": TEXT
  *        [, "name": NAME]}; a built-in type other than a shortcut needs a
