@@ -49,6 +49,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+int cmd_generate(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

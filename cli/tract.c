@@ -115,6 +115,43 @@ static const struct cli_command commands[] = {
      "  --json        machine-readable output: rows copied per table, fsck result\n"
      "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
      "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
+    {"generate", cmd_generate,
+     "[--provider NAME[,NAME...]] [--model M] [--stream] [--tools FILE] [options]",
+     "Call the LLM provider on the compiled context and commit its reply.",
+     "Compiles HEAD, sends it to the provider (or the first of a fallback list\n"
+     "that answers, each with retries on rate limits, 5xx and connection\n"
+     "failures), commits the reply once it is complete (its text as an\n"
+     "assistant message, each tool call as a tool-call commit with the model's\n"
+     "call id) with its generation config and usage, and prints it. Answer a\n"
+     "tool call with 'tract commit tool-result --tool NAME --call-id ID TEXT',\n"
+     "then generate again. Nothing is committed when the call fails or a\n"
+     "stream is interrupted.\n"
+     "\n"
+     "Provider: --provider, else TRACT_PROVIDER, else the tract's saved one.\n"
+     "Model: --model, else TRACT_MODEL, else the saved one, else the provider's\n"
+     "default. API keys: -o api_key=KEY or the provider's environment variables\n"
+     "(never stored). 'example' is an offline provider that needs no key.\n"
+     "\n"
+     "Options:\n"
+     "  --provider LIST     provider name, or names separated by commas (fallback)\n"
+     "  --model M           model name\n"
+     "  --stream            print the text as it arrives (committed once complete)\n"
+     "  --tools FILE        tool definitions offered: a JSON array in OpenAI's\n"
+     "                      function format ('-' = stdin)\n"
+     "  --tool-choice C     auto, none, required or a tool's name\n"
+     "  --temperature T     sampling temperature (0 to 100)\n"
+     "  --max-tokens N      longest reply in tokens\n"
+     "  -o, --option K=V    a provider option (api_key, base_url, timeout...);\n"
+     "                      NAME.K=V for provider NAME only; repeatable\n"
+     "  --retries N         retries after the first attempt (default 2)\n"
+     "  --timeout S         seconds per attempt\n"
+     "  -m, --message MSG   commit message of the reply\n"
+     "  --reasoning         send the reasoning commits too\n"
+     "  --save              store --provider/--model as the tract's defaults\n"
+     "  --json              {commits, provider, model, text, tool_calls,\n"
+     "                      finish_reason, usage, attempts}\n"
+     "\n"
+     "TRACT_DEBUG=1 logs each attempt on standard error (without secrets).\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"
