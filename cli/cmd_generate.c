@@ -143,6 +143,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 	    {"reasoning", no_argument, NULL, 'R'},
 	    {"save", no_argument, NULL, 'S'},
 	    {"json", no_argument, NULL, 'J'},
+	    {"max-size", required_argument, NULL, 'z'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -159,6 +160,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 	tract_store *store = NULL;
 	tract *t = NULL;
 	stream_out so = {0, 0};
+	size_t max_size = 0;
 	int c, rc = CLI_OK, stream = 0, json = 0;
 
 	cli_getopt_reset(cli, argv);
@@ -226,6 +228,11 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		case 'J':
 			json = 1;
 			break;
+		case 'z':
+			if (cli_parse_size(&max_size, optarg) != 0)
+				return cli_usage(cli, "invalid --max-size '%s' (bytes >= 1, with "
+						 "an optional K, M or G suffix)", optarg);
+			break;
 		case 'h':
 			return cli_help(cli);
 		default:
@@ -244,6 +251,8 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (go.save_defaults && !provider && !model)
 		return cli_usage(cli, "--save needs --provider or --model");
+	if (cli_input_limit_set(max_size))
+		return CLI_FAIL;
 	for (i = 0; i < n_options; i++) {
 		size_t klen = (size_t)(options[i].value - 1 - option_keys[i]);
 		char *key = strndup(option_keys[i], klen);

@@ -148,6 +148,7 @@ static const struct cli_command commands[] = {
      "  -m, --message MSG   commit message of the reply\n"
      "  --reasoning         send the reasoning commits too\n"
      "  --save              store --provider/--model as the tract's defaults\n"
+     "  --max-size SIZE     refuse a --tools file larger than SIZE bytes (K, M, G)\n"
      "  --json              {commits, provider, model, text, tool_calls,\n"
      "                      finish_reason, usage, attempts}\n"
      "\n"

@@ -93,9 +93,8 @@ static int check_setting(const char *name, const char *value)
 			one[len] = '\0';
 			if (!tract_plugin_name_valid(one))
 				return tract_error_set(TRACT_EINVAL,
-						       "invalid provider name '%.40s' in the "
-						       "setting",
-						       one);
+						       "invalid provider name %zu in the setting",
+						       count);
 			if (!p[len])
 				break;
 			p += len + 1;
@@ -297,6 +296,8 @@ static int check_options(const tract_generate_options *o)
 				       "UTF-8");
 	if (o->message && !tract_utf8_valid(o->message, strlen(o->message)))
 		return tract_error_set(TRACT_EINVAL, "the commit message is not valid UTF-8");
+	if (o->save_defaults && o->model && check_setting(TRACT_META_MODEL, o->model) < 0)
+		return TRACT_EINVAL;
 	rc = check_tools(o->tools_json, o->tool_choice);
 	if (rc < 0)
 		return rc;

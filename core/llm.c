@@ -354,6 +354,7 @@ int tract_llm_open(tract_llm **out, const char *names, const tract_llm_options *
 	tract_llm *llm = NULL;
 	char name[64];
 	const char *p;
+	size_t index = 0;
 	int rc;
 
 	if (!out)
@@ -371,17 +372,21 @@ int tract_llm_open(tract_llm **out, const char *names, const tract_llm_options *
 		if (count >= MAX_PROVIDERS)
 			return tract_error_set(TRACT_EINVAL, "at most %d providers in a fallback list",
 					       MAX_PROVIDERS);
+		/* The text is not repeated: it may be anything (a key
+		 * pasted in the wrong place). */
 		if (len == 0 || len >= sizeof(name))
-			return tract_error_set(TRACT_EINVAL, "invalid provider list '%.80s': empty "
-					       "or overlong name",
-					       names);
+			return tract_error_set(TRACT_EINVAL,
+					       "invalid provider list: name %zu is empty or longer "
+					       "than 31 bytes",
+					       index + 1);
 		memcpy(name, p, len);
 		name[len] = '\0';
 		if (!tract_plugin_name_valid(name))
 			return tract_error_set(TRACT_EINVAL,
-					       "invalid provider name '%.64s' (letters, digits, '_' "
-					       "and '-' only)",
-					       name);
+					       "invalid provider name %zu of the list (1 to 31 "
+					       "letters, digits, '_' or '-')",
+					       index + 1);
+		index++;
 		if (!p[len])
 			break;
 		p += len + 1;
@@ -396,6 +401,13 @@ int tract_llm_open(tract_llm **out, const char *names, const tract_llm_options *
 		memcpy(name, p, len);
 		name[len] = '\0';
 		rc = tract_plugin_provider(&table, name);
+		if (rc < 0) {
+			/* The name may be a key pasted in the wrong place. */
+			char msg[2048];
+			snprintf(msg, sizeof(msg), "%s", tract_error_last()->message);
+			tract_llm_mask_secrets(llm, msg, sizeof(msg));
+			rc = tract_error_set(rc, "%s", msg);
+		}
 		if (rc == 0) {
 			snprintf(what, sizeof(what), "provider plugin '%s'", name);
 			rc = add_table(llm, table, what);
@@ -609,6 +621,8 @@ static int result_copy(tract_chat_result **out, const tract_llm *llm,
 	r->usage = reply->usage;
 	if (r->raw_json)
 		tract_llm_mask_secrets(llm, r->raw_json, strlen(r->raw_json) + 1);
+	if (r->model)
+		tract_llm_mask_secrets(llm, r->model, strlen(r->model) + 1);
 	*out = r;
 	return 0;
 oom:
