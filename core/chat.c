@@ -156,9 +156,13 @@ static int assign_ids(builder *b, strmap *byid)
 		if (b->e[i].call == NONE)
 			continue;
 		id = b->ids[b->e[i].call];
-		if (m->call_id && !strmap_get(byid, m->call_id)) {
+		if (m->call_id && strlen(m->call_id) <= TRACT_CHAT_ID_MAXLEN &&
+		    !strmap_get(byid, m->call_id)) {
 			memcpy(id, m->call_id, strlen(m->call_id) + 1);
 		} else {
+			/* A longer given id still names the call for its results. */
+			if (m->call_id && !strmap_get(byid, m->call_id))
+				strmap_put(byid, m->call_id, i);
 			/* "call_" + 24 hex digits of the commit hash; on the
 			 * unlikely clash with a given id, the next 24. */
 			for (k = 0; k < 2; k++) {
@@ -182,8 +186,10 @@ static int pair_results(builder *b, const strmap *byid)
 	strmap heads;
 	size_t *prev, i;
 
+	memset(&heads, 0, sizeof(heads));
 	prev = malloc((b->n ? b->n : 1) * sizeof(*prev));
 	if (!prev || strmap_init(&heads, b->n_calls) < 0) {
+		strmap_dispose(&heads);
 		free(prev);
 		return TRACT_ENOMEM;
 	}
@@ -216,6 +222,15 @@ static int pair_results(builder *b, const strmap *byid)
 	strmap_dispose(&heads);
 	free(prev);
 	return 0;
+}
+
+/* A tool name Anthropic takes (1 to 200 characters; bytes counted, which
+ * is stricter); a call with another name is kept as text. */
+static int usable_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= 200;
 }
 
 static int is_call(const builder *b, size_t i)
@@ -324,7 +339,9 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 			continue;
 		b.e[b.n].m = m;
 		b.e[b.n].pair = NONE;
-		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL ? b.n_calls++ : NONE;
+		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL && usable_name(m->tool_name)
+					? b.n_calls++
+					: NONE;
 		b.n++;
 	}
 	priv->ids = malloc((b.n_calls ? b.n_calls : 1) * sizeof(*priv->ids));
@@ -334,7 +351,7 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 	priv->content_len = calloc(alloc, sizeof(size_t));
 	priv->name_len = calloc(alloc, sizeof(size_t));
 	if (!priv->ids || !priv->calls || !res->items || !priv->content_len || !priv->name_len ||
-	    strmap_init(&byid, b.n_calls) < 0)
+	    strmap_init(&byid, 2 * b.n_calls) < 0)
 		goto oom;
 	b.ids = priv->ids;
 	b.calls = priv->calls;
@@ -358,8 +375,8 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 			emit_text(&b, m, "user"); /* an orphan */
 			i++;
 		} else {
-			emit_text(&b, m, m->kind == TRACT_MSG_REASONING ? "assistant"
-									: wire_role(m->role));
+			/* reasoning, or a call kept as text */
+			emit_text(&b, m, m->kind != TRACT_MSG_TEXT ? "assistant" : wire_role(m->role));
 			i++;
 		}
 	}

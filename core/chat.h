@@ -22,7 +22,9 @@
  *    processes and backends, and valid for both APIs (OpenAI's ids are at
  *    most 40 characters, Anthropic's match ^[a-zA-Z0-9_-]+$). A call whose
  *    given id an earlier call of the context already has gets the derived
- *    id too (ids are unique within a request).
+ *    id too (ids are unique within a request), and so does a call whose
+ *    given id is longer than TRACT_CHAT_ID_MAXLEN (OpenAI refuses it; its
+ *    results, naming the given id, still find it).
  *
  * 3. Pairing. A result with a call_id answers the call that has that id;
  *    a result without one answers the latest unanswered call of the same
@@ -84,6 +86,9 @@
 #include "tract/sys/provider.h"
 
 #include "buf.h"
+
+/** The longest call id sent: OpenAI refuses longer ones. */
+#define TRACT_CHAT_ID_MAXLEN 40
 
 /** Put reasoning messages in, as assistant text. */
 #define TRACT_CHAT_REASONING 1u

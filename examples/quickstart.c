@@ -1,7 +1,7 @@
 /*
  * quickstart.c - the README's example: open a store, start a tract, commit
  * an instruction and a short dialogue, compile the context and print it as
- * OpenAI chat messages.
+ * the messages of an OpenAI Chat Completions request ({"messages": [...]}).
  *
  *   cc quickstart.c $(pkg-config --cflags --libs tract) -o quickstart
  *   ./quickstart [STORE]        (default ":memory:"; try "chat.db")

@@ -324,8 +324,14 @@ expect_ok "compile --format json" compile --format json
 eq "--format json = --json" "$OUT" "$COMPILED"
 expect_ok "compile --format openai" compile --format openai
 jtrue \
-	"openai is a messages array" 'isinstance(d, list) and len(d) == 17 and all("role" in m and "content" in m for m in d)' \
-	"openai contents" 'd[0]["content"] == "You are helpful." and d[4].get("name") == "alice"'
+	"openai is the body's messages (reasoning left out)" 'list(d) == ["messages"] and len(d["messages"]) == 16 and all("role" in m for m in d["messages"])' \
+	"openai contents" 'd["messages"][0]["content"] == "You are helpful." and d["messages"][4].get("name") == "alice"' \
+	"openai tool call with a derived id" '[m["tool_calls"] for m in d["messages"] if "tool_calls" in m] == [[{"id": "call_" + E["H_TCALL"][:24], "type": "function", "function": {"name": "calc", "arguments": "{\"x\":1}"}}]]' \
+	"openai tool result" '[m for m in d["messages"] if m["role"] == "tool"] == [{"role": "tool", "content": "{\"result\":2}", "tool_call_id": "call_" + E["H_TCALL"][:24]}]' \
+	"openai without reasoning" '"thinking it over" not in json.dumps(d)'
+expect_ok "compile --format openai --reasoning" compile --format openai --reasoning
+jtrue "openai with reasoning" 'len(d["messages"]) == 17 and {"role": "assistant", "content": "thinking it over"} in d["messages"]'
+expect_usage "--reasoning without a provider format" compile --reasoning
 expect_ok "compile --format anthropic" compile --format anthropic
 jtrue "anthropic shape" 'isinstance(d, dict) and isinstance(d.get("messages"), list) and "You are helpful." in json.dumps(d.get("system"))'
 expect_ok "compile --format text" compile --format text

@@ -325,6 +325,49 @@ done <<'TABLE'
 - | commit user hi --edit 'HEAD~99'
 - | commit user hi --edit "$C2" --response-to "$C1"
 - | commit user hi --edit $'\u202e'
+# --- commit tool-call / tool-result ---
+- | commit tool-call
+- | commit tool-call '{}'
+- | commit tool-call --tool
+- | commit tool-call --tool calc
+- | commit tool-call --tool '' '{}'
+- | commit tool-call --tool $'\xff' '{}'
+- | commit tool-call --tool calc '[1]'
+- | commit tool-call --tool calc 'not json'
+- | commit tool-call --tool calc '{"a":'
+- | commit tool-call --tool calc '{"a":1,"a":2}'
+- | commit tool-call --tool calc '{"a":NaN}'
+- | commit tool-call --tool calc '{"a":1e999999}'
+- | commit tool-call --tool calc "$DEEPOBJ"
+- | commit tool-call --tool calc "{\"a\":\"$BIGBAD\"}"
+@big_truncated.json | commit tool-call --tool calc -
+@big_bad | commit tool-call --tool calc -
+@nul | commit tool-call --tool calc -
+@huge.json | commit tool-call --tool calc - --max-size 8
+- | commit tool-call --tool calc --call-id '' '{}'
+- | commit tool-call --tool calc --call-id 'a b' '{}'
+- | commit tool-call --tool calc --call-id $'\e[31m' '{}'
+- | commit tool-call --tool calc --call-id "'; DROP TABLE commits; --" '{}'
+- | commit tool-call --tool calc --call-id "$BIG" '{}'
+- | commit tool-call --tool calc --call-id $'caf\xc3\xa9' '{}'
+- | commit tool-call --tool calc --status error '{}'
+- | commit tool-call --tool calc --json '{}'
+- | commit tool-call --tool calc --file "$FX/dup.json"
+- | commit tool-call --tool calc '{}' extra
+- | commit user hi --tool calc
+- | commit user hi --call-id call_1
+- | commit tool-result --tool calc ok
+- | commit tool-result --call-id call_1 ok
+- | commit tool-result --tool calc --call-id call_nosuch ok
+- | commit tool-result --tool calc --call-id call_nosuch '{"v":1}'
+- | commit tool-result --tool calc --call-id call_1 --status failed ok
+- | commit tool-result --tool calc --call-id call_1 --status '' ok
+- | commit tool-result --tool calc --call-id 'x y' ok
+- | commit tool-result --tool calc --call-id call_1 "$BIGBAD"
+@badutf8 | commit tool-result --tool calc --call-id call_1 -
+- | commit tool-result --tool calc --call-id call_1
+- | compile --reasoning
+- | compile --format text --reasoning
 # --- annotate ---
 - | annotate
 - | annotate "$C1"

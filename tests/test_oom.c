@@ -719,6 +719,63 @@ static int run_compile_at(env *e)
 	return tract_context_compile(&e->ctx, e->t, &o);
 }
 
+/* Tool calls as data (core/chat.c): compile, then the provider bodies of
+ * a context holding a call, its result and reasoning. */
+static void prep_tool_bodies(env *e)
+{
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"call\",\"payload\":{\"e\":\"1+1\"}}",
+				  NULL));
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"result\",\"status\":\"error\",\"payload\":"
+				  "{\"text\":\"2\"}}",
+				  NULL));
+}
+
+static int run_tool_bodies(env *e)
+{
+	char *o = NULL, *a = NULL;
+	int rc = tract_context_compile(&e->ctx, e->t, NULL);
+
+	if (rc == 0)
+		rc = tract_context_render_with(&o, NULL, e->ctx, TRACT_FORMAT_OPENAI,
+					       TRACT_RENDER_REASONING);
+	if (rc == 0)
+		rc = tract_context_render(&a, e->ctx, TRACT_FORMAT_ANTHROPIC);
+	if (rc == 0) {
+		size_t n = strlen(o) + strlen(a) + 2;
+		e->text = malloc(n);
+		if (!e->text)
+			rc = tract_error_oom();
+		else
+			snprintf(e->text, n, "%s\n%s", o, a);
+	}
+	tract_string_free(o);
+	tract_string_free(a);
+	return rc;
+}
+
+/* A tool result naming its call: the commit checks the id against the
+ * context compiled at HEAD. */
+static void prep_tool_call(env *e)
+{
+	CHECK(tract_commit_create(NULL, e->t,
+				  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				  "\"direction\":\"call\",\"call_id\":\"call_1\",\"payload\":{}}",
+				  NULL));
+}
+
+static int run_tool_result(env *e)
+{
+	return tract_commit_create(&e->commit, e->t,
+				   "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\","
+				   "\"direction\":\"result\",\"call_id\":\"call_1\","
+				   "\"payload\":{\"text\":\"2\"}}",
+				   NULL);
+}
+
 static int run_annotate(env *e)
 {
 	return tract_annotation_create(&e->id, e->t, edit_target, TRACT_PRIORITY_SKIP,
@@ -863,6 +920,8 @@ static const op ops[] = {
 	{"compile (cold)", 1, 1, NULL, run_compile, 0, check_compile},
 	{"compile (incremental)", 1, 1, prep_compile_warm, run_compile, 0, check_compile},
 	{"compile (at commit)", 1, 1, NULL, run_compile_at, 0, NULL},
+	{"render (provider bodies)", 1, 1, prep_tool_bodies, run_tool_bodies, 0, NULL},
+	{"commit (tool result)", 1, 1, prep_tool_call, run_tool_result, 1, check_commit},
 	{"annotate", 1, 1, NULL, run_annotate, 1, NULL},
 	{"log", 1, 1, NULL, run_log, 0, check_log},
 	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},
