@@ -453,6 +453,7 @@ static int commit_reply(tract_generate_result *gr, tract *t, tract_llm *llm, con
 		tract_error_clear();
 	co.message = o->message;
 	co.generation_config_json = config;
+	co.response_to = head; /* what the model answered */
 	for (i = 0; rc == 0 && i < n; i++) {
 		tract_commit *c = NULL;
 		rc = tract_commit_create(&c, t, contents[i], &co);

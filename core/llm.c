@@ -835,6 +835,11 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 				rc = p->table.chat_stream(p->client, &r, stream_relay, &st, &reply, &err);
 			else
 				rc = p->table.chat(p->client, &r, &reply, &err);
+			if (rc == 0 && st.stopped) {
+				/* The callback said stop; the provider went on. */
+				rc = TRACT_EABORTED;
+				err.kind = TRACT_PROVIDER_ERR_CANCELLED;
+			}
 			if (rc == 0 && cb && !p->table.chat_stream && replay_as_deltas(&st, &reply)) {
 				rc = TRACT_EABORTED;
 				err.kind = TRACT_PROVIDER_ERR_CANCELLED;

@@ -183,12 +183,12 @@ static void test_text_reply_committed(void **state)
 	tract_commit *c = NULL;
 	tract_context *ctx;
 	tract_llm *llm = open_llm(&neutral);
-	char head[65];
+	char head[65], asked[65];
 	cJSON *cfg;
 
 	(void)state;
 	fx_commit(f, NULL, "{\"content_type\":\"instruction\",\"text\":\"Be brief.\"}", NULL);
-	fx_say(f, NULL, "user", "Hello?");
+	fx_say(f, asked, "user", "Hello?");
 	recs[0].text = "Hi, how can I help?";
 	go.model = "asked-model";
 	go.has_temperature = 1;
@@ -213,6 +213,7 @@ static void test_text_reply_committed(void **state)
 	assert_int_equal(tract_commit_lookup(&c, f->t, head), 0);
 	assert_string_equal(tract_commit_content_type(c), "dialogue");
 	assert_string_equal(tract_commit_message(c), "the answer");
+	assert_string_equal(tract_commit_response_to(c), asked);
 	assert_non_null(strstr(tract_commit_content(c), "\"role\": \"assistant\""));
 	cfg = cJSON_Parse(tract_commit_generation_config(c));
 	assert_non_null(cfg);

@@ -186,6 +186,19 @@ stopped:
 	return TRACT_EABORTED;
 }
 
+/* A careless streamer: goes on after the callback said stop. */
+static int deaf_stream(tract_provider_client *c, const tract_chat_request *req,
+		       tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
+		       tract_provider_error *err)
+{
+	tract_chat_delta d = {.text = "one ", .tool_call_index = -1};
+
+	(void)cb(&d, payload);
+	d.text = "two";
+	(void)cb(&d, payload);
+	return scripted_chat(c, req, reply, err);
+}
+
 static const tract_provider table_a = {
 	.version = TRACT_PROVIDER_VERSION,
 	.name = "scripted",
@@ -766,6 +779,24 @@ static void test_stream_failure_after_delta(void **state)
 	tract_llm_free(llm);
 }
 
+static void test_stream_stop_honoured(void **state)
+{
+	tract_provider t = table_a;
+	tract_chat_request r = request();
+	tract_chat_result *res = NULL;
+	tract_llm *llm = NULL;
+	collected c = {0};
+
+	(void)state;
+	t.chat_stream = deaf_stream;
+	assert_int_equal(tract_llm_open_provider(&llm, &t, NULL), 0);
+	c.stop_at = 1;
+	assert_int_equal(tract_llm_chat_stream(&res, llm, &r, collect, &c), TRACT_EABORTED);
+	assert_null(res);
+	assert_int_equal(scripts[0].calls, 1);
+	tract_llm_free(llm);
+}
+
 /* ---- the example provider ---------------------------------------------------------- */
 
 static void test_example_answers(void **state)
@@ -931,6 +962,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_without_chat_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_failure_after_delta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_stop_honoured, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_tool_result_and_summary, setup,
 					    teardown),

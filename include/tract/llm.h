@@ -216,7 +216,8 @@ typedef struct tract_generate_result tract_generate_result;
  * and commit the reply on HEAD once it has arrived, in one transaction:
  * its text as an assistant dialogue commit, then each tool call as a
  * tool_io call commit carrying the call id the model gave; every commit
- * carries the generation config {"model", "provider", "temperature",
+ * answers (response_to) the HEAD that was sent and carries the generation
+ * config {"model", "provider", "temperature",
  * "max_tokens" (those set), "finish_reason", "usage"}. The usage is also
  * recorded for the context that was sent (tract_usage_record). Nothing is
  * committed when the call fails, when a stream is stopped, or when HEAD
