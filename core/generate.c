@@ -393,8 +393,11 @@ static int reply_contents(char ***out, size_t *n, const tract_chat_result *res)
 		bo.call_id = tc->id;
 		bo.label = "the arguments";
 		if (tract_content_build(&c[k], "tool-call", tc->arguments_json, NULL, &bo) < 0) {
-			rc = tract_error_set(TRACT_EPROVIDER, "the model's call of tool '%.64s': %s",
-					     tc->name, tract_error_last()->message);
+			rc = tract_error_last()->code == TRACT_ENOMEM
+				 ? TRACT_ENOMEM
+				 : tract_error_set(TRACT_EPROVIDER,
+						   "the model's call of tool '%.64s': %s", tc->name,
+						   tract_error_last()->message);
 			break;
 		}
 		k++;
@@ -448,9 +451,15 @@ static int commit_reply(tract_generate_result *gr, tract *t, tract_llm *llm, con
 	/* The API's figure for the context that was sent (kept in the
 	 * compile cache: nothing to keep without one); a rollback below
 	 * drops it with the rest of the cache. */
-	if (rc == 0 && usage && head[0] && tract_cache_capacity(t->cache) > 0 &&
-	    tract_usage_record(NULL, t, usage, head) < 0)
-		tract_error_clear();
+	if (rc == 0 && usage && head[0] && tract_cache_capacity(t->cache) > 0) {
+		/* Best effort (it only reads): a failure (out of memory) must
+		 * not mark this transaction failed. */
+		int was_failed = t->store->batch_failed;
+		if (tract_usage_record(NULL, t, usage, head) < 0) {
+			tract_error_clear();
+			t->store->batch_failed = was_failed;
+		}
+	}
 	co.message = o->message;
 	co.generation_config_json = config;
 	co.response_to = head; /* what the model answered */

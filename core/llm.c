@@ -870,6 +870,10 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			/* A failed attempt. */
 			if (rc > 0 || rc < TRACT_EUNMERGED)
 				rc = TRACT_EPROVIDER;
+			if (rc == TRACT_ENOMEM) {
+				tract_buf_dispose(&failures);
+				return tract_error_oom();
+			}
 			if (err.kind == TRACT_PROVIDER_ERR_NONE)
 				err.kind = kind_of_code(rc);
 			if (st.stopped)
