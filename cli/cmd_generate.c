@@ -249,6 +249,8 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (tool_choice && cli_check_text(tool_choice, strlen(tool_choice), "--tool-choice"))
 		return CLI_FAIL;
+	if (stream && json)
+		return cli_usage(cli, "--stream and --json are exclusive");
 	if (go.save_defaults && !provider && !model)
 		return cli_usage(cli, "--save needs --provider or --model");
 	if (cli_input_limit_set(max_size))
@@ -321,7 +323,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 	go.tools_json = tools;
 	go.tool_choice = tool_choice;
 	go.message = message;
-	if (stream && !json) {
+	if (stream) {
 		go.on_delta = print_delta;
 		go.delta_payload = &so;
 	}

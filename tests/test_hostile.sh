@@ -551,6 +551,7 @@ done <<'TABLE'
 - | generate --provider example -m "$BIGBAD"
 - | generate --provider example --model sk-hunter2-key --save
 - | generate --save
+- | generate --provider example --stream --json
 - | generate --provider example extra
 - | generate --bogus
 - | generate --provider
