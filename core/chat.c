@@ -18,7 +18,7 @@
 typedef struct {
 	const char **keys; /* NULL = empty slot */
 	size_t *vals;
-	size_t cap;        /* power of two */
+	size_t cap; /* power of two */
 } strmap;
 
 static uint64_t str_hash(const char *s)
@@ -80,8 +80,8 @@ static void strmap_put(strmap *m, const char *key, size_t val)
 /* One compiled message taken into the request. */
 typedef struct {
 	const tract_msg *m;
-	size_t call;   /* tool calls: index into the calls; else NONE */
-	size_t pair;   /* calls: the entry of its result; results: of its call */
+	size_t call; /* tool calls: index into the calls; else NONE */
+	size_t pair; /* calls: the entry of its result; results: of its call */
 } entry;
 
 typedef struct {
@@ -117,7 +117,7 @@ static const char *wire_role(const char *role)
 }
 
 static tract_chat_message *emit(builder *b, const char *role, const char *content,
-				size_t content_len)
+                                size_t content_len)
 {
 	tract_chat_message *it = &b->items[b->count];
 
@@ -340,8 +340,8 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 		b.e[b.n].m = m;
 		b.e[b.n].pair = NONE;
 		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL && usable_name(m->tool_name)
-					? b.n_calls++
-					: NONE;
+		                    ? b.n_calls++
+		                    : NONE;
 		b.n++;
 	}
 	priv->ids = malloc((b.n_calls ? b.n_calls : 1) * sizeof(*priv->ids));
@@ -376,7 +376,8 @@ int tract_chat_messages_build(tract_chat_messages **out, const tract_context *ct
 			i++;
 		} else {
 			/* reasoning, or a call kept as text */
-			emit_text(&b, m, m->kind != TRACT_MSG_TEXT ? "assistant" : wire_role(m->role));
+			emit_text(&b, m,
+			          m->kind != TRACT_MSG_TEXT ? "assistant" : wire_role(m->role));
 			i++;
 		}
 	}
@@ -409,7 +410,7 @@ int tract_chat_call_id_known(const tract_context *ctx, const char *id, int *know
 		if (m->kind == TRACT_MSG_TOOL_CALL && m->call_id && strcmp(m->call_id, id) == 0)
 			*known = 1;
 		else if (m->kind == TRACT_MSG_TOOL_CALL && strncmp(id, "call_", 5) == 0 &&
-			 strlen(id) == 29 && memcmp(m->hash, id + 5, 24) == 0)
+		         strlen(id) == 29 && memcmp(m->hash, id + 5, 24) == 0)
 			*known = 1;
 	}
 	return 0;
@@ -436,8 +437,8 @@ static int put_openai(tract_buf *b, const tract_chat_messages *cm)
 		rc |= put_str(b, it->role);
 		if (it->content || !it->n_tool_calls) {
 			rc |= tract_buf_puts(b, ", \"content\": ");
-			rc |= tract_json_escape(b, it->content ? it->content : "", p->content_len[i],
-						0);
+			rc |= tract_json_escape(b, it->content ? it->content : "",
+			                        p->content_len[i], 0);
 		}
 		if (it->name) {
 			rc |= tract_buf_puts(b, ", \"name\": ");
@@ -450,7 +451,7 @@ static int put_openai(tract_buf *b, const tract_chat_messages *cm)
 				rc |= tract_buf_puts(b, k ? ", {\"id\": " : "{\"id\": ");
 				rc |= put_str(b, tc->id);
 				rc |= tract_buf_puts(b, ", \"type\": \"function\", \"function\": "
-							"{\"name\": ");
+				                        "{\"name\": ");
 				rc |= put_str(b, tc->name);
 				rc |= tract_buf_puts(b, ", \"arguments\": ");
 				rc |= put_str(b, tc->arguments_json);
@@ -549,13 +550,15 @@ static int put_anthropic(tract_buf *b, const tract_chat_messages *cm)
 		if (strcmp(it->role, "system") == 0) {
 			if (has_sys)
 				rc |= tract_buf_puts(&sys, "\n\n");
-			rc |= tract_buf_put(&sys, it->content ? it->content : "", p->content_len[i]);
+			rc |=
+			    tract_buf_put(&sys, it->content ? it->content : "", p->content_len[i]);
 			has_sys = 1;
 			continue;
 		}
 		role = strcmp(it->role, "assistant") == 0 ? "assistant" : "user";
 		if (it->tool_call_id) {
-			blocks[nb++] = (block){BLK_TOOL_RESULT, it->content, p->content_len[i], it, NULL};
+			blocks[nb++] =
+			    (block){BLK_TOOL_RESULT, it->content, p->content_len[i], it, NULL};
 		} else if (it->content && !blank(it->content, p->content_len[i])) {
 			blocks[nb++] = (block){BLK_TEXT, it->content, p->content_len[i], it, NULL};
 		}
@@ -621,16 +624,16 @@ static int put_anthropic(tract_buf *b, const tract_chat_messages *cm)
 }
 
 int tract_chat_body_put(tract_buf *b, const tract_context *ctx, const char *wire_format,
-			unsigned flags)
+                        unsigned flags)
 {
 	tract_chat_messages *cm;
 	int rc, openai;
 
-	if (!wire_format || (strcmp(wire_format, "openai") != 0 &&
-			     strcmp(wire_format, "anthropic") != 0))
+	if (!wire_format ||
+	    (strcmp(wire_format, "openai") != 0 && strcmp(wire_format, "anthropic") != 0))
 		return tract_error_set(TRACT_EINVAL,
-				       "unknown wire format '%.64s' (openai or anthropic)",
-				       wire_format ? wire_format : "(null)");
+		                       "unknown wire format '%.64s' (openai or anthropic)",
+		                       wire_format ? wire_format : "(null)");
 	openai = wire_format[0] == 'o';
 	rc = tract_chat_messages_build(&cm, ctx, flags);
 	if (rc < 0)
@@ -641,7 +644,7 @@ int tract_chat_body_put(tract_buf *b, const tract_context *ctx, const char *wire
 }
 
 int tract_chat_body_render(char **out, const tract_context *ctx, const char *wire_format,
-			   unsigned flags)
+                           unsigned flags)
 {
 	tract_buf b = TRACT_BUF_INIT;
 	int rc;

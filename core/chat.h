@@ -114,11 +114,11 @@ void tract_chat_messages_free(tract_chat_messages *m);
  * free() (or tract_string_free()). TRACT_EINVAL for another wire format.
  */
 int tract_chat_body_render(char **out, const tract_context *ctx, const char *wire_format,
-			   unsigned flags);
+                           unsigned flags);
 
 /** The same into a buffer (render.c). */
 int tract_chat_body_put(tract_buf *b, const tract_context *ctx, const char *wire_format,
-			unsigned flags);
+                        unsigned flags);
 
 /** Whether a tool call of ctx has the call id id, given or derived (the
  *  check of a result's call_id at commit). */

@@ -82,8 +82,8 @@ static int v_pattern(const char *pattern, const char *s)
 {
 	int err;
 	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err,
-				       &off, NULL);
+	pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
 	pcre2_match_data *md;
 	int rc;
 
@@ -128,10 +128,9 @@ static int v_check(validator *v, const cJSON *s, const cJSON *x, const char *pat
 			if (strncmp(k->valuestring, prefix, strlen(prefix)) != 0)
 				fail_msg("schema: unsupported $ref %s", k->valuestring);
 			target = cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(
-					cJSON_GetObjectItemCaseSensitive(v->root, "components"),
-					"schemas"),
-				k->valuestring + strlen(prefix));
+			    cJSON_GetObjectItemCaseSensitive(
+			        cJSON_GetObjectItemCaseSensitive(v->root, "components"), "schemas"),
+			    k->valuestring + strlen(prefix));
 			if (!target)
 				fail_msg("schema: $ref %s not found", k->valuestring);
 			ok &= v_check(v, target, x, path);
@@ -173,7 +172,7 @@ static int v_check(validator *v, const cJSON *s, const cJSON *x, const char *pat
 			{
 				if (!cJSON_GetObjectItemCaseSensitive(x, r->valuestring)) {
 					snprintf(sub, sizeof(sub), "required member '%s' missing",
-						 r->valuestring);
+					         r->valuestring);
 					v_why(v, path, sub);
 					ok = 0;
 				}
@@ -216,7 +215,8 @@ static int v_check(validator *v, const cJSON *s, const cJSON *x, const char *pat
 				continue;
 			n = utf8_chars(x->valuestring);
 			if (kw[1] == 'i' ? n < (size_t)k->valueint : n > (size_t)k->valueint) {
-				v_why(v, path, kw[1] == 'i' ? "string too short" : "string too long");
+				v_why(v, path,
+				      kw[1] == 'i' ? "string too short" : "string too long");
 				ok = 0;
 			}
 		} else if (strcmp(kw, "pattern") == 0) {
@@ -225,7 +225,7 @@ static int v_check(validator *v, const cJSON *s, const cJSON *x, const char *pat
 				ok = 0;
 			}
 		} else if (strcmp(kw, "anyOf") == 0 || strcmp(kw, "oneOf") == 0 ||
-			   strcmp(kw, "allOf") == 0) {
+		           strcmp(kw, "allOf") == 0) {
 			const cJSON *alt;
 			int n = 0, total = 0;
 			cJSON_ArrayForEach(alt, k)
@@ -234,8 +234,8 @@ static int v_check(validator *v, const cJSON *s, const cJSON *x, const char *pat
 				n += v_try(v, alt, x, path);
 			}
 			if (kw[1] == 'n' ? n == 0 : kw[1] == 'l' ? n != total : n != 1) {
-				snprintf(sub, sizeof(sub), "%d of %d alternatives of %s match", n, total,
-					 kw);
+				snprintf(sub, sizeof(sub), "%d of %d alternatives of %s match", n,
+				         total, kw);
 				v_why(v, path, sub);
 				ok = 0;
 			}
@@ -330,12 +330,15 @@ static int openai_rules(const char *body, char *why, size_t whylen)
 			RULE(!seen_id(ids, id), "messages[%d]: call id %s twice", i, id);
 			for (j = i + 1; j < n; j++) {
 				const cJSON *t = cJSON_GetArrayItem(msgs, j);
-				if (strcmp(cJSON_GetObjectItem(t, "role")->valuestring, "tool") != 0)
+				if (strcmp(cJSON_GetObjectItem(t, "role")->valuestring, "tool") !=
+				    0)
 					break;
-				answered += strcmp(cJSON_GetObjectItem(t, "tool_call_id")->valuestring,
-						   id) == 0;
+				answered +=
+				    strcmp(cJSON_GetObjectItem(t, "tool_call_id")->valuestring,
+				           id) == 0;
 			}
-			RULE(answered == 1, "messages[%d]: call %s answered %d times", i, id, answered);
+			RULE(answered == 1, "messages[%d]: call %s answered %d times", i, id,
+			     answered);
 		}
 		/* the tool messages after it answer its calls */
 		for (j = i + 1; j < n; j++) {
@@ -346,7 +349,7 @@ static int openai_rules(const char *body, char *why, size_t whylen)
 				break;
 			tid = cJSON_GetObjectItem(t, "tool_call_id")->valuestring;
 			cJSON_ArrayForEach(c, calls) found |=
-				strcmp(cJSON_GetObjectItem(c, "id")->valuestring, tid) == 0;
+			    strcmp(cJSON_GetObjectItem(c, "id")->valuestring, tid) == 0;
 			RULE(found, "messages[%d]: tool_call_id %s answers no call before", j, tid);
 		}
 		i = j - 1;
@@ -388,14 +391,15 @@ static int anthropic_rules(const char *body, char *why, size_t whylen)
 		if (cJSON_IsString(content)) {
 			RULE(!all_space(content->valuestring), "messages[%d]: blank text", i);
 			if (i == n - 1 && i % 2)
-				RULE(!strchr(" \t\n\r", content->valuestring[strlen(content->valuestring) -
-									     1]),
-				     "final assistant text ends with whitespace");
+				RULE(
+				    !strchr(" \t\n\r",
+				            content->valuestring[strlen(content->valuestring) - 1]),
+				    "final assistant text ends with whitespace");
 			continue;
 		}
 		prev = i ? cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, i - 1), "content") : NULL;
 		next = i + 1 < n ? cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, i + 1), "content")
-				 : NULL;
+		                 : NULL;
 		cJSON_ArrayForEach(b, content)
 		{
 			const char *type = cJSON_GetObjectItem(b, "type")->valuestring;
@@ -410,16 +414,18 @@ static int anthropic_rules(const char *body, char *why, size_t whylen)
 				const char *id = cJSON_GetObjectItem(b, "id")->valuestring;
 				const cJSON *r;
 				int answered = 0;
-				RULE(!seen_id(ids, id), "messages[%d]: tool_use id %s twice", i, id);
+				RULE(!seen_id(ids, id), "messages[%d]: tool_use id %s twice", i,
+				     id);
 				cJSON_ArrayForEach(r, next)
 				{
 					const cJSON *tid = cJSON_GetObjectItem(r, "tool_use_id");
 					answered += tid && strcmp(tid->valuestring, id) == 0;
 				}
-				RULE(answered == 1, "messages[%d]: tool_use %s answered %d times", i, id,
-				     answered);
+				RULE(answered == 1, "messages[%d]: tool_use %s answered %d times",
+				     i, id, answered);
 			} else if (strcmp(type, "tool_result") == 0) {
-				const char *tid = cJSON_GetObjectItem(b, "tool_use_id")->valuestring;
+				const char *tid =
+				    cJSON_GetObjectItem(b, "tool_use_id")->valuestring;
 				const cJSON *u;
 				int found = 0;
 				RULE(!results_done, "messages[%d]: text before a tool_result", i);
@@ -428,7 +434,8 @@ static int anthropic_rules(const char *body, char *why, size_t whylen)
 					const cJSON *id = cJSON_GetObjectItem(u, "id");
 					found |= id && strcmp(id->valuestring, tid) == 0;
 				}
-				RULE(found, "messages[%d]: tool_result %s answers no tool_use before", i,
+				RULE(found,
+				     "messages[%d]: tool_result %s answers no tool_use before", i,
 				     tid);
 			}
 		}
@@ -450,16 +457,16 @@ static void check_bodies(const tract_context *c, unsigned flags, char **openai, 
 	assert_int_equal(tract_chat_body_render(&o, c, "openai", flags), 0);
 	assert_int_equal(tract_chat_body_render(&a, c, "anthropic", flags), 0);
 	/* The public rendering is the very same text (compile --format). */
-	assert_int_equal(tract_context_render_with(&r, NULL, c, TRACT_FORMAT_OPENAI,
-						   flags & TRACT_CHAT_REASONING ? TRACT_RENDER_REASONING
-										: 0),
-			 0);
+	assert_int_equal(
+	    tract_context_render_with(&r, NULL, c, TRACT_FORMAT_OPENAI,
+	                              flags & TRACT_CHAT_REASONING ? TRACT_RENDER_REASONING : 0),
+	    0);
 	assert_string_equal(r, o);
 	tract_string_free(r);
-	assert_int_equal(tract_context_render_with(&r, NULL, c, TRACT_FORMAT_ANTHROPIC,
-						   flags & TRACT_CHAT_REASONING ? TRACT_RENDER_REASONING
-										: 0),
-			 0);
+	assert_int_equal(
+	    tract_context_render_with(&r, NULL, c, TRACT_FORMAT_ANTHROPIC,
+	                              flags & TRACT_CHAT_REASONING ? TRACT_RENDER_REASONING : 0),
+	    0);
 	assert_string_equal(r, a);
 	tract_string_free(r);
 	if (c->count) {
@@ -487,16 +494,17 @@ static void check_bodies(const tract_context *c, unsigned flags, char **openai, 
 /* ------------------------------------------------------------------ */
 
 static void tool(fx *f, char out[65], const char *name, const char *dir, const char *call_id,
-		 const char *status, const char *payload)
+                 const char *status, const char *payload)
 {
 	char json[2048];
 
-	snprintf(json, sizeof(json),
-		 "{\"content_type\":\"tool_io\",\"tool_name\":\"%s\",\"direction\":\"%s\"%s%s%s%s%s%s,"
-		 "\"payload\":%s}",
-		 name, dir, call_id ? ",\"call_id\":\"" : "", call_id ? call_id : "",
-		 call_id ? "\"" : "", status ? ",\"status\":\"" : "", status ? status : "",
-		 status ? "\"" : "", payload);
+	snprintf(
+	    json, sizeof(json),
+	    "{\"content_type\":\"tool_io\",\"tool_name\":\"%s\",\"direction\":\"%s\"%s%s%s%s%s%s,"
+	    "\"payload\":%s}",
+	    name, dir, call_id ? ",\"call_id\":\"" : "", call_id ? call_id : "",
+	    call_id ? "\"" : "", status ? ",\"status\":\"" : "", status ? status : "",
+	    status ? "\"" : "", payload);
 	fx_commit(f, out, json, NULL);
 }
 
@@ -533,51 +541,60 @@ static void test_call_id_and_hashes(void **state)
 	fx_counts before;
 	tract_commit *c = NULL;
 	static const char *const bad[] = {
-		"\"\"", "\"a b\"", "\"call.1\"", "\"caf\xc3\xa9\"", "1", "{}", "[\"x\"]",
-		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"" /* 65 */};
+	    "\"\"",
+	    "\"a b\"",
+	    "\"call.1\"",
+	    "\"caf\xc3\xa9\"",
+	    "1",
+	    "{}",
+	    "[\"x\"]",
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"" /* 65 */};
 	size_t i;
 
 	(void)state;
 	/* spec/core.md §2.5: the reference's vector, without call_id. */
-	assert_int_equal(tract_content_normalize(&json, h, f->t,
-						 "{\"content_type\":\"tool_io\",\"tool_name\":"
-						 "\"calc\",\"direction\":\"call\",\"payload\":{\"b\":"
-						 "1,\"a\":\"\xc3\xa9\"}}"),
-			 0);
+	assert_int_equal(
+	    tract_content_normalize(&json, h, f->t,
+	                            "{\"content_type\":\"tool_io\",\"tool_name\":"
+	                            "\"calc\",\"direction\":\"call\",\"payload\":{\"b\":"
+	                            "1,\"a\":\"\xc3\xa9\"}}"),
+	    0);
 	assert_string_equal(h, "858cf0725e405ded358a3cafd1e12b12e6e53fb658e94a59ddcab08c47c9812e");
 	assert_null(strstr(json, "call_id"));
 	tract_string_free(json);
 	/* call_id null is the same content: absent from N. */
 	assert_int_equal(tract_content_normalize(&json, h2, f->t,
-						 "{\"content_type\":\"tool_io\",\"tool_name\":"
-						 "\"calc\",\"direction\":\"call\",\"call_id\":null,"
-						 "\"payload\":{\"b\":1,\"a\":\"\xc3\xa9\"}}"),
-			 0);
+	                                         "{\"content_type\":\"tool_io\",\"tool_name\":"
+	                                         "\"calc\",\"direction\":\"call\",\"call_id\":null,"
+	                                         "\"payload\":{\"b\":1,\"a\":\"\xc3\xa9\"}}"),
+	                 0);
 	assert_string_equal(h2, h);
 	tract_string_free(json);
 	/* With an id: stored, and a different hash. */
-	assert_int_equal(tract_content_normalize(&json, h2, f->t,
-						 "{\"content_type\":\"tool_io\",\"tool_name\":"
-						 "\"calc\",\"direction\":\"call\",\"call_id\":"
-						 "\"toolu_01A-b\",\"payload\":{\"b\":1,\"a\":\"\xc3\xa9\"}}"),
-			 0);
+	assert_int_equal(
+	    tract_content_normalize(&json, h2, f->t,
+	                            "{\"content_type\":\"tool_io\",\"tool_name\":"
+	                            "\"calc\",\"direction\":\"call\",\"call_id\":"
+	                            "\"toolu_01A-b\",\"payload\":{\"b\":1,\"a\":\"\xc3\xa9\"}}"),
+	    0);
 	assert_string_not_equal(h2, h);
 	assert_non_null(strstr(json, "\"call_id\": \"toolu_01A-b\""));
 	tract_string_free(json);
 	/* 64 characters is the most. */
-	assert_int_equal(tract_content_normalize(NULL, NULL, f->t,
-						 "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
-						 "\"direction\":\"call\",\"payload\":{},\"call_id\":"
-						 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-						 "aaaaaaaaaaaaa\"}"),
-			 0);
+	assert_int_equal(
+	    tract_content_normalize(NULL, NULL, f->t,
+	                            "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
+	                            "\"direction\":\"call\",\"payload\":{},\"call_id\":"
+	                            "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	                            "aaaaaaaaaaaaa\"}"),
+	    0);
 	before = fx_count(f);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char content[512];
 		snprintf(content, sizeof(content),
-			 "{\"content_type\":\"tool_io\",\"tool_name\":\"t\",\"direction\":\"call\","
-			 "\"payload\":{},\"call_id\":%s}",
-			 bad[i]);
+		         "{\"content_type\":\"tool_io\",\"tool_name\":\"t\",\"direction\":\"call\","
+		         "\"payload\":{},\"call_id\":%s}",
+		         bad[i]);
 		assert_int_equal(tract_commit_create(&c, f->t, content, NULL), TRACT_EINVAL);
 		assert_null(c);
 		assert_non_null(strstr(tract_error_last()->message, "call_id"));
@@ -629,16 +646,16 @@ static void test_parallel_calls_grouped(void **state)
 	assert_string_equal(str_at(cJSON_GetArrayItem(calls, 0), "id"), ida);
 	assert_string_equal(str_at(cJSON_GetArrayItem(calls, 0), "type"), "function");
 	assert_string_equal(
-		str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "name"),
-		"weather");
+	    str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "name"),
+	    "weather");
 	/* arguments: a JSON string, J-CANON of the payload */
 	assert_string_equal(
-		str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "arguments"),
-		"{\"city\":\"Paris\",\"n\":1.5}");
+	    str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 0), "function"), "arguments"),
+	    "{\"city\":\"Paris\",\"n\":1.5}");
 	assert_string_equal(str_at(cJSON_GetArrayItem(calls, 1), "id"), idb);
 	assert_string_equal(
-		str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 1), "function"), "arguments"),
-		"{}");
+	    str_at(cJSON_GetObjectItem(cJSON_GetArrayItem(calls, 1), "function"), "arguments"),
+	    "{}");
 	m = msg_at(jo, 3);
 	assert_string_equal(str_at(m, "role"), "tool");
 	assert_string_equal(str_at(m, "tool_call_id"), idb);
@@ -656,11 +673,10 @@ static void test_parallel_calls_grouped(void **state)
 	assert_string_equal(str_at(cJSON_GetArrayItem(blocks, 0), "type"), "tool_use");
 	assert_string_equal(str_at(cJSON_GetArrayItem(blocks, 0), "id"), ida);
 	assert_true(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 0), "input")));
-	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 0),
-								 "input"),
-					     "n")
-				 ->valuedouble == 1.5,
-			 1);
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 0), "input"), "n")
+	            ->valuedouble == 1.5,
+	    1);
 	blocks = cJSON_GetObjectItem(msg_at(ja, 2), "content");
 	assert_string_equal(str_at(msg_at(ja, 2), "role"), "user");
 	assert_int_equal(cJSON_GetArraySize(blocks), 2);
@@ -802,13 +818,13 @@ static void test_unanswered_and_orphans(void **state)
 	assert_int_equal(count_msgs(jo), 8);
 	assert_string_equal(str_at(msg_at(jo, 0), "role"), "user");
 	assert_string_equal(str_at(msg_at(jo, 0), "content"), "Tool result: lost\n{\n  \"text\": "
-							      "\"orphan\"\n}");
+	                                                      "\"orphan\"\n}");
 	assert_string_equal(str_at(msg_at(jo, 2), "role"), "assistant");
 	assert_string_equal(str_at(msg_at(jo, 2), "content"), "Tool call: late\n{}");
 	assert_string_equal(str_at(msg_at(jo, 4), "role"), "user");
 	assert_string_equal(str_at(msg_at(jo, 7), "role"), "assistant");
 	assert_string_equal(str_at(msg_at(jo, 7), "content"),
-			    "Tool call: pending\n{\n  \"a\": [\n    1\n  ]\n}");
+	                    "Tool call: pending\n{\n  \"a\": [\n    1\n  ]\n}");
 	/* anthropic: the user texts merged into turns of blocks */
 	assert_int_equal(count_msgs(ja), 4);
 	blocks = cJSON_GetObjectItem(msg_at(ja, 0), "content");
@@ -883,9 +899,9 @@ static void test_anthropic_rules(void **state)
 	fx_commit(f, NULL, "{\"content_type\":\"instruction\",\"text\":\"Be kind.\"}", NULL);
 	fx_say(f, NULL, "user", "one");
 	fx_say(f, NULL, "system", "Mid-way note.");
-	fx_say(f, NULL, "user", "two");          /* merged with "one" */
-	fx_say(f, NULL, "user", " \n\t");        /* blank: left out */
-	fx_say(f, NULL, "assistant", "");        /* empty: left out */
+	fx_say(f, NULL, "user", "two");           /* merged with "one" */
+	fx_say(f, NULL, "user", " \n\t");         /* blank: left out */
+	fx_say(f, NULL, "assistant", "");         /* empty: left out */
 	fx_say(f, NULL, "assistant", "Done. \n"); /* final: trimmed */
 	c = fx_compile(f, NULL);
 	check_bodies(c, 0, NULL, &a);
@@ -945,7 +961,7 @@ static void test_reasoning(void **state)
 	assert_string_equal(str_at(msg_at(jo, 1), "content"), "add them");
 	cJSON_Delete(jo);
 	assert_non_null(strstr(a, "{\"type\": \"text\", \"text\": \"add them\"}, {\"type\": "
-				  "\"text\", \"text\": \"4\"}"));
+	                          "\"text\", \"text\": \"4\"}"));
 	free(o);
 	free(a);
 	/* the json rendering is the reference's: reasoning is a message */
@@ -975,15 +991,14 @@ static void test_edits_and_skips(void **state)
 	eo.operation = TRACT_OP_EDIT;
 	eo.response_to = hc;
 	fx_commit(f, NULL,
-		  "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\",\"direction\":\"call\","
-		  "\"payload\":{\"e\":\"2+2\"}}",
-		  &eo);
+	          "{\"content_type\":\"tool_io\",\"tool_name\":\"calc\",\"direction\":\"call\","
+	          "\"payload\":{\"e\":\"2+2\"}}",
+	          &eo);
 	c = fx_compile(f, NULL);
 	check_bodies(c, 0, &o, NULL);
 	jo = cJSON_Parse(o);
-	fn = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(msg_at(jo, 1), "tool_calls"),
-						    0),
-				 "function");
+	fn = cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(msg_at(jo, 1), "tool_calls"), 0), "function");
 	assert_string_equal(str_at(fn, "arguments"), "{\"e\":\"2+2\"}");
 	assert_string_equal(str_at(msg_at(jo, 2), "tool_call_id"), id);
 	cJSON_Delete(jo);
@@ -1088,11 +1103,11 @@ static void test_result_call_id_checked(void **state)
 	/* on an empty tract: no call at all */
 	before = fx_count(f);
 	assert_int_equal(tract_commit_create(&c, f->t,
-					     "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
-					     "\"direction\":\"result\",\"call_id\":\"call_x\","
-					     "\"payload\":{}}",
-					     NULL),
-			 TRACT_EINVAL);
+	                                     "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
+	                                     "\"direction\":\"result\",\"call_id\":\"call_x\","
+	                                     "\"payload\":{}}",
+	                                     NULL),
+	                 TRACT_EINVAL);
 	assert_non_null(strstr(tract_error_last()->message, "call_x"));
 	fx_assert_same_counts(before, fx_count(f));
 	tool(f, NULL, "t", "call", "call_x", NULL, "{}");
@@ -1100,13 +1115,13 @@ static void test_result_call_id_checked(void **state)
 	derived(id, h);
 	before = fx_count(f);
 	assert_int_equal(tract_commit_create(&c, f->t,
-					     "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
-					     "\"direction\":\"result\",\"call_id\":\"call_y\","
-					     "\"payload\":{}}",
-					     NULL),
-			 TRACT_EINVAL);
+	                                     "{\"content_type\":\"tool_io\",\"tool_name\":\"t\","
+	                                     "\"direction\":\"result\",\"call_id\":\"call_y\","
+	                                     "\"payload\":{}}",
+	                                     NULL),
+	                 TRACT_EINVAL);
 	assert_non_null(strstr(tract_error_last()->message,
-			       "tool result answers call id 'call_y', which no tool call"));
+	                       "tool result answers call id 'call_y', which no tool call"));
 	fx_assert_same_counts(before, fx_count(f));
 	/* given and derived ids are known; a result without an id is not checked */
 	tool(f, NULL, "t", "result", "call_x", NULL, "{}");
@@ -1190,42 +1205,42 @@ static void test_content_build_tools(void **state)
 static void test_schemas_refuse_broken_bodies(void **state)
 {
 	static const char *const bad_openai[] = {
-		/* the rendering before tool calls were data: tool messages
-		 * without tool_call_id */
-		"{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"tool\", "
-		"\"content\": \"Tool call: calc\\n{}\"}, {\"role\": \"tool\", \"content\": \"Tool "
-		"result: calc\\n{}\"}]}",
-		"{\"messages\": []}",
-		"{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}",
-		"{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"a\", "
-		"\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}]}",
-		"{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"a\", "
-		"\"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": {}}}]}]}",
-		"{\"messages\": [{\"role\": \"user\"}]}",
+	    /* the rendering before tool calls were data: tool messages
+	     * without tool_call_id */
+	    "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"tool\", "
+	    "\"content\": \"Tool call: calc\\n{}\"}, {\"role\": \"tool\", \"content\": \"Tool "
+	    "result: calc\\n{}\"}]}",
+	    "{\"messages\": []}",
+	    "{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}",
+	    "{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"a\", "
+	    "\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}]}",
+	    "{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"a\", "
+	    "\"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": {}}}]}]}",
+	    "{\"messages\": [{\"role\": \"user\"}]}",
 	};
 	static const char *const bad_anthropic[] = {
-		/* the same history sent as user text is valid JSON Schema-wise, but
-		 * a "tool" role is not */
-		"{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}",
-		"{\"system\": \"s\", \"messages\": [{\"role\": \"system\", \"content\": \"x\"}]}",
-		"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": "
-		"\"\"}]}]}",
-		"{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
-		"\"id\": \"a b\", \"name\": \"f\", \"input\": {}}]}]}",
-		"{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
-		"\"id\": \"a\", \"name\": \"f\", \"input\": \"{}\"}]}]}",
-		"{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
-		"\"id\": \"a\", \"name\": \"\", \"input\": {}}]}]}",
-		"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"tool_result\", "
-		"\"tool_call_id\": \"a\"}]}]}",
-		"{\"messages\": [{\"role\": \"user\", \"content\": \"x\", \"name\": \"bob\"}]}",
-		"{\"messages\": [], \"model\": \"m\"}",
+	    /* the same history sent as user text is valid JSON Schema-wise, but
+	     * a "tool" role is not */
+	    "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}",
+	    "{\"system\": \"s\", \"messages\": [{\"role\": \"system\", \"content\": \"x\"}]}",
+	    "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": "
+	    "\"\"}]}]}",
+	    "{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
+	    "\"id\": \"a b\", \"name\": \"f\", \"input\": {}}]}]}",
+	    "{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
+	    "\"id\": \"a\", \"name\": \"f\", \"input\": \"{}\"}]}]}",
+	    "{\"messages\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"tool_use\", "
+	    "\"id\": \"a\", \"name\": \"\", \"input\": {}}]}]}",
+	    "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"tool_result\", "
+	    "\"tool_call_id\": \"a\"}]}]}",
+	    "{\"messages\": [{\"role\": \"user\", \"content\": \"x\", \"name\": \"bob\"}]}",
+	    "{\"messages\": [], \"model\": \"m\"}",
 	};
 	static const char *const good_anthropic[] = {
-		"{\"messages\": []}",
-		"{\"system\": \"s\", \"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
-		"\"tool_result\", \"tool_use_id\": \"a-1\", \"content\": \"x\", \"is_error\": "
-		"true}]}]}",
+	    "{\"messages\": []}",
+	    "{\"system\": \"s\", \"messages\": [{\"role\": \"user\", \"content\": [{\"type\": "
+	    "\"tool_result\", \"tool_use_id\": \"a-1\", \"content\": \"x\", \"is_error\": "
+	    "true}]}]}",
 	};
 	char why[600];
 	size_t i;
@@ -1236,35 +1251,36 @@ static void test_schemas_refuse_broken_bodies(void **state)
 			fail_msg("openai schema accepts %s", bad_openai[i]);
 	for (i = 0; i < sizeof(bad_anthropic) / sizeof(bad_anthropic[0]); i++)
 		if (schema_valid("anthropic-messages.schema.json", bad_anthropic[i], why,
-				 sizeof(why)))
+		                 sizeof(why)))
 			fail_msg("anthropic schema accepts %s", bad_anthropic[i]);
 	for (i = 0; i < sizeof(good_anthropic) / sizeof(good_anthropic[0]); i++)
 		if (!schema_valid("anthropic-messages.schema.json", good_anthropic[i], why,
-				  sizeof(why)))
+		                  sizeof(why)))
 			fail_msg("anthropic schema refuses %s (%s)", good_anthropic[i], why);
 	/* The rules: a call must be answered right after; a result must
 	 * follow its call; turns alternate; no trailing whitespace at the end. */
 	assert_false(openai_rules("{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": "
-				  "[{\"id\": \"a\", \"type\": \"function\", \"function\": "
-				  "{\"name\": \"f\", \"arguments\": \"{}\"}}]}, {\"role\": "
-				  "\"user\", \"content\": \"x\"}]}",
-				  why, sizeof(why)));
+	                          "[{\"id\": \"a\", \"type\": \"function\", \"function\": "
+	                          "{\"name\": \"f\", \"arguments\": \"{}\"}}]}, {\"role\": "
+	                          "\"user\", \"content\": \"x\"}]}",
+	                          why, sizeof(why)));
 	assert_false(openai_rules("{\"messages\": [{\"role\": \"tool\", \"content\": \"x\", "
-				  "\"tool_call_id\": \"a\"}]}",
-				  why, sizeof(why)));
+	                          "\"tool_call_id\": \"a\"}]}",
+	                          why, sizeof(why)));
 	assert_false(anthropic_rules("{\"messages\": [{\"role\": \"assistant\", \"content\": "
-				     "\"x\"}]}",
-				     why, sizeof(why)));
+	                             "\"x\"}]}",
+	                             why, sizeof(why)));
 	assert_false(anthropic_rules("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, "
-				     "{\"role\": \"assistant\", \"content\": \"y \"}]}",
-				     why, sizeof(why)));
-	assert_false(anthropic_rules("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, "
-				     "{\"role\": \"assistant\", \"content\": [{\"type\": "
-				     "\"tool_use\", \"id\": \"a\", \"name\": \"f\", \"input\": "
-				     "{}}]}, {\"role\": \"user\", \"content\": [{\"type\": \"text\", "
-				     "\"text\": \"hi\"}, {\"type\": \"tool_result\", \"tool_use_id\": "
-				     "\"a\"}]}]}",
-				     why, sizeof(why)));
+	                             "{\"role\": \"assistant\", \"content\": \"y \"}]}",
+	                             why, sizeof(why)));
+	assert_false(
+	    anthropic_rules("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, "
+	                    "{\"role\": \"assistant\", \"content\": [{\"type\": "
+	                    "\"tool_use\", \"id\": \"a\", \"name\": \"f\", \"input\": "
+	                    "{}}]}, {\"role\": \"user\", \"content\": [{\"type\": \"text\", "
+	                    "\"text\": \"hi\"}, {\"type\": \"tool_result\", \"tool_use_id\": "
+	                    "\"a\"}]}]}",
+	                    why, sizeof(why)));
 }
 
 /* A tool name the API refuses (empty) keeps its call as text. */
@@ -1296,8 +1312,8 @@ static void test_nul_in_text(void **state)
 	tract_context *c;
 
 	(void)state;
-	fx_commit(f, NULL, "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"a\\u0000b\"}",
-		  NULL);
+	fx_commit(f, NULL,
+	          "{\"content_type\":\"dialogue\",\"role\":\"user\",\"text\":\"a\\u0000b\"}", NULL);
 	tool(f, NULL, "t", "call", NULL, NULL, "{\"k\":\"x\\u0000y\"}");
 	tool(f, NULL, "t", "result", NULL, NULL, "{\"text\":\"r\\u0000s\"}");
 	c = fx_compile(f, NULL);
@@ -1378,12 +1394,11 @@ static void render_fixture(const char *uri, const fixture_case *fc, char **o, ch
 static void test_reference_fixtures(void **state)
 {
 	static const fixture_case cases[] = {
-		/* v4: a call and its result, without ids */
-		{"v4_basic.db", "1de8587a2f7f49bd815e7a5d656320df",
-		 "cd852b14fba60d1a0c85eedd8df38269aad03ff099a8012ffc491c2178f7c838",
-		 "search_venues"},
-		/* v1: the call annotated SKIP, so its result is an orphan */
-		{"v1_basic.db", "6977cad8dbcb4eaa866b92a4843034b7", NULL, "get_quota"},
+	    /* v4: a call and its result, without ids */
+	    {"v4_basic.db", "1de8587a2f7f49bd815e7a5d656320df",
+	     "cd852b14fba60d1a0c85eedd8df38269aad03ff099a8012ffc491c2178f7c838", "search_venues"},
+	    /* v1: the call annotated SKIP, so its result is an orphan */
+	    {"v1_basic.db", "6977cad8dbcb4eaa866b92a4843034b7", NULL, "get_quota"},
 	};
 	size_t i;
 
@@ -1398,12 +1413,12 @@ static void test_reference_fixtures(void **state)
 		render_fixture(uri, fc, &o, &a);
 		jo = cJSON_Parse(o);
 		if (fc->call_commit) {
-			const cJSON *call = cJSON_GetArrayItem(
-				cJSON_GetObjectItem(msg_at(jo, 1), "tool_calls"), 0);
+			const cJSON *call =
+			    cJSON_GetArrayItem(cJSON_GetObjectItem(msg_at(jo, 1), "tool_calls"), 0);
 			derived(id, fc->call_commit);
 			assert_string_equal(str_at(call, "id"), id);
 			assert_string_equal(str_at(cJSON_GetObjectItem(call, "function"), "name"),
-					    fc->tool);
+			                    fc->tool);
 			assert_string_equal(str_at(msg_at(jo, 2), "tool_call_id"), id);
 		} else {
 			assert_null(strstr(o, "tool_calls"));
@@ -1430,23 +1445,23 @@ static void test_reference_fixtures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_call_id_and_hashes),
-		cmocka_unit_test(test_parallel_calls_grouped),
-		cmocka_unit_test(test_pairing_latest_unanswered),
-		cmocka_unit_test(test_given_ids),
-		cmocka_unit_test(test_unanswered_and_orphans),
-		cmocka_unit_test(test_derived_ids_stable),
-		cmocka_unit_test(test_anthropic_rules),
-		cmocka_unit_test(test_reasoning),
-		cmocka_unit_test(test_edits_and_skips),
-		cmocka_unit_test(test_neutral_messages),
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_result_call_id_checked),
-		cmocka_unit_test(test_content_build_tools),
-		cmocka_unit_test(test_schemas_refuse_broken_bodies),
-		cmocka_unit_test(test_unusable_tool_name),
-		cmocka_unit_test(test_nul_in_text),
-		cmocka_unit_test(test_reference_fixtures),
+	    cmocka_unit_test(test_call_id_and_hashes),
+	    cmocka_unit_test(test_parallel_calls_grouped),
+	    cmocka_unit_test(test_pairing_latest_unanswered),
+	    cmocka_unit_test(test_given_ids),
+	    cmocka_unit_test(test_unanswered_and_orphans),
+	    cmocka_unit_test(test_derived_ids_stable),
+	    cmocka_unit_test(test_anthropic_rules),
+	    cmocka_unit_test(test_reasoning),
+	    cmocka_unit_test(test_edits_and_skips),
+	    cmocka_unit_test(test_neutral_messages),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_result_call_id_checked),
+	    cmocka_unit_test(test_content_build_tools),
+	    cmocka_unit_test(test_schemas_refuse_broken_bodies),
+	    cmocka_unit_test(test_unusable_tool_name),
+	    cmocka_unit_test(test_nul_in_text),
+	    cmocka_unit_test(test_reference_fixtures),
 	};
 	int rc = ts_init("tools");
 
