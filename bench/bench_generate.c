@@ -34,7 +34,7 @@ static void die(const char *what)
 	const tract_error *e = tract_error_last();
 
 	fprintf(stderr, "bench_generate: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
+	        tract_error_name(e->code));
 	exit(1);
 }
 
@@ -74,7 +74,7 @@ struct tract_provider_client {
 static size_t body_bytes;
 
 static int quick_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
-			tract_provider_error *err)
+                        tract_provider_error *err)
 {
 	(void)o, (void)n, (void)err;
 	*out = calloc(1, sizeof(**out));
@@ -87,7 +87,7 @@ static void quick_free(tract_provider_client *c)
 }
 
 static int quick_chat(tract_provider_client *c, const tract_chat_request *req,
-		      tract_chat_reply *reply, tract_provider_error *err)
+                      tract_chat_reply *reply, tract_provider_error *err)
 {
 	(void)c, (void)err;
 	body_bytes = req->body_json ? strlen(req->body_json) : 0;
@@ -108,22 +108,22 @@ static void quick_clear(tract_provider_client *c, tract_chat_reply *reply)
 }
 
 static const tract_provider neutral = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "quick",
-	.client_create = quick_create,
-	.client_free = quick_free,
-	.chat = quick_chat,
-	.reply_clear = quick_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "quick",
+    .client_create = quick_create,
+    .client_free = quick_free,
+    .chat = quick_chat,
+    .reply_clear = quick_clear,
 };
 
 static const tract_provider openai_like = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "quick-openai",
-	.wire_format = "openai",
-	.client_create = quick_create,
-	.client_free = quick_free,
-	.chat = quick_chat,
-	.reply_clear = quick_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "quick-openai",
+    .wire_format = "openai",
+    .client_create = quick_create,
+    .client_free = quick_free,
+    .chat = quick_chat,
+    .reply_clear = quick_clear,
 };
 
 /* ---- the store ---------------------------------------------------------------------- */
@@ -141,14 +141,14 @@ static void fill(tract *t, int n)
 
 	CHECK(tract_batch_begin(t));
 	CHECK(tract_commit_create_instruction(NULL, t, "You help customers of a bicycle shop.",
-					      NULL));
+	                                      NULL));
 	for (i = 1; i < n; i++) {
 		snprintf(text, sizeof(text),
-			 "Message %d: the chain skips under load, so we measured it at %d km and "
-			 "looked at the cassette teeth.",
-			 i, 1000 + i);
-		CHECK(tract_commit_create_dialogue(NULL, t, i % 2 ? "user" : "assistant", text, NULL,
-						   NULL));
+		         "Message %d: the chain skips under load, so we measured it at %d km and "
+		         "looked at the cassette teeth.",
+		         i, 1000 + i);
+		CHECK(tract_commit_create_dialogue(NULL, t, i % 2 ? "user" : "assistant", text,
+		                                   NULL, NULL));
 	}
 	CHECK(tract_batch_commit(t));
 }
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 			n = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: bench_generate [--backend sqlite|lmdb] "
-					"[--messages N]\n");
+			                "[--messages N]\n");
 			return 2;
 		}
 	}

@@ -69,7 +69,8 @@ static int print_json(const tract_generate_result *gr)
 		return cli_fail("out of memory");
 	arr = cJSON_AddArrayToObject(o, "commits");
 	for (i = 0; arr && i < tract_generate_result_commit_count(gr); i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(tract_generate_result_commit_hash(gr, i)));
+		cJSON_AddItemToArray(arr,
+		                     cJSON_CreateString(tract_generate_result_commit_hash(gr, i)));
 	cJSON_AddStringToObject(o, "provider", tract_chat_result_provider(r));
 	if (tract_chat_result_model(r))
 		cJSON_AddStringToObject(o, "model", tract_chat_result_model(r));
@@ -98,7 +99,7 @@ static int print_json(const tract_generate_result *gr)
 			cJSON_AddNumberToObject(usage, "prompt_tokens", (double)u->prompt_tokens);
 		if (u->completion_tokens >= 0)
 			cJSON_AddNumberToObject(usage, "completion_tokens",
-						(double)u->completion_tokens);
+			                        (double)u->completion_tokens);
 		if (u->total_tokens >= 0)
 			cJSON_AddNumberToObject(usage, "total_tokens", (double)u->total_tokens);
 	}
@@ -183,14 +184,16 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 			break;
 		case 't':
 			if (parse_double(&go.temperature, optarg, 0, 100) != 0)
-				return cli_usage(cli, "invalid --temperature '%s' (a number from 0 "
-						 "to 100)", optarg);
+				return cli_usage(cli,
+				                 "invalid --temperature '%s' (a number from 0 "
+				                 "to 100)",
+				                 optarg);
 			go.has_temperature = 1;
 			break;
 		case 'x':
 			if (cli_parse_int(&go.max_tokens, optarg, 1) != 0)
 				return cli_usage(cli, "invalid --max-tokens '%s' (an integer >= 1)",
-						 optarg);
+				                 optarg);
 			break;
 		case 'o': {
 			const char *eq = strchr(optarg, '=');
@@ -214,7 +217,8 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		}
 		case 'w':
 			if (parse_double(&lo.timeout_seconds, optarg, 0.001, 86400) != 0)
-				return cli_usage(cli, "invalid --timeout '%s' (seconds, > 0)", optarg);
+				return cli_usage(cli, "invalid --timeout '%s' (seconds, > 0)",
+				                 optarg);
 			break;
 		case 'm':
 			message = optarg;
@@ -230,8 +234,10 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 			break;
 		case 'z':
 			if (cli_parse_size(&max_size, optarg) != 0)
-				return cli_usage(cli, "invalid --max-size '%s' (bytes >= 1, with "
-						 "an optional K, M or G suffix)", optarg);
+				return cli_usage(cli,
+				                 "invalid --max-size '%s' (bytes >= 1, with "
+				                 "an optional K, M or G suffix)",
+				                 optarg);
 			break;
 		case 'h':
 			return cli_help(cli);
@@ -265,7 +271,8 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		}
 		options[i].key = key;
 		if (cli_check_text(key, klen, "an --option key") ||
-		    cli_check_text(options[i].value, strlen(options[i].value), "an --option value")) {
+		    cli_check_text(options[i].value, strlen(options[i].value),
+		                   "an --option value")) {
 			n_options = i + 1;
 			rc = CLI_FAIL;
 			goto done;
@@ -298,8 +305,9 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		provider = stored_provider;
 	}
 	if (!provider) {
-		rc = cli_fail("no provider: give --provider NAME (e.g. example), set TRACT_PROVIDER, "
-			      "or store one with 'generate --provider NAME --save'");
+		rc = cli_fail(
+		    "no provider: give --provider NAME (e.g. example), set TRACT_PROVIDER, "
+		    "or store one with 'generate --provider NAME --save'");
 		goto done;
 	}
 	if (!model)
@@ -331,8 +339,8 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
 		if (so.any)
 			fputc('\n', stdout);
 		rc = so.failed ? cli_fail("cannot write to standard output: the stream was stopped "
-					  "and nothing was committed")
-			       : cli_fail_lib();
+		                          "and nothing was committed")
+		               : cli_fail_lib();
 		goto done;
 	}
 	cli->stored = 1;

@@ -35,8 +35,8 @@ struct tract_generate_result {
 /* A name that asks to store a secret. */
 static int secret_like(const char *name)
 {
-	static const char *const words[] = {"key", "secret", "password", "token", "credential",
-					    "auth", NULL};
+	static const char *const words[] = {"key",        "secret", "password", "token",
+	                                    "credential", "auth",   NULL};
 	char low[64];
 	size_t i, n = strlen(name);
 
@@ -59,13 +59,13 @@ static int check_setting(const char *name, const char *value)
 		return tract_error_set(TRACT_EINVAL, "no setting named");
 	if (secret_like(name))
 		return tract_error_set(TRACT_EINVAL,
-				       "refusing to store '%.40s': API keys and other secrets are "
-				       "never stored; give them as provider options or in the "
-				       "environment",
-				       name);
+		                       "refusing to store '%.40s': API keys and other secrets are "
+		                       "never stored; give them as provider options or in the "
+		                       "environment",
+		                       name);
 	if (strcmp(name, TRACT_META_PROVIDER) != 0 && strcmp(name, TRACT_META_MODEL) != 0)
 		return tract_error_set(TRACT_EINVAL,
-				       "unknown LLM setting '%.40s' (provider or model)", name);
+		                       "unknown LLM setting '%.40s' (provider or model)", name);
 	if (!value)
 		return 0;
 	n = strlen(value);
@@ -73,13 +73,13 @@ static int check_setting(const char *name, const char *value)
 		return tract_error_set(TRACT_EINVAL, "the %s setting must be 1 to 200 bytes", name);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f)
-			return tract_error_set(TRACT_EINVAL,
-					       "the %s setting holds a space or a control character",
-					       name);
+			return tract_error_set(
+			    TRACT_EINVAL, "the %s setting holds a space or a control character",
+			    name);
 	/* A value that looks like a key is refused too (never echoed). */
 	if (strncmp(value, "sk-", 3) == 0 || strncmp(value, "sk_", 3) == 0)
 		return tract_error_set(TRACT_EINVAL,
-				       "refusing to store a %s that looks like an API key", name);
+		                       "refusing to store a %s that looks like an API key", name);
 	if (strcmp(name, TRACT_META_PROVIDER) == 0) {
 		const char *p = value;
 		size_t count = 0;
@@ -88,13 +88,13 @@ static int check_setting(const char *name, const char *value)
 			char one[64];
 			if (len == 0 || len >= sizeof(one) || ++count > 8)
 				return tract_error_set(TRACT_EINVAL,
-						       "invalid provider list for the setting");
+				                       "invalid provider list for the setting");
 			memcpy(one, p, len);
 			one[len] = '\0';
 			if (!tract_plugin_name_valid(one))
 				return tract_error_set(TRACT_EINVAL,
-						       "invalid provider name %zu in the setting",
-						       count);
+				                       "invalid provider name %zu in the setting",
+				                       count);
 			if (!p[len])
 				break;
 			p += len + 1;
@@ -146,9 +146,11 @@ int tract_llm_setting_get(char **out, tract *t, const char *name)
 	*out = NULL;
 	if (!t)
 		return tract_error_set(TRACT_EINVAL, "tract_llm_setting_get: t is NULL");
-	if (!name || (strcmp(name, TRACT_META_PROVIDER) != 0 && strcmp(name, TRACT_META_MODEL) != 0))
-		return tract_error_set(TRACT_EINVAL, "unknown LLM setting '%.40s' (provider or model)",
-				       name ? name : "(null)");
+	if (!name ||
+	    (strcmp(name, TRACT_META_PROVIDER) != 0 && strcmp(name, TRACT_META_MODEL) != 0))
+		return tract_error_set(TRACT_EINVAL,
+		                       "unknown LLM setting '%.40s' (provider or model)",
+		                       name ? name : "(null)");
 	tract_meta_key(key, sizeof(key), t->id, name);
 	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
 	if (rc < 0)
@@ -170,8 +172,8 @@ int tract_generate_options_init(tract_generate_options *opts, unsigned int versi
 
 	if (!opts)
 		return tract_error_set(TRACT_EINVAL, "tract_generate_options_init: opts is NULL");
-	if (tract_version_check(version, TRACT_GENERATE_OPTIONS_VERSION,
-				"tract_generate_options") < 0)
+	if (tract_version_check(version, TRACT_GENERATE_OPTIONS_VERSION, "tract_generate_options") <
+	    0)
 		return TRACT_EINVAL;
 	*opts = defaults;
 	opts->version = version;
@@ -227,7 +229,7 @@ static int check_tools(const char *tools_json, const char *tool_choice)
 		if (tool_choice && strcmp(tool_choice, "auto") != 0 &&
 		    strcmp(tool_choice, "none") != 0)
 			return tract_error_set(TRACT_EINVAL, "tool_choice '%.64s' without tools",
-					       tool_choice);
+			                       tool_choice);
 		return 0;
 	}
 	if (strlen(tools_json) > MAX_TOOLS_JSON)
@@ -237,11 +239,13 @@ static int check_tools(const char *tools_json, const char *tool_choice)
 		return tract_error_set(rc, "tools: not valid JSON: %s", err);
 	if (!cJSON_IsArray(tools) || !cJSON_GetArraySize(tools)) {
 		cJSON_Delete(tools);
-		return tract_error_set(TRACT_EINVAL, "tools: a non-empty JSON array of tool "
-				       "definitions is needed (OpenAI's function format)");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tools: a non-empty JSON array of tool "
+		                       "definitions is needed (OpenAI's function format)");
 	}
 	rc = 0;
-	cJSON_ArrayForEach(it, tools) {
+	cJSON_ArrayForEach(it, tools)
+	{
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
 		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(it, "function");
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
@@ -249,20 +253,21 @@ static int check_tools(const char *tools_json, const char *tool_choice)
 		const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
 		if (!cJSON_IsObject(it) || !cJSON_IsString(type) ||
 		    strcmp(type->valuestring, "function") != 0 || !cJSON_IsObject(fn)) {
-			rc = tract_error_set(TRACT_EINVAL, "tools: each tool must be "
-					     "{\"type\": \"function\", \"function\": {...}}");
+			rc = tract_error_set(TRACT_EINVAL,
+			                     "tools: each tool must be "
+			                     "{\"type\": \"function\", \"function\": {...}}");
 			break;
 		}
 		if (!cJSON_IsString(name) || !tool_name_ok(name->valuestring)) {
 			rc = tract_error_set(TRACT_EINVAL, "tools: a function name must be 1 to 64 "
-					     "letters, digits, '_' or '-'");
+			                                   "letters, digits, '_' or '-'");
 			break;
 		}
 		if ((params && !cJSON_IsObject(params)) || (desc && !cJSON_IsString(desc))) {
 			rc = tract_error_set(TRACT_EINVAL,
-					     "tools: '%s': parameters must be an object (a JSON "
-					     "Schema) and description a string",
-					     name->valuestring);
+			                     "tools: '%s': parameters must be an object (a JSON "
+			                     "Schema) and description a string",
+			                     name->valuestring);
 			break;
 		}
 		if (tool_choice && strcmp(tool_choice, name->valuestring) == 0)
@@ -272,7 +277,7 @@ static int check_tools(const char *tools_json, const char *tool_choice)
 	if (rc == 0 && tool_choice && !found && strcmp(tool_choice, "auto") != 0 &&
 	    strcmp(tool_choice, "none") != 0 && strcmp(tool_choice, "required") != 0)
 		rc = tract_error_set(TRACT_EINVAL, "tool_choice '%.64s' names no tool offered",
-				     tool_choice);
+		                     tool_choice);
 	return rc;
 }
 
@@ -282,18 +287,18 @@ static int check_options(const tract_generate_options *o)
 	int rc;
 
 	if (tract_version_check(o->version, TRACT_GENERATE_OPTIONS_VERSION,
-				"tract_generate_options") < 0)
+	                        "tract_generate_options") < 0)
 		return TRACT_EINVAL;
-	if (o->has_temperature && !(isfinite(o->temperature) && o->temperature >= 0 &&
-				    o->temperature <= 100))
+	if (o->has_temperature &&
+	    !(isfinite(o->temperature) && o->temperature >= 0 && o->temperature <= 100))
 		return tract_error_set(TRACT_EINVAL, "temperature must be a finite number from 0 "
-				       "to 100");
+		                                     "to 100");
 	if (o->max_tokens < 0)
 		return tract_error_set(TRACT_EINVAL, "max_tokens must be >= 0");
-	if (o->model && (!*o->model || strlen(o->model) > 200 ||
-			 !tract_utf8_valid(o->model, strlen(o->model))))
+	if (o->model &&
+	    (!*o->model || strlen(o->model) > 200 || !tract_utf8_valid(o->model, strlen(o->model))))
 		return tract_error_set(TRACT_EINVAL, "the model name must be 1 to 200 bytes of "
-				       "UTF-8");
+		                                     "UTF-8");
 	if (o->message && !tract_utf8_valid(o->message, strlen(o->message)))
 		return tract_error_set(TRACT_EINVAL, "the commit message is not valid UTF-8");
 	if (o->save_defaults && o->model && check_setting(TRACT_META_MODEL, o->model) < 0)
@@ -335,26 +340,27 @@ static int reply_config(char **out, const tract_chat_result *res, const tract_ge
 	if (ok && tract_chat_result_model(res))
 		ok = cJSON_AddStringToObject(cfg, "model", tract_chat_result_model(res)) != NULL;
 	if (ok)
-		ok = cJSON_AddStringToObject(cfg, "provider", tract_chat_result_provider(res)) != NULL;
+		ok = cJSON_AddStringToObject(cfg, "provider", tract_chat_result_provider(res)) !=
+		     NULL;
 	if (ok && o->has_temperature)
 		ok = cJSON_AddNumberToObject(cfg, "temperature", o->temperature) != NULL;
 	if (ok && o->max_tokens > 0)
 		ok = cJSON_AddNumberToObject(cfg, "max_tokens", (double)o->max_tokens) != NULL;
 	if (ok && tract_chat_result_finish_reason(res))
 		ok = cJSON_AddStringToObject(cfg, "finish_reason",
-					     tract_chat_result_finish_reason(res)) != NULL;
+		                             tract_chat_result_finish_reason(res)) != NULL;
 	if (ok && (u->prompt_tokens >= 0 || u->completion_tokens >= 0 || u->total_tokens >= 0)) {
 		usage = cJSON_AddObjectToObject(cfg, "usage");
 		ok = usage != NULL;
 		if (ok && u->prompt_tokens >= 0)
 			ok = cJSON_AddNumberToObject(usage, "prompt_tokens",
-						     (double)u->prompt_tokens) != NULL;
+			                             (double)u->prompt_tokens) != NULL;
 		if (ok && u->completion_tokens >= 0)
 			ok = cJSON_AddNumberToObject(usage, "completion_tokens",
-						     (double)u->completion_tokens) != NULL;
+			                             (double)u->completion_tokens) != NULL;
 		if (ok && u->total_tokens >= 0)
 			ok = cJSON_AddNumberToObject(usage, "total_tokens",
-						     (double)u->total_tokens) != NULL;
+			                             (double)u->total_tokens) != NULL;
 	}
 	if (ok)
 		ok = (*out = tract_json_render_str(cfg, TRACT_JSON_COLUMN)) != NULL;
@@ -380,7 +386,8 @@ static int reply_contents(char ***out, size_t *n, const tract_chat_result *res)
 	if (with_text) {
 		tract_content_build_options bo = TRACT_CONTENT_BUILD_OPTIONS_INIT;
 		if (text && !tract_utf8_valid(text, strlen(text)))
-			rc = tract_error_set(TRACT_EPROVIDER, "the reply's text is not valid UTF-8");
+			rc =
+			    tract_error_set(TRACT_EPROVIDER, "the reply's text is not valid UTF-8");
 		else if (tract_content_build(&c[k], "assistant", text ? text : "", NULL, &bo) < 0)
 			rc = tract_error_prefix("the reply's text");
 		else
@@ -394,10 +401,10 @@ static int reply_contents(char ***out, size_t *n, const tract_chat_result *res)
 		bo.label = "the arguments";
 		if (tract_content_build(&c[k], "tool-call", tc->arguments_json, NULL, &bo) < 0) {
 			rc = tract_error_last()->code == TRACT_ENOMEM
-				 ? TRACT_ENOMEM
-				 : tract_error_set(TRACT_EPROVIDER,
-						   "the model's call of tool '%.64s': %s", tc->name,
-						   tract_error_last()->message);
+			         ? TRACT_ENOMEM
+			         : tract_error_set(TRACT_EPROVIDER,
+			                           "the model's call of tool '%.64s': %s", tc->name,
+			                           tract_error_last()->message);
 			break;
 		}
 		k++;
@@ -420,16 +427,16 @@ static char *usage_json(const tract_chat_result *res)
 
 	if (u->prompt_tokens < 0)
 		return NULL;
-	snprintf(buf, sizeof(buf), "{\"prompt_tokens\": %" PRId64 ", \"completion_tokens\": %" PRId64
-		 "}",
-		 u->prompt_tokens, u->completion_tokens < 0 ? 0 : u->completion_tokens);
+	snprintf(buf, sizeof(buf),
+	         "{\"prompt_tokens\": %" PRId64 ", \"completion_tokens\": %" PRId64 "}",
+	         u->prompt_tokens, u->completion_tokens < 0 ? 0 : u->completion_tokens);
 	return strdup(buf);
 }
 
 /* Commit the reply inside one write transaction. */
 static int commit_reply(tract_generate_result *gr, tract *t, tract_llm *llm, const char *head,
-			char **contents, size_t n, const char *config,
-			const tract_generate_options *o)
+                        char **contents, size_t n, const char *config,
+                        const tract_generate_options *o)
 {
 	tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
 	char now[TRACT_HASH_HEXSIZE + 1];
@@ -445,9 +452,9 @@ static int commit_reply(tract_generate_result *gr, tract *t, tract_llm *llm, con
 	rc = tract_head_get(now, NULL, NULL, t);
 	if (rc == 0 && strcmp(now, head) != 0)
 		rc = tract_error_set(TRACT_ESTALE,
-				     "HEAD moved while the model answered (from %.12s to %.12s): "
-				     "nothing committed",
-				     head, now[0] ? now : "none");
+		                     "HEAD moved while the model answered (from %.12s to %.12s): "
+		                     "nothing committed",
+		                     head, now[0] ? now : "none");
 	/* The API's figure for the context that was sent (kept in the
 	 * compile cache: nothing to keep without one); a rollback below
 	 * drops it with the rest of the cache. */
@@ -493,7 +500,7 @@ static int commit_reply(tract_generate_result *gr, tract *t, tract_llm *llm, con
 }
 
 int tract_generate(tract_generate_result **out, tract *t, tract_llm *llm,
-		   const tract_generate_options *opts)
+                   const tract_generate_options *opts)
 {
 	tract_generate_options defaults = TRACT_GENERATE_OPTIONS_INIT;
 	tract_chat_request req;
@@ -523,7 +530,7 @@ int tract_generate(tract_generate_result **out, tract *t, tract_llm *llm,
 	if (tract_context_count(ctx) == 0) {
 		tract_context_free(ctx);
 		return tract_error_set(TRACT_EINVAL, "nothing to send: the compiled context is "
-				       "empty (commit a message first)");
+		                                     "empty (commit a message first)");
 	}
 	b.ctx = ctx;
 	b.flags = opts->include_reasoning ? TRACT_CHAT_REASONING : 0;
@@ -547,7 +554,7 @@ int tract_generate(tract_generate_result **out, tract *t, tract_llm *llm,
 		goto done;
 	}
 	rc = tract_llm_chat_with_body(&gr->reply, llm, &req, body_for, &b, opts->on_delta,
-				      opts->delta_payload);
+	                              opts->delta_payload);
 	if (rc < 0)
 		goto done;
 	rc = reply_contents(&contents, &n, gr->reply);

@@ -30,9 +30,9 @@ extern char **environ;
 #define DEFAULT_BACKOFF_MAX 30.0
 
 struct llm_provider {
-	tract_provider table;          /* the adopted copy */
+	tract_provider table; /* the adopted copy */
 	tract_provider_client *client;
-	char *model;                   /* the "model" option, else default_model (or NULL) */
+	char *model; /* the "model" option, else default_model (or NULL) */
 };
 
 struct tract_llm {
@@ -67,7 +67,7 @@ static tract_llm_random_fn hook_random;
 static void *hook_payload;
 
 void tract_llm_test_hooks_set(tract_llm_sleep_fn sleep_fn, tract_llm_random_fn random_fn,
-			      void *payload)
+                              void *payload)
 {
 	pthread_mutex_lock(&hooks_lock);
 	hook_sleep = sleep_fn;
@@ -210,41 +210,44 @@ static int llm_new(tract_llm **out, const tract_llm_options *opts)
 	size_t i;
 
 	*out = NULL;
-	if (opts && tract_version_check(opts->version, TRACT_LLM_OPTIONS_VERSION,
-					"tract_llm_options") < 0)
+	if (opts &&
+	    tract_version_check(opts->version, TRACT_LLM_OPTIONS_VERSION, "tract_llm_options") < 0)
 		return TRACT_EINVAL;
 	if (opts && (opts->max_retries < -1 || opts->max_retries > 100))
-		return tract_error_set(TRACT_EINVAL, "max_retries must be -1 (default) or 0 to 100, "
-				       "not %d", opts->max_retries);
+		return tract_error_set(TRACT_EINVAL,
+		                       "max_retries must be -1 (default) or 0 to 100, "
+		                       "not %d",
+		                       opts->max_retries);
 	if (opts && (!finite_nonneg(opts->timeout_seconds) || !finite_nonneg(opts->backoff_base) ||
-		     !finite_nonneg(opts->backoff_max)))
+	             !finite_nonneg(opts->backoff_max)))
 		return tract_error_set(TRACT_EINVAL, "timeout and backoff must be finite numbers "
-				       ">= 0");
+		                                     ">= 0");
 	if (opts && opts->n_options && !opts->options)
 		return tract_error_set(TRACT_EINVAL, "n_options is %zu but options is NULL",
-				       opts->n_options);
+		                       opts->n_options);
 	if (opts && opts->n_options > 256)
 		return tract_error_set(TRACT_EINVAL, "too many provider options (%zu, at most 256)",
-				       opts->n_options);
+		                       opts->n_options);
 	for (i = 0; opts && i < opts->n_options; i++) {
 		const char *k = opts->options[i].key;
 		if (!k || !*k || strlen(k) > 128 || !opts->options[i].value)
 			return tract_error_set(TRACT_EINVAL,
-					       "provider option %zu: a key of 1 to 128 bytes and a "
-					       "value are required",
-					       i);
+			                       "provider option %zu: a key of 1 to 128 bytes and a "
+			                       "value are required",
+			                       i);
 		if (strlen(opts->options[i].value) > 65536)
 			return tract_error_set(TRACT_EINVAL,
-					       "provider option '%.64s': the value is longer than "
-					       "64 KiB",
-					       k);
+			                       "provider option '%.64s': the value is longer than "
+			                       "64 KiB",
+			                       k);
 	}
 	llm = calloc(1, sizeof(*llm));
 	if (!llm)
 		return tract_error_oom();
 	llm->max_retries = opts && opts->max_retries >= 0 ? opts->max_retries : DEFAULT_MAX_RETRIES;
 	llm->timeout = opts ? opts->timeout_seconds : 0;
-	llm->backoff_base = opts && opts->backoff_base > 0 ? opts->backoff_base : DEFAULT_BACKOFF_BASE;
+	llm->backoff_base =
+	    opts && opts->backoff_base > 0 ? opts->backoff_base : DEFAULT_BACKOFF_BASE;
 	llm->backoff_max = opts && opts->backoff_max > 0 ? opts->backoff_max : DEFAULT_BACKOFF_MAX;
 	if (opts && opts->n_options) {
 		llm->options = calloc(opts->n_options, sizeof(*llm->options));
@@ -269,7 +272,7 @@ static int llm_new(tract_llm **out, const tract_llm_options *opts)
 /* The options of one provider: plain keys, and "NAME.KEY" as KEY. The
  * array borrows llm's strings. */
 static int provider_options(tract_provider_option **out, size_t *n, const tract_llm *llm,
-			    const char *name, const char **model)
+                            const char *name, const char **model)
 {
 	size_t i, k = 0, nl = strlen(name);
 	tract_provider_option *o;
@@ -312,7 +315,7 @@ static int add_table(tract_llm *llm, const tract_provider *table, const char *wh
 
 	if (llm->n >= MAX_PROVIDERS)
 		return tract_error_set(TRACT_EINVAL, "at most %d providers in a fallback list",
-				       MAX_PROVIDERS);
+		                       MAX_PROVIDERS);
 	p = &llm->p[llm->n];
 	memset(p, 0, sizeof(*p));
 	rc = tract_provider_adopt(&p->table, table, what, why, sizeof(why));
@@ -334,10 +337,11 @@ static int add_table(tract_llm *llm, const tract_provider *table, const char *wh
 		if (rc > 0 || rc < TRACT_EUNMERGED)
 			rc = TRACT_EPROVIDER;
 		return tract_error_set(rc, "provider '%s': %s", p->table.name,
-				       err.message[0] ? err.message : "could not create a client");
+		                       err.message[0] ? err.message : "could not create a client");
 	}
-	p->model = model ? strdup(model)
-			 : p->table.default_model ? strdup(p->table.default_model) : NULL;
+	p->model = model                    ? strdup(model)
+	           : p->table.default_model ? strdup(p->table.default_model)
+	                                    : NULL;
 	if ((model || p->table.default_model) && !p->model) {
 		p->table.client_free(p->client);
 		return tract_error_oom();
@@ -370,22 +374,22 @@ int tract_llm_open(tract_llm **out, const char *names, const tract_llm_options *
 		for (q = names; *q; q++)
 			count += *q == ',';
 		if (count >= MAX_PROVIDERS)
-			return tract_error_set(TRACT_EINVAL, "at most %d providers in a fallback list",
-					       MAX_PROVIDERS);
+			return tract_error_set(
+			    TRACT_EINVAL, "at most %d providers in a fallback list", MAX_PROVIDERS);
 		/* The text is not repeated: it may be anything (a key
 		 * pasted in the wrong place). */
 		if (len == 0 || len >= sizeof(name))
 			return tract_error_set(TRACT_EINVAL,
-					       "invalid provider list: name %zu is empty or longer "
-					       "than 31 bytes",
-					       index + 1);
+			                       "invalid provider list: name %zu is empty or longer "
+			                       "than 31 bytes",
+			                       index + 1);
 		memcpy(name, p, len);
 		name[len] = '\0';
 		if (!tract_plugin_name_valid(name))
 			return tract_error_set(TRACT_EINVAL,
-					       "invalid provider name %zu of the list (1 to 31 "
-					       "letters, digits, '_' or '-')",
-					       index + 1);
+			                       "invalid provider name %zu of the list (1 to 31 "
+			                       "letters, digits, '_' or '-')",
+			                       index + 1);
 		index++;
 		if (!p[len])
 			break;
@@ -425,7 +429,7 @@ int tract_llm_open(tract_llm **out, const char *names, const tract_llm_options *
 }
 
 int tract_llm_open_provider(tract_llm **out, const tract_provider *table,
-			    const tract_llm_options *opts)
+                            const tract_llm_options *opts)
 {
 	tract_llm *llm = NULL;
 	int rc;
@@ -450,7 +454,8 @@ int tract_llm_open_provider(tract_llm **out, const tract_provider *table,
 int tract_llm_add_provider(tract_llm *llm, const tract_provider *table)
 {
 	if (!llm || !table)
-		return tract_error_set(TRACT_EINVAL, "tract_llm_add_provider: llm or table is NULL");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_llm_add_provider: llm or table is NULL");
 	return add_table(llm, table, "in-process provider");
 }
 
@@ -571,9 +576,9 @@ static int dup_or_null(char **dst, const char *src)
 
 /* Copy a provider's reply. TRACT_EPROVIDER (err filled) for a reply that
  * breaks the ABI's contract, TRACT_ENOMEM. */
-static int result_copy(tract_chat_result **out, const tract_llm *llm,
-		       const struct llm_provider *p, const tract_chat_request *req,
-		       const tract_chat_reply *reply, tract_provider_error *err)
+static int result_copy(tract_chat_result **out, const tract_llm *llm, const struct llm_provider *p,
+                       const tract_chat_request *req, const tract_chat_reply *reply,
+                       tract_provider_error *err)
 {
 	tract_chat_result *r;
 	const char *model;
@@ -589,16 +594,16 @@ static int result_copy(tract_chat_result **out, const tract_llm *llm,
 	if (bad || reply->n_tool_calls > 4096) {
 		err->kind = TRACT_PROVIDER_ERR_BAD_RESPONSE;
 		snprintf(err->message, sizeof(err->message),
-			 "the reply holds a tool call without a name");
+		         "the reply holds a tool call without a name");
 		return TRACT_EPROVIDER;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return TRACT_ENOMEM;
 	model = reply->model ? reply->model : req->model ? req->model : p->model;
-	if (dup_or_null(&r->text, reply->text) || dup_or_null(&r->finish_reason, reply->finish_reason) ||
-	    dup_or_null(&r->model, model) || dup_or_null(&r->provider, p->table.name) ||
-	    dup_or_null(&r->raw_json, reply->raw_json))
+	if (dup_or_null(&r->text, reply->text) ||
+	    dup_or_null(&r->finish_reason, reply->finish_reason) || dup_or_null(&r->model, model) ||
+	    dup_or_null(&r->provider, p->table.name) || dup_or_null(&r->raw_json, reply->raw_json))
 		goto oom;
 	if (reply->n_tool_calls) {
 		r->calls = calloc(reply->n_tool_calls, sizeof(*r->calls));
@@ -613,8 +618,8 @@ static int result_copy(tract_chat_result **out, const tract_llm *llm,
 			if (dup_or_null((char **)&r->calls[i].id, c->id && *c->id ? c->id : id) ||
 			    dup_or_null((char **)&r->calls[i].name, c->name) ||
 			    dup_or_null((char **)&r->calls[i].arguments_json,
-					c->arguments_json && *c->arguments_json ? c->arguments_json
-										: "{}"))
+			                c->arguments_json && *c->arguments_json ? c->arguments_json
+			                                                        : "{}"))
 				goto oom;
 		}
 	}
@@ -706,7 +711,7 @@ static double backoff_wait(const tract_llm *llm, unsigned int n, double retry_af
 
 	if (retry_after >= 0 && isfinite(retry_after))
 		return retry_after < TRACT_LLM_RETRY_AFTER_MAX ? retry_after
-							       : TRACT_LLM_RETRY_AFTER_MAX;
+		                                               : TRACT_LLM_RETRY_AFTER_MAX;
 	d = llm->backoff_base * pow(2.0, (double)(n - 1));
 	if (d > llm->backoff_max)
 		d = llm->backoff_max;
@@ -765,7 +770,7 @@ static int check_request(const tract_chat_request *req)
 		return TRACT_EINVAL;
 	if (req->n_messages && !req->messages)
 		return tract_error_set(TRACT_EINVAL, "n_messages is %zu but messages is NULL",
-				       req->n_messages);
+		                       req->n_messages);
 	if (!req->n_messages && !req->body_json)
 		return tract_error_set(TRACT_EINVAL, "a chat request needs at least one message");
 	for (size_t i = 0; i < req->n_messages; i++)
@@ -776,13 +781,14 @@ static int check_request(const tract_chat_request *req)
 	if (req->max_tokens < 0)
 		return tract_error_set(TRACT_EINVAL, "max_tokens must be >= 0");
 	if (!isfinite(req->timeout_seconds) || req->timeout_seconds < 0)
-		return tract_error_set(TRACT_EINVAL, "timeout_seconds must be a finite number >= 0");
+		return tract_error_set(TRACT_EINVAL,
+		                       "timeout_seconds must be a finite number >= 0");
 	return 0;
 }
 
-int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
-			     const tract_chat_request *req, tract_llm_body_fn body,
-			     void *body_payload, tract_chat_delta_cb cb, void *payload)
+int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm, const tract_chat_request *req,
+                             tract_llm_body_fn body, void *body_payload, tract_chat_delta_cb cb,
+                             void *payload)
 {
 	tract_buf failures = TRACT_BUF_INIT;
 	unsigned int attempts = 0;
@@ -813,7 +819,7 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			if (!r.body_json) {
 				tract_buf_dispose(&failures);
 				return tract_error_last()->code ? tract_error_last()->code
-								: TRACT_ERROR;
+				                                : TRACT_ERROR;
 			}
 		} else if (body) {
 			r.body_json = NULL;
@@ -828,11 +834,14 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			err.retry_after = -1;
 			attempts++;
 			tract_debug("llm: provider '%s' attempt %u/%u (model %s, %zu messages%s)",
-				    p->table.name, n, max_attempts,
-				    r.model ? r.model : p->model ? p->model : "default",
-				    r.n_messages, cb ? ", streamed" : "");
+			            p->table.name, n, max_attempts,
+			            r.model    ? r.model
+			            : p->model ? p->model
+			                       : "default",
+			            r.n_messages, cb ? ", streamed" : "");
 			if (cb && p->table.chat_stream)
-				rc = p->table.chat_stream(p->client, &r, stream_relay, &st, &reply, &err);
+				rc = p->table.chat_stream(p->client, &r, stream_relay, &st, &reply,
+				                          &err);
 			else
 				rc = p->table.chat(p->client, &r, &reply, &err);
 			if (rc == 0 && st.stopped) {
@@ -840,11 +849,12 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 				rc = TRACT_EABORTED;
 				err.kind = TRACT_PROVIDER_ERR_CANCELLED;
 			}
-			if (rc == 0 && cb && !p->table.chat_stream && replay_as_deltas(&st, &reply)) {
+			if (rc == 0 && cb && !p->table.chat_stream &&
+			    replay_as_deltas(&st, &reply)) {
 				rc = TRACT_EABORTED;
 				err.kind = TRACT_PROVIDER_ERR_CANCELLED;
 				snprintf(err.message, sizeof(err.message),
-					 "the delta callback stopped the call");
+				         "the delta callback stopped the call");
 			}
 			if (rc == 0) {
 				rc = result_copy(&res, llm, p, &r, &reply, &err);
@@ -859,10 +869,10 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			if (rc == 0) {
 				res->attempts = attempts;
 				tract_debug("llm: provider '%s' answered on attempt %u "
-					    "(finish %s, %zu tool calls)",
-					    p->table.name, n,
-					    res->finish_reason ? res->finish_reason : "unknown",
-					    res->n_calls);
+				            "(finish %s, %zu tool calls)",
+				            p->table.name, n,
+				            res->finish_reason ? res->finish_reason : "unknown",
+				            res->n_calls);
 				tract_buf_dispose(&failures);
 				*out = res;
 				return 0;
@@ -881,39 +891,43 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			err.message[sizeof(err.message) - 1] = '\0';
 			tract_llm_mask_secrets(llm, err.message, sizeof(err.message));
 			if (err.http_status)
-				snprintf(line, sizeof(line), "%s (HTTP %d)%s%s", kind_name(err.kind),
-					 err.http_status, err.message[0] ? ": " : "", err.message);
+				snprintf(line, sizeof(line), "%s (HTTP %d)%s%s",
+				         kind_name(err.kind), err.http_status,
+				         err.message[0] ? ": " : "", err.message);
 			else
 				snprintf(line, sizeof(line), "%s%s%s", kind_name(err.kind),
-					 err.message[0] ? ": " : "", err.message);
+				         err.message[0] ? ": " : "", err.message);
 			last_code = code_of_kind(err.kind, rc);
 			if (err.kind == TRACT_PROVIDER_ERR_CANCELLED) {
-				tract_debug("llm: provider '%s' attempt %u: %s", p->table.name, n, line);
+				tract_debug("llm: provider '%s' attempt %u: %s", p->table.name, n,
+				            line);
 				tract_buf_dispose(&failures);
 				return tract_error_set(TRACT_EABORTED, "provider '%s': %s",
-						       p->table.name, line);
+				                       p->table.name, line);
 			}
 			if (st.delivered) {
 				/* Part of the reply was seen: not repeated. */
 				tract_debug("llm: provider '%s' attempt %u failed mid-stream: %s",
-					    p->table.name, n, line);
+				            p->table.name, n, line);
 				tract_buf_dispose(&failures);
 				return tract_error_set(last_code,
-						       "provider '%s': %s (after part of the reply "
-						       "was streamed)",
-						       p->table.name, line);
+				                       "provider '%s': %s (after part of the reply "
+				                       "was streamed)",
+				                       p->table.name, line);
 			}
 			if (!retryable(err.kind) || n == max_attempts) {
 				tract_debug("llm: provider '%s' attempt %u/%u failed: %s%s",
-					    p->table.name, n, max_attempts, line,
-					    retryable(err.kind) ? " (no attempt left)" : " (not retried)");
+				            p->table.name, n, max_attempts, line,
+				            retryable(err.kind) ? " (no attempt left)"
+				                                : " (not retried)");
 				break;
 			}
 			{
 				double wait = backoff_wait(llm, n, err.retry_after);
-				tract_debug("llm: provider '%s' attempt %u/%u failed: %s; retrying in "
-					    "%.2f s",
-					    p->table.name, n, max_attempts, line, wait);
+				tract_debug(
+				    "llm: provider '%s' attempt %u/%u failed: %s; retrying in "
+				    "%.2f s",
+				    p->table.name, n, max_attempts, line, wait);
 				do_sleep(wait);
 			}
 		}
@@ -925,10 +939,11 @@ int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 		if (n > 1)
 			tract_buf_printf(&failures, " (after %u attempts)", n);
 		if (i + 1 < llm->n)
-			tract_debug("llm: provider '%s' failed; falling back to '%s'", p->table.name,
-				    llm->p[i + 1].table.name);
+			tract_debug("llm: provider '%s' failed; falling back to '%s'",
+			            p->table.name, llm->p[i + 1].table.name);
 	}
-	rc = tract_error_set(last_code, "%s", failures.ptr ? failures.ptr : "every provider failed");
+	rc =
+	    tract_error_set(last_code, "%s", failures.ptr ? failures.ptr : "every provider failed");
 	tract_buf_dispose(&failures);
 	return rc;
 }
@@ -939,7 +954,7 @@ int tract_llm_chat(tract_chat_result **out, tract_llm *llm, const tract_chat_req
 }
 
 int tract_llm_chat_stream(tract_chat_result **out, tract_llm *llm, const tract_chat_request *req,
-			  tract_chat_delta_cb cb, void *payload)
+                          tract_chat_delta_cb cb, void *payload)
 {
 	if (!cb) {
 		if (out)

@@ -16,17 +16,17 @@
 /* ---- an in-process provider that records what it was sent --------------- */
 
 typedef struct {
-	const char *text;           /* reply text (NULL: none) */
+	const char *text; /* reply text (NULL: none) */
 	const tract_tool_call *calls;
 	size_t n_calls;
 	tract_provider_error_kind fail; /* NONE: answer */
-	int fail_times;             /* how many attempts fail first (0 = all when fail set) */
-	fx *interloper;             /* commits on this tract during the call */
+	int fail_times;                 /* how many attempts fail first (0 = all when fail set) */
+	fx *interloper;                 /* commits on this tract during the call */
 	/* what the last request held */
 	int calls_made;
 	char roles[32][16];
-	char tool_call_ids[32][64];  /* per message: its first tool call's id, or the
-				      * tool_call_id of a tool message */
+	char tool_call_ids[32][64]; /* per message: its first tool call's id, or the
+	                             * tool_call_id of a tool message */
 	size_t n_messages;
 	char body[8192];
 	char tools[1024];
@@ -42,7 +42,7 @@ struct tract_provider_client {
 };
 
 static int rec_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		      tract_provider_error *err, rec *r)
+                      tract_provider_error *err, rec *r)
 {
 	(void)o, (void)n, (void)err;
 	*out = calloc(1, sizeof(**out));
@@ -52,13 +52,13 @@ static int rec_create(tract_provider_client **out, const tract_provider_option *
 }
 
 static int create_0(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		    tract_provider_error *err)
+                    tract_provider_error *err)
 {
 	return rec_create(out, o, n, err, &recs[0]);
 }
 
 static int create_1(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		    tract_provider_error *err)
+                    tract_provider_error *err)
 {
 	return rec_create(out, o, n, err, &recs[1]);
 }
@@ -69,7 +69,7 @@ static void rec_free(tract_provider_client *c)
 }
 
 static int rec_chat(tract_provider_client *c, const tract_chat_request *req,
-		    tract_chat_reply *reply, tract_provider_error *err)
+                    tract_chat_reply *reply, tract_provider_error *err)
 {
 	rec *r = c->r;
 	size_t i;
@@ -118,23 +118,23 @@ static void rec_clear(tract_provider_client *c, tract_chat_reply *reply)
 }
 
 static const tract_provider neutral = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "rec",
-	.default_model = "rec-default",
-	.client_create = create_0,
-	.client_free = rec_free,
-	.chat = rec_chat,
-	.reply_clear = rec_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "rec",
+    .default_model = "rec-default",
+    .client_create = create_0,
+    .client_free = rec_free,
+    .chat = rec_chat,
+    .reply_clear = rec_clear,
 };
 
 static const tract_provider second = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "second",
-	.wire_format = "anthropic",
-	.client_create = create_1,
-	.client_free = rec_free,
-	.chat = rec_chat,
-	.reply_clear = rec_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "second",
+    .wire_format = "anthropic",
+    .client_create = create_1,
+    .client_free = rec_free,
+    .chat = rec_chat,
+    .reply_clear = rec_clear,
 };
 
 static void no_sleep(double s, void *p)
@@ -209,7 +209,7 @@ static void test_text_reply_committed(void **state)
 	head_of(f, head);
 	assert_string_equal(head, tract_generate_result_commit_hash(gr, 0));
 	assert_string_equal(tract_chat_result_text(tract_generate_result_reply(gr)),
-			    "Hi, how can I help?");
+	                    "Hi, how can I help?");
 	assert_int_equal(tract_commit_lookup(&c, f->t, head), 0);
 	assert_string_equal(tract_commit_content_type(c), "dialogue");
 	assert_string_equal(tract_commit_message(c), "the answer");
@@ -243,7 +243,7 @@ static void test_text_reply_committed(void **state)
 static void test_tool_loop(void **state)
 {
 	static const tract_tool_call calls[] = {{"call_A1", "lookup", "{\"q\": \"bike\"}"},
-						{"toolu_B2", "weather", "{}"}};
+	                                        {"toolu_B2", "weather", "{}"}};
 	fx *f = fx_new(NULL);
 	tract_generate_options go = TRACT_GENERATE_OPTIONS_INIT;
 	tract_content_build_options bo = TRACT_CONTENT_BUILD_OPTIONS_INIT;
@@ -260,21 +260,23 @@ static void test_tool_loop(void **state)
 	recs[0].calls = calls;
 	recs[0].n_calls = 2;
 	go.tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"parameters\":"
-			"{\"type\":\"object\"}}},{\"type\":\"function\",\"function\":{\"name\":"
-			"\"weather\"}}]";
+	                "{\"type\":\"object\"}}},{\"type\":\"function\",\"function\":{\"name\":"
+	                "\"weather\"}}]";
 	go.tool_choice = "auto";
 	assert_int_equal(tract_generate(&gr, f->t, llm, &go), 0);
 	assert_string_equal(recs[0].tools, go.tools_json);
 	assert_int_equal(tract_generate_result_commit_count(gr), 3);
-	assert_int_equal(tract_commit_lookup(&c, f->t, tract_generate_result_commit_hash(gr, 1)), 0);
+	assert_int_equal(tract_commit_lookup(&c, f->t, tract_generate_result_commit_hash(gr, 1)),
+	                 0);
 	assert_string_equal(tract_commit_content_type(c), "tool_io");
 	assert_non_null(strstr(tract_commit_content(c), "\"call_id\": \"call_A1\""));
 	assert_non_null(strstr(tract_commit_content(c), "\"direction\": \"call\""));
 	assert_non_null(strstr(tract_commit_content(c), "\"payload\": {\"q\": \"bike\"}"));
 	assert_non_null(strstr(tract_commit_generation_config(c), "\"finish_reason\": "
-								  "\"tool_calls\""));
+	                                                          "\"tool_calls\""));
 	tract_commit_free(c);
-	assert_int_equal(tract_commit_lookup(&c, f->t, tract_generate_result_commit_hash(gr, 2)), 0);
+	assert_int_equal(tract_commit_lookup(&c, f->t, tract_generate_result_commit_hash(gr, 2)),
+	                 0);
 	assert_non_null(strstr(tract_commit_content(c), "\"call_id\": \"toolu_B2\""));
 	tract_commit_free(c);
 	tract_generate_result_free(gr);
@@ -314,11 +316,11 @@ static void test_tool_loop(void **state)
 	assert_int_equal(cJSON_GetArraySize(msgs), 5);
 	m = cJSON_GetArrayItem(msgs, 1);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m, "tool_calls")), 2);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 3), "tool_call_id")
-				->valuestring,
-			    "toolu_B2");
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 3), "tool_call_id")->valuestring,
+	    "toolu_B2");
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 4), "role")->valuestring,
-			    "assistant");
+	                    "assistant");
 	cJSON_Delete(b);
 	free(body);
 	tract_context_free(ctx);
@@ -356,7 +358,7 @@ static void test_bodies_per_wire_format(void **state)
 		tract_commit *c = NULL;
 		assert_int_equal(tract_commit_lookup(&c, f->t, "HEAD"), 0);
 		assert_non_null(strstr(tract_commit_generation_config(c), "\"provider\": "
-									  "\"second\""));
+		                                                          "\"second\""));
 		tract_commit_free(c);
 	}
 	free(expect);
@@ -477,7 +479,11 @@ static void test_stream(void **state)
 static void test_bad_input(void **state)
 {
 	static const char *const bad_tools[] = {
-	    "not json", "{}", "[]", "[1]", "[{\"type\":\"function\"}]",
+	    "not json",
+	    "{}",
+	    "[]",
+	    "[1]",
+	    "[{\"type\":\"function\"}]",
 	    "[{\"type\":\"other\",\"function\":{\"name\":\"a\"}}]",
 	    "[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]",
 	    "[{\"type\":\"function\",\"function\":{\"name\":\"a\",\"parameters\":[]}}]"};
@@ -587,8 +593,8 @@ static void test_example_loop(void **state)
 	assert_int_equal(tract_llm_open(&llm, "example", NULL), 0);
 	fx_say(f, NULL, "user", "Where is order 42?");
 	go.tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"track\",\"parameters\":"
-			"{\"type\":\"object\",\"properties\":{\"order\":{\"type\":\"integer\"}},"
-			"\"required\":[\"order\"]}}}]";
+	                "{\"type\":\"object\",\"properties\":{\"order\":{\"type\":\"integer\"}},"
+	                "\"required\":[\"order\"]}}}]";
 	assert_int_equal(tract_generate(&gr, f->t, llm, &go), 0);
 	call = tract_chat_result_tool_call(tract_generate_result_reply(gr), 0);
 	assert_non_null(call);
@@ -601,7 +607,7 @@ static void test_example_loop(void **state)
 	tract_string_free(content);
 	assert_int_equal(tract_generate(&gr, f->t, llm, &go), 0);
 	assert_string_equal(tract_chat_result_text(tract_generate_result_reply(gr)),
-			    "The tool track returned: in transit");
+	                    "The tool track returned: in transit");
 	assert_int_equal(tract_commit_lookup(&c, f->t, "HEAD"), 0);
 	assert_non_null(strstr(tract_commit_generation_config(c), "\"model\": \"example-1\""));
 	tract_commit_free(c);

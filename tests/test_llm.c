@@ -75,7 +75,7 @@ typedef struct {
 	size_t n_steps;
 	size_t calls;
 	const char *answer;
-	const char *message; /* err->message of failures */
+	const char *message;  /* err->message of failures */
 	const char *seen_key; /* the api_key option the client got */
 	char last_model[64];
 	int stream_fail_after_delta;
@@ -89,7 +89,7 @@ struct tract_provider_client {
 };
 
 static int scripted_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
-			   tract_provider_error *err, script *s)
+                           tract_provider_error *err, script *s)
 {
 	tract_provider_client *c = calloc(1, sizeof(*c));
 	size_t i;
@@ -101,7 +101,8 @@ static int scripted_create(tract_provider_client **out, const tract_provider_opt
 		if (strcmp(o[i].key, "api_key") == 0) {
 			snprintf(c->key, sizeof(c->key), "%s", o[i].value);
 		} else if (strcmp(o[i].key, "model") != 0) {
-			snprintf(err->message, sizeof(err->message), "unknown option '%s'", o[i].key);
+			snprintf(err->message, sizeof(err->message), "unknown option '%s'",
+			         o[i].key);
 			err->kind = TRACT_PROVIDER_ERR_REQUEST;
 			free(c);
 			return TRACT_EINVAL;
@@ -113,13 +114,13 @@ static int scripted_create(tract_provider_client **out, const tract_provider_opt
 }
 
 static int create_a(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		    tract_provider_error *err)
+                    tract_provider_error *err)
 {
 	return scripted_create(out, o, n, err, &scripts[0]);
 }
 
 static int create_b(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		    tract_provider_error *err)
+                    tract_provider_error *err)
 {
 	return scripted_create(out, o, n, err, &scripts[1]);
 }
@@ -130,7 +131,7 @@ static void scripted_free(tract_provider_client *c)
 }
 
 static int scripted_chat(tract_provider_client *c, const tract_chat_request *req,
-			 tract_chat_reply *reply, tract_provider_error *err)
+                         tract_chat_reply *reply, tract_provider_error *err)
 {
 	script *s = c->s;
 	const step *st = s->calls < s->n_steps ? &s->steps[s->calls] : NULL;
@@ -144,7 +145,7 @@ static int scripted_chat(tract_provider_client *c, const tract_chat_request *req
 		err->retry_after = st->retry_after;
 		/* A careless provider: the key in its message (the core masks it). */
 		snprintf(err->message, sizeof(err->message), "%s (key %s)",
-			 s->message ? s->message : "failed", c->key);
+		         s->message ? s->message : "failed", c->key);
 		return st->rc ? st->rc : TRACT_EPROVIDER;
 	}
 	text = strdup(s->answer ? s->answer : "ok");
@@ -167,8 +168,8 @@ static void scripted_clear(tract_provider_client *c, tract_chat_reply *reply)
 }
 
 static int scripted_stream(tract_provider_client *c, const tract_chat_request *req,
-			   tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
-			   tract_provider_error *err)
+                           tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
+                           tract_provider_error *err)
 {
 	tract_chat_delta d = {.text = "part", .tool_call_index = -1};
 
@@ -188,8 +189,8 @@ stopped:
 
 /* A careless streamer: goes on after the callback said stop. */
 static int deaf_stream(tract_provider_client *c, const tract_chat_request *req,
-		       tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
-		       tract_provider_error *err)
+                       tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
+                       tract_provider_error *err)
 {
 	tract_chat_delta d = {.text = "one ", .tool_call_index = -1};
 
@@ -200,26 +201,27 @@ static int deaf_stream(tract_provider_client *c, const tract_chat_request *req,
 }
 
 static const tract_provider table_a = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "scripted",
-	.default_model = "script-model",
-	.client_create = create_a,
-	.client_free = scripted_free,
-	.chat = scripted_chat,
-	.reply_clear = scripted_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "scripted",
+    .default_model = "script-model",
+    .client_create = create_a,
+    .client_free = scripted_free,
+    .chat = scripted_chat,
+    .reply_clear = scripted_clear,
 };
 
 static const tract_provider table_b = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "backup",
-	.client_create = create_b,
-	.client_free = scripted_free,
-	.chat = scripted_chat,
-	.reply_clear = scripted_clear,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "backup",
+    .client_create = create_b,
+    .client_free = scripted_free,
+    .chat = scripted_chat,
+    .reply_clear = scripted_clear,
 };
 
-static const tract_chat_message hello[] = {{.role = "system", .content = "Be brief."},
-					   {.role = "user", .content = "Hello there. How are you?"}};
+static const tract_chat_message hello[] = {
+    {.role = "system", .content = "Be brief."},
+    {.role = "user", .content = "Hello there. How are you?"}};
 
 static tract_chat_request request(void)
 {
@@ -278,8 +280,8 @@ static void test_missing_plugin(void **state)
 	set_path("/nonexistent/dir");
 	assert_int_equal(tract_llm_open(&llm, "nothere", NULL), TRACT_EPLUGIN);
 	assert_null(llm);
-	assert_non_null(strstr(tract_error_last()->message,
-			       "/nonexistent/dir/tract-provider-nothere.so"));
+	assert_non_null(
+	    strstr(tract_error_last()->message, "/nonexistent/dir/tract-provider-nothere.so"));
 	assert_non_null(strstr(tract_error_last()->message, "not found"));
 }
 
@@ -291,7 +293,7 @@ static void test_broken_plugins(void **state)
 	set_path(TEST_PLUGIN_DIR);
 	assert_int_equal(tract_llm_open(&llm, "nosym", NULL), TRACT_EPLUGIN);
 	assert_non_null(strstr(tract_error_last()->message, "lacks the entry symbol "
-							      "tract_provider_entry"));
+	                                                    "tract_provider_entry"));
 	assert_int_equal(tract_llm_open(&llm, "badabi", NULL), TRACT_EPLUGIN);
 	assert_non_null(strstr(tract_error_last()->message, "provider ABI version 99"));
 	assert_non_null(strstr(tract_error_last()->message, "tract-provider-badabi.so"));
@@ -306,9 +308,9 @@ static void test_broken_plugins(void **state)
 
 static void test_bad_names(void **state)
 {
-	static const char *const bad[] = {"../example", "sub/dir", "x.so", "", ",", "example,",
-					  ",example", "a b", "example,,example",
-					  "a,b,c,d,e,f,g,h,i"};
+	static const char *const bad[] = {
+	    "../example",       "sub/dir",          "x.so", "", ",", "example,", ",example", "a b",
+	    "example,,example", "a,b,c,d,e,f,g,h,i"};
 	tract_llm *llm = NULL;
 	size_t i;
 
@@ -397,9 +399,9 @@ static void test_auth_not_retried(void **state)
 static void test_rate_limit_retry_after(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_RATE_LIMIT, 429, 2.5, TRACT_ERATELIMIT},
-				 {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
+	                         {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
 	static const step capped[] = {{TRACT_PROVIDER_ERR_RATE_LIMIT, 429, 600, 0},
-				      {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
+	                              {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
 	tract_chat_result *res = NULL;
 
 	(void)state;
@@ -421,8 +423,8 @@ static void test_rate_limit_retry_after(void **state)
 static void test_rate_limit_exhausted(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_RATE_LIMIT, 429, -1, 0},
-				 {TRACT_PROVIDER_ERR_RATE_LIMIT, 429, -1, 0},
-				 {TRACT_PROVIDER_ERR_RATE_LIMIT, 429, -1, 0}};
+	                         {TRACT_PROVIDER_ERR_RATE_LIMIT, 429, -1, 0},
+	                         {TRACT_PROVIDER_ERR_RATE_LIMIT, 429, -1, 0}};
 	tract_chat_result *res = NULL;
 
 	(void)state;
@@ -435,8 +437,8 @@ static void test_rate_limit_exhausted(void **state)
 static void test_server_errors_backoff(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 503, -1, 0},
-				 {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
+	                         {TRACT_PROVIDER_ERR_SERVER, 503, -1, 0},
+	                         {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
 	tract_chat_result *res = NULL;
 
 	(void)state;
@@ -461,9 +463,9 @@ static void test_server_errors_backoff(void **state)
 static void test_backoff_capped(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_SERVER, 502, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0}};
+	                         {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0},
+	                         {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0},
+	                         {TRACT_PROVIDER_ERR_SERVER, 502, -1, 0}};
 	tract_llm_options o = TRACT_LLM_OPTIONS_INIT;
 	tract_chat_request r = request();
 	tract_chat_result *res = NULL;
@@ -487,9 +489,9 @@ static void test_backoff_capped(void **state)
 static void test_exhausted_then_fallback(void **state)
 {
 	static const step fail5[] = {{TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				     {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				     {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				     {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0}};
+	                             {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
+	                             {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
+	                             {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0}};
 	tract_llm_options o = TRACT_LLM_OPTIONS_INIT;
 	tract_chat_request r = request();
 	tract_chat_result *res = NULL;
@@ -540,12 +542,12 @@ static void test_exhausted_then_fallback(void **state)
 static void test_timeout_and_transport_retried(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_TIMEOUT, 0, -1, TRACT_ETIMEOUT},
-				 {TRACT_PROVIDER_ERR_TRANSPORT, 0, -1, 0},
-				 {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
+	                         {TRACT_PROVIDER_ERR_TRANSPORT, 0, -1, 0},
+	                         {TRACT_PROVIDER_ERR_NONE, 0, 0, 0}};
 	static const step t3[] = {{TRACT_PROVIDER_ERR_TIMEOUT, 0, -1, TRACT_ETIMEOUT},
-				  {TRACT_PROVIDER_ERR_TIMEOUT, 0, -1, TRACT_ETIMEOUT}};
+	                          {TRACT_PROVIDER_ERR_TIMEOUT, 0, -1, TRACT_ETIMEOUT}};
 	static const step tr[] = {{TRACT_PROVIDER_ERR_TRANSPORT, 0, -1, 0},
-				  {TRACT_PROVIDER_ERR_TRANSPORT, 0, -1, 0}};
+	                          {TRACT_PROVIDER_ERR_TRANSPORT, 0, -1, 0}};
 	tract_chat_result *res = NULL;
 
 	(void)state;
@@ -603,9 +605,9 @@ static void test_max_retries_zero(void **state)
 static void test_default_retries(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				 {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0}};
+	                         {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
+	                         {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
+	                         {TRACT_PROVIDER_ERR_SERVER, 500, -1, 0}};
 	tract_chat_result *res = NULL;
 
 	(void)state;
@@ -619,7 +621,7 @@ static void test_default_retries(void **state)
 static void test_keys_never_shown(void **state)
 {
 	static const step s[] = {{TRACT_PROVIDER_ERR_SERVER, 500, -1, 0},
-				 {TRACT_PROVIDER_ERR_AUTH, 401, -1, 0}};
+	                         {TRACT_PROVIDER_ERR_AUTH, 401, -1, 0}};
 	const char *key = "sk-test-SECRET-0123456789";
 	tract_provider_option opt[] = {{"api_key", "sk-test-SECRET-0123456789"}};
 	tract_llm_options o = TRACT_LLM_OPTIONS_INIT;
@@ -649,8 +651,8 @@ static void test_keys_never_shown(void **state)
 
 static void test_options_routed(void **state)
 {
-	tract_provider_option opt[] = {{"scripted.model", "m-a"}, {"backup.model", "m-b"},
-				       {"api_key", "k-123456"}};
+	tract_provider_option opt[] = {
+	    {"scripted.model", "m-a"}, {"backup.model", "m-b"}, {"api_key", "k-123456"}};
 	tract_provider_option bad[] = {{"scripted.nosuch", "x"}};
 	tract_llm_options o = TRACT_LLM_OPTIONS_INIT;
 	tract_llm *llm = NULL;
@@ -726,7 +728,7 @@ static int collect(const tract_chat_delta *d, void *payload)
 			snprintf(c->tool, sizeof(c->tool), "%s", d->tool_name);
 		if (d->arguments_fragment)
 			strncat(c->args, d->arguments_fragment,
-				sizeof(c->args) - strlen(c->args) - 1);
+			        sizeof(c->args) - strlen(c->args) - 1);
 	}
 	return c->stop_at && c->deltas >= c->stop_at;
 }
@@ -801,11 +803,12 @@ static void test_stream_stop_honoured(void **state)
 
 static void test_example_answers(void **state)
 {
-	static const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
-				   "\"description\":\"find\",\"parameters\":{\"type\":\"object\","
-				   "\"properties\":{\"query\":{\"type\":\"string\"},\"n\":{\"type\":"
-				   "\"integer\"}},\"required\":[\"query\",\"n\"]}}},{\"type\":"
-				   "\"function\",\"function\":{\"name\":\"other\"}}]";
+	static const char *tools =
+	    "[{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+	    "\"description\":\"find\",\"parameters\":{\"type\":\"object\","
+	    "\"properties\":{\"query\":{\"type\":\"string\"},\"n\":{\"type\":"
+	    "\"integer\"}},\"required\":[\"query\",\"n\"]}}},{\"type\":"
+	    "\"function\",\"function\":{\"name\":\"other\"}}]";
 	tract_chat_request r = request();
 	tract_chat_result *res = NULL, *again = NULL;
 	tract_llm *llm = NULL;
@@ -862,16 +865,17 @@ static void test_example_answers(void **state)
 static void test_example_tool_result_and_summary(void **state)
 {
 	tract_tool_call call = {"call_7", "lookup", "{\"q\":\"x\"}"};
-	tract_chat_message loop[] = {
-	    {.role = "user", .content = "Find the bike."},
-	    {.role = "assistant", .tool_calls = &call, .n_tool_calls = 1},
-	    {.role = "tool", .content = "Trek FX 2, 4800 km. More data.", .tool_call_id = "call_7"}};
+	tract_chat_message loop[] = {{.role = "user", .content = "Find the bike."},
+	                             {.role = "assistant", .tool_calls = &call, .n_tool_calls = 1},
+	                             {.role = "tool",
+	                              .content = "Trek FX 2, 4800 km. More data.",
+	                              .tool_call_id = "call_7"}};
 	tract_chat_message summ[] = {
 	    {.role = "system",
 	     .content = "You summarize. Begin with Previously in this conversation: always."},
 	    {.role = "user",
 	     .content = "Summarize the following conversation segment:\n\n[user] The chain skips. "
-			"It is old!  [assistant] Replace it? Yes. Done."}};
+	                "It is old!  [assistant] Replace it? Yes. Done."}};
 	tract_chat_request r = request();
 	tract_provider_option opt[] = {{"sentences", "3"}};
 	tract_llm_options o = TRACT_LLM_OPTIONS_INIT;
@@ -889,15 +893,15 @@ static void test_example_tool_result_and_summary(void **state)
 	r.tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"lookup\"}}]";
 	assert_int_equal(tract_llm_chat(&res, llm, &r), 0);
 	assert_string_equal(tract_chat_result_text(res),
-			    "The tool lookup returned: Trek FX 2, 4800 km. More data.");
+	                    "The tool lookup returned: Trek FX 2, 4800 km. More data.");
 	tract_chat_result_free(res);
 	r.messages = summ;
 	r.n_messages = 2;
 	r.tools_json = NULL;
 	assert_int_equal(tract_llm_chat(&res, llm, &r), 0);
 	assert_string_equal(tract_chat_result_text(res),
-			    "Previously in this conversation: [user] The chain skips. It is old! "
-			    "[assistant] Replace it?");
+	                    "Previously in this conversation: [user] The chain skips. It is old! "
+	                    "[assistant] Replace it?");
 	tract_chat_result_free(res);
 	/* Streamed: the pieces make the same text. */
 	assert_int_equal(tract_llm_chat_stream(&res, llm, &r, collect, &c), 0);
@@ -924,7 +928,7 @@ static void test_example_streams_tool_calls(void **state)
 	set_path(TEST_PLUGIN_DIR);
 	assert_int_equal(tract_llm_open(&llm, "example", NULL), 0);
 	r.tools_json = "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
-		       "{\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"a\"]}}}]";
+	               "{\"properties\":{\"a\":{\"type\":\"string\"}},\"required\":[\"a\"]}}}]";
 	assert_int_equal(tract_llm_chat_stream(&res, llm, &r, collect, &c), 0);
 	assert_string_equal(c.tool, "f");
 	assert_string_equal(c.call_id, "call_example_2");
@@ -964,8 +968,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_failure_after_delta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_stop_honoured, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_answers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_example_tool_result_and_summary, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_example_tool_result_and_summary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_streams_tool_calls, setup, teardown),
 	};
 	const char *p = getenv("TRACT_PLUGIN_PATH");

@@ -108,7 +108,7 @@ static char *str_done(str *s)
 /* ---- client ------------------------------------------------------------- */
 
 static int example_client_create(tract_provider_client **out, const tract_provider_option *options,
-				 size_t n_options, tract_provider_error *err)
+                                 size_t n_options, tract_provider_error *err)
 {
 	struct tract_provider_client *c;
 	size_t i;
@@ -126,7 +126,7 @@ static int example_client_create(tract_provider_client **out, const tract_provid
 		if (strcmp(k, "model") == 0) {
 			if (!*v || strlen(v) >= sizeof(c->model)) {
 				set_error(err, TRACT_PROVIDER_ERR_REQUEST,
-					  "option model: 1 to 127 bytes");
+				          "option model: 1 to 127 bytes");
 				free(c);
 				return TRACT_EINVAL;
 			}
@@ -136,7 +136,7 @@ static int example_client_create(tract_provider_client **out, const tract_provid
 			long n = strtol(v, &end, 10);
 			if (*end || end == v || n < 1 || n > 20) {
 				set_error(err, TRACT_PROVIDER_ERR_REQUEST,
-					  "option sentences: an integer from 1 to 20");
+				          "option sentences: an integer from 1 to 20");
 				free(c);
 				return TRACT_EINVAL;
 			}
@@ -146,7 +146,7 @@ static int example_client_create(tract_provider_client **out, const tract_provid
 			double t = strtod(v, &end);
 			if (*end || end == v || !(t >= 0)) {
 				set_error(err, TRACT_PROVIDER_ERR_REQUEST,
-					  "option timeout: a number of seconds >= 0");
+				          "option timeout: a number of seconds >= 0");
 				free(c);
 				return TRACT_EINVAL;
 			}
@@ -154,7 +154,7 @@ static int example_client_create(tract_provider_client **out, const tract_provid
 			char msg[200];
 			/* Name the key, never its value. */
 			snprintf(msg, sizeof(msg),
-				 "unknown option '%.64s' (model, sentences, timeout, api_key)", k);
+			         "unknown option '%.64s' (model, sentences, timeout, api_key)", k);
 			set_error(err, TRACT_PROVIDER_ERR_REQUEST, msg);
 			free(c);
 			return TRACT_EINVAL;
@@ -258,7 +258,8 @@ static char *answer_text(const struct tract_provider_client *c, const tract_chat
 		for (i = 0; i < req->n_messages; i++)
 			for (j = 0; j < req->messages[i].n_tool_calls; j++)
 				if (last->tool_call_id && req->messages[i].tool_calls[j].id &&
-				    strcmp(req->messages[i].tool_calls[j].id, last->tool_call_id) == 0)
+				    strcmp(req->messages[i].tool_calls[j].id, last->tool_call_id) ==
+				        0)
 					tool = req->messages[i].tool_calls[j].name;
 		str_puts(&out, last->is_error ? "The tool " : "The tool ");
 		str_puts(&out, tool);
@@ -332,17 +333,18 @@ static int make_tool_call(reply_data *d, const tract_chat_request *req, tract_pr
 		set_error(err, TRACT_PROVIDER_ERR_REQUEST, "tools_json is not a JSON array");
 		goto done;
 	}
-	cJSON_ArrayForEach(it, tools) {
+	cJSON_ArrayForEach(it, tools)
+	{
 		fn = cJSON_GetObjectItemCaseSensitive(it, "function");
 		name = cJSON_GetObjectItemCaseSensitive(fn, "name");
 		if (!cJSON_IsString(name) || !*name->valuestring) {
 			set_error(err, TRACT_PROVIDER_ERR_REQUEST,
-				  "a tool of tools_json has no function name");
+			          "a tool of tools_json has no function name");
 			goto done;
 		}
 		if (!pick && (!req->tool_choice || strcmp(req->tool_choice, "auto") == 0 ||
-			      strcmp(req->tool_choice, "required") == 0 ||
-			      strcmp(req->tool_choice, name->valuestring) == 0))
+		              strcmp(req->tool_choice, "required") == 0 ||
+		              strcmp(req->tool_choice, name->valuestring) == 0))
 			pick = it;
 	}
 	if (!pick) {
@@ -357,7 +359,8 @@ static int make_tool_call(reply_data *d, const tract_chat_request *req, tract_pr
 	args = cJSON_CreateObject();
 	if (!args)
 		goto oom;
-	cJSON_ArrayForEach(it, required) {
+	cJSON_ArrayForEach(it, required)
+	{
 		const cJSON *schema;
 		cJSON *v;
 		if (!cJSON_IsString(it))
@@ -457,7 +460,7 @@ static void example_reply_clear(tract_provider_client *client, tract_chat_reply 
 }
 
 static int example_chat(tract_provider_client *client, const tract_chat_request *request,
-			tract_chat_reply *reply, tract_provider_error *err)
+                        tract_chat_reply *reply, tract_provider_error *err)
 {
 	reply_data *d;
 	const tract_chat_message *last;
@@ -517,8 +520,8 @@ static int example_chat(tract_provider_client *client, const tract_chat_request 
 /* The same reply, handed out a word (and a tool call in two pieces) at a
  * time before the whole of it. */
 static int example_chat_stream(tract_provider_client *client, const tract_chat_request *request,
-			       tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
-			       tract_provider_error *err)
+                               tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
+                               tract_provider_error *err)
 {
 	tract_chat_delta delta;
 	int rc = example_chat(client, request, reply, err);
@@ -572,15 +575,15 @@ cancelled:
 }
 
 static const tract_provider example_provider = {
-	.version = TRACT_PROVIDER_VERSION,
-	.name = "example",
-	.wire_format = NULL, /* reads the neutral messages */
-	.default_model = "example-1",
-	.client_create = example_client_create,
-	.client_free = example_client_free,
-	.chat = example_chat,
-	.reply_clear = example_reply_clear,
-	.chat_stream = example_chat_stream,
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "example",
+    .wire_format = NULL, /* reads the neutral messages */
+    .default_model = "example-1",
+    .client_create = example_client_create,
+    .client_free = example_client_free,
+    .chat = example_chat,
+    .reply_clear = example_reply_clear,
+    .chat_stream = example_chat_stream,
 };
 
 EXPORT const tract_provider *tract_provider_entry(void);

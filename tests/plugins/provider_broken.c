@@ -8,7 +8,7 @@
 #include "tract/sys/provider.h"
 
 static int no_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		     tract_provider_error *err)
+                     tract_provider_error *err)
 {
 	(void)o, (void)n, (void)err;
 	*out = NULL;
@@ -21,7 +21,7 @@ static void no_free(tract_provider_client *c)
 }
 
 static int no_chat(tract_provider_client *c, const tract_chat_request *r, tract_chat_reply *reply,
-		   tract_provider_error *err)
+                   tract_provider_error *err)
 {
 	(void)c, (void)r, (void)reply, (void)err;
 	return TRACT_EPROVIDER;
@@ -33,16 +33,25 @@ static void no_clear(tract_provider_client *c, tract_chat_reply *reply)
 }
 
 #if BROKEN_KIND == 1
-static const tract_provider table = {.version = 99, .name = "badabi", .client_create = no_create,
-				     .client_free = no_free, .chat = no_chat,
-				     .reply_clear = no_clear};
+static const tract_provider table = {.version = 99,
+                                     .name = "badabi",
+                                     .client_create = no_create,
+                                     .client_free = no_free,
+                                     .chat = no_chat,
+                                     .reply_clear = no_clear};
 #elif BROKEN_KIND == 2
-static const tract_provider table = {.version = 1, .name = "nomember", .client_create = no_create,
-				     .client_free = no_free, .reply_clear = no_clear};
+static const tract_provider table = {.version = 1,
+                                     .name = "nomember",
+                                     .client_create = no_create,
+                                     .client_free = no_free,
+                                     .reply_clear = no_clear};
 #else
-static const tract_provider table = {.version = 1, .name = "someone-else",
-				     .client_create = no_create, .client_free = no_free,
-				     .chat = no_chat, .reply_clear = no_clear};
+static const tract_provider table = {.version = 1,
+                                     .name = "someone-else",
+                                     .client_create = no_create,
+                                     .client_free = no_free,
+                                     .chat = no_chat,
+                                     .reply_clear = no_clear};
 #endif
 
 __attribute__((visibility("default"))) const tract_provider *tract_provider_entry(void);
