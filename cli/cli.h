@@ -64,6 +64,7 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 /* history rewriting (cmd_replay.c) */
 int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
 int cmd_rebase(struct cli *cli, int argc, char **argv);
+int cmd_generate(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

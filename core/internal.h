@@ -6,8 +6,8 @@
  * own layer and the layers above it in this list:
  *
  *   infrastructure  error, warning, buf, json, hash, time, content,
- *                   content_build, text, uri, tokenizer, bpe, plugin (no
- *                   store, no tract)
+ *                   content_build, text, uri, tokenizer, bpe, plugin, llm
+ *                   (the provider layer) (no store, no tract)
  *   storage access  store.c: the handle, transactions, backend errors,
  *                   store metadata (backend calls and rows)
  *   model           row.c, refs.c, revision.c, log.c, config_query.c,
@@ -18,8 +18,9 @@
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
  *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, diff.c,
  *                   graph.c, navigate.c (reset, checkout, switch), branch.c
- *                   (branches, tags), and those to come (compression,
- *                   sessions)
+ *                   (branches, tags), merge.c, replay.c, generate.c (and
+ *                   llm.c, the provider layer), and those to come
+ *                   (compression, sessions)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
  * releases it: model code never calls into compile.

@@ -69,5 +69,6 @@
 #include "tract/refs.h"
 #include "tract/rebase.h"
 #include "tract/dag.h"
+#include "tract/llm.h"
 
 #endif
