@@ -178,6 +178,10 @@ int tract_head_read(tract_head_state *out, tract *t);
 
 /** Resolve a reference inside a transaction. */
 int tract_resolve_in_txn(char out[65], tract *t, const char *ref);
+/** One commit of the tract, with the chain walk's extras in flags
+ *  (TRACT_CHAIN_PAYLOAD...), inside an open transaction; TRACT_ENOTFOUND
+ *  "Commit not found: HASH" when it is not there. */
+int tract_commit_read(tract_row *out, tract *t, const char *hash, unsigned flags);
 
 /* ---- navigation (refs.c, revision.c) -------------------------------------- */
 

@@ -40,42 +40,10 @@ static int op_end(tract_store *s, int rc, int wrote)
 
 /* ---- reading commits ----------------------------------------------------------- */
 
-typedef struct {
-	tract_row row;
-	int found;
-} one_row;
-
-static int one_row_cb(const tract_chain_row *row, void *payload)
-{
-	one_row *o = payload;
-	int rc = tract_row_copy_chain(&o->row, row);
-
-	if (rc < 0)
-		return rc;
-	o->found = 1;
-	return 1;
-}
-
 /* One commit of the tract with its payload and merge parents. */
 static int read_commit(tract_row *out, tract *t, const char *hash)
 {
-	one_row o;
-	int rc;
-
-	memset(&o, 0, sizeof(o));
-	rc = t->store->be->commit_chain(t->store->conn, t->id, hash, 1,
-					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
-					one_row_cb, &o);
-	if (rc < 0) {
-		if (o.found)
-			tract_row_dispose(&o.row);
-		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(t->store, rc, "read commit");
-	}
-	if (!o.found)
-		return tract_error_set(TRACT_ENOTFOUND, "Commit not found: %s", hash);
-	*out = o.row;
-	return 0;
+	return tract_commit_read(out, t, hash, TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS);
 }
 
 static int is_ancestor(int *out, tract *t, const char *ancestor, const char *descendant)

@@ -361,17 +361,14 @@ static int one_chain_cb(const tract_chain_row *row, void *payload)
 	return 1;
 }
 
-/* Fetch one commit with payload and parents (a chain walk of length 1). */
-static int fetch_full(tract_row *out, tract *t, const char *hash)
+int tract_commit_read(tract_row *out, tract *t, const char *hash, unsigned flags)
 {
 	one_chain o;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
-	rc = t->store->be->commit_chain(t->store->conn, t->id, hash, 1,
-					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
-						TRACT_CHAIN_PRIORITY,
-					INT64_MAX, one_chain_cb, &o);
+	rc = t->store->be->commit_chain(t->store->conn, t->id, hash, 1, flags, INT64_MAX,
+					one_chain_cb, &o);
 	if (rc < 0) {
 		if (o.found)
 			tract_row_dispose(&o.row);
@@ -398,7 +395,8 @@ int tract_commit_lookup(tract_commit **out, tract *t, const char *ref)
 		return rc;
 	rc = tract_resolve_in_txn(hash, t, ref);
 	if (rc == 0)
-		rc = fetch_full(&r, t, hash);
+		rc = tract_commit_read(&r, t, hash,
+				       TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY);
 	rc = tract_txn_end(t->store, rc);
 	if (rc < 0)
 		return rc;
