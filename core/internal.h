@@ -6,8 +6,8 @@
  * own layer and the layers above it in this list:
  *
  *   infrastructure  error, warning, buf, json, hash, time, content,
- *                   content_build, text, uri, tokenizer, bpe, plugin (no
- *                   store, no tract)
+ *                   content_build, text, uri, tokenizer, bpe, plugin, llm
+ *                   (the provider layer) (no store, no tract)
  *   storage access  store.c: the handle, transactions, backend errors,
  *                   store metadata (backend calls and rows)
  *   model           row.c, refs.c, revision.c, log.c, config_query.c,
@@ -16,7 +16,7 @@
  *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
- *                   usage.c, fsck.c, clone.c, gc.c, and those to come (history,
+ *                   usage.c, fsck.c, clone.c, gc.c, generate.c, and those to come (history,
  *                   compression, sessions)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile

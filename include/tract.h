@@ -62,5 +62,6 @@
 #include "tract/text.h"
 #include "tract/resolver.h"
 #include "tract/gc.h"
+#include "tract/llm.h"
 
 #endif

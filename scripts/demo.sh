@@ -89,4 +89,22 @@ run status
 note "The messages a model receives: edit applied, skipped reasoning left out."
 run compile --format openai
 
+note "Ask a model: generate compiles HEAD, calls the provider and commits its reply."
+note "'example' is the offline provider of plugins/example/ (no key, same answer every time)."
+cat >tools.json <<'EOF'
+[{"type": "function", "function": {"name": "check_stock", "description": "Parts in stock",
+  "parameters": {"type": "object", "properties": {"part": {"type": "string"}},
+  "required": ["part"]}}}]
+EOF
+run commit user "Do you have a chain for it in stock?"
+run generate --provider example --tools tools.json --json
+call_id=$(tract show --json HEAD | sed -n 's/.*"call_id": "\([^"]*\)".*/\1/p' | head -n 1)
+
+note "The model asked for a tool; its result is committed naming the call, then generate again."
+run commit tool-result --tool check_stock --call-id "$call_id" '{"part": "chain", "in_stock": 3}'
+run generate --provider example --tools tools.json
+
+note "The call, its result and the answer, as the OpenAI plugin would send them next."
+run compile --format openai
+
 printf '\ndemo finished; the temporary store is removed on exit.\n'

@@ -100,6 +100,10 @@ sqlite3 "$FX/other.db" 'create table t(x); insert into t values (1);' ||
 # Another tract store (clone refuses a destination holding tract data).
 "$TRACT" --db "$FX/store2.db" init --name second >/dev/null || die "init store2 failed"
 CONNINFO='host=localhost user=tract password=hunter2 dbname=tract'
+# Tool definitions for generate (valid; the cases that use it fail elsewhere).
+printf '[{"type": "function", "function": {"name": "lookup"}}]' >"$FX/tools.json"
+printf '[{"type": "function", "function": {"name": "a b"}}]' >"$FX/badtools.json"
+unset TRACT_PROVIDER TRACT_MODEL TRACT_DEBUG
 export FX BIG BIGBAD ESCS ACUTES DEEP DEEPOBJ CONNINFO
 
 # ---- state of the store and the fixtures -------------------------------------
@@ -507,6 +511,68 @@ done <<'TABLE'
 - | clone "$CONNINFO" "$FX/c.db"
 - | clone "$STORE" $'\e[2J'/x.db
 - | clone --bogus "$STORE" "$FX/c.db"
+# --- generate (the example provider answers offline: every case here must
+# fail before it is asked, or be refused by it) ---
+- | generate
+- | generate --provider nosuch
+- | generate --provider ../example
+- | generate --provider example/x
+- | generate --provider example.so
+- | generate --provider $'\e[31mred'
+- | generate --provider "$BIG"
+- | generate --provider "$BIGBAD"
+- | generate --provider ,
+- | generate --provider example,
+- | generate --provider a,b,c,d,e,f,g,h,i
+- | generate --provider example,nosuch
+- | generate --provider "$CONNINFO"
+- | generate --provider example --tools "$FX/nosuch.json"
+- | generate --provider example --tools "$FX/dir"
+- | generate --provider example --tools "$FX/empty"
+- | generate --provider example --tools "$FX/random"
+- | generate --provider example --tools "$FX/badutf8"
+- | generate --provider example --tools "$FX/nul"
+- | generate --provider example --tools "$FX/big_bad"
+- | generate --provider example --tools "$FX/big_truncated.json"
+- | generate --provider example --tools "$FX/deep.json"
+- | generate --provider example --tools "$FX/dup.json"
+- | generate --provider example --tools "$FX/nan.json"
+- | generate --provider example --tools "$FX/huge.json"
+- | generate --provider example --tools "$FX/array.json"
+- | generate --provider example --tools "$FX/badtools.json"
+@big_truncated.json | generate --provider example --tools -
+@random | generate --provider example --tools -
+- | generate --provider example --tools "$FX/tools.json" --tool-choice nosuch
+- | generate --provider example --tools "$FX/tools.json" --tool-choice "$BIGBAD"
+- | generate --provider example --tool-choice required
+- | generate --provider example --tools "$FX/tools.json" --max-size 10
+- | generate --provider example --temperature nan
+- | generate --provider example --temperature -1
+- | generate --provider example --temperature 1e999
+- | generate --provider example --temperature ''
+- | generate --provider example --max-tokens 0
+- | generate --provider example --max-tokens -5
+- | generate --provider example --max-tokens 99999999999999999999999
+- | generate --provider example --retries -1
+- | generate --provider example --retries 1000
+- | generate --provider example --timeout 0
+- | generate --provider example --timeout inf
+- | generate --provider example -o noequals
+- | generate --provider example -o =value
+- | generate --provider example -o colour=red
+- | generate --provider example -o "$BIG=x"
+- | generate --provider example -o sentences=0
+- | generate --provider example -o "model=$BIGBAD"
+- | generate --provider example --model "$BIGBAD"
+- | generate --provider example -m "$BIGBAD"
+- | generate --provider example --model sk-hunter2-key --save
+- | generate --save
+- | generate --provider example extra
+- | generate --bogus
+- | generate --provider
+- | --tract nosuch generate --provider example
+- | --db "$FX/other.db" generate --provider example
+- | --db "$CONNINFO" generate --provider example
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------
