@@ -51,6 +51,12 @@ int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+/* multi-agent (cmd_agents.c) */
+int cmd_spawn(struct cli *cli, int argc, char **argv);
+int cmd_collapse(struct cli *cli, int argc, char **argv);
+int cmd_expand(struct cli *cli, int argc, char **argv);
+int cmd_resume(struct cli *cli, int argc, char **argv);
+int cmd_session(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -63,5 +63,6 @@
 #include "tract/resolver.h"
 #include "tract/gc.h"
 #include "tract/llm.h"
+#include "tract/agents.h"
 
 #endif
