@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "tract/agents.h"
 #include "tract/llm.h"
@@ -859,6 +860,167 @@ static void test_orchestrator(void **state)
 	fx_free(f);
 }
 
+/* ---- a parent and 8 children in separate processes ---- */
+
+#define N_KIDS 8
+#define KID_COMMITS 15
+
+/* Writer process: KID_COMMITS appends to its own child tract through its
+ * own store handle (a separate connection), each hash reported on fd. */
+static void kid_main(const char *uri, const char *id, int fd)
+{
+	tract_store *s = NULL;
+	tract *t = NULL;
+	char text[64];
+
+	if (tract_store_open(&s, uri, 0) != 0 || tract_open(&t, s, id, NULL) != 0)
+		_exit(2);
+	for (int i = 0; i < KID_COMMITS; i++) {
+		tract_commit *c = NULL;
+		snprintf(text, sizeof(text), "child %.8s step %d", id, i);
+		if (tract_commit_create_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL,
+						 NULL) != 0)
+			_exit(3);
+		if (write(fd, tract_commit_hash(c), 64) != 64)
+			_exit(4);
+		tract_commit_free(c);
+	}
+	tract_free(t);
+	tract_store_free(s);
+	_exit(0);
+}
+
+static void test_parent_and_children_processes(void **state)
+{
+	fx *f = fx_new(NULL);
+	char ids[N_KIDS][65], parent_id[65], uri[600];
+	char (*collapses)[65] = calloc(N_KIDS * (KID_COMMITS + 4), 65);
+	size_t n_collapses = 0;
+	pid_t pids[N_KIDS];
+	int fds[N_KIDS][2], alive = N_KIDS;
+	tract_store *s = NULL;
+	tract *p = NULL;
+
+	(void)state;
+	assert_non_null(collapses);
+	say(f->t, NULL, "user", "orchestrate");
+	for (int i = 0; i < N_KIDS; i++) {
+		tract *c = spawn(f, NULL, "parallel work", TRACT_INHERIT_HEAD_SNAPSHOT, NULL);
+		memcpy(ids[i], tract_id(c), 65);
+		tract_free(c);
+	}
+	memcpy(parent_id, f->t->id, 65);
+	memcpy(uri, f->uri, sizeof(uri));
+	/* No handle open across fork: every process opens its own. */
+	tract_free(f->t);
+	f->t = NULL;
+	tract_store_free(f->store);
+	f->store = NULL;
+	for (int i = 0; i < N_KIDS; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(fds[i][0]);
+			kid_main(uri, ids[i], fds[i][1]);
+		}
+		close(fds[i][1]);
+	}
+	assert_int_equal(tract_store_open(&s, uri, 0), 0);
+	assert_int_equal(tract_open(&p, s, parent_id, NULL), 0);
+	/* Collapse the children while they write: each takes the child's HEAD
+	 * at one instant. */
+	while (alive > 0) {
+		for (int i = 0; i < N_KIDS; i++) {
+			tract_collapse_options o = TRACT_COLLAPSE_OPTIONS_INIT;
+			tract_collapse_result *r = NULL;
+			int rc;
+			o.summary = "Subagent completed: progress so far.";
+			rc = tract_collapse(&r, p, ids[i], &o);
+			if (rc == 0)
+				memcpy(collapses[n_collapses++], r->parent_commit_hash, 65);
+			else if (rc != TRACT_EINVAL) /* nothing new since the last one */
+				fail_msg("collapse while writing: %s", tract_error_last()->message);
+			tract_collapse_result_free(r);
+		}
+		alive = 0;
+		for (int i = 0; i < N_KIDS; i++) {
+			int st;
+			if (pids[i] > 0) {
+				pid_t w = waitpid(pids[i], &st, WNOHANG);
+				if (w == pids[i]) {
+					assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+					pids[i] = 0;
+				} else {
+					alive++;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < N_KIDS; i++) {
+		tract_collapse_options o = TRACT_COLLAPSE_OPTIONS_INIT;
+		tract_collapse_result *r = NULL;
+		tract *c = NULL;
+		tract_commit_list *l = NULL;
+		char head[65], got[64 * KID_COMMITS + 1];
+		ssize_t n = read(fds[i][0], got, sizeof(got));
+		close(fds[i][0]);
+		assert_int_equal(n, 64 * KID_COMMITS);
+		o.summary = "Subagent completed: all done.";
+		if (tract_collapse(&r, p, ids[i], &o) == 0)
+			memcpy(collapses[n_collapses++], r->parent_commit_hash, 65);
+		else
+			assert_int_equal(tract_error_last()->code, TRACT_EINVAL);
+		tract_collapse_result_free(r);
+		/* Every reported commit is on the child's history. */
+		assert_int_equal(tract_open(&c, s, ids[i], NULL), 0);
+		assert_int_equal(tract_log_list(&l, c, NULL), 0);
+		assert_int_equal(l->count, KID_COMMITS + 1); /* + the inherited snapshot */
+		for (int k = 0; k < KID_COMMITS; k++)
+			assert_memory_equal(tract_commit_hash(l->items[KID_COMMITS - 1 - k]),
+					    got + 64 * k, 64);
+		head_of(c, head);
+		tract_commit_list_free(l);
+		tract_free(c);
+		/* The latest collapse of the child summarized its final head. */
+		{
+			tract_log_options lo = TRACT_LOG_OPTIONS_INIT;
+			tract_commit_list *pl = NULL;
+			int seen = 0;
+			assert_int_equal(tract_log_list(&pl, p, &lo), 0);
+			for (size_t k = 0; k < pl->count && !seen; k++) {
+				const char *md = tract_commit_metadata(pl->items[k]);
+				if (md && strstr(md, ids[i])) {
+					assert_non_null(strstr(md, head));
+					seen = 1;
+				}
+			}
+			assert_true(seen);
+			tract_commit_list_free(pl);
+		}
+	}
+	/* Every collapse is in the parent's history. */
+	{
+		tract_commit_list *pl = NULL;
+		size_t found = 0;
+		assert_int_equal(tract_log_list(&pl, p, NULL), 0);
+		for (size_t k = 0; k < n_collapses; k++)
+			for (size_t j = 0; j < pl->count; j++)
+				if (strcmp(tract_commit_hash(pl->items[j]), collapses[k]) == 0) {
+					found++;
+					break;
+				}
+		assert_int_equal(found, n_collapses);
+		assert_true(n_collapses >= N_KIDS);
+		tract_commit_list_free(pl);
+	}
+	assert_int_equal(fsck_errors(s), 0);
+	free(collapses);
+	tract_free(p);
+	f->store = s;
+	fx_free(f);
+}
+
 /* ---- the reference's schema-4 fixture ---- */
 
 static char *slurp(const char *path, size_t *len)
@@ -1009,6 +1171,7 @@ int main(void)
 	    cmocka_unit_test(test_resume_rules),
 	    cmocka_unit_test(test_orchestrator),
 	    cmocka_unit_test(test_reference_fixture),
+	    cmocka_unit_test(test_parent_and_children_processes),
 	};
 	int rc = ts_init("agents");
 
