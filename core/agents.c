@@ -1405,8 +1405,11 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 		span_probe sp = {&set, prev.found ? prev.source : NULL, 0};
 		tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;
 		size_t i, n, used = 0;
-		rc = tract_chain_walk(s, child_id, in->head, 0, 0, TRACT_TIME_NONE, span_cb, &sp,
-				      "walk the child's history", NULL);
+		/* A first collapse summarizes the whole child: no walk needed to
+		 * know which commits are new. */
+		if (prev.found)
+			rc = tract_chain_walk(s, child_id, in->head, 0, 0, TRACT_TIME_NONE, span_cb,
+					      &sp, "walk the child's history", NULL);
 		if (rc < 0)
 			goto done;
 		co.at_commit = in->head;
@@ -1416,7 +1419,7 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 		n = tract_context_count(ctx);
 		for (i = 0; i < n; i++) {
 			tract_msg *m = tract_context_msg(ctx, i);
-			if (!hmap_get(&set, tract_context_commit_hash(ctx, i)))
+			if (prev.found && !hmap_get(&set, tract_context_commit_hash(ctx, i)))
 				continue;
 			if (used++)
 				rc |= tract_buf_putc(&in->transcript, '\n');
