@@ -226,6 +226,12 @@ static void run(const char *backend, const char *uri, int n, int runs)
 	free(cpu_v);
 }
 
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -271,6 +277,7 @@ int main(int argc, char **argv)
 		snprintf(uri, sizeof(uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?", schema);
 		run("postgres", uri, n, runs);
 		c = PQconnectdb(pg);
+		PQsetNoticeProcessor(c, quiet_notice, NULL);
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
 		if (PQstatus(c) == CONNECTION_OK)
 			PQclear(PQexec(c, sql));
