@@ -290,7 +290,7 @@ int cmd_collapse(struct cli *cli, int argc, char **argv)
 		} else if (json) {
 			{
 				char *all = NULL;
-				size_t cap = 2, len = 1;
+				size_t cap = 3, len = 1; /* "[", "]" and the NUL */
 				all = malloc(cap);
 				rc = all ? CLI_OK : cli_fail("out of memory");
 				if (all)
