@@ -28,7 +28,7 @@ static void die(const char *what)
 	const tract_error *e = tract_error_last();
 
 	fprintf(stderr, "bench_agents: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
+	        tract_error_name(e->code));
 	exit(1);
 }
 
@@ -79,14 +79,14 @@ static void fill(tract *t, int n, const char *tag)
 		if (i % 1000 == 0)
 			CHECK(tract_batch_begin(t));
 		snprintf(text, sizeof(text),
-			 "%s message %d: the quick brown fox jumps over the lazy dog, again.", tag,
-			 i);
+		         "%s message %d: the quick brown fox jumps over the lazy dog, again.", tag,
+		         i);
 		if (i == 0)
 			CHECK(tract_commit_create_instruction(NULL, t, "You are a careful agent.",
-							      NULL));
+			                                      NULL));
 		else
 			CHECK(tract_commit_create_dialogue(NULL, t, i % 2 ? "user" : "assistant",
-							   text, NULL, NULL));
+			                                   text, NULL, NULL));
 		if (i % 1000 == 999 || i == n - 1)
 			CHECK(tract_batch_commit(t));
 	}
@@ -137,7 +137,8 @@ static void run(const char *backend, const char *uri, int n, int runs)
 		child = NULL;
 	}
 	snprintf(label, sizeof(label), "spawn full_clone, %d-commit parent", n);
-	report(backend, label, median(v, runs), is_sqlite ? "<= 200 ms on SQLite; Python 19.5 s" : "-");
+	report(backend, label, median(v, runs),
+	       is_sqlite ? "<= 200 ms on SQLite; Python 19.5 s" : "-");
 	report_cpu(backend, runs);
 
 	/* head_snapshot spawn from a cold parent: reopen store and tract */
@@ -160,7 +161,8 @@ static void run(const char *backend, const char *uri, int n, int runs)
 		child = NULL;
 	}
 	snprintf(label, sizeof(label), "spawn head_snapshot, cold %d-commit parent", n);
-	report(backend, label, median(v, runs), is_sqlite ? "<= 30 ms on SQLite; Python 3.3 s" : "-");
+	report(backend, label, median(v, runs),
+	       is_sqlite ? "<= 30 ms on SQLite; Python 3.3 s" : "-");
 	report_cpu(backend, runs);
 
 	/* collapse of a 10,000-commit child (manual summary), cold handles */
@@ -182,8 +184,8 @@ static void run(const char *backend, const char *uri, int n, int runs)
 			double t0, cpu0;
 			/* one new child commit per run: each collapse has work */
 			CHECK(tract_open(&child, s, child_id, NULL));
-			CHECK(tract_commit_create_dialogue(NULL, child, "assistant", "one more step",
-							   NULL, NULL));
+			CHECK(tract_commit_create_dialogue(NULL, child, "assistant",
+			                                   "one more step", NULL, NULL));
 			tract_free(child);
 			child = NULL;
 			snprintf(small_id, sizeof(small_id), "%s", tract_id(small));
@@ -204,7 +206,7 @@ static void run(const char *backend, const char *uri, int n, int runs)
 			tract_collapse_result_free(res);
 			if (r == 0) {
 				snprintf(label, sizeof(label),
-					 "collapse (manual), %d-commit child, first", n);
+				         "collapse (manual), %d-commit child, first", n);
 				report(backend, label, v[0],
 				       is_sqlite ? "<= 30 ms on SQLite; Python 3.5 s" : "-");
 				report_cpu(backend, 1);
@@ -213,7 +215,7 @@ static void run(const char *backend, const char *uri, int n, int runs)
 		}
 		if (runs > 1) {
 			snprintf(label, sizeof(label),
-				 "collapse again (1 new commit), %d-commit child", n);
+			         "collapse again (1 new commit), %d-commit child", n);
 			report(backend, label, median(v + 1, runs - 1), "-");
 			memmove(cpu_v, cpu_v + 1, (size_t)(runs - 1) * sizeof(double));
 			report_cpu(backend, runs - 1);
@@ -274,7 +276,8 @@ int main(int argc, char **argv)
 		char schema[64], sql[128];
 		PGconn *c;
 		snprintf(schema, sizeof(schema), "tract_bench_agents_%ld", (long)getpid());
-		snprintf(uri, sizeof(uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?", schema);
+		snprintf(uri, sizeof(uri), "%s%sschema=%s", pg, strchr(pg, '?') ? "&" : "?",
+		         schema);
 		run("postgres", uri, n, runs);
 		c = PQconnectdb(pg);
 		PQsetNoticeProcessor(c, quiet_notice, NULL);

@@ -44,9 +44,9 @@ int cmd_spawn(struct cli *cli, int argc, char **argv)
 		case 'i':
 			if (tract_inherit_mode_parse(&o.inherit, optarg) != 0)
 				return cli_usage(cli,
-						 "--inherit takes head_snapshot, full_clone or "
-						 "selective, not '%s'",
-						 optarg);
+				                 "--inherit takes head_snapshot, full_clone or "
+				                 "selective, not '%s'",
+				                 optarg);
 			inherit_given = 1;
 			break;
 		case 'n':
@@ -58,7 +58,7 @@ int cmd_spawn(struct cli *cli, int argc, char **argv)
 		case 'M':
 			if (cli_parse_int(&max_tokens, optarg, 1) != 0)
 				return cli_usage(cli, "--max-tokens needs a number >= 1, not '%s'",
-						 optarg);
+				                 optarg);
 			o.max_tokens = max_tokens;
 			break;
 		case 'c':
@@ -216,8 +216,8 @@ int cmd_collapse(struct cli *cli, int argc, char **argv)
 			break;
 		case 'T':
 			if (cli_parse_int(&n, optarg, 1) != 0)
-				return cli_usage(cli, "--target-tokens needs a number >= 1, not '%s'",
-						 optarg);
+				return cli_usage(
+				    cli, "--target-tokens needs a number >= 1, not '%s'", optarg);
 			o.target_tokens = n;
 			break;
 		case 'a':
@@ -258,8 +258,8 @@ int cmd_collapse(struct cli *cli, int argc, char **argv)
 		if (cli_check_text(argv[optind], strlen(argv[optind]), "child id"))
 			return CLI_FAIL;
 	}
-	if (o.instructions && cli_check_text(o.instructions, strlen(o.instructions),
-					     "--instructions"))
+	if (o.instructions &&
+	    cli_check_text(o.instructions, strlen(o.instructions), "--instructions"))
 		return CLI_FAIL;
 	if (summary_arg) {
 		size_t len;
@@ -353,13 +353,13 @@ int cmd_collapse(struct cli *cli, int argc, char **argv)
 	}
 	if (approve) {
 		rc = tract_collapse_draft_approve(&r, t, approve, summary) != 0 ? cli_fail_lib()
-										 : CLI_OK;
+		                                                                : CLI_OK;
 	} else {
 		rc = CLI_OK;
 		o.summary = summary;
-		o.mode = review ? TRACT_COLLAPSE_COLLABORATIVE
-		       : use_llm ? TRACT_COLLAPSE_AUTONOMOUS
-				 : TRACT_COLLAPSE_MANUAL;
+		o.mode = review    ? TRACT_COLLAPSE_COLLABORATIVE
+		         : use_llm ? TRACT_COLLAPSE_AUTONOMOUS
+		                   : TRACT_COLLAPSE_MANUAL;
 		if (use_llm)
 			rc = open_llm(&llm, t, provider);
 		o.llm = llm;
@@ -411,8 +411,8 @@ int cmd_expand(struct cli *cli, int argc, char **argv)
 				rc = cli_fail_lib();
 				break;
 			}
-			printf("  %.*s %s\n", CLI_SHORT_HASH, tract_commit_hash(x->commits->items[i]),
-			       cli_safe(line));
+			printf("  %.*s %s\n", CLI_SHORT_HASH,
+			       tract_commit_hash(x->commits->items[i]), cli_safe(line));
 			tract_string_free(line);
 		}
 		cli_safe_release();
@@ -480,9 +480,9 @@ int cmd_session(struct cli *cli, int argc, char **argv)
 		case 'F':
 		case 'N': {
 			const char **arr = c == 'D' ? dec : c == 'F' ? fail : next;
-			size_t *cnt = c == 'D'	 ? &sc.n_decisions
-				      : c == 'F' ? &sc.n_failed_approaches
-						 : &sc.n_next_steps;
+			size_t *cnt = c == 'D'   ? &sc.n_decisions
+			              : c == 'F' ? &sc.n_failed_approaches
+			                         : &sc.n_next_steps;
 			if (*cnt == MAX_LIST)
 				return cli_usage(cli, "at most %d items per list", MAX_LIST);
 			if (cli_check_text(optarg, strlen(optarg), "list item"))
@@ -503,15 +503,15 @@ int cmd_session(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind + 2 != argc)
-		return cli_usage(cli, optind + 2 > argc ? "give TYPE and SUMMARY"
-							: "unexpected argument '%s'",
-				 argv[argc - 1]);
+		return cli_usage(
+		    cli, optind + 2 > argc ? "give TYPE and SUMMARY" : "unexpected argument '%s'",
+		    argv[argc - 1]);
 	sc.session_type = argv[optind];
 	sc.summary = argv[optind + 1];
 	if (strcmp(sc.session_type, "start") && strcmp(sc.session_type, "end") &&
 	    strcmp(sc.session_type, "handoff") && strcmp(sc.session_type, "checkpoint"))
 		return cli_usage(cli, "TYPE is start, end, handoff or checkpoint, not '%s'",
-				 sc.session_type);
+		                 sc.session_type);
 	if (cli_check_text(sc.summary, strlen(sc.summary), "SUMMARY") ||
 	    (co.message && cli_check_text(co.message, strlen(co.message), "--message")))
 		return CLI_FAIL;

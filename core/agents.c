@@ -157,7 +157,7 @@ int tract_session_ended(int *out, tract_store *s, const char *tract_id, const ch
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	rc = tract_chain_walk(s, tract_id, head, 0, 0, TRACT_TIME_NONE, session_probe_cb, &p,
-			      "find session commits", NULL);
+	                      "find session commits", NULL);
 	if (rc < 0)
 		return rc;
 	*out = p.ended;
@@ -305,7 +305,7 @@ static int pointer_of(tract_spawn_info *out, int *found, tract_store *s, const c
 	if (rc < 0) {
 		spawn_vec_dispose(&v);
 		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(s, rc, "read spawn pointers");
+		                          : tract_backend_error(s, rc, "read spawn pointers");
 	}
 	if (v.count) {
 		*out = v.items[0];
@@ -335,8 +335,8 @@ int tract_spawn_info_get(tract_spawn_info **out, tract_store *s, const char *chi
 	if (rc < 0)
 		return rc;
 	if (!found)
-		return tract_error_set(TRACT_ENOTFOUND, "No spawn pointer found for child tract: %s",
-				       child);
+		return tract_error_set(TRACT_ENOTFOUND,
+		                       "No spawn pointer found for child tract: %s", child);
 	r = malloc(sizeof(*r));
 	if (!r) {
 		spawn_info_dispose(&info);
@@ -364,7 +364,7 @@ int tract_spawn_children_list(tract_spawn_info_list **out, tract_store *s, const
 	rc = s->be->spawn_foreach(s->conn, parent, spawn_collect_cb, &v);
 	if (rc < 0)
 		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-					: tract_backend_error(s, rc, "read spawn pointers");
+		                        : tract_backend_error(s, rc, "read spawn pointers");
 	rc = tract_txn_end(s, rc);
 	l = rc < 0 ? NULL : malloc(sizeof(*l));
 	if (rc == 0 && !l)
@@ -442,7 +442,8 @@ int tract_store_tract_has_ancestor(int *out, tract_store *s, const char *id, con
 		return tract_error_set(TRACT_EINVAL, "tract_store_tract_has_ancestor: out is NULL");
 	*out = 0;
 	if (!s || !id || !candidate)
-		return tract_error_set(TRACT_EINVAL, "tract_store_tract_has_ancestor: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_store_tract_has_ancestor: NULL argument");
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc < 0)
 		return rc;
@@ -470,9 +471,9 @@ int tract_inherit_mode_parse(tract_inherit_mode *out, const char *name)
 			*out = (tract_inherit_mode)i;
 			return 0;
 		}
-	return tract_error_set(TRACT_EINVAL,
-			       "Unknown inheritance mode: %s (head_snapshot, full_clone or selective)",
-			       name);
+	return tract_error_set(
+	    TRACT_EINVAL, "Unknown inheritance mode: %s (head_snapshot, full_clone or selective)",
+	    name);
 }
 
 int tract_spawn_options_init(tract_spawn_options *opts, unsigned int version)
@@ -578,11 +579,11 @@ static int snapshot_text(tract_buf *out, tract *parent, tract *child, int64_t ma
 		if (total <= max_tokens)
 			goto done;
 		for (i = 0; i < n; i++) {
-			tract_priority p;
+			tract_priority p = TRACT_PRIORITY_NONE;
 			char head[300];
 			int hl = snprintf(head, sizeof(head), "[%s]: ", lines[i].role);
 			int64_t a = tract_count(child, head, (size_t)hl),
-				c = tract_count(child, lines[i].content, lines[i].len);
+			        c = tract_count(child, lines[i].content, lines[i].len);
 			if (a < 0 || c < 0) {
 				rc = (int)(a < 0 ? a : c);
 				goto done;
@@ -697,13 +698,13 @@ static void row_vec_dispose(row_vec *v)
 typedef struct {
 	const hmap *members; /* hash -> index as decimal text */
 	row_vec *rows;
-	char **extra;        /* per row: a block of 65-byte slots */
+	char **extra; /* per row: a block of 65-byte slots */
 	size_t *n_extra;
 	int rc;
 } parents_ctx;
 
 static int parent_row_cb(const char *commit_hash, const char *parent_hash, int64_t position,
-			 void *payload)
+                         void *payload)
 {
 	parents_ctx *c = payload;
 	const char *idx;
@@ -754,8 +755,8 @@ static int replay_annotation_cb(const tract_annotation_row *row, void *payload)
 /* Insert one copied commit: the parent's row with mapped links, new time,
  * new hash. */
 static int put_copy(tract_store *s, tract *child, const tract_row *r, const char *parent,
-		    const char *response_to, const char *const *extras, size_t n_extra,
-		    char out_hash[65])
+                    const char *response_to, const char *const *extras, size_t n_extra,
+                    char out_hash[65])
 {
 	tract_commit_hash_input hin;
 	tract_commit_row row;
@@ -819,7 +820,7 @@ static int copy_ref_cb(const tract_ref_row *row, void *payload)
 			return 0; /* a ref to a commit not copied */
 	}
 	rc = c->s->be->ref_cas(c->s->conn, c->child_id, row->ref_name, to,
-			       to ? NULL : row->symbolic_target, NULL);
+	                       to ? NULL : row->symbolic_target, NULL);
 	return rc < 0 ? (c->rc = tract_backend_error(c->s, rc, "copy ref")) : 0;
 }
 
@@ -840,7 +841,7 @@ static int spawn_full_clone(tract *parent, tract *child)
 	rc = s->be->commit_foreach(s->conn, parent->id, row_collect_cb, &v);
 	if (rc < 0) {
 		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-					: tract_backend_error(s, rc, "read the parent's commits");
+		                        : tract_backend_error(s, rc, "read the parent's commits");
 		goto done;
 	}
 	if (v.count == 0)
@@ -866,7 +867,7 @@ static int spawn_full_clone(tract *parent, tract *child)
 		rc = s->be->parent_foreach(s->conn, parent_row_cb, &pc);
 		if (rc < 0) {
 			rc = rc == TRACT_ENOMEM ? tract_error_oom()
-						: tract_backend_error(s, rc, "read merge parents");
+			                        : tract_backend_error(s, rc, "read merge parents");
 			goto done;
 		}
 	}
@@ -882,7 +883,8 @@ static int spawn_full_clone(tract *parent, tract *child)
 			if (placed[i])
 				continue;
 			for (k = 0; k < 2; k++)
-				if (links[k] && hmap_get(&index, links[k]) && !hmap_get(&map, links[k]))
+				if (links[k] && hmap_get(&index, links[k]) &&
+				    !hmap_get(&map, links[k]))
 					ready = 0;
 			for (k = 0; k < n_extra[i]; k++)
 				if (hmap_get(&index, extra[i] + k * 65) &&
@@ -904,8 +906,8 @@ static int spawn_full_clone(tract *parent, tract *child)
 				ex[k] = m ? m : extra[i] + k * 65;
 			}
 			rc = put_copy(s, child, r, r->parent ? hmap_get(&map, r->parent) : NULL,
-				      r->response_to ? hmap_get(&map, r->response_to) : NULL, ex,
-				      n_extra[i], newhash);
+			              r->response_to ? hmap_get(&map, r->response_to) : NULL, ex,
+			              n_extra[i], newhash);
 			if (rc < 0)
 				goto done;
 			if (hmap_put(&map, r->hash, newhash) < 0) {
@@ -917,7 +919,7 @@ static int spawn_full_clone(tract *parent, tract *child)
 		}
 		if (done == before) {
 			rc = tract_error_set(TRACT_ECORRUPT,
-					     "full_clone: the parent's commits form a cycle");
+			                     "full_clone: the parent's commits form a cycle");
 			goto done;
 		}
 	}
@@ -967,7 +969,8 @@ static int type_probe_cb(const tract_chain_row *row, void *payload)
 	for (i = 0; i < p->o->n_content_types; i++)
 		if (p->o->content_types[i] && row->commit.content_type &&
 		    strcmp(p->o->content_types[i], row->commit.content_type) == 0)
-			return hmap_put(p->sel, row->commit.commit_hash, NULL) < 0 ? TRACT_ENOMEM : 0;
+			return hmap_put(p->sel, row->commit.commit_hash, NULL) < 0 ? TRACT_ENOMEM
+			                                                           : 0;
 	return 0;
 }
 
@@ -988,7 +991,7 @@ static int cmp_row_time(const void *a, const void *b)
 /* selective: the named commits and those of the listed content types (on
  * the current branch), oldest first, as one linear chain. */
 static int spawn_selective(tract *parent, tract *child, const char *head,
-			   const tract_spawn_options *o)
+                           const tract_spawn_options *o)
 {
 	tract_store *s = parent->store;
 	hmap sel = {0}, named = {0}, map = {0};
@@ -1000,7 +1003,8 @@ static int spawn_selective(tract *parent, tract *child, const char *head,
 	for (i = 0; i < o->n_commits; i++) {
 		char h[65];
 		if (!o->commits[i]) {
-			rc = tract_error_set(TRACT_EINVAL, "selective spawn: commit %zu is NULL", i);
+			rc =
+			    tract_error_set(TRACT_EINVAL, "selective spawn: commit %zu is NULL", i);
 			goto done;
 		}
 		rc = tract_resolve_in_txn(h, parent, o->commits[i]);
@@ -1014,7 +1018,7 @@ static int spawn_selective(tract *parent, tract *child, const char *head,
 	if (o->n_content_types && head[0]) {
 		type_probe p = {o, &sel, 0};
 		rc = tract_chain_walk(s, parent->id, head, 0, 0, TRACT_TIME_NONE, type_probe_cb, &p,
-				      "walk the parent's history", NULL);
+		                      "walk the parent's history", NULL);
 		if (rc < 0)
 			goto done;
 	}
@@ -1031,10 +1035,11 @@ static int spawn_selective(tract *parent, tract *child, const char *head,
 			v.rows = p;
 			v.cap = ncap;
 		}
-		rc = s->be->commit_get(s->conn, parent->id, sel.keys[i], row_get_cb, &v.rows[v.count]);
+		rc = s->be->commit_get(s->conn, parent->id, sel.keys[i], row_get_cb,
+		                       &v.rows[v.count]);
 		if (rc < 0) {
 			rc = rc == TRACT_ENOMEM ? tract_error_oom()
-						: tract_backend_error(s, rc, "read commit");
+			                        : tract_backend_error(s, rc, "read commit");
 			goto done;
 		}
 		v.count++;
@@ -1047,10 +1052,11 @@ static int spawn_selective(tract *parent, tract *child, const char *head,
 		char newhash[65];
 		if (r->operation == TRACT_OP_EDIT && !rt) {
 			if (hmap_get(&named, r->hash)) {
-				rc = tract_error_set(TRACT_EEDIT,
-						     "selective spawn: edit %.12s is carried without "
-						     "the commit it edits",
-						     r->hash);
+				rc = tract_error_set(
+				    TRACT_EEDIT,
+				    "selective spawn: edit %.12s is carried without "
+				    "the commit it edits",
+				    r->hash);
 				goto done;
 			}
 			continue; /* an edit found by type, of a commit not carried */
@@ -1067,7 +1073,8 @@ static int spawn_selective(tract *parent, tract *child, const char *head,
 			replay_ctx rcx = {s, child->id, &map, 0, 0};
 			rc = s->be->annotation_list(s->conn, r->hash, replay_annotation_cb, &rcx);
 			if (rc < 0) {
-				rc = rcx.rc ? rcx.rc : tract_backend_error(s, rc, "read annotations");
+				rc = rcx.rc ? rcx.rc
+				            : tract_backend_error(s, rc, "read annotations");
 				goto done;
 			}
 		}
@@ -1101,10 +1108,11 @@ static int spawn_validate(tract *parent, const tract_spawn_options *o)
 	if (!tract_utf8_valid(o->purpose, strlen(o->purpose)))
 		return tract_error_set(TRACT_EINVAL, "spawn: purpose is not valid UTF-8");
 	if ((unsigned)o->inherit > TRACT_INHERIT_SELECTIVE)
-		return tract_error_set(TRACT_EINVAL, "Unknown inheritance mode: %d", (int)o->inherit);
+		return tract_error_set(TRACT_EINVAL, "Unknown inheritance mode: %d",
+		                       (int)o->inherit);
 	if (o->inherit == TRACT_INHERIT_SELECTIVE && !o->n_commits && !o->n_content_types)
-		return tract_error_set(TRACT_EINVAL,
-				       "Selective inheritance needs commits or content types to carry");
+		return tract_error_set(
+		    TRACT_EINVAL, "Selective inheritance needs commits or content types to carry");
 	if ((o->n_commits && !o->commits) || (o->n_content_types && !o->content_types))
 		return tract_error_set(TRACT_EINVAL, "spawn: a list is NULL with a non-zero count");
 	return 0;
@@ -1126,8 +1134,8 @@ static int spawn_once(tract **out, tract *parent, const tract_spawn_options *o)
 	rc = tract_head_read(&hs, parent);
 	if (rc == 0 && hs.head.exists && !hs.head.symbolic[0])
 		rc = tract_error_set(TRACT_EDETACHED,
-				     "Cannot spawn from a parent in detached HEAD state (the spawn "
-				     "commit needs a branch)");
+		                     "Cannot spawn from a parent in detached HEAD state (the spawn "
+		                     "commit needs a branch)");
 	if (rc == 0 && o->child_tract_id) {
 		tract_spawn_info info;
 		int found = 0, cyc = 0;
@@ -1135,15 +1143,15 @@ static int spawn_once(tract **out, tract *parent, const tract_spawn_options *o)
 		if (rc == 0 && found) {
 			spawn_info_dispose(&info);
 			rc = tract_error_set(TRACT_EEXISTS, "tract %s already has a spawn pointer",
-					     o->child_tract_id);
+			                     o->child_tract_id);
 		}
 		if (rc == 0)
 			rc = has_ancestor_locked(&cyc, s, parent->id, o->child_tract_id);
 		if (rc == 0 && (cyc || strcmp(parent->id, o->child_tract_id) == 0))
 			rc = tract_error_set(TRACT_EINVAL,
-					     "spawn: %s is an ancestor of %s (a cycle of spawn "
-					     "pointers)",
-					     o->child_tract_id, parent->id);
+			                     "spawn: %s is an ancestor of %s (a cycle of spawn "
+			                     "pointers)",
+			                     o->child_tract_id, parent->id);
 	}
 	if (rc == 0)
 		rc = tract_create(&child, s, o->child_tract_id, o->display_name, o->child_options);
@@ -1151,8 +1159,8 @@ static int spawn_once(tract **out, tract *parent, const tract_spawn_options *o)
 		size_t i;
 		for (i = 0; rc == 0 && i < parent->types.count; i++)
 			rc = tract_content_registry_add(&child->types, parent->types.types[i].name,
-							parent->types.types[i].validate,
-							parent->types.types[i].payload);
+			                                parent->types.types[i].validate,
+			                                parent->types.types[i].payload);
 	}
 	if (rc == 0) {
 		switch (o->inherit) {
@@ -1184,7 +1192,7 @@ static int spawn_once(tract **out, tract *parent, const tract_spawn_options *o)
 	if (rc == 0) {
 		tract_buf b = TRACT_BUF_INIT, m = TRACT_BUF_INIT;
 		int brc = tract_buf_printf(&b, "Spawned subagent for: %s", o->purpose) |
-			  tract_buf_printf(&m, "spawn: %s", o->purpose);
+		          tract_buf_printf(&m, "spawn: %s", o->purpose);
 		if (brc) {
 			rc = tract_error_oom();
 		} else {
@@ -1245,9 +1253,8 @@ int tract_collapse_mode_parse(tract_collapse_mode *out, const char *name)
 			*out = (tract_collapse_mode)i;
 			return 0;
 		}
-	return tract_error_set(TRACT_EINVAL,
-			       "unknown collapse mode '%s' (manual, collaborative or autonomous)",
-			       name);
+	return tract_error_set(
+	    TRACT_EINVAL, "unknown collapse mode '%s' (manual, collaborative or autonomous)", name);
 }
 
 int tract_collapse_options_init(tract_collapse_options *opts, unsigned int version)
@@ -1256,8 +1263,8 @@ int tract_collapse_options_init(tract_collapse_options *opts, unsigned int versi
 
 	if (!opts)
 		return tract_error_set(TRACT_EINVAL, "tract_collapse_options_init: opts is NULL");
-	if (tract_version_check(version, TRACT_COLLAPSE_OPTIONS_VERSION,
-				"tract_collapse_options") < 0)
+	if (tract_version_check(version, TRACT_COLLAPSE_OPTIONS_VERSION, "tract_collapse_options") <
+	    0)
 		return TRACT_EINVAL;
 	*opts = d;
 	opts->version = version;
@@ -1322,7 +1329,7 @@ static int previous_collapse(prev_probe *p, tract *parent, const char *child)
 	if (rc < 0 || !hs.hash[0])
 		return rc;
 	return tract_chain_walk(parent->store, parent->id, hs.hash, 0, 0, TRACT_TIME_NONE,
-				prev_probe_cb, p, "find the previous collapse", NULL);
+	                        prev_probe_cb, p, "find the previous collapse", NULL);
 }
 
 /* The child's commits from head back to stop (excluded). */
@@ -1373,13 +1380,12 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 	if (rc < 0)
 		return rc;
 	if (!found)
-		return tract_error_set(TRACT_ENOTFOUND, "No spawn pointer found for child tract: %s",
-				       child_id);
+		return tract_error_set(TRACT_ENOTFOUND,
+		                       "No spawn pointer found for child tract: %s", child_id);
 	if (!in->ptr.parent_tract_id || strcmp(in->ptr.parent_tract_id, parent->id) != 0)
-		return tract_error_set(TRACT_EINVAL,
-				       "cannot collapse %s into %s: its parent is %s", child_id,
-				       parent->id,
-				       in->ptr.parent_tract_id ? in->ptr.parent_tract_id : "unknown");
+		return tract_error_set(
+		    TRACT_EINVAL, "cannot collapse %s into %s: its parent is %s", child_id,
+		    parent->id, in->ptr.parent_tract_id ? in->ptr.parent_tract_id : "unknown");
 	rc = tract_open(&child, s, child_id, NULL);
 	if (rc < 0)
 		return rc;
@@ -1394,9 +1400,9 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 	tract_copy_id(in->since, prev.source);
 	if (prev.found && strcmp(prev.source, in->head) == 0) {
 		rc = tract_error_set(TRACT_EINVAL,
-				     "nothing to collapse: child %s has no new commit since its "
-				     "previous collapse (%.12s)",
-				     child_id, prev.commit);
+		                     "nothing to collapse: child %s has no new commit since its "
+		                     "previous collapse (%.12s)",
+		                     child_id, prev.commit);
 		goto done;
 	}
 	if (!in->head[0])
@@ -1409,7 +1415,7 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 		 * know which commits are new. */
 		if (prev.found)
 			rc = tract_chain_walk(s, child_id, in->head, 0, 0, TRACT_TIME_NONE, span_cb,
-					      &sp, "walk the child's history", NULL);
+			                      &sp, "walk the child's history", NULL);
 		if (rc < 0)
 			goto done;
 		co.at_commit = in->head;
@@ -1440,16 +1446,16 @@ done:
 }
 
 static const char collapse_system_prompt[] =
-	"You summarize the work of a delegated subagent as a report for the agent that "
-	"delegated it (its parent). Focus on outcomes, findings, decisions, artifacts "
-	"produced, failures and blockers. Keep technical specifics: code snippets, "
-	"configuration, exact values and error messages. Omit the subagent's internal "
-	"reasoning unless it carries caveats the parent needs. Respect the target length "
-	"when one is given. Begin with \"Subagent completed: \" followed by a one-line "
-	"summary of the task.";
+    "You summarize the work of a delegated subagent as a report for the agent that "
+    "delegated it (its parent). Focus on outcomes, findings, decisions, artifacts "
+    "produced, failures and blockers. Keep technical specifics: code snippets, "
+    "configuration, exact values and error messages. Omit the subagent's internal "
+    "reasoning unless it carries caveats the parent needs. Respect the target length "
+    "when one is given. Begin with \"Subagent completed: \" followed by a one-line "
+    "summary of the task.";
 
 static int llm_summary(char **out, tract_llm *llm, const collapse_input *in,
-		       const tract_collapse_options *o)
+                       const tract_collapse_options *o)
 {
 	tract_buf u = TRACT_BUF_INIT;
 	tract_chat_message msgs[2];
@@ -1461,11 +1467,12 @@ static int llm_summary(char **out, tract_llm *llm, const collapse_input *in,
 
 	for (p = in->ptr.purpose ? in->ptr.purpose : ""; *p; p++)
 		rc |= tract_buf_putc(&u, (*p == '\n' || *p == '\r') ? ' ' : *p);
-	rc |= tract_buf_puts(&u, "\nSummarize the subagent's work on this task for its parent:\n\n");
+	rc |=
+	    tract_buf_puts(&u, "\nSummarize the subagent's work on this task for its parent:\n\n");
 	rc |= tract_buf_put(&u, in->transcript.ptr ? in->transcript.ptr : "", in->transcript.len);
 	if (o->target_tokens > 0)
 		rc |= tract_buf_printf(&u, "\nTarget length: approximately %" PRId64 " tokens.",
-				       o->target_tokens);
+		                       o->target_tokens);
 	if (o->instructions)
 		rc |= tract_buf_printf(&u, "\nAdditional instructions: %s", o->instructions);
 	if (rc) {
@@ -1486,13 +1493,13 @@ static int llm_summary(char **out, tract_llm *llm, const collapse_input *in,
 	if (rc < 0) {
 		const tract_error *e = tract_error_last();
 		return tract_error_set(rc, "LLM call failed during collapse: %s",
-				       e && e->message ? e->message : "unknown error");
+		                       e && e->message ? e->message : "unknown error");
 	}
 	text = tract_chat_result_text(res);
 	if (!text || !text[strspn(text, " \t\r\n")]) {
 		tract_chat_result_free(res);
 		return tract_error_set(TRACT_EPROVIDER,
-				       "LLM call failed during collapse: the reply is empty");
+		                       "LLM call failed during collapse: the reply is empty");
 	}
 	*out = strdup(text);
 	tract_chat_result_free(res);
@@ -1510,8 +1517,8 @@ static int check_summary(const char *s)
 
 /* Commit the collapse in parent (inside the caller's write transaction). */
 static int commit_collapse(char out_hash[65], tract *parent, const char *child_id,
-			   const char *purpose, const char *summary, const char *head,
-			   const char *since, int has_prev)
+                           const char *purpose, const char *summary, const char *head,
+                           const char *since, int has_prev)
 {
 	tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
 	tract_commit *c = NULL;
@@ -1522,9 +1529,9 @@ static int commit_collapse(char out_hash[65], tract *parent, const char *child_i
 
 	if (!md || !cJSON_AddStringToObject(md, "collapse_source_tract_id", child_id) ||
 	    !(head[0] ? cJSON_AddStringToObject(md, "collapse_source_head", head)
-		      : cJSON_AddNullToObject(md, "collapse_source_head")) ||
+	              : cJSON_AddNullToObject(md, "collapse_source_head")) ||
 	    (has_prev && !(since[0] ? cJSON_AddStringToObject(md, "collapse_since_head", since)
-				    : cJSON_AddNullToObject(md, "collapse_since_head"))) ||
+	                            : cJSON_AddNullToObject(md, "collapse_since_head"))) ||
 	    !(mdtext = cJSON_PrintUnformatted(md)) ||
 	    tract_buf_printf(&m, "collapse: %s", purpose ? purpose : "")) {
 		rc = tract_error_oom();
@@ -1544,9 +1551,9 @@ done:
 }
 
 static int make_result(tract_collapse_result **out, const char *commit, const char *child_id,
-		       const char *summary, int64_t summary_tokens, int64_t source_tokens,
-		       const char *purpose, const char *head, const char *since, int has_prev,
-		       const char *draft_id)
+                       const char *summary, int64_t summary_tokens, int64_t source_tokens,
+                       const char *purpose, const char *head, const char *since, int has_prev,
+                       const char *draft_id)
 {
 	tract_collapse_result *r = calloc(1, sizeof(*r));
 
@@ -1584,7 +1591,8 @@ static void random_hex(char *out, size_t nbytes)
 	if (nbytes > sizeof(b))
 		nbytes = sizeof(b);
 	if (!f || fread(b, 1, nbytes, f) != nbytes)
-		for (i = 0; i < nbytes; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+		for (i = 0; i < nbytes;
+		     i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
 			b[i] = (unsigned char)(x >> 56);
 	if (f)
 		fclose(f);
@@ -1596,7 +1604,7 @@ static void random_hex(char *out, size_t nbytes)
 }
 
 static int store_draft(char id[33], tract *parent, const char *child_id, const collapse_input *in,
-		       const char *summary)
+                       const char *summary)
 {
 	tract_store *s = parent->store;
 	cJSON *d = cJSON_CreateObject();
@@ -1609,7 +1617,7 @@ static int store_draft(char id[33], tract *parent, const char *child_id, const c
 	    !cJSON_AddStringToObject(d, "summary", summary) ||
 	    !cJSON_AddStringToObject(d, "source_head", in->head) ||
 	    !(in->has_prev ? cJSON_AddStringToObject(d, "since_head", in->since)
-			   : cJSON_AddNullToObject(d, "since_head")) ||
+	                   : cJSON_AddNullToObject(d, "since_head")) ||
 	    !cJSON_AddNumberToObject(d, "source_tokens", (double)in->source_tokens) ||
 	    !(text = cJSON_PrintUnformatted(d))) {
 		cJSON_Delete(d);
@@ -1623,7 +1631,7 @@ static int store_draft(char id[33], tract *parent, const char *child_id, const c
 }
 
 int tract_collapse(tract_collapse_result **out, tract *parent, const char *child_id,
-		   const tract_collapse_options *o)
+                   const tract_collapse_options *o)
 {
 	tract_collapse_options defaults = TRACT_COLLAPSE_OPTIONS_INIT;
 	collapse_input in;
@@ -1639,16 +1647,16 @@ int tract_collapse(tract_collapse_result **out, tract *parent, const char *child
 	if (!o)
 		o = &defaults;
 	if (tract_version_check(o->version, TRACT_COLLAPSE_OPTIONS_VERSION,
-				"tract_collapse_options") < 0)
+	                        "tract_collapse_options") < 0)
 		return TRACT_EINVAL;
 	if ((unsigned)o->mode > TRACT_COLLAPSE_AUTONOMOUS)
 		return tract_error_set(TRACT_EINVAL, "unknown collapse mode %d", (int)o->mode);
 	if (o->mode == TRACT_COLLAPSE_MANUAL && !o->summary)
 		return tract_error_set(TRACT_EINVAL,
-				       "manual collapse needs a summary (it never calls an LLM)");
+		                       "manual collapse needs a summary (it never calls an LLM)");
 	if (!o->summary && !o->llm)
 		return tract_error_set(TRACT_EINVAL,
-				       "Cannot collapse without content or LLM client.");
+		                       "Cannot collapse without content or LLM client.");
 	if (o->summary && (rc = check_summary(o->summary)) < 0)
 		return rc;
 	if (o->instructions && !tract_utf8_valid(o->instructions, strlen(o->instructions)))
@@ -1689,13 +1697,13 @@ int tract_collapse(tract_collapse_result **out, tract *parent, const char *child
 		rc = previous_collapse(&prev, parent, child_id);
 		if (rc == 0 && (prev.found != in.has_prev || strcmp(prev.source, in.since) != 0))
 			rc = tract_error_set(TRACT_ESTALE,
-					     "child %s was collapsed by another writer meanwhile",
-					     child_id);
+			                     "child %s was collapsed by another writer meanwhile",
+			                     child_id);
 		if (rc == 0 && o->mode == TRACT_COLLAPSE_COLLABORATIVE)
 			rc = store_draft(draft, parent, child_id, &in, summary);
 		else if (rc == 0)
-			rc = commit_collapse(commit, parent, child_id, in.ptr.purpose, summary, in.head,
-					     in.since, in.has_prev);
+			rc = commit_collapse(commit, parent, child_id, in.ptr.purpose, summary,
+			                     in.head, in.since, in.has_prev);
 		rc = tract_txn_end(parent->store, rc);
 		tract_cache_sync(parent);
 		if (rc != TRACT_ESTALE || parent->store->txn_depth > 0 || tries >= 10 ||
@@ -1705,8 +1713,8 @@ int tract_collapse(tract_collapse_result **out, tract *parent, const char *child
 	}
 	if (rc == 0)
 		rc = make_result(out, commit, child_id, summary, stoks, in.source_tokens,
-				 in.ptr.purpose, in.head, in.since, in.has_prev,
-				 draft[0] ? draft : NULL);
+		                 in.ptr.purpose, in.head, in.since, in.has_prev,
+		                 draft[0] ? draft : NULL);
 done:
 	free(summary);
 	collapse_input_dispose(&in);
@@ -1742,16 +1750,15 @@ static int meta_text_cb(const char *key, const char *value, void *payload)
 }
 
 /* Parse a stored draft into a result (no commit). */
-static int draft_parse(tract_collapse_result **out, tract *parent, const char *id,
-		       const char *text)
+static int draft_parse(tract_collapse_result **out, tract *parent, const char *id, const char *text)
 {
 	cJSON *d = cJSON_Parse(text);
 	const cJSON *child = cJSON_GetObjectItemCaseSensitive(d, "child_tract_id"),
-		    *purpose = cJSON_GetObjectItemCaseSensitive(d, "purpose"),
-		    *summary = cJSON_GetObjectItemCaseSensitive(d, "summary"),
-		    *head = cJSON_GetObjectItemCaseSensitive(d, "source_head"),
-		    *since = cJSON_GetObjectItemCaseSensitive(d, "since_head"),
-		    *stoks = cJSON_GetObjectItemCaseSensitive(d, "source_tokens");
+	            *purpose = cJSON_GetObjectItemCaseSensitive(d, "purpose"),
+	            *summary = cJSON_GetObjectItemCaseSensitive(d, "summary"),
+	            *head = cJSON_GetObjectItemCaseSensitive(d, "source_head"),
+	            *since = cJSON_GetObjectItemCaseSensitive(d, "since_head"),
+	            *stoks = cJSON_GetObjectItemCaseSensitive(d, "source_tokens");
 	int64_t n;
 	int rc;
 
@@ -1764,11 +1771,11 @@ static int draft_parse(tract_collapse_result **out, tract *parent, const char *i
 	/* since_head: a string (maybe "") after a previous collapse, null for
 	 * a first collapse. */
 	rc = n < 0 ? (int)n
-		   : make_result(out, NULL, child->valuestring, summary->valuestring, n,
-				 cJSON_IsNumber(stoks) ? (int64_t)stoks->valuedouble : 0,
-				 purpose->valuestring, head->valuestring,
-				 cJSON_IsString(since) ? since->valuestring : "",
-				 cJSON_IsString(since), id);
+	           : make_result(out, NULL, child->valuestring, summary->valuestring, n,
+	                         cJSON_IsNumber(stoks) ? (int64_t)stoks->valuedouble : 0,
+	                         purpose->valuestring, head->valuestring,
+	                         cJSON_IsString(since) ? since->valuestring : "",
+	                         cJSON_IsString(since), id);
 	cJSON_Delete(d);
 	return rc;
 }
@@ -1781,11 +1788,11 @@ static int read_draft(char **text, tract *parent, const char *key, const char *i
 
 	if (rc == TRACT_ENOTFOUND)
 		return tract_error_set(TRACT_ENOTFOUND, "no collapse draft %s in tract %s", id,
-				       parent->id);
+		                       parent->id);
 	if (rc < 0) {
 		free(m.text);
 		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(s, rc, "read collapse draft");
+		                          : tract_backend_error(s, rc, "read collapse draft");
 	}
 	*text = m.text;
 	return 0;
@@ -1808,7 +1815,7 @@ static int find_cb(const tract_chain_row *row, void *payload)
 }
 
 int tract_collapse_draft_approve(tract_collapse_result **out, tract *parent, const char *id,
-				 const char *summary)
+                                 const char *summary)
 {
 	tract_collapse_result *r = NULL;
 	char key[200], *text = NULL, commit[65] = "";
@@ -1818,7 +1825,8 @@ int tract_collapse_draft_approve(tract_collapse_result **out, tract *parent, con
 		return tract_error_set(TRACT_EINVAL, "tract_collapse_draft_approve: out is NULL");
 	*out = NULL;
 	if (!parent)
-		return tract_error_set(TRACT_EINVAL, "tract_collapse_draft_approve: parent is NULL");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_collapse_draft_approve: parent is NULL");
 	rc = draft_key(key, sizeof(key), parent, id);
 	if (rc < 0)
 		return rc;
@@ -1848,11 +1856,11 @@ int tract_collapse_draft_approve(tract_collapse_result **out, tract *parent, con
 		prev_probe prev;
 		rc = previous_collapse(&prev, parent, r->child_tract_id);
 		if (rc == 0 && (prev.found != (r->since_head != NULL) ||
-				(r->since_head && strcmp(prev.source, r->since_head) != 0)))
+		                (r->since_head && strcmp(prev.source, r->since_head) != 0)))
 			rc = tract_error_set(TRACT_ESTALE,
-					     "collapse draft %s is stale: child %s was collapsed "
-					     "since",
-					     id, r->child_tract_id);
+			                     "collapse draft %s is stale: child %s was collapsed "
+			                     "since",
+			                     id, r->child_tract_id);
 	}
 	if (rc == 0 && r->source_head[0]) {
 		tract_ref_value head, br;
@@ -1865,18 +1873,18 @@ int tract_collapse_draft_approve(tract_collapse_result **out, tract *parent, con
 		}
 		if (rc == 0 && head.exists && head.commit[0])
 			rc = tract_chain_walk(parent->store, r->child_tract_id, head.commit, 0, 0,
-					      TRACT_TIME_NONE, find_cb, &fp,
-					      "walk the child's history", NULL);
+			                      TRACT_TIME_NONE, find_cb, &fp,
+			                      "walk the child's history", NULL);
 		if (rc == 0 && !fp.found)
 			rc = tract_error_set(TRACT_ESTALE,
-					     "collapse draft %s is stale: child %s no longer holds "
-					     "commit %.12s",
-					     id, r->child_tract_id, r->source_head);
+			                     "collapse draft %s is stale: child %s no longer holds "
+			                     "commit %.12s",
+			                     id, r->child_tract_id, r->source_head);
 	}
 	if (rc == 0)
 		rc = commit_collapse(commit, parent, r->child_tract_id, r->purpose, r->summary_text,
-				     r->source_head, r->since_head ? r->since_head : "",
-				     r->since_head != NULL);
+		                     r->source_head, r->since_head ? r->since_head : "",
+		                     r->since_head != NULL);
 	if (rc == 0) {
 		rc = parent->store->be->meta_delete(parent->store->conn, key);
 		if (rc < 0)
@@ -1906,7 +1914,8 @@ int tract_collapse_draft_discard(tract *parent, const char *id)
 	int rc;
 
 	if (!parent)
-		return tract_error_set(TRACT_EINVAL, "tract_collapse_draft_discard: parent is NULL");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_collapse_draft_discard: parent is NULL");
 	rc = draft_key(key, sizeof(key), parent, id);
 	if (rc < 0)
 		return rc;
@@ -2033,9 +2042,9 @@ int tract_expand(tract_expansion **out, tract_store *s, const char *ref)
 	n = strlen(ref);
 	if (n < 4 || n > 64)
 		return tract_error_set(TRACT_EINVAL,
-				       "expand needs a commit hash or a prefix of at least 4 hex "
-				       "digits, not '%s'",
-				       ref);
+		                       "expand needs a commit hash or a prefix of at least 4 hex "
+		                       "digits, not '%s'",
+		                       ref);
 	for (i = 0; i < n; i++) {
 		char c = ref[i];
 		if (c >= 'A' && c <= 'F')
@@ -2051,7 +2060,8 @@ int tract_expand(tract_expansion **out, tract_store *s, const char *ref)
 		return rc;
 	rc = s->be->commit_prefix(s->conn, NULL, lower, 2, commit_probe_cb, &p);
 	if (rc < 0)
-		rc = rc == TRACT_ENOMEM ? tract_error_oom() : tract_backend_error(s, rc, "find commit");
+		rc = rc == TRACT_ENOMEM ? tract_error_oom()
+		                        : tract_backend_error(s, rc, "find commit");
 	else if (p.n == 0)
 		rc = tract_error_set(TRACT_ENOTFOUND, "Commit not found: %s", ref);
 	else if (p.n > 1)
@@ -2061,9 +2071,9 @@ int tract_expand(tract_expansion **out, tract_store *s, const char *ref)
 		id = cJSON_GetObjectItemCaseSensitive(md, "collapse_source_tract_id");
 		if (!cJSON_IsString(id))
 			rc = tract_error_set(TRACT_EINVAL,
-					     "Commit %s is not a collapse commit (no "
-					     "collapse_source_tract_id in metadata)",
-					     p.row.hash);
+			                     "Commit %s is not a collapse commit (no "
+			                     "collapse_source_tract_id in metadata)",
+			                     p.row.hash);
 	}
 	if (rc == 0) {
 		tract_spawn_info info;
@@ -2156,7 +2166,7 @@ static cJSON *str_array(const char *const *items, size_t n, int *bad)
 }
 
 int tract_commit_create_session(tract_commit **out, tract *t, const tract_session_content *sc,
-				const tract_commit_options *opts)
+                                const tract_commit_options *opts)
 {
 	cJSON *o = NULL, *a;
 	char *json = NULL;
@@ -2167,17 +2177,17 @@ int tract_commit_create_session(tract_commit **out, tract *t, const tract_sessio
 	if (!t || !sc)
 		return tract_error_set(TRACT_EINVAL, "tract_commit_create_session: NULL argument");
 	if (tract_version_check(sc->version, TRACT_SESSION_CONTENT_VERSION,
-				"tract_session_content") < 0)
+	                        "tract_session_content") < 0)
 		return TRACT_EINVAL;
 	if (!sc->session_type || !sc->summary)
 		return tract_error_set(TRACT_EINVAL,
-				       "a session commit needs a session_type and a summary");
+		                       "a session commit needs a session_type and a summary");
 	if ((sc->n_decisions && !sc->decisions) ||
 	    (sc->n_failed_approaches && !sc->failed_approaches) ||
 	    (sc->n_next_steps && !sc->next_steps))
 		return tract_error_set(TRACT_EINVAL,
-				       "tract_commit_create_session: a list is NULL with a "
-				       "non-zero count");
+		                       "tract_commit_create_session: a list is NULL with a "
+		                       "non-zero count");
 	o = cJSON_CreateObject();
 	if (!o || !cJSON_AddStringToObject(o, "content_type", "session") ||
 	    !cJSON_AddStringToObject(o, "session_type", sc->session_type) ||
@@ -2292,7 +2302,8 @@ int tract_collapse_result_to_json(char **out, const tract_collapse_result *r)
 	int rc;
 
 	if (!out || !r)
-		return tract_error_set(TRACT_EINVAL, "tract_collapse_result_to_json: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_collapse_result_to_json: NULL argument");
 	*out = NULL;
 	rc = tract_buf_putc(&b, '{');
 	rc |= put_s(&b, "parent_commit_hash", r->parent_commit_hash, 1);
@@ -2302,7 +2313,7 @@ int tract_collapse_result_to_json(char **out, const tract_collapse_result *r)
 	rc |= put_i(&b, "source_tokens", r->source_tokens);
 	rc |= put_s(&b, "purpose", r->purpose, 0);
 	rc |= put_s(&b, "source_head", r->source_head && r->source_head[0] ? r->source_head : NULL,
-		    0);
+	            0);
 	rc |= put_s(&b, "since_head", r->since_head && r->since_head[0] ? r->since_head : NULL, 0);
 	rc |= put_s(&b, "draft_id", r->draft_id, 0);
 	rc |= tract_buf_putc(&b, '}');

@@ -20,7 +20,7 @@
 /* ---- helpers ---- */
 
 static tract *spawn(fx *f, tract *parent, const char *purpose, tract_inherit_mode mode,
-		    const char *name)
+                    const char *name)
 {
 	tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
 	tract *child = NULL;
@@ -245,7 +245,7 @@ static void test_spawn_head_snapshot(void **state)
 	c = newest(child);
 	assert_string_equal(tract_commit_content_type(c), "instruction");
 	assert_string_equal(tract_commit_message(c),
-			    "Inherited context from parent (head_snapshot)");
+	                    "Inherited context from parent (head_snapshot)");
 	assert_int_equal(latest_priority(child, tract_commit_hash(c)), TRACT_PRIORITY_PINNED);
 	tract_commit_free(c);
 	ctx = NULL;
@@ -253,7 +253,7 @@ static void test_spawn_head_snapshot(void **state)
 	assert_int_equal(tract_context_count(ctx), 1);
 	assert_string_equal(tract_context_role(ctx, 0), "system");
 	assert_string_equal(tract_context_content(ctx, 0),
-			    "[system]: Be brief.\n[user]: Find the bug.");
+	                    "[system]: Be brief.\n[user]: Find the bug.");
 	tract_context_free(ctx);
 	/* The parent: the spawn commit, after the captured head. */
 	c = newest(f->t);
@@ -298,10 +298,11 @@ static void test_snapshot_truncation_keeps_pinned(void **state)
 	char longer[400];
 
 	(void)state;
-	assert_int_equal(tract_commit_create_instruction(NULL, f->t, "RULE: never guess.", NULL), 0);
+	assert_int_equal(tract_commit_create_instruction(NULL, f->t, "RULE: never guess.", NULL),
+	                 0);
 	for (int i = 0; i < 6; i++) {
 		snprintf(longer, sizeof(longer),
-			 "message %d with quite a few words in it to take up tokens", i);
+		         "message %d with quite a few words in it to take up tokens", i);
 		say(f->t, NULL, i % 2 ? "assistant" : "user", longer);
 	}
 	o.purpose = "p";
@@ -321,7 +322,7 @@ static void test_snapshot_truncation_keeps_pinned(void **state)
 }
 
 static int custom_validate(char **out_json, const char *content_json, char *errbuf, size_t errlen,
-			   void *payload)
+                           void *payload)
 {
 	(void)errbuf;
 	(void)errlen;
@@ -350,14 +351,18 @@ static void test_spawn_full_clone(void **state)
 	fx_commit(f, NULL, "{\"content_type\": \"note\", \"text\": \"custom\"}", NULL);
 	eo.operation = TRACT_OP_EDIT;
 	eo.response_to = h[1];
-	assert_int_equal(tract_commit_create_dialogue(NULL, f->t, "assistant", "TWO", NULL, &eo), 0);
-	assert_int_equal(tract_annotation_create(NULL, f->t, h[2], TRACT_PRIORITY_SKIP, "noise"), 0);
+	assert_int_equal(tract_commit_create_dialogue(NULL, f->t, "assistant", "TWO", NULL, &eo),
+	                 0);
+	assert_int_equal(tract_annotation_create(NULL, f->t, h[2], TRACT_PRIORITY_SKIP, "noise"),
+	                 0);
 	/* A side branch with its own commit. */
 	{
 		tract_store *s = f->store;
 		assert_int_equal(s->be->begin(s->conn, TRACT_TXN_WRITE), 0);
-		assert_int_equal(s->be->ref_cas(s->conn, f->t->id, "refs/heads/side", h[0], NULL, NULL), 0);
-		assert_int_equal(s->be->ref_cas(s->conn, f->t->id, "refs/tags/v1", h[1], NULL, NULL), 0);
+		assert_int_equal(
+		    s->be->ref_cas(s->conn, f->t->id, "refs/heads/side", h[0], NULL, NULL), 0);
+		assert_int_equal(
+		    s->be->ref_cas(s->conn, f->t->id, "refs/tags/v1", h[1], NULL, NULL), 0);
 		assert_int_equal(s->be->commit(s->conn), 0);
 	}
 	/* reference: full_clone failed on edits and custom types (§6.3 NOTE) */
@@ -386,7 +391,8 @@ static void test_spawn_full_clone(void **state)
 	tract_commit_list_free(l);
 	{
 		tract_ref_value tag;
-		assert_int_equal(tract_ref_read(&tag, f->store, tract_id(child), "refs/tags/v1"), 0);
+		assert_int_equal(tract_ref_read(&tag, f->store, tract_id(child), "refs/tags/v1"),
+		                 0);
 		assert_true(tag.exists);
 		memcpy(side, tag.commit, 65);
 	}
@@ -399,9 +405,9 @@ static void test_spawn_full_clone(void **state)
 	}
 	/* Custom type known to the child handle. */
 	fx_commit(f, NULL, "{\"content_type\": \"note\", \"text\": \"more\"}", NULL);
-	assert_int_equal(tract_commit_create(NULL, child, "{\"content_type\": \"note\", \"text\": \"x\"}",
-					     NULL),
-			 0);
+	assert_int_equal(
+	    tract_commit_create(NULL, child, "{\"content_type\": \"note\", \"text\": \"x\"}", NULL),
+	    0);
 	assert_int_equal(fsck_errors(f->store), 0);
 	tract_context_free(a);
 	tract_context_free(b);
@@ -526,14 +532,14 @@ static void test_collapse_manual_and_since(void **state)
 	assert_string_equal(r1->purpose, "research");
 	assert_true(r1->source_tokens > 0);
 	assert_int_equal(r1->summary_tokens,
-			 tract_count(f->t, r1->summary_text, strlen(r1->summary_text)));
+	                 tract_count(f->t, r1->summary_text, strlen(r1->summary_text)));
 	c = newest(f->t);
 	assert_string_equal(tract_commit_hash(c), r1->parent_commit_hash);
 	assert_string_equal(tract_commit_message(c), "collapse: research");
 	assert_non_null(strstr(tract_commit_content(c), "\"assistant\""));
 	md = cJSON_Parse(tract_commit_metadata(c));
 	assert_string_equal(cJSON_GetObjectItem(md, "collapse_source_tract_id")->valuestring,
-			    tract_id(child));
+	                    tract_id(child));
 	assert_string_equal(cJSON_GetObjectItem(md, "collapse_source_head")->valuestring, ch1);
 	cJSON_Delete(md);
 	tract_commit_free(c);
@@ -651,7 +657,8 @@ static void test_collapse_drafts(void **state)
 	tract_collapse_result_free(ok);
 	ok = NULL;
 	/* approved drafts are gone */
-	assert_int_equal(tract_collapse_draft_approve(&ok, p2, d1->draft_id, NULL), TRACT_ENOTFOUND);
+	assert_int_equal(tract_collapse_draft_approve(&ok, p2, d1->draft_id, NULL),
+	                 TRACT_ENOTFOUND);
 	/* d2 covered the same work: stale now */
 	before = fx_count(f);
 	assert_int_equal(tract_collapse_draft_approve(&ok, f->t, d2->draft_id, NULL), TRACT_ESTALE);
@@ -679,7 +686,8 @@ static void test_collapse_autonomous_example(void **state)
 	(void)state;
 	say(f->t, NULL, "user", "start");
 	child = spawn(f, NULL, "measure latency", TRACT_INHERIT_HEAD_SNAPSHOT, NULL);
-	say(child, NULL, "assistant", "The p99 latency is 42 ms. The cache hit rate is 97 percent.");
+	say(child, NULL, "assistant",
+	    "The p99 latency is 42 ms. The cache hit rate is 97 percent.");
 	if (tract_llm_open(&llm, "example", NULL) != 0)
 		fail_msg("example provider: %s", tract_error_last()->message);
 	o.mode = TRACT_COLLAPSE_AUTONOMOUS;
@@ -725,10 +733,11 @@ static void test_session_commits(void **state)
 	session(f->t, "start", h);
 	assert_int_equal(latest_priority(f->t, h), TRACT_PRIORITY_PINNED);
 	assert_int_equal(tract_commit_lookup(&c, f->t, h), 0);
-	assert_string_equal(tract_commit_content(c),
-			    "{\"content_type\": \"session\", \"decisions\": [], \"failed_approaches\": "
-			    "[], \"next_steps\": [\"step one\"], \"session_type\": \"start\", "
-			    "\"summary\": \"summary\"}");
+	assert_string_equal(
+	    tract_commit_content(c),
+	    "{\"content_type\": \"session\", \"decisions\": [], \"failed_approaches\": "
+	    "[], \"next_steps\": [\"step one\"], \"session_type\": \"start\", "
+	    "\"summary\": \"summary\"}");
 	tract_commit_free(c);
 	sc.session_type = "pause";
 	sc.summary = "x";
@@ -879,7 +888,7 @@ static void kid_main(const char *uri, const char *id, int fd)
 		tract_commit *c = NULL;
 		snprintf(text, sizeof(text), "child %.8s step %d", id, i);
 		if (tract_commit_create_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL,
-						 NULL) != 0)
+		                                 NULL) != 0)
 			_exit(3);
 		if (write(fd, tract_commit_hash(c), 64) != 64)
 			_exit(4);
@@ -894,7 +903,7 @@ static void test_parent_and_children_processes(void **state)
 {
 	fx *f = fx_new(NULL);
 	char ids[N_KIDS][65], parent_id[65], uri[600];
-	char (*collapses)[65] = calloc(N_KIDS * (KID_COMMITS + 4), 65);
+	char(*collapses)[65] = calloc(N_KIDS * (KID_COMMITS + 4), 65);
 	size_t n_collapses = 0;
 	pid_t pids[N_KIDS];
 	int fds[N_KIDS][2], alive = N_KIDS;
@@ -978,7 +987,7 @@ static void test_parent_and_children_processes(void **state)
 		assert_int_equal(l->count, KID_COMMITS + 1); /* + the inherited snapshot */
 		for (int k = 0; k < KID_COMMITS; k++)
 			assert_memory_equal(tract_commit_hash(l->items[KID_COMMITS - 1 - k]),
-					    got + 64 * k, 64);
+			                    got + 64 * k, 64);
 		head_of(c, head);
 		tract_commit_list_free(l);
 		tract_free(c);
@@ -1077,7 +1086,7 @@ static void test_reference_fixture(void **state)
 		const cJSON *e = cJSON_GetArrayItem(lt, i);
 		const char *id = cJSON_GetObjectItem(e, "tract_id")->valuestring;
 		const cJSON *dn = cJSON_GetObjectItem(e, "display_name"),
-			    *par = cJSON_GetObjectItem(e, "parent_tract_id");
+		            *par = cJSON_GetObjectItem(e, "parent_tract_id");
 		const tract_info *in = NULL;
 		tract_time t;
 		for (size_t k = 0; k < l->count; k++)
@@ -1093,11 +1102,11 @@ static void test_reference_fixture(void **state)
 		else
 			assert_null(in->parent_tract_id);
 		assert_int_equal(in->commit_count,
-				 (int64_t)cJSON_GetObjectItem(e, "commit_count")->valuedouble);
+		                 (int64_t)cJSON_GetObjectItem(e, "commit_count")->valuedouble);
 		assert_int_equal(in->is_active, cJSON_IsTrue(cJSON_GetObjectItem(e, "is_active")));
-		assert_int_equal(tract_time_parse(&t, cJSON_GetObjectItem(e, "latest_commit_at")
-							   ->valuestring),
-				 0);
+		assert_int_equal(
+		    tract_time_parse(&t, cJSON_GetObjectItem(e, "latest_commit_at")->valuestring),
+		    0);
 		assert_int_equal(in->last_activity, t);
 	}
 	tract_info_list_free(l);
@@ -1109,16 +1118,16 @@ static void test_reference_fixture(void **state)
 		const char *child = cJSON_GetObjectItem(sp, "child_tract_id")->valuestring;
 		assert_int_equal(tract_spawn_info_get(&info, s, child), 0);
 		assert_string_equal(info->parent_tract_id,
-				    cJSON_GetObjectItem(sp, "parent_tract_id")->valuestring);
+		                    cJSON_GetObjectItem(sp, "parent_tract_id")->valuestring);
 		assert_string_equal(info->parent_commit_hash,
-				    cJSON_GetObjectItem(sp, "parent_commit_hash")->valuestring);
+		                    cJSON_GetObjectItem(sp, "parent_commit_hash")->valuestring);
 		assert_string_equal(info->purpose, cJSON_GetObjectItem(sp, "purpose")->valuestring);
 		assert_string_equal(info->inheritance_mode,
-				    cJSON_GetObjectItem(sp, "inheritance_mode")->valuestring);
+		                    cJSON_GetObjectItem(sp, "inheritance_mode")->valuestring);
 		assert_string_equal(info->display_name,
-				    cJSON_GetObjectItem(sp, "display_name")->valuestring);
-		assert_int_equal(tract_time_parse(&t, cJSON_GetObjectItem(sp, "created_at")->valuestring),
-				 0);
+		                    cJSON_GetObjectItem(sp, "display_name")->valuestring);
+		assert_int_equal(
+		    tract_time_parse(&t, cJSON_GetObjectItem(sp, "created_at")->valuestring), 0);
 		assert_int_equal(info->created_at, t);
 		tract_spawn_info_free(info);
 
@@ -1133,15 +1142,16 @@ static void test_reference_fixture(void **state)
 		{
 			const cJSON *tr = cJSON_GetArrayItem(cJSON_GetObjectItem(exp, "tracts"), 0);
 			const cJSON *hashes = cJSON_GetObjectItem(
-				cJSON_GetObjectItem(cJSON_GetObjectItem(tr, "head_result"), "compile"),
-				"commit_hashes");
+			    cJSON_GetObjectItem(cJSON_GetObjectItem(tr, "head_result"), "compile"),
+			    "commit_hashes");
 			const char *collapse = cJSON_GetArrayItem(hashes, 4)->valuestring;
 			assert_int_equal(tract_expand(&x, s, collapse), 0);
 			assert_string_equal(x->child_tract_id, child);
 			assert_string_equal(x->purpose, "find venue options");
 			assert_non_null(x->source_head);
 			assert_true(x->commits->count >= 1);
-			assert_string_equal(tract_commit_hash(x->commits->items[0]), x->source_head);
+			assert_string_equal(tract_commit_hash(x->commits->items[0]),
+			                    x->source_head);
 			assert_null(tract_commit_parent(x->commits->items[x->commits->count - 1]));
 			tract_expansion_free(x);
 		}

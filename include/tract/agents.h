@@ -33,8 +33,7 @@ TRACT_EXTERN(int) tract_store_tract_list(tract_info_list **out, tract_store *sto
 
 /** One tract's record (as in the list); TRACT_ENOTFOUND when the store has
  *  no such tract. Release with tract_info_free(). */
-TRACT_EXTERN(int) tract_store_tract_get(tract_info **out, tract_store *store,
-					const char *tract_id);
+TRACT_EXTERN(int) tract_store_tract_get(tract_info **out, tract_store *store, const char *tract_id);
 TRACT_EXTERN(void) tract_info_free(tract_info *info);
 
 /** A tract's record as one object of CLI.md's `tracts --json` array. */
@@ -49,8 +48,8 @@ typedef struct {
 	char *parent_commit_hash; /**< parent HEAD at spawn time, NULL when none */
 	char *child_tract_id;
 	char *purpose;
-	char *inheritance_mode;   /**< "head_snapshot", "full_clone", "selective" */
-	char *display_name;       /**< NULL when none */
+	char *inheritance_mode; /**< "head_snapshot", "full_clone", "selective" */
+	char *display_name;     /**< NULL when none */
 	tract_time created_at;
 } tract_spawn_info;
 
@@ -61,12 +60,13 @@ typedef struct {
 
 /** The pointer whose child is child_tract_id (the tract's parent);
  *  TRACT_ENOTFOUND for a root tract. Release with tract_spawn_info_free(). */
-TRACT_EXTERN(int) tract_spawn_info_get(tract_spawn_info **out, tract_store *store,
-				       const char *child_tract_id);
+TRACT_EXTERN(int)
+tract_spawn_info_get(tract_spawn_info **out, tract_store *store, const char *child_tract_id);
 /** The pointers whose parent is parent_tract_id, oldest first (may be
  *  empty). Release with tract_spawn_info_list_free(). */
-TRACT_EXTERN(int) tract_spawn_children_list(tract_spawn_info_list **out, tract_store *store,
-					    const char *parent_tract_id);
+TRACT_EXTERN(int)
+tract_spawn_children_list(tract_spawn_info_list **out, tract_store *store,
+                          const char *parent_tract_id);
 TRACT_EXTERN(void) tract_spawn_info_free(tract_spawn_info *info);
 TRACT_EXTERN(void) tract_spawn_info_list_free(tract_spawn_info_list *list);
 /** A pointer as a JSON object (the SpawnInfo fields, created_at ISO 8601). */
@@ -78,8 +78,9 @@ TRACT_EXTERN(int) tract_spawn_info_to_json(char **out, const tract_spawn_info *i
  * cycle in stored pointers ends it (false) and no depth limit applies.
  * (X, X) is 0 unless stored pointers lead back to X.
  */
-TRACT_EXTERN(int) tract_store_tract_has_ancestor(int *out, tract_store *store,
-						 const char *tract_id, const char *candidate);
+TRACT_EXTERN(int)
+tract_store_tract_has_ancestor(int *out, tract_store *store, const char *tract_id,
+                               const char *candidate);
 
 /* ---- spawn -------------------------------------------------------------- */
 
@@ -126,7 +127,10 @@ typedef struct {
 
 #define TRACT_SPAWN_OPTIONS_VERSION 1
 #define TRACT_SPAWN_OPTIONS_INIT                                                                   \
-	{TRACT_SPAWN_OPTIONS_VERSION, NULL, TRACT_INHERIT_HEAD_SNAPSHOT, NULL, NULL, -1, NULL, 0, NULL, 0, NULL}
+	{                                                                                          \
+		TRACT_SPAWN_OPTIONS_VERSION, NULL, TRACT_INHERIT_HEAD_SNAPSHOT, NULL, NULL, -1,    \
+		    NULL, 0, NULL, 0, NULL                                                         \
+	}
 
 TRACT_EXTERN(int) tract_spawn_options_init(tract_spawn_options *opts, unsigned int version);
 
@@ -170,7 +174,9 @@ typedef struct {
 
 #define TRACT_COLLAPSE_OPTIONS_VERSION 1
 #define TRACT_COLLAPSE_OPTIONS_INIT                                                                \
-	{TRACT_COLLAPSE_OPTIONS_VERSION, TRACT_COLLAPSE_MANUAL, NULL, NULL, NULL, -1}
+	{                                                                                          \
+		TRACT_COLLAPSE_OPTIONS_VERSION, TRACT_COLLAPSE_MANUAL, NULL, NULL, NULL, -1        \
+	}
 
 TRACT_EXTERN(int) tract_collapse_options_init(tract_collapse_options *opts, unsigned int version);
 
@@ -179,12 +185,12 @@ typedef struct {
 	char *parent_commit_hash; /**< the collapse commit, NULL for a draft */
 	char *child_tract_id;
 	char *summary_text;
-	int64_t summary_tokens;   /**< the parent's count of summary_text */
-	int64_t source_tokens;    /**< tokens of the child's messages summarized */
+	int64_t summary_tokens; /**< the parent's count of summary_text */
+	int64_t source_tokens;  /**< tokens of the child's messages summarized */
 	char *purpose;
-	char *source_head;        /**< the child commit summarized up to ("" empty child) */
-	char *since_head;         /**< the previous collapse's source head, NULL for the first */
-	char *draft_id;           /**< collaborative: the stored draft, else NULL */
+	char *source_head; /**< the child commit summarized up to ("" empty child) */
+	char *since_head;  /**< the previous collapse's source head, NULL for the first */
+	char *draft_id;    /**< collaborative: the stored draft, else NULL */
 } tract_collapse_result;
 
 /**
@@ -198,8 +204,9 @@ typedef struct {
  * collapse_since_head after the first). Release *out with
  * tract_collapse_result_free().
  */
-TRACT_EXTERN(int) tract_collapse(tract_collapse_result **out, tract *parent, const char *child_id,
-				 const tract_collapse_options *opts);
+TRACT_EXTERN(int)
+tract_collapse(tract_collapse_result **out, tract *parent, const char *child_id,
+               const tract_collapse_options *opts);
 
 /**
  * Commit a stored collaborative draft, with summary replacing its text
@@ -207,13 +214,14 @@ TRACT_EXTERN(int) tract_collapse(tract_collapse_result **out, tract *parent, con
  * TRACT_ESTALE when the child was collapsed since, or its history no
  * longer holds the summarized commit.
  */
-TRACT_EXTERN(int) tract_collapse_draft_approve(tract_collapse_result **out, tract *parent,
-					       const char *draft_id, const char *summary);
+TRACT_EXTERN(int)
+tract_collapse_draft_approve(tract_collapse_result **out, tract *parent, const char *draft_id,
+                             const char *summary);
 /** Remove a stored draft; TRACT_ENOTFOUND for an unknown id. */
 TRACT_EXTERN(int) tract_collapse_draft_discard(tract *parent, const char *draft_id);
 /** The stored drafts of parent, as results (parent_commit_hash NULL). */
-TRACT_EXTERN(int) tract_collapse_draft_list(tract_collapse_result ***out, size_t *count,
-					    tract *parent);
+TRACT_EXTERN(int)
+tract_collapse_draft_list(tract_collapse_result ***out, size_t *count, tract *parent);
 
 TRACT_EXTERN(void) tract_collapse_result_free(tract_collapse_result *result);
 TRACT_EXTERN(int) tract_collapse_result_to_json(char **out, const tract_collapse_result *result);
@@ -225,9 +233,9 @@ typedef struct {
 	char collapse_commit[TRACT_HASH_HEXSIZE + 1];
 	char *parent_tract_id;
 	char *child_tract_id;
-	char *purpose;        /**< from the spawn pointer, NULL when none */
-	char *source_head;    /**< NULL when the child was empty */
-	char *since_head;     /**< NULL for a first collapse */
+	char *purpose;     /**< from the spawn pointer, NULL when none */
+	char *source_head; /**< NULL when the child was empty */
+	char *since_head;  /**< NULL for a first collapse */
 	/** The child's commits summarized: since_head (excluded) to
 	 *  source_head, newest first, with content. */
 	tract_commit_list *commits;
@@ -259,12 +267,15 @@ typedef struct {
 } tract_session_content;
 
 #define TRACT_SESSION_CONTENT_VERSION 1
-#define TRACT_SESSION_CONTENT_INIT {TRACT_SESSION_CONTENT_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, 0}
+#define TRACT_SESSION_CONTENT_INIT                                                                 \
+	{                                                                                          \
+		TRACT_SESSION_CONTENT_VERSION, NULL, NULL, NULL, 0, NULL, 0, NULL, 0               \
+	}
 
 /** Commit a session-boundary commit (auto-pinned). opts may be NULL. */
-TRACT_EXTERN(int) tract_commit_create_session(tract_commit **out, tract *t,
-					      const tract_session_content *session,
-					      const tract_commit_options *opts);
+TRACT_EXTERN(int)
+tract_commit_create_session(tract_commit **out, tract *t, const tract_session_content *session,
+                            const tract_commit_options *opts);
 
 /**
  * The tract to continue (§6.8 with DECISIONS.md): among tracts that are
