@@ -65,6 +65,12 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
 int cmd_rebase(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+/* multi-agent (cmd_agents.c) */
+int cmd_spawn(struct cli *cli, int argc, char **argv);
+int cmd_collapse(struct cli *cli, int argc, char **argv);
+int cmd_expand(struct cli *cli, int argc, char **argv);
+int cmd_resume(struct cli *cli, int argc, char **argv);
+int cmd_session(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -284,6 +284,79 @@ static const struct cli_command commands[] = {
      "                      finish_reason, usage, attempts}\n"
      "\n"
      "TRACT_DEBUG=1 logs each attempt on standard error (without secrets).\n"},
+    /* ---- multi-agent (cmd_agents.c) ---- */
+    {"spawn", cmd_spawn,
+     "--purpose TEXT [--inherit head_snapshot|full_clone|selective] [options]",
+     "Spawn a child tract of the current tract; prints the child's id.",
+     "Creates a child tract with a spawn pointer to the current tract, gives it\n"
+     "the inherited context and commits \"Spawned subagent for: PURPOSE\" in\n"
+     "the parent, all in one transaction.\n"
+     "\nInheritance:\n"
+     "  head_snapshot  one pinned instruction holding the parent's compiled\n"
+     "                 context as \"[role]: content\" lines (default)\n"
+     "  full_clone     a copy of every commit of the parent: every branch, tag,\n"
+     "                 edit and annotation\n"
+     "  selective      the commits named with --commit and those of the current\n"
+     "                 branch whose content type is given with --type\n"
+     "\nOptions:\n"
+     "  --purpose TEXT     what the child is for (required)\n"
+     "  --inherit MODE     head_snapshot, full_clone or selective\n"
+     "  --name NAME        the child's display name\n"
+     "  --id ID            the child's id (default: a random one)\n"
+     "  --max-tokens N     head_snapshot: drop the oldest non-pinned messages\n"
+     "                     first until the inherited text fits N tokens\n"
+     "  --commit REF       selective: a parent commit to carry (repeatable)\n"
+     "  --type TYPE        selective: carry commits of this content type\n"
+     "                     (repeatable); --commit/--type imply selective\n"
+     "  --json             the spawn pointer as a JSON object\n"},
+    {"collapse", cmd_collapse,
+     "CHILD (--summary TEXT|- | --llm [--provider P]) [--review] [options]",
+     "Summarize a child's work into the current tract (its parent).",
+     "Summarizes the child's work since its previous collapse and commits the\n"
+     "summary in the parent as an assistant message \"collapse: PURPOSE\" whose\n"
+     "metadata names the child and the child commit summarized. The current\n"
+     "tract must be the child's parent. --summary never calls an LLM; --llm asks\n"
+     "the provider (--provider, else TRACT_PROVIDER, else the saved one;\n"
+     "'example' is offline). --review stores a draft instead of committing:\n"
+     "approve it (from any process) with --approve ID [--summary TEXT], or\n"
+     "drop it with --discard ID; --drafts lists them.\n"
+     "\nOptions:\n"
+     "  --summary TEXT|-     the summary ('-' reads standard input)\n"
+     "  --llm                write the summary with the LLM provider\n"
+     "  --provider NAME      the provider (implies --llm)\n"
+     "  --review             store a draft (collaborative) instead of committing\n"
+     "  --instructions TEXT  extra instructions for the LLM\n"
+     "  --target-tokens N    target length for the LLM\n"
+     "  --approve ID         commit a stored draft (--summary replaces its text)\n"
+     "  --discard ID         remove a stored draft\n"
+     "  --drafts             list the stored drafts of the current tract\n"
+     "  --json               the collapse result as a JSON object\n"},
+    {"expand", cmd_expand, "[--json] REF",
+     "Show the child tract and the commits a collapse commit summarized.",
+     "REF is a collapse commit's hash or a prefix of at least 4 hex digits,\n"
+     "looked up in the whole store.\n"
+     "\nOptions:\n"
+     "  --json   {collapse_commit, parent_tract_id, child_tract_id, purpose,\n"
+     "           source_head, since_head, commits: [log --json objects + content]}\n"},
+    {"resume", cmd_resume, "[--json]",
+     "Print the id of the tract to continue.",
+     "The most recently active tract that is not ended (its latest session\n"
+     "commit on the current branch is not an 'end'), a root tract before any\n"
+     "child tract. Exits 1 when there is none.\n"
+     "\nOptions:\n"
+     "  --json   the tract's `tracts --json` object\n"},
+    {"session", cmd_session,
+     "start|end|handoff|checkpoint SUMMARY [--decision T]... [--failed T]... [--next T]...",
+     "Commit a session boundary (auto-pinned).",
+     "Commits a session content (session_type, summary, decisions,\n"
+     "failed_approaches, next_steps); prints its hash. A tract whose latest\n"
+     "session commit is an 'end' is not picked by `tract resume`.\n"
+     "\nOptions:\n"
+     "  --decision TEXT   a decision taken (repeatable)\n"
+     "  --failed TEXT     an approach that failed (repeatable)\n"
+     "  --next TEXT       a next step (repeatable)\n"
+     "  -m, --message MSG commit message\n"
+     "  --json            the commit as a log --json object\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"

@@ -19,8 +19,9 @@
  *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, diff.c,
  *                   graph.c, navigate.c (reset, checkout, switch), branch.c
  *                   (branches, tags), merge.c, replay.c, generate.c (and
- *                   llm.c, the provider layer), and those to come
- *                   (compression, sessions)
+ *                   llm.c, the provider layer), agents.c (spawn,
+ *                   collapse, expand, sessions, resume), and those to come
+ *                   (compression)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
  * releases it: model code never calls into compile.
@@ -321,6 +322,10 @@ int tract_meta_read(tract_store *s, const char *key, char *buf, size_t len, int 
 
 /** "tract:<id>:<key>" into buf. */
 char *tract_meta_key(char *buf, size_t len, const char *tract_id, const char *key);
+
+/** *out = 1 when the latest session commit on the first-parent chain
+ *  from head is an `end` (agents.c). */
+int tract_session_ended(int *out, tract_store *s, const char *tract_id, const char *head);
 
 /** Parse a JSON object argument (metadata, config): NULL stays NULL. */
 int tract_parse_object(cJSON **out, const char *json, const char *what);

@@ -225,6 +225,11 @@ int tract_store_list_tracts(tract_info_list **out, tract_store *s)
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc == 0) {
 		rc = list_locked(&l, s);
+		for (size_t i = 0; rc == 0 && i < l.count; i++) {
+			int ended = 0;
+			rc = tract_session_ended(&ended, s, l.items[i].tract_id, l.items[i].head);
+			l.items[i].is_active = !ended;
+		}
 		rc = tract_txn_end(s, rc);
 	}
 	list->items = l.items;

@@ -115,4 +115,17 @@ run generate --provider example --tools tools.json
 note "The call, its result and the answer, as the OpenAI plugin would send them next."
 run compile --format openai
 
+note "Delegate: spawn a child tract for a sub-task; the parent records the spawn."
+parent_id=$(tract status --json | sed -n 's/.*"tract_id": "\([^"]*\)".*/\1/p')
+run spawn --purpose "compare chain wear gauges" --name gauge-scout
+child_id=$last
+note "The child works in its own tract (it inherited the parent's context)."
+run --tract "$child_id" commit assistant "The Park Tool CC-3.2 reads 0.5% and 0.75% wear; a ruler works too."
+note "Collapse: the child's work comes back to the parent as one summary."
+run --tract "$parent_id" collapse "$child_id" \
+	--summary "Subagent completed: a CC-3.2 gauge (or a ruler) measures chain wear."
+collapse_hash=$last
+run --tract "$parent_id" expand "${collapse_hash:0:12}"
+run tracts
+
 printf '\ndemo finished; the temporary store is removed on exit.\n'

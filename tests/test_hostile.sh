@@ -728,6 +728,76 @@ done <<'TABLE'
 - | rebase "$ACUTES"
 - | --db "$FX/random" rebase main
 - | --db "$FX/nosuch.db" rebase main
+# --- multi-agent: spawn, collapse, expand, resume, session ---
+- | spawn
+- | spawn extra --purpose p
+- | spawn --bogus
+- | spawn --purpose
+- | spawn --purpose "$BIGBAD"
+- | spawn --purpose $'\xff'
+- | spawn --purpose p --inherit nosuch
+- | spawn --purpose p --inherit ''
+- | spawn --purpose p --inherit selective
+- | spawn --purpose p --inherit full_clone --commit "$C1"
+- | spawn --purpose p --commit ffffffffffff
+- | spawn --purpose p --commit ''
+- | spawn --purpose p --commit $'\e[31m'
+- | spawn --purpose p --type "x'; DROP TABLE commits; --" --commit nosuch
+- | spawn --purpose p --max-tokens 0
+- | spawn --purpose p --max-tokens -3
+- | spawn --purpose p --max-tokens x
+- | spawn --purpose p --max-tokens 1 --inherit full_clone
+- | spawn --purpose p --name $'\xff'
+- | spawn --purpose p --name "$BIG"
+- | spawn --purpose p --id 'bad id'
+- | spawn --purpose p --id "$ID"
+- | spawn --purpose p --id ../../etc
+- | spawn --purpose p --id ''
+- | collapse
+- | collapse --bogus
+- | collapse nochild
+- | collapse nochild --summary s
+- | collapse nochild --llm --provider nosuch
+- | collapse nochild --summary s --llm
+- | collapse "$ID" --summary s
+- | collapse nochild --summary ''
+- | collapse nochild --summary $'\xff'
+@badutf8 | collapse nochild --summary -
+@nul | collapse nochild --summary -
+@empty | collapse nochild --summary -
+- | collapse nochild --summary s --target-tokens 0
+- | collapse nochild --summary s extra
+- | collapse --approve
+- | collapse --approve 0123abcd
+- | collapse --approve ../x
+- | collapse --approve "$BIG"
+- | collapse --discard 0123abcd
+- | collapse --discard $'\e[2J'
+- | collapse --approve 0123 --discard 0123
+- | collapse --drafts extra
+- | collapse --approve 0123abcd --llm
+- | expand
+- | expand a b
+- | expand --bogus
+- | expand ab
+- | expand zzzz
+- | expand ffffffffffff
+- | expand "$C1"
+- | expand "$BIGBAD"
+- | expand $'\e[31mabcd'
+- | resume extra
+- | resume --bogus
+- | --db "$FX/nosuch.db" resume
+- | --db "$FX/other.db" resume
+- | session
+- | session start
+- | session pause summary
+- | session start summary extra
+- | session start $'\xff'
+- | session start s --decision $'\xff'
+- | session start s --next
+- | session --bogus start s
+- | --tract nosuch session end s
 # --- generate (the example provider answers offline: every case here must
 # fail before it is asked, or be refused by it) ---
 - | generate

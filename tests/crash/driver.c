@@ -24,6 +24,7 @@
 
 #include "crash.h"
 #include "dag.h" /* kind 'm': reachable from main over all parents */
+#include "internal.h" /* the backend, to find a child tract's commit */
 #include "teststore.h"
 
 /* LMDB's sync modes and a tiny map (killed while the map grows). */
@@ -216,6 +217,39 @@ static void check_rebase(tract *t, const lines *got, size_t round_from)
 	tract_commit_free(old_p);
 }
 
+static int count_commit_cb(const tract_commit_row *row, void *payload)
+{
+	(void)row;
+	(*(int *)payload)++;
+	return 0;
+}
+
+/* resume (agents.h) gives the most recently active tract that is not
+ * ended, roots first. */
+static void check_resume(tract_store *s)
+{
+	tract_info_list *l = NULL;
+	const char *want = NULL;
+	tract *t = NULL;
+	size_t i;
+	int rc;
+
+	if (tract_store_tract_list(&l, s) != 0)
+		crash_die("tract list: %s", tract_error_last()->message);
+	for (i = 0; i < l->count && !want; i++)
+		if (l->items[i].is_active && l->items[i].commit_count && !l->items[i].parent_tract_id)
+			want = l->items[i].tract_id;
+	for (i = 0; i < l->count && !want; i++)
+		if (l->items[i].is_active && l->items[i].commit_count)
+			want = l->items[i].tract_id;
+	rc = tract_resume(&t, s, NULL);
+	if (want ? rc != 0 || strcmp(tract_id(t), want) != 0 : rc != TRACT_ENOTFOUND)
+		crash_die("resume gave %s, not %s", rc == 0 ? tract_id(t) : "nothing",
+		          want ? want : "nothing");
+	tract_free(t);
+	tract_info_list_free(l);
+}
+
 static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t round_from)
 {
 	tract_commit_list *log = NULL;
@@ -280,6 +314,19 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t
 	}
 	free(want);
 	check_rebase(t, got, round_from);
+	/* Commits in child tracts: in the store. */
+	want = of_kind(got, 'x', &n_want);
+	for (i = 0; i < n_want; i++) {
+		int n = 0, rc;
+		if (s->be->begin(s->conn, TRACT_TXN_READ) != 0)
+			crash_die("begin: %s", s->be->last_error(s->conn));
+		rc = s->be->commit_get(s->conn, NULL, want[i], count_commit_cb, &n);
+		s->be->commit(s->conn);
+		if (rc != 0 || n != 1)
+			crash_die("child commit %s was reported done but is not in the store", want[i]);
+	}
+	free(want);
+	check_resume(s);
 	/* Usable: one more commit. */
 	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
 		crash_die("a commit after the crash: %s", tract_error_last()->message);
@@ -331,6 +378,7 @@ int main(int argc, char **argv)
 	double secs = secs_env ? atof(secs_env) : 4.0;
 	size_t n_ops = crash_op_count(), plen = 0, on_chain = 0;
 	size_t *kills = calloc(n_ops, sizeof(size_t)), *done = calloc(n_ops, sizeof(size_t));
+	size_t *sel = calloc(n_ops, sizeof(size_t)), n_sel = 0;
 	char part[CRASH_LINE], clone_dir[] = "/tmp/tract-crash-clones-XXXXXX";
 	struct timespec t0;
 	lines got = {0};
@@ -342,7 +390,7 @@ int main(int argc, char **argv)
 	r = ts_init("crash");
 	if (r != 0)
 		return r;
-	if (rounds < 1 || !kills || !done)
+	if (rounds < 1 || !kills || !done || !sel)
 		crash_die("usage: crash_driver [ROUNDS]");
 	memset(&cx, 0, sizeof(cx));
 	cx.backend = ts_backend();
@@ -361,9 +409,32 @@ int main(int argc, char **argv)
 	tract_store_free(s);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (r = 0; r < rounds && ((size_t)r < n_ops || elapsed(&t0) < secs); r++) {
-		const crash_op *op = crash_op_get((size_t)r % n_ops);
-		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_ops) % 4] : "";
+	/* TRACT_CRASH_OPS=a,b,...: only those operations (their rounds rotate). */
+	{
+		const char *only = getenv("TRACT_CRASH_OPS");
+		size_t k = 0;
+		for (size_t i = 0; i < n_ops; i++) {
+			const char *name = crash_op_get(i)->name, *p = only;
+			size_t nl = strlen(name);
+			int keep = !only || !*only;
+			while (!keep && p && *p) {
+				if (strncmp(p, name, nl) == 0 && (p[nl] == ',' || p[nl] == '\0'))
+					keep = 1;
+				p = strchr(p, ',');
+				if (p)
+					p++;
+			}
+			if (keep)
+				sel[k++] = i;
+		}
+		n_sel = k;
+		if (n_sel == 0)
+			crash_die("TRACT_CRASH_OPS names no operation");
+	}
+	for (r = 0; r < rounds && ((size_t)r < n_sel || elapsed(&t0) < secs); r++) {
+		size_t oi = sel[(size_t)r % n_sel];
+		const crash_op *op = crash_op_get(oi);
+		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_sel) % 4] : "";
 		crash_child ch;
 		/* A PostgreSQL writer needs a connection first. */
 		int fds[2], delay_ms = (pg ? 30 : 2) + rand() % (op->max_ms * (pg ? 3 : 1));
@@ -405,8 +476,8 @@ int main(int argc, char **argv)
 			crash_die("round %d: a torn report line", r);
 		snprintf(cx.uri, sizeof(cx.uri), "%s", st.uri);
 		on_chain = verify(&cx, &got, ch.clone_base, before);
-		kills[(size_t)r % n_ops]++;
-		done[(size_t)r % n_ops] += got.n - before;
+		kills[oi]++;
+		done[oi] += got.n - before;
 		printf("round %3d %-11s %-21s killed after %3d ms: %4zu reported, %5zu on the "
 		       "history, fsck clean\n",
 		       r, op->name, *opts ? opts + 1 : "", delay_ms, got.n - before, on_chain);
@@ -421,6 +492,7 @@ int main(int argc, char **argv)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);
 	free(got.h);
+	free(sel);
 	free(kills);
 	free(done);
 	ts_destroy(&st);

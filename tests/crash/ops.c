@@ -234,6 +234,40 @@ static int op_refs(crash_child *ch)
 	return rc;
 }
 
+/* ---- multi-agent: spawn and collapse (agents.h) ---- */
+
+static int parent_head(tract *t, char hash[HASH_LEN + 1])
+{
+	return tract_head_get(hash, NULL, NULL, t) == 0 && hash[0] ? 0 : -1;
+}
+
+/* Spawns of children (head_snapshot, every third one full_clone), each
+ * with a turn of its own; the spawn commit in the parent is reported. */
+static int op_spawn(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	while (rc == 0) {
+		tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+		o.purpose = "crash spawn";
+		o.inherit = n % 3 == 2 ? TRACT_INHERIT_FULL_CLONE : TRACT_INHERIT_HEAD_SNAPSHOT;
+		if (tract_spawn(&child, t, &o) != 0)
+			return failed("spawn");
+		if (parent_head(t, h) != 0)
+			return failed("spawn head");
+		crash_report(ch, 'c', h);
+		if (turn(child, n++, "in a child", NULL, h) != 0)
+			return failed("child commit");
+		tract_free(child);
+		child = NULL;
+	}
+	return rc;
+}
+
 /* ---- merge ---- */
 
 /* Set a ref of the tract (the CLI's branch and switch are not there yet). */
@@ -446,6 +480,73 @@ static int op_rebase(crash_child *ch)
 	return rc;
 }
 
+/* A child, a few turns in it, its collapse into the parent (reported),
+ * then more work and a second collapse of the same child. */
+static int op_collapse(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	while (rc == 0) {
+		tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+		o.purpose = "crash collapse";
+		if (tract_spawn(&child, t, &o) != 0)
+			return failed("spawn");
+		for (int round = 0; round < 2; round++) {
+			tract_collapse_options co = TRACT_COLLAPSE_OPTIONS_INIT;
+			tract_collapse_result *r = NULL;
+			if (turn(child, n++, "child work", NULL, h) != 0 ||
+			    turn(child, n++, "child work", NULL, h) != 0)
+				return failed("child commit");
+			co.summary = "Subagent completed: crash round.";
+			if (tract_collapse(&r, t, tract_id(child), &co) != 0)
+				return failed("collapse");
+			crash_report(ch, 'c', r->parent_commit_hash);
+			tract_collapse_result_free(r);
+		}
+		tract_free(child);
+		child = NULL;
+	}
+	return rc;
+}
+
+/* The orchestrator ends its session, spawns a child and the child works
+ * on (appends reported 'x'): resume must then find the child. */
+static int op_child(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+	tract_session_content sc = TRACT_SESSION_CONTENT_INIT;
+	tract_commit *c = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	if (rc)
+		return rc;
+	sc.session_type = "end";
+	sc.summary = "the orchestrator hands over to its child";
+	if (tract_commit_create_session(&c, t, &sc, NULL) != 0)
+		return failed("session end");
+	crash_report(ch, 'c', tract_commit_hash(c));
+	tract_commit_free(c);
+	o.purpose = "crash child";
+	if (tract_spawn(&child, t, &o) != 0)
+		return failed("spawn");
+	if (parent_head(t, h) != 0)
+		return failed("spawn head");
+	crash_report(ch, 'c', h);
+	for (;;) {
+		if (turn(child, n++, "child alone", NULL, h) != 0)
+			return failed("child commit");
+		crash_report(ch, 'x', h);
+	}
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
@@ -455,6 +556,8 @@ static const crash_op ops[] =
         {"refs", op_refs, 0, 60}, /* branches and tags: create, rename, delete */
         {"merge", op_merge, 0, 80},
         {"cherry-pick", op_cherry_pick, 0, 80}, {"rebase", op_rebase, 0, 80},
+        {"spawn", op_spawn, 0, 200},       {"collapse", op_collapse, 0, 200},
+        {"child", op_child, 0, 200},
 };
 
 size_t crash_op_count(void)
