@@ -64,7 +64,8 @@ static int read_commit(tract_row *out, tract *t, const char *hash)
 
 	memset(&o, 0, sizeof(o));
 	rc = t->store->be->commit_chain(t->store->conn, t->id, hash, 1,
-					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
+					TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY,
+					INT64_MAX,
 					one_row_cb, &o);
 	if (rc < 0) {
 		if (o.found)
@@ -421,6 +422,11 @@ static int copy_annotation(tract *t, const tract_row *orig, const char *new_hash
 	explicit_ann e;
 	int rc;
 
+	/* orig was read with TRACT_CHAIN_PRIORITY (read_commit, read_range):
+	 * no annotation at all, so none to copy, without a read (on a network
+	 * backend that read was the one round trip of each replayed commit) */
+	if (orig->priority == TRACT_PRIORITY_NONE)
+		return 0;
 	memset(&e, 0, sizeof(e));
 	e.content_type = orig->content_type;
 	rc = s->be->annotation_list(s->conn, orig->hash, explicit_ann_cb, &e);
@@ -769,7 +775,8 @@ static int read_range(rebase_range *g, tract *t, const char *head, const char *o
 		/* every row is disposed with the range, filled or not */
 		g->n = unique.count;
 		rc = t->store->be->commit_chain(t->store->conn, t->id, head, unique.count,
-						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
+						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY,
+					INT64_MAX,
 						chain_fill_cb, &cf);
 		if (rc < 0)
 			rc = rc == TRACT_ENOMEM ? tract_error_oom()
