@@ -24,6 +24,14 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+static double cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_nav: %s: %s\n", what, tract_error_last()->message);
@@ -95,12 +103,51 @@ static void run(const char *uri, int n, int nbranches)
 		TIME("switch to a branch and back", 200,
 		     tract_switch(hash, t, name, NULL) || tract_switch(hash, t, "main", NULL));
 	}
-	t0 = now_us();
-	if (tract_branch_list_get(&list, t) != 0)
-		die("branch list");
-	printf("  %-40s %10.1f us (%zu branches)\n", "branch list with ahead/behind",
-	       now_us() - t0, list->count);
-	tract_branch_list_free(list);
+	/* five lists: median wall and CPU time (the machine may be shared) */
+	{
+		double wall[5], cpu[5], c0;
+		int k, j;
+
+		for (k = 0; k < 5; k++) {
+			t0 = now_us();
+			c0 = cpu_us();
+			if (tract_branch_list_get(&list, t) != 0)
+				die("branch list");
+			wall[k] = now_us() - t0;
+			cpu[k] = cpu_us() - c0;
+			if (k < 4)
+				tract_branch_list_free(list);
+		}
+		for (k = 1; k < 5; k++)
+			for (j = k; j > 0 && wall[j] < wall[j - 1]; j--) {
+				double x = wall[j];
+				wall[j] = wall[j - 1];
+				wall[j - 1] = x;
+			}
+		for (k = 1; k < 5; k++)
+			for (j = k; j > 0 && cpu[j] < cpu[j - 1]; j--) {
+				double x = cpu[j];
+				cpu[j] = cpu[j - 1];
+				cpu[j - 1] = x;
+			}
+		printf("  %-40s %10.1f us median of 5, CPU %.1f us (%zu branches)\n",
+		       "branch list with ahead/behind", wall[2], cpu[2], list->count);
+		/* the same counts one walk per branch (how the list did it
+		 * before it shared one graph), once */
+		t0 = now_us();
+		c0 = cpu_us();
+		for (size_t b = 0; b < list->count; b++) {
+			size_t ah, be;
+
+			if (tract_ahead_behind(&ah, &be, t, list->items[b].name, "main") != 0)
+				die("ahead/behind");
+			if ((int64_t)ah != list->items[b].ahead || (int64_t)be != list->items[b].behind)
+				die("ahead/behind differs from the list");
+		}
+		printf("  %-40s %10.1f us, CPU %.1f us\n", "...one ahead/behind walk per branch",
+		       now_us() - t0, cpu_us() - c0);
+		tract_branch_list_free(list);
+	}
 	tract_free(t);
 	tract_store_free(s);
 }

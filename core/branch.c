@@ -340,6 +340,36 @@ void tract_branch_list_free(tract_branch_list *list)
 	free(list);
 }
 
+/* Ahead/behind of every branch against the default branch's tip, in one
+ * shared walk (each commit read once for the whole list). */
+static int branch_list_counts(tract_branch_list *l, tract *t, const char *base)
+{
+	char(*tips)[65] = malloc(l->count * sizeof(*tips));
+	size_t *ahead = malloc(l->count * sizeof(*ahead));
+	size_t *behind = malloc(l->count * sizeof(*behind));
+	size_t i;
+	int rc;
+
+	if (!tips || !ahead || !behind) {
+		free(tips);
+		free(ahead);
+		free(behind);
+		return tract_error_oom();
+	}
+	for (i = 0; i < l->count; i++)
+		memcpy(tips[i], l->items[i].tip, 65);
+	rc = tract_dag_ahead_behind_many(ahead, behind, t->store, t->id,
+					 (const char(*)[65])tips, l->count, base);
+	for (i = 0; rc == 0 && i < l->count; i++) {
+		l->items[i].ahead = (int64_t)ahead[i];
+		l->items[i].behind = (int64_t)behind[i];
+	}
+	free(tips);
+	free(ahead);
+	free(behind);
+	return rc;
+}
+
 static int branch_list_fill(tract_branch_list *l, tract *t)
 {
 	tract_head_state hs;
@@ -369,17 +399,10 @@ static int branch_list_fill(tract_branch_list *l, tract *t)
 		b->current = hs.head.symbolic[0] && strncmp(hs.head.symbolic, "refs/heads/", 11) == 0 &&
 			     strcmp(hs.head.symbolic + 11, b->name) == 0;
 		b->ahead = b->behind = -1;
-		if (def.exists && def.commit[0]) {
-			size_t ahead, behind;
-			rc = tract_dag_ahead_behind(&ahead, &behind, t->store, t->id, b->tip,
-						    def.commit);
-			if (rc < 0)
-				break;
-			b->ahead = (int64_t)ahead;
-			b->behind = (int64_t)behind;
-		}
 	}
 	ref_rows_dispose(&r);
+	if (def.exists && def.commit[0] && l->count)
+		rc = branch_list_counts(l, t, def.commit);
 	return rc;
 }
 

@@ -29,4 +29,8 @@ int tract_dag_unique(tract_dag_list *out, tract_store *s, const char *tract_id, 
  * not b (*ahead), from b and not a (*behind). */
 int tract_dag_ahead_behind(size_t *ahead, size_t *behind, tract_store *s, const char *tract_id, const char *a, const char *b);
 
+/* tract_dag_ahead_behind(tips[i], base) into ahead[i], behind[i] for every
+ * tip, sharing one graph: each commit is read at most once for all tips. */
+int tract_dag_ahead_behind_many(size_t *ahead, size_t *behind, tract_store *s, const char *tract_id, const char (*tips)[65], size_t n, const char *base);
+
 #endif

@@ -577,6 +577,11 @@ static int choose(gc_state *g, const tract_gc_options *o, tract_time now)
 	return 0;
 }
 
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int remove_all(gc_state *g, gc_records *recs, tract_gc_result *res)
 {
 	tract_store *s = g->s;
@@ -612,25 +617,30 @@ static int remove_all(gc_state *g, gc_records *recs, tract_gc_result *res)
 			rc = tract_backend_error(s, rc, "gc: delete a commit");
 	}
 	/* blobs no commit uses any more (a content shared with a commit that
-	 * stays, in any tract, is refused by the backend and kept) */
-	for (i = 0; rc == 0 && i < g->n; i++) {
-		gc_node *n = &g->nodes[i];
+	 * stays, in any tract, is refused by the backend and kept), each
+	 * content once: the removed commits' contents sorted, repeats skipped */
+	if (rc == 0) {
+		const char **blobs = malloc((g->n ? g->n : 1) * sizeof(*blobs));
+		size_t nb = 0;
 
-		if (!(n->flags & N_REMOVE) || !n->content_hash[0])
-			continue;
-		for (k = 0; k < i; k++)
-			if ((g->nodes[k].flags & N_REMOVE) &&
-			    strcmp(g->nodes[k].content_hash, n->content_hash) == 0)
-				break;
-		if (k < i)
-			continue; /* tried already */
-		rc = s->be->blob_delete(s->conn, n->content_hash);
-		if (rc == 0)
-			res->blobs_removed++;
-		else if (rc == TRACT_ENOTFOUND || rc == TRACT_ESTORAGE)
-			rc = 0;
-		else
-			rc = tract_backend_error(s, rc, "gc: delete a blob");
+		if (!blobs)
+			return tract_error_oom();
+		for (i = 0; i < g->n; i++)
+			if ((g->nodes[i].flags & N_REMOVE) && g->nodes[i].content_hash[0])
+				blobs[nb++] = g->nodes[i].content_hash;
+		qsort(blobs, nb, sizeof(*blobs), str_ptr_cmp);
+		for (k = 0; rc == 0 && k < nb; k++) {
+			if (k > 0 && strcmp(blobs[k], blobs[k - 1]) == 0)
+				continue; /* tried already */
+			rc = s->be->blob_delete(s->conn, blobs[k]);
+			if (rc == 0)
+				res->blobs_removed++;
+			else if (rc == TRACT_ENOTFOUND || rc == TRACT_ESTORAGE)
+				rc = 0;
+			else
+				rc = tract_backend_error(s, rc, "gc: delete a blob");
+		}
+		free(blobs);
 	}
 	return rc;
 }

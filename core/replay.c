@@ -40,10 +40,11 @@ static int op_end(tract_store *s, int rc, int wrote)
 
 /* ---- reading commits ----------------------------------------------------------- */
 
-/* One commit of the tract with its payload and merge parents. */
+/* One commit of the tract with its payload, merge parents and latest priority. */
 static int read_commit(tract_row *out, tract *t, const char *hash)
 {
-	return tract_commit_read(out, t, hash, TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS);
+	return tract_commit_read(out, t, hash,
+				 TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY);
 }
 
 static int is_ancestor(int *out, tract *t, const char *ancestor, const char *descendant)
@@ -389,6 +390,11 @@ static int copy_annotation(tract *t, const tract_row *orig, const char *new_hash
 	explicit_ann e;
 	int rc;
 
+	/* orig was read with TRACT_CHAIN_PRIORITY (read_commit, read_range):
+	 * no annotation at all, so none to copy, without a read (on a network
+	 * backend that read was the one round trip of each replayed commit) */
+	if (orig->priority == TRACT_PRIORITY_NONE)
+		return 0;
 	memset(&e, 0, sizeof(e));
 	e.content_type = orig->content_type;
 	rc = s->be->annotation_list(s->conn, orig->hash, explicit_ann_cb, &e);
@@ -737,7 +743,8 @@ static int read_range(rebase_range *g, tract *t, const char *head, const char *o
 		/* every row is disposed with the range, filled or not */
 		g->n = unique.count;
 		rc = t->store->be->commit_chain(t->store->conn, t->id, head, unique.count,
-						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS, INT64_MAX,
+						TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS | TRACT_CHAIN_PRIORITY,
+					INT64_MAX,
 						chain_fill_cb, &cf);
 		if (rc < 0)
 			rc = rc == TRACT_ENOMEM ? tract_error_oom()

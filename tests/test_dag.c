@@ -445,6 +445,27 @@ static void test_not_found(void **state)
 	assert_int_equal(tract_dag_ahead_behind(&n1, &n2, f->store, g.tract, nope, g.h[b]),
 			 TRACT_ENOTFOUND);
 	assert_non_null(strstr(tract_error_last()->message, "not found"));
+	{
+		/* One missing tip among good ones fails the whole list, and
+		 * leaves every count 0. */
+		char tips[3][65];
+		size_t ah[3] = {9, 9, 9}, be[3] = {9, 9, 9};
+
+		memcpy(tips[0], g.h[a], 65);
+		memcpy(tips[1], o.h[x], 65);
+		memcpy(tips[2], g.h[b], 65);
+		assert_int_equal(tract_dag_ahead_behind_many(ah, be, f->store, g.tract,
+							     (const char(*)[65])tips, 3, g.h[b]),
+				 TRACT_ENOTFOUND);
+		assert_true(ah[0] == 0 && be[0] == 0 && ah[2] == 0 && be[2] == 0);
+		assert_int_equal(tract_dag_ahead_behind_many(ah, be, f->store, g.tract,
+							     (const char(*)[65])tips, 1, nope),
+				 TRACT_ENOTFOUND);
+		assert_int_equal(tract_dag_ahead_behind_many(ah, be, f->store, g.tract,
+							     (const char(*)[65])tips, 1, g.h[b]),
+				 0);
+		assert_true(ah[0] == 0 && be[0] == 1);
+	}
 	rd_end(f);
 	fx_free(f);
 }
@@ -641,6 +662,38 @@ static void test_random(void **state)
 			}
 			ab_is(&g, a, b, (size_t)__builtin_popcountll(anc[a] & ~anc[b]),
 			      (size_t)__builtin_popcountll(anc[b] & ~anc[a]));
+		}
+		/* Every commit (in a shuffled order, some twice) against one base in
+		 * one shared graph, as the branch list asks. */
+		{
+			char tips[2 * MAXN][65];
+			size_t ah[2 * MAXN], be[2 * MAXN];
+			int who[2 * MAXN], nt = 0, b = (int)(rng_next(&st) % (uint64_t)n);
+
+			for (i = 0; i < n; i++)
+				who[nt++] = i;
+			for (i = 0; i < n / 2; i++)
+				who[nt++] = (int)(rng_next(&st) % (uint64_t)n);
+			for (i = nt - 1; i > 0; i--) {
+				int j = (int)(rng_next(&st) % (uint64_t)(i + 1)), x = who[i];
+
+				who[i] = who[j];
+				who[j] = x;
+			}
+			for (i = 0; i < nt; i++)
+				memcpy(tips[i], g.h[who[i]], 65);
+			rd(f);
+			if (tract_dag_ahead_behind_many(ah, be, f->store, g.tract,
+							(const char(*)[65])tips, (size_t)nt,
+							g.h[b]) != 0)
+				fail_msg("ahead_behind_many: %s", tract_error_last()->message);
+			rd_end(f);
+			for (i = 0; i < nt; i++) {
+				assert_int_equal(ah[i], (size_t)__builtin_popcountll(anc[who[i]] &
+										   ~anc[b]));
+				assert_int_equal(be[i], (size_t)__builtin_popcountll(anc[b] &
+										   ~anc[who[i]]));
+			}
 		}
 		f->store->be = orig;
 	}

@@ -446,6 +446,30 @@ static void test_spawn_and_collapse_protected(void **state)
 	fx_free(f);
 }
 
+/* Two unreachable commits with the same content share one blob: it goes
+ * once (blobs_removed counts it once), and gc does not trip over it. */
+static void test_shared_blob_of_removed_commits(void **state)
+{
+	fx *f = fx_new(NULL);
+	char h[5][65], a[65], b[65];
+	tract_gc_result *r;
+
+	(void)state;
+	five(f, h);
+	fx_say(f, a, "user", "twin");
+	fx_say(f, b, "user", "twin");
+	set_ref(f, "refs/heads/main", h[4], NULL);
+	r = gc(f, 0, -1, NULL, 0);
+	assert_int_equal(r->commits_removed, 2);
+	assert_int_equal(r->blobs_removed, 1);
+	tract_gc_result_free(r);
+	assert_false(commit_exists(f, a));
+	assert_false(commit_exists(f, b));
+	assert_true(commit_exists(f, h[4]));
+	assert_int_equal(fsck_errors(f), 0);
+	fx_free(f);
+}
+
 /* A commit kept by retention keeps its (older) parent: no surviving commit
  * loses a link (its hash would no longer recompute). A blob another commit
  * still uses stays. */
@@ -510,6 +534,7 @@ int main(void)
 	    cmocka_unit_test(test_archives),
 	    cmocka_unit_test(test_spawn_and_collapse_protected),
 	    cmocka_unit_test(test_survivors_keep_their_links),
+	    cmocka_unit_test(test_shared_blob_of_removed_commits),
 	    cmocka_unit_test(test_result_json),
 	};
 	int rc = ts_init("gc");
