@@ -65,6 +65,9 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
 int cmd_rebase(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+/* tool-result compaction and the token budget (cmd_compact.c) */
+int cmd_compact_tools(struct cli *cli, int argc, char **argv);
+int cmd_budget(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 
