@@ -100,6 +100,8 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"off", no_argument, NULL, 'o'},
+	    {"auto-compact", no_argument, NULL, 'a'},
+	    {"no-auto-compact", no_argument, NULL, 'A'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -108,13 +110,19 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 	tract_store *store;
 	tract *t;
 	int64_t max = -1;
-	int c, json = 0, off = 0, set = 0, rc = CLI_OK;
+	int c, json = 0, off = 0, set = 0, policy = -1, rc = CLI_OK;
 
 	cli_getopt_reset(cli, argv);
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			off = 1;
+			break;
+		case 'a':
+		case 'A':
+			if (policy >= 0 && policy != (c == 'a'))
+				return cli_usage(cli, "give either --auto-compact or --no-auto-compact");
+			policy = c == 'a';
 			break;
 		case 'j':
 			json = 1;
@@ -144,25 +152,35 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 		cli_close(store, t);
 		return rc;
 	}
-	if (set || off)
+	if (policy >= 0 &&
+	    tract_budget_policy_set(t, policy ? TRACT_BUDGET_POLICY_AUTO_COMPACT
+					      : TRACT_BUDGET_POLICY_NONE, 1) != 0) {
+		rc = cli_fail_lib();
+		cli_close(store, t);
+		return rc;
+	}
+	if (set || off || policy >= 0)
 		cli->stored = 1;
 	if (tract_status_get(&st, t) != 0) {
 		rc = cli_fail_lib();
 		cli_close(store, t);
 		return rc;
 	}
+	policy = tract_budget_policy_get(t) == TRACT_BUDGET_POLICY_AUTO_COMPACT;
 	if (json) {
 		if (st->max_tokens >= 0)
-			printf("{\"max_tokens\": %lld, \"token_count\": %lld}\n",
-			       (long long)st->max_tokens, (long long)st->token_count);
+			printf("{\"max_tokens\": %lld, \"token_count\": %lld, \"auto_compact\": %s}\n",
+			       (long long)st->max_tokens, (long long)st->token_count,
+			       policy ? "true" : "false");
 		else
-			printf("{\"max_tokens\": null, \"token_count\": %lld}\n",
-			       (long long)st->token_count);
+			printf("{\"max_tokens\": null, \"token_count\": %lld, \"auto_compact\": %s}\n",
+			       (long long)st->token_count, policy ? "true" : "false");
 	} else if (st->max_tokens >= 0) {
-		printf("Token budget: %lld (%lld used)\n", (long long)st->max_tokens,
-		       (long long)st->token_count);
+		printf("Token budget: %lld (%lld used)%s\n", (long long)st->max_tokens,
+		       (long long)st->token_count, policy ? ", auto-compact" : "");
 	} else {
-		printf("No token budget set (%lld used)\n", (long long)st->token_count);
+		printf("No token budget set (%lld used)%s\n", (long long)st->token_count,
+		       policy ? ", auto-compact" : "");
 	}
 	tract_status_free(st);
 	cli_close(store, t);

@@ -195,14 +195,21 @@ static const struct cli_command commands[] = {
      "                   (SKIP annotations) instead of stubbing them\n"
      "  --dry-run        show what would be compacted, write nothing\n"
      "  --json           machine-readable result\n"},
-    {"budget", cmd_budget, "[N | --off] [--json]",
+    {"budget", cmd_budget, "[N | --off] [--auto-compact | --no-auto-compact] [--json]",
      "Show or set the tract's token budget (persisted in the store).",
      "Without arguments, show the budget and the compiled context's token count.\n"
      "N sets the budget to N tokens (a commit whose compiled context would exceed it\n"
      "warns); --off removes it. `status` shows usage against it.\n"
      "\nOptions:\n"
-     "  --off    remove the budget\n"
-     "  --json   {\"max_tokens\": N or null, \"token_count\": N}\n"},
+     "  --off               remove the budget\n"
+     "  --auto-compact      when a commit would exceed the budget, first compact\n"
+     "                      old tool results (compact-tools' defaults, then every\n"
+     "                      turn with failed calls dropped) in the commit's\n"
+     "                      transaction; written only when that gets under the\n"
+     "                      budget (persisted)\n"
+     "  --no-auto-compact   turn that off\n"
+     "  --json              {\"max_tokens\": N or null, \"token_count\": N,\n"
+     "                      \"auto_compact\": BOOL}\n"},
     {"reorder", cmd_reorder, "REF... [--strict] [--format F | --json] [--at REF]",
      "Show the compiled context with the named commits first, in that order.",
      "Nothing is written: the order is a view of a compile. The rest follows in its\n"

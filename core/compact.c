@@ -389,3 +389,84 @@ oom:
 	cJSON_Delete(o);
 	return tract_error_oom();
 }
+
+/* ---- the auto-compact budget policy --------------------------------------------- */
+
+int tract_budget_policy_set(tract *t, tract_budget_policy policy, int persist)
+{
+	char key[128];
+	int rc = 0;
+
+	if (!t)
+		return tract_error_set(TRACT_EINVAL, "tract_budget_policy_set: NULL tract");
+	if (policy != TRACT_BUDGET_POLICY_NONE && policy != TRACT_BUDGET_POLICY_AUTO_COMPACT)
+		return tract_error_set(TRACT_EINVAL, "unknown budget policy %d", (int)policy);
+	if (persist) {
+		rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);
+		if (rc < 0)
+			return rc;
+		tract_meta_key(key, sizeof(key), t->id, TRACT_META_BUDGET_POLICY);
+		if (policy == TRACT_BUDGET_POLICY_NONE) {
+			rc = t->store->be->meta_delete(t->store->conn, key);
+			if (rc == TRACT_ENOTFOUND)
+				rc = 0;
+		} else {
+			rc = t->store->be->meta_set(t->store->conn, key, "auto_compact");
+		}
+		if (rc < 0)
+			rc = tract_backend_error(t->store, rc, "persist budget policy");
+		rc = tract_txn_end(t->store, rc);
+		if (rc < 0)
+			return rc;
+	}
+	t->budget_policy = (int)policy;
+	return 0;
+}
+
+tract_budget_policy tract_budget_policy_get(const tract *t)
+{
+	return t ? (tract_budget_policy)t->budget_policy : TRACT_BUDGET_POLICY_NONE;
+}
+
+int tract_compact_for_budget(tract *t, const tract_context *ctx, int64_t total, int *applied)
+{
+	tract_compact_options o = TRACT_COMPACT_OPTIONS_INIT;
+	tract_compact_result res;
+	change *ch = NULL;
+	size_t n = 0, i, attempt;
+	int64_t saved;
+	int rc = 0;
+
+	*applied = 0;
+	memset(&res, 0, sizeof(res));
+	/* The default compaction, then every turn's results with failed
+	 * pairs dropped: the first that gets under the budget is written. */
+	for (attempt = 0; attempt < 2 && rc == 0; attempt++) {
+		if (attempt == 1) {
+			o.keep_last_turns = 0;
+			o.drop_failed = 1;
+		}
+		changes_free(ch, n);
+		ch = NULL;
+		n = 0;
+		rc = plan(&ch, &n, t, ctx, &o);
+		if (rc < 0 || n == 0)
+			continue;
+		for (saved = 0, i = 0; i < n; i++)
+			saved += ch[i].saved;
+		if (total - saved <= t->budget_max)
+			break;
+	}
+	if (rc == 0 && n && attempt < 2) {
+		res.edits = calloc(n, sizeof(*res.edits));
+		if (!res.edits)
+			rc = tract_error_oom();
+		if (rc == 0)
+			rc = apply(&res, t, ctx, ch, n);
+		if (rc == 0)
+			*applied = 1;
+	}
+	free(res.edits);
+	changes_free(ch, n);
+	return rc;
+}

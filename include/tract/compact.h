@@ -86,6 +86,28 @@ TRACT_EXTERN(void) tract_compact_result_free(tract_compact_result *res);
 TRACT_EXTERN(int) tract_compact_result_to_json(char **out, const tract_compact_result *res,
 					       int dry_run);
 
+/** What a commit does when its compiled context would exceed the budget,
+ *  before the budget's action applies. */
+typedef enum {
+	TRACT_BUDGET_POLICY_NONE = 0,
+	/** Compact tool results first (in the commit's transaction): the
+	 *  default compaction (TRACT_COMPACT_OPTIONS_INIT), or if that is not
+	 *  enough, every turn's results with failed pairs dropped; written
+	 *  only when it gets the context under the budget, else nothing is
+	 *  written and the budget's action applies. History compression of
+	 *  the oldest normal commits is not part of it yet. */
+	TRACT_BUDGET_POLICY_AUTO_COMPACT = 1,
+} tract_budget_policy;
+
+/**
+ * Set the budget policy of a tract handle; when persist is non-zero it is
+ * stored (metadata key "tract:<id>:budget_policy", value "auto_compact",
+ * removed for NONE) and later handles load it.
+ */
+TRACT_EXTERN(int) tract_budget_policy_set(tract *t, tract_budget_policy policy, int persist);
+/** The handle's budget policy. */
+TRACT_EXTERN(tract_budget_policy) tract_budget_policy_get(const tract *t);
+
 #ifdef __cplusplus
 }
 #endif
