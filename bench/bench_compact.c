@@ -105,6 +105,17 @@ static void run(const char *backend, const char *uri, long n)
 	CHECK(tract_batch_commit(t));
 
 	o.keep_last_turns = 1;
+	{
+		/* The plan alone (a dry run; the handle's cached context). */
+		o.dry_run = 1;
+		t0 = now_s();
+		CHECK(tract_compact_tools(&r, t, &o));
+		t1 = now_s();
+		printf("%-8s plan (dry run) of %5ld results: %8.1f ms\n", backend, n, (t1 - t0) * 1e3);
+		tract_compact_result_free(r);
+		r = NULL;
+		o.dry_run = 0;
+	}
 	t0 = now_s();
 	CHECK(tract_compact_tools(&r, t, &o));
 	t1 = now_s();

@@ -314,8 +314,8 @@ int tract_compact_tools(tract_compact_result **out, tract *t, const tract_compac
 		cached = tract_cache_get(t->cache, hs.hash);
 		if (cached)
 			ctx = tract_context_ref(cached);
-		else
-			rc = tract_compile_full(&ctx, t, hs.hash, NULL);
+		else if ((rc = tract_compile_full(&ctx, t, hs.hash, NULL)) == 0)
+			tract_cache_put(t->cache, ctx); /* the edits derive from it */
 	}
 	if (rc == 0 && ctx)
 		rc = plan(&ch, &n, t, ctx, opts);
