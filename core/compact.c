@@ -79,7 +79,7 @@ static size_t kept_from(const tract_context *ctx, unsigned int keep)
  * payload {"text": "[compacted tool output: FIRST LINE] (N bytes)"}. */
 static int stub_content(char **out, const tract_msg *m)
 {
-	char line[STUB_LINE_MAX * 1 + 8], tail[64];
+	char line[STUB_LINE_MAX + 4], tail[64]; /* the line, "…" and a NUL */
 	const char *body = m->tool_body ? m->tool_body : "";
 	size_t len = m->tool_body ? m->tool_body_len : 0, n = 0, i;
 	tract_buf text = TRACT_BUF_INIT;
