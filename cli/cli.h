@@ -71,6 +71,9 @@ int cmd_collapse(struct cli *cli, int argc, char **argv);
 int cmd_expand(struct cli *cli, int argc, char **argv);
 int cmd_resume(struct cli *cli, int argc, char **argv);
 int cmd_session(struct cli *cli, int argc, char **argv);
+/* tool-result compaction and the token budget (cmd_compact.c) */
+int cmd_compact_tools(struct cli *cli, int argc, char **argv);
+int cmd_budget(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -179,6 +179,37 @@ static const struct cli_command commands[] = {
      "  --branch B                   keep only branch B's history (and HEAD's)\n"
      "  --dry-run                    list what would go, remove nothing\n"
      "  --json                       machine-readable result\n"},
+    {"compact-tools", cmd_compact_tools,
+     "[--keep-turns N] [--min-bytes N] [--max-bytes N] [--drop-failed] [--dry-run] [--json]",
+     "Replace old tool output by short stubs (edit commits; originals stay in history).",
+     "Each tool result before the last N turns (a turn: one model step, its calls\n"
+     "and their results) becomes an edit commit keeping the tool name, call id and\n"
+     "status, whose payload is {\"text\": \"[compacted tool output: FIRST LINE] (N\n"
+     "bytes)\"}; every call keeps its result, so request bodies stay valid. Running\n"
+     "it again does nothing. Everything happens in one transaction.\n"
+     "\nOptions:\n"
+     "  --keep-turns N   keep the results of the last N turns (default 2; 0: none)\n"
+     "  --min-bytes N    only results of at least N bytes\n"
+     "  --max-bytes N    also results longer than N bytes inside the kept turns\n"
+     "  --drop-failed    drop old failed results (status error) with their calls\n"
+     "                   (SKIP annotations) instead of stubbing them\n"
+     "  --dry-run        show what would be compacted, write nothing\n"
+     "  --json           machine-readable result\n"},
+    {"budget", cmd_budget, "[N | --off] [--auto-compact | --no-auto-compact] [--json]",
+     "Show or set the tract's token budget (persisted in the store).",
+     "Without arguments, show the budget and the compiled context's token count.\n"
+     "N sets the budget to N tokens (a commit whose compiled context would exceed it\n"
+     "warns); --off removes it. `status` shows usage against it.\n"
+     "\nOptions:\n"
+     "  --off               remove the budget\n"
+     "  --auto-compact      when a commit would exceed the budget, first compact\n"
+     "                      old tool results (compact-tools' defaults, then every\n"
+     "                      turn with failed calls dropped) in the commit's\n"
+     "                      transaction; written only when that gets under the\n"
+     "                      budget (persisted)\n"
+     "  --no-auto-compact   turn that off\n"
+     "  --json              {\"max_tokens\": N or null, \"token_count\": N,\n"
+     "                      \"auto_compact\": BOOL}\n"},
     {"reorder", cmd_reorder, "REF... [--strict] [--format F | --json] [--at REF]",
      "Show the compiled context with the named commits first, in that order.",
      "Nothing is written: the order is a view of a compile. The rest follows in its\n"

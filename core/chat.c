@@ -416,6 +416,51 @@ int tract_chat_call_id_known(const tract_context *ctx, const char *id, int *know
 	return 0;
 }
 
+int tract_chat_pairs(size_t **out, const tract_context *ctx)
+{
+	builder b;
+	strmap byid = {0};
+	size_t i, *pairs;
+	int rc = 0;
+
+	*out = NULL;
+	memset(&b, 0, sizeof(b));
+	b.ctx = ctx;
+	b.last_text_assistant = NONE;
+	b.e = malloc((ctx->count ? ctx->count : 1) * sizeof(*b.e));
+	pairs = malloc((ctx->count ? ctx->count : 1) * sizeof(*pairs));
+	if (!b.e || !pairs)
+		goto oom;
+	/* Every message is an entry, so entry i is message i. */
+	for (i = 0; i < ctx->count; i++) {
+		const tract_msg *m = tract_context_msg(ctx, i);
+		b.e[b.n].m = m;
+		b.e[b.n].pair = NONE;
+		b.e[b.n].call = m->kind == TRACT_MSG_TOOL_CALL && usable_name(m->tool_name)
+		                    ? b.n_calls++
+		                    : NONE;
+		b.n++;
+	}
+	b.ids = malloc((b.n_calls ? b.n_calls : 1) * sizeof(*b.ids));
+	if (!b.ids || strmap_init(&byid, 2 * b.n_calls) < 0)
+		goto oom;
+	if (assign_ids(&b, &byid) < 0 || pair_results(&b, &byid) < 0)
+		goto oom;
+	for (i = 0; i < b.n; i++)
+		pairs[i] = b.e[i].pair;
+	*out = pairs;
+	pairs = NULL;
+	goto done;
+oom:
+	rc = tract_error_oom();
+done:
+	strmap_dispose(&byid);
+	free(b.ids);
+	free(b.e);
+	free(pairs);
+	return rc;
+}
+
 /* ---- bodies ----------------------------------------------------------------- */
 
 static int put_str(tract_buf *b, const char *s)

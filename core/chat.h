@@ -124,4 +124,9 @@ int tract_chat_body_put(tract_buf *b, const tract_context *ctx, const char *wire
  *  check of a result's call_id at commit). */
 int tract_chat_call_id_known(const tract_context *ctx, const char *id, int *known);
 
+/** Pairing (rule 3) over every message of ctx: (*out)[i] is the index in
+ *  ctx of the call a result i answers, or of the result answering call i,
+ *  or SIZE_MAX. Release with free(). For compaction (compact.c). */
+int tract_chat_pairs(size_t **out, const tract_context *ctx);
+
 #endif

@@ -353,8 +353,9 @@ static int attempt_commit(commit_attempt *a)
 	tract_context *parent = NULL, *full = NULL;
 	char target[65], hash[65];
 	tract_time now;
-	int rc;
+	int rc, policy_tried = 0;
 
+restart:
 	rc = tract_head_read(&hs, t);
 	if (rc < 0)
 		return rc;
@@ -434,6 +435,27 @@ static int attempt_commit(commit_attempt *a)
 		if (!a->snap && hs.hash[0]) {
 			/* Edit of a skipped/off-chain target: context unchanged. */
 			total = parent ? parent->token_count : 0;
+		}
+		if (total > t->budget_max && parent && !policy_tried &&
+		    t->budget_policy == TRACT_BUDGET_POLICY_AUTO_COMPACT) {
+			/* The auto-compact policy: compaction written in this
+			 * transaction when it gets under the budget, then the
+			 * commit again on the new HEAD (the policy once). */
+			tract_context *hold = tract_context_ref(parent);
+			int applied = 0;
+			policy_tried = 1;
+			rc = tract_compact_for_budget(t, hold, total, &applied);
+			tract_context_free(hold);
+			if (rc < 0)
+				goto done;
+			if (applied) {
+				tract_context_free(a->snap);
+				a->snap = NULL;
+				tract_context_free(full);
+				full = NULL;
+				parent = NULL;
+				goto restart;
+			}
 		}
 		rc = tract_budget_check(t, total);
 		if (rc < 0)

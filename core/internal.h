@@ -69,6 +69,7 @@ struct tract {
 	tract_budget_action budget_action;
 	tract_budget_cb budget_cb;
 	void *budget_payload;
+	int budget_policy; /* tract_budget_policy (compact.h) */
 	/* token_counter bookkeeping: 1 when the store already says every
 	 * count of this tract came from our counter, or says "mixed". */
 	int counter_ok;
@@ -305,6 +306,12 @@ int tract_context_recount(tract_context *c, tract *t);
  *  refuse (TRACT_EBUDGET) or ask the callback (budget.c). */
 int tract_budget_check(tract *t, int64_t total);
 
+/** The auto-compact budget policy (compact.c): when compacting the tool
+ *  results of ctx (the context at HEAD) brings total (the would-be
+ *  context's count) down to the budget, write that compaction inside the
+ *  open transaction and set *applied; otherwise write nothing. */
+int tract_compact_for_budget(tract *t, const tract_context *ctx, int64_t total, int *applied);
+
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);
 
@@ -314,6 +321,7 @@ int tract_counts_reusable(tract *t, int *out);
 /** Metadata keys. */
 #define TRACT_META_COUNTER "token_counter"
 #define TRACT_META_MAX_TOKENS "max_tokens"
+#define TRACT_META_BUDGET_POLICY "budget_policy"
 #define TRACT_META_DISPLAY_NAME "display_name"
 #define TRACT_META_CREATED "created_at"
 

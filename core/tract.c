@@ -347,6 +347,12 @@ static int load_settings(tract *t)
 	rc = tract_meta_read(t->store, key, value, sizeof(value), &found);
 	if (rc == 0 && found)
 		t->budget_max = strtoll(value, NULL, 10);
+	if (rc < 0)
+		return rc;
+	tract_meta_key(key, sizeof(key), t->id, TRACT_META_BUDGET_POLICY);
+	rc = tract_meta_read(t->store, key, value, sizeof(value), &found);
+	if (rc == 0 && found && strcmp(value, "auto_compact") == 0)
+		t->budget_policy = TRACT_BUDGET_POLICY_AUTO_COMPACT;
 	return rc;
 }
 

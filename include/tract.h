@@ -71,5 +71,6 @@
 #include "tract/dag.h"
 #include "tract/llm.h"
 #include "tract/agents.h"
+#include "tract/compact.h"
 
 #endif

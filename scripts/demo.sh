@@ -128,4 +128,15 @@ collapse_hash=$last
 run --tract "$parent_id" expand "${collapse_hash:0:12}"
 run tracts
 
+note "A budget for this tract (kept in the store), and old tool output shrunk to stubs:"
+note "each old result becomes an edit keeping its call; the originals stay in history."
+run commit tool-call --tool search_manual --call-id manual_1 '{"query": "chain skipping"}'
+manual=$(for i in $(seq 1 40); do printf 'Section 4.%d: chain wear, cassette wear and derailleur indexing. ' "$i"; done)
+run commit tool-result --tool search_manual --call-id manual_1 "$manual"
+run commit assistant "The manual agrees: check wear first, then indexing."
+run budget 2000 --auto-compact
+run compact-tools --keep-turns 1 --dry-run
+run compact-tools --keep-turns 1
+run status
+
 printf '\ndemo finished; the temporary store is removed on exit.\n'

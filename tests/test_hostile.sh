@@ -498,6 +498,29 @@ done <<'TABLE'
 - | reorder "$C3" --strict
 - | reorder "$C1" --format nosuch
 - | reorder "$C1" --at nosuchref
+# --- compact-tools ---
+- | compact-tools extra
+- | compact-tools --bogus
+- | compact-tools --keep-turns
+- | compact-tools --keep-turns -1
+- | compact-tools --keep-turns x
+- | compact-tools --keep-turns 99999999999999999999999
+- | compact-tools --min-bytes -5
+- | compact-tools --min-bytes ''
+- | compact-tools --max-bytes 0
+- | compact-tools --max-bytes $'\e[31m'
+- | compact-tools --dry-run --keep-turns $'\xff'
+# --- budget ---
+- | budget x
+- | budget -1
+- | budget ''
+- | budget 1 2
+- | budget 5 --off
+- | budget --auto-compact --no-auto-compact
+- | budget --bogus
+- | budget 99999999999999999999999
+- | budget $'\e[31m'
+- | budget "x'; DROP TABLE meta; --"
 # --- fsck ---
 - | fsck extra
 - | fsck --bogus

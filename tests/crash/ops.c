@@ -2,7 +2,7 @@
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
  * annotations, batches of commits, clones into a new store, branch and tag
  * writes, gc, merges (fast-forward and merge commits), cherry-picks and
- * rebases. A new operation is a function here and a row of the table.
+ * rebases, tool-result compactions. A new operation is a function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,6 +513,55 @@ static int op_collapse(crash_child *ch)
 	return rc;
 }
 
+/* Tool calls with long results, and compactions of the old ones (one
+ * transaction of edit commits), reported once committed. */
+static int op_compact(crash_child *ch)
+{
+	tract_compact_options o = TRACT_COMPACT_OPTIONS_INIT;
+	tract_compact_result *r = NULL;
+	tract_commit *c = NULL;
+	tract_store *s;
+	tract *t;
+	char json[1200], id[32];
+	unsigned n = 0;
+	size_t i;
+	int rc = open_tract(&s, &t, ch), k;
+
+	o.keep_last_turns = 1;
+	while (rc == 0) {
+		snprintf(id, sizeof(id), "k%u_%u", ch->seed % 100000, n);
+		snprintf(json, sizeof(json),
+		         "{\"content_type\": \"tool_io\", \"direction\": \"call\", \"tool_name\": "
+		         "\"grep\", \"call_id\": \"%s\", \"payload\": {}}",
+		         id);
+		if (tract_commit_create(&c, t, json, NULL) != 0)
+			return failed("tool call");
+		crash_report(ch, 'c', tract_commit_hash(c));
+		tract_commit_free(c);
+		k = snprintf(json, sizeof(json),
+		             "{\"content_type\": \"tool_io\", \"direction\": \"result\", "
+		             "\"tool_name\": \"grep\", \"call_id\": \"%s\", \"payload\": {\"text\": "
+		             "\"result %u",
+		             id, n);
+		while (k < 1000)
+			k += snprintf(json + k, sizeof(json) - (size_t)k, "\\nline %d", k);
+		snprintf(json + k, sizeof(json) - (size_t)k, "\"}}");
+		if (tract_commit_create(&c, t, json, NULL) != 0)
+			return failed("tool result");
+		crash_report(ch, 'c', tract_commit_hash(c));
+		tract_commit_free(c);
+		n++;
+		if (n % 3)
+			continue;
+		if (tract_compact_tools(&r, t, &o) != 0)
+			return failed("compact");
+		for (i = 0; i < r->n_edits; i++)
+			crash_report(ch, 'c', r->edits[i]);
+		tract_compact_result_free(r);
+	}
+	return rc;
+}
+
 /* The orchestrator ends its session, spawns a child and the child works
  * on (appends reported 'x'): resume must then find the child. */
 static int op_child(crash_child *ch)
@@ -558,6 +607,7 @@ static const crash_op ops[] =
         {"cherry-pick", op_cherry_pick, 0, 80}, {"rebase", op_rebase, 0, 80},
         {"spawn", op_spawn, 0, 200},       {"collapse", op_collapse, 0, 200},
         {"child", op_child, 0, 200},
+        {"compact", op_compact, 0, 80}, /* tool results compacted by edit commits */
 };
 
 size_t crash_op_count(void)
