@@ -199,7 +199,9 @@ static int adopt_table(tract_backend *dst, const tract_backend *table, const cha
 			 file, table->version, TRACT_BACKEND_VERSION);
 		return TRACT_EPLUGIN;
 	}
-	size = table->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(*dst);
+	size = table->version == 1   ? TRACT_BACKEND_V1_SIZE
+	       : table->version == 2 ? TRACT_BACKEND_V2_SIZE
+				     : sizeof(*dst);
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, table, size);
 	missing = tract_backend_missing_member(dst);

@@ -65,5 +65,6 @@
 #include "tract/reorder.h"
 #include "tract/diff.h"
 #include "tract/graph.h"
+#include "tract/dag.h"
 
 #endif

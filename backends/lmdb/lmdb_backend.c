@@ -225,6 +225,7 @@ static const tract_backend lmdb_backend = {
 	.annotation_delete_target = lmdb_annotation_delete_target,
 	.compression_delete = lmdb_compression_delete,
 	.spawn_delete = lmdb_spawn_delete,
+	.commit_ancestry = lmdb_commit_ancestry,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

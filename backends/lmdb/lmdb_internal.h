@@ -603,6 +603,8 @@ int lmdb_tract_foreach(tract_backend_conn *c, tract_tract_cb cb, void *payload);
 int lmdb_commit_chain(tract_backend_conn *c, const char *tract_id, const char *head, size_t limit,
 		      unsigned flags, tract_time annotation_cutoff, tract_chain_cb cb,
 		      void *payload);
+int lmdb_commit_ancestry(tract_backend_conn *c, const char *tract_id, const char *const *starts,
+			 size_t n_starts, size_t limit, tract_ancestry_cb cb, void *payload);
 
 /* lmdb_records.c */
 int op_ann_put(tract_backend_conn *c, struct logent *e);

@@ -404,8 +404,11 @@ static int commit_get(tract_backend_conn *c, const char *tract, const char *hash
 	bool matched = false;
 	int rc = seq_of(c, DB_COMMIT_HASH, hash, &seq);
 
-	if (rc == 0)
+	if (rc == 0) {
 		rc = emit_commit(c, seq, tract, cb, payload, &matched);
+		if (rc > 0 && matched)
+			rc = 0; /* the callback stopped (> 0): found all the same */
+	}
 	if (rc == NOT_FOUND || (rc >= 0 && !matched))
 		return fail(c, TRACT_ENOTFOUND, "commit not found: %s", hash);
 	return rc > 0 ? 0 : rc;

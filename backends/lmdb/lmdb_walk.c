@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ancestry.h"
 #include "lmdb_internal.h"
 
 /*
@@ -209,8 +210,9 @@ static int walk_priority(struct walk *w, const char *hash, tract_priority *out)
 	return 0;
 }
 
-/* Merge parents of hash from position 1 on, in position order. */
-static int walk_parents(struct walk *w, const char *hash, const char *const **extra, size_t *n)
+/* Merge parents of hash from position min_pos on, in position order. */
+static int walk_parents(struct walk *w, const char *hash, uint64_t min_pos,
+			const char *const **extra, size_t *n)
 {
 	struct key pk;
 	MDB_val k, v;
@@ -233,7 +235,7 @@ static int walk_parents(struct walk *w, const char *hash, const char *const **ex
 	     rc == 0 && has_prefix(&k, pk.b, pk.n); rc = mdb_cursor_get(w->pc, &k, &v, MDB_NEXT)) {
 		if (!split_key(k.mv_data, k.mv_size, &child, &pos, &parent))
 			return fail_corrupt(w->c, "merge parent", hash);
-		if (pos < 1)
+		if (pos < min_pos)
 			continue;
 		off = strlen(parent) + 1;
 		if (len + off > w->ptext_cap) {
@@ -304,7 +306,7 @@ static int chain_walk(tract_backend_conn *c, const char *tract, const char *head
 		if (rc == 0 && (flags & TRACT_CHAIN_PRIORITY) && (r.flags & CF_ANNOTATED))
 			rc = walk_priority(&w, r.row.commit_hash, &row.priority);
 		if (rc == 0 && (flags & TRACT_CHAIN_PARENTS) && (r.flags & CF_MERGE))
-			rc = walk_parents(&w, r.row.commit_hash, &row.extra_parents,
+			rc = walk_parents(&w, r.row.commit_hash, 1, &row.extra_parents,
 					  &row.n_extra_parents);
 		if (rc < 0)
 			break;
@@ -336,4 +338,58 @@ int lmdb_commit_chain(tract_backend_conn *c, const char *tract_id, const char *h
 {
 	CHECK_ARG(c, head && cb);
 	READ_OP(c, chain_walk(c, tract_id, head, limit, flags, annotation_cutoff, cb, payload));
+}
+
+/* ---- ancestry walk -------------------------------------------------------- */
+
+/* One step of commit_ancestry (the shared breadth-first walk): the commit
+ * by its hash through the walk's cursors, its merge parents when flagged. */
+static int anc_fetch(void *ctx, const char *tract, const char *hash,
+		     struct bc_ancestry_node *node)
+{
+	struct walk *w = ctx;
+	struct crec r;
+	int rc;
+
+	rc = walk_check(w);
+	if (rc == 0 && !w->cc)
+		rc = walk_cursor(w, DB_COMMITS, &w->cc);
+	if (rc < 0)
+		return rc;
+	if (strlen(hash) >= sizeof(w->expect))
+		return 1;
+	strcpy(w->expect, hash);
+	rc = walk_commit(w, 0, &r);
+	if (rc == NOT_FOUND)
+		return 1;
+	if (rc < 0)
+		return rc;
+	if (tract && strcmp(r.row.tract_id, tract) != 0)
+		return 1;
+	node->created_at = r.row.created_at;
+	node->parent_hash = r.row.parent_hash;
+	node->rows = NULL;
+	node->n_rows = 0;
+	if (r.flags & CF_MERGE)
+		rc = walk_parents(w, hash, 0, &node->rows, &node->n_rows);
+	return rc;
+}
+
+static int ancestry_walk(tract_backend_conn *c, const char *tract, const char *const *starts,
+			 size_t n_starts, size_t limit, tract_ancestry_cb cb, void *payload)
+{
+	struct walk w = {.c = c, .gen = c->gen};
+	int rc = bc_ancestry_walk(&w, tract, starts, n_starts, limit, anc_fetch, cb, payload);
+
+	walk_close(&w);
+	if (rc == TRACT_ENOMEM)
+		return fail_oom(c);
+	return rc;
+}
+
+int lmdb_commit_ancestry(tract_backend_conn *c, const char *tract_id, const char *const *starts,
+			 size_t n_starts, size_t limit, tract_ancestry_cb cb, void *payload)
+{
+	CHECK_ARG(c, (starts || !n_starts) && cb);
+	READ_OP(c, ancestry_walk(c, tract_id, starts, n_starts, limit, cb, payload));
 }

@@ -366,6 +366,7 @@ static const tract_backend postgres_backend = {
 	.annotation_delete_target = pg_annotation_delete_target,
 	.compression_delete = pg_compression_delete,
 	.spawn_delete = pg_spawn_delete,
+	.commit_ancestry = pg_commit_ancestry,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -362,3 +362,121 @@ int pg_commit_chain(tract_backend_conn *conn, const char *tract_id, const char *
 	free(probe.parent);
 	return rc;
 }
+
+/* ---- ancestry walk -------------------------------------------------------- */
+
+/* The starts as a text[] literal: each element double-quoted, '"' and '\'
+ * escaped. */
+static char *array_literal(const char *const *v, size_t n)
+{
+	size_t len = 3, i;
+	char *out, *o;
+
+	for (i = 0; i < n; i++)
+		len += 2 * strlen(v[i]) + 3;
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	o = out;
+	*o++ = '{';
+	for (i = 0; i < n; i++) {
+		const char *s;
+
+		if (i)
+			*o++ = ',';
+		*o++ = '"';
+		for (s = v[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*o++ = '\\';
+			*o++ = *s;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+/*
+ * commit_ancestry in one round trip: the CTE above hands over up to limit
+ * commits breadth first. TRACT_ANCESTRY_PRUNE is taken as "go on" (the
+ * rows are fetched already; the ABI allows it).
+ */
+int pg_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
+		       const char *const *starts, size_t n_starts, size_t limit,
+		       tract_ancestry_cb cb, void *payload)
+{
+	struct bc_parent_list pl = {0};
+	struct params p = {0};
+	const char **parents = NULL;
+	size_t cap = 0, i;
+	PGresult *res = NULL;
+	char *arr;
+	int n, r, rc;
+
+	CHECK_ARG(conn, (starts || !n_starts) && cb);
+	for (i = 0; i < n_starts; i++)
+		CHECK_ARG(conn, starts[i] != NULL);
+	if (!n_starts)
+		return 0;
+	arr = array_literal(starts, n_starts);
+	if (!arr)
+		return oom(conn);
+	p_text(&p, arr);
+	p_text(&p, tract_id);
+	p_int(&p, limit > 0 && limit < INT64_MAX ? (int64_t)limit : INT64_MAX);
+	rc = run(conn, ST_ANCESTRY, &p, false, &res, "walk the ancestry");
+	free(arr);
+	if (rc < 0)
+		return rc;
+	n = PQntuples(res);
+	for (r = 0; r < n && rc == 0; r++) {
+		tract_ancestry_row row;
+		const char *first = col_text(res, r, 2);
+		size_t k, m = 0;
+
+		rc = bc_parents_split(&pl, col_text(res, r, 3));
+		if (rc == TRACT_ENOMEM) {
+			rc = oom(conn);
+			break;
+		}
+		if (rc < 0) {
+			rc = fail(conn, rc, "postgres: unreadable merge parents of %s",
+				  col_text(res, r, 0));
+			break;
+		}
+		if (pl.n + 1 > cap) {
+			const char **np = realloc(parents, (pl.n + 1) * sizeof(*np));
+
+			if (!np) {
+				rc = oom(conn);
+				break;
+			}
+			parents = np;
+			cap = pl.n + 1;
+		}
+		if (first)
+			parents[m++] = first;
+		for (i = 0; i < pl.n; i++) {
+			int dup = 0;
+
+			for (k = 0; k < m && !dup; k++)
+				dup = strcmp(parents[k], pl.items[i]) == 0;
+			if (!dup)
+				parents[m++] = pl.items[i];
+		}
+		row.commit_hash = col_text(res, r, 0);
+		row.created_at = col_time(res, r, 1);
+		row.parents = parents;
+		row.n_parents = m;
+		rc = cb(&row, payload);
+		if (rc == TRACT_ANCESTRY_PRUNE)
+			rc = 0;
+		else if (rc > 0)
+			break;
+	}
+	free(parents);
+	bc_parents_free(&pl);
+	PQclear(res);
+	return rc < 0 ? rc : 0;
+}

@@ -105,6 +105,7 @@ enum stmt_id {
 	ST_META_RANGE,
 	ST_META_RANGE_OPEN,
 	ST_TRACTS,
+	ST_ANCESTRY,
 	ST_COUNT
 };
 
@@ -278,6 +279,9 @@ int ensure_store(tract_backend_conn *conn, unsigned flags);
 int pg_commit_chain(tract_backend_conn *conn, const char *tract_id, const char *head,
 		    size_t limit, unsigned flags, tract_time annotation_cutoff,
 		    tract_chain_cb cb, void *payload);
+int pg_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
+		       const char *const *starts, size_t n_starts, size_t limit,
+		       tract_ancestry_cb cb, void *payload);
 
 /* ---- postgres_ops.c ----------------------------------------------------- */
 

@@ -214,6 +214,38 @@ static const struct stmt_def stmts[ST_COUNT] = {
 		       "GROUP BY tract_id UNION ALL SELECT tract_id, 0, NULL FROM refs) AS s "
 		       "GROUP BY tract_id ORDER BY tract_id",
 		       ""},
+	/*
+	 * The ancestry walk (commit_ancestry): $1 the starts as a text[]
+	 * literal, $2 the tract (NULL: any), $3 the row limit. A recursive
+	 * CTE whose UNION keeps each hash once (a damaged parent cycle ends);
+	 * its rows come out level by level and are numbered in that order
+	 * before the limit stops the recursion. The recursion carries parent
+	 * hashes unchecked and expands only commits of the tract; whether a
+	 * hash names one is asked outside it: a join inside would get a
+	 * Memoize node, which PostgreSQL purges at every level of a recursive
+	 * CTE, making a long walk quadratic. OFFSET 0 keeps the lookups
+	 * primary-key probes.
+	 */
+	[ST_ANCESTRY] = {"WITH RECURSIVE walk(h) AS ("
+			 "SELECT c.commit_hash FROM commits c WHERE c.commit_hash = ANY($1::text[]) "
+			 "AND ($2::text IS NULL OR c.tract_id = $2) "
+			 "UNION "
+			 "SELECT par.p FROM walk w CROSS JOIN LATERAL ("
+			 "SELECT x.parent_hash AS p FROM commits x WHERE x.commit_hash = w.h "
+			 "AND x.parent_hash IS NOT NULL AND ($2::text IS NULL OR x.tract_id = $2) "
+			 "UNION ALL SELECT y.parent_hash FROM commit_parents y "
+			 "WHERE y.commit_hash = w.h) par), "
+			 "firsts AS (SELECT e.commit_hash, e.created_at, e.parent_hash, "
+			 "row_number() OVER () AS rn FROM walk w CROSS JOIN LATERAL ("
+			 "SELECT c.commit_hash, c.created_at, c.parent_hash FROM commits c "
+			 "WHERE c.commit_hash = w.h AND ($2::text IS NULL OR c.tract_id = $2) "
+			 "OFFSET 0) e LIMIT $3) "
+			 "SELECT f.commit_hash, f.created_at, f.parent_hash, "
+			 "(SELECT string_agg(p.position || ' ' || p.parent_hash, chr(31) "
+			 "ORDER BY p.position, p.parent_hash) FROM commit_parents p "
+			 "WHERE p.commit_hash = f.commit_hash) "
+			 "FROM firsts f ORDER BY f.rn",
+			 "tti"},
 };
 
 /* ---- parameters and results --------------------------------------------- */

@@ -290,6 +290,7 @@ static const tract_backend sqlite_backend = {
 	.annotation_delete_target = sqlite_annotation_delete_target,
 	.compression_delete = sqlite_compression_delete,
 	.spawn_delete = sqlite_spawn_delete,
+	.commit_ancestry = sqlite_commit_ancestry,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ancestry.h"
 #include "parents.h"
 #include "sqlite_internal.h"
 
@@ -821,5 +822,84 @@ int sqlite_commit_chain(tract_backend_conn *conn, const char *tract_id, const ch
 		rc = chain_scan(conn, tract_id, probe.parent, variant, annotation_cutoff, &probe,
 				cb, payload);
 	free(probe.parent);
+	return rc;
+}
+
+/* ---- ancestry walk -------------------------------------------------------- */
+
+/*
+ * commit_ancestry: the shared breadth-first walk (backends/common/
+ * ancestry.c) over one cached statement, a primary-key lookup of the
+ * commit and of its commit_parents rows per step.
+ */
+struct anc_ctx {
+	tract_backend_conn *conn;
+	struct query q;
+	struct bc_parent_list pl;
+	char *parent;
+	size_t parent_cap;
+};
+
+static int anc_fetch(void *ctx, const char *tract_id, const char *hash,
+		     struct bc_ancestry_node *node)
+{
+	struct anc_ctx *a = ctx;
+	sqlite3_stmt *st = a->q.st;
+	const char *p;
+	int rc, b;
+
+	sqlite3_reset(st);
+	b = bind_text(st, 1, hash);
+	b = b ? b : bind_text(st, 2, tract_id);
+	if (b)
+		return fail_db(a->conn, b);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return fail_db(a->conn, rc);
+	rc = col_time(a->conn, st, 0, &node->created_at);
+	if (rc < 0)
+		return rc;
+	p = col_text(st, 1);
+	node->parent_hash = NULL;
+	if (p) {
+		size_t len = strlen(p) + 1;
+
+		if (grow((void **)&a->parent, &a->parent_cap, len, 1) < 0)
+			return fail(a->conn, TRACT_ENOMEM, "sqlite: out of memory");
+		memcpy(a->parent, p, len);
+		node->parent_hash = a->parent;
+	}
+	rc = bc_parents_split(&a->pl, col_text(st, 2));
+	if (rc == TRACT_ENOMEM)
+		return fail(a->conn, TRACT_ENOMEM, "sqlite: out of memory");
+	if (rc < 0)
+		return fail(a->conn, TRACT_ECORRUPT, "sqlite: unreadable merge parents of %s", hash);
+	node->rows = a->pl.items;
+	node->n_rows = a->pl.n;
+	sqlite3_reset(st);
+	return 0;
+}
+
+int sqlite_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
+			   const char *const *starts, size_t n_starts, size_t limit,
+			   tract_ancestry_cb cb, void *payload)
+{
+	struct anc_ctx a;
+	int rc;
+
+	CHECK_ARG(conn, (starts || !n_starts) && cb);
+	memset(&a, 0, sizeof(a));
+	a.conn = conn;
+	rc = query_start(conn, ST_ANCESTRY, &a.q);
+	if (rc < 0)
+		return rc;
+	rc = bc_ancestry_walk(&a, tract_id, starts, n_starts, limit, anc_fetch, cb, payload);
+	if (rc == TRACT_ENOMEM)
+		rc = fail(conn, TRACT_ENOMEM, "sqlite: out of memory");
+	query_done(&a.q);
+	bc_parents_free(&a.pl);
+	free(a.parent);
 	return rc;
 }

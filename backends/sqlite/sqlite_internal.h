@@ -93,6 +93,7 @@ enum stmt_id {
 	ST_CHAIN_BLOBS,
 	ST_CHAIN_ANNOTATIONS,
 	ST_CHAIN_PARENTS,
+	ST_ANCESTRY,
 	ST_COUNT
 };
 
@@ -211,6 +212,9 @@ int migrate(tract_backend_conn *conn, const char *location, bool create);
 int sqlite_commit_chain(tract_backend_conn *conn, const char *tract_id, const char *head,
 			size_t limit, unsigned flags, tract_time annotation_cutoff,
 			tract_chain_cb cb, void *payload);
+int sqlite_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
+			   const char *const *starts, size_t n_starts, size_t limit,
+			   tract_ancestry_cb cb, void *payload);
 
 /* ---- sqlite_ops.c -------------------------------------------------------- */
 

@@ -144,6 +144,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 				 "ORDER BY target_hash, created_at, id",
 	[ST_CHAIN_PARENTS] = "SELECT commit_hash, parent_hash FROM commit_parents "
 			     "WHERE position >= 1 ORDER BY commit_hash, position, parent_hash",
+	/* One step of the ancestry walk: the commit's time, first parent and
+	 * commit_parents rows packed for bc_parents_split(). */
+	[ST_ANCESTRY] = "SELECT c.created_at, c.parent_hash, "
+			"(SELECT group_concat(p.position || ' ' || p.parent_hash, char(31)) "
+			"FROM commit_parents AS p WHERE p.commit_hash = c.commit_hash) "
+			"FROM commits AS c WHERE c.commit_hash = ?1 AND (?2 IS NULL OR c.tract_id = ?2)",
 };
 
 /* ---- errors -------------------------------------------------------------- */

@@ -244,6 +244,9 @@ static const char *not_applicable(const tract_conformance_factory *f, unsigned n
 		return "the factory says TRACT_CONF_SINGLE_CONNECTION";
 	if ((needs & CONF_NEEDS_DELETION) && !f->backend->commit_delete)
 		return "the backend has no deletion members";
+	if ((needs & CONF_NEEDS_ANCESTRY) &&
+	    (f->backend->version < 3 || !f->backend->commit_ancestry))
+		return "the backend has no commit_ancestry";
 	return NULL;
 }
 
@@ -254,6 +257,7 @@ int tract_conformance_run(const tract_conformance_factory *f)
 		tract_conf_chain_tests,
 		tract_conf_refs_tests,
 		tract_conf_txn_tests,
+		tract_conf_ancestry_tests,
 	};
 	struct CMUnitTest *tests;
 	const struct conf_test *t;

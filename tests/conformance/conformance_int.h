@@ -185,6 +185,7 @@ enum {
 	CONF_NEEDS_MISSING_URI = 1u << 0,     /* factory->missing_uri */
 	CONF_NEEDS_TWO_CONNECTIONS = 1u << 1, /* not TRACT_CONF_SINGLE_CONNECTION */
 	CONF_NEEDS_DELETION = 1u << 2,        /* the OPTIONAL deletion members */
+	CONF_NEEDS_ANCESTRY = 1u << 3,        /* the OPTIONAL commit_ancestry (v3) */
 };
 
 /* One test of a file's table (ended by a NULL name). */
@@ -200,5 +201,6 @@ extern const struct conf_test tract_conf_rows_tests[];
 extern const struct conf_test tract_conf_chain_tests[];
 extern const struct conf_test tract_conf_refs_tests[];
 extern const struct conf_test tract_conf_txn_tests[];
+extern const struct conf_test tract_conf_ancestry_tests[];
 
 #endif

@@ -348,6 +348,27 @@ static void test_commit_foreach_with_config(void **state)
 	assert_string_equal(c.r[1].generation_config_json, "{\"temperature\": 0.2}");
 }
 
+/* A lookup whose callback stops (returns > 0) still found the row: 0. */
+static int stop_at_once(const tract_commit_row *row, void *payload)
+{
+	(*(int *)payload)++;
+	return row ? 1 : 0;
+}
+
+static void test_commit_get_callback_stops(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *h[1];
+	int calls = 0;
+
+	begin_write(f);
+	put_linear(f, "t", "a", 1, blob_default(f), h);
+	commit_txn(f);
+	assert_int_equal(f->be->commit_get(f->c, "t", h[0], stop_at_once, &calls), 0);
+	assert_int_equal(f->be->commit_get(f->c, NULL, h[0], stop_at_once, &calls), 0);
+	assert_int_equal(calls, 2);
+}
+
 const struct conf_test tract_conf_rows_tests[] = {
 	CONF_TEST(test_open_create_and_reopen, 0),
 	CONF_TEST(test_open_missing_is_enotfound, CONF_NEEDS_MISSING_URI),
@@ -359,5 +380,6 @@ const struct conf_test tract_conf_rows_tests[] = {
 	CONF_TEST(test_commit_prefix, 0),
 	CONF_TEST(test_commit_foreach_order, 0),
 	CONF_TEST(test_commit_foreach_with_config, 0),
+	CONF_TEST(test_commit_get_callback_stops, 0),
 	{NULL, NULL, 0},
 };

@@ -83,7 +83,10 @@ int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 		goto done;
 	}
 	/* A version-1 table is shorter: never read past its end. */
-	memcpy(&tables[n_tables], t, t->version == 1 ? TRACT_BACKEND_V1_SIZE : sizeof(*t));
+	memcpy(&tables[n_tables], t,
+	       t->version == 1   ? TRACT_BACKEND_V1_SIZE
+	       : t->version == 2 ? TRACT_BACKEND_V2_SIZE
+				 : sizeof(*t));
 	*out = &tables[n_tables++];
 	rc = 0;
 done:

@@ -1,5 +1,5 @@
 /*
- * tract/sys/backend.h - ABI for storage backend plugins (version 2).
+ * tract/sys/backend.h - ABI for storage backend plugins (version 3).
  *
  * A backend plugin is a shared object named tract-backend-NAME.so that
  * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /** The version of the table this header defines (see the table below). */
-#define TRACT_BACKEND_VERSION 2
+#define TRACT_BACKEND_VERSION 3
 /** The symbol every backend plugin exports: a tract_backend_entry_fn. */
 #define TRACT_BACKEND_ENTRY "tract_backend_entry"
 
@@ -159,6 +159,19 @@ typedef struct {
 	tract_time created_at;
 } tract_spawn_row;
 
+/** A commit handed over by an ancestry walk (commit_ancestry). */
+typedef struct {
+	const char *commit_hash;
+	tract_time created_at;
+	/** Every parent, each once, in position order: parent_hash (when
+	 *  set), then the commit_parents rows by position (position 0, which
+	 *  repeats parent_hash, included); n_parents == 0 for a root. A
+	 *  parent that is missing, or of another tract, is listed all the
+	 *  same (the walk does not go there). */
+	const char *const *parents;
+	size_t n_parents;
+} tract_ancestry_row;
+
 /** Per-tract summary for listings. */
 typedef struct {
 	const char *tract_id;
@@ -181,6 +194,16 @@ typedef int (*tract_member_cb)(const char *compression_id, const char *commit_ha
 typedef int (*tract_spawn_cb)(const tract_spawn_row *row, void *payload);
 typedef int (*tract_meta_cb)(const char *key, const char *value, void *payload);
 typedef int (*tract_tract_cb)(const tract_tract_row *row, void *payload);
+typedef int (*tract_ancestry_cb)(const tract_ancestry_row *row, void *payload);
+
+/**
+ * What an ancestry callback returns to go on without walking the commit's
+ * parents (a positive value that, unlike the others, does not stop the
+ * walk). A hint: a backend that cannot prune in the middle of a walk (a
+ * network backend that fetched ahead) may still hand over commits reached
+ * only through a pruned one.
+ */
+#define TRACT_ANCESTRY_PRUNE 2
 
 /** Flags of the chain walk. */
 enum {
@@ -512,6 +535,30 @@ typedef struct tract_backend {
 	int (*compression_delete)(tract_backend_conn *conn, const char *compression_id);
 	/** Delete a spawn pointer by id. ENOTFOUND when absent. */
 	int (*spawn_delete)(tract_backend_conn *conn, int64_t id);
+
+	/* -- ancestry walk (version 3, OPTIONAL) ------------------------------ */
+
+	/**
+	 * Walk the ancestry of the n_starts commits starts over all parents
+	 * (the history.md §6.1 walk), breadth first: a FIFO queue holding the
+	 * starts in order, then, as each commit is handed over, its parents
+	 * in position order (tract_ancestry_row.parents). Each commit is
+	 * handed over at most once, before its parents are queued; every row
+	 * is a start or a parent of a row handed over before it. Only commits
+	 * of tract_id (NULL: any tract) are walked: a start or a parent that
+	 * is missing or of another tract is skipped. Stops after limit rows
+	 * (0 = no limit); cb returns 0 to go on, TRACT_ANCESTRY_PRUNE to go
+	 * on without queueing that commit's parents, another positive value
+	 * to stop, a negative code to abort. A parent cycle (a damaged store)
+	 * must not make the walk loop: each commit once. One round trip, or
+	 * a few, for a network backend: this is how the core's commit-graph
+	 * queries (merge base, ancestry, commits unique to a branch) read
+	 * history in batches. OPTIONAL: without it the core reads each commit
+	 * with commit_get and parent_list.
+	 */
+	int (*commit_ancestry)(tract_backend_conn *conn, const char *tract_id,
+			       const char *const *starts, size_t n_starts, size_t limit,
+			       tract_ancestry_cb cb, void *payload);
 } tract_backend;
 
 /** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
@@ -594,6 +641,11 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
  *  tract_foreach): what a version-1 plugin's table holds. */
 #define TRACT_BACKEND_V1_SIZE                                                            \
 	(offsetof(tract_backend, tract_foreach) + sizeof(((tract_backend *)0)->tract_foreach))
+
+/** Size of the table as version 2 defined it (members up to
+ *  spawn_delete): what a version-2 plugin's table holds. */
+#define TRACT_BACKEND_V2_SIZE                                                            \
+	(offsetof(tract_backend, spawn_delete) + sizeof(((tract_backend *)0)->spawn_delete))
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);
