@@ -66,5 +66,7 @@
 #include "tract/diff.h"
 #include "tract/graph.h"
 #include "tract/dag.h"
+#include "tract/query.h"
+#include "tract/wait.h"
 
 #endif
