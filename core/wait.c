@@ -2,11 +2,13 @@
  * wait.c - tract_wait_ref(): block until another process moves a ref
  * (include/tract/wait.h, DESIGN.md §10). Operations layer.
  *
- * Every backend is served by the polling fallback DESIGN.md §10 names: one
- * ref read in a short read transaction, then a sleep that doubles from
- * 1 ms to 20 ms, so a waiter costs at most 50 ref reads a second and
- * wakes within about 20 ms of the move. No transaction is open while it
- * sleeps, so writers are never held up.
+ * A backend with ref_watch (ABI version 4; PostgreSQL: LISTEN/NOTIFY)
+ * wakes the waiter when a ref of the tract changes; the core then reads
+ * the ref again. Other backends get the polling fallback DESIGN.md §10
+ * names: one ref read in a short read transaction, then a sleep that
+ * doubles from 1 ms to 20 ms, so a waiter costs at most 50 ref reads a
+ * second and wakes within about 20 ms of the move. No transaction is open
+ * while it sleeps, so writers are never held up.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -69,6 +71,7 @@ int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_
 	tract_wait_options defaults = TRACT_WAIT_OPTIONS_INIT;
 	char name[300], past[65], now[65];
 	const char *watch = NULL;
+	int (*watcher)(tract_backend_conn *, const char *, int64_t);
 	int64_t start, deadline = -1, sleep_us = WAIT_SLEEP_MIN_US;
 	int rc;
 
@@ -97,6 +100,14 @@ int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_
 	start = mono_us();
 	if (opts->timeout_ms >= 0)
 		deadline = start + opts->timeout_ms * 1000;
+	/* Arm the backend's watch before the first read: no change made after
+	 * the read can then go unnoticed. */
+	watcher = t->store->be->ref_watch;
+	if (watcher) {
+		rc = watcher(t->store->conn, t->id, 0);
+		if (rc < 0)
+			return tract_backend_error(t->store, rc, "watch refs");
+	}
 	if (opts->past) {
 		rc = tract_revision_resolve(past, t, opts->past);
 		if (rc < 0)
@@ -128,6 +139,21 @@ int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_
 						       past[0] ? past : "(none)");
 			if (sleep_us > left)
 				sleep_us = left;
+		}
+		if (watcher) {
+			/* Woken by a change (or a spurious wake): read again. A
+			 * slice of at most 10 s bounds what a lost notification
+			 * could cost. */
+			int64_t slice = deadline >= 0 ? (deadline - mono_us() + 999) / 1000 : 10000;
+
+			if (slice > 10000)
+				slice = 10000;
+			if (slice < 1)
+				slice = 1;
+			rc = watcher(t->store->conn, t->id, slice);
+			if (rc < 0 && rc != TRACT_ETIMEOUT)
+				return tract_backend_error(t->store, rc, "wait for a ref change");
+			continue;
 		}
 		ts.tv_sec = (time_t)(sleep_us / 1000000);
 		ts.tv_nsec = (long)(sleep_us % 1000000) * 1000;

@@ -36,9 +36,11 @@ TRACT_EXTERN(int) tract_wait_options_init(tract_wait_options *opts, unsigned int
  * anyone: this process, another one, another host sharing the store), and
  * write that commit's hash to out ("" when the ref was deleted or HEAD
  * became unborn). Returns TRACT_ETIMEOUT when the timeout passes first.
- * Every backend is polled: one ref read in a short read transaction, with
- * a backoff from 1 ms to 20 ms between reads (never a busy loop); no
- * transaction is held while sleeping.
+ * A backend with ref_watch (PostgreSQL: LISTEN/NOTIFY) wakes the waiter
+ * when a ref of the tract changes; the others are polled: one ref read in
+ * a short read transaction, with a backoff from 1 ms to 20 ms between
+ * reads (never a busy loop). No transaction is held while waiting. The
+ * call must not be made inside a batch (TRACT_EINVAL).
  */
 TRACT_EXTERN(int) tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t,
 				 const tract_wait_options *opts);
