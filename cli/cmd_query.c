@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 #define C_YELLOW "\033[33m"
@@ -14,6 +16,7 @@
 
 /* Options timeline and search share. */
 struct query_args {
+	int graph;
 	const char *tract_id;
 	const char *type;
 	const char *branch;
@@ -44,6 +47,7 @@ static int parse_query(struct cli *cli, int argc, char **argv, struct query_args
 	    {"branch", required_argument, NULL, 'b'},
 	    {"max-count", required_argument, NULL, 'n'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"graph", no_argument, NULL, 'g'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -84,12 +88,19 @@ static int parse_query(struct cli *cli, int argc, char **argv, struct query_args
 		case 'j':
 			a->json = 1;
 			break;
+		case 'g':
+			if (with_branch)
+				return cli_usage(cli, "unknown option '--graph'");
+			a->graph = 1;
+			break;
 		case 'h':
 			return cli_help(cli);
 		default:
 			return cli_getopt_error(cli, c, argv);
 		}
 	}
+	if (a->graph && a->json)
+		return cli_usage(cli, "--graph and --json cannot be combined");
 	if (a->tract_id && cli_check_text(a->tract_id, strlen(a->tract_id), "--tract"))
 		return CLI_FAIL;
 	if (a->type && cli_check_text(a->type, strlen(a->type), "--type"))
@@ -99,9 +110,54 @@ static int parse_query(struct cli *cli, int argc, char **argv, struct query_args
 	return -1;
 }
 
+/* timeline --graph: one lane per tract, from its first commit on. */
+struct lane {
+	char *tract_id;
+	char *parent; /* spawning parent, NULL when none */
+	int seen;     /* a commit of it was printed */
+	int lane;     /* its column, -1 before its first commit */
+};
+
 struct timeline_print {
 	struct cli *cli;
+	int graph;
+	struct lane *lanes;
+	size_t n_lanes;
+	int n_cols;
 };
+
+static struct lane *lane_of(struct timeline_print *p, const char *tract_id)
+{
+	for (size_t i = 0; i < p->n_lanes; i++)
+		if (strcmp(p->lanes[i].tract_id, tract_id) == 0)
+			return &p->lanes[i];
+	return NULL;
+}
+
+/* The source tract a collapse commit names in its metadata, or NULL. */
+static char *collapse_source(const tract_commit *c)
+{
+	const char *meta = tract_commit_metadata(c);
+	cJSON *j, *v;
+	char *out = NULL;
+
+	if (!meta || !strstr(meta, "collapse_source_tract_id"))
+		return NULL;
+	j = cJSON_Parse(meta);
+	v = j ? cJSON_GetObjectItemCaseSensitive(j, "collapse_source_tract_id") : NULL;
+	if (cJSON_IsString(v))
+		out = strdup(v->valuestring);
+	cJSON_Delete(j);
+	return out;
+}
+
+/* The lanes before the text: '*' for the commit's tract, '|' for the
+ * others that have started. */
+static void print_lanes(struct timeline_print *p, int col)
+{
+	for (int k = 0; k < p->n_cols; k++)
+		fputs(k == col ? "* " : "| ", stdout);
+}
 
 static int timeline_line(const tract_commit *c, void *payload)
 {
@@ -111,6 +167,35 @@ static int timeline_line(const tract_commit *c, void *payload)
 	cli_time_short(when, sizeof(when), tract_commit_time(c), 19);
 	if (tract_commit_preview(&preview, c, 60) != 0)
 		return -1;
+	if (p->graph) {
+		struct lane *ln = lane_of(p, tract_commit_tract_id(c));
+		char *src = collapse_source(c);
+
+		if (ln && ln->lane < 0) {
+			ln->lane = p->n_cols++;
+			if (ln->parent) {
+				/* The new lane opens to the right: "| \". */
+				for (int k = 0; k < p->n_cols; k++)
+					fputs(k == p->n_cols - 1 ? "\\ " : "| ", stdout);
+				printf(" %s%.12s%s spawned from %s%.12s%s\n", cli_c(p->cli, C_CYAN),
+				       cli_safe(ln->tract_id), cli_reset(p->cli), cli_c(p->cli, C_CYAN),
+				       cli_safe(ln->parent), cli_reset(p->cli));
+			}
+		}
+		print_lanes(p, ln ? ln->lane : -1);
+		if (src) {
+			printf(" %s  %s%.12s%s  %s%.*s%s  collapse of %s%.12s%s  %s\n", when,
+			       cli_c(p->cli, C_CYAN), cli_safe(tract_commit_tract_id(c)),
+			       cli_reset(p->cli), cli_c(p->cli, C_YELLOW), CLI_SHORT_HASH,
+			       tract_commit_hash(c), cli_reset(p->cli), cli_c(p->cli, C_CYAN),
+			       cli_safe(src), cli_reset(p->cli), cli_safe(preview));
+			free(src);
+			tract_string_free(preview);
+			cli_safe_release();
+			return 0;
+		}
+		fputc(' ', stdout);
+	}
 	printf("%s  %s%.12s%s  %s%.*s%s  %-12s %s\n", when, cli_c(p->cli, C_CYAN),
 	       cli_safe(tract_commit_tract_id(c)), cli_reset(p->cli), cli_c(p->cli, C_YELLOW),
 	       CLI_SHORT_HASH, tract_commit_hash(c), cli_reset(p->cli),
@@ -150,11 +235,33 @@ int cmd_timeline(struct cli *cli, int argc, char **argv)
 			rc = cli_print_json_result(tract_commit_list_to_json(&doc, list, 0), &doc);
 		tract_commit_list_free(list);
 	} else {
-		struct timeline_print p = {cli};
+		struct timeline_print p = {cli, a.graph, NULL, 0, 0};
+		tract_info_list *tl = NULL;
 
+		if (a.graph) {
+			if (tract_store_list_tracts(&tl, store) != 0) {
+				rc = cli_fail_lib();
+				tract_store_free(store);
+				return rc;
+			}
+			p.lanes = calloc(tl->count ? tl->count : 1, sizeof(*p.lanes));
+			if (!p.lanes) {
+				tract_info_list_free(tl);
+				tract_store_free(store);
+				return cli_fail("out of memory");
+			}
+			for (size_t i = 0; i < tl->count; i++) {
+				p.lanes[i].tract_id = tl->items[i].tract_id;
+				p.lanes[i].parent = tl->items[i].parent_tract_id;
+				p.lanes[i].lane = -1;
+			}
+			p.n_lanes = tl->count;
+		}
 		fflush(stdout);
 		rc = tract_timeline_foreach(store, &o, timeline_line, &p) != 0 ? cli_fail_lib()
 									       : CLI_OK;
+		free(p.lanes);
+		tract_info_list_free(tl);
 	}
 	tract_store_free(store);
 	return rc;

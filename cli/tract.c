@@ -102,10 +102,12 @@ static const struct cli_command commands[] = {
      "Set the priority of a commit.",
      "Options:\n"
      "  --reason TEXT   why\n"},
-    {"timeline", cmd_timeline, "[--tract ID] [--type T] [--since T] [--until T] [-n N] [--json]",
+    {"timeline", cmd_timeline, "[--tract ID] [--type T] [--since T] [--until T] [-n N] [--graph | --json]",
      "Every commit of every tract, oldest first.",
      "All tracts of the store, reachable commits or not, ordered by creation time.\n"
      "\nOptions:\n"
+     "  --graph        one lane per tract; a spawned tract's lane opens with\n"
+     "                 'spawned from PARENT', a collapse commit says 'collapse of CHILD'\n"
      "  --tract ID     only this tract's commits\n"
      "  --type T       only commits of content type T (dialogue, instruction...)\n"
      "  --since T      created at or after T (ISO 8601, UTC when no zone)\n"

@@ -563,6 +563,8 @@ done <<'TABLE'
 - | timeline -n 0
 - | timeline -n x
 - | timeline --db "$FX/nosuch.db"
+- | timeline --graph --json
+- | timeline --graph --tract ''
 - | search
 - | search ''
 - | search $'\xff'

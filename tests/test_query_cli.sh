@@ -119,5 +119,36 @@ same "wait --ref main prints the new commit" "$(cat "$TMP/waited")" "$B3"
 status "wait --timeout x" 2 "$TRACT" wait --timeout x
 status "wait --past unknown" 1 "$TRACT" --tract "$TA" wait --past nosuch --timeout 1
 
+# --- timeline --graph: spawn and collapse links (SQLite: the spawn
+# pointer is written as the reference writes it) ---
+if [ "$KIND" = sqlite ]; then
+	TC=$("$TRACT" init --name child)
+	python3 - "$TMP/t.db" "$TA" "$TC" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO spawn_pointers (parent_tract_id, parent_commit_hash, child_tract_id,"
+           " purpose, inheritance_mode, created_at) VALUES (?, NULL, ?, 'look', 'head_snapshot',"
+           " '2026-01-01 00:00:00')", (sys.argv[2], sys.argv[3]))
+db.commit()
+PY
+	C1=$("$TRACT" --tract "$TC" commit user 'child work')
+	CC=$("$TRACT" --tract "$TA" commit assistant 'what the child found' \
+		--metadata "{\"collapse_source_tract_id\": \"$TC\"}")
+	out=$("$TRACT" timeline --graph)
+	case $out in
+	*"\\  ${TC:0:12} spawned from ${TA:0:12}"*) PASS=$((PASS + 1)) ;;
+	*) bad "timeline --graph: no spawn line"; printf '%s\n' "$out" >&2 ;;
+	esac
+	case $(printf '%s\n' "$out" | grep "${CC:0:8}") in
+	"* "*"collapse of ${TC:0:12}  what the child found") PASS=$((PASS + 1)) ;;
+	*) bad "timeline --graph: no collapse line"; printf '%s\n' "$out" >&2 ;;
+	esac
+	case $(printf '%s\n' "$out" | grep "${C1:0:8}") in
+	"| | *  "*) PASS=$((PASS + 1)) ;;
+	*) bad "timeline --graph: the child's lane"; printf '%s\n' "$out" >&2 ;;
+	esac
+	status "timeline --graph --json" 2 "$TRACT" timeline --graph --json
+fi
+
 printf 'test_query_cli (%s): %d passed, %d failed\n' "$KIND" "$PASS" "$FAIL"
 [ "$FAIL" -eq 0 ]
