@@ -49,6 +49,8 @@ int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+/* history (cmd_merge.c) */
+int cmd_merge(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_reorder(struct cli *cli, int argc, char **argv);
 /* diff (cmd_diff.c) */
@@ -57,6 +59,22 @@ int cmd_diff(struct cli *cli, int argc, char **argv);
 int cmd_timeline(struct cli *cli, int argc, char **argv);
 int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_wait(struct cli *cli, int argc, char **argv);
+/* navigation (cmd_history.c) */
+int cmd_reset(struct cli *cli, int argc, char **argv);
+int cmd_checkout(struct cli *cli, int argc, char **argv);
+int cmd_switch(struct cli *cli, int argc, char **argv);
+int cmd_branch(struct cli *cli, int argc, char **argv);
+int cmd_tag(struct cli *cli, int argc, char **argv);
+/* history rewriting (cmd_replay.c) */
+int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
+int cmd_rebase(struct cli *cli, int argc, char **argv);
+int cmd_generate(struct cli *cli, int argc, char **argv);
+/* multi-agent (cmd_agents.c) */
+int cmd_spawn(struct cli *cli, int argc, char **argv);
+int cmd_collapse(struct cli *cli, int argc, char **argv);
+int cmd_expand(struct cli *cli, int argc, char **argv);
+int cmd_resume(struct cli *cli, int argc, char **argv);
+int cmd_session(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -138,6 +138,56 @@ static const struct cli_command commands[] = {
      "  --ref NAME     watch branch NAME instead of HEAD\n"
      "  --timeout S    give up after S seconds (decimals allowed; default: never)\n"
      "  --json         {\"tract_id\": ..., \"head\": ...}\n"},
+    /* navigation (cmd_history.c) */
+    {"reset", cmd_reset, "[--soft | --hard] REF",
+     "Move HEAD (the current branch, or the detached HEAD) to REF.",
+     "The previous position is saved as ORIG_HEAD ('tract reset ORIG_HEAD' undoes\n"
+     "a reset). Commits left ahead stay in the store until gc. There is no\n"
+     "working tree: --soft (the default) and --hard move HEAD the same way.\n"
+     "\n"
+     "REF is a revision: a full hash, a unique prefix (>= 4 hex digits), a\n"
+     "branch, a tag, HEAD, ORIG_HEAD or PREV_HEAD, followed by any of ~N (N\n"
+     "first parents), ^ (the first parent), ^N (parent N of a merge):\n"
+     "HEAD~2, main^2~1.\n"
+     "\nOptions:\n"
+     "  --soft   move HEAD (default)\n"
+     "  --hard   the same (accepted for git's habit)\n"
+     "  -f, --force   accepted and ignored (the Python tract's CLI wanted it\n"
+     "                with --hard)\n"},
+    {"checkout", cmd_checkout, "REF | -",
+     "Check out a branch (attach HEAD) or any revision (detached, read-only).",
+     "A branch name attaches HEAD to the branch; any other revision detaches\n"
+     "HEAD there: history can be read, commits are refused until you check out\n"
+     "a branch. The position left is saved (PREV_HEAD, PREV_BRANCH); '-' goes\n"
+     "back to it (detached at PREV_HEAD when its branch was deleted since).\n"},
+    {"switch", cmd_switch, "[-c] BRANCH [START] | -",
+     "Switch to a branch; with -c create it first (at START, default HEAD).",
+     "Only branches: a commit or tag is refused (use checkout). '-' goes back to\n"
+     "the previous position, like 'checkout -'.\n"
+     "\nOptions:\n"
+     "  -c, --create   create BRANCH at START (a revision; default HEAD)\n"},
+    {"branch", cmd_branch, "[--json] | NAME [START] | -d [--force] NAME | -m OLD NEW",
+     "List, create, delete or rename branches.",
+     "Without arguments: every branch, the current one marked '*', its tip and\n"
+     "how many commits it is ahead of and behind the default branch (main).\n"
+     "NAME [START] creates branch NAME at START (a revision; default HEAD)\n"
+     "without switching to it. Names follow git's rules (no spaces, control\n"
+     "characters, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', ...).\n"
+     "\nOptions:\n"
+     "  -d, --delete   delete branch NAME (refused when HEAD's history lacks its\n"
+     "                 commits, unless --force; never the current branch)\n"
+     "  -D             -d --force\n"
+     "  -f, --force    with -d: delete even when unmerged\n"
+     "  -m, --move     rename OLD to NEW (HEAD follows)\n"
+     "  --json         list as JSON: [{name, commit_hash, current, ahead, behind}]\n"},
+    {"tag", cmd_tag, "[--json] | NAME [REV] | -d NAME",
+     "List, create or delete tags (names for commits).",
+     "Without arguments: every tag and the commit it names. NAME [REV] tags REV\n"
+     "(a revision; default HEAD). Tags are revisions (tract show v1, v1~2),\n"
+     "clone copies them and gc keeps what they name.\n"
+     "\nOptions:\n"
+     "  -d, --delete   delete tag NAME\n"
+     "  --json         list as JSON: [{name, commit_hash}]\n"},
     {"tracts", cmd_tracts, "[--json]", "List the tracts of the store, most recently active first.",
      "The current tract (--tract, TRACT_ID or discovery) is marked '*'.\n"
      "\nOptions:\n"
@@ -192,6 +242,157 @@ static const struct cli_command commands[] = {
      "  --json        machine-readable output: rows copied per table, fsck result\n"
      "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
      "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
+    {"merge", cmd_merge, "[--no-ff] [--strategy ours|theirs] [--json] BRANCH",
+     "Merge BRANCH into the current branch.",
+     "Fast-forwards when the current branch is behind BRANCH (unless --no-ff);\n"
+     "otherwise makes a merge commit with both parents. Conflicting changes\n"
+     "(both branches edited a commit, one skipped what the other edited, an\n"
+     "edit of shared history beside new commits) stop the merge: each is\n"
+     "listed with the commit of each side, nothing is written, and the exit\n"
+     "status is 1. Nothing is written until a merge commits, so there is\n"
+     "nothing to abort.\n"
+     "\nOptions:\n"
+     "  --no-ff               make a merge commit even when a fast-forward is possible\n"
+     "  --strategy S          resolve every conflict one way and commit: ours (the\n"
+     "                        current branch's version) or theirs (BRANCH's)\n"
+     "  --json                the merge result as a JSON object (exit 1 when\n"
+     "                        conflicts remain)\n"},
+    /* history rewriting (cmd_replay.c) */
+    {"cherry-pick", cmd_cherry_pick, "[--json] REF",
+     "Copy one commit onto the current branch.",
+     "REF is a full hash, a branch name (its tip) or a unique prefix (>= 4 hex\n"
+     "digits). The copy keeps the content, message, metadata, generation config\n"
+     "and explicit annotation (skip, pinned...) of the original, with a new\n"
+     "timestamp and the current HEAD as parent; an edit keeps its target. An\n"
+     "edit whose target is not in the current branch's history is an issue:\n"
+     "the command lists it and fails (exit 1) without writing anything.\n"
+     "Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"rebase", cmd_rebase, "[--json] ONTO",
+     "Replay the current branch's own commits on top of ONTO.",
+     "ONTO is a branch name (or any revision). The commits reachable from HEAD\n"
+     "and not from ONTO are copied, oldest first, on top of ONTO's tip, and the\n"
+     "current branch is moved to the last copy, all in one transaction. Edits\n"
+     "of replayed commits follow their copies; explicit annotations are kept.\n"
+     "A branch strictly behind ONTO is fast-forwarded; one that already\n"
+     "contains ONTO is left alone. An edit whose target is neither replayed\n"
+     "nor in ONTO's history is a warning: the command lists the warnings and\n"
+     "fails (exit 1) without writing anything. Merge commits in the range are\n"
+     "refused. Refused in detached HEAD state.\n"
+     "\nOptions:\n"
+     "  --json   machine-readable output\n"},
+    {"generate", cmd_generate,
+     "[--provider NAME[,NAME...]] [--model M] [--stream] [--tools FILE] [options]",
+     "Call the LLM provider on the compiled context and commit its reply.",
+     "Compiles HEAD, sends it to the provider (or the first of a fallback list\n"
+     "that answers, each with retries on rate limits, 5xx and connection\n"
+     "failures), commits the reply once it is complete (its text as an\n"
+     "assistant message, each tool call as a tool-call commit with the model's\n"
+     "call id) with its generation config and usage, and prints it. Answer a\n"
+     "tool call with 'tract commit tool-result --tool NAME --call-id ID TEXT',\n"
+     "then generate again. Nothing is committed when the call fails or a\n"
+     "stream is interrupted.\n"
+     "\n"
+     "Provider: --provider, else TRACT_PROVIDER, else the tract's saved one.\n"
+     "Model: --model, else TRACT_MODEL, else the saved one, else the provider's\n"
+     "default. API keys: -o api_key=KEY or the provider's environment variables\n"
+     "(never stored). 'example' is an offline provider that needs no key.\n"
+     "\n"
+     "Options:\n"
+     "  --provider LIST     provider name, or names separated by commas (fallback)\n"
+     "  --model M           model name\n"
+     "  --stream            print the text as it arrives (committed once complete)\n"
+     "  --tools FILE        tool definitions offered: a JSON array in OpenAI's\n"
+     "                      function format ('-' = stdin)\n"
+     "  --tool-choice C     auto, none, required or a tool's name\n"
+     "  --temperature T     sampling temperature (0 to 100)\n"
+     "  --max-tokens N      longest reply in tokens\n"
+     "  -o, --option K=V    a provider option (api_key, base_url, timeout...);\n"
+     "                      NAME.K=V for provider NAME only; repeatable\n"
+     "  --retries N         retries after the first attempt (default 2)\n"
+     "  --timeout S         seconds per attempt\n"
+     "  -m, --message MSG   commit message of the reply\n"
+     "  --reasoning         send the reasoning commits too\n"
+     "  --save              store --provider/--model as the tract's defaults\n"
+     "  --max-size SIZE     refuse a --tools file larger than SIZE bytes (K, M, G)\n"
+     "  --json              {commits, provider, model, text, tool_calls,\n"
+     "                      finish_reason, usage, attempts}\n"
+     "\n"
+     "TRACT_DEBUG=1 logs each attempt on standard error (without secrets).\n"},
+    /* ---- multi-agent (cmd_agents.c) ---- */
+    {"spawn", cmd_spawn,
+     "--purpose TEXT [--inherit head_snapshot|full_clone|selective] [options]",
+     "Spawn a child tract of the current tract; prints the child's id.",
+     "Creates a child tract with a spawn pointer to the current tract, gives it\n"
+     "the inherited context and commits \"Spawned subagent for: PURPOSE\" in\n"
+     "the parent, all in one transaction.\n"
+     "\nInheritance:\n"
+     "  head_snapshot  one pinned instruction holding the parent's compiled\n"
+     "                 context as \"[role]: content\" lines (default)\n"
+     "  full_clone     a copy of every commit of the parent: every branch, tag,\n"
+     "                 edit and annotation\n"
+     "  selective      the commits named with --commit and those of the current\n"
+     "                 branch whose content type is given with --type\n"
+     "\nOptions:\n"
+     "  --purpose TEXT     what the child is for (required)\n"
+     "  --inherit MODE     head_snapshot, full_clone or selective\n"
+     "  --name NAME        the child's display name\n"
+     "  --id ID            the child's id (default: a random one)\n"
+     "  --max-tokens N     head_snapshot: drop the oldest non-pinned messages\n"
+     "                     first until the inherited text fits N tokens\n"
+     "  --commit REF       selective: a parent commit to carry (repeatable)\n"
+     "  --type TYPE        selective: carry commits of this content type\n"
+     "                     (repeatable); --commit/--type imply selective\n"
+     "  --json             the spawn pointer as a JSON object\n"},
+    {"collapse", cmd_collapse,
+     "CHILD (--summary TEXT|- | --llm [--provider P]) [--review] [options]",
+     "Summarize a child's work into the current tract (its parent).",
+     "Summarizes the child's work since its previous collapse and commits the\n"
+     "summary in the parent as an assistant message \"collapse: PURPOSE\" whose\n"
+     "metadata names the child and the child commit summarized. The current\n"
+     "tract must be the child's parent. --summary never calls an LLM; --llm asks\n"
+     "the provider (--provider, else TRACT_PROVIDER, else the saved one;\n"
+     "'example' is offline). --review stores a draft instead of committing:\n"
+     "approve it (from any process) with --approve ID [--summary TEXT], or\n"
+     "drop it with --discard ID; --drafts lists them.\n"
+     "\nOptions:\n"
+     "  --summary TEXT|-     the summary ('-' reads standard input)\n"
+     "  --llm                write the summary with the LLM provider\n"
+     "  --provider NAME      the provider (implies --llm)\n"
+     "  --review             store a draft (collaborative) instead of committing\n"
+     "  --instructions TEXT  extra instructions for the LLM\n"
+     "  --target-tokens N    target length for the LLM\n"
+     "  --approve ID         commit a stored draft (--summary replaces its text)\n"
+     "  --discard ID         remove a stored draft\n"
+     "  --drafts             list the stored drafts of the current tract\n"
+     "  --json               the collapse result as a JSON object\n"},
+    {"expand", cmd_expand, "[--json] REF",
+     "Show the child tract and the commits a collapse commit summarized.",
+     "REF is a collapse commit's hash or a prefix of at least 4 hex digits,\n"
+     "looked up in the whole store.\n"
+     "\nOptions:\n"
+     "  --json   {collapse_commit, parent_tract_id, child_tract_id, purpose,\n"
+     "           source_head, since_head, commits: [log --json objects + content]}\n"},
+    {"resume", cmd_resume, "[--json]",
+     "Print the id of the tract to continue.",
+     "The most recently active tract that is not ended (its latest session\n"
+     "commit on the current branch is not an 'end'), a root tract before any\n"
+     "child tract. Exits 1 when there is none.\n"
+     "\nOptions:\n"
+     "  --json   the tract's `tracts --json` object\n"},
+    {"session", cmd_session,
+     "start|end|handoff|checkpoint SUMMARY [--decision T]... [--failed T]... [--next T]...",
+     "Commit a session boundary (auto-pinned).",
+     "Commits a session content (session_type, summary, decisions,\n"
+     "failed_approaches, next_steps); prints its hash. A tract whose latest\n"
+     "session commit is an 'end' is not picked by `tract resume`.\n"
+     "\nOptions:\n"
+     "  --decision TEXT   a decision taken (repeatable)\n"
+     "  --failed TEXT     an approach that failed (repeatable)\n"
+     "  --next TEXT       a next step (repeatable)\n"
+     "  -m, --message MSG commit message\n"
+     "  --json            the commit as a log --json object\n"},
     {"plugins", cmd_plugins, "[--json]",
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"
@@ -204,6 +405,8 @@ static const char global_usage[] = "usage: tract [--db URI] [--tract ID] COMMAND
 
 static void print_help(FILE *f)
 {
+	int width = 10;
+
 	fputs(global_usage, f);
 	fputs("\ngit for an LLM agent's context window.\n\n"
 	      "Global options (before COMMAND):\n"
@@ -214,8 +417,12 @@ static void print_help(FILE *f)
 	      "  --version     print the version\n"
 	      "\nCommands:\n",
 	      f);
+	/* the summaries in one column, after the longest name */
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\n'tract COMMAND --help' describes a command.\n"
 	      "Exit status: 0 success, 1 operation error, 2 usage error.\n",
 	      f);

@@ -358,10 +358,9 @@ static int attempt_commit(commit_attempt *a)
 	rc = tract_head_read(&hs, t);
 	if (rc < 0)
 		return rc;
-	if (hs.head.exists && !hs.head.symbolic[0])
-		return tract_error_set(TRACT_EDETACHED,
-				       "Cannot commit in detached HEAD state. Use 'tract checkout "
-				       "main' to return to your branch.");
+	rc = tract_head_check_attached(&hs, t);
+	if (rc < 0)
+		return rc;
 	rc = check_response_to(target, a);
 	if (rc < 0)
 		return rc;

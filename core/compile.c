@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "json.h"
 #include "row.h"
 #include "walk.h"
 
@@ -230,8 +231,11 @@ static int walk_cb(const tract_chain_row *row, void *payload)
 	if (!r)
 		return TRACT_ENOMEM;
 	/* Compile reads neither message nor metadata. */
+	/* A merge commit keeps its payload: its resolutions apply as edits. */
 	if (tract_row_copy_chain_part(r, row,
-				      TRACT_ROW_SKIP_TEXTS | (build ? TRACT_ROW_SKIP_PAYLOAD : 0)) < 0) {
+				      TRACT_ROW_SKIP_TEXTS |
+					      (build && !row->n_extra_parents ? TRACT_ROW_SKIP_PAYLOAD
+									      : 0)) < 0) {
 		free(r);
 		return TRACT_ENOMEM;
 	}
@@ -348,37 +352,159 @@ static int is_default(const tract_compile_options *o)
 }
 
 /*
+ * Resolutions of merge commits (DECISIONS.md, include/tract/merge.h): the
+ * payload {"message": ..., "resolutions": {target: text}} of a merge
+ * commit resolves each target as an edit made at the merge commit's time
+ * and list position would: the resolved text replaces the content of the
+ * target's message (its role and name kept) unless a later edit of the
+ * target overrides it.
+ */
+typedef struct {
+	const char *target; /* in tree */
+	char *text;         /* bytes (U+0000 as 0x00) */
+	size_t len;
+	size_t row;         /* the merge commit's position in the list */
+} resolution;
+
+typedef struct {
+	cJSON **trees;
+	size_t n_trees;
+	resolution *items;
+	size_t count, cap;
+	hset map; /* target -> index of the resolution in force */
+} resolutions;
+
+static void resolutions_dispose(resolutions *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_trees; i++)
+		cJSON_Delete(rs->trees[i]);
+	for (i = 0; i < rs->count; i++)
+		free(rs->items[i].text);
+	free(rs->trees);
+	free(rs->items);
+	hset_dispose(&rs->map);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Later time wins; ties: later in the list. */
+static int later(const row_vec *list, size_t a, size_t b)
+{
+	const tract_row *x = list->rows[a], *y = list->rows[b];
+
+	return x->created_at > y->created_at || (x->created_at == y->created_at && a > b);
+}
+
+static int collect_resolutions(resolutions *rs, const row_vec *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		const tract_row *r = list->rows[i];
+		const cJSON *res, *m;
+		cJSON *tree = NULL, **trees;
+		char err[64];
+		int rc;
+
+		if (!r->n_extra || !r->payload || !strstr(r->payload, "\"resolutions\""))
+			continue;
+		rc = tract_json_parse(&tree, r->payload, strlen(r->payload),
+				      TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err));
+		if (rc == TRACT_ENOMEM)
+			return tract_error_oom();
+		if (rc < 0)
+			continue; /* unreadable: the merge applies nothing */
+		trees = realloc(rs->trees, (rs->n_trees + 1) * sizeof(*trees));
+		if (!trees) {
+			cJSON_Delete(tree);
+			return tract_error_oom();
+		}
+		rs->trees = trees;
+		rs->trees[rs->n_trees++] = tree;
+		res = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(tree, "payload"), "resolutions");
+		cJSON_ArrayForEach(m, res)
+		{
+			resolution *e;
+			size_t prev;
+			if (!cJSON_IsString(m) || !m->string)
+				continue;
+			if (rs->count == rs->cap) {
+				size_t ncap = rs->cap ? rs->cap * 2 : 8;
+				resolution *p = realloc(rs->items, ncap * sizeof(*p));
+				if (!p)
+					return tract_error_oom();
+				rs->items = p;
+				rs->cap = ncap;
+			}
+			e = &rs->items[rs->count];
+			e->target = m->string;
+			e->row = i;
+			e->text = strdup(m->valuestring);
+			if (!e->text)
+				return tract_error_oom();
+			e->len = tract_mutf8_to_bytes(e->text, strlen(e->text));
+			rs->count++;
+			if (hset_get(&rs->map, e->target, &prev) &&
+			    !later(list, i, rs->items[prev].row))
+				continue;
+			if (hset_put(&rs->map, e->target, rs->count - 1) < 0)
+				return tract_error_oom();
+		}
+	}
+	return 0;
+}
+
+/*
  * The message of each row that gives one: the one built during the walk
  * unless an edit applies, otherwise built here from the edit's (or the
- * row's own) payload. msgs[i] is row i's message or NULL.
+ * row's own) payload; then a merge's resolution of the row, if one is in
+ * force. msgs[i] is row i's message or NULL.
  */
 static int build_messages(tract_msg **msgs, tract *t, const row_vec *list, const hset *edits,
-			  const tract_compile_options *o, int reuse, tract_role_counts *roles)
+			  const resolutions *rs, const tract_compile_options *o, int reuse,
+			  tract_role_counts *roles)
 {
-	size_t i, e;
+	size_t i, e, k;
 	int rc;
 
 	for (i = 0; i < list->count; i++) {
 		tract_row *r = list->rows[i], *src = r;
+		const resolution *res = NULL;
 		const char *cfg;
 		int edited;
 
 		edited = edits->count && hset_get(edits, r->hash, &e);
+		if (rs->count && hset_get(&rs->map, r->hash, &k) &&
+		    (!edited || later(list, rs->items[k].row, e)))
+			res = &rs->items[k];
 		/* A prebuilt message means the row gives one. */
 		if (!edited && r->msg) {
 			msgs[i] = r->msg;
 			r->msg = NULL;
-			continue;
+		} else {
+			if (!row_gives_message(r, o))
+				continue;
+			if (edited)
+				src = list->rows[e];
+			cfg = edited && src->config ? src->config : r->config;
+			rc = tract_msg_build(&msgs[i], t, r->hash, src->payload, cfg, r->config,
+					     src, reuse, !res && edited && o && o->edit_markers,
+					     roles);
+			if (rc < 0)
+				return rc;
 		}
-		if (!row_gives_message(r, o))
-			continue;
-		if (edited)
-			src = list->rows[e];
-		cfg = edited && src->config ? src->config : r->config;
-		rc = tract_msg_build(&msgs[i], t, r->hash, src->payload, cfg, r->config, src, reuse,
-				     edited && o && o->edit_markers, roles);
-		if (rc < 0)
-			return rc;
+		if (res) {
+			tract_msg *m = NULL;
+			rc = tract_msg_with_content(&m, t, msgs[i], res->text, res->len,
+						    list->rows[res->row]->config,
+						    o && o->edit_markers, roles);
+			if (rc < 0)
+				return rc;
+			tract_msg_release(msgs[i]);
+			msgs[i] = m;
+		}
 	}
 	return 0;
 }
@@ -387,10 +513,13 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 			 const tract_compile_options *o, int reuse, tract_role_counts *roles)
 {
 	hset edits = {0};
+	resolutions rs;
 	tract_context *c = NULL;
 	tract_msg **msgs = NULL;
 	size_t i, e;
 	int rc = 0;
+
+	memset(&rs, 0, sizeof(rs));
 
 	/* Edit resolution: the latest edit of each target wins (ties: later
 	 * in the list). */
@@ -404,11 +533,14 @@ static int build_context(tract_context **out, tract *t, const char *head, row_ve
 		if (hset_put(&edits, r->response_to, i) < 0)
 			goto oom;
 	}
+	rc = collect_resolutions(&rs, list);
+	if (rc < 0)
+		goto done;
 	c = tract_context_new(list->count);
 	msgs = calloc(list->count ? list->count : 1, sizeof(*msgs));
 	if (!c || !msgs)
 		goto oom;
-	rc = build_messages(msgs, t, list, &edits, o, reuse, roles);
+	rc = build_messages(msgs, t, list, &edits, &rs, o, reuse, roles);
 	for (i = 0; i < list->count; i++) {
 		if (!msgs[i])
 			continue;
@@ -433,6 +565,7 @@ done:
 	free(msgs);
 	tract_context_free(c);
 	hset_dispose(&edits);
+	resolutions_dispose(&rs);
 	return rc;
 }
 

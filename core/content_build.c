@@ -74,8 +74,28 @@ static int all_finite(const cJSON *v)
 	return 1;
 }
 
+/* cJSON's parse, NULL for invalid JSON; *oom set when it failed for want
+ * of memory (cJSON does not tell: the strict parser, which does, is asked
+ * again; JSON it accepts is JSON cJSON failed to build). */
+static cJSON *parse_json(const char *json, int *oom)
+{
+	cJSON *v = cJSON_ParseWithOpts(json, NULL, 1), *probe = NULL;
+	char err[64];
+	int rc;
+
+	*oom = 0;
+	if (v)
+		return v;
+	rc = tract_json_parse(&probe, json, strlen(json), TRACT_JSON_NONFINITE_TO_NULL, err,
+			      sizeof(err));
+	cJSON_Delete(probe);
+	*oom = rc == 0 || rc == TRACT_ENOMEM;
+	return NULL;
+}
+
 int tract_json_object_check(const char *json, const char *label)
 {
+	int oom;
 	cJSON *v;
 	int rc = 0;
 
@@ -85,7 +105,9 @@ int tract_json_object_check(const char *json, const char *label)
 		return tract_error_set(TRACT_EINVAL, "%s is NULL", label);
 	if (!tract_utf8_valid(json, strlen(json)))
 		return tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8", label);
-	v = cJSON_ParseWithOpts(json, NULL, 1);
+	v = parse_json(json, &oom);
+	if (!v && oom)
+		return tract_error_oom();
 	if (!v)
 		return tract_error_set(TRACT_EINVAL, "%s is not valid JSON", label);
 	if (!cJSON_IsObject(v))
@@ -253,7 +275,7 @@ static int build_tool(char **out, int result, const char *text, const char *tool
 	tract_buf b = TRACT_BUF_INIT;
 	char id[30];
 	cJSON *v = NULL;
-	int rc = 0, object;
+	int rc = 0, object, oom;
 
 	if (!tool)
 		return tract_error_set(TRACT_EINVAL, "a tool %s needs the tool's name",
@@ -279,7 +301,9 @@ static int build_tool(char **out, int result, const char *text, const char *tool
 	if (!tract_utf8_valid(text, strlen(text)))
 		return tract_error_set(TRACT_EINVAL, "%s is not valid UTF-8",
 				       result ? "the result" : "the arguments");
-	v = cJSON_ParseWithOpts(text, NULL, 1);
+	v = parse_json(text, &oom);
+	if (!v && oom)
+		return tract_error_oom();
 	object = cJSON_IsObject(v);
 	cJSON_Delete(v);
 	if (!result) {

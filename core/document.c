@@ -62,10 +62,40 @@ int tract_status_to_json(char **out, const tract_status *st)
 	return tract_buf_finish(out, &b, rc);
 }
 
+static int put_info(tract_buf *b, const tract_info *in)
+{
+	char when[TRACT_TIME_BUFSIZE];
+	const char *last = NULL;
+	int rc;
+
+	if (in->last_activity != TRACT_TIME_NONE &&
+	    tract_time_format(when, sizeof(when), in->last_activity) == 0)
+		last = when;
+	rc = tract_buf_putc(b, '{');
+	rc |= put_str_member(b, "tract_id", in->tract_id);
+	rc |= put_str_member(b, "display_name", in->display_name);
+	rc |= put_str_member(b, "head", in->head);
+	rc |= put_str_member(b, "branch", in->branch);
+	rc |= put_int_member(b, "commit_count", in->commit_count);
+	rc |= put_str_member(b, "last_activity", last);
+	rc |= put_str_member(b, "parent_tract_id", in->parent_tract_id);
+	rc |= put_key(b, "is_active") | tract_buf_puts(b, in->is_active ? "true" : "false");
+	return rc | tract_buf_putc(b, '}');
+}
+
+int tract_info_to_json(char **out, const tract_info *info)
+{
+	tract_buf b = TRACT_BUF_INIT;
+
+	if (!out || !info)
+		return tract_error_set(TRACT_EINVAL, "tract_info_to_json: NULL argument");
+	*out = NULL;
+	return tract_buf_finish(out, &b, put_info(&b, info));
+}
+
 int tract_info_list_to_json(char **out, const tract_info_list *list)
 {
 	tract_buf b = TRACT_BUF_INIT;
-	char when[TRACT_TIME_BUFSIZE];
 	int rc;
 
 	if (!out)
@@ -75,21 +105,9 @@ int tract_info_list_to_json(char **out, const tract_info_list *list)
 		return tract_error_set(TRACT_EINVAL, "tract_info_list_to_json: list is NULL");
 	rc = tract_buf_putc(&b, '[');
 	for (size_t i = 0; i < list->count && rc == 0; i++) {
-		const tract_info *in = &list->items[i];
-		const char *last = NULL;
-
-		if (in->last_activity != TRACT_TIME_NONE &&
-		    tract_time_format(when, sizeof(when), in->last_activity) == 0)
-			last = when;
-		rc |= tract_buf_puts(&b, i ? ",{" : "{");
-		rc |= put_str_member(&b, "tract_id", in->tract_id);
-		rc |= put_str_member(&b, "display_name", in->display_name);
-		rc |= put_str_member(&b, "head", in->head);
-		rc |= put_str_member(&b, "branch", in->branch);
-		rc |= put_int_member(&b, "commit_count", in->commit_count);
-		rc |= put_str_member(&b, "last_activity", last);
-		rc |= put_str_member(&b, "parent_tract_id", in->parent_tract_id);
-		rc |= tract_buf_putc(&b, '}');
+		if (i)
+			rc |= tract_buf_putc(&b, ',');
+		rc |= put_info(&b, &list->items[i]);
 	}
 	rc |= tract_buf_putc(&b, ']');
 	return tract_buf_finish(out, &b, rc);

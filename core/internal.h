@@ -6,8 +6,8 @@
  * own layer and the layers above it in this list:
  *
  *   infrastructure  error, warning, buf, json, hash, time, content,
- *                   content_build, text, uri, tokenizer, bpe, plugin (no
- *                   store, no tract)
+ *                   content_build, text, uri, tokenizer, bpe, plugin, llm
+ *                   (the provider layer) (no store, no tract)
  *   storage access  store.c: the handle, transactions, backend errors,
  *                   store metadata (backend calls and rows)
  *   model           row.c, refs.c, revision.c, log.c, config_query.c,
@@ -16,8 +16,12 @@
  *   renderings      render.c, document.c (the --json documents)
  *   operations      tract.c (handles: they set up every layer's state),
  *                   commit.c, annotation.c, budget.c, batch.c, status.c,
- *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, and those to come (history,
- *                   compression, sessions)
+ *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, diff.c,
+ *                   graph.c, navigate.c (reset, checkout, switch), branch.c
+ *                   (branches, tags), merge.c, replay.c, generate.c (and
+ *                   llm.c, the provider layer), agents.c (spawn,
+ *                   collapse, expand, sessions, resume), and those to come
+ *                   (compression)
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
  * releases it: model code never calls into compile.
@@ -175,6 +179,26 @@ int tract_head_read(tract_head_state *out, tract *t);
 
 /** Resolve a reference inside a transaction. */
 int tract_resolve_in_txn(char out[65], tract *t, const char *ref);
+/** One commit of the tract, with the chain walk's extras in flags
+ *  (TRACT_CHAIN_PAYLOAD...), inside an open transaction; TRACT_ENOTFOUND
+ *  "Commit not found: HASH" when it is not there. */
+int tract_commit_read(tract_row *out, tract *t, const char *hash, unsigned flags);
+
+/* ---- navigation (refs.c, revision.c) -------------------------------------- */
+
+/** Longest ref name the refs table holds. */
+#define TRACT_REF_NAME_MAX 255
+/** Longest revision text resolved, and the most digits after ~ or ^. */
+#define TRACT_REVISION_MAX 4096
+#define TRACT_REVISION_MAX_DIGITS 9
+
+/** TRACT_EDETACHED with the spec's message when HEAD is detached: what
+ *  commit and compression refuse (spec/history.md §4.2). */
+int tract_head_check_attached(const tract_head_state *hs, const tract *t);
+
+/** git's check-ref-format rules for a branch or tag name; kind ("branch",
+ *  "tag") names it in the message. TRACT_EINVAL. */
+int tract_refname_check(const char *kind, const char *name);
 
 /* ---- compile and cache (compile.c, cache.c) ------------------------------- */
 
@@ -267,6 +291,12 @@ int tract_msg_build(tract_msg **out, tract *t, const char *orig_hash, const char
 		    const char *config, const char *own_config, const tract_row *source,
 		    int reuse_counts, int edit_marker, tract_role_counts *roles);
 
+/** A copy of base whose content is content (len bytes), recounted: a merge
+ *  resolution applied to a message (compile.c). config NULL keeps base's. */
+int tract_msg_with_content(tract_msg **out, tract *t, const tract_msg *base, const char *content,
+			   size_t len, const char *config, int edit_marker,
+			   tract_role_counts *roles);
+
 /** A derived or patched snapshot reports the tract's counter and the sum
  *  of its messages again, never an API figure (context.c). */
 int tract_context_recount(tract_context *c, tract *t);
@@ -292,6 +322,10 @@ int tract_meta_read(tract_store *s, const char *key, char *buf, size_t len, int 
 
 /** "tract:<id>:<key>" into buf. */
 char *tract_meta_key(char *buf, size_t len, const char *tract_id, const char *key);
+
+/** *out = 1 when the latest session commit on the first-parent chain
+ *  from head is an `end` (agents.c). */
+int tract_session_ended(int *out, tract_store *s, const char *tract_id, const char *head);
 
 /** Parse a JSON object argument (metadata, config): NULL stays NULL. */
 int tract_parse_object(cJSON **out, const char *json, const char *what);

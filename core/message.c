@@ -274,3 +274,60 @@ int64_t tract_count(tract *t, const char *text, size_t len)
 {
 	return tract_tokenizer_count_raw(t->tok, text, len);
 }
+
+int tract_msg_with_content(tract_msg **out, tract *t, const tract_msg *base, const char *content,
+			   size_t len, const char *config, int edit_marker,
+			   tract_role_counts *roles)
+{
+	tract_msg *m;
+	int64_t n;
+	int rc;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return tract_error_oom();
+	m->refs = 1;
+	m->role = base->role;
+	memcpy(m->hash, base->hash, sizeof(m->hash));
+	m->config = dup_config(config ? config : base->config);
+	m->own_config = dup_config(base->own_config);
+	m->content = malloc(len + 1);
+	if (base->name) {
+		m->name = malloc(base->name_len + 1);
+		if (m->name) {
+			memcpy(m->name, base->name, base->name_len + 1);
+			m->name_len = base->name_len;
+		}
+	}
+	if (!m->config || !m->own_config || !m->content || (base->name && !m->name))
+		goto oom;
+	memcpy(m->content, content, len);
+	m->content[len] = '\0';
+	m->content_len = len;
+	if (edit_marker && append_marker(&m->content, &m->content_len) < 0)
+		goto oom;
+	n = count_role(t, roles, m->role);
+	if (n >= 0) {
+		m->tokens = 3 + n;
+		n = tract_count(t, m->content, m->content_len);
+	}
+	if (n >= 0) {
+		m->tokens += n;
+		if (m->name) {
+			n = tract_count(t, m->name, m->name_len);
+			m->tokens += n + 1;
+		}
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto fail;
+	}
+	*out = m;
+	return 0;
+oom:
+	rc = tract_error_oom();
+fail:
+	tract_msg_release(m);
+	return rc;
+}

@@ -47,6 +47,16 @@ static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loaded_backend *loaded[MAX_LOADED];
 static size_t n_loaded;
 
+/* A loaded provider: the core's full-size copy of its table, like a
+ * backend's. Never freed: plugins stay loaded. */
+struct loaded_provider {
+	char name[32];
+	tract_provider table;
+};
+
+static struct loaded_provider *loaded_providers[MAX_LOADED];
+static size_t n_loaded_providers;
+
 static int valid_plugin_name(const char *name)
 {
 	size_t i, n = strlen(name);
@@ -60,6 +70,11 @@ static int valid_plugin_name(const char *name)
 	}
 	return 1;
 }
+int tract_plugin_name_valid(const char *name)
+{
+	return name && valid_plugin_name(name);
+}
+
 /* True when libtract was loaded from inside the build tree. Decided once:
  * the object holding this function (the shared library, or an executable
  * that links the core statically), resolved to an absolute path; dladdr
@@ -313,6 +328,134 @@ int tract_plugin_backend(const tract_backend **out, const char *name)
 	return rc;
 }
 
+/* ---- providers ------------------------------------------------------------ */
+
+int tract_provider_adopt(tract_provider *dst, const tract_provider *table, const char *what,
+			 char *why, size_t whylen)
+{
+	const char *missing = NULL;
+
+	if (!table) {
+		snprintf(why, whylen, "%s: no provider table", what);
+		return TRACT_EPLUGIN;
+	}
+	if (table->version < 1 || table->version > TRACT_PROVIDER_VERSION) {
+		snprintf(why, whylen, "%s has provider ABI version %u, this tract knows 1 to %d",
+			 what, table->version, TRACT_PROVIDER_VERSION);
+		return TRACT_EPLUGIN;
+	}
+	/* Version 1 is the whole table today; a later version copies only
+	 * the members of the table's own version here. */
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, table, sizeof(*dst));
+	if (!dst->name)
+		missing = "name";
+	else if (!dst->client_create)
+		missing = "client_create";
+	else if (!dst->client_free)
+		missing = "client_free";
+	else if (!dst->chat)
+		missing = "chat";
+	else if (!dst->reply_clear)
+		missing = "reply_clear";
+	if (missing) {
+		snprintf(why, whylen, "%s: the provider table (version %u) lacks the required "
+			 "member %s", what, table->version, missing);
+		return TRACT_EPLUGIN;
+	}
+	if (!valid_plugin_name(dst->name)) {
+		snprintf(why, whylen, "%s: invalid provider name '%.40s' (1 to 31 letters, digits, "
+			 "'_' or '-')", what, dst->name);
+		return TRACT_EPLUGIN;
+	}
+	if (dst->wire_format && strcmp(dst->wire_format, "openai") != 0 &&
+	    strcmp(dst->wire_format, "anthropic") != 0) {
+		snprintf(why, whylen, "%s: unknown wire format '%.40s' (openai, anthropic or none)",
+			 what, dst->wire_format);
+		return TRACT_EPLUGIN;
+	}
+	return 0;
+}
+
+static int open_provider_file(tract_provider *out, const char *file, const char *name, char *why,
+			      size_t whylen)
+{
+	void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+	tract_provider_entry_fn entry;
+	int rc;
+
+	if (!h) {
+		snprintf(why, whylen, "%s", dlerror());
+		return TRACT_EPLUGIN;
+	}
+	*(void **)(&entry) = dlsym(h, TRACT_PROVIDER_ENTRY);
+	if (!entry) {
+		snprintf(why, whylen, "%s lacks the entry symbol %s", file, TRACT_PROVIDER_ENTRY);
+		dlclose(h);
+		return TRACT_EPLUGIN;
+	}
+	rc = tract_provider_adopt(out, entry(), file, why, whylen);
+	if (rc == 0 && strcmp(out->name, name) != 0) {
+		snprintf(why, whylen, "%s: the table names the provider '%.40s', not '%s'", file,
+			 out->name, name);
+		rc = TRACT_EPLUGIN;
+	}
+	if (rc < 0)
+		dlclose(h);
+	return rc;
+}
+
+int tract_plugin_provider(const tract_provider **out, const char *name)
+{
+	tract_buf tried = TRACT_BUF_INIT;
+	struct loaded_provider *lp;
+	char why[512];
+	char *file;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if (!name || !valid_plugin_name(name))
+		return tract_error_set(TRACT_EPLUGIN,
+				       "invalid provider name '%.64s' (letters, digits, '_' and '-' "
+				       "only)",
+				       name ? name : "(null)");
+	pthread_mutex_lock(&loader_lock);
+	for (i = 0; i < n_loaded_providers; i++) {
+		if (strcmp(loaded_providers[i]->name, name) == 0) {
+			*out = &loaded_providers[i]->table;
+			goto done;
+		}
+	}
+	file = find_plugin_file("provider", name, &tried);
+	if (!file) {
+		rc = tract_error_set(TRACT_EPLUGIN, "provider plugin '%s' not found (tried %s)", name,
+				     tried.ptr ? tried.ptr : "nothing");
+		goto done;
+	}
+	lp = calloc(1, sizeof(*lp));
+	if (!lp) {
+		free(file);
+		rc = tract_error_oom();
+		goto done;
+	}
+	rc = open_provider_file(&lp->table, file, name, why, sizeof(why));
+	free(file);
+	if (rc < 0) {
+		free(lp);
+		rc = tract_error_set(rc, "provider plugin '%s': %s", name, why);
+		goto done;
+	}
+	snprintf(lp->name, sizeof(lp->name), "%s", name);
+	if (n_loaded_providers < MAX_LOADED)
+		loaded_providers[n_loaded_providers++] = lp;
+	*out = &lp->table;
+done:
+	pthread_mutex_unlock(&loader_lock);
+	tract_buf_dispose(&tried);
+	return rc;
+}
+
 int tract_uri_scheme(char out[32], const char *uri)
 {
 	const char *colon;
@@ -470,7 +613,7 @@ static void describe_file(tract_plugin_info *info, const char *file)
 {
 	void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
 	const char *sym = info->kind == TRACT_PLUGIN_BACKEND ? TRACT_BACKEND_ENTRY
-							     : "tract_provider_entry";
+							     : TRACT_PROVIDER_ENTRY;
 	const unsigned int *(*entry)(void);
 	char why[512];
 
@@ -493,6 +636,13 @@ static void describe_file(tract_plugin_info *info, const char *file)
 						file, info->name, why, sizeof(why)) < 0)
 				info->error = strdup(why);
 			free(copy);
+		} else {
+			tract_provider copy;
+			if (tract_provider_adopt(&copy, (const tract_provider *)(const void *)table,
+						 file, why, sizeof(why)) < 0)
+				info->error = strdup(why);
+			else if (strcmp(copy.name, info->name) != 0)
+				info->error = strdup("the table names another provider");
 		}
 	}
 	/* Keep backends loaded (they may be in use); close the rest. */

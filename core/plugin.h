@@ -11,12 +11,32 @@
 
 #include "tract/plugin.h"
 #include "tract/sys/backend.h"
+#include "tract/sys/provider.h"
 
 /**
  * Load the backend plugin NAME (a bare word: letters, digits, '_', '-').
  * Errors (TRACT_EPLUGIN) name every path tried.
  */
 int tract_plugin_backend(const tract_backend **out, const char *name);
+
+/**
+ * Load the provider plugin NAME (tract-provider-NAME.so): the entry
+ * symbol TRACT_PROVIDER_ENTRY, a table of ABI version 1 to
+ * TRACT_PROVIDER_VERSION with every required member, named NAME. Errors
+ * (TRACT_EPLUGIN) name every path tried.
+ */
+int tract_plugin_provider(const tract_provider **out, const char *name);
+
+/**
+ * Check a provider table (a plugin's or an in-process one) and copy it
+ * into dst (full size, members newer than its version zeroed). On failure
+ * (TRACT_EPLUGIN) why holds the reason; what names the table's origin.
+ */
+int tract_provider_adopt(tract_provider *dst, const tract_provider *table, const char *what,
+			 char *why, size_t whylen);
+
+/** A bare plugin name: 1 to 31 letters, digits, '_' or '-'. */
+int tract_plugin_name_valid(const char *name);
 
 /** True when libtract itself runs from the build tree (a test, the CLI
  *  or a library in it): the build tree's plugins and data are used then. */

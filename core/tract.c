@@ -225,6 +225,11 @@ int tract_store_list_tracts(tract_info_list **out, tract_store *s)
 	rc = tract_txn_begin(s, TRACT_TXN_READ);
 	if (rc == 0) {
 		rc = list_locked(&l, s);
+		for (size_t i = 0; rc == 0 && i < l.count; i++) {
+			int ended = 0;
+			rc = tract_session_ended(&ended, s, l.items[i].tract_id, l.items[i].head);
+			l.items[i].is_active = !ended;
+		}
 		rc = tract_txn_end(s, rc);
 	}
 	list->items = l.items;
@@ -292,23 +297,6 @@ static int valid_tract_id(const char *id)
 	return 1;
 }
 
-static int valid_branch_name(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0 || n > 200 || name[0] == '-' || name[0] == '.' || name[n - 1] == '/' ||
-	    name[n - 1] == '.' || strstr(name, "..") || strstr(name, "@{") ||
-	    strstr(name, "//") || (n >= 5 && strcmp(name + n - 5, ".lock") == 0) ||
-	    strcmp(name, "@") == 0 || strcmp(name, "HEAD") == 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c < 0x20 || c == 0x7f || strchr(" ~^:?*[\\", c))
-			return 0;
-	}
-	return 1;
-}
-
 static int tract_alloc(tract **out, tract_store *s, const char *id, const tract_open_options *opts)
 {
 	tract_open_options defaults = TRACT_OPEN_OPTIONS_INIT;
@@ -321,9 +309,8 @@ static int tract_alloc(tract **out, tract_store *s, const char *id, const tract_
 		return TRACT_EINVAL;
 	if (opts->tokenizer && tract_tokenizer_check(opts->tokenizer) < 0)
 		return TRACT_EINVAL;
-	if (opts->default_branch && !valid_branch_name(opts->default_branch))
-		return tract_error_set(TRACT_EINVAL, "invalid default branch name '%s'",
-				       opts->default_branch);
+	if (opts->default_branch && tract_refname_check("default branch", opts->default_branch) < 0)
+		return TRACT_EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return tract_error_oom();

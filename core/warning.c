@@ -46,3 +46,55 @@ void tract_warn(const char *fmt, ...)
 	else
 		fprintf(stderr, "tract: warning: %s\n", msg);
 }
+
+/* ---- debug lines ------------------------------------------------------- */
+
+static tract_warning_cb debug_cb;
+static void *debug_payload;
+
+void tract_debug_hook_set(tract_warning_cb cb, void *payload)
+{
+	pthread_mutex_lock(&log_lock);
+	debug_cb = cb;
+	debug_payload = payload;
+	pthread_mutex_unlock(&log_lock);
+}
+
+static int debug_env(void)
+{
+	const char *v = getenv("TRACT_DEBUG");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+int tract_debug_enabled(void)
+{
+	int on;
+
+	pthread_mutex_lock(&log_lock);
+	on = debug_cb != NULL;
+	pthread_mutex_unlock(&log_lock);
+	return on || debug_env();
+}
+
+void tract_debug(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	tract_warning_cb cb;
+	void *payload;
+
+	pthread_mutex_lock(&log_lock);
+	cb = debug_cb;
+	payload = debug_payload;
+	pthread_mutex_unlock(&log_lock);
+	if (!cb && !debug_env())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cb)
+		cb(msg, payload);
+	else
+		fprintf(stderr, "tract: debug: %s\n", msg);
+}

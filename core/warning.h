@@ -7,4 +7,9 @@
 
 void tract_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/** A debug line, routed to tract_debug_hook_set()'s hook. */
+void tract_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** Whether a debug line would go anywhere (skip building it otherwise). */
+int tract_debug_enabled(void);
+
 #endif

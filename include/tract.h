@@ -61,12 +61,17 @@
 #include "tract/clone.h"
 #include "tract/text.h"
 #include "tract/resolver.h"
+#include "tract/merge.h"
 #include "tract/gc.h"
 #include "tract/reorder.h"
 #include "tract/diff.h"
 #include "tract/graph.h"
-#include "tract/dag.h"
 #include "tract/query.h"
 #include "tract/wait.h"
+#include "tract/refs.h"
+#include "tract/rebase.h"
+#include "tract/dag.h"
+#include "tract/llm.h"
+#include "tract/agents.h"
 
 #endif

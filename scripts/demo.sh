@@ -89,4 +89,43 @@ run status
 note "The messages a model receives: edit applied, skipped reasoning left out."
 run compile --format openai
 
+note "Branches: try a shorter answer on a side branch (from before the edit), then come back."
+run switch -c shorter 'HEAD~1'
+run commit assistant "Measure the chain; replace it if stretched."
+run branch
+run switch main
+run tag answered
+run tag
+
+note "Ask a model: generate compiles HEAD, calls the provider and commits its reply."
+note "'example' is the offline provider of plugins/example/ (no key, same answer every time)."
+cat >tools.json <<'EOF'
+[{"type": "function", "function": {"name": "check_stock", "description": "Parts in stock",
+  "parameters": {"type": "object", "properties": {"part": {"type": "string"}},
+  "required": ["part"]}}}]
+EOF
+run commit user "Do you have a chain for it in stock?"
+run generate --provider example --tools tools.json --json
+call_id=$(tract show --json HEAD | sed -n 's/.*"call_id": "\([^"]*\)".*/\1/p' | head -n 1)
+
+note "The model asked for a tool; its result is committed naming the call, then generate again."
+run commit tool-result --tool check_stock --call-id "$call_id" '{"part": "chain", "in_stock": 3}'
+run generate --provider example --tools tools.json
+
+note "The call, its result and the answer, as the OpenAI plugin would send them next."
+run compile --format openai
+
+note "Delegate: spawn a child tract for a sub-task; the parent records the spawn."
+parent_id=$(tract status --json | sed -n 's/.*"tract_id": "\([^"]*\)".*/\1/p')
+run spawn --purpose "compare chain wear gauges" --name gauge-scout
+child_id=$last
+note "The child works in its own tract (it inherited the parent's context)."
+run --tract "$child_id" commit assistant "The Park Tool CC-3.2 reads 0.5% and 0.75% wear; a ruler works too."
+note "Collapse: the child's work comes back to the parent as one summary."
+run --tract "$parent_id" collapse "$child_id" \
+	--summary "Subagent completed: a CC-3.2 gauge (or a ruler) measures chain wear."
+collapse_hash=$last
+run --tract "$parent_id" expand "${collapse_hash:0:12}"
+run tracts
+
 printf '\ndemo finished; the temporary store is removed on exit.\n'

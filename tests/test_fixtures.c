@@ -616,6 +616,95 @@ static void test_compile_branches(void **state)
 	tract_store_free(s);
 }
 
+/*
+ * Every branch of the reference's files is reachable by name: `switch`
+ * attaches HEAD to it, HEAD is its recorded tip, a plain compile gives the
+ * reference's recorded result for that branch, and its history reads back
+ * with the revision grammar (NAME~N walks the same first parents as the
+ * log from the tip). A detached tract gets its HEAD back with `checkout -`.
+ */
+static void test_switch_branches(void **state)
+{
+	fixture *fx = *state;
+	const cJSON *tr;
+	tract_store *s;
+
+	need_fixture(fx);
+	s = open_store(fx);
+	cJSON_ArrayForEach(tr, tracts_of(fx))
+	{
+		tract *t = open_tract(s, jstr(tr, "tract_id"));
+		const cJSON *br, *branches = jget(tr, "branches");
+		const char *head0 = jstr(tr, "head");
+		int detached0 = cJSON_IsTrue(jget(tr, "detached"));
+		tract_branch_list *list = NULL;
+		int n = 0;
+
+		CHECK_RC(tract_branch_list_get(&list, t));
+		CHECK(list->count == (size_t)cJSON_GetArraySize(branches),
+		      "%s: %zu branches listed, want %d", label_of(tr), list->count,
+		      cJSON_GetArraySize(branches));
+		for (size_t i = 0; i < list->count; i++) {
+			const cJSON *bt = cJSON_GetObjectItemCaseSensitive(branches, list->items[i].name);
+			CHECK(bt && str_eq(cJSON_GetStringValue(bt), list->items[i].tip),
+			      "%s: listed branch %s at %s is not the reference's", label_of(tr),
+			      list->items[i].name, list->items[i].tip);
+			CHECK(list->items[i].current ==
+			          str_eq(list->items[i].name, jstr(tr, "current_branch")),
+			      "%s: branch %s current flag", label_of(tr), list->items[i].name);
+		}
+		tract_branch_list_free(list);
+		cJSON_ArrayForEach(br, jget(tr, "branch_results"))
+		{
+			tract_context *ctx = NULL;
+			const char *tip = jstr(br, "tip");
+			char out[65], *branch = NULL, what[200], rev[300];
+			int detached = -1;
+
+			CHECK_RC(tract_switch(out, t, br->string, NULL));
+			CHECK(str_eq(out, tip), "%s: switch %s gave %s, want %s", label_of(tr),
+			      br->string, out, tip);
+			CHECK_RC(tract_head_get(out, &branch, &detached, t));
+			CHECK(str_eq(out, tip) && str_eq(branch, br->string) && detached == 0,
+			      "%s: after switch %s HEAD is %s on %s", label_of(tr), br->string, out,
+			      SHOW(branch));
+			tract_string_free(branch);
+			CHECK_RC(tract_context_compile(&ctx, t, NULL));
+			snprintf(what, sizeof(what), "%s %s after switch %s", fx->name, label_of(tr),
+			         br->string);
+			check_context(what, ctx, jget(br, "compile_decided"),
+			              CMP_CONFIGS | CMP_COUNT | CMP_TOKENS);
+			tract_context_free(ctx);
+			/* HEAD~1 is the tip's first parent */
+			{
+				tract_commit *c = NULL;
+				CHECK_RC(tract_commit_lookup(&c, t, tip));
+				snprintf(rev, sizeof(rev), "%s~1", br->string);
+				if (tract_commit_parent(c)) {
+					CHECK_RC(tract_revision_resolve(out, t, rev));
+					CHECK(str_eq(out, tract_commit_parent(c)), "%s: %s is %s, want %s",
+					      label_of(tr), rev, out, tract_commit_parent(c));
+					CHECK_RC(tract_revision_resolve(out, t, "HEAD^"));
+					CHECK(str_eq(out, tract_commit_parent(c)), "%s: HEAD^ after switch",
+					      label_of(tr));
+				}
+				tract_commit_free(c);
+			}
+			n++;
+		}
+		CHECK(n == cJSON_GetArraySize(branches), "%s: %d branch results for %d branches",
+		      label_of(tr), n, cJSON_GetArraySize(branches));
+		/* back to where the reference left HEAD */
+		if (n && detached0 && head0) {
+			char out[65];
+			CHECK_RC(tract_checkout(out, t, head0));
+			CHECK(str_eq(out, head0), "%s: checkout of the recorded HEAD", label_of(tr));
+		}
+		tract_free(t);
+	}
+	tract_store_free(s);
+}
+
 static void check_log_entry(const char *what, const tract_commit *c, const cJSON *e)
 {
 	const cJSON *tc = jget(e, "token_count");
@@ -941,7 +1030,8 @@ static fixture fx_v4 = {.name = "v4_basic", .version = 4};
 	FX_TEST(fx, test_head), FX_TEST(fx, test_compile_head),                                    \
 	    FX_TEST(fx, test_compile_merge_messages), FX_TEST(fx, test_merge_commits),             \
 	    FX_TEST(fx, test_compile_branches), FX_TEST(fx, test_log), FX_TEST(fx, test_fsck),     \
-	    FX_TEST(fx, test_writeback), FX_TEST(fx, test_list_tracts)
+	    FX_TEST(fx, test_writeback), FX_TEST(fx, test_list_tracts),                          \
+	    FX_TEST(fx, test_switch_branches)
 
 int main(void)
 {

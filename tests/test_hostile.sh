@@ -100,7 +100,14 @@ sqlite3 "$FX/other.db" 'create table t(x); insert into t values (1);' ||
 # Another tract store (clone refuses a destination holding tract data).
 "$TRACT" --db "$FX/store2.db" init --name second >/dev/null || die "init store2 failed"
 CONNINFO='host=localhost user=tract password=hunter2 dbname=tract'
+# Tool definitions for generate (valid; the cases that use it fail elsewhere).
+printf '[{"type": "function", "function": {"name": "lookup"}}]' >"$FX/tools.json"
+printf '[{"type": "function", "function": {"name": "a b"}}]' >"$FX/badtools.json"
+unset TRACT_PROVIDER TRACT_MODEL TRACT_DEBUG
 export FX BIG BIGBAD ESCS ACUTES DEEP DEEPOBJ CONNINFO
+# Navigation: a revision of 100 000 carets (refused as too long).
+HATS=HEAD$(head -c 100000 /dev/zero | tr '\0' '^')
+export HATS
 
 # ---- state of the store and the fixtures -------------------------------------
 
@@ -168,7 +175,7 @@ run_case() {
 	elif [ "$status" -eq 2 ]; then
 		[ "$lines" -eq 3 ] ||
 			fail_case "exit 2 with $lines stderr lines: $(head -c 300 "$err")"
-		sed -n 1p "$err" | grep -q '^tract\( [a-z]*\)\?: .' ||
+		sed -n 1p "$err" | grep -q '^tract\( [a-z-]*\)\?: .' ||
 			fail_case "exit 2, line 1 is not 'tract[ CMD]: ...'"
 		sed -n 2p "$err" | grep -q '^usage: tract' ||
 			fail_case "exit 2, line 2 is not the usage line"
@@ -592,6 +599,308 @@ done <<'TABLE'
 - | wait --ref '' --timeout 1
 - | wait --ref $'\xff' --timeout 1
 - | wait --db "$FX/nosuch.db" --timeout 1
+# --- reset ---
+- | reset
+- | reset ''
+- | reset nosuch
+- | reset 'HEAD~99'
+- | reset 'HEAD^3'
+- | reset 'main~99999999999999999999'
+- | reset 'HEAD~-1'
+- | reset '~1'
+- | reset "$HATS"
+- | reset $'\xff'
+- | reset $'\e[31m'
+- | reset $'\u202e'
+- | reset "'; DROP TABLE refs; --"
+- | reset '%%%%'
+- | reset "$BIG"
+- | reset a b
+- | reset --bogus HEAD
+# --- checkout ---
+- | checkout
+- | checkout -
+- | checkout ''
+- | checkout nosuch
+- | checkout 'HEAD~99'
+- | checkout 'main^^^^^^^^^^^^^^^^'
+- | checkout "$HATS"
+- | checkout $'\xff'
+- | checkout $'\e]0;pwn\a'
+- | checkout "'; DROP TABLE refs; --"
+- | checkout "$BIG"
+- | checkout a b
+- | checkout -x
+# --- switch ---
+- | switch
+- | switch -
+- | switch nosuch
+- | switch "$C1"
+- | switch 'main~1'
+- | switch $'\xff'
+- | switch "'; DROP TABLE refs; --"
+- | switch main HEAD
+- | switch -c
+- | switch -c -
+- | switch -c main
+- | switch -c 'a b'
+- | switch -c $'a\x01b'
+- | switch -c 'x@{1}'
+- | switch -c '@'
+- | switch -c "$BIG"
+- | switch -c new nosuch
+- | switch -c new "$HATS"
+- | switch -c new 'main~99999999999999999999'
+- | switch -c a b c
+# --- branch ---
+- | branch ''
+- | branch 'a b'
+- | branch 'a..b'
+- | branch -- -x
+- | branch '@'
+- | branch HEAD
+- | branch x.lock
+- | branch 'a/.b'
+- | branch $'a\x01b'
+- | branch $'a\e[31m'
+- | branch $'a\u202eb'
+- | branch 'a@{1}'
+- | branch $'\xff'
+- | branch "'; DROP TABLE refs; --"
+- | branch "$BIG"
+- | branch main
+- | branch new nosuch
+- | branch new "$HATS"
+- | branch new 'main~99999999999999999999'
+- | branch new $'\xff'
+- | branch -d main
+- | branch -D main
+- | branch -d nosuch
+- | branch -d $'\xff'
+- | branch -d "$BIG"
+- | branch -d
+- | branch -m a
+- | branch -m nosuch x
+- | branch -m main 'a b'
+- | branch -m main $'\e[2J'
+- | branch -d -m a b
+- | branch --json x
+- | branch --force x
+- | branch a b c
+- | branch --bogus
+# --- tag ---
+- | tag ''
+- | tag 'v 1'
+- | tag $'\xff'
+- | tag $'\e[31m'
+- | tag "'; DROP TABLE refs; --"
+- | tag "$BIG"
+- | tag v1 nosuch
+- | tag v1 "$HATS"
+- | tag v1 'HEAD~99'
+- | tag -d nosuch
+- | tag -d $'\xff'
+- | tag -d
+- | tag a b c
+- | tag --json a
+- | tag --bogus
+# --- merge (the store has only main: every merge below fails) ---
+- | merge
+- | merge ''
+- | merge a b
+- | merge --bogus main
+- | merge --strategy
+- | merge --strategy semantic main
+- | merge --strategy $'\e[31mours' main
+- | merge --strategy "$BIG" main
+- | merge ghost
+- | merge --no-ff --json ghost
+- | merge --strategy theirs ghost
+- | merge $'\e[2Jghost'
+- | merge $'\xff'
+- | merge "$BIG"
+- | merge "$BIGBAD"
+- | merge "$ESCS"
+- | merge "$ACUTES"
+- | merge ../main
+- | merge refs/heads/main
+- | merge HEAD
+- | merge "$C1"
+- | merge $'main\nmain'
+- | --db "$FX/other.db" merge main
+- | --db "$FX/nosuch.db" merge main
+- | --db "$FX/random" merge main
+- | --db "$CONNINFO" merge main
+- | --tract nosuch merge main
+# --- cherry-pick ---
+- | cherry-pick
+- | cherry-pick --json
+- | cherry-pick "$C1" extra
+- | cherry-pick --bogus "$C1"
+- | cherry-pick ''
+- | cherry-pick 2
+- | cherry-pick nosuch
+- | cherry-pick 'HEAD~99'
+- | cherry-pick 0000000000000000000000000000000000000000000000000000000000000000f
+- | cherry-pick $'\e[2J'
+- | cherry-pick $'\u202e'
+- | cherry-pick $'\xff'
+- | cherry-pick "'; DROP TABLE commits; --"
+- | cherry-pick "$BIG"
+- | cherry-pick "$ESCS"
+- | --db "$FX/random" cherry-pick "$C1"
+- | --db "$FX/other.db" cherry-pick "$C1"
+- | --db "$FX/nosuch.db" cherry-pick "$C1"
+# --- rebase ---
+- | rebase
+- | rebase --json
+- | rebase main extra
+- | rebase --bogus main
+- | rebase ''
+- | rebase 2
+- | rebase nosuch
+- | rebase 'main~99'
+- | rebase $'\e[31mmain'
+- | rebase $'\u202e'
+- | rebase $'\xff'
+- | rebase "'; DROP TABLE refs; --"
+- | rebase "$BIG"
+- | rebase "$ACUTES"
+- | --db "$FX/random" rebase main
+- | --db "$FX/nosuch.db" rebase main
+# --- multi-agent: spawn, collapse, expand, resume, session ---
+- | spawn
+- | spawn extra --purpose p
+- | spawn --bogus
+- | spawn --purpose
+- | spawn --purpose "$BIGBAD"
+- | spawn --purpose $'\xff'
+- | spawn --purpose p --inherit nosuch
+- | spawn --purpose p --inherit ''
+- | spawn --purpose p --inherit selective
+- | spawn --purpose p --inherit full_clone --commit "$C1"
+- | spawn --purpose p --commit ffffffffffff
+- | spawn --purpose p --commit ''
+- | spawn --purpose p --commit $'\e[31m'
+- | spawn --purpose p --type "x'; DROP TABLE commits; --" --commit nosuch
+- | spawn --purpose p --max-tokens 0
+- | spawn --purpose p --max-tokens -3
+- | spawn --purpose p --max-tokens x
+- | spawn --purpose p --max-tokens 1 --inherit full_clone
+- | spawn --purpose p --name $'\xff'
+- | spawn --purpose p --name "$BIG"
+- | spawn --purpose p --id 'bad id'
+- | spawn --purpose p --id "$ID"
+- | spawn --purpose p --id ../../etc
+- | spawn --purpose p --id ''
+- | collapse
+- | collapse --bogus
+- | collapse nochild
+- | collapse nochild --summary s
+- | collapse nochild --llm --provider nosuch
+- | collapse nochild --summary s --llm
+- | collapse "$ID" --summary s
+- | collapse nochild --summary ''
+- | collapse nochild --summary $'\xff'
+@badutf8 | collapse nochild --summary -
+@nul | collapse nochild --summary -
+@empty | collapse nochild --summary -
+- | collapse nochild --summary s --target-tokens 0
+- | collapse nochild --summary s extra
+- | collapse --approve
+- | collapse --approve 0123abcd
+- | collapse --approve ../x
+- | collapse --approve "$BIG"
+- | collapse --discard 0123abcd
+- | collapse --discard $'\e[2J'
+- | collapse --approve 0123 --discard 0123
+- | collapse --drafts extra
+- | collapse --approve 0123abcd --llm
+- | expand
+- | expand a b
+- | expand --bogus
+- | expand ab
+- | expand zzzz
+- | expand ffffffffffff
+- | expand "$C1"
+- | expand "$BIGBAD"
+- | expand $'\e[31mabcd'
+- | resume extra
+- | resume --bogus
+- | --db "$FX/nosuch.db" resume
+- | --db "$FX/other.db" resume
+- | session
+- | session start
+- | session pause summary
+- | session start summary extra
+- | session start $'\xff'
+- | session start s --decision $'\xff'
+- | session start s --next
+- | session --bogus start s
+- | --tract nosuch session end s
+# --- generate (the example provider answers offline: every case here must
+# fail before it is asked, or be refused by it) ---
+- | generate
+- | generate --provider nosuch
+- | generate --provider ../example
+- | generate --provider example/x
+- | generate --provider example.so
+- | generate --provider $'\e[31mred'
+- | generate --provider "$BIG"
+- | generate --provider "$BIGBAD"
+- | generate --provider ,
+- | generate --provider example,
+- | generate --provider a,b,c,d,e,f,g,h,i
+- | generate --provider example,nosuch
+- | generate --provider "$CONNINFO"
+- | generate --provider example --tools "$FX/nosuch.json"
+- | generate --provider example --tools "$FX/dir"
+- | generate --provider example --tools "$FX/empty"
+- | generate --provider example --tools "$FX/random"
+- | generate --provider example --tools "$FX/badutf8"
+- | generate --provider example --tools "$FX/nul"
+- | generate --provider example --tools "$FX/big_bad"
+- | generate --provider example --tools "$FX/big_truncated.json"
+- | generate --provider example --tools "$FX/deep.json"
+- | generate --provider example --tools "$FX/dup.json"
+- | generate --provider example --tools "$FX/nan.json"
+- | generate --provider example --tools "$FX/huge.json"
+- | generate --provider example --tools "$FX/array.json"
+- | generate --provider example --tools "$FX/badtools.json"
+@big_truncated.json | generate --provider example --tools -
+@random | generate --provider example --tools -
+- | generate --provider example --tools "$FX/tools.json" --tool-choice nosuch
+- | generate --provider example --tools "$FX/tools.json" --tool-choice "$BIGBAD"
+- | generate --provider example --tool-choice required
+- | generate --provider example --tools "$FX/tools.json" --max-size 10
+- | generate --provider example --temperature nan
+- | generate --provider example --temperature -1
+- | generate --provider example --temperature 1e999
+- | generate --provider example --temperature ''
+- | generate --provider example --max-tokens 0
+- | generate --provider example --max-tokens -5
+- | generate --provider example --max-tokens 99999999999999999999999
+- | generate --provider example --retries -1
+- | generate --provider example --retries 1000
+- | generate --provider example --timeout 0
+- | generate --provider example --timeout inf
+- | generate --provider example -o noequals
+- | generate --provider example -o =value
+- | generate --provider example -o colour=red
+- | generate --provider example -o "$BIG=x"
+- | generate --provider example -o sentences=0
+- | generate --provider example -o "model=$BIGBAD"
+- | generate --provider example --model "$BIGBAD"
+- | generate --provider example -m "$BIGBAD"
+- | generate --provider example --model sk-hunter2-key --save
+- | generate --save
+- | generate --provider example --stream --json
+- | generate --provider example extra
+- | generate --bogus
+- | generate --provider
+- | --tract nosuch generate --provider example
+- | --db "$FX/other.db" generate --provider example
+- | --db "$CONNINFO" generate --provider example
 TABLE
 
 # ---- regressions of the reliability issue (each on a store of its own) -------

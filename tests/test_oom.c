@@ -808,6 +808,80 @@ static int run_tool_result(env *e)
 				   NULL);
 }
 
+/* tract_generate with an in-process provider answering a text and a tool
+ * call (its own allocation: the client). */
+struct tract_provider_client {
+	int unused;
+};
+
+static int oom_client_create(tract_provider_client **out, const tract_provider_option *o,
+			     size_t n, tract_provider_error *err)
+{
+	(void)o, (void)n;
+	*out = calloc(1, sizeof(**out));
+	if (!*out) {
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		return TRACT_ENOMEM;
+	}
+	return 0;
+}
+
+static void oom_client_free(tract_provider_client *c)
+{
+	free(c);
+}
+
+static const tract_tool_call oom_calls[] = {{"call_oom_1", "calc", "{\"x\": 1}"}};
+
+static int oom_chat(tract_provider_client *c, const tract_chat_request *req,
+		    tract_chat_reply *reply, tract_provider_error *err)
+{
+	(void)c, (void)req, (void)err;
+	reply->text = "Let me compute.";
+	reply->tool_calls = oom_calls;
+	reply->n_tool_calls = 1;
+	reply->finish_reason = "tool_calls";
+	reply->model = "oom-model";
+	reply->usage.prompt_tokens = 10;
+	reply->usage.completion_tokens = 3;
+	reply->usage.total_tokens = 13;
+	reply->raw_json = "{}";
+	return 0;
+}
+
+static void oom_reply_clear(tract_provider_client *c, tract_chat_reply *reply)
+{
+	(void)c;
+	memset(reply, 0, sizeof(*reply));
+}
+
+static const tract_provider oom_provider = {
+	.version = TRACT_PROVIDER_VERSION,
+	.name = "oom",
+	.client_create = oom_client_create,
+	.client_free = oom_client_free,
+	.chat = oom_chat,
+	.reply_clear = oom_reply_clear,
+};
+
+static int run_generate(env *e)
+{
+	tract_generate_options go = TRACT_GENERATE_OPTIONS_INIT;
+	tract_generate_result *gr = NULL;
+	tract_llm *llm = NULL;
+	int rc;
+
+	go.tools_json = "[{\"type\": \"function\", \"function\": {\"name\": \"calc\"}}]";
+	rc = tract_llm_open_provider(&llm, &oom_provider, NULL);
+	if (rc == 0)
+		rc = tract_generate(&gr, e->t, llm, &go);
+	if (rc == 0 && tract_generate_result_commit_count(gr) != 2)
+		fail_msg("generate made %zu commits", tract_generate_result_commit_count(gr));
+	tract_generate_result_free(gr);
+	tract_llm_free(llm);
+	return rc;
+}
+
 static int run_annotate(env *e)
 {
 	return tract_annotation_create(&e->id, e->t, edit_target, TRACT_PRIORITY_SKIP,
@@ -1027,6 +1101,7 @@ static const op ops[] = {
 	{"compile (at commit)", 1, 1, NULL, run_compile_at, 0, NULL},
 	{"render (provider bodies)", 1, 1, prep_tool_bodies, run_tool_bodies, 0, NULL},
 	{"commit (tool result)", 1, 1, prep_tool_call, run_tool_result, 1, check_commit},
+	{"generate (text and a tool call)", 1, 1, NULL, run_generate, 1, NULL},
 	{"annotate", 1, 1, NULL, run_annotate, 1, NULL},
 	{"log", 1, 1, NULL, run_log, 0, check_log},
 	{"config query", 1, 1, NULL, run_config_query, 0, check_config_query},

@@ -78,6 +78,25 @@ exercise() {
 	must clone --json "$db" "$dst"
 	must clone "$dst" "$tmp/back-$RANDOM.db"
 	must plugins
+	# generate with the example provider: keys in options and the
+	# environment, debug lines on, failures naming options.
+	printf '[{"type": "function", "function": {"name": "lookup"}}]' >"$tmp/tools.json"
+	must --db "$db" generate --provider example
+	must --db "$db" generate --provider example -o "api_key=$OPENAI_API_KEY" --json
+	TRACT_DEBUG=1 must --db "$db" generate --provider example \
+		-o "example.api_key=$TRACT_API_KEY" --tools "$tmp/tools.json"
+	cid=$("$tract" --db "$db" show --json HEAD </dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["content"]["call_id"])') ||
+		fail "no tool call committed"
+	must --db "$db" commit tool-result --tool lookup --call-id "$cid" "found it"
+	TRACT_DEBUG=1 must --db "$db" generate --provider example --stream
+	must --db "$db" generate --provider example --save
+	run --db "$db" generate --provider example -o "colour=$ANTHROPIC_API_KEY"
+	run --db "$db" generate --provider example -o "sentences=$GEMINI_API_KEY"
+	run --db "$db" generate --provider "$OPENAI_API_KEY"
+	run --db "$db" generate --provider "example,$TRACT_API_KEY"
+	run --db "$db" generate --provider example --model "$OPENAI_API_KEY" --save
+	run --db "$db" generate --provider nosuch -o "api_key=$OPENAI_API_KEY"
 	# Failures on a good store.
 	run --db "$db" show nosuchref
 	run --db "$db" annotate nosuchref pinned

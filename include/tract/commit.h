@@ -58,9 +58,13 @@ TRACT_EXTERN(int) tract_commit_create_dialogue(tract_commit **out, tract *t, con
 					       const tract_commit_options *opts);
 
 /**
- * Resolve a reference of this tract to a full hash: an exact hash, a
- * branch name, or a unique hex prefix of at least 4 characters
- * (case-insensitive). Errors: TRACT_ENOTFOUND, TRACT_EAMBIGUOUS.
+ * Resolve a revision of this tract to a full hash: an exact hash, a
+ * unique hex prefix of at least 4 characters (case-insensitive, literal),
+ * HEAD (or @), ORIG_HEAD, PREV_HEAD, a tag, a branch or a full ref name,
+ * then any chain of ~N, ^ and ^N suffixes (refs.h describes the grammar
+ * and which name wins). Errors: TRACT_ENOTFOUND, TRACT_EAMBIGUOUS,
+ * TRACT_EINVAL (a malformed suffix, a number of more than 9 digits, more
+ * than 4096 bytes).
  */
 TRACT_EXTERN(int) tract_revision_resolve(char out[TRACT_HASH_HEXSIZE + 1], tract *t,
 					 const char *ref);

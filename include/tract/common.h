@@ -132,6 +132,12 @@ typedef void (*tract_warning_cb)(const char *message, void *payload);
  *  "tract: warning: ..." on stderr). */
 TRACT_EXTERN(void) tract_warning_hook_set(tract_warning_cb cb, void *payload);
 
+/** Debug hook (each LLM call attempt...), same shape as the warning hook.
+ *  NULL restores the default: a line "tract: debug: ..." on stderr when
+ *  the environment variable TRACT_DEBUG is set to a value other than ""
+ *  and "0", nothing otherwise. Debug lines never hold secrets. */
+TRACT_EXTERN(void) tract_debug_hook_set(tract_warning_cb cb, void *payload);
+
 #ifdef __cplusplus
 }
 #endif

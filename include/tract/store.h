@@ -63,6 +63,9 @@ typedef struct {
 	int64_t commit_count;  /**< commits stored for the tract */
 	tract_time last_activity; /**< newest commit, TRACT_TIME_NONE if none */
 	char *parent_tract_id; /**< spawning parent, NULL when none */
+	/** 0 when the latest session commit on the current branch is an
+	 *  `end` (agents.h), else 1. */
+	int is_active;
 } tract_info;
 
 /** The tracts of a store. */

@@ -3,7 +3,8 @@
  * loop in a child process, reporting each success on a pipe; the parent
  * SIGKILLs it after a random delay, then reopens the store: fsck clean,
  * every reported commit on the history and the history linear, every
- * reported annotation and clone there, and one more commit succeeds.
+ * reported annotation and clone there, a rebase killed midway left its
+ * branch all old or all new, and one more commit succeeds.
  *
  *   crash_driver [ROUNDS]   backend from TRACT_TEST_BACKEND (tests/teststore.h);
  *                           TRACT_CRASH_SEED=N repeats a run, TRACT_CRASH_SECONDS
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "dag.h" /* kind 'm': reachable from main over all parents */
+#include "internal.h" /* the backend, to find a child tract's commit */
 #include "teststore.h"
 
 /* LMDB's sync modes and a tiny map (killed while the map grows). */
@@ -165,7 +168,89 @@ static char (*of_kind(const lines *got, char k, size_t *n))[HASH_LEN + 1]
 	return v;
 }
 
-static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
+static tract_commit *lookup(tract *t, const char *rev)
+{
+	tract_commit *c = NULL;
+
+	if (tract_commit_lookup(&c, t, rev) != 0)
+		crash_die("look up %s: %s", rev, tract_error_last()->message);
+	return c;
+}
+
+/*
+ * A rebase killed after its 'b' line (main's tip just before it) and
+ * before its 'c' line: main is all old (that tip) or all new (the tip's
+ * two commits replayed, same contents, on crash-onto's tip), nothing in
+ * between (ops.c op_rebase).
+ */
+static size_t rebases_cut, rebases_cut_new;
+
+static void check_rebase(tract *t, const lines *got, size_t round_from)
+{
+	tract_commit *now, *old, *now_p, *old_p;
+	char head[HASH_LEN + 1], onto[HASH_LEN + 1], b[HASH_LEN + 1];
+
+	if (got->n <= round_from || got->h[got->n - 1][0] != 'b')
+		return;
+	memcpy(b, got->h[got->n - 1] + 2, HASH_LEN);
+	b[HASH_LEN] = '\0';
+	if (tract_head_get(head, NULL, NULL, t) != 0 ||
+	    tract_revision_resolve(onto, t, "crash-onto") != 0)
+		crash_die("read refs: %s", tract_error_last()->message);
+	rebases_cut++;
+	if (strcmp(head, b) == 0)
+		return; /* all old */
+	rebases_cut_new++;
+	now = lookup(t, head);
+	old = lookup(t, b);
+	now_p = lookup(t, tract_commit_parent(now));
+	old_p = lookup(t, tract_commit_parent(old));
+	if (strcmp(tract_commit_content_hash(now), tract_commit_content_hash(old)) != 0 ||
+	    strcmp(tract_commit_content_hash(now_p), tract_commit_content_hash(old_p)) != 0 ||
+	    !tract_commit_parent(now_p) || strcmp(tract_commit_parent(now_p), onto) != 0)
+		crash_die("a killed rebase left main at %s: neither its old tip %s nor its "
+		          "commits replayed on %s",
+		          head, b, onto);
+	tract_commit_free(now);
+	tract_commit_free(old);
+	tract_commit_free(now_p);
+	tract_commit_free(old_p);
+}
+
+static int count_commit_cb(const tract_commit_row *row, void *payload)
+{
+	(void)row;
+	(*(int *)payload)++;
+	return 0;
+}
+
+/* resume (agents.h) gives the most recently active tract that is not
+ * ended, roots first. */
+static void check_resume(tract_store *s)
+{
+	tract_info_list *l = NULL;
+	const char *want = NULL;
+	tract *t = NULL;
+	size_t i;
+	int rc;
+
+	if (tract_store_tract_list(&l, s) != 0)
+		crash_die("tract list: %s", tract_error_last()->message);
+	for (i = 0; i < l->count && !want; i++)
+		if (l->items[i].is_active && l->items[i].commit_count && !l->items[i].parent_tract_id)
+			want = l->items[i].tract_id;
+	for (i = 0; i < l->count && !want; i++)
+		if (l->items[i].is_active && l->items[i].commit_count)
+			want = l->items[i].tract_id;
+	rc = tract_resume(&t, s, NULL);
+	if (want ? rc != 0 || strcmp(tract_id(t), want) != 0 : rc != TRACT_ENOTFOUND)
+		crash_die("resume gave %s, not %s", rc == 0 ? tract_id(t) : "nothing",
+		          want ? want : "nothing");
+	tract_free(t);
+	tract_info_list_free(l);
+}
+
+static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t round_from)
 {
 	tract_commit_list *log = NULL;
 	tract_store *s = NULL;
@@ -210,6 +295,38 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from)
 		tract_annotation_list_free(al);
 	}
 	free(want);
+	/* 'm': commits main reaches over all parents (merges) */
+	want = of_kind(got, 'm', &n_want);
+	if (n_want) {
+		tract_ref_value main_ref;
+		if (tract_txn_begin(s, TRACT_TXN_READ) != 0 ||
+		    tract_ref_read(&main_ref, s, cx->id, "refs/heads/main") != 0)
+			crash_die("read main: %s", tract_error_last()->message);
+		for (i = 0; i < n_want; i++) {
+			int yes = 0;
+			if (tract_dag_is_ancestor(&yes, s, cx->id, want[i], main_ref.commit) != 0)
+				crash_die("is_ancestor: %s", tract_error_last()->message);
+			if (!yes)
+				crash_die("commit %s was reported merged but main does not reach it",
+					  want[i]);
+		}
+		tract_txn_end(s, 0);
+	}
+	free(want);
+	check_rebase(t, got, round_from);
+	/* Commits in child tracts: in the store. */
+	want = of_kind(got, 'x', &n_want);
+	for (i = 0; i < n_want; i++) {
+		int n = 0, rc;
+		if (s->be->begin(s->conn, TRACT_TXN_READ) != 0)
+			crash_die("begin: %s", s->be->last_error(s->conn));
+		rc = s->be->commit_get(s->conn, NULL, want[i], count_commit_cb, &n);
+		s->be->commit(s->conn);
+		if (rc != 0 || n != 1)
+			crash_die("child commit %s was reported done but is not in the store", want[i]);
+	}
+	free(want);
+	check_resume(s);
 	/* Usable: one more commit. */
 	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
 		crash_die("a commit after the crash: %s", tract_error_last()->message);
@@ -261,6 +378,7 @@ int main(int argc, char **argv)
 	double secs = secs_env ? atof(secs_env) : 4.0;
 	size_t n_ops = crash_op_count(), plen = 0, on_chain = 0;
 	size_t *kills = calloc(n_ops, sizeof(size_t)), *done = calloc(n_ops, sizeof(size_t));
+	size_t *sel = calloc(n_ops, sizeof(size_t)), n_sel = 0;
 	char part[CRASH_LINE], clone_dir[] = "/tmp/tract-crash-clones-XXXXXX";
 	struct timespec t0;
 	lines got = {0};
@@ -272,7 +390,7 @@ int main(int argc, char **argv)
 	r = ts_init("crash");
 	if (r != 0)
 		return r;
-	if (rounds < 1 || !kills || !done)
+	if (rounds < 1 || !kills || !done || !sel)
 		crash_die("usage: crash_driver [ROUNDS]");
 	memset(&cx, 0, sizeof(cx));
 	cx.backend = ts_backend();
@@ -291,9 +409,32 @@ int main(int argc, char **argv)
 	tract_store_free(s);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (r = 0; r < rounds && ((size_t)r < n_ops || elapsed(&t0) < secs); r++) {
-		const crash_op *op = crash_op_get((size_t)r % n_ops);
-		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_ops) % 4] : "";
+	/* TRACT_CRASH_OPS=a,b,...: only those operations (their rounds rotate). */
+	{
+		const char *only = getenv("TRACT_CRASH_OPS");
+		size_t k = 0;
+		for (size_t i = 0; i < n_ops; i++) {
+			const char *name = crash_op_get(i)->name, *p = only;
+			size_t nl = strlen(name);
+			int keep = !only || !*only;
+			while (!keep && p && *p) {
+				if (strncmp(p, name, nl) == 0 && (p[nl] == ',' || p[nl] == '\0'))
+					keep = 1;
+				p = strchr(p, ',');
+				if (p)
+					p++;
+			}
+			if (keep)
+				sel[k++] = i;
+		}
+		n_sel = k;
+		if (n_sel == 0)
+			crash_die("TRACT_CRASH_OPS names no operation");
+	}
+	for (r = 0; r < rounds && ((size_t)r < n_sel || elapsed(&t0) < secs); r++) {
+		size_t oi = sel[(size_t)r % n_sel];
+		const crash_op *op = crash_op_get(oi);
+		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_sel) % 4] : "";
 		crash_child ch;
 		/* A PostgreSQL writer needs a connection first. */
 		int fds[2], delay_ms = (pg ? 30 : 2) + rand() % (op->max_ms * (pg ? 3 : 1));
@@ -334,20 +475,24 @@ int main(int argc, char **argv)
 		if (plen)
 			crash_die("round %d: a torn report line", r);
 		snprintf(cx.uri, sizeof(cx.uri), "%s", st.uri);
-		on_chain = verify(&cx, &got, ch.clone_base);
-		kills[(size_t)r % n_ops]++;
-		done[(size_t)r % n_ops] += got.n - before;
-		printf("round %3d %-9s %-21s killed after %3d ms: %4zu reported, %5zu on the "
+		on_chain = verify(&cx, &got, ch.clone_base, before);
+		kills[oi]++;
+		done[oi] += got.n - before;
+		printf("round %3d %-11s %-21s killed after %3d ms: %4zu reported, %5zu on the "
 		       "history, fsck clean\n",
 		       r, op->name, *opts ? opts + 1 : "", delay_ms, got.n - before, on_chain);
 	}
 	for (size_t i = 0; i < n_ops; i++)
-		printf("%-9s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
+		printf("%-11s %3zu kills, %5zu successes reported\n", crash_op_get(i)->name,
 		       kills[i], done[i]);
+	if (rebases_cut)
+		printf("rebases killed after their start: %zu (%zu all new, the others all old)\n",
+		       rebases_cut, rebases_cut_new);
 	if (got.n == 0)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);
 	free(got.h);
+	free(sel);
 	free(kills);
 	free(done);
 	ts_destroy(&st);

@@ -1,7 +1,8 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
- * annotations, batches of commits, clones into a new store. A new
- * operation is a function here and a row of the table.
+ * annotations, batches of commits, clones into a new store, branch and tag
+ * writes, gc, merges (fast-forward and merge commits), cherry-picks and
+ * rebases. A new operation is a function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include "crash.h"
-#include "internal.h"
+#include "internal.h" /* branches and HEAD set inside a batch */
 
 static int open_tract(tract_store **s, tract **t, const crash_child *ch)
 {
@@ -200,12 +201,363 @@ static int op_gc(crash_child *ch)
 	return rc;
 }
 
+/* Branch and tag writes that leave HEAD where it is (the driver's last
+ * commit needs HEAD attached): create, rename, delete; a kill at any
+ * point leaves whole refs (fsck) and HEAD on main. */
+static int op_refs(crash_child *ch)
+{
+	tract_store *s;
+	tract *t;
+	char h[HASH_LEN + 1], b[48], c[48], tag[48];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	if (rc == 0 && turn(t, n, "branched from", NULL, h) != 0)
+		return failed("append");
+	if (rc == 0)
+		crash_report(ch, 'c', h);
+	while (rc == 0) {
+		snprintf(b, sizeof(b), "crash/b%d-%u", (int)getpid(), n);
+		snprintf(c, sizeof(c), "crash/c%d-%u", (int)getpid(), n);
+		snprintf(tag, sizeof(tag), "crash-t%d-%u", (int)getpid(), n++);
+		if (tract_branch_create(NULL, t, b, "HEAD", 0) != 0)
+			return failed("branch create");
+		if (tract_tag_create(NULL, t, tag, b) != 0)
+			return failed("tag create");
+		if (tract_branch_rename(t, b, c) != 0)
+			return failed("branch rename");
+		if (tract_branch_delete(NULL, t, c, 0) != 0)
+			return failed("branch delete");
+		if (rand() % 2 && tract_tag_delete(NULL, t, tag) != 0)
+			return failed("tag delete");
+	}
+	return rc;
+}
+
+/* ---- multi-agent: spawn and collapse (agents.h) ---- */
+
+static int parent_head(tract *t, char hash[HASH_LEN + 1])
+{
+	return tract_head_get(hash, NULL, NULL, t) == 0 && hash[0] ? 0 : -1;
+}
+
+/* Spawns of children (head_snapshot, every third one full_clone), each
+ * with a turn of its own; the spawn commit in the parent is reported. */
+static int op_spawn(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	while (rc == 0) {
+		tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+		o.purpose = "crash spawn";
+		o.inherit = n % 3 == 2 ? TRACT_INHERIT_FULL_CLONE : TRACT_INHERIT_HEAD_SNAPSHOT;
+		if (tract_spawn(&child, t, &o) != 0)
+			return failed("spawn");
+		if (parent_head(t, h) != 0)
+			return failed("spawn head");
+		crash_report(ch, 'c', h);
+		if (turn(child, n++, "in a child", NULL, h) != 0)
+			return failed("child commit");
+		tract_free(child);
+		child = NULL;
+	}
+	return rc;
+}
+
+/* ---- merge ---- */
+
+/* Set a ref of the tract (the CLI's branch and switch are not there yet). */
+static int set_ref(tract *t, const char *name, const char *commit, const char *symbolic)
+{
+	tract_store *s = tract_owner(t);
+	tract_ref_value cur;
+	tract_ref_row exp;
+	int rc = tract_txn_begin(s, TRACT_TXN_WRITE);
+
+	if (rc == 0)
+		rc = tract_ref_read(&cur, s, tract_id(t), name);
+	if (rc == 0) {
+		memset(&exp, 0, sizeof(exp));
+		exp.commit_hash = cur.commit[0] ? cur.commit : NULL;
+		exp.symbolic_target = cur.symbolic[0] ? cur.symbolic : NULL;
+		rc = s->be->ref_cas(s->conn, tract_id(t), name, commit, symbolic,
+				    cur.exists ? &exp : NULL);
+		if (rc < 0)
+			rc = tract_backend_error(s, rc, "set ref");
+	}
+	return tract_txn_end(s, rc);
+}
+
+/*
+ * A side branch from main's tip with 1 to 3 commits, then (half the time)
+ * a commit on main, then a merge of the side branch into main: a
+ * fast-forward or a merge commit. Every commit is reported 'm' once main
+ * reaches it (over all parents) and the merge has returned.
+ */
+static int op_merge(crash_child *ch)
+{
+	char side[3][HASH_LEN + 1], h[HASH_LEN + 1];
+	tract_merge_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k, size, i;
+	char *branch = NULL;
+
+	/* A writer killed while HEAD was on the side branch left it there,
+	 * and later rounds may have committed on it: main, which had not
+	 * moved since the side branch started, fast-forwards to it. */
+	if (rc == 0 && tract_head_get(h, &branch, NULL, t) != 0)
+		return failed("head");
+	if (rc == 0 && branch && strcmp(branch, "side") == 0) {
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 ||
+		    tract_merge(&r, t, "side", NULL) != 0)
+			return failed("catch up with the side branch");
+		if (tract_merge_result_type(r) != TRACT_MERGE_FAST_FORWARD &&
+		    tract_merge_result_type(r) != TRACT_MERGE_UP_TO_DATE) {
+			fprintf(stderr, "writer: catching up gave %s\n",
+				tract_merge_type_name(tract_merge_result_type(r)));
+			return 4;
+		}
+		tract_merge_result_free(r);
+	}
+	tract_string_free(branch);
+	while (rc == 0) {
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 ||
+		    tract_head_get(h, NULL, NULL, t) != 0)
+			return failed("switch to main");
+		if (!h[0]) {
+			if (turn(t, n++, "main root", NULL, h) != 0)
+				return failed("append");
+			crash_report(ch, 'm', h);
+		}
+		/* The side branch and its commits in one batch, HEAD back on
+		 * main at its end: a kill never leaves HEAD on the side branch
+		 * for the other operations. */
+		if (tract_batch_begin(t) != 0 || set_ref(t, "refs/heads/side", h, NULL) != 0 ||
+		    set_ref(t, "HEAD", NULL, "refs/heads/side") != 0)
+			return failed("side branch");
+		size = 1 + rand() % 3;
+		for (k = 0; k < size; k++)
+			if (turn(t, n++, "on the side", NULL, side[k]) != 0)
+				return failed("side commit");
+		if (set_ref(t, "HEAD", NULL, "refs/heads/main") != 0 || tract_batch_commit(t) != 0)
+			return failed("switch to main");
+		if (rand() % 2) {
+			if (turn(t, n++, "on main", NULL, h) != 0)
+				return failed("append");
+			crash_report(ch, 'm', h);
+		}
+		if (tract_merge(&r, t, "side", NULL) != 0)
+			return failed("merge");
+		if (tract_merge_result_type(r) != TRACT_MERGE_FAST_FORWARD &&
+		    tract_merge_result_type(r) != TRACT_MERGE_CLEAN) {
+			fprintf(stderr, "writer: merge gave %s\n",
+				tract_merge_type_name(tract_merge_result_type(r)));
+			return 4;
+		}
+		for (i = 0; i < size; i++)
+			crash_report(ch, 'm', side[i]);
+		if (tract_merge_result_type(r) == TRACT_MERGE_CLEAN)
+			crash_report(ch, 'm', tract_merge_result_commit(r));
+		tract_merge_result_free(r);
+	}
+	return rc;
+}
+
+/* ---- history rewriting (core/replay.c) ------------------------------------------ */
+
+/* Set a ref of the tract inside the open batch (branches, HEAD). */
+static int batch_set_ref(tract *t, const char *name, const char *commit, const char *sym)
+{
+	tract_store *s = t->store;
+	tract_ref_value cur;
+	tract_ref_row exp;
+
+	memset(&exp, 0, sizeof(exp));
+	if (tract_ref_read(&cur, s, t->id, name) < 0)
+		return -1;
+	exp.commit_hash = cur.commit[0] ? cur.commit : NULL;
+	exp.symbolic_target = cur.symbolic[0] ? cur.symbolic : NULL;
+	return s->be->ref_cas(s->conn, t->id, name, commit, sym, cur.exists ? &exp : NULL) < 0
+		       ? -1
+		       : 0;
+}
+
+/*
+ * In one batch: branch `branch` at main's tip, n turns on it, HEAD back
+ * on main. hashes (may be NULL) receives the turns.
+ */
+static int side_branch(tract *t, const char *branch, unsigned *n, int count,
+                       const char *edit_of, char hashes[][HASH_LEN + 1])
+{
+	tract_commit_options o = TRACT_COMMIT_OPTIONS_INIT;
+	char head[HASH_LEN + 1], ref[64], h[HASH_LEN + 1];
+	int k;
+
+	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
+	if (tract_batch_begin(t) != 0)
+		return -1;
+	if (tract_head_get(head, NULL, NULL, t) != 0 || batch_set_ref(t, ref, head, NULL) != 0 ||
+	    batch_set_ref(t, "HEAD", NULL, ref) != 0)
+		goto fail;
+	for (k = 0; k < count; k++) {
+		o.operation = edit_of && k == count - 1 ? TRACT_OP_EDIT : TRACT_OP_APPEND;
+		o.response_to = o.operation == TRACT_OP_EDIT ? edit_of : NULL;
+		if (turn(t, (*n)++, branch, &o, h) != 0)
+			goto fail;
+		if (hashes)
+			memcpy(hashes[k], h, sizeof(h));
+	}
+	if (batch_set_ref(t, "HEAD", NULL, "refs/heads/main") != 0)
+		goto fail;
+	return tract_batch_commit(t);
+fail:
+	tract_batch_rollback(t);
+	return -1;
+}
+
+/* Cherry-picks onto main of an append and of an edit of a main commit,
+ * each copy reported. */
+static int op_cherry_pick(crash_child *ch)
+{
+	tract_cherry_pick_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char a[HASH_LEN + 1], side[2][HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k;
+
+	while (rc == 0) {
+		if (turn(t, n++, "to be edited on a side branch", NULL, a) != 0)
+			return failed("append");
+		crash_report(ch, 'c', a);
+		if (side_branch(t, "crash-side", &n, 2, a, side) != 0)
+			return failed("side branch");
+		for (k = 0; k < 2; k++) {
+			if (tract_cherry_pick(&r, t, side[k], NULL) != 0)
+				return failed("cherry-pick");
+			crash_report(ch, 'c', tract_commit_hash(r->new_commit));
+			tract_cherry_pick_result_free(r);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Rebases of main onto a branch two commits ahead of where main was, main
+ * having gone on by two commits of its own. The tip of main is reported
+ * 'b' before each rebase and 'c' after it: after a kill in between, main
+ * is either that tip or its two commits replayed on crash-onto (driver.c).
+ */
+static int op_rebase(crash_child *ch)
+{
+	tract_rebase_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k;
+
+	while (rc == 0) {
+		if (side_branch(t, "crash-onto", &n, 2, NULL, NULL) != 0)
+			return failed("onto branch");
+		for (k = 0; k < 2; k++)
+			if (turn(t, n++, "to be rebased", NULL, h) != 0)
+				return failed("append");
+		crash_report(ch, 'b', h);
+		if (tract_rebase(&r, t, "crash-onto", NULL) != 0)
+			return failed("rebase");
+		if (r->outcome != TRACT_REBASE_REPLAYED || r->replayed_commits->count != 2)
+			return failed("rebase replayed something else");
+		crash_report(ch, 'c', r->new_head);
+		tract_rebase_result_free(r);
+	}
+	return rc;
+}
+
+/* A child, a few turns in it, its collapse into the parent (reported),
+ * then more work and a second collapse of the same child. */
+static int op_collapse(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	while (rc == 0) {
+		tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+		o.purpose = "crash collapse";
+		if (tract_spawn(&child, t, &o) != 0)
+			return failed("spawn");
+		for (int round = 0; round < 2; round++) {
+			tract_collapse_options co = TRACT_COLLAPSE_OPTIONS_INIT;
+			tract_collapse_result *r = NULL;
+			if (turn(child, n++, "child work", NULL, h) != 0 ||
+			    turn(child, n++, "child work", NULL, h) != 0)
+				return failed("child commit");
+			co.summary = "Subagent completed: crash round.";
+			if (tract_collapse(&r, t, tract_id(child), &co) != 0)
+				return failed("collapse");
+			crash_report(ch, 'c', r->parent_commit_hash);
+			tract_collapse_result_free(r);
+		}
+		tract_free(child);
+		child = NULL;
+	}
+	return rc;
+}
+
+/* The orchestrator ends its session, spawns a child and the child works
+ * on (appends reported 'x'): resume must then find the child. */
+static int op_child(crash_child *ch)
+{
+	tract_store *s;
+	tract *t, *child = NULL;
+	tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+	tract_session_content sc = TRACT_SESSION_CONTENT_INIT;
+	tract_commit *c = NULL;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	if (rc)
+		return rc;
+	sc.session_type = "end";
+	sc.summary = "the orchestrator hands over to its child";
+	if (tract_commit_create_session(&c, t, &sc, NULL) != 0)
+		return failed("session end");
+	crash_report(ch, 'c', tract_commit_hash(c));
+	tract_commit_free(c);
+	o.purpose = "crash child";
+	if (tract_spawn(&child, t, &o) != 0)
+		return failed("spawn");
+	if (parent_head(t, h) != 0)
+		return failed("spawn head");
+	crash_report(ch, 'c', h);
+	for (;;) {
+		if (turn(child, n++, "child alone", NULL, h) != 0)
+			return failed("child commit");
+		crash_report(ch, 'x', h);
+	}
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
         {"annotate", op_annotate, 0, 60}, {"batch", op_batch, 0, 60},
         {"clone", op_clone, 64, 400}, /* a clone copies and verifies the whole store */
         {"gc", op_gc, 0, 120},
+        {"refs", op_refs, 0, 60}, /* branches and tags: create, rename, delete */
+        {"merge", op_merge, 0, 80},
+        {"cherry-pick", op_cherry_pick, 0, 80}, {"rebase", op_rebase, 0, 80},
+        {"spawn", op_spawn, 0, 200},       {"collapse", op_collapse, 0, 200},
+        {"child", op_child, 0, 200},
 };
 
 size_t crash_op_count(void)
