@@ -55,6 +55,10 @@ int cmd_gc(struct cli *cli, int argc, char **argv);
 int cmd_reorder(struct cli *cli, int argc, char **argv);
 /* diff (cmd_diff.c) */
 int cmd_diff(struct cli *cli, int argc, char **argv);
+/* timeline, search, wait (cmd_query.c) */
+int cmd_timeline(struct cli *cli, int argc, char **argv);
+int cmd_search(struct cli *cli, int argc, char **argv);
+int cmd_wait(struct cli *cli, int argc, char **argv);
 /* navigation (cmd_history.c) */
 int cmd_reset(struct cli *cli, int argc, char **argv);
 int cmd_checkout(struct cli *cli, int argc, char **argv);

@@ -102,6 +102,42 @@ static const struct cli_command commands[] = {
      "Set the priority of a commit.",
      "Options:\n"
      "  --reason TEXT   why\n"},
+    {"timeline", cmd_timeline, "[--tract ID] [--type T] [--since T] [--until T] [-n N] [--graph | --json]",
+     "Every commit of every tract, oldest first.",
+     "All tracts of the store, reachable commits or not, ordered by creation time.\n"
+     "\nOptions:\n"
+     "  --graph        one lane per tract; a spawned tract's lane opens with\n"
+     "                 'spawned from PARENT', a collapse commit says 'collapse of CHILD'\n"
+     "  --tract ID     only this tract's commits\n"
+     "  --type T       only commits of content type T (dialogue, instruction...)\n"
+     "  --since T      created at or after T (ISO 8601, UTC when no zone)\n"
+     "  --until T      created before T\n"
+     "  -n, --max-count N  at most N commits (the oldest)\n"
+     "  --json         an array of log --json objects (with tract_id)\n"},
+    {"search", cmd_search, "TEXT [--tract ID] [--type T] [--since T] [--until T] [--branch B] [-n N] [--json]",
+     "Find commits whose message text contains TEXT, in every tract.",
+     "Matches the text compile shows for each commit (never JSON keys), ignoring\n"
+     "the case of ASCII letters. Prints time, tract, commit and a snippet.\n"
+     "\nOptions:\n"
+     "  --tract ID     only this tract's commits\n"
+     "  --type T       only commits of content type T\n"
+     "  --since T      created at or after T (ISO 8601)\n"
+     "  --until T      created before T\n"
+     "  --branch B     only commits on branch B of --tract (first parents)\n"
+     "  -n, --max-count N  at most N hits (the oldest)\n"
+     "  --json         [{tract_id, commit_hash, content_type, created_at, snippet}]\n"},
+    {"wait", cmd_wait, "[--tract ID] [--past REV] [--ref NAME] [--timeout S] [--json]",
+     "Block until the tract's HEAD (or a branch) moves past a commit.",
+     "Returns as soon as the ref resolves to another commit than REV (default: where\n"
+     "it is now), moved by any process or host sharing the store, and prints the new\n"
+     "commit. Exits 1 with 'timed out' after S seconds. Polls the store with a\n"
+     "backoff of 1 to 20 ms (no busy loop).\n"
+     "\nOptions:\n"
+     "  --tract ID     the tract to watch\n"
+     "  --past REV     the commit to move past (default: the current one)\n"
+     "  --ref NAME     watch branch NAME instead of HEAD\n"
+     "  --timeout S    give up after S seconds (decimals allowed; default: never)\n"
+     "  --json         {\"tract_id\": ..., \"head\": ...}\n"},
     /* navigation (cmd_history.c) */
     {"reset", cmd_reset, "[--soft | --hard] REF",
      "Move HEAD (the current branch, or the detached HEAD) to REF.",

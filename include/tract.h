@@ -66,6 +66,8 @@
 #include "tract/reorder.h"
 #include "tract/diff.h"
 #include "tract/graph.h"
+#include "tract/query.h"
+#include "tract/wait.h"
 #include "tract/refs.h"
 #include "tract/rebase.h"
 #include "tract/dag.h"

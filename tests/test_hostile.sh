@@ -582,6 +582,46 @@ done <<'TABLE'
 - | log --graph -n 0
 - | log --graph -n x
 - | log --graph --all a b
+# --- timeline, search, wait ---
+- | timeline extra
+- | timeline --bogus
+- | timeline --tract ''
+- | timeline --tract $'\xff'
+- | timeline --type $'\e[31m'$'\xff'
+- | timeline --since yesterday
+- | timeline --until $'\u202e2026'
+- | timeline -n 0
+- | timeline -n x
+- | timeline --db "$FX/nosuch.db"
+- | timeline --graph --json
+- | timeline --graph --tract ''
+- | search
+- | search ''
+- | search $'\xff'
+- | search a b
+- | search --bogus a
+- | search a --branch main
+- | search a --tract nosuch --branch main
+- | search a --tract "$C1" --branch ''
+- | search a --since 2026-13-45
+- | search a -n -1
+- | search a --db "$FX/random"
+- | wait extra
+- | wait --bogus
+- | wait --timeout
+- | wait --timeout x
+- | wait --timeout -1
+- | wait --timeout nan
+- | wait --timeout 0
+- | wait --timeout 0.05 --past HEAD
+- | wait --past nosuch --timeout 1
+- | wait --past $'\e[31m' --timeout 1
+- | wait --past "$BIG" --timeout 1
+- | wait --tract nosuch --timeout 1
+- | wait --tract $'\xff' --timeout 1
+- | wait --ref '' --timeout 1
+- | wait --ref $'\xff' --timeout 1
+- | wait --db "$FX/nosuch.db" --timeout 1
 # --- reset ---
 - | reset
 - | reset ''

@@ -367,6 +367,7 @@ static const tract_backend postgres_backend = {
 	.compression_delete = pg_compression_delete,
 	.spawn_delete = pg_spawn_delete,
 	.commit_ancestry = pg_commit_ancestry,
+	.ref_watch = pg_ref_watch,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -426,6 +426,7 @@ int reconnect(tract_backend_conn *conn)
 			break;
 	}
 	memset(conn->prepared, 0, sizeof(conn->prepared));
+	conn->listening = false; /* a new session listens on nothing */
 	if (PQstatus(conn->pg) != CONNECTION_OK)
 		return fail(conn, TRACT_ESTORAGE,
 			    "postgres: connection to the server lost and not re-established: %s",

@@ -41,7 +41,7 @@
 /* Revision of the PostgreSQL-specific objects (tract_ref_move() in ddl_sql), in
  * _trace_meta under this key: a store without it gets the DDL again. */
 #define LAYOUT_KEY "postgres_layout"
-#define LAYOUT_VERSION "1"
+#define LAYOUT_VERSION "2" /* 2: the refs trigger that NOTIFYs waiters */
 
 /* The prepared statements (their SQL: stmts in postgres_stmt.c). */
 enum stmt_id {
@@ -172,6 +172,7 @@ struct tract_backend_conn {
 	/* The oid (text) of the schema this connection's open() created, for
 	 * destroy(); "" when open() created none. */
 	char created_oid[24];
+	bool listening; /* ref_watch(): LISTEN sent on this connection */
 	char err[ERRLEN];
 };
 
@@ -282,6 +283,10 @@ int pg_commit_chain(tract_backend_conn *conn, const char *tract_id, const char *
 int pg_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
 		       const char *const *starts, size_t n_starts, size_t limit,
 		       tract_ancestry_cb cb, void *payload);
+
+/* ---- postgres_wait.c ---------------------------------------------------- */
+
+int pg_ref_watch(tract_backend_conn *conn, const char *tract_id, int64_t timeout_ms);
 
 /* ---- postgres_ops.c ----------------------------------------------------- */
 

@@ -139,7 +139,22 @@ static const char ddl_sql[] =
 	"\t\t\tUSING ERRCODE = '" STALE_STATE "';\n"
 	"\tEND IF;\n"
 	"END\n"
-	"$fn$;\n";
+	"$fn$;\n"
+	/* Waiters (ref_watch) LISTEN on the store's channel: every change of a
+	 * ref notifies its tract id when the transaction commits (PostgreSQL
+	 * folds repeats within one transaction). The channel names the schema
+	 * through a digest, as a channel name is at most 63 bytes. */
+	"CREATE OR REPLACE FUNCTION tract_ref_notify() RETURNS trigger\n"
+	"LANGUAGE plpgsql AS $fn$\n"
+	"BEGIN\n"
+	"\tPERFORM pg_notify('tract_' || left(md5(TG_TABLE_SCHEMA), 24),\n"
+	"\t\tCASE WHEN TG_OP = 'DELETE' THEN OLD.tract_id ELSE NEW.tract_id END);\n"
+	"\tRETURN NULL;\n"
+	"END\n"
+	"$fn$;\n"
+	"DROP TRIGGER IF EXISTS tract_refs_notify ON refs;\n"
+	"CREATE TRIGGER tract_refs_notify AFTER INSERT OR UPDATE OR DELETE ON refs\n"
+	"\tFOR EACH ROW EXECUTE FUNCTION tract_ref_notify();\n";
 
 /* ---- version check and migration ---------------------------------------- */
 

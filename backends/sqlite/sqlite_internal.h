@@ -110,6 +110,7 @@ struct tract_backend_conn {
 	ino_t created_ino;
 	bool side_existed[N_SIDE_FILES];
 	bool delete_indexes; /* ensure_delete_indexes() ran on this connection */
+	bool time_index;     /* ensure_time_index() ran on this connection */
 	char err[ERRLEN];
 };
 

@@ -131,6 +131,29 @@ int sqlite_blob_delete(tract_backend_conn *conn, const char *content_hash)
 
 /* ---- commits ------------------------------------------------------------- */
 
+/*
+ * The index the store-wide timeline reads in order (commit_foreach with no
+ * tract: ORDER BY created_at, commit_hash), so its first rows come without
+ * sorting every commit. Made by the first commit written on a connection,
+ * not with the schema: a fresh store keeps exactly the reference's schema,
+ * and a read-only open never creates anything. Invisible to the reference.
+ */
+static int ensure_time_index(tract_backend_conn *conn)
+{
+	int rc;
+
+	if (conn->time_index)
+		return 0;
+	rc = sqlite3_exec(conn->db,
+			  "CREATE INDEX IF NOT EXISTS ix_tract_commits_time "
+			  "ON commits (created_at, commit_hash);",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(conn, rc);
+	conn->time_index = true;
+	return 0;
+}
+
 static int bind_commit(sqlite3_stmt *st, const tract_commit_row *r)
 {
 	int b = bind_text(st, 1, r->commit_hash);
@@ -156,6 +179,9 @@ int sqlite_commit_put(tract_backend_conn *conn, const tract_commit_row *row)
 
 	CHECK_ARG(conn, row && row->commit_hash && row->tract_id && row->content_hash &&
 				row->content_type && tract_backend_operation_name(row->operation));
+	rc = ensure_time_index(conn);
+	if (rc < 0)
+		return rc;
 	rc = query_start(conn, ST_COMMIT_PUT, &q);
 	if (rc < 0)
 		return rc;

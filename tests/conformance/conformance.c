@@ -247,6 +247,8 @@ static const char *not_applicable(const tract_conformance_factory *f, unsigned n
 	if ((needs & CONF_NEEDS_ANCESTRY) &&
 	    (f->backend->version < 3 || !f->backend->commit_ancestry))
 		return "the backend has no commit_ancestry";
+	if ((needs & CONF_NEEDS_WATCH) && (f->backend->version < 4 || !f->backend->ref_watch))
+		return "the backend has no ref_watch";
 	return NULL;
 }
 
@@ -258,6 +260,7 @@ int tract_conformance_run(const tract_conformance_factory *f)
 		tract_conf_refs_tests,
 		tract_conf_txn_tests,
 		tract_conf_ancestry_tests,
+		tract_conf_watch_tests,
 	};
 	struct CMUnitTest *tests;
 	const struct conf_test *t;

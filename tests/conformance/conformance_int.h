@@ -186,6 +186,7 @@ enum {
 	CONF_NEEDS_TWO_CONNECTIONS = 1u << 1, /* not TRACT_CONF_SINGLE_CONNECTION */
 	CONF_NEEDS_DELETION = 1u << 2,        /* the OPTIONAL deletion members */
 	CONF_NEEDS_ANCESTRY = 1u << 3,        /* the OPTIONAL commit_ancestry (v3) */
+	CONF_NEEDS_WATCH = 1u << 4,           /* the OPTIONAL ref_watch (v4) */
 };
 
 /* One test of a file's table (ended by a NULL name). */
@@ -202,5 +203,6 @@ extern const struct conf_test tract_conf_chain_tests[];
 extern const struct conf_test tract_conf_refs_tests[];
 extern const struct conf_test tract_conf_txn_tests[];
 extern const struct conf_test tract_conf_ancestry_tests[];
+extern const struct conf_test tract_conf_watch_tests[];
 
 #endif

@@ -86,6 +86,7 @@ int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 	memcpy(&tables[n_tables], t,
 	       t->version == 1   ? TRACT_BACKEND_V1_SIZE
 	       : t->version == 2 ? TRACT_BACKEND_V2_SIZE
+	       : t->version == 3 ? TRACT_BACKEND_V3_SIZE
 				 : sizeof(*t));
 	*out = &tables[n_tables++];
 	rc = 0;

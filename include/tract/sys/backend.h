@@ -1,5 +1,5 @@
 /*
- * tract/sys/backend.h - ABI for storage backend plugins (version 3).
+ * tract/sys/backend.h - ABI for storage backend plugins (version 4).
  *
  * A backend plugin is a shared object named tract-backend-NAME.so that
  * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /** The version of the table this header defines (see the table below). */
-#define TRACT_BACKEND_VERSION 3
+#define TRACT_BACKEND_VERSION 4
 /** The symbol every backend plugin exports: a tract_backend_entry_fn. */
 #define TRACT_BACKEND_ENTRY "tract_backend_entry"
 
@@ -559,6 +559,20 @@ typedef struct tract_backend {
 	int (*commit_ancestry)(tract_backend_conn *conn, const char *tract_id,
 			       const char *const *starts, size_t n_starts, size_t limit,
 			       tract_ancestry_cb cb, void *payload);
+
+	/* -- waiting for a ref to move (version 4, OPTIONAL) ------------------ */
+
+	/**
+	 * Block until another connection commits a transaction that changes a
+	 * ref of tract_id (insert, move or delete), or timeout_ms milliseconds
+	 * pass (TRACT_ETIMEOUT, "timed out" in the message). timeout_ms 0 only
+	 * arms the watch and returns 0. The first call on a connection arms
+	 * it: a change committed after that call began is never missed, a
+	 * return without a change is allowed (the caller reads the ref again).
+	 * Called outside a transaction (TRACT_EINVAL inside one). OPTIONAL:
+	 * without it the core polls (a ref read with a backoff of 1 to 20 ms).
+	 */
+	int (*ref_watch)(tract_backend_conn *conn, const char *tract_id, int64_t timeout_ms);
 } tract_backend;
 
 /** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
@@ -646,6 +660,11 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
  *  spawn_delete): what a version-2 plugin's table holds. */
 #define TRACT_BACKEND_V2_SIZE                                                            \
 	(offsetof(tract_backend, spawn_delete) + sizeof(((tract_backend *)0)->spawn_delete))
+
+/** Size of the table as version 3 defined it (members up to
+ *  commit_ancestry): what a version-3 plugin's table holds. */
+#define TRACT_BACKEND_V3_SIZE                                                            \
+	(offsetof(tract_backend, commit_ancestry) + sizeof(((tract_backend *)0)->commit_ancestry))
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);

@@ -1,0 +1,450 @@
+/*
+ * test_query.c - cross-tract queries and waiting (tract/query.h,
+ * tract/wait.h) on the backend of TRACT_TEST_BACKEND: the timeline of
+ * every tract in creation order with its filters and early stop; search
+ * of message text (never JSON keys), its case rule, filters, snippets and
+ * JSON; tract_wait_ref() woken by another process, and its timeout.
+ */
+#include "helpers.h"
+
+#include <sys/wait.h>
+#include <time.h>
+
+#include "tract/query.h"
+#include "tract/wait.h"
+
+/* Two tracts: A (the fixture's) and B, commits interleaved in time. */
+typedef struct {
+	fx *f;
+	tract *b;
+	char a1[65], b1[65], a2[65], b2[65], a3[65];
+	tract_time t_mid; /* between a2 and b2 */
+} qx;
+
+static void say(tract *t, char out[65], const char *role, const char *text)
+{
+	tract_commit *c = NULL;
+
+	if (tract_commit_create_dialogue(&c, t, role, text, NULL, NULL) != 0)
+		fail_msg("commit: %s", tract_error_last()->message);
+	memcpy(out, tract_commit_hash(c), 65);
+	tract_commit_free(c);
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static qx *qx_new(void)
+{
+	qx *q = calloc(1, sizeof(*q));
+	tract_commit *c = NULL;
+
+	assert_non_null(q);
+	q->f = fx_new(NULL);
+	if (tract_create(&q->b, q->f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(q->f->t, q->a1, "user", "Hello there, what is the role of a Café?");
+	pause_ms(2);
+	say(q->b, q->b1, "assistant", "The content_type of text is plain.");
+	pause_ms(2);
+	if (tract_commit_create_instruction(&c, q->f->t, "Always answer HELLO first.", NULL) != 0)
+		fail_msg("commit: %s", tract_error_last()->message);
+	memcpy(q->a2, tract_commit_hash(c), 65);
+	tract_commit_free(c);
+	pause_ms(2);
+	q->t_mid = tract_time_now();
+	pause_ms(2);
+	say(q->b, q->b2, "user", "line one\nline two mentions zebra\tand more words after it to cut");
+	pause_ms(2);
+	say(q->f->t, q->a3, "assistant", "no match in this one");
+	return q;
+}
+
+static void qx_free(qx *q)
+{
+	tract_free(q->b);
+	fx_free(q->f);
+	free(q);
+}
+
+static void expect_list(const tract_commit_list *l, size_t n, ...)
+{
+	va_list ap;
+
+	assert_int_equal(l->count, n);
+	va_start(ap, n);
+	for (size_t k = 0; k < n; k++)
+		assert_string_equal(tract_commit_hash(l->items[k]), va_arg(ap, const char *));
+	va_end(ap);
+}
+
+static void test_timeline_all_tracts_in_order(void **state)
+{
+	qx *q = qx_new();
+	tract_timeline_options o = TRACT_TIMELINE_OPTIONS_INIT;
+	tract_commit_list *l = NULL;
+
+	(void)state;
+	assert_int_equal(tract_timeline_list(&l, q->f->store, NULL), 0);
+	expect_list(l, 5, q->a1, q->b1, q->a2, q->b2, q->a3);
+	assert_string_equal(tract_commit_tract_id(l->items[1]), tract_id(q->b));
+	assert_null(tract_commit_content(l->items[0])); /* no blob read by default */
+	tract_commit_list_free(l);
+
+	o.tract_id = tract_id(q->b);
+	assert_int_equal(tract_timeline_list(&l, q->f->store, &o), 0);
+	expect_list(l, 2, q->b1, q->b2);
+	tract_commit_list_free(l);
+
+	o.tract_id = NULL;
+	o.content_type = "instruction";
+	o.content = 1;
+	assert_int_equal(tract_timeline_list(&l, q->f->store, &o), 0);
+	expect_list(l, 1, q->a2);
+	assert_non_null(strstr(tract_commit_content(l->items[0]), "HELLO first"));
+	tract_commit_list_free(l);
+
+	o.content_type = NULL;
+	o.since = q->t_mid;
+	assert_int_equal(tract_timeline_list(&l, q->f->store, &o), 0);
+	expect_list(l, 2, q->b2, q->a3);
+	tract_commit_list_free(l);
+
+	o.since = TRACT_TIME_NONE;
+	o.until = q->t_mid;
+	o.limit = 2;
+	assert_int_equal(tract_timeline_list(&l, q->f->store, &o), 0);
+	expect_list(l, 2, q->a1, q->b1); /* the oldest two before t_mid */
+	tract_commit_list_free(l);
+
+	o.limit = 0;
+	o.tract_id = "no-such-tract";
+	assert_int_equal(tract_timeline_list(&l, q->f->store, &o), 0);
+	assert_int_equal(l->count, 0);
+	tract_commit_list_free(l);
+	qx_free(q);
+}
+
+static int stop_after_two(const tract_commit *c, void *payload)
+{
+	int *n = payload;
+
+	(void)c;
+	return ++*n == 2 ? 1 : 0;
+}
+
+static int fail_cb(const tract_commit *c, void *payload)
+{
+	(void)c;
+	(void)payload;
+	return tract_error_set(TRACT_EINVAL, "callback refused");
+}
+
+static void test_timeline_stream_stops(void **state)
+{
+	qx *q = qx_new();
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(tract_timeline_foreach(q->f->store, NULL, stop_after_two, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(tract_timeline_foreach(q->f->store, NULL, fail_cb, NULL), TRACT_EINVAL);
+	assert_string_equal(tract_error_last()->message, "callback refused");
+	/* The store is usable afterwards (the read transaction ended). */
+	say(q->f->t, q->a3, "user", "after");
+	assert_int_equal(tract_timeline_foreach(NULL, NULL, stop_after_two, &n), TRACT_EINVAL);
+	qx_free(q);
+}
+
+static tract_search_list *search(qx *q, const char *term, const tract_search_options *o)
+{
+	tract_search_list *l = NULL;
+
+	if (tract_search_run(&l, q->f->store, term, o) != 0)
+		fail_msg("search '%s': %s", term, tract_error_last()->message);
+	return l;
+}
+
+static void test_search_message_text_not_keys(void **state)
+{
+	qx *q = qx_new();
+	tract_search_list *l;
+
+	(void)state;
+	/* Keys and type names of the stored JSON never match. */
+	l = search(q, "role\"", NULL);
+	assert_int_equal(l->count, 0);
+	tract_search_list_free(l);
+	l = search(q, "dialogue", NULL);
+	assert_int_equal(l->count, 0);
+	tract_search_list_free(l);
+	/* ... but the same words inside a message do. */
+	l = search(q, "content_type", NULL);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, q->b1);
+	assert_string_equal(l->items[0].tract_id, tract_id(q->b));
+	tract_search_list_free(l);
+	l = search(q, "role", NULL);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, q->a1);
+	tract_search_list_free(l);
+	/* ASCII case-insensitive, oldest first, across tracts. */
+	l = search(q, "hello", NULL);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(l->items[0].commit_hash, q->a1);
+	assert_string_equal(l->items[1].commit_hash, q->a2);
+	assert_string_equal(l->items[1].content_type, "instruction");
+	tract_search_list_free(l);
+	/* Non-ASCII exact: café matches Café's "afé", CAFÉ does not. */
+	l = search(q, "CAFé", NULL);
+	assert_int_equal(l->count, 1);
+	tract_search_list_free(l);
+	l = search(q, "CAFÉ", NULL);
+	assert_int_equal(l->count, 0);
+	tract_search_list_free(l);
+	/* A term spanning a line break matches the text as compiled. */
+	l = search(q, "one\nline", NULL);
+	assert_int_equal(l->count, 1);
+	tract_search_list_free(l);
+	qx_free(q);
+}
+
+static void test_search_filters_and_snippets(void **state)
+{
+	qx *q = qx_new();
+	tract_search_options o = TRACT_SEARCH_OPTIONS_INIT;
+	tract_search_list *l;
+	char side[65], *json = NULL;
+	cJSON *doc;
+
+	(void)state;
+	o.tract_id = tract_id(q->f->t);
+	l = search(q, "hello", &o);
+	assert_int_equal(l->count, 2);
+	tract_search_list_free(l);
+	o.tract_id = tract_id(q->b);
+	l = search(q, "hello", &o);
+	assert_int_equal(l->count, 0);
+	tract_search_list_free(l);
+	o.tract_id = NULL;
+	o.content_type = "dialogue";
+	l = search(q, "hello", &o);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, q->a1);
+	tract_search_list_free(l);
+	o.content_type = NULL;
+	o.since = q->t_mid;
+	l = search(q, "e", &o);
+	assert_int_equal(l->count, 2); /* b2 and a3 only */
+	tract_search_list_free(l);
+	o.since = TRACT_TIME_NONE;
+	o.limit = 1;
+	l = search(q, "e", &o);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, q->a1);
+	tract_search_list_free(l);
+	o.limit = 0;
+
+	/* Branch: a commit on another branch is found without the filter,
+	 * not with it. */
+	{
+		tract_store *s = q->f->store;
+		char head[65];
+
+		assert_int_equal(tract_revision_resolve(head, q->f->t, "HEAD"), 0);
+		tract_ref_row was;
+
+		memset(&was, 0, sizeof(was));
+		was.symbolic_target = "refs/heads/main";
+		assert_int_equal(tract_txn_begin(s, TRACT_TXN_WRITE), 0);
+		assert_int_equal(s->be->ref_cas(s->conn, tract_id(q->f->t), "refs/heads/side", head,
+						NULL, NULL),
+				 0);
+		assert_int_equal(s->be->ref_cas(s->conn, tract_id(q->f->t), "HEAD", NULL,
+						"refs/heads/side", &was),
+				 0);
+		assert_int_equal(tract_txn_end(s, 0), 0);
+		say(q->f->t, side, "user", "hello from the side branch");
+	}
+	l = search(q, "side branch", NULL);
+	assert_int_equal(l->count, 1);
+	tract_search_list_free(l);
+	o.tract_id = tract_id(q->f->t);
+	o.branch = "main";
+	l = search(q, "hello", &o);
+	assert_int_equal(l->count, 2);
+	tract_search_list_free(l);
+	o.branch = "side";
+	l = search(q, "hello", &o);
+	assert_int_equal(l->count, 3);
+	assert_string_equal(l->items[2].commit_hash, side);
+	tract_search_list_free(l);
+	o.branch = "nope";
+	assert_int_equal(tract_search_run(&l, q->f->store, "hello", &o), TRACT_ENOTFOUND);
+	assert_null(l);
+	o.branch = NULL;
+	o.tract_id = NULL;
+
+	/* Snippets: one line, cut with an ellipsis on both sides. */
+	o.snippet_context = 5;
+	l = search(q, "zebra", &o);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].snippet, "\xe2\x80\xa6ions zebra and \xe2\x80\xa6");
+	assert_int_equal(tract_search_list_to_json(&json, l), 0);
+	doc = cJSON_Parse(json);
+	assert_non_null(doc);
+	assert_int_equal(cJSON_GetArraySize(doc), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 0), "commit_hash")->valuestring,
+			    q->b2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 0), "tract_id")->valuestring,
+			    tract_id(q->b));
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 0), "created_at")->valuestring);
+	cJSON_Delete(doc);
+	tract_string_free(json);
+	tract_search_list_free(l);
+	o.snippet_context = 0;
+	l = search(q, "Hello there", &o);
+	assert_string_equal(l->items[0].snippet, "Hello there, what is the role of a Caf\xc3\xa9?");
+	tract_search_list_free(l);
+
+	/* Bad input. */
+	assert_int_equal(tract_search_run(&l, q->f->store, "", NULL), TRACT_EINVAL);
+	assert_int_equal(tract_search_run(&l, q->f->store, "\xff", NULL), TRACT_EINVAL);
+	o.branch = "main";
+	assert_int_equal(tract_search_run(&l, q->f->store, "x", &o), TRACT_EINVAL);
+	assert_non_null(strstr(tract_error_last()->message, "needs a tract"));
+	assert_null(l);
+	qx_free(q);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_wait_timeout_and_past(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_wait_options o = TRACT_WAIT_OPTIONS_INIT;
+	char a[65], b[65], out[65];
+	int64_t t0;
+
+	(void)state;
+	fx_say(f, a, "user", "one");
+	o.timeout_ms = 150;
+	t0 = mono_ms();
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ETIMEOUT);
+	assert_true(mono_ms() - t0 >= 150);
+	assert_non_null(strstr(tract_error_last()->message, "timed out"));
+	assert_string_equal(out, "");
+	/* Already past: returns at once with the current commit. */
+	fx_say(f, b, "user", "two");
+	o.past = a;
+	o.timeout_ms = 0;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), 0);
+	assert_string_equal(out, b);
+	o.ref = "main";
+	assert_int_equal(tract_wait_ref(out, f->t, &o), 0);
+	assert_string_equal(out, b);
+	o.past = b;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ETIMEOUT);
+	o.past = "no-such-rev";
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ENOTFOUND);
+	o.past = NULL;
+	o.ref = "";
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_EINVAL);
+	fx_free(f);
+}
+
+/* Another process moves the branch: the waiter wakes soon after. */
+static void test_wait_across_processes(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_wait_options o = TRACT_WAIT_OPTIONS_INIT;
+	char first[65], out[65], id[65], child_hash[65] = "";
+	int64_t child_done = 0, woke;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	fx_say(f, first, "user", "before");
+	memcpy(id, tract_id(f->t), 65);
+	/* No handle crosses the fork (LMDB and libpq forbid it). */
+	tract_free(f->t);
+	tract_store_free(f->store);
+	f->t = NULL;
+	f->store = NULL;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		tract_store *s = NULL;
+		tract *t = NULL;
+		tract_commit *c = NULL;
+		char msg[128];
+		int64_t done;
+
+		close(fds[0]);
+		pause_ms(400);
+		if (tract_store_open(&s, f->uri, 0) != 0 || tract_open(&t, s, id, NULL) != 0 ||
+		    tract_commit_create_dialogue(&c, t, "assistant", "from the child", NULL, NULL) != 0)
+			_exit(3);
+		done = mono_ms();
+		snprintf(msg, sizeof(msg), "%s %lld", tract_commit_hash(c), (long long)done);
+		if (write(fds[1], msg, strlen(msg)) < 0)
+			_exit(4);
+		tract_commit_free(c);
+		tract_free(t);
+		tract_store_free(s);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (tract_store_open(&f->store, f->uri, 0) != 0 ||
+	    tract_open(&f->t, f->store, id, NULL) != 0)
+		fail_msg("reopen: %s", tract_error_last()->message);
+	o.past = first;
+	o.timeout_ms = 30000;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), 0);
+	woke = mono_ms();
+	{
+		char buf[128] = "";
+		ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+		long long done = 0;
+
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_int_equal(sscanf(buf, "%64s %lld", child_hash, &done), 2);
+		child_done = done;
+	}
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_string_equal(out, child_hash);
+	/* The bound is loose (sanitizers, a shared machine); the polling
+	 * backoff caps at 20 ms, bench_query measures the real figure. */
+	assert_true(woke - child_done < 2000);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_timeline_all_tracts_in_order),
+	    cmocka_unit_test(test_timeline_stream_stops),
+	    cmocka_unit_test(test_search_message_text_not_keys),
+	    cmocka_unit_test(test_search_filters_and_snippets),
+	    cmocka_unit_test(test_wait_timeout_and_past),
+	    cmocka_unit_test(test_wait_across_processes),
+	};
+	int rc = ts_init("query");
+
+	if (rc)
+		return rc;
+	return ts_run("query", tests, TS_COUNT(tests), NULL, 0);
+}
