@@ -184,8 +184,8 @@ int cmd_merge(struct cli *cli, int argc, char **argv)
 	if (rc == CLI_FAIL && tract_merge_result_type(r) == TRACT_MERGE_CONFLICT &&
 	    !tract_merge_result_committed(r))
 		cli_fail("merge of '%s' stopped on %zu unresolved conflict(s); nothing was written "
-			 "(use --strategy ours or --strategy theirs, or resolve them with the "
-			 "library)",
+			 "(use --strategy ours, --strategy theirs or --llm, or resolve them "
+			 "with the library)",
 			 source, tract_merge_result_unresolved_count(r));
 	tract_merge_result_free(r);
 	cli_llm_close(&llm);

@@ -148,12 +148,24 @@ static char *ancestor_text(tract *t, const char *hash)
 	}
 	payload = tract_commit_content(c);
 	memset(&parts, 0, sizeof(parts));
-	if (payload && tract_content_message_flat(&parts, payload, strlen(payload)) == 0) {
-		text = parts.content;
-		parts.content = NULL;
-	} else {
-		tract_error_clear();
+	if (payload) {
+		int rc = tract_content_message_flat(&parts, payload, strlen(payload));
+
+		if (rc == 0) {
+			cJSON *p = NULL;
+			char err[64];
+
+			if (tract_json_parse(&p, payload, strlen(payload),
+					     TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) == 0)
+				rc = tract_content_message(&parts, p) == 0 ? 1 : -1;
+			cJSON_Delete(p);
+		}
+		if (rc == 1) {
+			text = parts.content;
+			parts.content = NULL;
+		}
 	}
+	tract_error_clear();
 	tract_message_parts_dispose(&parts);
 	tract_commit_free(c);
 	return text;
@@ -240,7 +252,7 @@ static char *config_json(const tract_llm_resolver *r, const tract_chat_result *r
 		if (usage && u->total_tokens >= 0)
 			cJSON_AddNumberToObject(usage, "total_tokens", (double)u->total_tokens);
 	}
-	text = cJSON_PrintUnformatted(o);
+	text = tract_json_render_str(o, TRACT_JSON_COLUMN);
 	cJSON_Delete(o);
 	return text;
 }
