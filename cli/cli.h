@@ -79,6 +79,31 @@ int cmd_session(struct cli *cli, int argc, char **argv);
 int cmd_compact_tools(struct cli *cli, int argc, char **argv);
 int cmd_budget(struct cli *cli, int argc, char **argv);
 
+/* ---- `--llm` of merge, cherry-pick and rebase (llm_resolve.c) ---- */
+#define CLI_LLM_MAX_OPTIONS 32
+struct cli_llm {
+	int enabled;                 /* --llm given */
+	const char *provider;        /* --provider, NULL = env or stored */
+	const char *model;           /* --model, NULL = env or stored */
+	const char *option_args[CLI_LLM_MAX_OPTIONS]; /* -o KEY=VALUE as given */
+	size_t n_options;
+	/* set by cli_llm_open(), released by cli_llm_close() */
+	tract_provider_option options[CLI_LLM_MAX_OPTIONS];
+	size_t n_keys;
+	char *stored_provider, *stored_model;
+	tract_llm *llm;
+	tract_llm_resolver *resolver;
+};
+/* -o KEY=VALUE: 0, -1 malformed, -2 too many. */
+int cli_llm_add_option(struct cli_llm *l, const char *arg);
+/* Options that are not text: an error printed, CLI_FAIL. */
+int cli_llm_check(const struct cli_llm *l);
+/* --provider/--model/--option without --llm: 1 */
+#define CLI_LLM_STRAY(l) (!(l)->enabled && ((l)->provider || (l)->model || (l)->n_options))
+/* Open the provider and the resolver (CLI_OK or an error printed). */
+int cli_llm_open(struct cli_llm *l, tract *t);
+void cli_llm_close(struct cli_llm *l);
+
 /* ---- errors and usage (util.c) ---- */
 
 /* Write prefix + text (sanitized, one line) + "\n" + rest (constant text,

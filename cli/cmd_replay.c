@@ -4,7 +4,8 @@
  * everything and writes each operation in one transaction; an issue the
  * command cannot decide (it has no resolver) fails it with exit 1 and a
  * list of the issues on standard error (for a rebase, from a check-only
- * run: the error message may be cut, the list is whole).
+ * run: the error message may be cut, the list is whole). With --llm the
+ * LLM resolver (llm_resolver.h) decides them.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -138,19 +139,86 @@ static int fail_rebase(tract *t, const char *onto)
 	return rc;
 }
 
+/*
+ * The options of cherry-pick and rebase: --json, and --llm with
+ * --provider, --model, -o K=V (llm_resolve.c). 1 with *status set when
+ * the command is done (help, a usage error).
+ */
+static int parse_replay(struct cli *cli, int argc, char **argv, int *json, struct cli_llm *llm,
+                        int *status)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"llm", no_argument, NULL, 'L'},
+	    {"provider", required_argument, NULL, 'P'},
+	    {"model", required_argument, NULL, 'M'},
+	    {"option", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	cli_getopt_reset(cli, argv);
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'L':
+			llm->enabled = 1;
+			break;
+		case 'P':
+			llm->provider = optarg;
+			break;
+		case 'M':
+			llm->model = optarg;
+			break;
+		case 'o':
+			if (cli_llm_add_option(llm, optarg) != 0) {
+				*status = cli_usage(cli, "invalid --option (KEY=VALUE expected, at "
+				                         "most %d)",
+				                    CLI_LLM_MAX_OPTIONS);
+				return 1;
+			}
+			break;
+		case 'h':
+			*status = cli_help(cli);
+			return 1;
+		default:
+			*status = cli_getopt_error(cli, c, argv);
+			return 1;
+		}
+	}
+	if (argc - optind > 1) {
+		*status = cli_usage(cli, "unexpected argument '%s'", argv[optind + 1]);
+		return 1;
+	}
+	if (CLI_LLM_STRAY(llm)) {
+		*status = cli_usage(cli, "--provider, --model and --option need --llm");
+		return 1;
+	}
+	if (cli_llm_check(llm)) {
+		*status = CLI_FAIL;
+		return 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* cherry-pick                                                         */
 
 int cmd_cherry_pick(struct cli *cli, int argc, char **argv)
 {
+	tract_cherry_pick_options po = TRACT_CHERRY_PICK_OPTIONS_INIT;
 	tract_cherry_pick_result *r = NULL;
 	tract_store *store;
 	const char *ref;
 	char *branch = NULL, head[TRACT_HASH_HEXSIZE + 1];
+	struct cli_llm llm = {0};
 	tract *t;
 	int json = 0, rc;
 
-	if (cli_parse_json_only(cli, argc, argv, 1, &json, &rc))
+	if (parse_replay(cli, argc, argv, &json, &llm, &rc))
 		return rc;
 	if (optind >= argc)
 		return cli_usage(cli, "missing REF");
@@ -162,11 +230,22 @@ int cmd_cherry_pick(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_cherry_pick(&r, t, ref, NULL) != 0) {
+	if (llm.enabled) {
+		if (cli_llm_open(&llm, t) != CLI_OK) {
+			cli_llm_close(&llm);
+			cli_close(store, t);
+			return CLI_FAIL;
+		}
+		po.resolver = tract_llm_resolver_resolve;
+		po.resolver_payload = llm.resolver;
+	}
+	if (tract_cherry_pick(&r, t, ref, &po) != 0) {
 		rc = fail_pick(ref);
+		cli_llm_close(&llm);
 		cli_close(store, t);
 		return rc;
 	}
+	cli_llm_close(&llm);
 	cli->stored = r->new_commit != NULL;
 	if (json) {
 		char *doc = NULL;
@@ -232,13 +311,15 @@ static void rebase_human(const struct cli *cli, tract *t, const tract_rebase_res
 
 int cmd_rebase(struct cli *cli, int argc, char **argv)
 {
+	tract_rebase_options ro = TRACT_REBASE_OPTIONS_INIT;
 	tract_rebase_result *r = NULL;
 	tract_store *store;
 	const char *onto;
+	struct cli_llm llm = {0};
 	tract *t;
 	int json = 0, rc;
 
-	if (cli_parse_json_only(cli, argc, argv, 1, &json, &rc))
+	if (parse_replay(cli, argc, argv, &json, &llm, &rc))
 		return rc;
 	if (optind >= argc)
 		return cli_usage(cli, "missing ONTO");
@@ -250,11 +331,22 @@ int cmd_rebase(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
-	if (tract_rebase(&r, t, onto, NULL) != 0) {
+	if (llm.enabled) {
+		if (cli_llm_open(&llm, t) != CLI_OK) {
+			cli_llm_close(&llm);
+			cli_close(store, t);
+			return CLI_FAIL;
+		}
+		ro.resolver = tract_llm_resolver_resolve;
+		ro.resolver_payload = llm.resolver;
+	}
+	if (tract_rebase(&r, t, onto, &ro) != 0) {
 		rc = fail_rebase(t, onto);
+		cli_llm_close(&llm);
 		cli_close(store, t);
 		return rc;
 	}
+	cli_llm_close(&llm);
 	cli->stored = r->outcome != TRACT_REBASE_UP_TO_DATE;
 	if (json) {
 		char *doc = NULL;

@@ -273,7 +273,8 @@ static const struct cli_command commands[] = {
      "  --json        machine-readable output: rows copied per table, fsck result\n"
      "  -q, --quiet   no progress and no report (errors still go to stderr)\n"
      "  --no-verify   do not run fsck on the copy (copy a damaged store as is)\n"},
-    {"merge", cmd_merge, "[--no-ff] [--strategy ours|theirs] [--json] BRANCH",
+    {"merge", cmd_merge,
+     "[--no-ff] [--strategy ours|theirs | --llm [--provider P] [--model M]] [--json] BRANCH",
      "Merge BRANCH into the current branch.",
      "Fast-forwards when the current branch is behind BRANCH (unless --no-ff);\n"
      "otherwise makes a merge commit with both parents. Conflicting changes\n"
@@ -287,9 +288,17 @@ static const struct cli_command commands[] = {
      "  --strategy S          resolve every conflict one way and commit: ours (the\n"
      "                        current branch's version) or theirs (BRANCH's)\n"
      "  --json                the merge result as a JSON object (exit 1 when\n"
-     "                        conflicts remain)\n"},
+     "                        conflicts remain)\n"
+     "  --llm                 ask the LLM resolver about each conflict and commit its\n"
+     "                        answers\n"
+     "                        (agents.md 4.4); nothing is written when the\n"
+     "                        provider fails\n"
+     "  --provider LIST       with --llm: provider (else TRACT_PROVIDER, else the\n"
+     "                        tract's saved one; see 'generate')\n"
+     "  --model M             with --llm: model (else TRACT_MODEL, the saved one)\n"
+     "  -o, --option K=V      with --llm: a provider option (api_key, base_url...)\n"},
     /* history rewriting (cmd_replay.c) */
-    {"cherry-pick", cmd_cherry_pick, "[--json] REF",
+    {"cherry-pick", cmd_cherry_pick, "[--json] [--llm [--provider P] [--model M]] REF",
      "Copy one commit onto the current branch.",
      "REF is a full hash, a branch name (its tip) or a unique prefix (>= 4 hex\n"
      "digits). The copy keeps the content, message, metadata, generation config\n"
@@ -299,8 +308,16 @@ static const struct cli_command commands[] = {
      "the command lists it and fails (exit 1) without writing anything.\n"
      "Refused in detached HEAD state.\n"
      "\nOptions:\n"
-     "  --json   machine-readable output\n"},
-    {"rebase", cmd_rebase, "[--json] ONTO",
+     "  --json                machine-readable output\n"
+     "  --llm                 ask the LLM resolver about each issue: its answer is\n"
+     "                        committed as an append of that text\n"
+     "                        (agents.md 4.4); nothing is written when the\n"
+     "                        provider fails\n"
+     "  --provider LIST       with --llm: provider (else TRACT_PROVIDER, else the\n"
+     "                        tract's saved one; see 'generate')\n"
+     "  --model M             with --llm: model (else TRACT_MODEL, the saved one)\n"
+     "  -o, --option K=V      with --llm: a provider option (api_key, base_url...)\n"},
+    {"rebase", cmd_rebase, "[--json] [--llm [--provider P] [--model M]] ONTO",
      "Replay the current branch's own commits on top of ONTO.",
      "ONTO is a branch name (or any revision). The commits reachable from HEAD\n"
      "and not from ONTO are copied, oldest first, on top of ONTO's tip, and the\n"
@@ -312,7 +329,15 @@ static const struct cli_command commands[] = {
      "fails (exit 1) without writing anything. Merge commits in the range are\n"
      "refused. Refused in detached HEAD state.\n"
      "\nOptions:\n"
-     "  --json   machine-readable output\n"},
+     "  --json                machine-readable output\n"
+     "  --llm                 ask the LLM resolver about each warning: the edit is\n"
+     "                        replayed as an append of its answer\n"
+     "                        (agents.md 4.4); nothing is written when the\n"
+     "                        provider fails\n"
+     "  --provider LIST       with --llm: provider (else TRACT_PROVIDER, else the\n"
+     "                        tract's saved one; see 'generate')\n"
+     "  --model M             with --llm: model (else TRACT_MODEL, the saved one)\n"
+     "  -o, --option K=V      with --llm: a provider option (api_key, base_url...)\n"},
     {"generate", cmd_generate,
      "[--provider NAME[,NAME...]] [--model M] [--stream] [--tools FILE] [options]",
      "Call the LLM provider on the compiled context and commit its reply.",

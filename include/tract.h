@@ -74,5 +74,6 @@
 #include "tract/llm.h"
 #include "tract/agents.h"
 #include "tract/compact.h"
+#include "tract/llm_resolver.h"
 
 #endif

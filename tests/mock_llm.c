@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONN 256
@@ -36,6 +37,7 @@ struct mock_llm {
 	mock_request reqs[MAX_REQ];
 	size_t n_reqs;
 	int stopping;
+	double served_ms; /* time spent serving since the last mock_script */
 };
 
 typedef struct {
@@ -215,6 +217,14 @@ done:
 	free(filled);
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void *serve(void *p)
 {
 	conn_arg *a = p;
@@ -222,6 +232,7 @@ static void *serve(void *p)
 	mock_request r;
 	mock_response rs;
 	int have = 0;
+	double t0 = mono_ms();
 
 	if (read_request(a->fd, &r) == 0) {
 		pthread_mutex_lock(&m->lock);
@@ -242,6 +253,9 @@ static void *serve(void *p)
 			rs.body = "{\"error\":{\"message\":\"mock: no response scripted\"}}";
 		}
 		respond(m, a->fd, &rs);
+		pthread_mutex_lock(&m->lock);
+		m->served_ms += mono_ms() - t0;
+		pthread_mutex_unlock(&m->lock);
 	}
 	shutdown(a->fd, SHUT_RDWR);
 	close(a->fd);
@@ -361,8 +375,19 @@ void mock_script(mock_llm *m, const mock_response *responses, size_t n)
 	memcpy(m->script, responses, n * sizeof(*responses));
 	m->n_script = n;
 	m->next = 0;
+	m->served_ms = 0;
 	forget_requests(m);
 	pthread_mutex_unlock(&m->lock);
+}
+
+double mock_served_ms(mock_llm *m)
+{
+	double v;
+
+	pthread_mutex_lock(&m->lock);
+	v = m->served_ms;
+	pthread_mutex_unlock(&m->lock);
+	return v;
 }
 
 size_t mock_request_count(mock_llm *m)

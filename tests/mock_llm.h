@@ -56,6 +56,10 @@ const mock_request *mock_request_get(mock_llm *m, size_t i);
 /* The value of header name (case-insensitive) in r, copied into out;
  * 0 when found, -1 otherwise. */
 int mock_header(const mock_request *r, const char *name, char *out, size_t n);
+/* Milliseconds the server spent on connections since the last
+ * mock_script (from the connection's first read to its response sent),
+ * summed: "the server's own time" of a benchmark. */
+double mock_served_ms(mock_llm *m);
 /* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
 int mock_free_port(void);
 

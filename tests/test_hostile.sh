@@ -861,6 +861,31 @@ done <<'TABLE'
 - | session start s --next
 - | session --bogus start s
 - | --tract nosuch session end s
+# --- merge, cherry-pick, rebase --llm (the LLM resolver; the example
+# provider answers offline, so each case fails before or beside it) ---
+- | merge --llm main
+- | merge --llm ghost
+- | merge --llm --provider example ghost
+- | merge --llm --provider nosuch main
+- | merge --llm --provider ../example main
+- | merge --llm --provider "$BIG" main
+- | merge --llm --provider $'\e[31mred' main
+- | merge --llm --provider example --model $'\xff' ghost
+- | merge --llm --provider example -o colour=1 ghost
+- | merge --llm -o junk main
+- | merge --provider example main
+- | merge --model m main
+- | merge --llm --strategy ours main
+- | merge --llm --provider example --json "$ESCS"
+- | cherry-pick --llm --provider example nosuch
+- | cherry-pick --llm --provider nosuch "$C1"
+- | cherry-pick --llm "$C1"
+- | cherry-pick --model m "$C1"
+- | cherry-pick --llm --provider example -o "$BIG" "$C1"
+- | rebase --llm --provider example nosuch
+- | rebase --llm --provider nosuch main
+- | rebase --provider example main
+- | rebase --llm --provider example --model '' ghost
 # --- generate (the example provider answers offline: every case here must
 # fail before it is asked, or be refused by it) ---
 - | generate

@@ -100,9 +100,9 @@ jget() {
 # ---- help and usage -------------------------------------------------------------
 fresh usage
 expect_ok "rebase --help" rebase --help
-contains "rebase help" "$OUT" "usage: tract rebase [--json] ONTO"
+contains "rebase help" "$OUT" "usage: tract rebase [--json] [--llm [--provider P] [--model M]] ONTO"
 expect_ok "cherry-pick --help" cherry-pick --help
-contains "cherry-pick help" "$OUT" "usage: tract cherry-pick [--json] REF"
+contains "cherry-pick help" "$OUT" "usage: tract cherry-pick [--json] [--llm [--provider P] [--model M]] REF"
 expect_ok "tract --help lists them" --help
 contains "help lists cherry-pick" "$OUT" "cherry-pick"
 contains "help lists rebase" "$OUT" "rebase"

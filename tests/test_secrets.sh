@@ -97,6 +97,19 @@ exercise() {
 	run --db "$db" generate --provider "example,$TRACT_API_KEY"
 	run --db "$db" generate --provider example --model "$OPENAI_API_KEY" --save
 	run --db "$db" generate --provider nosuch -o "api_key=$OPENAI_API_KEY"
+	# merge/cherry-pick/rebase --llm (the LLM resolver): keys in options,
+	# debug lines on, a failing option naming a key.
+	x=$("$tract" --db "$db" commit user "shared text" </dev/null) || fail "commit for --llm failed"
+	must --db "$db" branch llm-side
+	must --db "$db" commit user "ours" --edit "$x"
+	must --db "$db" switch llm-side
+	must --db "$db" commit user "theirs" --edit "$x"
+	must --db "$db" switch main
+	run --db "$db" merge --llm --provider example -o "colour=$ANTHROPIC_API_KEY" llm-side
+	run --db "$db" merge --llm --provider "$OPENAI_API_KEY" llm-side
+	run --db "$db" cherry-pick --llm --provider example -o "sentences=$TRACT_API_KEY" llm-side
+	TRACT_DEBUG=1 must --db "$db" merge --llm --provider example \
+		-o "api_key=$OPENAI_API_KEY" --json llm-side
 	# Failures on a good store.
 	run --db "$db" show nosuchref
 	run --db "$db" annotate nosuchref pinned

@@ -13,7 +13,8 @@
  *   - a request to summarize: the first sentences of the text it is given
  *     (extractive), opening with "Previously in this conversation: " or
  *     "Subagent completed: " when the system prompt asks for it;
- *   - a merge-resolver request: the "Branch B content:" block;
+ *   - a merge-resolver request: the "Branch B content:" block (a
+ *     cherry-pick or rebase issue: the "Commit content:" block);
  *   - anything else: "Example reply: " and the first sentence of the last
  *     user message.
  *
@@ -270,7 +271,9 @@ static char *answer_text(const struct tract_provider_client *c, const tract_chat
 	if (system_says(req, "context merge resolver") && u && u->content) {
 		const char *b = strstr(u->content, "Branch B content:\n");
 		const char *a = strstr(u->content, "Branch A content:\n");
-		const char *pick = b ? b + 18 : a ? a + 18 : u->content;
+		/* a cherry-pick or rebase issue: the commit's own text */
+		const char *k = strstr(u->content, "Commit content:\n");
+		const char *pick = b ? b + 18 : a ? a + 18 : k ? k + 16 : u->content;
 		const char *end = strstr(pick, "\n\n");
 		str_putn(&out, pick, end ? (size_t)(end - pick) : strlen(pick));
 		return str_done(&out);

@@ -1,8 +1,9 @@
 /*
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
  * annotations, batches of commits, clones into a new store, branch and tag
- * writes, gc, merges (fast-forward and merge commits), cherry-picks and
- * rebases, tool-result compactions. A new operation is a function here and a row of the table.
+ * writes, gc, merges (fast-forward and merge commits), cherry-picks,
+ * rebases, tool-result compactions and generates. A new operation is a
+ * function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +597,96 @@ static int op_child(crash_child *ch)
 	}
 }
 
+/*
+ * generate: a user turn, then tract_generate() with an in-process provider
+ * that takes 0 to 3 ms to answer (kills land before, during and after the
+ * call and inside the reply's commit), answering with text or with two
+ * tool calls; each commit made is reported. A generate killed mid-call or
+ * mid-commit leaves nothing half-written: the reply's commits are one
+ * transaction.
+ */
+struct tract_provider_client {
+	unsigned calls;
+};
+
+static int gen_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
+                      tract_provider_error *err)
+{
+	(void)o, (void)n, (void)err;
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : TRACT_ENOMEM;
+}
+
+static void gen_free(tract_provider_client *c)
+{
+	free(c);
+}
+
+static const tract_tool_call gen_calls[2] = {{"call_a", "lookup", "{\"q\":\"a\"}"},
+                                             {"call_b", "lookup", "{\"q\":\"b\"}"}};
+
+static int gen_chat(tract_provider_client *c, const tract_chat_request *req,
+                    tract_chat_reply *reply, tract_provider_error *err)
+{
+	(void)req, (void)err;
+	usleep((useconds_t)(rand() % 3000));
+	if (c->calls++ % 2) {
+		reply->tool_calls = gen_calls;
+		reply->n_tool_calls = 2;
+		reply->finish_reason = "tool_calls";
+	} else {
+		reply->text = "A generated reply.";
+		reply->finish_reason = "stop";
+	}
+	reply->model = "crash-1";
+	reply->usage.prompt_tokens = 10;
+	reply->usage.completion_tokens = 4;
+	reply->usage.total_tokens = 14;
+	return 0;
+}
+
+static void gen_clear(tract_provider_client *c, tract_chat_reply *reply)
+{
+	(void)c;
+	memset(reply, 0, sizeof(*reply));
+}
+
+static const tract_provider gen_provider = {
+    .version = TRACT_PROVIDER_VERSION,
+    .name = "crash",
+    .client_create = gen_create,
+    .client_free = gen_free,
+    .chat = gen_chat,
+    .reply_clear = gen_clear,
+};
+
+static int op_generate(crash_child *ch)
+{
+	tract_llm *llm = NULL;
+	tract_store *s;
+	tract *t;
+	char h[HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch);
+
+	if (rc == 0 && tract_llm_open_provider(&llm, &gen_provider, NULL) != 0)
+		return failed("llm open");
+	while (rc == 0) {
+		tract_generate_result *gr = NULL;
+		size_t i;
+
+		if (turn(t, 2 * n++, "asking", NULL, h) != 0)
+			return failed("append");
+		crash_report(ch, 'c', h);
+		if (tract_generate(&gr, t, llm, NULL) != 0)
+			return failed("generate");
+		for (i = 0; i < tract_generate_result_commit_count(gr); i++)
+			crash_report(ch, 'c', tract_generate_result_commit_hash(gr, i));
+		tract_generate_result_free(gr);
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
@@ -608,6 +699,7 @@ static const crash_op ops[] =
         {"spawn", op_spawn, 0, 200},       {"collapse", op_collapse, 0, 200},
         {"child", op_child, 0, 200},
         {"compact", op_compact, 0, 80}, /* tool results compacted by edit commits */
+        {"generate", op_generate, 0, 80}, /* tract_generate, killed mid-call or mid-commit */
 };
 
 size_t crash_op_count(void)
