@@ -150,6 +150,8 @@ fresh rebase
 before=$(state)
 expect_fail "rebase onto a missing branch" rebase nope
 eq "branch not found" "$ERR" "tract: Branch not found: nope"
+expect_fail "rebase onto a revision past the root" rebase "main~9"
+contains "revision past the root: the revision's error" "$ERR" "tract: Commit not found: main~9 (the history ends at "
 eq "nothing written (missing branch)" "$(state)" "$before"
 
 expect_ok "rebase feature onto main" rebase main
@@ -252,7 +254,7 @@ expect_fail "cherry-pick unknown" cherry-pick nope
 eq "pick not found" "$ERR" "tract: Commit not found: nope"
 expect_fail "cherry-pick short prefix" cherry-pick abc
 eq "pick short prefix" "$ERR" "tract: revision 'abc' not found (a prefix needs at least 4 hex digits)"
-t checkout main >/dev/null
+t checkout "main^0" >/dev/null # detached at main's tip
 before=$(state)
 expect_fail "cherry-pick detached" cherry-pick "$S"
 contains "pick detached message" "$ERR" "tract: Cannot cherry-pick in detached HEAD state"
