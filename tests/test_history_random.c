@@ -732,6 +732,25 @@ static void op_rebase(hr *h)
 		tract_string_free(branch);
 		return;
 	}
+	/* mostly onto a branch that diverged from HEAD (a replay, not a no-op) */
+	if (head[0] && rng_below(&h->rng, 4) != 0) {
+		tract_branch_list *bl = NULL;
+		static unsigned char mh0[MAXN], mo[MAXN];
+		int ih = node_get(h, head);
+		ancestors(h, ih, mh0);
+		assert_int_equal(tract_branch_list_get(&bl, h->f->t), 0);
+		for (size_t i = 0, start = (size_t)rng_below(&h->rng, (int)bl->count);
+		     i < bl->count; i++) {
+			const tract_branch *b = &bl->items[(start + i) % bl->count];
+			int ib = node_get(h, b->tip);
+			ancestors(h, ib, mo);
+			if (!mh0[ib] && !mo[ih]) {
+				snprintf(onto, sizeof(onto), "%s", b->name);
+				break;
+			}
+		}
+		tract_branch_list_free(bl);
+	}
 	if (rng_below(&h->rng, 2))
 		o.resolver = resolve_skip;
 	assert_int_equal(tract_revision_resolve(onto_tip, h->f->t, onto), 0);
