@@ -478,7 +478,7 @@ static void print_help(FILE *f)
 		if ((int)strlen(commands[i].name) > width)
 			width = (int)strlen(commands[i].name);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
+		fprintf(f, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\n'tract COMMAND --help' describes a command.\n"
 	      "Exit status: 0 success, 1 operation error, 2 usage error.\n",
 	      f);

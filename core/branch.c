@@ -18,10 +18,14 @@
  * exist (valid UTF-8, fits the column): 0, else 1. */
 static int ref_of(char ref[TRACT_REF_NAME_MAX + 1], const char *prefix, const char *name)
 {
-	if (!name[0] || !tract_utf8_valid(name, strlen(name)) ||
-	    strlen(prefix) + strlen(name) > TRACT_REF_NAME_MAX)
+	size_t lp = strlen(prefix), ln = strlen(name);
+
+	if (!name[0] || !tract_utf8_valid(name, ln) || lp + ln > TRACT_REF_NAME_MAX)
 		return 1;
-	snprintf(ref, TRACT_REF_NAME_MAX + 1, "%s%s", prefix, name);
+	/* memcpy, not snprintf: the length is checked above (gcc -O3 cannot
+	 * see that and warns of truncation) */
+	memcpy(ref, prefix, lp);
+	memcpy(ref + lp, name, ln + 1);
 	return 0;
 }
 

@@ -836,7 +836,10 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 		return tract_error_set(TRACT_ENOTFOUND,
 				       "Cannot rebase: no commits on current branch");
 	rc = tract_resolve_in_txn(r->onto, t, onto);
-	if (rc == TRACT_ENOTFOUND)
+	/* a name that resolves to nothing is a missing branch (§10 step 3); a
+	 * revision with suffixes (main~5) keeps the resolver's message, which
+	 * says where the walk ended */
+	if (rc == TRACT_ENOTFOUND && !strpbrk(onto, "~^"))
 		return tract_error_set(TRACT_ENOTFOUND, "Branch not found: %s", onto);
 	if (rc < 0)
 		return rc;

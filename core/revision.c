@@ -260,7 +260,7 @@ int tract_resolve_in_txn(char out[65], tract *t, const char *ref)
 	char base[TRACT_REVISION_MAX + 1], at[65];
 	const char *p;
 	size_t n;
-	uint64_t pending = 0, k;
+	uint64_t pending = 0, k = 0;
 	int rc;
 
 	if (!ref || !*ref)

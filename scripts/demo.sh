@@ -45,6 +45,21 @@ run() {
 	last=$(tail -n 1 "$out")
 }
 
+# run_fails ARGS: like run, for a command expected to fail with exit 1.
+run_fails() {
+	local a line='$ tract' rc=0
+	for a in "$@"; do
+		line+=" $(quote "$a")"
+	done
+	printf '\n%s\n' "$line"
+	tract "$@" 2>&1 || rc=$?
+	printf '(exit %d)\n' "$rc"
+	if [[ $rc -ne 1 ]]; then
+		printf 'demo: expected exit 1 from tract %s\n' "$*" >&2
+		exit 1
+	fi
+}
+
 note() { printf '\n# %s\n' "$*"; }
 
 printf '\ntract demo: %s/build/cli/tract in %s\n' "$root" "$work"
@@ -114,6 +129,24 @@ run generate --provider example --tools tools.json
 
 note "The call, its result and the answer, as the OpenAI plugin would send them next."
 run compile --format openai
+
+note "A conflict: the model's answer edited one way on a branch and another way on main."
+reply=$(tract show --json HEAD | sed -n 's/.*"commit_hash": "\([0-9a-f]*\)".*/\1/p' | head -n 1)
+run switch -c friendly
+run commit assistant "Good news: we have 3 chains in stock, come by any time!" \
+	--edit "${reply:0:12}" -m "friendlier"
+run switch main
+run commit assistant "3 chains in stock." --edit "${reply:0:12}" -m "shorter"
+
+note "merge finds both edits of one message: it lists the conflict, writes nothing, exits 1."
+run_fails merge friendly
+
+note "Resolve it: --strategy theirs takes the branch's text (ours would keep main's)."
+run merge friendly --strategy theirs
+run compile --format text
+
+note "Both branches and the merge, drawn as git log --graph does."
+run log --graph --oneline --all
 
 note "Delegate: spawn a child tract for a sub-task; the parent records the spawn."
 parent_id=$(tract status --json | sed -n 's/.*"tract_id": "\([^"]*\)".*/\1/p')

@@ -796,7 +796,7 @@ static void check_fixture(const char *root, const char *name, tract_tokenizer *t
 {
 	char src[1024], exp_path[1024], dir[] = "/tmp/tract-bpe-XXXXXX", db[1100], uri[1200];
 	char *data, *json;
-	size_t len;
+	size_t len = 0;
 	cJSON *exp, *tr;
 	tract_store *s = NULL;
 	FILE *f;

@@ -301,7 +301,7 @@ static void check_context(const char *what, const tract_context *ctx, const cJSO
 		      SHOW(tract_context_commit_hash(ctx, i)), h);
 		if (flags & CMP_CONFIGS) {
 			const cJSON *cfgs = jget(want, "generation_configs");
-			char w[96];
+			char w[256];
 			CHECK((size_t)cJSON_GetArraySize(cfgs) == wn,
 			      "%s: expected.json configs/messages", what);
 			snprintf(w, sizeof(w), "%s: message %zu generation config", what, i);

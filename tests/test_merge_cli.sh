@@ -3,13 +3,12 @@
 # fast-forward, already up to date, --no-ff, a clean merge commit, conflicts
 # listed with both sides' commits (exit 1, nothing written), --json, the
 # strategies, errors (exit 1) and usage (exit 2).
-# Usage: test_merge_cli.sh PATH/TO/tract PATH/TO/merge_refs
+# The branches are made with `tract branch` and `tract switch`.
+# Usage: test_merge_cli.sh PATH/TO/tract
 set -euo pipefail
 
-TRACT=${1:?usage: test_merge_cli.sh PATH/TO/tract PATH/TO/merge_refs}
-REFS=${2:?usage: test_merge_cli.sh PATH/TO/tract PATH/TO/merge_refs}
+TRACT=${1:?usage: test_merge_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
-case $REFS in /*) ;; *) REFS=$PWD/$REFS ;; esac
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-merge-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -38,7 +37,17 @@ jv() { printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin);
 
 # c ARGS: commit, print the hash.
 c() { "$TRACT" commit "$@" </dev/null; }
-refs() { "$REFS" "$DB" "$TID" "$@"; }
+# unborn: attach HEAD to a branch without commits (no command makes one:
+# `branch` and `switch -c` need a commit), straight in the SQLite file.
+unborn() {
+	python3 - "$DB" "$TID" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE refs SET commit_hash = NULL, symbolic_target = 'refs/heads/unborn' "
+          "WHERE tract_id = ? AND ref_name = 'HEAD'", (sys.argv[2],))
+c.commit()
+PY
+}
 head_hash() { "$TRACT" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["head"])'; }
 # state: every commit, ref and row count (for "nothing written")
 state() {
@@ -88,11 +97,11 @@ eq "empty branch: usage" "$RC" 2
 
 new_store ff
 A=$(c user "a")
-refs branch feature "$A"
-refs switch feature
+"$TRACT" branch feature "$A" >/dev/null
+"$TRACT" switch feature >/dev/null
 B=$(c user "b")
 C=$(c assistant "c")
-refs switch main
+"$TRACT" switch main >/dev/null
 run merge feature
 eq "ff exit" "$RC" 0
 eq "ff line" "$OUT" "Fast-forward: feature -> ${C:0:8}"
@@ -112,10 +121,10 @@ eq "up to date json type" "$(jv 'd["merge_type"]')" "up_to_date"
 
 new_store noff
 A=$(c user "a")
-refs branch feature "$A"
-refs switch feature
+"$TRACT" branch feature "$A" >/dev/null
+"$TRACT" switch feature >/dev/null
 B=$(c user "b")
-refs switch main
+"$TRACT" switch main >/dev/null
 run merge --no-ff feature
 eq "no-ff exit" "$RC" 0
 M=$(head_hash)
@@ -131,10 +140,10 @@ eq "fsck after no-ff" "$RC" 0
 
 new_store clean
 R=$(c user "root")
-refs branch feature "$R"
-refs switch feature
+"$TRACT" branch feature "$R" >/dev/null
+"$TRACT" switch feature >/dev/null
 F1=$(c user "f1")
-refs switch main
+"$TRACT" switch main >/dev/null
 M1=$(c user "m1")
 run merge --json feature
 eq "clean json exit" "$RC" 0
@@ -151,10 +160,10 @@ eq "clean compile order" "$(jv '[m["content"] for m in d["messages"]]')" '["root
 
 new_store conflict
 X=$(c user "x")
-refs branch feature "$X"
-refs switch feature
+"$TRACT" branch feature "$X" >/dev/null
+"$TRACT" switch feature >/dev/null
 BX=$(c user "x by feature" --edit "$X")
-refs switch main
+"$TRACT" switch main >/dev/null
 AX=$(c user "x by main" --edit "$X")
 before=$(state)
 run merge feature
@@ -190,10 +199,10 @@ eq "fsck after theirs" "$RC" 0
 
 new_store ours
 X=$(c user "x")
-refs branch feature "$X"
-refs switch feature
+"$TRACT" branch feature "$X" >/dev/null
+"$TRACT" switch feature >/dev/null
 BX=$(c user "x by feature" --edit "$X")
-refs switch main
+"$TRACT" switch main >/dev/null
 AX=$(c user "x by main" --edit "$X")
 run merge --strategy ours --json feature
 eq "ours json exit" "$RC" 0
@@ -206,21 +215,21 @@ eq "ours: our text compiles" "$(jv '[m["content"] for m in d["messages"]]')" '["
 
 new_store errors
 A=$(c user "a")
-refs branch feature "$A"
-refs switch feature
+"$TRACT" branch feature "$A" >/dev/null
+"$TRACT" switch feature >/dev/null
 B=$(c user "b")
-refs switch main
+"$TRACT" switch main >/dev/null
 before=$(state)
 run merge ghost
 eq "missing branch exit" "$RC" 1
 eq "missing branch message" "$ERR" "tract: Branch not found: ghost"
-refs detach "$A"
+"$TRACT" checkout "$A" >/dev/null
 before=$(state)
 run merge feature
 eq "detached exit" "$RC" 1
 eq "detached message" "$ERR" "tract: Cannot merge in detached HEAD state"
 eq "detached wrote nothing" "$(state)" "$before"
-refs switch unborn
+unborn
 run merge feature
 eq "unborn exit" "$RC" 1
 eq "unborn message" "$ERR" "tract: Cannot merge: no commits on current branch"

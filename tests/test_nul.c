@@ -434,7 +434,7 @@ static void test_reference_database(void **state)
 	tract_commit *c = NULL;
 	tract *t = NULL;
 	char *data, *id, *json = NULL, *json2 = NULL, head[65];
-	size_t len, i, n, errors = 0;
+	size_t len = 0, i, n, errors = 0;
 	FILE *f;
 
 	(void)state;

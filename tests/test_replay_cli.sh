@@ -3,15 +3,13 @@
 # `tract rebase ONTO`: human and --json output, the compiled context after
 # each (edits retargeted, skips kept), fast-forward and up-to-date rebases,
 # issues listed with exit 1 and nothing written, detached HEAD refused,
-# usage errors exit 2, fsck clean at the end. The stores are made by
-# replay_fixture (branches through the library).
-# Usage: test_replay_cli.sh PATH/TO/tract PATH/TO/replay_fixture
+# usage errors exit 2, fsck clean at the end. The stores are made with the
+# CLI (commit, annotate, branch, switch -c, checkout).
+# Usage: test_replay_cli.sh PATH/TO/tract
 set -euo pipefail
 
-TRACT=${1:?usage: test_replay_cli.sh PATH/TO/tract PATH/TO/replay_fixture}
-FIXTURE=${2:?usage: test_replay_cli.sh PATH/TO/tract PATH/TO/replay_fixture}
+TRACT=${1:?usage: test_replay_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
-case $FIXTURE in /*) ;; *) FIXTURE=$PWD/$FIXTURE ;; esac
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-replay-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -69,10 +67,41 @@ expect_fail() {
 	fi
 }
 
-# A fresh store from the fixture; its NAME=HASH lines become variables.
+# t ARGS: the command on the current store (stdin closed).
+t() { "$TRACT" --db "$DB" "$@" </dev/null; }
+
+# A fresh store, tract "t", made with the CLI (its hashes become variables):
+# main R "root", M1 "main one", M2 "main two"; feature (from R): F1
+# "feature one", E (edit of F1) "feature one, edited", F2 "feature two"
+# (annotated skip); other (from R): X "elsewhere"; stray (from R): EX
+# (edit of X); side (from M2): S "side turn", SE (edit of X); behind at
+# M1; strays (from R): 20 edits of X (more warnings than an error message
+# holds). HEAD on feature.
 fresh() {
 	DB=$TMP/$1.db
-	eval "$("$FIXTURE" "$DB" setup)"
+	t init --id t >/dev/null
+	R=$(t commit user "root")
+	M1=$(t commit assistant "main one")
+	M2=$(t commit user "main two")
+	t switch -c feature "$R" >/dev/null
+	F1=$(t commit assistant "feature one")
+	E=$(t commit assistant "feature one, edited" --edit "$F1")
+	F2=$(t commit user "feature two")
+	t annotate "$F2" skip --reason noise >/dev/null
+	t switch -c other "$R" >/dev/null
+	X=$(t commit user "elsewhere")
+	t switch -c stray "$R" >/dev/null
+	EX=$(t commit user "edit of elsewhere" --edit "$X")
+	t switch -c side "$M2" >/dev/null
+	S=$(t commit assistant "side turn")
+	SE=$(t commit user "side edit of elsewhere" --edit "$X")
+	t branch behind "$M1" >/dev/null
+	t switch -c strays "$R" >/dev/null
+	for i in $(seq 0 19); do
+		t commit user "stray edit $i" --edit "$X" >/dev/null
+	done
+	t switch feature >/dev/null
+	[[ -n $R && -n $E && -n $EX && -n $SE ]] || { echo "fresh: the CLI failed" >&2; exit 1; }
 }
 
 # What a failed command must leave alone: every commit, ref and the context.
@@ -121,6 +150,8 @@ fresh rebase
 before=$(state)
 expect_fail "rebase onto a missing branch" rebase nope
 eq "branch not found" "$ERR" "tract: Branch not found: nope"
+expect_fail "rebase onto a revision past the root" rebase "main~9"
+contains "revision past the root: the revision's error" "$ERR" "tract: Commit not found: main~9 (the history ends at "
 eq "nothing written (missing branch)" "$(state)" "$before"
 
 expect_ok "rebase feature onto main" rebase main
@@ -142,7 +173,7 @@ expect_ok "rebase --json up to date" rebase --json main
 eq "json outcome up_to_date" "$(jget 'd["outcome"]' <<<"$OUT")" "up_to_date"
 
 # strictly behind: fast-forward
-"$FIXTURE" "$DB" switch behind
+t switch behind >/dev/null
 expect_ok "rebase --json behind onto main" rebase --json main
 eq "json outcome fast_forward" "$(jget 'd["outcome"]' <<<"$OUT")" "fast_forward"
 eq "json new_head is main's tip" "$(jget 'd["new_head"]' <<<"$OUT")" "$M2"
@@ -161,7 +192,7 @@ eq "json new_head" "$(jget 'd["new_head"] == d["replayed_commits"][-1]["commit_h
 eq "json warnings" "$(jget 'd["warnings"]' <<<"$OUT")" "[]"
 
 # a warning: exit 1, listed, nothing written
-"$FIXTURE" "$DB" switch stray
+t switch stray >/dev/null
 before=$(state)
 run rebase main
 eq "warning exit 1" "$RC" "1"
@@ -174,7 +205,7 @@ eq "warning exit 1 with --json" "$RC" "1"
 eq "warning --json stdout empty" "$OUT" ""
 
 # more warnings than an error message holds: every one is listed
-"$FIXTURE" "$DB" switch strays
+t switch strays >/dev/null
 before=$(state)
 run rebase main
 eq "20 warnings exit 1" "$RC" "1"
@@ -183,18 +214,19 @@ eq "20 warnings: one line each" "$(grep -c "^  - EDIT commit targets ${X:0:12}..
 eq "nothing written (20 warnings)" "$(state)" "$before"
 
 # detached and empty
-"$FIXTURE" "$DB" detach "$F1"
+t checkout "$F1" >/dev/null
 before=$(state)
 expect_fail "rebase detached" rebase main
 eq "rebase detached message" "$ERR" "tract: Cannot rebase in detached HEAD state"
 eq "nothing written (detached)" "$(state)" "$before"
-"$FIXTURE" "$DB" switch unborn
-expect_fail "rebase without commits" rebase main
+# a second tract of the store, with no commit yet
+t init --id empty >/dev/null
+expect_fail "rebase without commits" --tract empty rebase main
 eq "rebase empty message" "$ERR" "tract: Cannot rebase: no commits on current branch"
 
 # ---- cherry-pick -------------------------------------------------------------------
 fresh pick
-"$FIXTURE" "$DB" switch main
+t switch main >/dev/null
 expect_ok "cherry-pick S" cherry-pick "$S"
 contains "pick line" "$OUT" "[main "
 contains "pick names the original" "$OUT" "] cherry-picked ${S:0:8}: side turn"
@@ -211,7 +243,7 @@ contains "edit of an original: the issue" "$ERR" "EDIT commit targets ${X:0:12}.
 eq "compiled unchanged" "$(compiled)" "root|main one|main two|side turn|elsewhere"
 
 fresh pick_issue
-"$FIXTURE" "$DB" switch main
+t switch main >/dev/null
 before=$(state)
 run cherry-pick "$SE"
 eq "issue exit 1" "$RC" "1"
@@ -222,7 +254,7 @@ expect_fail "cherry-pick unknown" cherry-pick nope
 eq "pick not found" "$ERR" "tract: Commit not found: nope"
 expect_fail "cherry-pick short prefix" cherry-pick abc
 eq "pick short prefix" "$ERR" "tract: revision 'abc' not found (a prefix needs at least 4 hex digits)"
-"$FIXTURE" "$DB" detach main
+t checkout "main^0" >/dev/null # detached at main's tip
 before=$(state)
 expect_fail "cherry-pick detached" cherry-pick "$S"
 contains "pick detached message" "$ERR" "tract: Cannot cherry-pick in detached HEAD state"

@@ -919,7 +919,7 @@ typedef struct {
 static char *copy_fixture(char dir[256], const char *file)
 {
 	char src[1024], *dst = malloc(1024), *data;
-	size_t len;
+	size_t len = 0;
 	FILE *out;
 
 	snprintf(src, sizeof(src), "%s/%s", TOOLS_FIXTURES_DIR, file);
