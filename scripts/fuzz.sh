@@ -103,13 +103,23 @@ for t in "${targets[@]}"; do
 			# replayed once. A SIGBUS is a read of liblmdb's map past the
 			# file's end, also when the plugin copies a value liblmdb handed
 			# out.
-			skip='__sanitizer|__asan|__ubsan|__interceptor_|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/|string/'
+			# (clang's runtime names its interceptors after the libc function
+			# itself, as a frame in the fuzz executable: " in memmove (...)").
+			skip='__sanitizer|__asan|__ubsan|__interceptor_|fuzzer::|libc\.so|nptl/|signal/|stdlib/|assert/|string/| in (memmove|memcpy|memset|memcmp|bcmp|strlen|strnlen|strcmp|strncmp) \('
 			if [[ "$c" == */timeout-* ]]; then # a hang on a damaged page
 				say "lmdb: hang (reported, not failed; not classified): $c"
 				continue
 			fi
 			replay=$(TMPDIR=$root/$work/tmp timeout -k 5 60 "$dir/tests/$t" "$c" 2>&1 || true)
 			frame=$(grep -E '^ +#[0-9]+ ' <<<"$replay" | grep -v -E "$skip" | head -n 1 || true)
+			if ! grep -q -E '^ +#[0-9]+ ' <<<"$replay"; then
+				# It does not crash again on its own: liblmdb's state (its
+				# lock file, the map of the previous input) made it. Only
+				# store_lmdb gets here; the input is kept for a look.
+				say "lmdb: crash that does not reproduce alone (reported, not failed): $c"
+				known=$((known + 1))
+				continue
+			fi
 			if grep -q 'AddressSanitizer: BUS' <<<"$replay" &&
 				grep -q -E 'liblmdb|backends/lmdb' <<<"$replay"; then
 				frame="$frame (SIGBUS in the map of liblmdb)"
