@@ -65,6 +65,8 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 int cmd_cherry_pick(struct cli *cli, int argc, char **argv);
 int cmd_rebase(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+/* compression (cmd_compress.c) */
+int cmd_compress(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

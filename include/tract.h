@@ -70,5 +70,6 @@
 #include "tract/rebase.h"
 #include "tract/dag.h"
 #include "tract/llm.h"
+#include "tract/compress.h"
 
 #endif
