@@ -6,6 +6,7 @@
  * --llm (a provider: --provider, TRACT_PROVIDER or the tract's stored
  * setting), --review stores a pending compression and prints its id,
  * --approve ID / --discard ID / --list / --show ID act on stored ones,
+ * --records prints the provenance (sources and summaries) of past ones,
  * --dry-run prints the groups (and, with --llm, the drafts).
  */
 #define _GNU_SOURCE
@@ -133,6 +134,43 @@ static int pending_cmd(struct cli *cli, char mode, const char *id, int json)
 			print_groups(cli, p);
 		}
 		tract_pending_compression_free(p);
+	} else if (mode == 'r') {
+		tract_compression_record *recs = NULL;
+		size_t n = 0;
+
+		if (tract_compression_records(&recs, &n, t) != 0) {
+			rc = cli_fail_lib();
+		} else if (json) {
+			char *doc = NULL;
+
+			rc = cli_print_json_result(tract_compression_records_to_json(&doc, recs, n),
+			                           &doc);
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				char when[TRACT_TIME_BUFSIZE];
+
+				tract_time_format(when, sizeof(when), recs[i].created_at);
+				printf("compression %s  %s  branch %s: %zu source%s -> %zu summar%s, "
+				       "%lld -> %lld tokens\n",
+				       recs[i].compression_id, when,
+				       recs[i].branch_name ? cli_safe(recs[i].branch_name) : "-",
+				       recs[i].n_sources, recs[i].n_sources == 1 ? "" : "s",
+				       recs[i].n_results, recs[i].n_results == 1 ? "y" : "ies",
+				       (long long)recs[i].original_tokens,
+				       (long long)recs[i].compressed_tokens);
+				for (size_t k = 0; k < recs[i].n_sources; k++) {
+					printf("  source  ");
+					print_short(cli, recs[i].sources[k]);
+					putchar('\n');
+				}
+				for (size_t k = 0; k < recs[i].n_results; k++) {
+					printf("  summary ");
+					print_short(cli, recs[i].results[k]);
+					putchar('\n');
+				}
+			}
+		}
+		tract_compression_records_free(recs, n);
 	} else {
 		char **ids = NULL;
 		size_t n = 0;
@@ -169,6 +207,7 @@ int cmd_compress(struct cli *cli, int argc, char **argv)
 	    {"discard", required_argument, NULL, 'd'},
 	    {"show", required_argument, NULL, 'S'},
 	    {"list", no_argument, NULL, 'l'},
+	    {"records", no_argument, NULL, 'r'},
 	    {"json", no_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -236,9 +275,10 @@ int cmd_compress(struct cli *cli, int argc, char **argv)
 		case 'd':
 		case 'S':
 		case 'l':
+		case 'r':
 			if (mode)
-				return cli_usage(cli, "--approve, --discard, --show and --list are "
-				                      "exclusive");
+				return cli_usage(cli, "--approve, --discard, --show, --list and "
+				                      "--records are exclusive");
 			mode = c == 'S' ? 's' : (char)c;
 			pending_id = optarg;
 			if (pending_id && cli_check_text(optarg, strlen(optarg), "ID"))
@@ -260,8 +300,8 @@ int cmd_compress(struct cli *cli, int argc, char **argv)
 	if (mode) {
 		if (range || n_summaries || use_llm || n_preserve || o.review || o.dry_run ||
 		    o.instructions || o.target_tokens > 0)
-			return cli_usage(cli, "--approve, --discard, --show and --list take no other "
-			                      "option than --json");
+			return cli_usage(cli, "--approve, --discard, --show, --list and --records "
+			                      "take no other option than --json");
 		return pending_cmd(cli, mode, pending_id, json);
 	}
 	if (n_summaries && use_llm)

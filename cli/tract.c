@@ -313,6 +313,7 @@ static const struct cli_command commands[] = {
      "  --discard ID        drop a pending compression\n"
      "  --show ID           print a pending compression\n"
      "  --list              list pending compression ids\n"
+     "  --records           the compressions done: sources and summaries\n"
      "  --json              machine-readable output\n"},
 };
 

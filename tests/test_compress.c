@@ -866,6 +866,107 @@ static void test_randomized(void **state)
 	}
 }
 
+/* ---- the reference's records ---------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!fp)
+		fail_msg("open %s", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* v3_basic.db (tract's Python library): its compression record reads back
+ * as the expected file describes it; the other fixtures have none. */
+static void test_reference_records(void **state)
+{
+	const char *root = getenv("TRACT_FIXTURES");
+	char path[1024], dir[] = "/tmp/tract-compress-fx.XXXXXX", copy[1100], uri[1200];
+	const char *versions[] = {"v1_basic", "v2_basic", "v3_basic", "v4_basic"};
+
+	(void)state;
+	assert_non_null(root);
+	assert_non_null(mkdtemp(dir));
+	for (size_t v = 0; v < 4; v++) {
+		tract_compression_record *recs = NULL;
+		tract_store *st = NULL;
+		tract *t = NULL;
+		size_t n = 0, len, total = 0;
+		char *db, *exp, *json = NULL;
+		cJSON *want, *got, *w;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s.db", root, versions[v]);
+		db = slurp(path, &len);
+		snprintf(copy, sizeof(copy), "%s/%s.db", dir, versions[v]);
+		fp = fopen(copy, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(db, 1, len, fp), len);
+		fclose(fp);
+		free(db);
+		snprintf(path, sizeof(path), "%s/%s.expected.json", root, versions[v]);
+		exp = slurp(path, NULL);
+		want = cJSON_Parse(exp);
+		free(exp);
+		assert_non_null(want);
+		w = cJSON_GetObjectItemCaseSensitive(want, "compressions");
+		snprintf(uri, sizeof(uri), "sqlite:%s", copy);
+		if (tract_store_open(&st, uri, 0) != 0)
+			fail_msg("open %s: %s", uri, tract_error_last()->message);
+		/* every tract of the file */
+		{
+			tract_info_list *ids = NULL;
+			cJSON *all = cJSON_CreateArray();
+
+			assert_int_equal(tract_store_list_tracts(&ids, st), 0);
+			for (size_t k = 0; k < ids->count; k++) {
+				cJSON *item;
+				assert_int_equal(tract_open(&t, st, ids->items[k].tract_id, NULL), 0);
+				assert_int_equal(tract_compression_records(&recs, &n, t), 0);
+				assert_int_equal(tract_compression_records_to_json(&json, recs, n), 0);
+				got = cJSON_Parse(json);
+				assert_non_null(got);
+				while ((item = cJSON_DetachItemFromArray(got, 0)))
+					cJSON_AddItemToArray(all, item);
+				cJSON_Delete(got);
+				total += n;
+				tract_string_free(json);
+				tract_compression_records_free(recs, n);
+				tract_free(t);
+			}
+			tract_info_list_free(ids);
+			if (w) {
+				if (!cJSON_Compare(all, w, 1)) {
+					char *a = cJSON_Print(all);
+					fail_msg("%s: records %s", versions[v], a);
+				}
+			} else {
+				assert_int_equal(total, 0);
+			}
+			if (v == 2)
+				assert_int_equal(total, 1);
+			cJSON_Delete(all);
+		}
+		cJSON_Delete(want);
+		tract_store_free(st);
+		remove(copy);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -878,6 +979,7 @@ int main(void)
 	    cmocka_unit_test(test_llm_mode),
 	    cmocka_unit_test(test_review),
 	    cmocka_unit_test(test_randomized),
+	    cmocka_unit_test(test_reference_records),
 	};
 	int rc = ts_init("compress");
 

@@ -170,6 +170,37 @@ TRACT_EXTERN(int) tract_pending_compression_to_json(char **out,
 						    const tract_pending_compression *p);
 TRACT_EXTERN(void) tract_pending_compression_free(tract_pending_compression *p);
 
+/* ---- provenance (compression records, ours or the reference's) ---------- */
+
+/** One compression record with its sources and results (positions order). */
+typedef struct {
+	char compression_id[TRACT_HASH_HEXSIZE + 1];
+	char tract_id[TRACT_HASH_HEXSIZE + 1];
+	char *branch_name;   /**< NULL = none */
+	tract_time created_at;
+	int64_t original_tokens;
+	int64_t compressed_tokens;
+	int64_t target_tokens; /**< -1 = none */
+	char *instructions;  /**< NULL = none */
+	tract_hash_hex *sources;
+	size_t n_sources;
+	tract_hash_hex *results;
+	size_t n_results;
+} tract_compression_record;
+
+/** The tract's compression records, oldest first; release with
+ *  tract_compression_records_free. */
+TRACT_EXTERN(int) tract_compression_records(tract_compression_record **out, size_t *count,
+					    tract *t);
+TRACT_EXTERN(void) tract_compression_records_free(tract_compression_record *records,
+						  size_t count);
+/** A JSON array of {"compression_id", "tract_id", "branch_name", "created_at",
+ *  "original_tokens", "compressed_tokens", "target_tokens", "instructions",
+ *  "sources", "results"}. */
+TRACT_EXTERN(int) tract_compression_records_to_json(char **out,
+						    const tract_compression_record *records,
+						    size_t count);
+
 #ifdef __cplusplus
 }
 #endif
