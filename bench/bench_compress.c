@@ -156,7 +156,7 @@ static void store_uri(char *buf, size_t len, const char *backend)
 		snprintf(buf, len, "lmdb:%s/store.lmdb", tmpdir);
 	else if (strcmp(backend, "postgres") == 0)
 		snprintf(buf, len, "%s%sschema=%s", pg_base, strchr(pg_base, '?') ? "&" : "?",
-			 pg_schema);
+		         pg_schema);
 	else
 		snprintf(buf, len, "%s/store.db", tmpdir);
 }
@@ -178,8 +178,6 @@ static void set_ref(tract *t, const char *name, const char *commit, const char *
 	CHECK(tract_txn_end(s, 0));
 }
 
-
-
 /* ---- the figures ------------------------------------------------------------------- */
 
 static void bench_backend(const char *backend, int runs)
@@ -188,7 +186,8 @@ static void bench_backend(const char *backend, int runs)
 	tract *t = NULL;
 	char uri[2048], value[96], (*h)[65] = calloc(N_TOTAL, 65), old_tip[65];
 	const char **sums = calloc(N_PINNED + 1, sizeof(char *));
-	double *ms = calloc((size_t)runs, sizeof(double)), *cpu = calloc((size_t)runs, sizeof(double));
+	double *ms = calloc((size_t)runs, sizeof(double)),
+	       *cpu = calloc((size_t)runs, sizeof(double));
 	double *cms = calloc((size_t)runs, sizeof(double)), t0, c0;
 	size_t groups = 0, replayed = 0;
 	int in_group = 0;
@@ -206,11 +205,11 @@ static void bench_backend(const char *backend, int runs)
 		int pinned = i % (N_TOTAL / N_PINNED) == 50;
 
 		snprintf(text, sizeof(text),
-			 "turn %zu: the model should explain why this test fails on linux when "
-			 "the input is empty, and then improve the latency of the query index.",
-			 i);
+		         "turn %zu: the model should explain why this test fails on linux when "
+		         "the input is empty, and then improve the latency of the query index.",
+		         i);
 		CHECK(tract_commit_create_dialogue(&c, t, i % 2 ? "assistant" : "user", text, NULL,
-						   NULL));
+		                                   NULL));
 		memcpy(h[i], tract_commit_hash(c), 65);
 		tract_commit_free(c);
 		if (pinned)
@@ -227,8 +226,9 @@ static void bench_backend(const char *backend, int runs)
 	CHECK(tract_batch_commit(t));
 	memcpy(old_tip, h[N_TOTAL - 1], 65);
 	for (size_t g = 0; g < groups; g++)
-		sums[g] = "Previously in this conversation: a stretch of turns about a failing test "
-			  "on linux and the latency of the query index.";
+		sums[g] =
+		    "Previously in this conversation: a stretch of turns about a failing test "
+		    "on linux and the latency of the query index.";
 	for (int r = 0; r < runs; r++) {
 		tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
 		tract_compress_result *res = NULL;
@@ -253,11 +253,11 @@ static void bench_backend(const char *backend, int runs)
 		tract_context_free(ctx);
 	}
 	snprintf(value, sizeof(value), "%.1f ms (cpu %.1f)", pct(ms, (size_t)runs, 0),
-		 pct(cpu, (size_t)runs, 0));
+	         pct(cpu, (size_t)runs, 0));
 	line("compress 9,000 of 10,000, groups (min)", value,
-	     strcmp(backend, "sqlite") == 0  ? "target <= 200 ms; python 3,316 ms (91 groups)"
+	     strcmp(backend, "sqlite") == 0 ? "target <= 200 ms; python 3,316 ms (91 groups)"
 	     : strcmp(backend, "lmdb") == 0 ? "target: at least as fast as sqlite"
-					     : "target: within 3x sqlite");
+	                                    : "target: within 3x sqlite");
 	snprintf(value, sizeof(value), "%.1f ms", pct(ms, (size_t)runs, 50));
 	line("compress (median)", value, "");
 	snprintf(value, sizeof(value), "%zu groups, %zu replayed", groups, replayed);
@@ -299,7 +299,8 @@ int main(int argc, char **argv)
 		else if (argv[a][0] >= '1' && argv[a][0] <= '9' && atoi(argv[a]) <= 1000)
 			runs = atoi(argv[a]);
 		else {
-			fprintf(stderr, "usage: bench_compress [--backends sqlite,lmdb,postgres] [RUNS]\n");
+			fprintf(stderr,
+			        "usage: bench_compress [--backends sqlite,lmdb,postgres] [RUNS]\n");
 			return 2;
 		}
 	}
@@ -308,15 +309,15 @@ int main(int argc, char **argv)
 		setenv("TRACT_PLUGIN_PATH", BENCH_PLUGIN_PATH, 1);
 #endif
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tract-bench-compress-XXXXXX",
-		 base_dir && *base_dir ? base_dir : "/tmp");
+	         base_dir && *base_dir ? base_dir : "/tmp");
 	if (!mkdtemp(tmpdir))
 		die_msg("mkdtemp: %s", strerror(errno));
 	pg_base = getenv("TRACT_TEST_PG_URI");
 	if (pg_base && *pg_base && wanted(list, "postgres"))
 		snprintf(pg_schema, sizeof(pg_schema), "tract_bench_compress_%ld", (long)getpid());
 	atexit(cleanup);
-	printf("bench_compress: %d commits, %d pinned, the first %d compressed; %d runs\n",
-	       N_TOTAL, N_PINNED, N_RANGE, runs);
+	printf("bench_compress: %d commits, %d pinned, the first %d compressed; %d runs\n", N_TOTAL,
+	       N_PINNED, N_RANGE, runs);
 	if (wanted(list, "sqlite"))
 		bench_backend("sqlite", runs);
 	if (wanted(list, "lmdb"))

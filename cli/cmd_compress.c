@@ -82,8 +82,9 @@ static int open_llm(tract_llm **llm, tract *t, const char *provider)
 		provider = stored;
 	}
 	if (!provider)
-		rc = cli_fail("no provider: give --provider NAME (e.g. example), set "
-		              "TRACT_PROVIDER, or store one with 'generate --provider NAME --save'");
+		rc =
+		    cli_fail("no provider: give --provider NAME (e.g. example), set "
+		             "TRACT_PROVIDER, or store one with 'generate --provider NAME --save'");
 	else if (tract_llm_open(llm, provider, NULL) != 0)
 		rc = cli_fail_lib();
 	free(stored);
@@ -108,7 +109,8 @@ static int pending_cmd(struct cli *cli, char mode, const char *id, int json)
 
 			cli->stored = 1;
 			if (json)
-				rc = cli_print_json_result(tract_compress_result_to_json(&doc, r), &doc);
+				rc = cli_print_json_result(tract_compress_result_to_json(&doc, r),
+				                           &doc);
 			else
 				print_result(cli, r);
 		}
@@ -128,7 +130,8 @@ static int pending_cmd(struct cli *cli, char mode, const char *id, int json)
 		} else if (json) {
 			char *doc = NULL;
 
-			rc = cli_print_json_result(tract_pending_compression_to_json(&doc, p), &doc);
+			rc =
+			    cli_print_json_result(tract_pending_compression_to_json(&doc, p), &doc);
 		} else {
 			printf("pending compression %s\n", tract_pending_compression_id(p));
 			print_groups(cli, p);
@@ -150,14 +153,15 @@ static int pending_cmd(struct cli *cli, char mode, const char *id, int json)
 				char when[TRACT_TIME_BUFSIZE];
 
 				tract_time_format(when, sizeof(when), recs[i].created_at);
-				printf("compression %s  %s  branch %s: %zu source%s -> %zu summar%s, "
-				       "%lld -> %lld tokens\n",
-				       recs[i].compression_id, when,
-				       recs[i].branch_name ? cli_safe(recs[i].branch_name) : "-",
-				       recs[i].n_sources, recs[i].n_sources == 1 ? "" : "s",
-				       recs[i].n_results, recs[i].n_results == 1 ? "y" : "ies",
-				       (long long)recs[i].original_tokens,
-				       (long long)recs[i].compressed_tokens);
+				printf(
+				    "compression %s  %s  branch %s: %zu source%s -> %zu summar%s, "
+				    "%lld -> %lld tokens\n",
+				    recs[i].compression_id, when,
+				    recs[i].branch_name ? cli_safe(recs[i].branch_name) : "-",
+				    recs[i].n_sources, recs[i].n_sources == 1 ? "" : "s",
+				    recs[i].n_results, recs[i].n_results == 1 ? "y" : "ies",
+				    (long long)recs[i].original_tokens,
+				    (long long)recs[i].compressed_tokens);
 				for (size_t k = 0; k < recs[i].n_sources; k++) {
 					printf("  source  ");
 					print_short(cli, recs[i].sources[k]);
@@ -242,14 +246,15 @@ int cmd_compress(struct cli *cli, int argc, char **argv)
 			break;
 		case 'P':
 			if (!*optarg || cli_check_text(optarg, strlen(optarg), "--provider"))
-				return *optarg ? CLI_FAIL : cli_usage(cli, "--provider must not be empty");
+				return *optarg ? CLI_FAIL
+				               : cli_usage(cli, "--provider must not be empty");
 			provider = optarg;
 			use_llm = 1;
 			break;
 		case 'T':
 			if (cli_parse_int(&o.target_tokens, optarg, 1) != 0)
-				return cli_usage(cli, "invalid --target-tokens '%s' (an integer >= 1)",
-				                 optarg);
+				return cli_usage(
+				    cli, "invalid --target-tokens '%s' (an integer >= 1)", optarg);
 			break;
 		case 'p':
 			if (n_preserve == MAX_LIST)
@@ -379,7 +384,8 @@ int cmd_compress(struct cli *cli, int argc, char **argv)
 		if (json) {
 			char *doc = NULL;
 
-			rc = cli_print_json_result(tract_pending_compression_to_json(&doc, p), &doc);
+			rc =
+			    cli_print_json_result(tract_pending_compression_to_json(&doc, p), &doc);
 		} else {
 			if (o.review)
 				printf("%s\n", tract_pending_compression_id(p));

@@ -32,12 +32,12 @@ struct tract_pending_compression {
 	char head[65];
 	tract_hash_hex *range;
 	size_t n_range;
-	char *classes;    /* n_range classes, NUL-terminated */
+	char *classes; /* n_range classes, NUL-terminated */
 	size_t n_groups;
-	size_t *gfirst;   /* range index of each group's members: */
-	size_t *members;  /* range indices of NORMAL commits, chain order */
-	size_t *gsize;    /* members per group */
-	size_t *gstart;   /* offset of each group in members */
+	size_t *gfirst;  /* range index of each group's members: */
+	size_t *members; /* range indices of NORMAL commits, chain order */
+	size_t *gsize;   /* members per group */
+	size_t *gstart;  /* offset of each group in members */
 	size_t n_members;
 	char **summaries; /* n_groups, NULL entries when none */
 	int64_t target_tokens;
@@ -92,15 +92,15 @@ static int chain_read(chain *out, tract *t, const char *head)
 {
 	chain_acc a = {NULL, 0, 0};
 	int rc = t->store->be->commit_chain(t->store->conn, t->id, head, 0,
-					    TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
-						TRACT_CHAIN_PRIORITY,
-					    INT64_MAX, chain_cb, &a);
+	                                    TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
+	                                        TRACT_CHAIN_PRIORITY,
+	                                    INT64_MAX, chain_cb, &a);
 
 	if (rc < 0) {
 		chain c = {a.rows, a.n};
 		chain_dispose(&c);
 		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(t->store, rc, "read the chain");
+		                          : tract_backend_error(t->store, rc, "read the chain");
 	}
 	for (size_t i = 0; i < a.n / 2; i++) {
 		tract_row tmp = a.rows[i];
@@ -152,7 +152,7 @@ static int str_cmp(const void *a, const void *b)
 
 /* §1.3: the range [*s, *e) of the chain. */
 static int select_range(size_t *s, size_t *e, const chain *c, const hidx *x,
-			const tract_compress_options *o)
+                        const tract_compress_options *o)
 {
 	if (o->has_commits) {
 		const char **missing = NULL;
@@ -160,7 +160,8 @@ static int select_range(size_t *s, size_t *e, const chain *c, const hidx *x,
 		char *seen = calloc(c->n + 1, 1);
 		int rc = 0;
 
-		if (!seen || (o->n_commits && !(missing = calloc(o->n_commits, sizeof(*missing))))) {
+		if (!seen ||
+		    (o->n_commits && !(missing = calloc(o->n_commits, sizeof(*missing))))) {
 			free(seen);
 			return tract_error_oom();
 		}
@@ -185,8 +186,8 @@ static int select_range(size_t *s, size_t *e, const chain *c, const hidx *x,
 			for (size_t i = 0; i < n_missing; i++)
 				rc |= tract_buf_printf(&b, "%s%s", i ? ", " : "", missing[i]);
 			rc = rc ? tract_error_oom()
-				: tract_error_set(TRACT_EINVAL,
-						  "Commits not found in current chain: %s", b.ptr);
+			        : tract_error_set(TRACT_EINVAL,
+			                          "Commits not found in current chain: %s", b.ptr);
 			tract_buf_dispose(&b);
 		} else if (!found) {
 			rc = tract_error_set(TRACT_EINVAL, "No commits matched the provided list");
@@ -194,10 +195,11 @@ static int select_range(size_t *s, size_t *e, const chain *c, const hidx *x,
 			/* DECISIONS.md: a non-contiguous list is invalid input. */
 			for (size_t p = lo; p <= hi; p++)
 				if (!seen[p]) {
-					rc = tract_error_set(TRACT_EINVAL,
-							     "Commits are not contiguous on the current "
-							     "chain: %s lies between them",
-							     c->rows[p].hash);
+					rc = tract_error_set(
+					    TRACT_EINVAL,
+					    "Commits are not contiguous on the current "
+					    "chain: %s lies between them",
+					    c->rows[p].hash);
 					break;
 				}
 		}
@@ -213,19 +215,19 @@ static int select_range(size_t *s, size_t *e, const chain *c, const hidx *x,
 		size_t p = index_find(x, c->n, o->from_commit);
 		if (p == SIZE_MAX)
 			return tract_error_set(TRACT_EINVAL, "from_commit not found in chain: %s",
-					       o->from_commit);
+			                       o->from_commit);
 		*s = p;
 	}
 	if (o->to_commit) {
 		size_t p = index_find(x, c->n, o->to_commit);
 		if (p == SIZE_MAX)
 			return tract_error_set(TRACT_EINVAL, "to_commit not found in chain: %s",
-					       o->to_commit);
+			                       o->to_commit);
 		*e = p + 1;
 	}
 	if (*s >= *e)
 		return tract_error_set(TRACT_EINVAL,
-				       "Invalid range: from_commit is after to_commit in chain");
+		                       "Invalid range: from_commit is after to_commit in chain");
 	return 0;
 }
 
@@ -312,9 +314,9 @@ static int is_blank(const char *s)
 
 /* §1.2-1.4 and 1.6 (original tokens): the plan, from the chain. */
 static int plan_build(tract_pending_compression *p, tract *t, const tract_head_state *hs,
-		      const chain *c, const tract_compress_options *o)
+                      const chain *c, const tract_compress_options *o)
 {
-	size_t s, e;
+	size_t s = 0, e = 0;
 	hidx *x = index_build(c);
 	int rc;
 
@@ -329,10 +331,10 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 	for (size_t i = s; i < c->n; i++)
 		if (c->rows[i].n_extra)
 			return tract_error_set(TRACT_EINVAL,
-					       "Cannot compress: merge commit %s %s the range "
-					       "(only a first-parent linear history can be "
-					       "rewritten)",
-					       c->rows[i].hash, i < e ? "inside" : "after");
+			                       "Cannot compress: merge commit %s %s the range "
+			                       "(only a first-parent linear history can be "
+			                       "rewritten)",
+			                       c->rows[i].hash, i < e ? "inside" : "after");
 	tract_copy_id(p->tract_id, t->id);
 	snprintf(p->branch, sizeof(p->branch), "%s", hs->head.symbolic);
 	tract_copy_id(p->head, hs->hash);
@@ -362,7 +364,7 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 		return rc;
 	if (!p->n_groups)
 		return tract_error_set(TRACT_EINVAL,
-				       "Nothing to compress -- all commits are pinned or skipped");
+		                       "Nothing to compress -- all commits are pinned or skipped");
 	p->target_tokens = o->target_tokens > 0 ? o->target_tokens : -1;
 	if (o->instructions && !(p->instructions = strdup(o->instructions)))
 		return tract_error_oom();
@@ -392,8 +394,9 @@ static int transcript_line(tract_buf *b, const tract_row *r, int *available)
 	int rc = 0;
 
 	*available = 0;
-	if (!r->payload || tract_json_parse(&p, r->payload, strlen(r->payload),
-					    TRACT_JSON_NONFINITE_TO_NULL, err, sizeof(err)) < 0 ||
+	if (!r->payload ||
+	    tract_json_parse(&p, r->payload, strlen(r->payload), TRACT_JSON_NONFINITE_TO_NULL, err,
+	                     sizeof(err)) < 0 ||
 	    !cJSON_IsObject(p)) {
 		cJSON_Delete(p);
 		tract_warn("compress: content of commit %s is unavailable", r->hash);
@@ -423,7 +426,7 @@ static int transcript_line(tract_buf *b, const tract_row *r, int *available)
 }
 
 static int llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
-		       const chain *c, size_t s, size_t g, const char *system_prompt)
+                       const chain *c, size_t s, size_t g, const char *system_prompt)
 {
 	tract_buf user = TRACT_BUF_INIT;
 	tract_chat_message msgs[2];
@@ -446,7 +449,7 @@ static int llm_summary(char **out, tract_llm *llm, const tract_pending_compressi
 	}
 	if (rc == 0 && p->target_tokens > 0 &&
 	    tract_buf_printf(&user, "\n\nTarget length: approximately %" PRId64 " tokens.",
-			     p->target_tokens))
+	                     p->target_tokens))
 		rc = -1;
 	if (rc == 0 && p->instructions &&
 	    tract_buf_printf(&user, "\n\nAdditional instructions: %s", p->instructions))
@@ -458,7 +461,7 @@ static int llm_summary(char **out, tract_llm *llm, const tract_pending_compressi
 	if (!avail) {
 		tract_buf_dispose(&user);
 		return tract_error_set(TRACT_EINVAL,
-				       "All %zu commits in group have unavailable content", n);
+		                       "All %zu commits in group have unavailable content", n);
 	}
 	memset(msgs, 0, sizeof(msgs));
 	msgs[0].role = "system";
@@ -478,7 +481,7 @@ static int llm_summary(char **out, tract_llm *llm, const tract_pending_compressi
 		rc = tract_error_set(TRACT_EINVAL, "LLM returned empty summary");
 	else if (!tract_utf8_valid(text, strlen(text)))
 		rc = tract_error_set(TRACT_EINVAL, "Invalid LLM response structure: the summary "
-						   "is not valid UTF-8");
+		                                   "is not valid UTF-8");
 	else if (!(*out = strdup(text)))
 		rc = tract_error_oom();
 	tract_chat_result_free(res);
@@ -510,9 +513,8 @@ void tract_compress_result_free(tract_compress_result *r)
  * that replaced it, or nothing (skipped); a target off the rewritten part
  * stays. *gone: the target left the chain or was summarized (an edit of it
  * becomes an append). */
-static const char *retarget(const char *target, const hidx *x, size_t nx,
-			    tract_hash_hex *newh, const char *cls, size_t n_range, size_t s,
-			    int *gone)
+static const char *retarget(const char *target, const hidx *x, size_t nx, tract_hash_hex *newh,
+                            const char *cls, size_t n_range, size_t s, int *gone)
 {
 	size_t p;
 
@@ -546,7 +548,7 @@ static int move_ref(tract *t, const char *ref, const char *from, const char *to)
 /* Inside the write transaction: c is the current chain, the plan's range
  * is c->rows[s..s+n_range). */
 static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compression *p,
-		   const chain *c, size_t s, int *wrote)
+                   const chain *c, size_t s, int *wrote)
 {
 	tract_store *st = t->store;
 	size_t e = s + p->n_range, np = 0, nk = 0, g = 0;
@@ -566,9 +568,9 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 	}
 	random_id(r->compression_id);
 	if (list_alloc(&r->source_commits, p->n_members) ||
-	    list_alloc(&r->summary_commits, p->n_groups) ||
-	    list_alloc(&r->preserved_commits, np) || list_alloc(&r->preserved_copies, np) ||
-	    list_alloc(&r->skipped_commits, nk) || list_alloc(&r->replayed_commits, c->n - e)) {
+	    list_alloc(&r->summary_commits, p->n_groups) || list_alloc(&r->preserved_commits, np) ||
+	    list_alloc(&r->preserved_copies, np) || list_alloc(&r->skipped_commits, nk) ||
+	    list_alloc(&r->replayed_commits, c->n - e)) {
 		rc = tract_error_oom();
 		goto done;
 	}
@@ -593,11 +595,12 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 
 				snprintf(msg, sizeof(msg), "Compressed %zu commits", p->gsize[g]);
 				co.message = msg;
-				rc = tract_commit_create_dialogue(&nc, t, "assistant", p->summaries[g],
-								  NULL, &co);
+				rc = tract_commit_create_dialogue(&nc, t, "assistant",
+				                                  p->summaries[g], NULL, &co);
 				if (rc < 0)
 					break;
-				memcpy(r->summary_commits[r->n_summary++], tract_commit_hash(nc), 65);
+				memcpy(r->summary_commits[r->n_summary++], tract_commit_hash(nc),
+				       65);
 				tk = tract_count(t, p->summaries[g], strlen(p->summaries[g]));
 				if (tk < 0) {
 					rc = (int)tk;
@@ -614,8 +617,8 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 		/* pinned, or a commit after the range: replayed */
 		{
 			int gone = 0;
-			const char *target = retarget(o->response_to, x, c->n, newh,
-						      p->classes, p->n_range, s, &gone);
+			const char *target = retarget(o->response_to, x, c->n, newh, p->classes,
+			                              p->n_range, s, &gone);
 			tract_operation op = o->operation;
 
 			if (op == TRACT_OP_EDIT && gone) {
@@ -639,9 +642,8 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 	if (rc < 0)
 		goto done;
 	r->compressed_tokens = r->summary_tokens + r->preserved_tokens;
-	r->compression_ratio = r->original_tokens
-				   ? (double)r->compressed_tokens / (double)r->original_tokens
-				   : 0.0;
+	r->compression_ratio =
+	    r->original_tokens ? (double)r->compressed_tokens / (double)r->original_tokens : 0.0;
 	{
 		tract_head_state hs;
 
@@ -662,12 +664,12 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 	rc = st->be->compression_put(st->conn, &rec);
 	for (size_t i = 0; rc >= 0 && i < r->n_source; i++)
 		rc = st->be->compression_member_put(st->conn, TRACT_COMPRESSION_SOURCES,
-						    r->compression_id, r->source_commits[i],
-						    (int64_t)i);
+		                                    r->compression_id, r->source_commits[i],
+		                                    (int64_t)i);
 	for (size_t i = 0; rc >= 0 && i < r->n_summary; i++)
 		rc = st->be->compression_member_put(st->conn, TRACT_COMPRESSION_RESULTS,
-						    r->compression_id, r->summary_commits[i],
-						    (int64_t)i);
+		                                    r->compression_id, r->summary_commits[i],
+		                                    (int64_t)i);
 	if (rc < 0)
 		rc = tract_backend_error(st, rc, "write the compression record");
 done:
@@ -715,13 +717,13 @@ static cJSON *pending_to_cjson(const tract_pending_compression *p)
 	ok &= (a = cJSON_AddArrayToObject(o, "summaries")) != NULL;
 	for (size_t g = 0; ok && g < p->n_groups; g++)
 		ok &= cJSON_AddItemToArray(a, p->summaries[g] ? cJSON_CreateString(p->summaries[g])
-							      : cJSON_CreateNull());
+		                                              : cJSON_CreateNull());
 	if (p->target_tokens > 0)
 		ok &= cJSON_AddNumberToObject(o, "target_tokens", (double)p->target_tokens) != NULL;
 	else
 		ok &= cJSON_AddNullToObject(o, "target_tokens") != NULL;
 	ok &= (p->instructions ? cJSON_AddStringToObject(o, "instructions", p->instructions)
-			       : cJSON_AddNullToObject(o, "instructions")) != NULL;
+	                       : cJSON_AddNullToObject(o, "instructions")) != NULL;
 	ok &= cJSON_AddNumberToObject(o, "original_tokens", (double)p->original_tokens) != NULL;
 	ok &= cJSON_AddNumberToObject(o, "estimated_tokens", (double)p->estimated_tokens) != NULL;
 	ok &= cJSON_AddStringToObject(o, "created_at", when) != NULL;
@@ -737,7 +739,8 @@ int tract_pending_compression_to_json(char **out, const tract_pending_compressio
 	cJSON *o;
 
 	if (!out || !p)
-		return tract_error_set(TRACT_EINVAL, "tract_pending_compression_to_json: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_pending_compression_to_json: NULL argument");
 	o = pending_to_cjson(p);
 	*out = o ? tract_json_render_str(o, TRACT_JSON_COLUMN) : NULL;
 	cJSON_Delete(o);
@@ -779,7 +782,7 @@ static int id_valid(const char *id)
 static int corrupt(const char *id)
 {
 	return tract_error_set(TRACT_ECORRUPT, "pending compression %s: stored plan is malformed",
-			       id);
+	                       id);
 }
 
 /* Inside a transaction. */
@@ -798,8 +801,9 @@ static int pending_load(tract_pending_compression **out, tract *t, const char *i
 	if (rc == TRACT_ENOTFOUND)
 		return tract_error_set(TRACT_ENOTFOUND, "No pending compression %s", id);
 	if (rc < 0)
-		return rc == TRACT_ENOMEM ? tract_error_oom()
-					  : tract_backend_error(t->store, rc, "read the pending compression");
+		return rc == TRACT_ENOMEM
+		           ? tract_error_oom()
+		           : tract_backend_error(t->store, rc, "read the pending compression");
 	rc = tract_json_parse(&o, json, strlen(json), 0, err, sizeof(err));
 	free(json);
 	if (rc < 0 || !cJSON_IsObject(o)) {
@@ -895,8 +899,8 @@ int tract_compress_options_init(tract_compress_options *opts, unsigned int versi
 
 	if (!opts)
 		return tract_error_set(TRACT_EINVAL, "tract_compress_options_init: opts is NULL");
-	if (tract_version_check(version, TRACT_COMPRESS_OPTIONS_VERSION,
-				"tract_compress_options") < 0)
+	if (tract_version_check(version, TRACT_COMPRESS_OPTIONS_VERSION, "tract_compress_options") <
+	    0)
 		return TRACT_EINVAL;
 	*opts = d;
 	opts->version = version;
@@ -923,22 +927,24 @@ static int manual_summaries(tract_pending_compression *p, const tract_compress_o
 {
 	if (o->n_summaries != p->n_groups) {
 		if (o->n_summaries == 1)
-			return tract_error_set(TRACT_EINVAL,
-					       "Manual mode provides a single summary but PINNED "
-					       "commits create %zu separate groups. Give one summary "
-					       "per group or use an LLM.",
-					       p->n_groups);
-		return tract_error_set(TRACT_EINVAL,
-				       "Manual mode provides %zu summaries but PINNED commits create "
-				       "%zu separate groups.",
-				       o->n_summaries, p->n_groups);
+			return tract_error_set(
+			    TRACT_EINVAL,
+			    "Manual mode provides a single summary but PINNED "
+			    "commits create %zu separate groups. Give one summary "
+			    "per group or use an LLM.",
+			    p->n_groups);
+		return tract_error_set(
+		    TRACT_EINVAL,
+		    "Manual mode provides %zu summaries but PINNED commits create "
+		    "%zu separate groups.",
+		    o->n_summaries, p->n_groups);
 	}
 	for (size_t g = 0; g < p->n_groups; g++) {
 		const char *sm = o->summaries[g];
 
 		if (!sm || is_blank(sm))
-			return tract_error_set(TRACT_EINVAL,
-					       "Empty summary for group %zu: a summary needs text", g);
+			return tract_error_set(
+			    TRACT_EINVAL, "Empty summary for group %zu: a summary needs text", g);
 		if (!tract_utf8_valid(sm, strlen(sm)))
 			return tract_error_set(TRACT_EINVAL, "Summary %zu is not valid UTF-8", g);
 		if (!(p->summaries[g] = strdup(sm)))
@@ -966,15 +972,15 @@ static int estimate(tract_pending_compression *p, tract *t)
 /* Find the plan's range on chain c: TRACT_ESTALE when it is not there as
  * planned (same branch, same commits, contiguous). */
 static int locate(size_t *s, const tract_pending_compression *p, const tract_head_state *hs,
-		  const chain *c)
+                  const chain *c)
 {
 	size_t i;
 
 	if (strcmp(hs->head.symbolic, p->branch) != 0)
 		return tract_error_set(TRACT_ESTALE,
-				       "The compression was planned on %s but HEAD is now on %s; "
-				       "plan it again",
-				       p->branch, hs->head.symbolic);
+		                       "The compression was planned on %s but HEAD is now on %s; "
+		                       "plan it again",
+		                       p->branch, hs->head.symbolic);
 	for (i = 0; i < c->n; i++)
 		if (strcmp(c->rows[i].hash, p->range[0]) == 0)
 			break;
@@ -986,20 +992,23 @@ static int locate(size_t *s, const tract_pending_compression *p, const tract_hea
 	for (size_t k = i; k < c->n; k++)
 		if (c->rows[k].n_extra)
 			return tract_error_set(TRACT_EINVAL,
-					       "Cannot compress: merge commit %s after the range",
-					       c->rows[k].hash);
+			                       "Cannot compress: merge commit %s after the range",
+			                       c->rows[k].hash);
 	*s = i;
 	return 0;
 stale:
 	return tract_error_set(TRACT_ESTALE,
-			       "The range changed since the compression was planned (HEAD was "
-			       "%.8s); plan it again",
-			       p->head);
+	                       "The range changed since the compression was planned (HEAD was "
+	                       "%.8s); plan it again",
+	                       p->head);
 }
 
 /* The write transaction of a direct compression or an approval. */
+/* The write transaction of an approval (p stored, delete_key its key) or
+ * of a direct manual compression (direct: p is planned here, with the
+ * chain read once). */
 static int write_plan(tract_compress_result **out, tract *t, tract_pending_compression *p,
-		      const char *delete_key)
+                      const char *delete_key, const tract_compress_options *direct)
 {
 	tract_compress_result *r = calloc(1, sizeof(*r));
 	tract_head_state hs;
@@ -1015,12 +1024,21 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 		return rc;
 	}
 	rc = read_state(&hs, &c, t);
-	if (rc == 0)
+	if (rc == 0 && direct) {
+		rc = plan_build(p, t, &hs, &c, direct);
+		if (rc == 0)
+			rc = manual_summaries(p, direct);
+		if (rc == 0)
+			rc = estimate(p, t);
+		for (s = 0; rc == 0 && s < c.n && strcmp(c.rows[s].hash, p->range[0]) != 0; s++)
+			;
+	} else if (rc == 0) {
 		rc = locate(&s, p, &hs, &c);
+	}
 	for (size_t g = 0; rc == 0 && g < p->n_groups; g++)
 		if (!p->summaries[g] || is_blank(p->summaries[g]))
-			rc = tract_error_set(TRACT_EINVAL,
-					     "Empty summary for group %zu: a summary needs text", g);
+			rc = tract_error_set(
+			    TRACT_EINVAL, "Empty summary for group %zu: a summary needs text", g);
 	if (rc == 0)
 		rc = rewrite(r, t, p, &c, s, &wrote);
 	if (rc == 0 && delete_key) {
@@ -1042,7 +1060,7 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 }
 
 int tract_compress(tract_compress_result **out, tract_pending_compression **pending, tract *t,
-		   const tract_compress_options *opts)
+                   const tract_compress_options *opts)
 {
 	tract_compress_options defaults = TRACT_COMPRESS_OPTIONS_INIT;
 	tract_pending_compression *p = NULL;
@@ -1060,17 +1078,23 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 	if (!opts)
 		opts = &defaults;
 	if (tract_version_check(opts->version, TRACT_COMPRESS_OPTIONS_VERSION,
-				"tract_compress_options") < 0)
+	                        "tract_compress_options") < 0)
 		return TRACT_EINVAL;
 	planned_only = opts->review || opts->dry_run;
 	if (planned_only ? !pending : !out)
 		return tract_error_set(TRACT_EINVAL, "tract_compress: %s is NULL",
-				       planned_only ? "pending" : "out");
+		                       planned_only ? "pending" : "out");
 	if (opts->instructions && !tract_utf8_valid(opts->instructions, strlen(opts->instructions)))
 		return tract_error_set(TRACT_EINVAL, "instructions are not valid UTF-8");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return tract_error_oom();
+	if (opts->n_summaries && !planned_only) {
+		/* manual: plan and write in one transaction */
+		rc = write_plan(out, t, p, NULL, opts);
+		tract_pending_compression_free(p);
+		return rc;
+	}
 	/* Plan in a read transaction (LLM calls happen outside it). */
 	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
 	if (rc == 0) {
@@ -1087,11 +1111,11 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 		else if (opts->llm)
 			for (size_t g = 0; rc == 0 && g < p->n_groups; g++)
 				rc = llm_summary(&p->summaries[g], opts->llm, p, &c, s, g,
-						 opts->system_prompt);
+				                 opts->system_prompt);
 		else if (!opts->dry_run)
 			rc = tract_error_set(TRACT_EINVAL,
-					     "No LLM client configured and no manual content "
-					     "provided. Give a summary or an LLM.");
+			                     "No LLM client configured and no manual content "
+			                     "provided. Give a summary or an LLM.");
 	}
 	chain_dispose(&c);
 	if (rc == 0)
@@ -1109,7 +1133,7 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 		return 0;
 	}
 	if (rc == 0)
-		rc = write_plan(out, t, p, NULL);
+		rc = write_plan(out, t, p, NULL, NULL);
 	tract_pending_compression_free(p);
 	return rc;
 }
@@ -1119,7 +1143,8 @@ int tract_pending_compression_get(tract_pending_compression **out, tract *t, con
 	int rc;
 
 	if (!out || !t)
-		return tract_error_set(TRACT_EINVAL, "tract_pending_compression_get: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_pending_compression_get: NULL argument");
 	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
 	if (rc < 0)
 		return rc;
@@ -1169,7 +1194,8 @@ int tract_pending_compression_ids(char ***out, size_t *count, tract *t)
 	int rc;
 
 	if (!out || !count || !t)
-		return tract_error_set(TRACT_EINVAL, "tract_pending_compression_ids: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_pending_compression_ids: NULL argument");
 	*out = NULL;
 	*count = 0;
 	tract_meta_key(prefix, sizeof(prefix), t->id, PENDING_PREFIX);
@@ -1179,8 +1205,9 @@ int tract_pending_compression_ids(char ***out, size_t *count, tract *t)
 		return rc;
 	rc = t->store->be->meta_foreach(t->store->conn, prefix, id_cb, &a);
 	if (rc < 0)
-		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-					: tract_backend_error(t->store, rc, "list pending compressions");
+		rc = rc == TRACT_ENOMEM
+		         ? tract_error_oom()
+		         : tract_backend_error(t->store, rc, "list pending compressions");
 	rc = tract_txn_end(t->store, rc);
 	if (rc < 0) {
 		tract_pending_compression_ids_free(a.ids, a.n);
@@ -1197,7 +1224,8 @@ int tract_pending_compression_edit(tract *t, const char *id, size_t index, const
 	int rc;
 
 	if (!t || !text)
-		return tract_error_set(TRACT_EINVAL, "tract_pending_compression_edit: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_pending_compression_edit: NULL argument");
 	if (is_blank(text))
 		return tract_error_set(TRACT_EINVAL, "Empty summary: a summary needs text");
 	if (!tract_utf8_valid(text, strlen(text)))
@@ -1208,9 +1236,9 @@ int tract_pending_compression_edit(tract *t, const char *id, size_t index, const
 	rc = pending_load(&p, t, id);
 	if (rc == 0 && index >= p->n_groups)
 		rc = tract_error_set(TRACT_EINVAL,
-				     "Summary index %zu out of range (the compression has %zu "
-				     "group(s))",
-				     index, p->n_groups);
+		                     "Summary index %zu out of range (the compression has %zu "
+		                     "group(s))",
+		                     index, p->n_groups);
 	if (rc == 0) {
 		char *dup = strdup(text);
 		if (!dup) {
@@ -1235,12 +1263,12 @@ int tract_pending_compression_approve(tract_compress_result **out, tract *t, con
 		*out = NULL;
 	if (!out || !t)
 		return tract_error_set(TRACT_EINVAL,
-				       "tract_pending_compression_approve: NULL argument");
+		                       "tract_pending_compression_approve: NULL argument");
 	rc = tract_pending_compression_get(&p, t, id);
 	if (rc < 0)
 		return rc;
 	pending_key(key, sizeof(key), t->id, p->id);
-	rc = write_plan(out, t, p, key);
+	rc = write_plan(out, t, p, key, NULL);
 	tract_pending_compression_free(p);
 	return rc;
 }
@@ -1251,7 +1279,8 @@ int tract_pending_compression_discard(tract *t, const char *id)
 	int rc;
 
 	if (!t)
-		return tract_error_set(TRACT_EINVAL, "tract_pending_compression_discard: t is NULL");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_pending_compression_discard: t is NULL");
 	if (!id_valid(id))
 		return tract_error_set(TRACT_ENOTFOUND, "No pending compression %s", id ? id : "");
 	pending_key(key, sizeof(key), t->id, id);
@@ -1283,8 +1312,8 @@ size_t tract_pending_compression_group_size(const tract_pending_compression *p, 
 	return p && i < p->n_groups ? p->gsize[i] : 0;
 }
 
-const char *tract_pending_compression_group_commit(const tract_pending_compression *p,
-						   size_t group, size_t k)
+const char *tract_pending_compression_group_commit(const tract_pending_compression *p, size_t group,
+                                                   size_t k)
 {
 	if (!p || group >= p->n_groups || k >= p->gsize[group])
 		return NULL;
@@ -1321,14 +1350,15 @@ int tract_compress_result_to_json(char **out, const tract_compress_result *r)
 	int rc = 0;
 
 	if (!out || !r)
-		return tract_error_set(TRACT_EINVAL, "tract_compress_result_to_json: NULL argument");
+		return tract_error_set(TRACT_EINVAL,
+		                       "tract_compress_result_to_json: NULL argument");
 	*out = NULL;
 	rc |= tract_buf_printf(&b,
-			       "{\"compression_id\": \"%s\", \"original_tokens\": %" PRId64
-			       ", \"summary_tokens\": %" PRId64 ", \"preserved_tokens\": %" PRId64
-			       ", \"compressed_tokens\": %" PRId64 ", \"compression_ratio\": %.6f",
-			       r->compression_id, r->original_tokens, r->summary_tokens,
-			       r->preserved_tokens, r->compressed_tokens, r->compression_ratio);
+	                       "{\"compression_id\": \"%s\", \"original_tokens\": %" PRId64
+	                       ", \"summary_tokens\": %" PRId64 ", \"preserved_tokens\": %" PRId64
+	                       ", \"compressed_tokens\": %" PRId64 ", \"compression_ratio\": %.6f",
+	                       r->compression_id, r->original_tokens, r->summary_tokens,
+	                       r->preserved_tokens, r->compressed_tokens, r->compression_ratio);
 	rc |= put_list(&b, "source_commits", r->source_commits, r->n_source);
 	rc |= put_list(&b, "summary_commits", r->summary_commits, r->n_summary);
 	rc |= put_list(&b, "preserved_commits", r->preserved_commits, r->n_preserved);
@@ -1426,20 +1456,20 @@ int tract_compression_records(tract_compression_record **out, size_t *count, tra
 		mem_acc m = {NULL, 0, 0};
 
 		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_SOURCES,
-						a.items[i].compression_id, mem_cb, &m);
+		                                a.items[i].compression_id, mem_cb, &m);
 		a.items[i].sources = m.items;
 		a.items[i].n_sources = m.n;
 		if (rc < 0)
 			break;
 		memset(&m, 0, sizeof(m));
 		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_RESULTS,
-						a.items[i].compression_id, mem_cb, &m);
+		                                a.items[i].compression_id, mem_cb, &m);
 		a.items[i].results = m.items;
 		a.items[i].n_results = m.n;
 	}
 	if (rc < 0)
 		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-					: tract_backend_error(s, rc, "read compression records");
+		                        : tract_backend_error(s, rc, "read compression records");
 	rc = tract_txn_end(s, rc);
 	if (rc < 0) {
 		tract_compression_records_free(a.items, a.n);
@@ -1458,28 +1488,30 @@ int tract_compression_records_to_json(char **out, const tract_compression_record
 
 	if (!out || (!r && n))
 		return tract_error_set(TRACT_EINVAL,
-				       "tract_compression_records_to_json: NULL argument");
+		                       "tract_compression_records_to_json: NULL argument");
 	*out = NULL;
 	rc |= tract_buf_putc(&b, '[');
 	for (size_t i = 0; i < n; i++) {
 		const tract_compression_record *x = &r[i];
 
 		tract_time_format(when, sizeof(when), x->created_at);
-		rc |= tract_buf_printf(&b, "%s{\"compression_id\": \"%s\", \"tract_id\": \"%s\", "
-					   "\"branch_name\": ",
-				       i ? ", " : "", x->compression_id, x->tract_id);
-		rc |= x->branch_name ? tract_json_escape(&b, x->branch_name, strlen(x->branch_name), 0)
-				     : tract_buf_puts(&b, "null");
 		rc |= tract_buf_printf(&b,
-				       ", \"created_at\": \"%s\", \"original_tokens\": %" PRId64
-				       ", \"compressed_tokens\": %" PRId64 ", \"target_tokens\": ",
-				       when, x->original_tokens, x->compressed_tokens);
+		                       "%s{\"compression_id\": \"%s\", \"tract_id\": \"%s\", "
+		                       "\"branch_name\": ",
+		                       i ? ", " : "", x->compression_id, x->tract_id);
+		rc |= x->branch_name
+		          ? tract_json_escape(&b, x->branch_name, strlen(x->branch_name), 0)
+		          : tract_buf_puts(&b, "null");
+		rc |= tract_buf_printf(&b,
+		                       ", \"created_at\": \"%s\", \"original_tokens\": %" PRId64
+		                       ", \"compressed_tokens\": %" PRId64 ", \"target_tokens\": ",
+		                       when, x->original_tokens, x->compressed_tokens);
 		rc |= x->target_tokens >= 0 ? tract_buf_printf(&b, "%" PRId64, x->target_tokens)
-					    : tract_buf_puts(&b, "null");
+		                            : tract_buf_puts(&b, "null");
 		rc |= tract_buf_puts(&b, ", \"instructions\": ");
 		rc |= x->instructions
-			  ? tract_json_escape(&b, x->instructions, strlen(x->instructions), 0)
-			  : tract_buf_puts(&b, "null");
+		          ? tract_json_escape(&b, x->instructions, strlen(x->instructions), 0)
+		          : tract_buf_puts(&b, "null");
 		rc |= tract_buf_puts(&b, ", \"sources\": [");
 		for (size_t k = 0; k < x->n_sources; k++)
 			rc |= tract_buf_printf(&b, "%s\"%s\"", k ? ", " : "", x->sources[k]);

@@ -14,7 +14,7 @@
  * generation config, operation op, response_to as given, and orig's
  * latest explicit annotation. *wrote is set once something is written.
  */
-int tract_replay_commit_as(tract_commit **out, tract *t, const tract_row *orig,
-			   tract_operation op, const char *response_to, int *wrote);
+int tract_replay_commit_as(tract_commit **out, tract *t, const tract_row *orig, tract_operation op,
+                           const char *response_to, int *wrote);
 
 #endif

@@ -155,7 +155,7 @@ static int record_cb(const tract_compression_row *row, void *payload)
 	r->target = row->target_tokens;
 	snprintf(r->branch, sizeof(r->branch), "%s", row->branch_name ? row->branch_name : "");
 	snprintf(r->instructions, sizeof(r->instructions), "%s",
-		 row->instructions ? row->instructions : "");
+	         row->instructions ? row->instructions : "");
 	return 0;
 }
 
@@ -168,12 +168,10 @@ static void read_record(fx *f, const char *id, record *rec, members *src, member
 	memset(res, 0, sizeof(*res));
 	assert_int_equal(s->be->begin(s->conn, TRACT_TXN_READ), 0);
 	assert_int_equal(s->be->compression_get(s->conn, id, record_cb, rec), 0);
-	assert_int_equal(s->be->compression_members(s->conn, TRACT_COMPRESSION_SOURCES, id,
-						    member_cb, src),
-			 0);
-	assert_int_equal(s->be->compression_members(s->conn, TRACT_COMPRESSION_RESULTS, id,
-						    member_cb, res),
-			 0);
+	assert_int_equal(
+	    s->be->compression_members(s->conn, TRACT_COMPRESSION_SOURCES, id, member_cb, src), 0);
+	assert_int_equal(
+	    s->be->compression_members(s->conn, TRACT_COMPRESSION_RESULTS, id, member_cb, res), 0);
 	assert_int_equal(s->be->commit(s->conn), 0);
 }
 
@@ -292,7 +290,7 @@ static void test_groups_split_at_pins_skips_dropped(void **state)
 		tract_commit *orig = lookup(f, r->preserved_commits[k]);
 		tract_commit *copy = lookup(f, r->preserved_copies[k]);
 		assert_string_equal(tract_commit_content_hash(orig),
-				    tract_commit_content_hash(copy));
+		                    tract_commit_content_hash(copy));
 		assert_string_not_equal(tract_commit_hash(orig), tract_commit_hash(copy));
 		tract_commit_free(orig);
 		tract_commit_free(copy);
@@ -330,11 +328,11 @@ static void test_range_tail_replayed(void **state)
 	 * later one */
 	co.response_to = h[3];
 	fx_commit(f, h[4], "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"e\"}",
-		  &co);
+	          &co);
 	co.operation = TRACT_OP_EDIT;
 	co.response_to = h[4];
 	fx_commit(f, h[5], "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"E\"}",
-		  &co);
+	          &co);
 	head(f, before);
 	o.from_commit = h[1];
 	o.to_commit = h[3];
@@ -381,7 +379,7 @@ static void test_explicit_list_and_pinned_edits(void **state)
 	co.operation = TRACT_OP_EDIT;
 	co.response_to = h[0];
 	fx_commit(f, h[2],
-		  "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"ZERO\"}", &co);
+	          "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"ZERO\"}", &co);
 	pin(f, h[2], "pinned");
 	say(f, h[3], "user", "three");
 	/* a pinned edit of a pinned commit keeps editing its copy */
@@ -389,7 +387,7 @@ static void test_explicit_list_and_pinned_edits(void **state)
 	pin(f, h[4], "pinned");
 	co.response_to = h[4];
 	fx_commit(f, h[5],
-		  "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"FOUR\"}", &co);
+	          "{\"content_type\": \"dialogue\", \"role\": \"user\", \"text\": \"FOUR\"}", &co);
 	pin(f, h[5], "pinned");
 	list[0] = h[3];
 	list[1] = h[1];
@@ -451,8 +449,8 @@ static void test_errors(void **state)
 	o.n_commits = 2;
 	/* sorted ascending */
 	compress_err(f, &o,
-		     "Commits not found in current chain: "
-		     "0000000000000000000000000000000000000000000000000000000000000000, ffff");
+	             "Commits not found in current chain: "
+	             "0000000000000000000000000000000000000000000000000000000000000000, ffff");
 	/* hashes are not prefix-resolved */
 	list[0] = "abcd";
 	o.n_commits = 1;
@@ -530,7 +528,7 @@ struct tract_provider_client {
 };
 
 static int p_create(tract_provider_client **out, const tract_provider_option *o, size_t n,
-		    tract_provider_error *err)
+                    tract_provider_error *err)
 {
 	(void)o;
 	(void)n;
@@ -545,7 +543,7 @@ static void p_free(tract_provider_client *c)
 }
 
 static int p_chat(tract_provider_client *c, const tract_chat_request *req, tract_chat_reply *reply,
-		  tract_provider_error *err)
+                  tract_provider_error *err)
 {
 	(void)c;
 	(void)err;
@@ -583,10 +581,11 @@ static void test_llm_mode(void **state)
 	(void)state;
 	say(f, h[0], "user", "Deploy to staging on Friday.");
 	say(f, h[1], "assistant", "Noted: Friday staging deploy.");
-	fx_commit(f, h[2],
-		  "{\"content_type\": \"tool_io\", \"tool_name\": \"calc\", \"direction\": \"call\", "
-		  "\"payload\": {\"b\": 2, \"a\": 1}}",
-		  NULL);
+	fx_commit(
+	    f, h[2],
+	    "{\"content_type\": \"tool_io\", \"tool_name\": \"calc\", \"direction\": \"call\", "
+	    "\"payload\": {\"b\": 2, \"a\": 1}}",
+	    NULL);
 	say(f, h[3], "user", "Keep this.");
 	pin(f, h[3], "pinned");
 	assert_int_equal(tract_llm_open_provider(&llm, &recorder, NULL), 0);
@@ -605,12 +604,13 @@ static void test_llm_mode(void **state)
 	assert_true(strlen(prov.system) > 50);
 	assert_non_null(strstr(prov.user, "Summarize the following conversation segment"));
 	assert_non_null(strstr(prov.user, "[user]: Deploy to staging on Friday.\n\n[assistant]: "
-					  "Noted: Friday staging deploy.\n\n[tool_io]: {\"a\": 1, "
-					  "\"b\": 2}"));
+	                                  "Noted: Friday staging deploy.\n\n[tool_io]: {\"a\": 1, "
+	                                  "\"b\": 2}"));
 	assert_non_null(strstr(prov.user, "100 tokens"));
 	assert_non_null(strstr(prov.user, "Mention the day."));
 	assert_null(strstr(prov.user, "Keep this."));
-	expect_texts(f, NULL, "Previously in this conversation: a Friday deploy was planned.|Keep this.");
+	expect_texts(f, NULL,
+	             "Previously in this conversation: a Friday deploy was planned.|Keep this.");
 	tract_compress_result_free(r);
 	/* the system prompt option replaces the default */
 	say(f, h[0], "user", "more");
@@ -765,7 +765,7 @@ static void test_randomized(void **state)
 	for (int round = 0; round < rounds; round++) {
 		fx *f = fx_new(NULL);
 		int n = 4 + (int)rnd(14);
-		char (*h)[65] = calloc((size_t)n, 65);
+		char(*h)[65] = calloc((size_t)n, 65);
 		char *cls = calloc((size_t)n + 1, 1);
 		char before[65], *old_ctx, *new_ctx;
 		size_t s, e, groups = 0;
@@ -782,9 +782,9 @@ static void test_randomized(void **state)
 			if (k == 0) {
 				char json[200];
 				snprintf(json, sizeof(json),
-					 "{\"content_type\": \"tool_io\", \"tool_name\": \"t\", "
-					 "\"direction\": \"call\", \"payload\": {\"n\": %d}}",
-					 i);
+				         "{\"content_type\": \"tool_io\", \"tool_name\": \"t\", "
+				         "\"direction\": \"call\", \"payload\": {\"n\": %d}}",
+				         i);
 				fx_commit(f, h[i], json, NULL);
 			} else {
 				say(f, h[i], k == 1 ? "assistant" : "user", text);
@@ -844,13 +844,14 @@ static void test_randomized(void **state)
 				at = strstr(p, text);
 				if (!at)
 					fail_msg("round %d: %s missing after compress: [%s]", round,
-						 text, new_ctx);
+					         text, new_ctx);
 				p = at + strlen(text);
 				k++;
 			}
 			assert_int_equal(r->n_summary, groups);
 			assert_int_equal(r->n_replayed, (size_t)n - e);
-			assert_int_equal(r->compressed_tokens, r->summary_tokens + r->preserved_tokens);
+			assert_int_equal(r->compressed_tokens,
+			                 r->summary_tokens + r->preserved_tokens);
 			free(new_ctx);
 			new_ctx = texts(f, before);
 			assert_string_equal(new_ctx, old_ctx);
@@ -934,9 +935,11 @@ static void test_reference_records(void **state)
 			assert_int_equal(tract_store_list_tracts(&ids, st), 0);
 			for (size_t k = 0; k < ids->count; k++) {
 				cJSON *item;
-				assert_int_equal(tract_open(&t, st, ids->items[k].tract_id, NULL), 0);
+				assert_int_equal(tract_open(&t, st, ids->items[k].tract_id, NULL),
+				                 0);
 				assert_int_equal(tract_compression_records(&recs, &n, t), 0);
-				assert_int_equal(tract_compression_records_to_json(&json, recs, n), 0);
+				assert_int_equal(tract_compression_records_to_json(&json, recs, n),
+				                 0);
 				got = cJSON_Parse(json);
 				assert_non_null(got);
 				while ((item = cJSON_DetachItemFromArray(got, 0)))

@@ -142,6 +142,12 @@ expect_ok "approve" compress --approve "$ID"
 contains "approved" "$OUT" "Compressed 2 commits into 1 summary"
 contains "pelican kept" "$(compiled)" "Previously in this conversation:"
 expect_fail "approve twice" compress --approve "$ID"
+expect_ok "records" compress --records --json
+eq "records: four compressions, sources and summaries" \
+	"$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), [len(r["sources"]) for r in d], [len(r["results"]) for r in d])')" \
+	"4 [3, 4, 1, 2] [2, 2, 1, 1]"
+expect_ok "records, human" compress --records
+contains "records human" "$OUT" "source  ${A:0:8}"
 # stale: the range left the branch
 K=$(c user "to be reset")
 expect_ok "review 2" compress "$K.." --summary "zzz" --review

@@ -82,8 +82,11 @@ typedef struct {
 } tract_compress_options;
 
 #define TRACT_COMPRESS_OPTIONS_VERSION 1
-#define TRACT_COMPRESS_OPTIONS_INIT \
-	{TRACT_COMPRESS_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, 0, 0}
+#define TRACT_COMPRESS_OPTIONS_INIT                                                                \
+	{                                                                                          \
+		TRACT_COMPRESS_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, 0, NULL, 0, NULL,    \
+		    -1, NULL, NULL, 0, 0                                                           \
+	}
 TRACT_EXTERN(int) tract_compress_options_init(tract_compress_options *opts, unsigned int version);
 
 typedef char tract_hash_hex[TRACT_HASH_HEXSIZE + 1];
@@ -98,16 +101,16 @@ typedef struct {
 	int64_t preserved_tokens;  /**< the PINNED commits' token counts */
 	int64_t compressed_tokens; /**< summary_tokens + preserved_tokens */
 	double compression_ratio;
-	tract_hash_hex *source_commits;    /**< NORMAL, chain order */
+	tract_hash_hex *source_commits; /**< NORMAL, chain order */
 	size_t n_source;
-	tract_hash_hex *summary_commits;   /**< new summaries, creation order */
+	tract_hash_hex *summary_commits; /**< new summaries, creation order */
 	size_t n_summary;
 	tract_hash_hex *preserved_commits; /**< PINNED originals, chain order */
 	tract_hash_hex *preserved_copies;  /**< their copies, same order */
 	size_t n_preserved;
-	tract_hash_hex *skipped_commits;   /**< SKIP, chain order */
+	tract_hash_hex *skipped_commits; /**< SKIP, chain order */
 	size_t n_skipped;
-	tract_hash_hex *replayed_commits;  /**< copies of the commits after the range */
+	tract_hash_hex *replayed_commits; /**< copies of the commits after the range */
 	size_t n_replayed;
 	char new_head[TRACT_HASH_HEXSIZE + 1];
 } tract_compress_result;
@@ -120,8 +123,9 @@ typedef struct tract_pending_compression tract_pending_compression;
  * dry_run fill *pending (out may be NULL) and write no commit. Release
  * with tract_compress_result_free / tract_pending_compression_free.
  */
-TRACT_EXTERN(int) tract_compress(tract_compress_result **out, tract_pending_compression **pending,
-				 tract *t, const tract_compress_options *opts);
+TRACT_EXTERN(int)
+tract_compress(tract_compress_result **out, tract_pending_compression **pending, tract *t,
+               const tract_compress_options *opts);
 TRACT_EXTERN(void) tract_compress_result_free(tract_compress_result *r);
 /** {"compression_id", "original_tokens", "summary_tokens",
  *  "preserved_tokens", "compressed_tokens", "compression_ratio",
@@ -132,42 +136,41 @@ TRACT_EXTERN(int) tract_compress_result_to_json(char **out, const tract_compress
 /* ---- pending compressions (stored, by id) ------------------------------ */
 
 /** Read a stored pending compression; TRACT_ENOTFOUND when unknown. */
-TRACT_EXTERN(int) tract_pending_compression_get(tract_pending_compression **out, tract *t,
-						const char *id);
+TRACT_EXTERN(int)
+tract_pending_compression_get(tract_pending_compression **out, tract *t, const char *id);
 /** The ids of the tract's pending compressions, in id order; release with
  *  tract_pending_compression_ids_free. */
 TRACT_EXTERN(int) tract_pending_compression_ids(char ***out, size_t *count, tract *t);
 TRACT_EXTERN(void) tract_pending_compression_ids_free(char **ids, size_t count);
 /** Replace draft summary index (stored); TRACT_EINVAL when out of range
  *  or blank. */
-TRACT_EXTERN(int) tract_pending_compression_edit(tract *t, const char *id, size_t index,
-						 const char *text);
+TRACT_EXTERN(int)
+tract_pending_compression_edit(tract *t, const char *id, size_t index, const char *text);
 /** Write the stored plan with its (edited) summaries and remove it.
  *  TRACT_ESTALE when the range is no longer on the current branch as
  *  planned. */
-TRACT_EXTERN(int) tract_pending_compression_approve(tract_compress_result **out, tract *t,
-						    const char *id);
+TRACT_EXTERN(int)
+tract_pending_compression_approve(tract_compress_result **out, tract *t, const char *id);
 /** Remove a stored pending compression; TRACT_ENOTFOUND when unknown. */
 TRACT_EXTERN(int) tract_pending_compression_discard(tract *t, const char *id);
 
 TRACT_EXTERN(const char *) tract_pending_compression_id(const tract_pending_compression *p);
 TRACT_EXTERN(size_t) tract_pending_compression_group_count(const tract_pending_compression *p);
 /** The source (NORMAL) commits of group i, chain order. */
-TRACT_EXTERN(size_t) tract_pending_compression_group_size(const tract_pending_compression *p,
-							  size_t i);
-TRACT_EXTERN(const char *) tract_pending_compression_group_commit(
-    const tract_pending_compression *p, size_t group, size_t k);
+TRACT_EXTERN(size_t)
+tract_pending_compression_group_size(const tract_pending_compression *p, size_t i);
+TRACT_EXTERN(const char *)
+tract_pending_compression_group_commit(const tract_pending_compression *p, size_t group, size_t k);
 /** Draft summary of group i (NULL when none: a dry run without drafts). */
-TRACT_EXTERN(const char *) tract_pending_compression_summary(const tract_pending_compression *p,
-							     size_t i);
+TRACT_EXTERN(const char *)
+tract_pending_compression_summary(const tract_pending_compression *p, size_t i);
 TRACT_EXTERN(int64_t) tract_pending_compression_original_tokens(const tract_pending_compression *p);
-TRACT_EXTERN(int64_t) tract_pending_compression_estimated_tokens(
-    const tract_pending_compression *p);
+TRACT_EXTERN(int64_t)
+tract_pending_compression_estimated_tokens(const tract_pending_compression *p);
 /** The stored form: {"id", "tract_id", "branch", "head", "range",
  *  "classes", "groups", "summaries", "target_tokens", "instructions",
  *  "original_tokens", "estimated_tokens", "created_at"}. */
-TRACT_EXTERN(int) tract_pending_compression_to_json(char **out,
-						    const tract_pending_compression *p);
+TRACT_EXTERN(int) tract_pending_compression_to_json(char **out, const tract_pending_compression *p);
 TRACT_EXTERN(void) tract_pending_compression_free(tract_pending_compression *p);
 
 /* ---- provenance (compression records, ours or the reference's) ---------- */
@@ -176,12 +179,12 @@ TRACT_EXTERN(void) tract_pending_compression_free(tract_pending_compression *p);
 typedef struct {
 	char compression_id[TRACT_HASH_HEXSIZE + 1];
 	char tract_id[TRACT_HASH_HEXSIZE + 1];
-	char *branch_name;   /**< NULL = none */
+	char *branch_name; /**< NULL = none */
 	tract_time created_at;
 	int64_t original_tokens;
 	int64_t compressed_tokens;
 	int64_t target_tokens; /**< -1 = none */
-	char *instructions;  /**< NULL = none */
+	char *instructions;    /**< NULL = none */
 	tract_hash_hex *sources;
 	size_t n_sources;
 	tract_hash_hex *results;
@@ -190,16 +193,15 @@ typedef struct {
 
 /** The tract's compression records, oldest first; release with
  *  tract_compression_records_free. */
-TRACT_EXTERN(int) tract_compression_records(tract_compression_record **out, size_t *count,
-					    tract *t);
-TRACT_EXTERN(void) tract_compression_records_free(tract_compression_record *records,
-						  size_t count);
+TRACT_EXTERN(int)
+tract_compression_records(tract_compression_record **out, size_t *count, tract *t);
+TRACT_EXTERN(void) tract_compression_records_free(tract_compression_record *records, size_t count);
 /** A JSON array of {"compression_id", "tract_id", "branch_name", "created_at",
  *  "original_tokens", "compressed_tokens", "target_tokens", "instructions",
  *  "sources", "results"}. */
-TRACT_EXTERN(int) tract_compression_records_to_json(char **out,
-						    const tract_compression_record *records,
-						    size_t count);
+TRACT_EXTERN(int)
+tract_compression_records_to_json(char **out, const tract_compression_record *records,
+                                  size_t count);
 
 #ifdef __cplusplus
 }
