@@ -103,6 +103,8 @@ int cli_llm_check(const struct cli_llm *l);
 /* Open the provider and the resolver (CLI_OK or an error printed). */
 int cli_llm_open(struct cli_llm *l, tract *t);
 void cli_llm_close(struct cli_llm *l);
+/* compression (cmd_compress.c) */
+int cmd_compress(struct cli *cli, int argc, char **argv);
 
 /* ---- errors and usage (util.c) ---- */
 

@@ -453,6 +453,33 @@ static const struct cli_command commands[] = {
      "List the backend and provider plugins found, with paths and ABI versions.",
      "Options:\n"
      "  --json   machine-readable output\n"},
+    {"compress", cmd_compress,
+     "[RANGE] [--summary TEXT]... [--llm] [--target-tokens N] [--preserve REF]... [--review] [--dry-run]",
+     "Replace a stretch of history with summaries (pinned commits kept).",
+     "RANGE is FROM..TO (both inclusive; either side may be empty: the root,\n"
+     "HEAD) or REV (the root through REV); without RANGE the whole branch.\n"
+     "Commits annotated pinned (and --preserve REF) are kept verbatim and split\n"
+     "the range into groups; skip commits are dropped; every other commit is\n"
+     "summarized, one summary per group. Commits after the range are replayed\n"
+     "on top. Everything is written in one transaction with its provenance.\n"
+     "Merge commits in or after the range are refused, as is detached HEAD.\n"
+     "\nOptions:\n"
+     "  --summary TEXT      manual summary; give it once per group, in order\n"
+     "  --llm               summarize with the LLM provider (one call per group)\n"
+     "  --provider LIST     provider for --llm (else TRACT_PROVIDER, else the\n"
+     "                      tract's saved one)\n"
+     "  --target-tokens N   length hint for the LLM (stored in the record)\n"
+     "  --instructions TEXT extra LLM instructions (stored in the record)\n"
+     "  --preserve REF      keep this commit verbatim for this call\n"
+     "  --review            store a pending compression, print its id; nothing\n"
+     "                      else is written until --approve\n"
+     "  --dry-run           print the groups (with --llm, the drafts); write nothing\n"
+     "  --approve ID        write a pending compression (fails if its range changed)\n"
+     "  --discard ID        drop a pending compression\n"
+     "  --show ID           print a pending compression\n"
+     "  --list              list pending compression ids\n"
+     "  --records           the compressions done: sources and summaries\n"
+     "  --json              machine-readable output\n"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

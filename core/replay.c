@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dag.h"
+#include "replay.h"
 #include "internal.h"
 #include "json.h"
 #include "row.h"
@@ -1091,4 +1092,15 @@ int tract_rebase_result_to_json(char **out, const tract_rebase_result *r)
 	rc |= put_issues(&b, r->warnings, r->warning_count, "new_base");
 	rc |= tract_buf_putc(&b, '}');
 	return tract_buf_finish(out, &b, rc);
+}
+
+/* ---- for compression (core/compress.c) ------------------------------------------------ */
+
+int tract_replay_commit_as(tract_commit **out, tract *t, const tract_row *orig,
+			   tract_operation op, const char *response_to, int *wrote)
+{
+	tract_row r = *orig; /* shallow: replay_commit only reads it */
+
+	r.operation = op;
+	return replay_commit(out, t, &r, response_to, NULL, wrote);
 }

@@ -75,5 +75,6 @@
 #include "tract/agents.h"
 #include "tract/compact.h"
 #include "tract/llm_resolver.h"
+#include "tract/compress.h"
 
 #endif

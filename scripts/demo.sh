@@ -72,6 +72,7 @@ note "Each piece of context is an immutable commit; commit prints its hash."
 run commit instruction "You are a concise assistant for a bicycle repair shop." \
 	-m "system prompt"
 run commit user "My chain skips when I pedal hard. What should I check?"
+asked=$last
 
 note "Any content type can be committed as a JSON object with --json."
 run commit reasoning --json \
@@ -91,6 +92,7 @@ note "History is immutable: an edit is a new commit that replaces the answer whe
 run commit assistant \
 	"At 4800 km your chain is likely stretched: measure it with a chain checker, replace it if worn, and check the cassette for shark-fin teeth." \
 	--edit "${answer:0:12}" -m "more precise answer"
+edited=$last
 
 note "Annotations decide what is sent: skip the reasoning, keep it in history."
 run annotate "${think:0:12}" skip --reason "internal reasoning, not for the model"
@@ -171,5 +173,12 @@ run budget 2000 --auto-compact
 run compact-tools --keep-turns 1 --dry-run
 run compact-tools --keep-turns 1
 run status
+
+note "Compress the early stretch (question to edited answer) into one summary; the pinned"
+note "instruction stays verbatim, the later commits are replayed on top, provenance is kept."
+run compress "${asked:0:12}..${edited:0:12}" --provider example --dry-run
+run compress "${asked:0:12}..${edited:0:12}" --provider example
+run log -n 4
+run compile --format text
 
 printf '\ndemo finished; the temporary store is removed on exit.\n'

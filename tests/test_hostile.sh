@@ -886,6 +886,43 @@ done <<'TABLE'
 - | rebase --llm --provider nosuch main
 - | rebase --provider example main
 - | rebase --llm --provider example --model '' ghost
+# --- compress ---
+- | compress
+- | compress --bogus
+- | compress --summary s --llm
+- | compress --review --dry-run --summary s
+- | compress a b --summary s
+- | compress '' --summary s
+- | compress nosuch --summary s
+- | compress 'main~99' --summary s
+- | compress "$C3..$C1" --summary s
+- | compress nosuch.. --summary s
+- | compress ..nosuch --summary s
+- | compress $'\e[31m' --summary s
+- | compress $'\xff' --summary s
+- | compress "'; DROP TABLE commits; --" --summary s
+- | compress "$BIG" --summary s
+- | compress --summary ''
+- | compress --summary '   '
+- | compress --summary $'\xff'
+- | compress --summary a --summary b --summary c --summary d --summary e
+- | compress --summary s --target-tokens 0
+- | compress --summary s --target-tokens x
+- | compress --summary s --preserve nosuch
+- | compress --summary s --preserve ''
+- | compress --summary s --instructions $'\xff'
+- | compress --llm --provider nosuch
+- | compress --llm --provider ../example
+- | compress --approve
+- | compress --approve nosuch
+- | compress --approve 00000000000000000000000000000000
+- | compress --discard "$BIG"
+- | compress --discard $'\e[31m'
+- | compress --show "'; DROP TABLE _trace_meta; --"
+- | compress --approve x --discard y
+- | compress --approve x --summary s
+- | --db "$FX/random" compress --summary s
+- | --db "$FX/nosuch.db" compress --summary s
 # --- generate (the example provider answers offline: every case here must
 # fail before it is asked, or be refused by it) ---
 - | generate

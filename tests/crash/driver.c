@@ -250,6 +250,52 @@ static void check_resume(tract_store *s)
 	tract_info_list_free(l);
 }
 
+/*
+ * A compression killed after its 'z' line (main's tip, the last of three
+ * turns whose middle one is pinned) and before its 'c' line: main is that
+ * tip, or summary, pinned copy, summary on the first turn's parent,
+ * nothing in between (ops.c op_compress).
+ */
+static size_t compress_cut, compress_cut_new;
+
+static void check_compress(tract *t, const lines *got, size_t round_from)
+{
+	tract_commit *s2, *pc, *s1, *pinned;
+	char head[HASH_LEN + 1], z[HASH_LEN + 1], rev[HASH_LEN + 8], base[HASH_LEN + 1];
+
+	if (got->n <= round_from || got->h[got->n - 1][0] != 'z')
+		return;
+	memcpy(z, got->h[got->n - 1] + 2, HASH_LEN);
+	z[HASH_LEN] = '\0';
+	if (tract_head_get(head, NULL, NULL, t) != 0)
+		crash_die("read HEAD: %s", tract_error_last()->message);
+	compress_cut++;
+	if (strcmp(head, z) == 0)
+		return; /* all old */
+	compress_cut_new++;
+	snprintf(rev, sizeof(rev), "%s~3", z);
+	if (tract_revision_resolve(base, t, rev) != 0)
+		crash_die("resolve %s: %s", rev, tract_error_last()->message);
+	snprintf(rev, sizeof(rev), "%s~1", z);
+	pinned = lookup(t, rev);
+	s2 = lookup(t, head);
+	pc = lookup(t, tract_commit_parent(s2));
+	s1 = lookup(t, tract_commit_parent(pc));
+	if (strcmp(tract_commit_message(s2) ? tract_commit_message(s2) : "",
+	           "Compressed 1 commits") != 0 ||
+	    strcmp(tract_commit_content_hash(pc), tract_commit_content_hash(pinned)) != 0 ||
+	    strcmp(tract_commit_message(s1) ? tract_commit_message(s1) : "",
+	           "Compressed 1 commits") != 0 ||
+	    !tract_commit_parent(s1) || strcmp(tract_commit_parent(s1), base) != 0)
+		crash_die("a killed compression left main at %s: neither its old tip %s nor "
+		          "the compressed form",
+		          head, z);
+	tract_commit_free(s2);
+	tract_commit_free(pc);
+	tract_commit_free(s1);
+	tract_commit_free(pinned);
+}
+
 static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t round_from)
 {
 	tract_commit_list *log = NULL;
@@ -327,6 +373,7 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t
 	}
 	free(want);
 	check_resume(s);
+	check_compress(t, got, round_from);
 	/* Usable: one more commit. */
 	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
 		crash_die("a commit after the crash: %s", tract_error_last()->message);
@@ -488,6 +535,10 @@ int main(int argc, char **argv)
 	if (rebases_cut)
 		printf("rebases killed after their start: %zu (%zu all new, the others all old)\n",
 		       rebases_cut, rebases_cut_new);
+	if (compress_cut)
+		printf("compressions killed after their start: %zu (%zu all new, the others all "
+		       "old)\n",
+		       compress_cut, compress_cut_new);
 	if (got.n == 0)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);

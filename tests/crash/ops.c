@@ -2,8 +2,8 @@
  * ops.c - the operations the crash driver kills (crash.h): appends, edits,
  * annotations, batches of commits, clones into a new store, branch and tag
  * writes, gc, merges (fast-forward and merge commits), cherry-picks,
- * rebases, tool-result compactions and generates. A new operation is a
- * function here and a row of the table.
+ * rebases, tool-result compactions, generates and compressions. A new
+ * operation is a function here and a row of the table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -687,6 +687,41 @@ static int op_generate(crash_child *ch)
 	return rc;
 }
 
+/*
+ * compress: three turns (the middle one pinned), 'z' with main's tip,
+ * the three compressed into two summaries around the pinned copy, 'c'
+ * with the new tip. Killed in between: main is all old (that tip) or all
+ * new (driver.c check_compress).
+ */
+static int op_compress(crash_child *ch)
+{
+	static const char *const sums[] = {"first part, summarized", "last part, summarized"};
+	tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
+	tract_compress_result *r = NULL;
+	tract_store *s;
+	tract *t;
+	char h[3][HASH_LEN + 1];
+	unsigned n = 0;
+	int rc = open_tract(&s, &t, ch), k;
+
+	while (rc == 0) {
+		for (k = 0; k < 3; k++)
+			if (turn(t, n++, "to be compressed", NULL, h[k]) != 0)
+				return failed("append");
+		if (tract_annotation_create(NULL, t, h[1], TRACT_PRIORITY_PINNED, NULL) != 0)
+			return failed("annotate");
+		crash_report(ch, 'z', h[2]);
+		o.from_commit = h[0];
+		o.summaries = sums;
+		o.n_summaries = 2;
+		if (tract_compress(&r, NULL, t, &o) != 0)
+			return failed("compress");
+		crash_report(ch, 'c', r->new_head);
+		tract_compress_result_free(r);
+	}
+	return rc;
+}
+
 static const crash_op ops[] =
     {
         {"append", op_append, 0, 60},     {"edit", op_edit, 0, 60},
@@ -700,6 +735,7 @@ static const crash_op ops[] =
         {"child", op_child, 0, 200},
         {"compact", op_compact, 0, 80}, /* tool results compacted by edit commits */
         {"generate", op_generate, 0, 80}, /* tract_generate, killed mid-call or mid-commit */
+        {"compress", op_compress, 0, 80},
 };
 
 size_t crash_op_count(void)

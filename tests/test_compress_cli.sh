@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# test_compress_cli.sh - end-to-end tests of `tract compress`: manual
+# summaries (one per group), ranges FROM..TO / ..TO / REV, --preserve,
+# the context and log after the rewrite (later commits replayed), --json,
+# --dry-run (groups, and the example provider's drafts with --llm),
+# --review / --list / --show / --approve from another process, a stale
+# pending compression refused, --discard, errors (exit 1, nothing
+# written) and usage errors (exit 2), fsck clean at the end.
+# Usage: test_compress_cli.sh PATH/TO/tract
+set -euo pipefail
+
+TRACT=${1:?usage: test_compress_cli.sh PATH/TO/tract}
+case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+unset TRACT_DB TRACT_ID NO_COLOR TRACT_PROVIDER
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-compress-cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP"
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); }
+bad() {
+	FAIL=$((FAIL + 1))
+	printf 'FAIL: %s\n' "$*" >&2
+}
+run() {
+	RC=0
+	"$TRACT" --db "$DB" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
+	OUT=$(cat "$TMP/out")
+	ERR=$(cat "$TMP/err")
+}
+eq() { if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi; }
+contains() { if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi; }
+expect_ok() {
+	local desc=$1
+	shift
+	run "$@"
+	if [[ $RC -eq 0 ]]; then ok; else bad "$desc: exit $RC, stderr: $ERR"; fi
+}
+expect_usage() {
+	local desc=$1
+	shift
+	run "$@"
+	if [[ $RC -eq 2 && $ERR == "tract "* ]]; then ok; else bad "$desc: exit $RC (want 2), stderr: $ERR"; fi
+}
+expect_fail() {
+	local desc=$1
+	shift
+	run "$@"
+	if [[ $RC -ne 1 ]]; then
+		bad "$desc: exit $RC (want 1), stderr: $ERR"
+	elif [[ $ERR != "tract: "* || -n $OUT ]]; then
+		bad "$desc: stderr [$ERR] stdout [$OUT]"
+	else
+		ok
+	fi
+}
+compiled() {
+	"$TRACT" --db "$DB" compile --json </dev/null |
+		python3 -c 'import json,sys; print("|".join(m["content"] for m in json.load(sys.stdin)["messages"]))'
+}
+state() {
+	"$TRACT" --db "$DB" log --all --json </dev/null
+	"$TRACT" --db "$DB" status --json </dev/null
+	python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for q in ("SELECT ref_name, commit_hash FROM refs ORDER BY 1", "SELECT count(*) FROM commits",
+          "SELECT count(*) FROM annotations", "SELECT count(*) FROM compressions",
+          "SELECT count(*) FROM _trace_meta"):
+    print(db.execute(q).fetchall())' "$DB"
+}
+c() { "$TRACT" --db "$DB" commit "$@" </dev/null; }
+
+# ---- help and usage -----------------------------------------------------------------
+DB=$TMP/usage.db
+"$TRACT" --db "$DB" init >/dev/null
+c user "hello" >/dev/null
+expect_ok "compress --help" compress --help
+contains "help" "$OUT" "usage: tract compress [RANGE]"
+expect_ok "tract --help" --help
+contains "help lists compress" "$OUT" "compress"
+expect_usage "no mode" compress
+expect_usage "--summary and --llm" compress --summary a --llm
+expect_usage "two ranges" compress a b --summary s
+expect_usage "--approve with --summary" compress --approve x --summary s
+expect_usage "--review with --dry-run" compress --review --dry-run --summary s
+expect_usage "bad --target-tokens" compress --summary s --target-tokens 0
+
+# ---- manual compression ------------------------------------------------------------------
+DB=$TMP/manual.db
+"$TRACT" --db "$DB" init >/dev/null
+I=$(c instruction "Be brief.")
+A=$(c user "We deploy on Friday.")
+B=$(c assistant "Friday it is.")
+P=$(c user "The budget is 40k.")
+"$TRACT" --db "$DB" annotate "$P" pinned >/dev/null
+D=$(c assistant "Understood.")
+E=$(c user "Later question.")
+F=$(c assistant "Later answer.")
+BEFORE=$(state)
+expect_fail "one summary for two groups" compress "$A..$D" --summary "x"
+contains "message" "$ERR" "separate groups"
+expect_fail "empty summary" compress "$A..$B" --summary " "
+expect_fail "unknown revision" compress nosuch --summary x
+eq "nothing written by the failures" "$(state)" "$BEFORE"
+expect_ok "dry run" compress "$A..$D" --dry-run
+contains "dry run groups" "$OUT" "group 0 (2 commits): ${A:0:8} ${B:0:8}"
+contains "dry run second group" "$OUT" "group 1 (1 commit): ${D:0:8}"
+eq "dry run writes nothing" "$(state)" "$BEFORE"
+expect_ok "compress A..D" compress "$A..$D" --summary "They chose Friday." --summary "Acknowledged." --json
+eq "sources" "$(echo "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["source_commits"]))')" "3"
+NEWHEAD=$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["new_head"])')
+eq "context" "$(compiled)" "Be brief.|They chose Friday.|The budget is 40k.|Acknowledged.|Later question.|Later answer."
+run status --json
+contains "head is the new tip" "$OUT" "$NEWHEAD"
+run log
+contains "log shows the summary" "$OUT" "Compressed 2 commits"
+eq "old commits still there" "$("$TRACT" --db "$DB" compile --at "$F" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')" "7"
+# the pinned copy stays pinned: a whole-branch compress keeps it
+expect_ok "compress the whole branch" compress --summary "S1" --summary "S2"
+eq "pinned kept" "$(compiled)" "Be brief.|S1|The budget is 40k.|S2"
+# --preserve and a single REV (root through REV)
+G=$(c user "one more")
+expect_ok "compress REV with --preserve" compress HEAD~1 --preserve HEAD~1 --summary "S"
+eq "preserve" "$(compiled)" "Be brief.|S|The budget is 40k.|S2|one more"
+
+# ---- review, from other processes --------------------------------------------------------
+H=$(c user "The code word is pelican. It matters.")
+J=$(c assistant "Pelican noted.")
+expect_ok "llm dry run" compress "$H.." --llm --provider example --dry-run
+contains "draft" "$OUT" "summary: Previously in this conversation:"
+LOGB=$("$TRACT" --db "$DB" log --all --json)
+expect_ok "review" compress "$H.." --llm --provider example --review
+ID=$(printf '%s\n' "$OUT" | head -1)
+eq "id shape" "${#ID}" "32"
+eq "review writes no commit" "$("$TRACT" --db "$DB" log --all --json)" "$LOGB"
+expect_ok "list" compress --list
+eq "listed" "$OUT" "$ID"
+expect_ok "show" compress --show "$ID" --json
+contains "show json" "$OUT" "\"summaries\""
+expect_ok "approve" compress --approve "$ID"
+contains "approved" "$OUT" "Compressed 2 commits into 1 summary"
+contains "pelican kept" "$(compiled)" "Previously in this conversation:"
+expect_fail "approve twice" compress --approve "$ID"
+expect_ok "records" compress --records --json
+eq "records: four compressions, sources and summaries" \
+	"$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), [len(r["sources"]) for r in d], [len(r["results"]) for r in d])')" \
+	"4 [3, 4, 1, 2] [2, 2, 1, 1]"
+expect_ok "records, human" compress --records
+contains "records human" "$OUT" "source  ${A:0:8}"
+# stale: the range left the branch
+K=$(c user "to be reset")
+expect_ok "review 2" compress "$K.." --summary "zzz" --review
+ID=$(printf '%s\n' "$OUT" | head -1)
+"$TRACT" --db "$DB" reset --hard HEAD~1 >/dev/null
+c user "something else" >/dev/null
+BEFORE=$(state)
+expect_fail "stale approval" compress --approve "$ID"
+eq "stale writes nothing" "$(state)" "$BEFORE"
+expect_ok "discard" compress --discard "$ID"
+expect_fail "discard twice" compress --discard "$ID"
+expect_ok "list empty" compress --list
+eq "none left" "$OUT" ""
+
+# ---- detached HEAD ------------------------------------------------------------------
+"$TRACT" --db "$DB" checkout HEAD~1 >/dev/null 2>&1
+expect_fail "detached" compress --summary x
+"$TRACT" --db "$DB" switch main >/dev/null 2>&1
+
+run fsck
+eq "fsck clean" "$RC" "0"
+
+printf 'compress-cli: %d passed, %d failed\n' "$PASS" "$FAIL"
+[[ $FAIL -eq 0 ]]
