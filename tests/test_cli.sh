@@ -7,47 +7,14 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-cli-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-
 # ---- helpers -------------------------------------------------------------
 
-# JSON checks: d is the parsed JSON of stdin, E the environment. Arguments
-# are DESC EXPR pairs; prints how many held, reports the others on stderr.
-cat >"$TMP/j.py" <<'EOF'
-import json, os, re, sys
-raw = sys.stdin.read()
-args = sys.argv[1:]
-try:
-    d = json.loads(raw)
-except ValueError as e:
-    for desc in args[0::2]:
-        print("FAIL: %s: output is not JSON (%s): %s" % (desc, e, raw[:300]), file=sys.stderr)
-    print(0)
-    sys.exit(0)
-passed = 0
-for desc, expr in zip(args[0::2], args[1::2]):
-    try:
-        r = eval(expr, {"d": d, "E": os.environ, "json": json, "re": re})
-    except Exception as e:
-        r = False
-        print("python error in %s: %r" % (desc, e), file=sys.stderr)
-    if r:
-        passed += 1
-    else:
-        print("FAIL: %s: %s is false for: %s" % (desc, expr, raw[:600]), file=sys.stderr)
-print(passed)
-EOF
 cat >"$TMP/jv.py" <<'EOF'
 import json, os, re, sys
 d = json.load(sys.stdin)
@@ -89,49 +56,14 @@ if errs:
     sys.exit(1)
 EOF
 
-# run ARGS...: run tract (stdin from $STDIN or /dev/null); sets RC OUT ERR.
-run() {
-	RC=0
-	"$TRACT" "$@" <"${STDIN:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
-# expect_ok DESC ARGS...: exit 0.
-expect_ok() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 0 ]]; then ok; else bad "$desc: exit $RC, stderr: $ERR"; fi
-}
-
-# jtrue DESC EXPR [DESC EXPR]...: Python expressions over $OUT (d) are true.
-jtrue() {
-	local n=$(($# / 2)) got
-	got=$(printf '%s' "$OUT" | python3 "$TMP/j.py" "$@") || got=0
-	[[ $got =~ ^[0-9]+$ ]] || got=0
-	PASS=$((PASS + got))
-	FAIL=$((FAIL + n - got))
-}
-
 # jval EXPR: print the value of a Python expression over $OUT.
 jval() {
 	printf '%s' "$OUT" | python3 "$TMP/jv.py" "$1"
 }
 
-# eq DESC GOT WANT
-eq() {
-	if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi
-}
-
 # match DESC TEXT REGEX
 match() {
 	if [[ $2 =~ $3 ]]; then ok; else bad "$1: [$2] does not match /$3/"; fi
-}
-
-# contains DESC TEXT NEEDLE
-contains() {
-	if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi
 }
 
 # State of the current store for "nothing written": the length of its log
@@ -143,32 +75,6 @@ snapshot() {
 # Row counts of every table of a store (empty without python3's sqlite3).
 rows_snapshot() {
 	if [[ $HAVE_SQLITE -eq 1 && -e $1 ]]; then python3 "$TMP/rows.py" "$1"; fi
-}
-
-# expect_fail DESC ARGS...: exit 1, one stderr line "tract: ...", nothing written.
-expect_fail() {
-	local desc=$1 before after
-	shift
-	before=$(snapshot)
-	run "$@"
-	after=$(snapshot)
-	if [[ $RC -ne 1 ]]; then
-		bad "$desc: exit $RC (want 1), stderr: $ERR"
-	elif [[ $ERR != "tract: "* || $ERR == *$'\n'* ]]; then
-		bad "$desc: stderr is not one 'tract: ' line: [$ERR]"
-	elif [[ $before != "$after" ]]; then
-		bad "$desc: the store changed: [$before] -> [$after]"
-	else
-		ok
-	fi
-}
-
-# expect_usage DESC ARGS...: exit 2 with a message on stderr.
-expect_usage() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 2 && -n $ERR ]]; then ok; else bad "$desc: exit $RC (want 2), stderr: $ERR"; fi
 }
 
 # commit_ok VAR ARGS...: `tract commit ARGS`, prints a full hash; VAR := it (exported).
@@ -184,7 +90,6 @@ commit_ok() {
 	printf -v "$var" '%s' "$OUT"
 	export "${var?}"
 }
-
 
 # ---- global behaviour ----------------------------------------------------
 
@@ -745,7 +650,4 @@ else
 	done
 fi
 
-# ---- summary -------------------------------------------------------------
-
-echo "cli: $PASS passed, $FAIL failed"
-[[ $FAIL -eq 0 ]]
+finish "cli"

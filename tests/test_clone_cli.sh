@@ -9,67 +9,12 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_clone_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 FIX=${TRACT_FIXTURES:-}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-clone-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
-
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-
-# run ARGS...: run tract with stdin from /dev/null; sets RC OUT ERR.
-run() {
-	RC=0
-	"$TRACT" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
-eq() {
-	if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi
-}
-
-contains() {
-	if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi
-}
-
-lacks() {
-	if [[ $2 != *"$3"* ]]; then ok; else bad "$1: [$3] should not appear in [${2:0:600}]"; fi
-}
-
-expect_ok() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 0 ]]; then ok; else bad "$desc: exit $RC, stderr: $ERR"; fi
-}
-
-expect_usage() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 2 && -n $ERR ]]; then ok; else bad "$desc: exit $RC (want 2), stderr: $ERR"; fi
-}
-
-# expect_fail DESC ARGS...: exit 1 and one stderr line starting "tract: ".
-expect_fail() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -ne 1 ]]; then
-		bad "$desc: exit $RC (want 1), stderr: $ERR"
-	elif [[ $ERR != "tract: "* || $ERR == *$'\n'* ]]; then
-		bad "$desc: stderr is not one 'tract: ' line: [$ERR]"
-	else
-		ok
-	fi
-}
 
 # absent DESC PATH: no store file (nor SQLite side file) at PATH.
 absent() {
@@ -81,45 +26,6 @@ absent() {
 		fi
 	done
 	ok
-}
-
-# JSON checks over $OUT: DESC EXPR pairs, d the parsed JSON, R the row counts
-# of the store named by $ROWS_DB (table -> count).
-cat >"$TMP/j.py" <<'EOF'
-import json, os, sqlite3, sys
-raw = sys.stdin.read()
-args = sys.argv[1:]
-R = {}
-if os.environ.get("ROWS_DB"):
-    c = sqlite3.connect(os.environ["ROWS_DB"])
-    for (t,) in c.execute("select name from sqlite_master where type='table'"):
-        R[t] = c.execute('select count(*) from "%s"' % t).fetchone()[0]
-try:
-    d = json.loads(raw)
-except ValueError as e:
-    for desc in args[0::2]:
-        print("FAIL: %s: output is not JSON (%s): %s" % (desc, e, raw[:300]), file=sys.stderr)
-    print(0)
-    sys.exit(0)
-passed = 0
-for desc, expr in zip(args[0::2], args[1::2]):
-    try:
-        r = eval(expr, {"d": d, "R": R, "E": os.environ})
-    except Exception as e:
-        r = False
-        print("python error in %s: %r" % (desc, e), file=sys.stderr)
-    if r:
-        passed += 1
-    else:
-        print("FAIL: %s: %s is false for: %s" % (desc, expr, raw[:800]), file=sys.stderr)
-print(passed)
-EOF
-jtrue() {
-	local n=$(($# / 2)) got
-	got=$(printf '%s' "$OUT" | python3 "$TMP/j.py" "$@") || got=0
-	[[ $got =~ ^[0-9]+$ ]] || got=0
-	PASS=$((PASS + got))
-	FAIL=$((FAIL + n - got))
 }
 
 # Row counts of every table of a SQLite store, one "table count" per line.
@@ -284,7 +190,10 @@ n = c.execute("update commits set content_type = 'reasoning' where content_type 
 assert n == 1, n
 c.commit()
 EOF
-expect_fail "clone of a corrupt source" clone badhash.db out.db
+# the findings are listed on stdout, as fsck lists them
+run clone badhash.db out.db
+eq "clone of a corrupt source exits 1" "$RC" 1
+[[ $ERR == "tract: "* && $ERR != *$'\n'* ]] && ok || bad "corrupt source: stderr is not one 'tract: ' line: [$ERR]"
 contains "fsck failure message" "$ERR" "fails fsck with 1 error"
 contains "fsck problem listed" "$OUT" "commit hash mismatch"
 absent "corrupt source leaves no destination" out.db
@@ -331,7 +240,4 @@ else
 	done
 fi
 
-# ---- summary -------------------------------------------------------------
-
-echo "clone-cli: $PASS passed, $FAIL failed"
-[[ $FAIL -eq 0 ]]
+finish "clone-cli"

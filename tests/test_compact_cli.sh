@@ -8,57 +8,20 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_compact_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-compact-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 export TRACT_DB=$TMP/t.db
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 check() {
 	local desc=$1
 	shift
 	if "$@"; then ok; else bad "$desc"; fi
 }
 
-run() {
-	RC=0
-	"$TRACT" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
 # Python expressions over the JSON of $OUT (d).
-cat >"$TMP/j.py" <<'PY'
-import json, sys
-d = json.loads(sys.stdin.read())
-args = sys.argv[1:]
-n = 0
-for desc, expr in zip(args[0::2], args[1::2]):
-    try:
-        r = eval(expr, {"d": d, "json": json})
-    except Exception as e:
-        r = False
-        print("python error in %s: %r" % (desc, e), file=sys.stderr)
-    if r:
-        n += 1
-    else:
-        print("FAIL: %s: %s is false for: %s" % (desc, expr, json.dumps(d)[:800]), file=sys.stderr)
-print(n)
-PY
-jtrue() {
-	local n=$(($# / 2)) got
-	got=$(printf '%s' "$OUT" | python3 "$TMP/j.py" "$@") || got=0
-	[[ $got =~ ^[0-9]+$ ]] || got=0
-	PASS=$((PASS + got))
-	FAIL=$((FAIL + n - got))
-}
 rows() { "$TRACT" log --all --oneline 2>/dev/null | wc -l; }
 
 long=$(for i in $(seq 1 80); do printf 'row %d of the listing\n' "$i"; done)
@@ -142,5 +105,4 @@ check "bad --keep-turns is a usage error" test "$RC" -eq 2
 run compact-tools --help
 check "help" grep -q "keep-turns" "$TMP/out"
 
-echo "compact-cli: $PASS passed, $FAIL failed"
-[[ $FAIL -eq 0 ]]
+finish "compact-cli"

@@ -12,18 +12,13 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_diff_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 FIXTURES=${TRACT_FIXTURES:?TRACT_FIXTURES is not set}
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-diff-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 # same DESC GOT WANT
 same() {
 	if [ "$2" == "$3" ]; then
@@ -176,5 +171,4 @@ same "plain log --all --oneline" \
 status "--graph --json" 2 "$TRACT" --tract 7a66d992e25b443abed5fe0d7a67f06d log --graph --json
 status "--graph unknown REF" 1 "$TRACT" --tract 7a66d992e25b443abed5fe0d7a67f06d log --graph nosuch
 
-printf 'test_diff_cli: %d passed, %d failed\n' "$PASS" "$FAIL"
-[ "$FAIL" -eq 0 ]
+finish "test_diff_cli"

@@ -7,19 +7,12 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_history_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 FIX=${TRACT_FIXTURES:-}
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-history-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
-
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 
 if ! python3 -c 'import sqlite3' 2>/dev/null; then
 	echo "test_history_cli: python3 with sqlite3 (the store dumps) not found" >&2
@@ -28,31 +21,6 @@ fi
 
 # ---- helpers -------------------------------------------------------------
 
-# JSON checks: d is the parsed JSON of stdin, E the environment; DESC EXPR pairs.
-cat >"$TMP/j.py" <<'EOF'
-import json, os, sys
-raw = sys.stdin.read()
-args = sys.argv[1:]
-try:
-    d = json.loads(raw)
-except ValueError as e:
-    for desc in args[0::2]:
-        print("FAIL: %s: output is not JSON (%s): %s" % (desc, e, raw[:300]), file=sys.stderr)
-    print(0)
-    sys.exit(0)
-passed = 0
-for desc, expr in zip(args[0::2], args[1::2]):
-    try:
-        r = eval(expr, {"d": d, "E": os.environ, "json": json})
-    except Exception as e:
-        r = False
-        print("python error in %s: %r" % (desc, e), file=sys.stderr)
-    if r:
-        passed += 1
-    else:
-        print("FAIL: %s: %s is false for: %s" % (desc, expr, raw[:600]), file=sys.stderr)
-print(passed)
-EOF
 # Every row of the refs table and the row count of every table: "nothing written".
 cat >"$TMP/dump.py" <<'EOF'
 import sqlite3, sys
@@ -84,56 +52,7 @@ if norm(got["messages"]) != norm(exp["messages"]) or got["commit_hashes"] != exp
     sys.exit(1)
 EOF
 
-# run ARGS...: run tract; sets RC OUT ERR.
-run() {
-	RC=0
-	"$TRACT" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
-expect_ok() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 0 ]]; then ok; else bad "$desc: exit $RC, stderr: $ERR"; fi
-}
-
-jtrue() {
-	local n=$(($# / 2)) got
-	got=$(printf '%s' "$OUT" | python3 "$TMP/j.py" "$@") || got=0
-	[[ $got =~ ^[0-9]+$ ]] || got=0
-	PASS=$((PASS + got))
-	FAIL=$((FAIL + n - got))
-}
-
-eq() {
-	if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi
-}
-
-contains() {
-	if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi
-}
-
 snapshot() { python3 "$TMP/dump.py" "$TRACT_DB"; }
-
-# expect_fail DESC ARGS...: exit 1, one stderr line "tract: ...", nothing written.
-expect_fail() {
-	local desc=$1 before after
-	shift
-	before=$(snapshot)
-	run "$@"
-	after=$(snapshot)
-	if [[ $RC -ne 1 ]]; then
-		bad "$desc: exit $RC (want 1), stderr: $ERR"
-	elif [[ $ERR != "tract: "* || $ERR == *$'\n'* ]]; then
-		bad "$desc: stderr is not one 'tract: ' line: [$ERR]"
-	elif [[ $before != "$after" ]]; then
-		bad "$desc: the store changed"
-	else
-		ok
-	fi
-}
 
 # expect_usage DESC ARGS...: exit 2, three stderr lines, nothing written.
 expect_usage() {
@@ -396,5 +315,4 @@ else
 	done
 fi
 
-echo "history-cli: $PASS passed, $FAIL failed"
-[[ $FAIL -eq 0 ]]
+finish "history-cli"

@@ -10,28 +10,19 @@ set -uo pipefail
 
 TRACT=${1:?usage: test_llm_resolver_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR TRACT_PROVIDER TRACT_MODEL TRACT_DEBUG
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-llm-resolver-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1
 SECRET=sk-cli-SECRET-31337
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 # run ARGS...: OUT, ERR, RC
 run() {
 	OUT=$("$TRACT" "$@" 2>"$TMP/err")
 	RC=$?
 	ERR=$(cat "$TMP/err")
 }
-eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
-contains() { case $2 in *"$3"*) ok ;; *) bad "$1: '$2' lacks '$3'" ;; esac; }
-lacks() { case $2 in *"$3"*) bad "$1: '$2' holds '$3'" ;; *) ok ;; esac; }
 check() {
 	local desc=$1 expr=$2 out
 	out=$(python3 -c 'import json,sys
@@ -156,5 +147,4 @@ eq "rebase --llm exit 0" "$RC" "0"
 contains "rebase says" "$OUT" "Successfully rebased"
 eq "rebase: the commit's text lands" "$(compiled)" "root|m1|edit of elsewhere"
 
-echo "test_llm_resolver_cli: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+finish "test_llm_resolver_cli"

@@ -8,18 +8,12 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_lmdb_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-lmdb-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 # check DESC COMMAND...: the command succeeds.
 check() {
 	local desc=$1
@@ -143,5 +137,4 @@ PY
 	cmp -s "$TMP/bad/data.mdb" "$TMP/bad.before" && ok || bad "corrupt records: data.mdb was written"
 fi
 
-echo "lmdb cli: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+finish "lmdb cli"

@@ -9,19 +9,13 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_maint_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-maint-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 command -v sqlite3 >/dev/null || { echo "test_maint_cli: sqlite3 not found" >&2; exit 1; }
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 same() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', expected '$3'"; fi; }
 contains() { case $3 in *"$2"*) ok ;; *) bad "$1: '$2' not in: $3" ;; esac; }
 rows() { sqlite3 .tract.db "select count(*) from $1"; }
@@ -93,5 +87,4 @@ rc=0
 same "reorder: no REF is a usage error" "$rc" 2
 cd ..
 
-printf 'test_maint_cli: %d passed, %d failed\n' "$PASS" "$FAIL"
-[ "$FAIL" -eq 0 ]
+finish "test_maint_cli"

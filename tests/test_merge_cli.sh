@@ -9,29 +9,12 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_merge_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-merge-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-
-# run ARGS...: run tract; sets RC OUT ERR.
-run() {
-	RC=0
-	"$TRACT" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-eq() { if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi; }
-contains() { if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi; }
-lacks() { if [[ $2 != *"$3"* ]]; then ok; else bad "$1: unexpected [$3] in [${2:0:600}]"; fi; }
 # jv EXPR: a Python expression over the JSON of $OUT (d).
 jv() { printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if isinstance(r,str) else json.dumps(r))' "$1"; }
 
@@ -237,5 +220,4 @@ run --db "$TMP/missing.db" merge feature
 eq "missing store exit" "$RC" 1
 [[ ! -e $TMP/missing.db ]] && ok || bad "merge created a missing store"
 
-printf 'merge cli: %d passed, %d failed\n' "$PASS" "$FAIL"
-[[ $FAIL -eq 0 ]]
+finish "merge cli"

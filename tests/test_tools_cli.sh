@@ -8,52 +8,14 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_tools_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-tools-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 export TRACT_DB=$TMP/t.db
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-
-run() {
-	RC=0
-	"$TRACT" "$@" <"${STDIN:-/dev/null}" >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-
 # Python expressions over the JSON of $OUT (d) and the environment (E).
-cat >"$TMP/j.py" <<'PY'
-import json, os, re, sys
-d = json.loads(sys.stdin.read())
-args = sys.argv[1:]
-n = 0
-for desc, expr in zip(args[0::2], args[1::2]):
-    try:
-        r = eval(expr, {"d": d, "E": os.environ, "json": json, "re": re})
-    except Exception as e:
-        r = False
-        print("python error in %s: %r" % (desc, e), file=sys.stderr)
-    if r:
-        n += 1
-    else:
-        print("FAIL: %s: %s is false for: %s" % (desc, expr, json.dumps(d)[:800]), file=sys.stderr)
-print(n)
-PY
-jtrue() {
-	local n=$(($# / 2)) got
-	got=$(printf '%s' "$OUT" | python3 "$TMP/j.py" "$@") || got=0
-	[[ $got =~ ^[0-9]+$ ]] || got=0
-	PASS=$((PASS + got))
-	FAIL=$((FAIL + n - got))
-}
 
 commit_ok() {
 	local var=$1
@@ -166,5 +128,4 @@ commit_ok H_CALL3 tool-call --tool clock '{}'
 run compile --format openai
 jtrue "unanswered call at the end is text" 'd["messages"][-1] == {"role": "assistant", "content": "Tool call: clock\n{}"}'
 
-echo "tools-cli: $PASS passed, $FAIL failed"
-[[ $FAIL -eq 0 ]]
+finish "tools-cli"
