@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "internal.h"
 #include "json.h"
 #include "row.h"
@@ -537,14 +538,8 @@ static int between_cb(const tract_chain_row *row, void *payload)
 		b->plain = 0;
 		return 1;
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 256;
-		char(*n)[65] = realloc(b->after, cap * sizeof(*n));
-		if (!n)
-			return TRACT_ENOMEM;
-		b->after = n;
-		b->cap = cap;
-	}
+	if (tract_array_reserve(&b->after, &b->cap, b->n + 1, sizeof(*b->after), 256) < 0)
+		return TRACT_ENOMEM;
 	tract_copy_id(b->after[b->n++], row->commit.commit_hash);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "hash.h"
 #include "internal.h"
 #include "json.h"
@@ -319,14 +320,8 @@ static int target_cb(const tract_ref_row *row, void *payload)
 
 	if (!row->commit_hash)
 		return 0;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		char (*n)[65] = realloc(l->h, ncap * sizeof(*n));
-		if (!n)
-			return TRACT_ENOMEM;
-		l->h = n;
-		l->cap = ncap;
-	}
+	if (tract_array_reserve(&l->h, &l->cap, l->n + 1, sizeof(*l->h), 16) < 0)
+		return TRACT_ENOMEM;
 	tract_copy_id(l->h[l->n++], row->commit_hash);
 	return 0;
 }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "internal.h"
 #include "row.h"
 #include "walk.h"
@@ -63,7 +64,8 @@ typedef struct graph graph;
 typedef struct {
 	tract *t;
 	node *nodes;
-	uint32_t nnodes, capnodes;
+	uint32_t nnodes;
+	size_t capnodes;
 	uint32_t *table; /* open addressing: node index + 1 */
 	size_t tcap;
 	uint32_t *par;
@@ -134,14 +136,8 @@ static int node_of(uint32_t *out, walker *w, const char *hash)
 		}
 		s = (s + 1) & (w->tcap - 1);
 	}
-	if (w->nnodes == w->capnodes) {
-		uint32_t cap = w->capnodes ? 2 * w->capnodes : 256;
-		node *n = realloc(w->nodes, (size_t)cap * sizeof(*n));
-		if (!n)
-			return tract_error_oom();
-		w->nodes = n;
-		w->capnodes = cap;
-	}
+	if (tract_array_reserve(&w->nodes, &w->capnodes, (size_t)w->nnodes + 1, sizeof(node), 256) < 0)
+		return TRACT_ENOMEM;
 	memset(&w->nodes[w->nnodes], 0, sizeof(node));
 	tract_copy_id(w->nodes[w->nnodes].hash, hash);
 	w->table[s] = w->nnodes + 1;
@@ -151,14 +147,8 @@ static int node_of(uint32_t *out, walker *w, const char *hash)
 
 static int par_push(walker *w, uint32_t idx)
 {
-	if (w->npar == w->cappar) {
-		size_t cap = w->cappar ? 2 * w->cappar : 1024;
-		uint32_t *p = realloc(w->par, cap * sizeof(*p));
-		if (!p)
-			return tract_error_oom();
-		w->par = p;
-		w->cappar = cap;
-	}
+	if (tract_array_reserve(&w->par, &w->cappar, w->npar + 1, sizeof(*w->par), 1024) < 0)
+		return TRACT_ENOMEM;
 	w->par[w->npar++] = idx;
 	return 0;
 }
@@ -239,14 +229,8 @@ static int heap_push(walker *w, uint32_t idx)
 {
 	size_t i;
 
-	if (w->nheap == w->capheap) {
-		size_t cap = w->capheap ? 2 * w->capheap : 256;
-		heap_ent *h = realloc(w->heap, cap * sizeof(*h));
-		if (!h)
-			return tract_error_oom();
-		w->heap = h;
-		w->capheap = cap;
-	}
+	if (tract_array_reserve(&w->heap, &w->capheap, w->nheap + 1, sizeof(*w->heap), 256) < 0)
+		return TRACT_ENOMEM;
 	i = w->nheap++;
 	w->heap[i] = (heap_ent){w->nodes[idx].date, w->seq++, idx};
 	while (i && heap_less(&w->heap[i], &w->heap[(i - 1) / 2])) {
@@ -305,14 +289,8 @@ static int count_to(walker *w, tract_time gen)
 
 static int stack_push(walker *w, uint32_t idx)
 {
-	if (w->nstack == w->capstack) {
-		size_t cap = w->capstack ? 2 * w->capstack : 64;
-		uint32_t *s = realloc(w->stack, cap * sizeof(*s));
-		if (!s)
-			return tract_error_oom();
-		w->stack = s;
-		w->capstack = cap;
-	}
+	if (tract_array_reserve(&w->stack, &w->capstack, w->nstack + 1, sizeof(*w->stack), 64) < 0)
+		return TRACT_ENOMEM;
 	w->stack[w->nstack++] = idx;
 	return 0;
 }
@@ -794,14 +772,8 @@ typedef struct {
 
 static int tip_push(ref_scan *r, uint32_t idx)
 {
-	if (r->ntips == r->captips) {
-		size_t cap = r->captips ? 2 * r->captips : 16;
-		uint32_t *n = realloc(r->tips, cap * sizeof(*n));
-		if (!n)
-			return tract_error_oom();
-		r->tips = n;
-		r->captips = cap;
-	}
+	if (tract_array_reserve(&r->tips, &r->captips, r->ntips + 1, sizeof(*r->tips), 16) < 0)
+		return TRACT_ENOMEM;
 	r->tips[r->ntips++] = idx;
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "error.h"
 #include "seqmatch.h"
 
@@ -37,14 +38,8 @@ void tract_seq_ops_dispose(tract_seq_ops *o)
 static int ops_push(tract_seq_ops *o, tract_seq_tag tag, size_t i1, size_t i2, size_t j1,
 		    size_t j2)
 {
-	if (o->count == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 16;
-		tract_seq_op *n = realloc(o->ops, cap * sizeof(*n));
-		if (!n)
-			return tract_error_oom();
-		o->ops = n;
-		o->cap = cap;
-	}
+	if (tract_array_reserve(&o->ops, &o->cap, o->count + 1, sizeof(*o->ops), 16) < 0)
+		return TRACT_ENOMEM;
 	o->ops[o->count++] = (tract_seq_op){tag, i1, i2, j1, j2};
 	return 0;
 }
