@@ -131,6 +131,77 @@ static int span_cb(const tract_chain_row *row, void *payload)
 	return tract_hexmap_put(p->set, row->commit.commit_hash, NULL) < 0 ? TRACT_ENOMEM : 0;
 }
 
+/*
+ * The work since the previous collapse read along that span alone (the
+ * child's first parents from its HEAD back to the previous collapse's
+ * source head): when the span holds only appends (no edit, no merge),
+ * its messages are those of its own commits, built as compile builds
+ * them (priority in force, default priority of the type), so nothing
+ * older is read. Otherwise *simple is 0 and the caller compiles.
+ */
+typedef struct {
+	tract *child;
+	const char *stop;
+	int reuse;
+	tract_role_counts roles;
+	int simple;
+	tract_msg **msgs; /* newest first; NULL for a commit without a message */
+	size_t n, cap;
+} span_msgs;
+
+static void span_msgs_dispose(span_msgs *sm)
+{
+	for (size_t i = 0; i < sm->n; i++)
+		if (sm->msgs[i])
+			tract_msg_release(sm->msgs[i]);
+	free(sm->msgs);
+	sm->msgs = NULL;
+	sm->n = sm->cap = 0;
+}
+
+static int span_msg_cb(const tract_chain_row *row, void *payload)
+{
+	span_msgs *sm = payload;
+	tract_priority prio = row->priority;
+	tract_msg *m = NULL;
+	tract_row r;
+	int rc;
+
+	if (sm->stop && sm->stop[0] && strcmp(row->commit.commit_hash, sm->stop) == 0)
+		return 1;
+	if (row->commit.operation != TRACT_OP_APPEND || row->n_extra_parents ||
+	    !row->payload_json) {
+		sm->simple = 0;
+		return 1;
+	}
+	if (prio == TRACT_PRIORITY_NONE)
+		prio = tract_content_default_priority(row->commit.content_type);
+	if (prio != TRACT_PRIORITY_SKIP) {
+		if (tract_row_copy_chain_part(&r, row,
+					      TRACT_ROW_SKIP_TEXTS | TRACT_ROW_SKIP_PAYLOAD) < 0)
+			return TRACT_ENOMEM;
+		rc = tract_msg_build(&m, sm->child, r.hash, row->payload_json, r.config, r.config,
+				     &r, sm->reuse, 0, &sm->roles);
+		tract_row_dispose(&r);
+		if (rc < 0)
+			return rc;
+	}
+	if (sm->n == sm->cap) {
+		size_t ncap = sm->cap ? sm->cap * 2 : 64;
+		tract_msg **v = realloc(sm->msgs, ncap * sizeof(*v));
+
+		if (!v) {
+			if (m)
+				tract_msg_release(m);
+			return TRACT_ENOMEM;
+		}
+		sm->msgs = v;
+		sm->cap = ncap;
+	}
+	sm->msgs[sm->n++] = m;
+	return 0;
+}
+
 /* What a collapse is about to summarize, read at one instant. */
 typedef struct {
 	tract_spawn_info ptr;
@@ -188,6 +259,43 @@ static int read_child_work(collapse_input *in, tract *parent, const char *child_
 	}
 	if (!in->head[0])
 		goto done;
+	{
+		span_msgs sm;
+
+		memset(&sm, 0, sizeof(sm));
+		sm.child = child;
+		sm.stop = prev.found ? prev.source : NULL;
+		sm.simple = 1;
+		rc = tract_counts_reusable(child, &sm.reuse);
+		if (rc == 0)
+			rc = tract_chain_walk(s, child_id, in->head, 0,
+					      TRACT_CHAIN_PAYLOAD | TRACT_CHAIN_PARENTS |
+						  TRACT_CHAIN_PRIORITY,
+					      INT64_MAX, span_msg_cb, &sm, "walk the child's history",
+					      NULL);
+		if (rc == 0 && sm.simple) {
+			size_t used = 0;
+
+			for (size_t k = sm.n; k-- > 0;) {
+				tract_msg *m = sm.msgs[k];
+
+				if (!m)
+					continue;
+				if (used++)
+					rc |= tract_buf_putc(&in->transcript, '\n');
+				rc |= tract_buf_printf(&in->transcript, "[%s]: ", m->role);
+				rc |= tract_buf_put(&in->transcript, m->content, m->content_len);
+				in->source_tokens += m->tokens;
+			}
+			if (rc)
+				rc = tract_error_oom();
+			if (used)
+				in->source_tokens += 3;
+		}
+		span_msgs_dispose(&sm);
+		if (rc < 0 || sm.simple)
+			goto done;
+	}
 	{
 		span_probe sp = {&set, prev.found ? prev.source : NULL, 0};
 		tract_compile_options co = TRACT_COMPILE_OPTIONS_INIT;

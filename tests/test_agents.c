@@ -576,6 +576,72 @@ static void test_collapse_manual_and_since(void **state)
 	fx_free(f);
 }
 
+static int64_t compiled_tokens(tract *t)
+{
+	tract_context *ctx = NULL;
+	int64_t n;
+
+	if (tract_context_compile(&ctx, t, NULL) != 0)
+		fail_msg("compile: %s", tract_error_last()->message);
+	n = tract_context_token_count(ctx);
+	tract_context_free(ctx);
+	return n;
+}
+
+/* The span read alone (appends only) and the compiled fallback (an edit
+ * in the span) count the same messages: SKIP-annotated commits out, the
+ * edit's text in place of its target's. */
+static void test_collapse_span_counts(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract *child, *probe = NULL;
+	tract_collapse_result *r1, *r2, *r3;
+	tract_commit_options eo = TRACT_COMMIT_OPTIONS_INIT;
+	tract_commit *c = NULL;
+	char skipped[65], a[65], b[65];
+
+	(void)state;
+	say(f->t, NULL, "user", "delegate please");
+	child = spawn(f, NULL, "research", TRACT_INHERIT_HEAD_SNAPSHOT, NULL);
+	say(child, a, "assistant", "finding one, at some length to count");
+	say(child, skipped, "assistant", "noise that is skipped");
+	assert_int_equal(tract_annotation_create(NULL, child, skipped, TRACT_PRIORITY_SKIP, NULL), 0);
+	/* first collapse: the whole child, read along the chain */
+	r1 = collapse_manual(f->t, tract_id(child), "Subagent completed: one.");
+	assert_int_equal(r1->source_tokens, compiled_tokens(child));
+	/* second: two appends, one skipped */
+	say(child, b, "assistant", "finding two");
+	say(child, skipped, "assistant", "more noise");
+	assert_int_equal(tract_annotation_create(NULL, child, skipped, TRACT_PRIORITY_SKIP, NULL), 0);
+	r2 = collapse_manual(f->t, tract_id(child), "Subagent completed: two.");
+	/* the same as a tract holding only "finding two" */
+	if (tract_create(&probe, f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(probe, NULL, "assistant", "finding two");
+	assert_int_equal(r2->source_tokens, compiled_tokens(probe));
+	/* third: an edit of b in the span (the compiled path): b's message
+	 * with the edit's text is not new work by hash, the new append is */
+	eo.operation = TRACT_OP_EDIT;
+	eo.response_to = b;
+	if (tract_commit_create_dialogue(&c, child, "assistant", "finding two, corrected", NULL,
+					 &eo) != 0)
+		fail_msg("edit: %s", tract_error_last()->message);
+	tract_commit_free(c);
+	say(child, NULL, "assistant", "finding three");
+	r3 = collapse_manual(f->t, tract_id(child), "Subagent completed: three.");
+	tract_free(probe);
+	if (tract_create(&probe, f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(probe, NULL, "assistant", "finding three");
+	assert_int_equal(r3->source_tokens, compiled_tokens(probe));
+	tract_collapse_result_free(r1);
+	tract_collapse_result_free(r2);
+	tract_collapse_result_free(r3);
+	tract_free(probe);
+	tract_free(child);
+	fx_free(f);
+}
+
 static void test_collapse_refusals(void **state)
 {
 	fx *f = fx_new(NULL);
@@ -1174,6 +1240,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_selective),
 	    cmocka_unit_test(test_spawn_atomic),
 	    cmocka_unit_test(test_collapse_manual_and_since),
+	    cmocka_unit_test(test_collapse_span_counts),
 	    cmocka_unit_test(test_collapse_refusals),
 	    cmocka_unit_test(test_collapse_drafts),
 	    cmocka_unit_test(test_collapse_autonomous_example),
