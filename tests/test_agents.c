@@ -905,6 +905,23 @@ static void test_orchestrator(void **state)
 	assert_string_equal(tract_id(got), tract_id(c));
 	say(got, NULL, "assistant", "Budget done.");
 	tract_free(got);
+	/* the resumed work is the running child's, after its own */
+	{
+		tract_context *cc = NULL;
+		size_t n;
+
+		assert_int_equal(tract_context_compile(&cc, c, NULL), 0);
+		n = tract_context_count(cc);
+		assert_true(n >= 2);
+		assert_string_equal(tract_context_content(cc, n - 2), "Budget draft started.");
+		assert_string_equal(tract_context_content(cc, n - 1), "Budget done.");
+		tract_context_free(cc);
+	}
+	/* the manual and the provider's collapses are in the parent's history */
+	assert_int_equal(tract_expand(&x, f->store, ra->parent_commit_hash), 0);
+	assert_string_equal(x->child_tract_id, tract_id(a));
+	tract_expansion_free(x);
+	x = NULL;
 	assert_int_equal(tract_store_tract_list(&l, f->store), 0);
 	assert_int_equal(l->count, 4);
 	for (size_t i = 0; i < l->count; i++) {
@@ -1220,6 +1237,35 @@ static void test_reference_fixture(void **state)
 			                    x->source_head);
 			assert_null(tract_commit_parent(x->commits->items[x->commits->count - 1]));
 			tract_expansion_free(x);
+		}
+		/* Every tract compiles to what the reference reported: its
+		 * session commits (start, end), the spawn and collapse commits
+		 * and the child's inherited snapshot, on this backend. */
+		for (int k = 0; k < cJSON_GetArraySize(cJSON_GetObjectItem(exp, "tracts")); k++) {
+			const cJSON *tr = cJSON_GetArrayItem(cJSON_GetObjectItem(exp, "tracts"), k);
+			const cJSON *cm = cJSON_GetObjectItem(cJSON_GetObjectItem(tr, "head_result"),
+			                                      "compile");
+			const cJSON *msgs = cJSON_GetObjectItem(cm, "messages");
+			tract *tt = NULL;
+			tract_context *ctx = NULL;
+
+			assert_int_equal(tract_open(&tt, s, cJSON_GetObjectItem(tr, "tract_id")->valuestring,
+			                            NULL),
+			                 0);
+			assert_int_equal(tract_context_compile(&ctx, tt, NULL), 0);
+			assert_int_equal(tract_context_count(ctx), (size_t)cJSON_GetArraySize(msgs));
+			for (int m = 0; m < cJSON_GetArraySize(msgs); m++) {
+				const cJSON *e = cJSON_GetArrayItem(msgs, m);
+				assert_string_equal(tract_context_role(ctx, (size_t)m),
+				                    cJSON_GetObjectItem(e, "role")->valuestring);
+				assert_string_equal(tract_context_content(ctx, (size_t)m),
+				                    cJSON_GetObjectItem(e, "content")->valuestring);
+				assert_string_equal(tract_context_commit_hash(ctx, (size_t)m),
+				                    cJSON_GetArrayItem(cJSON_GetObjectItem(cm, "commit_hashes"),
+				                                       m)->valuestring);
+			}
+			tract_context_free(ctx);
+			tract_free(tt);
 		}
 	}
 	tract_store_free(s);
