@@ -83,7 +83,9 @@ static const struct cli_command commands[] = {
      "  --reasoning     openai/anthropic: put reasoning in, as assistant text\n"
      "  --json          same as --format json\n"
      "  --at REF        compile as of commit REF\n"
-     "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
+     "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone): the\n"
+     "                  tract as it was then, also before a later reset, compress,\n"
+     "                  rebase or switch (the ref log)\n"
      "  --edit-markers  append \" [edited]\" to messages replaced by an edit\n"},
     {"diff", cmd_diff, "[--stat] [--json] [-U N] [A [B]]",
      "Compare the compiled contexts of two revisions.",

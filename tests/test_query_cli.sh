@@ -174,5 +174,21 @@ status "wait --collapsed: not a child" 1 "$TRACT" --tract "$TA" wait --collapsed
 status "wait --collapsed: another tract's child" 1 \
 	"$TRACT" --tract "$TB" wait --collapsed "$WC" --timeout 0
 
+# --- compile --at-time before a reset --hard (the ref log) ---
+TR=$("$TRACT" init --name rewound)
+R1=$("$TRACT" --tract "$TR" commit user 'kept')
+"$TRACT" --tract "$TR" commit user 'dropped by the reset' >/dev/null
+sleep 0.01
+BEFORE=$(date -u +%Y-%m-%dT%H:%M:%S.%6N)
+sleep 0.01
+"$TRACT" --tract "$TR" reset --hard "$R1" >/dev/null
+"$TRACT" --tract "$TR" commit user 'after the reset' >/dev/null
+same "compile --at-time before a reset: the old line" \
+	"$("$TRACT" --tract "$TR" compile --at-time "$BEFORE" --json | jq_py '"|".join(m["content"] for m in d["messages"])')" \
+	"kept|dropped by the reset"
+same "compile now: the new line" \
+	"$("$TRACT" --tract "$TR" compile --json | jq_py '"|".join(m["content"] for m in d["messages"])')" \
+	"kept|after the reset"
+
 printf 'test_query_cli (%s): %d passed, %d failed\n' "$KIND" "$PASS" "$FAIL"
 [ "$FAIL" -eq 0 ]
