@@ -328,6 +328,7 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 	    {"past", required_argument, NULL, 'p'},
 	    {"ref", required_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"collapsed", required_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -351,6 +352,11 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 			break;
 		case 'r':
 			o.ref = optarg;
+			break;
+		case 'c':
+			if (cli_check_text(optarg, strlen(optarg), "--collapsed"))
+				return CLI_FAIL;
+			o.collapsed = optarg;
 			break;
 		case 'T': {
 			char *end = NULL;
@@ -384,6 +390,11 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 		rc = cli_fail_ref(o.past);
 	} else if (rc != 0) {
 		rc = cli_fail_lib();
+	} else if (json && o.collapsed) {
+		printf("{\n  \"tract_id\": \"%s\",\n  \"child_tract_id\": \"%s\",\n"
+		       "  \"collapse_commit\": \"%s\"\n}\n",
+		       tract_id(t), o.collapsed, hash);
+		rc = CLI_OK;
 	} else if (json) {
 		printf("{\n  \"tract_id\": \"%s\",\n  \"head\": %s%s%s\n}\n", tract_id(t),
 		       hash[0] ? "\"" : "", hash[0] ? hash : "null", hash[0] ? "\"" : "");

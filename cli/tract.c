@@ -83,7 +83,9 @@ static const struct cli_command commands[] = {
      "  --reasoning     openai/anthropic: put reasoning in, as assistant text\n"
      "  --json          same as --format json\n"
      "  --at REF        compile as of commit REF\n"
-     "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone)\n"
+     "  --at-time T     compile as of instant T (ISO 8601, UTC when no zone): the\n"
+     "                  tract as it was then, also before a later reset, compress,\n"
+     "                  rebase or switch (the ref log)\n"
      "  --edit-markers  append \" [edited]\" to messages replaced by an edit\n"},
     {"diff", cmd_diff, "[--stat] [--json] [-U N] [A [B]]",
      "Compare the compiled contexts of two revisions.",
@@ -126,7 +128,7 @@ static const struct cli_command commands[] = {
      "  --branch B     only commits on branch B of --tract (first parents)\n"
      "  -n, --max-count N  at most N hits (the oldest)\n"
      "  --json         [{tract_id, commit_hash, content_type, created_at, snippet}]\n"},
-    {"wait", cmd_wait, "[--tract ID] [--past REV] [--ref NAME] [--timeout S] [--json]",
+    {"wait", cmd_wait, "[--tract ID] [--past REV] [--ref NAME] [--collapsed CHILD] [--timeout S] [--json]",
      "Block until the tract's HEAD (or a branch) moves past a commit.",
      "Returns as soon as the ref resolves to another commit than REV (default: where\n"
      "it is now), moved by any process or host sharing the store, and prints the new\n"
@@ -136,8 +138,12 @@ static const struct cli_command commands[] = {
      "  --tract ID     the tract to watch\n"
      "  --past REV     the commit to move past (default: the current one)\n"
      "  --ref NAME     watch branch NAME instead of HEAD\n"
+     "  --collapsed CHILD  wait until a collapse of child tract CHILD is among the\n"
+     "                 commits after REV (at once if one already is; other moves\n"
+     "                 are waited past); prints the collapse commit\n"
      "  --timeout S    give up after S seconds (decimals allowed; default: never)\n"
-     "  --json         {\"tract_id\": ..., \"head\": ...}\n"},
+     "  --json         {\"tract_id\": ..., \"head\": ...}; with --collapsed\n"
+     "                 {\"tract_id\", \"child_tract_id\", \"collapse_commit\"}\n"},
     /* navigation (cmd_history.c) */
     {"reset", cmd_reset, "[--soft | --hard] REF",
      "Move HEAD (the current branch, or the detached HEAD) to REF.",

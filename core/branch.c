@@ -57,6 +57,8 @@ static int plan_create(nav_plan *p, tract *t, void *arg)
 	char ref[TRACT_REF_NAME_MAX + 1], start[65];
 	int rc;
 
+	snprintf(p->reason, sizeof(p->reason), "branch");
+
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)
 		rc = read_named(&cur, ref, t, a->prefix, a->name);
@@ -133,6 +135,8 @@ static int plan_branch_delete(nav_plan *p, tract *t, void *arg)
 	tract_ref_value br;
 	char ref[TRACT_REF_NAME_MAX + 1];
 	int rc, merged;
+
+	snprintf(p->reason, sizeof(p->reason), "branch -d");
 
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)
@@ -211,6 +215,8 @@ static int plan_rename(nav_plan *p, tract *t, void *arg)
 	tract_ref_value old_br, new_br, prev_branch;
 	char old_ref[TRACT_REF_NAME_MAX + 1], new_ref[TRACT_REF_NAME_MAX + 1];
 	int rc;
+
+	snprintf(p->reason, sizeof(p->reason), "branch -m");
 
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)

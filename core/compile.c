@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "reflog.h"
 #include "row.h"
 #include "walk.h"
 
@@ -580,6 +581,46 @@ static tract_context *empty_context(void)
 	return c;
 }
 
+typedef struct {
+	tract_time at;
+	char hash[65];
+} time_probe;
+
+static int time_probe_cb(const tract_chain_row *row, void *payload)
+{
+	time_probe *p = payload;
+
+	if (row->commit.created_at > p->at)
+		return 0;
+	tract_copy_id(p->hash, row->commit.commit_hash);
+	return 1;
+}
+
+/*
+ * The commit the tract's HEAD was at at time `at` (DECISIONS.md: compile_at
+ * shows the state before a later compress, reset or rebase): where the ref
+ * log (reflog.c) says HEAD's line was, then the newest commit of that line
+ * created at or before `at`; "" when there was none.
+ */
+static int head_at_time(char out[65], tract *t, tract_time at)
+{
+	time_probe p;
+	char tip[65];
+	int rc;
+
+	out[0] = '\0';
+	rc = tract_reflog_tip_at(tip, t, at);
+	if (rc < 0 || !tip[0])
+		return rc;
+	memset(&p, 0, sizeof(p));
+	p.at = at;
+	rc = tract_chain_walk(t->store, t->id, tip, 0, 0, INT64_MAX, time_probe_cb, &p,
+			      "walk history", NULL);
+	if (rc == 0)
+		tract_copy_id(out, p.hash);
+	return rc;
+}
+
 int tract_compile_full(tract_context **out, tract *t, const char *head,
 		       const tract_compile_options *o)
 {
@@ -587,15 +628,23 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	tract_time cutoff = o && o->at_time != TRACT_TIME_NONE ? o->at_time : INT64_MAX;
 	prebuild pb, *use_pb = NULL;
 	tract_role_counts roles;
-	char at[65] = "";
+	char at[65] = "", when[65];
 	size_t i;
-	int rc, reuse = 0;
+	int rc, reuse = 0, timed = 0;
 
 	*out = NULL;
 	if (o && o->at_commit) {
 		rc = tract_resolve_in_txn(at, t, o->at_commit);
 		if (rc < 0)
 			return rc;
+	} else if (cutoff != INT64_MAX) {
+		/* As of a time: start where HEAD was then; every commit on
+		 * that line is then as old as the cut-off or older. */
+		rc = head_at_time(when, t, cutoff);
+		if (rc < 0)
+			return rc;
+		head = when;
+		timed = 1;
 	}
 	if (!head || !head[0]) {
 		*out = empty_context();
@@ -605,10 +654,11 @@ int tract_compile_full(tract_context **out, tract *t, const char *head,
 	if (rc < 0)
 		return rc;
 	memset(&roles, 0, sizeof(roles));
-	/* Build messages during the walk, unless the compile is as of an
-	 * earlier point: most rows walked from HEAD are then dropped. */
+	/* Build messages during the walk, unless the compile is as of a
+	 * commit (rows walked from HEAD may then be dropped); as of a time,
+	 * the walk starts at the commit of that time. */
 	memset(&pb, 0, sizeof(pb));
-	if (!at[0] && cutoff == INT64_MAX) {
+	if (!at[0] && (cutoff == INT64_MAX || timed)) {
 		pb.t = t;
 		pb.o = o;
 		pb.reuse = reuse;

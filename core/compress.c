@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "json.h"
 #include "replay.h"
+#include "reflog.h"
 #include "tract/compress.h"
 #include "warning.h"
 
@@ -577,6 +578,10 @@ static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compr
 	r->original_tokens = p->original_tokens;
 	*wrote = 1;
 	rc = move_ref(t, p->branch, c->rows[c->n - 1].hash, s ? c->rows[s - 1].hash : NULL);
+	/* The ref log keeps the tip being rewritten (reflog.c). */
+	if (rc == 0)
+		rc = tract_reflog_note_commits(st, t->id, p->branch, c->rows[c->n - 1].hash,
+					       s ? c->rows[s - 1].hash : NULL, "compress", 0);
 	for (size_t i = s; rc == 0 && i < c->n; i++) {
 		const tract_row *o = &c->rows[i];
 		char cls = i < e ? p->classes[i - s] : C_PINNED;

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "internal.h"
 #include "json.h"
+#include "reflog.h"
 #include "tract/gc.h"
 
 enum {
@@ -61,6 +62,12 @@ typedef struct {
 	size_t n_roots, cap_roots;
 	tract_ref_row *refs; /* the store's refs (strings owned) */
 	size_t n_refs, cap_refs;
+	/* the ref log (reflog.c): a record younger than the orphan retention
+	 * keeps the commit it names; older records go */
+	double retention_days;
+	tract_time now;
+	char **expired; /* keys of records to delete */
+	size_t n_expired, cap_expired;
 	int rc;
 } gc_state;
 
@@ -249,6 +256,49 @@ static int spawn_cb(const tract_spawn_row *row, void *payload)
 	return add_root(payload, row->parent_commit_hash);
 }
 
+/* A ref-log record: a root while retained, else expired (deleted). */
+static int reflog_cb(const char *key, const char *value, void *payload)
+{
+	gc_state *g = payload;
+	tract_time when;
+	cJSON *obj, *old;
+	int rc = 0;
+
+	if (tract_reflog_key_time(&when, key) < 0)
+		return 0; /* not a record */
+	if ((double)(g->now - when) / 86400e6 >= g->retention_days) {
+		char *k;
+
+		if (grow((void **)&g->expired, &g->cap_expired, g->n_expired + 1,
+			 sizeof(*g->expired)) < 0 ||
+		    !(k = strdup(key)))
+			return TRACT_ENOMEM;
+		g->expired[g->n_expired++] = k;
+		return 0;
+	}
+	obj = cJSON_Parse(value);
+	old = obj ? cJSON_GetObjectItemCaseSensitive(obj, "old") : NULL;
+	if (cJSON_IsString(old) && strlen(old->valuestring) == 64)
+		rc = add_root(g, old->valuestring);
+	cJSON_Delete(obj);
+	return rc;
+}
+
+static int roots_from_reflog(gc_state *g)
+{
+	char prefix[TRACT_REFLOG_KEY_MAX];
+	int rc;
+
+	rc = tract_reflog_prefix(prefix, sizeof(prefix), g->t->id, NULL);
+	if (rc < 0)
+		return rc;
+	rc = g->s->be->meta_foreach(g->s->conn, prefix, reflog_cb, g);
+	if (rc < 0)
+		return rc == TRACT_ENOMEM ? tract_error_oom()
+					  : tract_backend_error(g->s, rc, "gc: read the ref log");
+	return 0;
+}
+
 static int roots_from_refs(gc_state *g, const char *branch)
 {
 	const tract_ref_row *head = own_ref(g, "HEAD");
@@ -347,6 +397,9 @@ static void gc_dispose(gc_state *g)
 	free(g->by_hash);
 	free(g->extras);
 	free(g->roots);
+	for (i = 0; i < g->n_expired; i++)
+		free(g->expired[i]);
+	free(g->expired);
 }
 
 /* ---- compression records: provenance marks archives ---------------------- */
@@ -535,6 +588,9 @@ static int load(gc_state *g, const char *branch)
 	if (rc < 0)
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(s, rc, "gc: read spawn pointers");
+	rc = roots_from_reflog(g);
+	if (rc < 0)
+		return rc;
 	for (i = 0; i < g->n; i++)
 		if (g->nodes[i].flags & N_COLLAPSE)
 			if (add_root(g, g->nodes[i].hash) < 0)
@@ -692,6 +748,8 @@ int tract_gc(tract_gc_result **out, tract *t, const tract_gc_options *opts)
 	memset(&recs, 0, sizeof(recs));
 	g.t = t;
 	g.s = t->store;
+	g.retention_days = o.orphan_retention_days;
+	g.now = tract_time_now();
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return tract_error_oom();
@@ -705,7 +763,7 @@ int tract_gc(tract_gc_result **out, tract *t, const tract_gc_options *opts)
 	if (rc == 0)
 		rc = load_records(&g, &recs);
 	if (rc == 0)
-		rc = choose(&g, &o, tract_time_now());
+		rc = choose(&g, &o, g.now);
 	for (i = 0; rc == 0 && i < g.n; i++) {
 		if (!(g.nodes[i].flags & N_REMOVE))
 			continue;
@@ -724,6 +782,14 @@ int tract_gc(tract_gc_result **out, tract *t, const tract_gc_options *opts)
 	}
 	if (rc == 0 && !o.dry_run && res->commits_removed)
 		rc = remove_all(&g, &recs, res);
+	/* expired ref-log records (reflog.c) */
+	for (i = 0; rc == 0 && !o.dry_run && i < g.n_expired; i++) {
+		rc = g.s->be->meta_delete(g.s->conn, g.expired[i]);
+		if (rc == TRACT_ENOTFOUND)
+			rc = 0;
+		else if (rc < 0)
+			rc = tract_backend_error(g.s, rc, "gc: delete a ref-log record");
+	}
 	rc = tract_txn_end(g.s, rc);
 	if (rc == 0 && !o.dry_run && res->commits_removed)
 		g.s->cache_epoch++; /* every handle's compile cache starts over */

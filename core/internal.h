@@ -19,9 +19,9 @@
  *                   usage.c, fsck.c, clone.c, gc.c, reorder.c, diff.c,
  *                   graph.c, navigate.c (reset, checkout, switch), branch.c
  *                   (branches, tags), merge.c, replay.c, generate.c (and
- *                   llm.c, the provider layer), agents.c (spawn,
- *                   collapse, expand, sessions, resume), and those to come
- *                   (compression)
+ *                   llm.c, the provider layer), the multi-agent
+ *                   files (tracts.c, spawn.c, collapse.c, expand.c,
+ *                   session.c; agents_internal.h), compress.c
  *
  * A row (tract_row) may carry a message compile built for it (msg); compile
  * releases it: model code never calls into compile.
@@ -332,7 +332,7 @@ int tract_meta_read(tract_store *s, const char *key, char *buf, size_t len, int 
 char *tract_meta_key(char *buf, size_t len, const char *tract_id, const char *key);
 
 /** *out = 1 when the latest session commit on the first-parent chain
- *  from head is an `end` (agents.c). */
+ *  from head is an `end` (session.c). */
 int tract_session_ended(int *out, tract_store *s, const char *tract_id, const char *head);
 
 /** Parse a JSON object argument (metadata, config): NULL stays NULL. */

@@ -44,11 +44,17 @@ static int flat_string(const char *s, size_t len, size_t *pos, size_t *decoded)
 		*pos = i;
 		return 0;
 	}
-	for (;;) {
-		const char *q = memchr(s + i, '"', len - i), *bs;
+	/* The next quote is searched again only once an escape has moved
+	 * past it (an escaped quote): a long text with many escapes (lines
+	 * joined by \n) is then scanned once, not once per escape. */
+	for (const char *q = NULL;;) {
+		const char *bs;
 
-		if (!q)
-			return -1;
+		if (!q || q < s + i) {
+			q = memchr(s + i, '"', len - i);
+			if (!q)
+				return -1;
+		}
 		bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
 		if (!bs) {
 			i = (size_t)(q - s);

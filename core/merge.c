@@ -14,6 +14,7 @@
 #include "dag.h"
 #include "hash.h"
 #include "internal.h"
+#include "reflog.h"
 #include "json.h"
 #include "tokenizer.h"
 #include "walk.h"
@@ -1310,7 +1311,10 @@ static int delete_source(tract_store *s, const char *tract_id, const tract_merge
 	if (rc == TRACT_ESTALE)
 		return tract_error_set(TRACT_ESTALE,
 				       "branch '%s' moved since the merge; not deleted", r->source);
-	return rc < 0 ? tract_backend_error(s, rc, "delete branch") : 0;
+	if (rc < 0)
+		return tract_backend_error(s, rc, "delete branch");
+	/* The ref log keeps the deleted tip (reflog.c). */
+	return tract_reflog_note_commits(s, tract_id, name, r->source_tip, NULL, "merge", 0);
 }
 
 /*

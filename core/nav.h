@@ -30,6 +30,7 @@ typedef struct {
 	nav_write w[NAV_MAX_WRITES];
 	size_t n;
 	char result[65]; /* what the operation returns */
+	char reason[48]; /* for the ref log: "reset", "checkout"... */
 } nav_plan;
 
 /** Add a step; expect NULL writes whatever the ref holds by then. */

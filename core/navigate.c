@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "nav.h"
+#include "reflog.h"
 
 void (*tract_nav_between_phases)(tract *t);
 
@@ -64,8 +65,9 @@ static int stale(const char *name)
 			       "%s was changed by another writer; nothing was changed", name);
 }
 
-static int apply_one(tract *t, const nav_write *w)
+static int apply_one(tract *t, const nav_write *w, const char *reason)
 {
+	tract_ref_value nv;
 	tract_store *s = t->store;
 	tract_ref_value cur;
 	tract_ref_row exp;
@@ -102,7 +104,16 @@ static int apply_one(tract *t, const nav_write *w)
 	}
 	if (rc == TRACT_ESTALE)
 		return stale(w->name);
-	return rc < 0 ? tract_backend_error(s, rc, "write ref") : 0;
+	if (rc < 0)
+		return tract_backend_error(s, rc, "write ref");
+	/* The ref log (reflog.c): moves that are not fast-forwards. */
+	memset(&nv, 0, sizeof(nv));
+	nv.exists = w->op != NAV_DELETE;
+	if (w->op == NAV_SET_DIRECT)
+		tract_copy_id(nv.commit, w->value);
+	else if (w->op == NAV_SET_SYMBOLIC)
+		snprintf(nv.symbolic, sizeof(nv.symbolic), "%s", w->value);
+	return tract_reflog_note(s, t->id, w->name, &cur, &nv, reason[0] ? reason : "navigate", 1);
 }
 
 int nav_run(char out[65], tract *t, int (*fn)(nav_plan *p, tract *t, void *arg), void *arg)
@@ -132,7 +143,7 @@ int nav_run(char out[65], tract *t, int (*fn)(nav_plan *p, tract *t, void *arg),
 		rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);
 		if (rc == 0) {
 			for (i = 0; rc == 0 && i < p->n; i++)
-				rc = apply_one(t, &p->w[i]);
+				rc = apply_one(t, &p->w[i], p->reason);
 			rc = tract_txn_end(t->store, rc);
 		}
 	}
@@ -204,6 +215,8 @@ static int plan_reset(nav_plan *p, tract *t, void *arg)
 	char target[65], ref[TRACT_REF_NAME_MAX + 1];
 	int rc;
 
+	snprintf(p->reason, sizeof(p->reason), "reset");
+
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)
 		rc = tract_resolve_in_txn(target, t, a->rev);
@@ -263,6 +276,8 @@ static int plan_checkout_prev(nav_plan *p, tract *t)
 	char ref[TRACT_REF_NAME_MAX + 1];
 	int rc;
 
+	snprintf(p->reason, sizeof(p->reason), "checkout -");
+
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)
 		rc = tract_ref_read(&prev, t->store, t->id, "PREV_HEAD");
@@ -298,6 +313,8 @@ static int plan_checkout(nav_plan *p, tract *t, void *arg)
 	tract_ref_value br;
 	char ref[TRACT_REF_NAME_MAX + 1], hash[65];
 	int rc, found;
+
+	snprintf(p->reason, sizeof(p->reason), "checkout");
 
 	if (strcmp(target, "-") == 0)
 		return plan_checkout_prev(p, t);
@@ -344,6 +361,8 @@ static int plan_switch(nav_plan *p, tract *t, void *arg)
 	tract_ref_value br;
 	char ref[TRACT_REF_NAME_MAX + 1], start[65];
 	int rc, found;
+
+	snprintf(p->reason, sizeof(p->reason), "switch");
 
 	rc = tract_head_read(&hs, t);
 	if (rc == 0)

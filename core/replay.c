@@ -14,6 +14,7 @@
 
 #include "dag.h"
 #include "replay.h"
+#include "reflog.h"
 #include "internal.h"
 #include "json.h"
 #include "row.h"
@@ -898,6 +899,10 @@ static int rebase_in_txn(tract_rebase_result *r, tract *t, const char *onto,
 	if (rc == 0) {
 		*wrote = 1;
 		rc = move_branch(t, hs.head.symbolic, hs.hash, r->onto);
+		/* The ref log keeps the tip being rewritten (reflog.c). */
+		if (rc == 0)
+			rc = tract_reflog_note_commits(t->store, t->id, hs.head.symbolic, hs.hash,
+						       r->onto, "rebase", 0);
 	}
 	for (size_t i = 0; rc == 0 && i < g.n; i++) {
 		const tract_row *c = &g.rows[i];

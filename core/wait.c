@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "walk.h"
 
 #define WAIT_SLEEP_MIN_US 1000
 #define WAIT_SLEEP_MAX_US 20000
@@ -66,11 +67,83 @@ static int read_target(char out[65], tract *t, const char *name)
 	return tract_txn_end(t->store, rc);
 }
 
+/* ---- waiting for a collapse of a child ------------------------------------ */
+
+typedef struct {
+	const char *child;
+	const char *stop;  /* past: the walk ends there */
+	char found[65];    /* the newest collapse of child, "" when none */
+	int rc;
+} collapse_probe;
+
+static int collapse_probe_cb(const tract_chain_row *row, void *payload)
+{
+	collapse_probe *p = payload;
+	const char *m = row->commit.metadata_json;
+	cJSON *obj, *src;
+
+	if (p->stop[0] && strcmp(row->commit.commit_hash, p->stop) == 0)
+		return 1;
+	if (!m || !strstr(m, "collapse_source_tract_id"))
+		return 0;
+	obj = cJSON_Parse(m);
+	src = obj ? cJSON_GetObjectItemCaseSensitive(obj, "collapse_source_tract_id") : NULL;
+	if (cJSON_IsString(src) && strcmp(src->valuestring, p->child) == 0)
+		tract_copy_id(p->found, row->commit.commit_hash);
+	cJSON_Delete(obj);
+	return p->found[0] ? 1 : 0;
+}
+
+/* The newest collapse of child among the commits from now back to past
+ * (excluded) on the first-parent line, in a short read transaction. */
+static int find_collapse(char out[65], tract *t, const char *child, const char *now,
+			 const char *past)
+{
+	collapse_probe p;
+	int rc;
+
+	out[0] = '\0';
+	memset(&p, 0, sizeof(p));
+	p.child = child;
+	p.stop = past;
+	rc = tract_txn_begin(t->store, TRACT_TXN_READ);
+	if (rc < 0)
+		return rc;
+	rc = tract_chain_walk(t->store, t->id, now, 0, 0, INT64_MAX, collapse_probe_cb, &p,
+			      "walk history", NULL);
+	rc = tract_txn_end(t->store, rc);
+	if (rc == 0)
+		tract_copy_id(out, p.found);
+	return rc;
+}
+
+/* opts->collapsed must name a child of t (its spawn pointer). */
+static int check_child(tract *t, const char *child)
+{
+	tract_spawn_info *info = NULL;
+	int rc;
+
+	if (!child[0] || strlen(child) > TRACT_ID_MAXLEN || !tract_utf8_valid(child, strlen(child)))
+		return tract_error_set(TRACT_EINVAL, "tract_wait_ref: invalid child tract id");
+	rc = tract_spawn_info_get(&info, t->store, child);
+	if (rc == TRACT_ENOTFOUND)
+		return tract_error_set(TRACT_ENOTFOUND, "No spawn pointer found for child tract: %s",
+				       child);
+	if (rc < 0)
+		return rc;
+	if (strcmp(info->parent_tract_id, t->id) != 0)
+		rc = tract_error_set(TRACT_EINVAL,
+				     "tract %s is not the parent of %s (its parent is %s)", t->id,
+				     child, info->parent_tract_id);
+	tract_spawn_info_free(info);
+	return rc;
+}
+
 int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_options *opts)
 {
 	tract_wait_options defaults = TRACT_WAIT_OPTIONS_INIT;
 	char name[300], past[65], now[65];
-	const char *watch = NULL;
+	const char *watch = NULL, *child = NULL;
 	int (*watcher)(tract_backend_conn *, const char *, int64_t);
 	int64_t start, deadline = -1, sleep_us = WAIT_SLEEP_MIN_US;
 	int rc;
@@ -96,6 +169,12 @@ int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_
 		else
 			snprintf(name, sizeof(name), "refs/heads/%s", opts->ref);
 		watch = name;
+	}
+	if (opts->version >= 2 && opts->collapsed) {
+		rc = check_child(t, opts->collapsed);
+		if (rc < 0)
+			return rc;
+		child = opts->collapsed;
 	}
 	start = mono_us();
 	if (opts->timeout_ms >= 0)
@@ -124,12 +203,29 @@ int tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t, const tract_wait_
 		rc = read_target(now, t, watch);
 		if (rc < 0)
 			return rc;
-		if (strcmp(now, past) != 0) {
+		if (strcmp(now, past) != 0 && child) {
+			char found[65];
+
+			rc = find_collapse(found, t, child, now, past);
+			if (rc < 0)
+				return rc;
+			if (found[0]) {
+				memcpy(out, found, 65);
+				return 0;
+			}
+			/* No collapse of the child yet: wait for the next move. */
+			memcpy(past, now, 65);
+		} else if (strcmp(now, past) != 0) {
 			memcpy(out, now, 65);
 			return 0;
 		}
 		if (deadline >= 0) {
 			left = deadline - mono_us();
+			if (left <= 0 && child)
+				return tract_error_set(TRACT_ETIMEOUT,
+						       "timed out after %lld ms waiting for a "
+						       "collapse of %s into %s",
+						       (long long)opts->timeout_ms, child, t->id);
 			if (left <= 0)
 				return tract_error_set(TRACT_ETIMEOUT,
 						       "timed out after %lld ms waiting for %s to "

@@ -576,6 +576,72 @@ static void test_collapse_manual_and_since(void **state)
 	fx_free(f);
 }
 
+static int64_t compiled_tokens(tract *t)
+{
+	tract_context *ctx = NULL;
+	int64_t n;
+
+	if (tract_context_compile(&ctx, t, NULL) != 0)
+		fail_msg("compile: %s", tract_error_last()->message);
+	n = tract_context_token_count(ctx);
+	tract_context_free(ctx);
+	return n;
+}
+
+/* The span read alone (appends only) and the compiled fallback (an edit
+ * in the span) count the same messages: SKIP-annotated commits out, the
+ * edit's text in place of its target's. */
+static void test_collapse_span_counts(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract *child, *probe = NULL;
+	tract_collapse_result *r1, *r2, *r3;
+	tract_commit_options eo = TRACT_COMMIT_OPTIONS_INIT;
+	tract_commit *c = NULL;
+	char skipped[65], a[65], b[65];
+
+	(void)state;
+	say(f->t, NULL, "user", "delegate please");
+	child = spawn(f, NULL, "research", TRACT_INHERIT_HEAD_SNAPSHOT, NULL);
+	say(child, a, "assistant", "finding one, at some length to count");
+	say(child, skipped, "assistant", "noise that is skipped");
+	assert_int_equal(tract_annotation_create(NULL, child, skipped, TRACT_PRIORITY_SKIP, NULL), 0);
+	/* first collapse: the whole child, read along the chain */
+	r1 = collapse_manual(f->t, tract_id(child), "Subagent completed: one.");
+	assert_int_equal(r1->source_tokens, compiled_tokens(child));
+	/* second: two appends, one skipped */
+	say(child, b, "assistant", "finding two");
+	say(child, skipped, "assistant", "more noise");
+	assert_int_equal(tract_annotation_create(NULL, child, skipped, TRACT_PRIORITY_SKIP, NULL), 0);
+	r2 = collapse_manual(f->t, tract_id(child), "Subagent completed: two.");
+	/* the same as a tract holding only "finding two" */
+	if (tract_create(&probe, f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(probe, NULL, "assistant", "finding two");
+	assert_int_equal(r2->source_tokens, compiled_tokens(probe));
+	/* third: an edit of b in the span (the compiled path): b's message
+	 * with the edit's text is not new work by hash, the new append is */
+	eo.operation = TRACT_OP_EDIT;
+	eo.response_to = b;
+	if (tract_commit_create_dialogue(&c, child, "assistant", "finding two, corrected", NULL,
+					 &eo) != 0)
+		fail_msg("edit: %s", tract_error_last()->message);
+	tract_commit_free(c);
+	say(child, NULL, "assistant", "finding three");
+	r3 = collapse_manual(f->t, tract_id(child), "Subagent completed: three.");
+	tract_free(probe);
+	if (tract_create(&probe, f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(probe, NULL, "assistant", "finding three");
+	assert_int_equal(r3->source_tokens, compiled_tokens(probe));
+	tract_collapse_result_free(r1);
+	tract_collapse_result_free(r2);
+	tract_collapse_result_free(r3);
+	tract_free(probe);
+	tract_free(child);
+	fx_free(f);
+}
+
 static void test_collapse_refusals(void **state)
 {
 	fx *f = fx_new(NULL);
@@ -839,6 +905,23 @@ static void test_orchestrator(void **state)
 	assert_string_equal(tract_id(got), tract_id(c));
 	say(got, NULL, "assistant", "Budget done.");
 	tract_free(got);
+	/* the resumed work is the running child's, after its own */
+	{
+		tract_context *cc = NULL;
+		size_t n;
+
+		assert_int_equal(tract_context_compile(&cc, c, NULL), 0);
+		n = tract_context_count(cc);
+		assert_true(n >= 2);
+		assert_string_equal(tract_context_content(cc, n - 2), "Budget draft started.");
+		assert_string_equal(tract_context_content(cc, n - 1), "Budget done.");
+		tract_context_free(cc);
+	}
+	/* the manual and the provider's collapses are in the parent's history */
+	assert_int_equal(tract_expand(&x, f->store, ra->parent_commit_hash), 0);
+	assert_string_equal(x->child_tract_id, tract_id(a));
+	tract_expansion_free(x);
+	x = NULL;
 	assert_int_equal(tract_store_tract_list(&l, f->store), 0);
 	assert_int_equal(l->count, 4);
 	for (size_t i = 0; i < l->count; i++) {
@@ -1155,6 +1238,35 @@ static void test_reference_fixture(void **state)
 			assert_null(tract_commit_parent(x->commits->items[x->commits->count - 1]));
 			tract_expansion_free(x);
 		}
+		/* Every tract compiles to what the reference reported: its
+		 * session commits (start, end), the spawn and collapse commits
+		 * and the child's inherited snapshot, on this backend. */
+		for (int k = 0; k < cJSON_GetArraySize(cJSON_GetObjectItem(exp, "tracts")); k++) {
+			const cJSON *tr = cJSON_GetArrayItem(cJSON_GetObjectItem(exp, "tracts"), k);
+			const cJSON *cm = cJSON_GetObjectItem(cJSON_GetObjectItem(tr, "head_result"),
+			                                      "compile");
+			const cJSON *msgs = cJSON_GetObjectItem(cm, "messages");
+			tract *tt = NULL;
+			tract_context *ctx = NULL;
+
+			assert_int_equal(tract_open(&tt, s, cJSON_GetObjectItem(tr, "tract_id")->valuestring,
+			                            NULL),
+			                 0);
+			assert_int_equal(tract_context_compile(&ctx, tt, NULL), 0);
+			assert_int_equal(tract_context_count(ctx), (size_t)cJSON_GetArraySize(msgs));
+			for (int m = 0; m < cJSON_GetArraySize(msgs); m++) {
+				const cJSON *e = cJSON_GetArrayItem(msgs, m);
+				assert_string_equal(tract_context_role(ctx, (size_t)m),
+				                    cJSON_GetObjectItem(e, "role")->valuestring);
+				assert_string_equal(tract_context_content(ctx, (size_t)m),
+				                    cJSON_GetObjectItem(e, "content")->valuestring);
+				assert_string_equal(tract_context_commit_hash(ctx, (size_t)m),
+				                    cJSON_GetArrayItem(cJSON_GetObjectItem(cm, "commit_hashes"),
+				                                       m)->valuestring);
+			}
+			tract_context_free(ctx);
+			tract_free(tt);
+		}
 	}
 	tract_store_free(s);
 	ts_destroy(&st);
@@ -1174,6 +1286,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_selective),
 	    cmocka_unit_test(test_spawn_atomic),
 	    cmocka_unit_test(test_collapse_manual_and_since),
+	    cmocka_unit_test(test_collapse_span_counts),
 	    cmocka_unit_test(test_collapse_refusals),
 	    cmocka_unit_test(test_collapse_drafts),
 	    cmocka_unit_test(test_collapse_autonomous_example),

@@ -618,6 +618,11 @@ done <<'TABLE'
 - | wait --past $'\e[31m' --timeout 1
 - | wait --past "$BIG" --timeout 1
 - | wait --tract nosuch --timeout 1
+- | wait --collapsed
+- | wait --collapsed nosuch --timeout 0
+- | wait --collapsed '' --timeout 0
+- | wait --collapsed $'\e[31m' --timeout 0
+- | wait --collapsed "$BIG" --timeout 0
 - | wait --tract $'\xff' --timeout 1
 - | wait --ref '' --timeout 1
 - | wait --ref $'\xff' --timeout 1

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "tract/agents.h"
 #include "tract/query.h"
 #include "tract/wait.h"
 
@@ -432,6 +433,177 @@ static void test_wait_across_processes(void **state)
 	fx_free(f);
 }
 
+/* A child of f's tract, spawned with a head_snapshot; its id into id. */
+static void spawn_child(fx *f, char id[65], const char *purpose)
+{
+	tract_spawn_options o = TRACT_SPAWN_OPTIONS_INIT;
+	tract *child = NULL;
+
+	o.purpose = purpose;
+	if (tract_spawn(&child, f->t, &o) != 0)
+		fail_msg("spawn: %s", tract_error_last()->message);
+	tract_copy_id(id, tract_id(child));
+	tract_free(child);
+}
+
+static void collapse_child(tract *parent, const char *child, const char *summary, char out[65])
+{
+	tract_collapse_options o = TRACT_COLLAPSE_OPTIONS_INIT;
+	tract_collapse_result *r = NULL;
+
+	o.summary = summary;
+	if (tract_collapse(&r, parent, child, &o) != 0)
+		fail_msg("collapse: %s", tract_error_last()->message);
+	if (out)
+		tract_copy_id(out, r->parent_commit_hash);
+	tract_collapse_result_free(r);
+}
+
+static void child_say(fx *f, const char *child, const char *text)
+{
+	tract *c = NULL;
+	char h[65];
+
+	if (tract_open(&c, f->store, child, NULL) != 0)
+		fail_msg("open child: %s", tract_error_last()->message);
+	say(c, h, "assistant", text);
+	tract_free(c);
+}
+
+/* Waiting for a collapse: other moves are waited past; a collapse already
+ * after past returns at once; errors for a non-child. */
+static void test_wait_collapsed_in_process(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_wait_options o = TRACT_WAIT_OPTIONS_INIT;
+	char before[65], c1[65], c2[65], col[65], out[65], other[65];
+	tract *other_t = NULL;
+
+	(void)state;
+	fx_say(f, before, "user", "plan");
+	spawn_child(f, c1, "first");
+	spawn_child(f, c2, "second");
+	child_say(f, c1, "done one");
+	child_say(f, c2, "done two");
+	/* Nothing collapsed yet: the spawn commits after past do not count. */
+	o.collapsed = c1;
+	o.past = before;
+	o.timeout_ms = 100;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ETIMEOUT);
+	assert_non_null(strstr(tract_error_last()->message, "collapse of"));
+	/* Another child's collapse is not the one waited for. */
+	collapse_child(f->t, c2, "two is done", NULL);
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ETIMEOUT);
+	collapse_child(f->t, c1, "one is done", col);
+	fx_say(f, NULL, "user", "later");
+	/* Already there after past: at once, the collapse commit itself. */
+	o.timeout_ms = 0;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), 0);
+	assert_string_equal(out, col);
+	/* past at (or after) the collapse: not found any more. */
+	o.past = col;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ETIMEOUT);
+	/* Not a child of this tract; no such child. */
+	if (tract_create(&other_t, f->store, NULL, NULL, NULL) != 0)
+		fail_msg("create: %s", tract_error_last()->message);
+	say(other_t, other, "user", "x");
+	o.past = NULL;
+	assert_int_equal(tract_wait_ref(out, other_t, &o), TRACT_EINVAL);
+	o.collapsed = "nosuchchild";
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_ENOTFOUND);
+	o.collapsed = "";
+	assert_int_equal(tract_wait_ref(out, f->t, &o), TRACT_EINVAL);
+	tract_free(other_t);
+	fx_free(f);
+}
+
+/* Another process works in the child, commits in the parent, then
+ * collapses: the waiter wakes on the collapse, not on the other commit. */
+static void test_wait_collapsed_across_processes(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_wait_options o = TRACT_WAIT_OPTIONS_INIT;
+	char before[65], spawned[65], out[65], id[65], child[65], done_hash[65] = "";
+	int64_t woke, child_done = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	fx_say(f, before, "user", "plan");
+	spawn_child(f, child, "subtask");
+	/* past: the spawn commit, so a collapse made before the wait begins
+	 * is found all the same */
+	assert_int_equal(tract_revision_resolve(spawned, f->t, "HEAD"), 0);
+	memcpy(id, tract_id(f->t), 65);
+	tract_free(f->t);
+	tract_store_free(f->store);
+	f->t = NULL;
+	f->store = NULL;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		tract_store *s = NULL;
+		tract *p = NULL, *c = NULL;
+		tract_commit *cm = NULL;
+		tract_collapse_options co = TRACT_COLLAPSE_OPTIONS_INIT;
+		tract_collapse_result *r = NULL;
+		char msg[160];
+		int64_t done;
+
+		close(fds[0]);
+		pause_ms(300);
+		if (tract_store_open(&s, f->uri, 0) != 0 || tract_open(&p, s, id, NULL) != 0 ||
+		    tract_open(&c, s, child, NULL) != 0 ||
+		    tract_commit_create_dialogue(&cm, c, "assistant", "child work", NULL, NULL) != 0)
+			_exit(3);
+		tract_commit_free(cm);
+		cm = NULL;
+		/* a parent commit that is not the collapse */
+		if (tract_commit_create_dialogue(&cm, p, "user", "unrelated", NULL, NULL) != 0)
+			_exit(4);
+		tract_commit_free(cm);
+		pause_ms(300);
+		co.summary = "the subtask is done";
+		if (tract_collapse(&r, p, child, &co) != 0)
+			_exit(5);
+		done = mono_ms();
+		snprintf(msg, sizeof(msg), "%s %lld", r->parent_commit_hash, (long long)done);
+		if (write(fds[1], msg, strlen(msg)) < 0)
+			_exit(6);
+		tract_collapse_result_free(r);
+		tract_free(c);
+		tract_free(p);
+		tract_store_free(s);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (tract_store_open(&f->store, f->uri, 0) != 0 ||
+	    tract_open(&f->t, f->store, id, NULL) != 0)
+		fail_msg("reopen: %s", tract_error_last()->message);
+	o.collapsed = child;
+	o.past = spawned;
+	o.timeout_ms = 30000;
+	assert_int_equal(tract_wait_ref(out, f->t, &o), 0);
+	woke = mono_ms();
+	{
+		char buf[160] = "";
+		ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+		long long done = 0;
+
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_int_equal(sscanf(buf, "%64s %lld", done_hash, &done), 2);
+		child_done = done;
+	}
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_string_equal(out, done_hash);
+	assert_true(woke - child_done < 2000);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +613,8 @@ int main(void)
 	    cmocka_unit_test(test_search_filters_and_snippets),
 	    cmocka_unit_test(test_wait_timeout_and_past),
 	    cmocka_unit_test(test_wait_across_processes),
+	    cmocka_unit_test(test_wait_collapsed_in_process),
+	    cmocka_unit_test(test_wait_collapsed_across_processes),
 	};
 	int rc = ts_init("query");
 

@@ -150,5 +150,45 @@ PY
 	status "timeline --graph --json" 2 "$TRACT" timeline --graph --json
 fi
 
+# --- wait --collapsed: woken by the child's collapse, not by other commits ---
+WC=$("$TRACT" --tract "$TA" spawn --purpose 'count the zebras')
+SPAWNED=$("$TRACT" --tract "$TA" log -n 1 --json | jq_py 'd[0]["commit_hash"]')
+status "wait --collapsed: nothing collapsed yet" 1 \
+	"$TRACT" --tract "$TA" wait --collapsed "$WC" --past "$SPAWNED" --timeout 0.1
+grep -q "collapse of $WC" "$TMP/err" && PASS=$((PASS + 1)) || bad "collapse timeout message: $(cat "$TMP/err")"
+"$TRACT" --tract "$TA" wait --collapsed "$WC" --past "$SPAWNED" --timeout 20 --json >"$TMP/waited" &
+WPID=$!
+sleep 0.3
+"$TRACT" --tract "$WC" commit assistant 'Seven zebras.' >/dev/null
+"$TRACT" --tract "$TA" commit user 'not a collapse' >/dev/null
+sleep 0.3
+COL=$("$TRACT" --tract "$TA" collapse "$WC" --summary 'Seven zebras counted.' --json |
+	jq_py 'd["parent_commit_hash"]')
+if wait "$WPID"; then PASS=$((PASS + 1)); else bad "wait --collapsed failed"; fi
+same "wait --collapsed --json: the collapse commit" \
+	"$(jq_py 'd["collapse_commit"]' <"$TMP/waited")" "$COL"
+same "wait --collapsed --json: the child" "$(jq_py 'd["child_tract_id"]' <"$TMP/waited")" "$WC"
+same "wait --collapsed: already collapsed returns at once" \
+	"$("$TRACT" --tract "$TA" wait --collapsed "$WC" --past "$SPAWNED" --timeout 0)" "$COL"
+status "wait --collapsed: not a child" 1 "$TRACT" --tract "$TA" wait --collapsed nosuch --timeout 0
+status "wait --collapsed: another tract's child" 1 \
+	"$TRACT" --tract "$TB" wait --collapsed "$WC" --timeout 0
+
+# --- compile --at-time before a reset --hard (the ref log) ---
+TR=$("$TRACT" init --name rewound)
+R1=$("$TRACT" --tract "$TR" commit user 'kept')
+"$TRACT" --tract "$TR" commit user 'dropped by the reset' >/dev/null
+sleep 0.01
+BEFORE=$(date -u +%Y-%m-%dT%H:%M:%S.%6N)
+sleep 0.01
+"$TRACT" --tract "$TR" reset --hard "$R1" >/dev/null
+"$TRACT" --tract "$TR" commit user 'after the reset' >/dev/null
+same "compile --at-time before a reset: the old line" \
+	"$("$TRACT" --tract "$TR" compile --at-time "$BEFORE" --json | jq_py '"|".join(m["content"] for m in d["messages"])')" \
+	"kept|dropped by the reset"
+same "compile now: the new line" \
+	"$("$TRACT" --tract "$TR" compile --json | jq_py '"|".join(m["content"] for m in d["messages"])')" \
+	"kept|after the reset"
+
 printf 'test_query_cli (%s): %d passed, %d failed\n' "$KIND" "$PASS" "$FAIL"
 [ "$FAIL" -eq 0 ]

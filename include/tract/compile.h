@@ -20,7 +20,10 @@ typedef struct {
 	unsigned int version;
 	/** Compile as of this commit (a reference of the tract), or NULL. */
 	const char *at_commit;
-	/** Compile as of this instant (UTC µs), or TRACT_TIME_NONE. */
+	/** Compile as of this instant (UTC µs), or TRACT_TIME_NONE: the tract
+	 *  as it was then, also before a later reset, compression, rebase,
+	 *  switch or branch rename (the ref log: where HEAD's line was at that
+	 *  time, then its newest commit created at or before it). */
 	tract_time at_time;
 	/** Append " [edited]" to messages replaced by an edit. */
 	int edit_markers;

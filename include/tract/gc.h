@@ -6,7 +6,10 @@
  * named branch, which must exist), the commits spawn pointers name as a
  * child's starting point, collapse commits (commits whose metadata names
  * a collapse_source_tract_id) and the child commit each collapse
- * summarized (collapse_source_head). A commit reachable from a root over
+ * summarized (collapse_source_head), and the commit each ref-log record
+ * younger than orphan_retention_days names as a ref's old position
+ * (compile as of a time needs it; older records are deleted by gc, not by
+ * a dry run). A commit reachable from a root over
  * all parents stays. An unreachable commit that a compression record
  * names (as a source or a result: provenance) is an archive, removed only
  * when archive_retention_days is set and it is that old; any other

@@ -24,10 +24,15 @@ typedef struct {
 	/** Give up after this many milliseconds (TRACT_ETIMEOUT); < 0 = never;
 	 *  0 = check once. */
 	int64_t timeout_ms;
+	/** (version 2) A child tract id: wait instead until a collapse of
+	 *  that child (a commit whose metadata collapse_source_tract_id names
+	 *  it) is on the watched ref after past; t must be the child's parent
+	 *  (its spawn pointer says so). NULL = any move. */
+	const char *collapsed;
 } tract_wait_options;
 
-#define TRACT_WAIT_OPTIONS_VERSION 1
-#define TRACT_WAIT_OPTIONS_INIT {TRACT_WAIT_OPTIONS_VERSION, NULL, NULL, -1}
+#define TRACT_WAIT_OPTIONS_VERSION 2
+#define TRACT_WAIT_OPTIONS_INIT {TRACT_WAIT_OPTIONS_VERSION, NULL, NULL, -1, NULL}
 
 TRACT_EXTERN(int) tract_wait_options_init(tract_wait_options *opts, unsigned int version);
 
@@ -41,6 +46,14 @@ TRACT_EXTERN(int) tract_wait_options_init(tract_wait_options *opts, unsigned int
  * a short read transaction, with a backoff from 1 ms to 20 ms between
  * reads (never a busy loop). No transaction is held while waiting. The
  * call must not be made inside a batch (TRACT_EINVAL).
+ *
+ * With opts->collapsed (a child tract of t): returns when the commits
+ * after past on the watched ref include a collapse of that child, with
+ * out = the newest such collapse commit (at once when one is already
+ * there: pass the parent's commit of before the spawn as past). Moves
+ * that bring no collapse of the child (other commits, other children's
+ * collapses) are waited past. Errors: TRACT_ENOTFOUND (no spawn pointer
+ * for the child), TRACT_EINVAL (t is not the child's parent).
  */
 TRACT_EXTERN(int) tract_wait_ref(char out[TRACT_HASH_HEXSIZE + 1], tract *t,
 				 const tract_wait_options *opts);
