@@ -462,6 +462,96 @@ static void test_request_members(void **state)
 	cJSON_Delete(b);
 }
 
+static int members_named(const cJSON *o, const char *name)
+{
+	const cJSON *i;
+	int n = 0;
+
+	cJSON_ArrayForEach(i, o)
+	{
+		if (strcmp(i->string, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The client splices its members into the rendered body without parsing
+ * it, after checking it is one JSON object; a body that already has a
+ * member the client sets takes the slow path: one member, the client's. */
+static void test_body_splice(void **state)
+{
+	static const struct {
+		const char *body, *extra;
+		const char *member;  /* appears once, with value */
+		const char *value;   /* a string, or NULL: the messages are extra's [] */
+	} ok[] = {
+		{NULL, NULL, "model", "gpt-test"},
+		{"{\"model\":\"old\",\"messages\":[]}", NULL, "model", "gpt-test"},
+		{"{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", "{\"messages\":[]}",
+		 "messages", NULL},
+		{" {\"mess\\u0061ges\" : [ ] , \"n\": -1.5e+3, \"t\":[true,false,null,{}] }\n", NULL,
+		 "model", "gpt-test"},
+		{"{}", NULL, "model", "gpt-test"},
+	};
+	static const char *const bad[] = {
+		"[1, 2]", "{\"a\":}", "{\"a\":1} x", "{\"a\":1,}", "{\"a\":01}", "{\"a\":\"\x01\"}",
+		"{\"a\":tru}", "{", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12G4\"}", "{\"a\" 1}", "",
+		"{\"a\":[1 2]}", "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}", "{1:2}",
+	};
+	ctx *t = *state;
+	tract_chat_reply reply;
+	tract_provider_error err;
+	char deep[2100];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		tract_chat_request rq = request(t->w);
+		const char *body = ok[i].body ? ok[i].body : t->w->body_json;
+		const mock_request *r;
+		cJSON *b;
+
+		script1(t, json(200, t->w->ok));
+		rq.body_json = body;
+		rq.model = "gpt-test";
+		rq.extra_json = ok[i].extra;
+		if (call(t, &rq, 0, NULL, &reply, &err) != 0)
+			fail_msg("case %zu: %s", i, err.message);
+		t->w->p->reply_clear(t->c, &reply);
+		r = mock_request_get(t->m, 0);
+		b = sent_body(t, 0);
+		assert_int_equal(members_named(b, ok[i].member), 1);
+		assert_int_equal(members_named(b, "model"), 1);
+		if (ok[i].value)
+			assert_string_equal(cJSON_GetObjectItem(b, ok[i].member)->valuestring,
+					    ok[i].value);
+		else
+			assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(b, "messages")), 0);
+		if (!ok[i].body) /* the core's rendering goes as it is, the members after it */
+			assert_memory_equal(r->body, body, strlen(body) - 1);
+		cJSON_Delete(b);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]) + 1; i++) {
+		tract_chat_request rq = request(t->w);
+		int rc;
+
+		if (i < sizeof(bad) / sizeof(bad[0])) {
+			rq.body_json = bad[i];
+		} else { /* nested deeper than cJSON's limit (1000) */
+			memset(deep, 0, sizeof(deep));
+			memcpy(deep, "{\"a\":", 5);
+			memset(deep + 5, '[', 1001);
+			memset(deep + 5 + 1001, ']', 1001);
+			deep[5 + 2002] = '}';
+			rq.body_json = deep;
+		}
+		script1(t, json(200, t->w->ok));
+		rc = call(t, &rq, 0, NULL, &reply, &err);
+		assert_failed(rc, &err, -4 /* TRACT_EINVAL */, TRACT_PROVIDER_ERR_REQUEST);
+		assert_non_null(strstr(err.message, "body_json is not a JSON object"));
+		assert_int_equal(mock_request_count(t->m), 0); /* nothing sent */
+	}
+}
+
 static void test_streamed_reply(void **state)
 {
 	ctx *t = *state;
@@ -1419,6 +1509,7 @@ int main(void)
 		BOTH(test_table),
 		BOTH(test_whole_reply),
 		BOTH(test_request_members),
+		BOTH(test_body_splice),
 		BOTH(test_streamed_reply),
 		BOTH(test_streamed_crlf),
 		BOTH(test_stream_answered_whole),

@@ -82,6 +82,21 @@ int tp_emit_reply(tract_chat_delta_cb cb, void *payload, tp_reply *r, tract_prov
  * / permission → AUTH, invalid request → REQUEST, otherwise SERVER).
  * Returns the TRACT_E* code. */
 int tp_stream_error(const char *data, size_t len, tract_provider_error *err, const char *who);
+/* A wire format's reply parsers as one table (each *_parse.c exports one):
+ * what the client calls and what the fuzz targets drive. */
+typedef struct {
+	/* A whole reply body. */
+	int (*parse)(tp_reply *r, const char *body, size_t len, tract_provider_error *err);
+	/* A streamed reply: state of stream_size bytes. */
+	size_t stream_size;
+	void (*stream_init)(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,
+			    tract_provider_error *err);
+	int (*stream_feed)(void *s, const char *bytes, size_t n);
+	int (*stream_end)(void *s);
+	tp_reply *(*stream_reply)(void *s);
+	void (*stream_dispose)(void *s);
+} tp_parser;
+
 /* A usage number of a JSON reply: -1 unless a finite number >= 0. */
 #define TP_NUM_ABSENT (-1)
 
