@@ -429,38 +429,4 @@ void tp_anthropic_stream_dispose(tp_anthropic_stream *s)
 	s->start_input = NULL;
 }
 
-static void s_init(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,
-		   tract_provider_error *err)
-{
-	tp_anthropic_stream_init(s, limit, cb, payload, err);
-}
-
-static int s_feed(void *s, const char *bytes, size_t n)
-{
-	return tp_anthropic_stream_feed(s, bytes, n);
-}
-
-static int s_end(void *s)
-{
-	return tp_anthropic_stream_end(s);
-}
-
-static tp_reply *s_reply(void *s)
-{
-	return &((tp_anthropic_stream *)s)->reply;
-}
-
-static void s_dispose(void *s)
-{
-	tp_anthropic_stream_dispose(s);
-}
-
-const tp_parser tp_anthropic_parser = {
-	.parse = tp_anthropic_parse,
-	.stream_size = sizeof(tp_anthropic_stream),
-	.stream_init = s_init,
-	.stream_feed = s_feed,
-	.stream_end = s_end,
-	.stream_reply = s_reply,
-	.stream_dispose = s_dispose,
-};
+TP_PARSER_DEFINE(anthropic);

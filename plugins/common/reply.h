@@ -97,6 +97,41 @@ typedef struct {
 	void (*stream_dispose)(void *s);
 } tp_parser;
 
+/* Define tp_<P>_parser in <P>_parse.c from its functions tp_<P>_parse,
+ * tp_<P>_stream_init/feed/end/dispose and its state type tp_<P>_stream
+ * (which holds the reply as member "reply"). */
+#define TP_PARSER_DEFINE(P)                                                                        \
+	static void P##_s_init(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,     \
+			       tract_provider_error *err)                                          \
+	{                                                                                          \
+		tp_##P##_stream_init(s, limit, cb, payload, err);                                  \
+	}                                                                                          \
+	static int P##_s_feed(void *s, const char *bytes, size_t n)                               \
+	{                                                                                          \
+		return tp_##P##_stream_feed(s, bytes, n);                                          \
+	}                                                                                          \
+	static int P##_s_end(void *s)                                                              \
+	{                                                                                          \
+		return tp_##P##_stream_end(s);                                                     \
+	}                                                                                          \
+	static tp_reply *P##_s_reply(void *s)                                                      \
+	{                                                                                          \
+		return &((tp_##P##_stream *)s)->reply;                                             \
+	}                                                                                          \
+	static void P##_s_dispose(void *s)                                                         \
+	{                                                                                          \
+		tp_##P##_stream_dispose(s);                                                        \
+	}                                                                                          \
+	const tp_parser tp_##P##_parser = {                                                        \
+		.parse = tp_##P##_parse,                                                           \
+		.stream_size = sizeof(tp_##P##_stream),                                            \
+		.stream_init = P##_s_init,                                                         \
+		.stream_feed = P##_s_feed,                                                         \
+		.stream_end = P##_s_end,                                                           \
+		.stream_reply = P##_s_reply,                                                       \
+		.stream_dispose = P##_s_dispose,                                                   \
+	}
+
 /* A usage number of a JSON reply: -1 unless a finite number >= 0. */
 #define TP_NUM_ABSENT (-1)
 
