@@ -4,10 +4,10 @@
  *
  *   mock_llm_server DIR RESPONSE...
  *
- * Each RESPONSE is STATUS[/sse][/delayMS]=FILE: the next request gets that
- * status and FILE's bytes as its body (application/json, or
+ * Each RESPONSE is STATUS[/sse][/delayMS][/retryS]=FILE: the next request
+ * gets that status and FILE's bytes as its body (application/json, or
  * text/event-stream sent chunked in 7-byte pieces with /sse; /delayMS
- * waits that long before the status line). A request past the script gets
+ * waits that long before the status line; /retryS sends Retry-After: S). A request past the script gets
  * a 500. The server listens on 127.0.0.1 (an ephemeral port) and writes
  * its URL, one line, to DIR/url once it accepts connections (written to a
  * temporary name, then renamed: a reader never sees half a line). On
@@ -62,7 +62,9 @@ static int write_file(const char *dir, const char *name, const char *data, size_
 	return ok && rename(tmp, path) == 0 ? 0 : -1;
 }
 
-static int parse_response(const char *arg, mock_response *r, char **owned)
+static char retry_headers[MAX_RESPONSES][64];
+
+static int parse_response(size_t i, const char *arg, mock_response *r, char **owned)
 {
 	const char *eq = strchr(arg, '=');
 	char spec[128], *tok, *save = NULL;
@@ -80,6 +82,10 @@ static int parse_response(const char *arg, mock_response *r, char **owned)
 			r->chunk_size = 7;
 		} else if (strncmp(tok, "delay", 5) == 0) {
 			r->delay_ms = atoi(tok + 5);
+		} else if (strncmp(tok, "retry", 5) == 0) {
+			snprintf(retry_headers[i], sizeof(retry_headers[i]), "Retry-After: %d\r\n",
+				 atoi(tok + 5));
+			r->headers = retry_headers[i];
 		} else if ((r->status = atoi(tok)) < 100 || r->status > 599) {
 			return -1;
 		}
@@ -105,13 +111,13 @@ int main(int argc, char **argv)
 	int sig;
 
 	if (argc < 2 || argc - 2 > MAX_RESPONSES) {
-		fprintf(stderr, "usage: mock_llm_server DIR STATUS[/sse][/delayMS]=FILE...\n");
+		fprintf(stderr, "usage: mock_llm_server DIR STATUS[/sse][/delayMS][/retryS]=FILE...\n");
 		return 2;
 	}
 	dir = argv[1];
 	n = (size_t)argc - 2;
 	for (i = 0; i < n; i++) {
-		if (parse_response(argv[i + 2], &script[i], &owned[i]) != 0) {
+		if (parse_response(i, argv[i + 2], &script[i], &owned[i]) != 0) {
 			fprintf(stderr, "mock_llm_server: bad response '%s'\n", argv[i + 2]);
 			return 2;
 		}

@@ -242,6 +242,43 @@ for W in openai anthropic; do
 	unset "TRACT_${W_UP}_API_KEY" "TRACT_${W_UP}_BASE_URL"
 done
 
+# 5. The core's retries and the fallback list, through the plugins: a 429
+# with Retry-After then success (the wait honoured), 500 twice then
+# success, 500 on every attempt (exactly the attempts --retries allows)
+# then the next provider answers and the reply says which.
+export TRACT_DB=$TMP/retry.db TRACT_OPENAI_API_KEY=$KEY TRACT_ANTHROPIC_API_KEY=$KEY
+"$TRACT" init --name retry >/dev/null && "$TRACT" commit user "My chain skips." >/dev/null || bad "retry: init failed"
+printf '{"error":{"message":"Rate limit reached","type":"rate_limit_error"}}' >429.json
+printf '{"error":{"message":"The server had an error","type":"server_error"}}' >500.json
+W_UP=OPENAI
+serve_w retry-429 429/retry1=429.json 200=openai.text
+t0=$(date +%s%N)
+out=$("$TRACT" generate --provider openai 2>err.txt) || bad "429 then 200 failed: $(cat err.txt)"
+t1=$(date +%s%N)
+stop
+[ "$out" = "Hello there." ] && ok || bad "429 then 200 printed '$out'"
+[ "$(requests)" = 2 ] && ok || bad "429 then 200: $(requests) requests"
+[ $(((t1 - t0) / 1000000)) -ge 1000 ] && ok || bad "Retry-After: 1 not waited ($(((t1 - t0) / 1000000)) ms)"
+serve_w retry-500 500=500.json 500=500.json 200=openai.text
+out=$("$TRACT" generate --provider openai --retries 2 --json 2>err.txt) || bad "500, 500, 200 failed: $(cat err.txt)"
+stop
+check "500 twice then success" 'd["text"] == "Hello there." and d["provider"] == "openai"' <<<"$out"
+[ "$(requests)" = 3 ] && ok || bad "500, 500, 200: $(requests) requests"
+serve retry-all 500=500.json 500=500.json 500=500.json 500=500.json
+export TRACT_OPENAI_BASE_URL=$URL
+OA_PID=$MOCK_PID OA_SRV=$SRV
+W_UP=ANTHROPIC
+serve_w fallback 200=anthropic.text
+out=$("$TRACT" generate --provider openai,anthropic --retries 2 --json 2>err.txt) || bad "fallback failed: $(cat err.txt)"
+stop
+[ "$(requests)" = 1 ] && ok || bad "fallback: $(requests) requests to anthropic"
+MOCK_PID=$OA_PID SRV=$OA_SRV
+stop
+[ "$(requests)" = 3 ] && ok || bad "openai failing: $(requests) requests, 3 (--retries 2) expected"
+check "the fallback answered" 'd["text"] == "Hello there." and d["provider"] == "anthropic"' <<<"$out"
+check "the reply records it" 'd["generation_config"]["provider"] == "anthropic"' <<<"$("$TRACT" show --json HEAD)"
+no_key "retries" err.txt <(printf '%s' "$out")
+
 # check_body refuses what the APIs refuse: a tool result nothing called.
 printf '{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"call_x","content":"r"}]}' >bad.openai
 "$CHECK_BODY" openai bad.openai 2>/dev/null && bad "check_body accepted an unpaired tool message" || ok
