@@ -109,6 +109,12 @@ EOF
 AN_START='event: message_start
 data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5-20250929","stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}
 '
+# The end of an Anthropic stream: the block, the stop reason, the usage.
+an_end() {
+	printf 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+	printf 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"%s","stop_sequence":null},"usage":{"output_tokens":%s}}\n\n' "$1" "$2"
+	printf 'event: message_stop\ndata: {"type":"message_stop"}\n'
+}
 cat >anthropic.text <<'EOF'
 {"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"Hello there."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":3}}
 EOF
@@ -126,14 +132,7 @@ data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text
 event: content_block_delta
 data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there."}}
 
-event: content_block_stop
-data: {"type":"content_block_stop","index":0}
-
-event: message_delta
-data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}
-
-event: message_stop
-data: {"type":"message_stop"}
+$(an_end end_turn 3)
 
 EOF
 cat >anthropic.tool <<'EOF'
@@ -150,14 +149,7 @@ data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta"
 event: content_block_delta
 data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\\"c-7\\"}"}}
 
-event: content_block_stop
-data: {"type":"content_block_stop","index":0}
-
-event: message_delta
-data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":20}}
-
-event: message_stop
-data: {"type":"message_stop"}
+$(an_end tool_use 20)
 
 EOF
 # A 401 whose message echoes the key, as OpenAI's does.

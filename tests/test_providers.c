@@ -825,9 +825,6 @@ static void test_rate_limit_then_success(void **state)
 	assert_int_equal(mock_request_count(t->m), 2);
 }
 
-
-
-
 /* ---- failures, one table: each case scripts one response, makes one
  * call and checks the outcome ---- */
 
@@ -1078,7 +1075,6 @@ static void test_connection_refused(void **state)
 	t->w->p->client_free(c);
 }
 
-
 /* The client's timeout option, when the request gives none. */
 static void test_timeout_option(void **state)
 {
@@ -1105,12 +1101,6 @@ static void test_timeout_option(void **state)
 	t->w->p->reply_clear(c, &reply);
 	t->w->p->client_free(c);
 }
-
-
-
-/* ---- malformed replies ---- */
-
-
 
 /* Streams that end well but say little, and one with no choice at all. */
 static void test_openai_stream_shapes(void **state)
@@ -1182,7 +1172,6 @@ static void test_anthropic_shapes(void **state)
 	rc = call(t, &rq, 0, NULL, &reply, &err);
 	assert_failed(rc, &err, -9, TRACT_PROVIDER_ERR_BAD_RESPONSE);
 }
-
 
 /* ---- size bound ---- */
 
