@@ -7,6 +7,8 @@
 # commit nothing.
 # Usage: test_generate_cli.sh PATH/TO/tract
 set -uo pipefail
+# shellcheck source=generate_cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/generate_cli_lib.sh"
 
 TRACT=${1:?usage: test_generate_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
@@ -16,22 +18,6 @@ trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1
 export TRACT_DB=$TMP/t.db
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-# check DESC PYTHON-EXPR: d is the JSON on stdin.
-check() {
-	local desc=$1 expr=$2 out
-	out=$(python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print("yes" if eval(sys.argv[1]) else "no")' "$expr" 2>&1)
-	if [ "$out" = yes ]; then ok; else bad "$desc: $expr ($out)"; fi
-}
-commits() { "$TRACT" log --json -n 1000 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 "$TRACT" init --name gen >/dev/null || { echo "init failed" >&2; exit 1; }
 "$TRACT" commit instruction "You help bicycle shop customers." >/dev/null

@@ -364,47 +364,6 @@ static void test_pick_append(void **state)
 	fx_free(f);
 }
 
-static void test_pick_errors(void **state)
-{
-	pick_fx p;
-	fx *f = pick_setup(&p);
-	tract_cherry_pick_result *r = (void *)1;
-	tract_cherry_pick_options o = TRACT_CHERRY_PICK_OPTIONS_INIT;
-	snapshot before = snap(f);
-
-	(void)state;
-	assert_error(tract_cherry_pick(&r, f->t, "nope", NULL), TRACT_ENOTFOUND,
-		     "Commit not found: nope");
-	assert_null(r);
-	assert_error(tract_cherry_pick(&r, f->t, "abc", NULL), TRACT_ENOTFOUND, NULL);
-	assert_error(tract_cherry_pick(NULL, f->t, p.s, NULL), TRACT_EINVAL, NULL);
-	assert_error(tract_cherry_pick(&r, f->t, NULL, NULL), TRACT_EINVAL, NULL);
-	o.version = 99;
-	assert_error(tract_cherry_pick(&r, f->t, p.s, &o), TRACT_EINVAL, NULL);
-	assert_int_equal(tract_cherry_pick_options_init(&o, TRACT_CHERRY_PICK_OPTIONS_VERSION), 0);
-	assert_null(o.resolver);
-	assert_int_equal(tract_cherry_pick_options_init(&o, 0), TRACT_EINVAL);
-	assert_unchanged(f, &before);
-	fx_free(f);
-}
-
-/* DECISIONS.md: cherry-pick is refused in detached HEAD, like commit. */
-static void test_pick_detached_refused(void **state)
-{
-	pick_fx p;
-	fx *f = pick_setup(&p);
-	tract_cherry_pick_result *r = NULL;
-	snapshot before;
-
-	(void)state;
-	set_ref(f, "HEAD", p.m, NULL);
-	before = snap(f);
-	assert_error(tract_cherry_pick(&r, f->t, p.s, NULL), TRACT_EDETACHED,
-		     "Cannot cherry-pick in detached HEAD state");
-	assert_unchanged(f, &before);
-	fx_free(f);
-}
-
 /* §9 step 2: an edit whose target is on the branch is replayed as an edit. */
 static void test_pick_edit_target_present(void **state)
 {
@@ -1070,41 +1029,101 @@ static void test_rebase_up_to_date(void **state)
 	fx_free(f);
 }
 
-static void test_rebase_errors(void **state)
+/* ---- refused calls, both operations: one table ---------------------------------- */
+
+typedef enum { OP_PICK, OP_REBASE } replay_op;
+typedef enum { ON_BRANCH, DETACHED, UNBORN } head_state;
+
+typedef struct {
+	replay_op op;
+	head_state head;    /* DETACHED: at main's M (pick) or feature's F2 (rebase) */
+	const char *target; /* NULL with fx_target: the fixture's S (pick) */
+	int fx_target;
+	int no_out, no_tract;
+	unsigned version;   /* options with this version, 0 = no options */
+	int code;
+	const char *message; /* in the error's message (NULL = not checked) */
+	int exact;           /* the message is exactly that */
+	int out_null;        /* *out is set to NULL */
+} refused_case;
+
+static const refused_case refused_cases[] = {
+	{OP_PICK, ON_BRANCH, "nope", 0, 0, 0, 0, TRACT_ENOTFOUND, "Commit not found: nope", 0, 1},
+	{OP_PICK, ON_BRANCH, "abc", 0, 0, 0, 0, TRACT_ENOTFOUND, NULL, 0, 0},
+	{OP_PICK, ON_BRANCH, NULL, 1, 1, 0, 0, TRACT_EINVAL, NULL, 0, 0},
+	{OP_PICK, ON_BRANCH, NULL, 0, 0, 0, 0, TRACT_EINVAL, NULL, 0, 0},
+	{OP_PICK, ON_BRANCH, NULL, 1, 0, 0, 99, TRACT_EINVAL, NULL, 0, 0},
+	/* DECISIONS.md: cherry-pick is refused in detached HEAD, like commit */
+	{OP_PICK, DETACHED, NULL, 1, 0, 0, 0, TRACT_EDETACHED,
+	 "Cannot cherry-pick in detached HEAD state", 0, 0},
+	{OP_REBASE, ON_BRANCH, "nope", 0, 0, 0, 0, TRACT_ENOTFOUND, "Branch not found: nope", 1, 1},
+	{OP_REBASE, ON_BRANCH, "", 0, 0, 0, 0, TRACT_EINVAL, NULL, 0, 0},
+	{OP_REBASE, ON_BRANCH, "main", 0, 0, 1, 0, TRACT_EINVAL, NULL, 0, 0},
+	{OP_REBASE, ON_BRANCH, "main", 0, 0, 0, 7, TRACT_EINVAL, NULL, 0, 0},
+	{OP_REBASE, DETACHED, "main", 0, 0, 0, 0, TRACT_EDETACHED,
+	 "Cannot rebase in detached HEAD state", 0, 0},
+	/* no commit on the branch */
+	{OP_REBASE, UNBORN, "main", 0, 0, 0, 0, TRACT_ENOTFOUND,
+	 "Cannot rebase: no commits on current branch", 0, 0},
+};
+
+/* Each refused call: its code and message, nothing written. */
+static void test_replay_refused(void **state)
 {
-	rb_fx p;
-	fx *f = rb_setup(&p);
-	tract_rebase_result *r = (void *)1;
-	tract_rebase_options o = TRACT_REBASE_OPTIONS_INIT;
-	snapshot before = snap(f);
+	size_t i;
 
 	(void)state;
-	assert_error(tract_rebase(&r, f->t, "nope", NULL), TRACT_ENOTFOUND,
-		     "Branch not found: nope");
-	assert_string_equal(tract_error_last()->message, "Branch not found: nope");
-	assert_null(r);
-	assert_error(tract_rebase(&r, f->t, "", NULL), TRACT_EINVAL, NULL);
-	assert_error(tract_rebase(&r, NULL, "main", NULL), TRACT_EINVAL, NULL);
-	o.version = 7;
-	assert_error(tract_rebase(&r, f->t, "main", &o), TRACT_EINVAL, NULL);
-	assert_int_equal(tract_rebase_options_init(&o, TRACT_REBASE_OPTIONS_VERSION), 0);
-	assert_int_equal(tract_rebase_options_init(&o, 2), TRACT_EINVAL);
-	assert_unchanged(f, &before);
+	for (i = 0; i < sizeof(refused_cases) / sizeof(refused_cases[0]); i++) {
+		const refused_case *c = &refused_cases[i];
+		pick_fx pp;
+		rb_fx rp;
+		fx *f = c->op == OP_PICK ? pick_setup(&pp) : rb_setup(&rp);
+		const char *target = c->fx_target ? pp.s : c->target;
+		void *r = (void *)1;
+		snapshot before;
+		int rc;
 
-	/* detached */
-	set_ref(f, "HEAD", p.f2, NULL);
-	before = snap(f);
-	assert_error(tract_rebase(&r, f->t, "main", NULL), TRACT_EDETACHED,
-		     "Cannot rebase in detached HEAD state");
-	assert_unchanged(f, &before);
+		if (c->head == DETACHED)
+			set_ref(f, "HEAD", c->op == OP_PICK ? pp.m : rp.f2, NULL);
+		else if (c->head == UNBORN)
+			switch_to(f, "unborn");
+		before = snap(f);
+		if (c->op == OP_PICK) {
+			tract_cherry_pick_options o = TRACT_CHERRY_PICK_OPTIONS_INIT;
+			o.version = c->version;
+			rc = tract_cherry_pick(c->no_out ? NULL : (tract_cherry_pick_result **)&r,
+					       c->no_tract ? NULL : f->t, target,
+					       c->version ? &o : NULL);
+		} else {
+			tract_rebase_options o = TRACT_REBASE_OPTIONS_INIT;
+			o.version = c->version;
+			rc = tract_rebase(c->no_out ? NULL : (tract_rebase_result **)&r,
+					  c->no_tract ? NULL : f->t, target, c->version ? &o : NULL);
+		}
+		if (rc != c->code)
+			fail_msg("case %zu: %d, want %d (%s)", i, rc, c->code,
+				 tract_error_last()->message);
+		assert_error(rc, c->code, c->message);
+		if (c->exact)
+			assert_string_equal(tract_error_last()->message, c->message);
+		if (c->out_null)
+			assert_null(r);
+		assert_unchanged(f, &before);
+		fx_free(f);
+	}
+}
 
-	/* no commit on the branch */
-	switch_to(f, "unborn");
-	before = snap(f);
-	assert_error(tract_rebase(&r, f->t, "main", NULL), TRACT_ENOTFOUND,
-		     "Cannot rebase: no commits on current branch");
-	assert_unchanged(f, &before);
-	fx_free(f);
+static void test_replay_options_init(void **state)
+{
+	tract_cherry_pick_options po;
+	tract_rebase_options ro;
+
+	(void)state;
+	assert_int_equal(tract_cherry_pick_options_init(&po, TRACT_CHERRY_PICK_OPTIONS_VERSION), 0);
+	assert_null(po.resolver);
+	assert_int_equal(tract_cherry_pick_options_init(&po, 0), TRACT_EINVAL);
+	assert_int_equal(tract_rebase_options_init(&ro, TRACT_REBASE_OPTIONS_VERSION), 0);
+	assert_int_equal(tract_rebase_options_init(&ro, 2), TRACT_EINVAL);
 }
 
 /* §10 step 7: a merge commit in the range is refused, nothing written. */
@@ -1464,8 +1483,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_append),
-		cmocka_unit_test(test_pick_errors),
-		cmocka_unit_test(test_pick_detached_refused),
 		cmocka_unit_test(test_pick_edit_target_present),
 		cmocka_unit_test(test_pick_edit_target_missing),
 		cmocka_unit_test(test_pick_resolved_text_keeps_type),
@@ -1482,7 +1499,8 @@ int main(void)
 		cmocka_unit_test(test_rebase_keeps_annotations),
 		cmocka_unit_test(test_rebase_fast_forward),
 		cmocka_unit_test(test_rebase_up_to_date),
-		cmocka_unit_test(test_rebase_errors),
+		cmocka_unit_test(test_replay_refused),
+		cmocka_unit_test(test_replay_options_init),
 		cmocka_unit_test(test_rebase_merge_commits),
 		cmocka_unit_test(test_rebase_warnings),
 		cmocka_unit_test(test_rebase_check_only),

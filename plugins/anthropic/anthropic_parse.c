@@ -428,3 +428,5 @@ void tp_anthropic_stream_dispose(tp_anthropic_stream *s)
 	free(s->start_input);
 	s->start_input = NULL;
 }
+
+TP_PARSER_DEFINE(anthropic);

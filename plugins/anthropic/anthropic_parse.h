@@ -48,4 +48,7 @@ int tp_anthropic_stream_feed(tp_anthropic_stream *s, const char *bytes, size_t n
 int tp_anthropic_stream_end(tp_anthropic_stream *s);
 void tp_anthropic_stream_dispose(tp_anthropic_stream *s);
 
+/* The functions above as a table (the client's and the fuzz targets'). */
+extern const tp_parser tp_anthropic_parser;
+
 #endif

@@ -82,6 +82,56 @@ int tp_emit_reply(tract_chat_delta_cb cb, void *payload, tp_reply *r, tract_prov
  * / permission → AUTH, invalid request → REQUEST, otherwise SERVER).
  * Returns the TRACT_E* code. */
 int tp_stream_error(const char *data, size_t len, tract_provider_error *err, const char *who);
+/* A wire format's reply parsers as one table (each *_parse.c exports one):
+ * what the client calls and what the fuzz targets drive. */
+typedef struct {
+	/* A whole reply body. */
+	int (*parse)(tp_reply *r, const char *body, size_t len, tract_provider_error *err);
+	/* A streamed reply: state of stream_size bytes. */
+	size_t stream_size;
+	void (*stream_init)(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,
+			    tract_provider_error *err);
+	int (*stream_feed)(void *s, const char *bytes, size_t n);
+	int (*stream_end)(void *s);
+	tp_reply *(*stream_reply)(void *s);
+	void (*stream_dispose)(void *s);
+} tp_parser;
+
+/* Define tp_<P>_parser in <P>_parse.c from its functions tp_<P>_parse,
+ * tp_<P>_stream_init/feed/end/dispose and its state type tp_<P>_stream
+ * (which holds the reply as member "reply"). */
+#define TP_PARSER_DEFINE(P)                                                                        \
+	static void P##_s_init(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,     \
+			       tract_provider_error *err)                                          \
+	{                                                                                          \
+		tp_##P##_stream_init(s, limit, cb, payload, err);                                  \
+	}                                                                                          \
+	static int P##_s_feed(void *s, const char *bytes, size_t n)                               \
+	{                                                                                          \
+		return tp_##P##_stream_feed(s, bytes, n);                                          \
+	}                                                                                          \
+	static int P##_s_end(void *s)                                                              \
+	{                                                                                          \
+		return tp_##P##_stream_end(s);                                                     \
+	}                                                                                          \
+	static tp_reply *P##_s_reply(void *s)                                                      \
+	{                                                                                          \
+		return &((tp_##P##_stream *)s)->reply;                                             \
+	}                                                                                          \
+	static void P##_s_dispose(void *s)                                                         \
+	{                                                                                          \
+		tp_##P##_stream_dispose(s);                                                        \
+	}                                                                                          \
+	const tp_parser tp_##P##_parser = {                                                        \
+		.parse = tp_##P##_parse,                                                           \
+		.stream_size = sizeof(tp_##P##_stream),                                            \
+		.stream_init = P##_s_init,                                                         \
+		.stream_feed = P##_s_feed,                                                         \
+		.stream_end = P##_s_end,                                                           \
+		.stream_reply = P##_s_reply,                                                       \
+		.stream_dispose = P##_s_dispose,                                                   \
+	}
+
 /* A usage number of a JSON reply: -1 unless a finite number >= 0. */
 #define TP_NUM_ABSENT (-1)
 

@@ -45,53 +45,18 @@ static int option(tp_client *c, const char *key, const char *value, tract_provid
 static const char *const key_env[] = {"TRACT_OPENAI_API_KEY", "OPENAI_API_KEY", NULL};
 static const char *const url_env[] = {"TRACT_OPENAI_BASE_URL", "OPENAI_BASE_URL", NULL};
 
-static const tp_client_spec spec = {
-	.who = WHO,
-	.default_model = "gpt-4o-mini",
-	.default_base_url = "https://api.openai.com/v1",
-	.key_env = key_env,
-	.url_env = url_env,
-	.option = option,
-};
-
-static struct curl_slist *add(struct curl_slist *list, const char *a, const char *b)
-{
-	struct curl_slist *l;
-	char *h;
-
-	if (!list)
-		return NULL;
-	if (!(h = malloc(strlen(a) + strlen(b) + 1))) {
-		curl_slist_free_all(list);
-		return NULL;
-	}
-	strcpy(h, a);
-	strcat(h, b);
-	l = curl_slist_append(list, h);
-	free(h);
-	if (!l)
-		curl_slist_free_all(list);
-	return l;
-}
-
 static struct curl_slist *headers(const tp_client *c, int stream)
 {
-	struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *l = tp_headers_json(stream);
 
-	l = add(l, "Accept: ", stream ? "text/event-stream" : "application/json");
-	l = add(l, "Expect:", "");
 	if (c->api_key)
-		l = add(l, "Authorization: Bearer ", c->api_key);
+		l = tp_header_add(l, "Authorization: Bearer ", c->api_key);
 	if (c->organization)
-		l = add(l, "OpenAI-Organization: ", c->organization);
+		l = tp_header_add(l, "OpenAI-Organization: ", c->organization);
 	return l;
 }
 
-static int oom(tract_provider_error *err)
-{
-	tp_err_set(err, TRACT_PROVIDER_ERR_REQUEST, 0, WHO ": out of memory");
-	return TRACT_ENOMEM;
-}
+#define oom(err) tp_err_oom(err, WHO)
 
 static int body(const tp_client *c, const tract_chat_request *rq, int stream, cJSON *root,
 		tract_provider_error *err)
@@ -143,68 +108,27 @@ static int body(const tp_client *c, const tract_chat_request *rq, int stream, cJ
 	return 0;
 }
 
-static void s_init(void *s, size_t limit, tract_chat_delta_cb cb, void *payload,
-		   tract_provider_error *err)
-{
-	tp_openai_stream_init(s, limit, cb, payload, err);
-}
-
-static int s_feed(void *s, const char *bytes, size_t n)
-{
-	return tp_openai_stream_feed(s, bytes, n);
-}
-
-static int s_end(void *s)
-{
-	return tp_openai_stream_end(s);
-}
-
-static tp_reply *s_reply(void *s)
-{
-	return &((tp_openai_stream *)s)->reply;
-}
-
-static void s_dispose(void *s)
-{
-	tp_openai_stream_dispose(s);
-}
-
 static const tp_wire wire = {
 	.path = "/chat/completions",
 	.headers = headers,
 	.body = body,
-	.parse = tp_openai_parse,
-	.stream_size = sizeof(tp_openai_stream),
-	.stream_init = s_init,
-	.stream_feed = s_feed,
-	.stream_end = s_end,
-	.stream_reply = s_reply,
-	.stream_dispose = s_dispose,
+	.parser = &tp_openai_parser,
+};
+
+static const tp_client_spec spec = {
+	.who = WHO,
+	.default_model = "gpt-4o-mini",
+	.default_base_url = "https://api.openai.com/v1",
+	.key_env = key_env,
+	.url_env = url_env,
+	.option = option,
+	.wire = &wire,
 };
 
 static int client_create(tract_provider_client **out, const tract_provider_option *options,
 			 size_t n_options, tract_provider_error *err)
 {
 	return tp_client_create(out, &spec, options, n_options, err);
-}
-
-static int chat(tract_provider_client *client, const tract_chat_request *request,
-		tract_chat_reply *reply, tract_provider_error *err)
-{
-	return tp_client_chat(client, &wire, request, 0, NULL, NULL, reply, err);
-}
-
-static int chat_stream(tract_provider_client *client, const tract_chat_request *request,
-		       tract_chat_delta_cb cb, void *payload, tract_chat_reply *reply,
-		       tract_provider_error *err)
-{
-	return tp_client_chat(client, &wire, request, 1, cb, payload, reply, err);
-}
-
-static void reply_clear(tract_provider_client *client, tract_chat_reply *reply)
-{
-	(void)client;
-	tp_reply_release(reply);
 }
 
 static const tract_provider openai_provider = {
@@ -214,9 +138,9 @@ static const tract_provider openai_provider = {
 	.default_model = "gpt-4o-mini",
 	.client_create = client_create,
 	.client_free = tp_client_free,
-	.chat = chat,
-	.reply_clear = reply_clear,
-	.chat_stream = chat_stream,
+	.chat = tp_chat,
+	.reply_clear = tp_reply_clear,
+	.chat_stream = tp_chat_stream,
 };
 
 __attribute__((visibility("default"))) const tract_provider *tract_provider_entry(void);

@@ -382,3 +382,5 @@ void tp_openai_stream_dispose(tp_openai_stream *s)
 	tp_sse_dispose(&s->sse);
 	tp_buf_dispose(&s->last);
 }
+
+TP_PARSER_DEFINE(openai);

@@ -45,4 +45,7 @@ int tp_openai_stream_feed(tp_openai_stream *s, const char *bytes, size_t n);
 int tp_openai_stream_end(tp_openai_stream *s);
 void tp_openai_stream_dispose(tp_openai_stream *s);
 
+/* The functions above as a table (the client's and the fuzz targets'). */
+extern const tp_parser tp_openai_parser;
+
 #endif

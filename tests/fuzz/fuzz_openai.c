@@ -1,85 +1,12 @@
 /*
  * fuzz_openai.c - libFuzzer target for the openai plugin's reply parsers
- * (plugins/openai/openai_parse.c). First byte even: the rest is a whole reply
- * body; odd: a streamed reply, cut into feeds by the second byte. Either
- * fails with an error kind and a message, or gives a well-formed reply;
- * a streamed one whose pieces (text, each call's id, name and argument
- * fragments) add up to it.
+ * (plugins/openai/openai_parse.c), whole and streamed: the driver and its
+ * invariants are fuzz_reply.h's.
  */
-#include "fuzz_provider.h"
+#include "fuzz_reply.h"
 #include "openai_parse.h"
-
-static void check_error(int rc, const tract_provider_error *err)
-{
-	if (rc >= 0)
-		fp_fail("failure code %d", rc);
-	if (err->kind == TRACT_PROVIDER_ERR_NONE || !err->message[0] || strchr(err->message, '\n'))
-		fp_fail("failure without a kind or a one-line message");
-}
-
-static void whole(const uint8_t *data, size_t size)
-{
-	tract_provider_error err;
-	tract_chat_reply out;
-	tp_reply r;
-	int rc;
-
-	memset(&err, 0, sizeof(err));
-	memset(&out, 0, sizeof(out));
-	tp_reply_init(&r, 1 << 20);
-	rc = tp_openai_parse(&r, (const char *)data, size, &err);
-	if (rc != 0) {
-		check_error(rc, &err);
-	} else {
-		if (!r.raw || strlen(r.raw) > size || memcmp(r.raw, data, strlen(r.raw)) != 0)
-			fp_fail("raw is not the body");
-		if (tp_reply_hand_over(&r, &out) != 0)
-			abort();
-		fp_check_reply(&out, NULL);
-		tp_reply_release(&out);
-	}
-	tp_reply_dispose(&r);
-}
-
-static void streamed(const uint8_t *data, size_t size, uint32_t seed)
-{
-	tract_provider_error err;
-	tract_chat_reply out;
-	tp_openai_stream s;
-	fp_pieces p;
-	size_t off = 0;
-	int rc = 0;
-
-	memset(&err, 0, sizeof(err));
-	memset(&out, 0, sizeof(out));
-	fp_pieces_init(&p);
-	tp_openai_stream_init(&s, 1 << 20, fp_on_delta, &p, &err);
-	while (rc == 0 && off < size) {
-		size_t n = fp_piece(&seed, size - off);
-		rc = tp_openai_stream_feed(&s, (const char *)data + off, n);
-		off += n;
-	}
-	if (rc == 0)
-		rc = tp_openai_stream_end(&s);
-	if (rc != 0) {
-		check_error(rc, &err);
-	} else {
-		if (tp_reply_hand_over(&s.reply, &out) != 0)
-			abort();
-		fp_check_reply(&out, &p);
-		tp_reply_release(&out);
-	}
-	tp_openai_stream_dispose(&s);
-	fp_pieces_dispose(&p);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 2)
-		return 0;
-	if (data[0] % 2 == 0)
-		whole(data + 2, size - 2);
-	else
-		streamed(data + 2, size - 2, data[1]);
-	return 0;
+	return fr_run(&tp_openai_parser, data, size);
 }
