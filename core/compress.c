@@ -312,6 +312,49 @@ static int is_blank(const char *s)
 	return 1;
 }
 
+/*
+ * DECISIONS.md: merge commits inside the range are an error unless the
+ * whole range is first-parent linear, i.e. following first parents from
+ * the range's end reaches every commit the range reaches through all
+ * parents: each merge parent of a merge in the range is a commit of the
+ * chain before that merge (the merge brought in nothing the first-parent
+ * chain does not already hold, so rewriting it loses no commit and, as a
+ * merge compiles to no message, no context). Such a merge is dropped by
+ * the rewrite; one that carries conflict resolutions is refused. Merges
+ * after the range would be replayed without their merge parents: refused.
+ */
+static int merges_check(const chain *c, const hidx *x, size_t s, size_t e)
+{
+	for (size_t i = s; i < c->n; i++) {
+		const tract_row *r = &c->rows[i];
+
+		if (!r->n_extra)
+			continue;
+		if (i >= e)
+			return tract_error_set(TRACT_EINVAL,
+			                       "Cannot compress: merge commit %s after the range "
+			                       "(it would be replayed without its merge parents)",
+			                       r->hash);
+		for (size_t k = 0; k < r->n_extra; k++) {
+			size_t p = index_find(x, c->n, r->extra_parents[k]);
+
+			if (p == SIZE_MAX || p >= i)
+				return tract_error_set(
+				    TRACT_EINVAL,
+				    "Cannot compress: merge commit %s inside the range merges %s, "
+				    "which is not on the first-parent chain (only a first-parent "
+				    "linear range can be rewritten)",
+				    r->hash, r->extra_parents[k]);
+		}
+		if (r->payload && strstr(r->payload, "\"resolutions\""))
+			return tract_error_set(TRACT_EINVAL,
+			                       "Cannot compress: merge commit %s inside the range "
+			                       "carries conflict resolutions",
+			                       r->hash);
+	}
+	return 0;
+}
+
 /* §1.2-1.4 and 1.6 (original tokens): the plan, from the chain. */
 static int plan_build(tract_pending_compression *p, tract *t, const tract_head_state *hs,
                       const chain *c, const tract_compress_options *o)
@@ -323,18 +366,11 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 	if (!x)
 		return tract_error_oom();
 	rc = select_range(&s, &e, c, x, o);
+	if (rc == 0)
+		rc = merges_check(c, x, s, e);
 	free(x);
 	if (rc < 0)
 		return rc;
-	/* DECISIONS.md: merge commits inside the range (or after it, which
-	 * would be replayed without their merge parents) are refused. */
-	for (size_t i = s; i < c->n; i++)
-		if (c->rows[i].n_extra)
-			return tract_error_set(TRACT_EINVAL,
-			                       "Cannot compress: merge commit %s %s the range "
-			                       "(only a first-parent linear history can be "
-			                       "rewritten)",
-			                       c->rows[i].hash, i < e ? "inside" : "after");
 	tract_copy_id(p->tract_id, t->id);
 	snprintf(p->branch, sizeof(p->branch), "%s", hs->head.symbolic);
 	tract_copy_id(p->head, hs->hash);
@@ -354,6 +390,10 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 		if (cls == C_NORMAL && r->priority == TRACT_PRIORITY_PINNED)
 			cls = C_PINNED;
 		else if (cls == C_NORMAL && r->priority == TRACT_PRIORITY_SKIP)
+			cls = C_SKIP;
+		/* a merge of a linear range (merges_check) gives no message
+		 * and merged nothing new: the rewrite drops it */
+		if (r->n_extra)
 			cls = C_SKIP;
 		p->classes[i] = cls;
 		if (cls == C_NORMAL)
@@ -1369,157 +1409,3 @@ int tract_compress_result_to_json(char **out, const tract_compress_result *r)
 	return tract_buf_finish(out, &b, rc);
 }
 
-/* ---- provenance records ------------------------------------------------------------ */
-
-typedef struct {
-	tract_compression_record *items;
-	size_t n, cap;
-} rec_acc;
-
-static int rec_cb(const tract_compression_row *row, void *payload)
-{
-	rec_acc *a = payload;
-	tract_compression_record *x;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		tract_compression_record *q = realloc(a->items, cap * sizeof(*q));
-		if (!q)
-			return TRACT_ENOMEM;
-		a->items = q;
-		a->cap = cap;
-	}
-	x = &a->items[a->n++];
-	memset(x, 0, sizeof(*x));
-	tract_copy_id(x->compression_id, row->compression_id);
-	tract_copy_id(x->tract_id, row->tract_id);
-	x->created_at = row->created_at;
-	x->original_tokens = row->original_tokens;
-	x->compressed_tokens = row->compressed_tokens;
-	x->target_tokens = row->target_tokens;
-	if ((row->branch_name && !(x->branch_name = strdup(row->branch_name))) ||
-	    (row->instructions && !(x->instructions = strdup(row->instructions))))
-		return TRACT_ENOMEM;
-	return 0;
-}
-
-typedef struct {
-	tract_hash_hex *items;
-	size_t n, cap;
-} mem_acc;
-
-static int mem_cb(const char *id, const char *hash, int64_t pos, void *payload)
-{
-	mem_acc *a = payload;
-
-	(void)id;
-	(void)pos; /* the backend lists members by position */
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		tract_hash_hex *q = realloc(a->items, cap * sizeof(*q));
-		if (!q)
-			return TRACT_ENOMEM;
-		a->items = q;
-		a->cap = cap;
-	}
-	tract_copy_id(a->items[a->n++], hash);
-	return 0;
-}
-
-void tract_compression_records_free(tract_compression_record *records, size_t count)
-{
-	for (size_t i = 0; records && i < count; i++) {
-		free(records[i].branch_name);
-		free(records[i].instructions);
-		free(records[i].sources);
-		free(records[i].results);
-	}
-	free(records);
-}
-
-int tract_compression_records(tract_compression_record **out, size_t *count, tract *t)
-{
-	rec_acc a = {NULL, 0, 0};
-	tract_store *s;
-	int rc;
-
-	if (!out || !count || !t)
-		return tract_error_set(TRACT_EINVAL, "tract_compression_records: NULL argument");
-	*out = NULL;
-	*count = 0;
-	s = t->store;
-	rc = tract_txn_begin(s, TRACT_TXN_READ);
-	if (rc < 0)
-		return rc;
-	rc = s->be->compression_foreach(s->conn, t->id, rec_cb, &a);
-	for (size_t i = 0; rc >= 0 && i < a.n; i++) {
-		mem_acc m = {NULL, 0, 0};
-
-		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_SOURCES,
-		                                a.items[i].compression_id, mem_cb, &m);
-		a.items[i].sources = m.items;
-		a.items[i].n_sources = m.n;
-		if (rc < 0)
-			break;
-		memset(&m, 0, sizeof(m));
-		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_RESULTS,
-		                                a.items[i].compression_id, mem_cb, &m);
-		a.items[i].results = m.items;
-		a.items[i].n_results = m.n;
-	}
-	if (rc < 0)
-		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-		                        : tract_backend_error(s, rc, "read compression records");
-	rc = tract_txn_end(s, rc);
-	if (rc < 0) {
-		tract_compression_records_free(a.items, a.n);
-		return rc;
-	}
-	*out = a.items;
-	*count = a.n;
-	return 0;
-}
-
-int tract_compression_records_to_json(char **out, const tract_compression_record *r, size_t n)
-{
-	tract_buf b = TRACT_BUF_INIT;
-	char when[64];
-	int rc = 0;
-
-	if (!out || (!r && n))
-		return tract_error_set(TRACT_EINVAL,
-		                       "tract_compression_records_to_json: NULL argument");
-	*out = NULL;
-	rc |= tract_buf_putc(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		const tract_compression_record *x = &r[i];
-
-		tract_time_format(when, sizeof(when), x->created_at);
-		rc |= tract_buf_printf(&b,
-		                       "%s{\"compression_id\": \"%s\", \"tract_id\": \"%s\", "
-		                       "\"branch_name\": ",
-		                       i ? ", " : "", x->compression_id, x->tract_id);
-		rc |= x->branch_name
-		          ? tract_json_escape(&b, x->branch_name, strlen(x->branch_name), 0)
-		          : tract_buf_puts(&b, "null");
-		rc |= tract_buf_printf(&b,
-		                       ", \"created_at\": \"%s\", \"original_tokens\": %" PRId64
-		                       ", \"compressed_tokens\": %" PRId64 ", \"target_tokens\": ",
-		                       when, x->original_tokens, x->compressed_tokens);
-		rc |= x->target_tokens >= 0 ? tract_buf_printf(&b, "%" PRId64, x->target_tokens)
-		                            : tract_buf_puts(&b, "null");
-		rc |= tract_buf_puts(&b, ", \"instructions\": ");
-		rc |= x->instructions
-		          ? tract_json_escape(&b, x->instructions, strlen(x->instructions), 0)
-		          : tract_buf_puts(&b, "null");
-		rc |= tract_buf_puts(&b, ", \"sources\": [");
-		for (size_t k = 0; k < x->n_sources; k++)
-			rc |= tract_buf_printf(&b, "%s\"%s\"", k ? ", " : "", x->sources[k]);
-		rc |= tract_buf_puts(&b, "], \"results\": [");
-		for (size_t k = 0; k < x->n_results; k++)
-			rc |= tract_buf_printf(&b, "%s\"%s\"", k ? ", " : "", x->results[k]);
-		rc |= tract_buf_puts(&b, "]}");
-	}
-	rc |= tract_buf_putc(&b, ']');
-	return tract_buf_finish(out, &b, rc);
-}

@@ -30,7 +30,11 @@
  * response_to follows the copies: a target that was summarized points at
  * its summary, one that was skipped is dropped; an edit whose target was
  * summarized or skipped becomes an append of the same content. A merge
- * commit in the range or after it is refused (TRACT_EINVAL).
+ * commit after the range is refused (TRACT_EINVAL), and so is one inside
+ * it unless the range is first-parent linear: each of its merge parents
+ * is a commit of the first-parent chain before it (it brought in nothing
+ * the chain lacks); such a merge gives no message and is dropped (listed
+ * with the skipped commits).
  *
  * Errors: TRACT_EDETACHED (detached HEAD), TRACT_EINVAL (empty tract,
  * range errors, nothing to compress, wrong number of summaries, empty
@@ -202,6 +206,35 @@ TRACT_EXTERN(void) tract_compression_records_free(tract_compression_record *reco
 TRACT_EXTERN(int)
 tract_compression_records_to_json(char **out, const tract_compression_record *records,
                                   size_t count);
+
+/* ---- provenance of one commit (log, show) --------------------------------- */
+
+/** Which side of a compression record a commit is looked up on. */
+typedef enum {
+	TRACT_COMPRESSION_AS_RESULT = 0, /**< a summary commit the compression wrote */
+	TRACT_COMPRESSION_AS_SOURCE = 1, /**< a commit the compression replaced */
+} tract_compression_role;
+
+/**
+ * The compression record that wrote commit_hash (a full hash) as a summary
+ * (AS_RESULT: its sources are the commits the summary replaced), or that
+ * replaced it (AS_SOURCE); the latest such record. Works on the records
+ * the reference wrote too. TRACT_ENOTFOUND when there is none. Release
+ * with tract_compression_record_free.
+ */
+TRACT_EXTERN(int)
+tract_compression_lookup(tract_compression_record **out, tract *t, const char *commit_hash,
+                         tract_compression_role role);
+TRACT_EXTERN(void) tract_compression_record_free(tract_compression_record *r);
+/** The index in records (from tract_compression_records) of the latest
+ *  record naming commit_hash on the side role, or count when none: one
+ *  read of the records serves a whole log. */
+TRACT_EXTERN(size_t)
+tract_compression_records_find(const tract_compression_record *records, size_t count,
+                               const char *commit_hash, tract_compression_role role);
+/** One record as an object of tract_compression_records_to_json(). */
+TRACT_EXTERN(int)
+tract_compression_record_to_json(char **out, const tract_compression_record *r);
 
 #ifdef __cplusplus
 }
