@@ -59,8 +59,36 @@ static int cli_json_add_member(char **obj, const char *key, const tract_compress
 	return 0;
 }
 
+/* A summary's JSON gains "replaced": the sources of its own group. */
+static int cli_json_add_replaced(char **obj, const tract_compression_record *rec,
+                                 const char *hash)
+{
+	size_t k = 0, first = 0, count = 0, n = strlen(*obj);
+	char *joined = NULL, *list;
+
+	tract_compression_records_find(rec, 1, hash, TRACT_COMPRESSION_AS_RESULT, &k);
+	if (tract_compression_record_group(&first, &count, rec, k) != 0)
+		return TRACT_EINVAL;
+	list = calloc(count * 68 + 3, 1);
+	if (!list)
+		return TRACT_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		strcat(list, i ? ", \"" : "\"");
+		strcat(list, rec->sources[first + i]);
+		strcat(list, "\"");
+	}
+	if (asprintf(&joined, "%.*s, \"replaced\": [%s]}", (int)(n - 1), *obj, list) < 0) {
+		free(list);
+		return TRACT_ENOMEM;
+	}
+	free(list);
+	tract_string_free(*obj);
+	*obj = joined;
+	return 0;
+}
+
 /* A summary commit's JSON gains "compression": its record (the sources are
- * the commits it replaced). */
+ * the commits the whole compression replaced). */
 static int cli_json_add_compression(char **obj, const tract_compression_record *rec)
 {
 	return cli_json_add_member(obj, "compression", rec);
@@ -121,14 +149,30 @@ struct log_print {
 	size_t n_recs;
 };
 
-/* The record that wrote c as a summary, or NULL. */
+/* The record that wrote c as a summary, or NULL; *replaced: how many
+ * commits that summary replaced. */
 static const tract_compression_record *log_summary_of(const struct log_print *lp,
-                                                      const tract_commit *c)
+                                                      const tract_commit *c, size_t *replaced)
 {
-	size_t i = tract_compression_records_find(lp->recs, lp->n_recs, tract_commit_hash(c),
-	                                          TRACT_COMPRESSION_AS_RESULT);
+	size_t k = 0, first = 0, i = tract_compression_records_find(
+	                             lp->recs, lp->n_recs, tract_commit_hash(c),
+	                             TRACT_COMPRESSION_AS_RESULT, &k);
 
-	return i < lp->n_recs ? &lp->recs[i] : NULL;
+	*replaced = 0;
+	if (i >= lp->n_recs)
+		return NULL;
+	tract_compression_record_group(&first, replaced, &lp->recs[i], k);
+	return &lp->recs[i];
+}
+
+/* "[compressed N commits]", and the message unless it says just that. */
+static void log_mark(char *out, size_t n, size_t replaced, const char *msg, int *keep_msg)
+{
+	char std[64];
+
+	snprintf(out, n, "[compressed %zu commits]", replaced);
+	snprintf(std, sizeof(std), "Compressed %zu commits", replaced);
+	*keep_msg = !msg || strcmp(msg, std) != 0;
 }
 
 static int log_measure_cb(const tract_commit *c, void *payload)
@@ -148,12 +192,17 @@ static void log_table_row(const struct log_print *lp, const tract_commit *c)
 	/* Hash(9) Time(16) Op(6) Tokens, separated by two spaces */
 	int fixed = 9 + 2 + 16 + 2 + 6 + 2 + (int)lp->wtok + 2;
 	const char *msg = tract_commit_message(c);
-	const tract_compression_record *rec = log_summary_of(lp, c);
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
 	char when[40], *line = NULL, *cut = NULL, mark[64] = "";
-	int room = lp->width - fixed;
+	int room = lp->width - fixed, keep = 1;
 
 	if (rec) {
-		snprintf(mark, sizeof(mark), "[compressed %zu commits] ", rec->n_sources);
+		log_mark(mark, sizeof(mark) - 1, replaced, msg, &keep);
+		if (keep && msg)
+			strcat(mark, " ");
+		else
+			msg = NULL;
 		room -= (int)strlen(mark);
 	}
 
@@ -181,13 +230,16 @@ static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
 {
 	const struct cli *cli = lp->cli;
 	const char *type = cli_safe(tract_commit_content_type(c));
-	const tract_compression_record *rec = log_summary_of(lp, c);
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
 	char mark[64] = "";
-	int room;
+	int room, keep;
 	char *preview = NULL;
 
-	if (rec)
-		snprintf(mark, sizeof(mark), "[compressed %zu commits] ", rec->n_sources);
+	if (rec) {
+		log_mark(mark, sizeof(mark) - 1, replaced, NULL, &keep);
+		strcat(mark, " ");
+	}
 	room = lp->width - CLI_SHORT_HASH - 2 - (int)strlen(type) - (int)strlen(mark);
 	tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
 	printf("%s%.*s%s %s %s%s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
@@ -199,7 +251,8 @@ static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
  * out the whole array. */
 static int log_json_row(const struct log_print *lp, const tract_commit *c)
 {
-	const tract_compression_record *rec = log_summary_of(lp, c);
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
 	char *item = NULL, *pretty = NULL;
 	int rc = tract_commit_to_json(&item, c, 0);
 
@@ -224,6 +277,7 @@ static int log_print_cb(const tract_commit *c, void *payload)
 {
 	struct log_print *lp = payload;
 	const tract_compression_record *rec;
+	size_t replaced = 0;
 	int rc = 0;
 
 	if (lp->json) {
@@ -234,9 +288,9 @@ static int log_print_cb(const tract_commit *c, void *payload)
 		if (lp->n)
 			putchar('\n');
 		log_verbose(lp->cli, c);
-		rec = log_summary_of(lp, c);
+		rec = log_summary_of(lp, c, &replaced);
 		if (rec)
-			printf("Compressed: %zu commits (compression %s)\n", rec->n_sources,
+			printf("Compressed: %zu commits (compression %s)\n", replaced,
 			       rec->compression_id);
 	} else {
 		if (lp->n == 0)
@@ -478,10 +532,15 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c,
 	}
 	tract_error_clear();
 	if (rec) {
-		printf("Compressed: %zu commits (compression %s, %lld -> %lld tokens)\n",
-		       rec->n_sources, rec->compression_id, (long long)rec->original_tokens,
+		size_t k = 0, first = 0, count = 0;
+
+		tract_compression_records_find(rec, 1, tract_commit_hash(c),
+		                               TRACT_COMPRESSION_AS_RESULT, &k);
+		tract_compression_record_group(&first, &count, rec, k);
+		printf("Compressed: %zu commits (compression %s, %lld -> %lld tokens)\n", count,
+		       rec->compression_id, (long long)rec->original_tokens,
 		       (long long)rec->compressed_tokens);
-		for (size_t i = 0; i < rec->n_sources; i++)
+		for (size_t i = first; i < first + count; i++)
 			printf("Replaced:   %s\n", rec->sources[i]);
 	}
 	if (src)
@@ -536,6 +595,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 			int jrc = tract_commit_to_json(&doc, commit, TRACT_COMMIT_JSON_SHOW);
 			if (jrc == 0 && rec)
 				jrc = cli_json_add_compression(&doc, rec);
+			if (jrc == 0 && rec)
+				jrc = cli_json_add_replaced(&doc, rec, tract_commit_hash(commit));
 			if (jrc == 0 && src)
 				jrc = cli_json_add_member(&doc, "compressed_by", src);
 			rc = cli_print_json_result(jrc, &doc);

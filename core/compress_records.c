@@ -4,7 +4,9 @@
  * JSON, and the lookup of the record a commit is a summary or a source of
  * (what `log` and `show` print).
  */
+#include <ctype.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,80 @@ static int mem_cb(const char *id, const char *hash, int64_t pos, void *payload)
 	return 0;
 }
 
+/* The message of a commit: "Compressed <n> commits" gives n, else 0. */
+static int msg_cb(const tract_commit_row *row, void *payload)
+{
+	size_t *n = payload;
+	const char *m = row->message;
+	char *end = NULL;
+	unsigned long long v;
+
+	*n = 0;
+	if (!m || strncmp(m, "Compressed ", 11) != 0 || !isdigit((unsigned char)m[11]))
+		return 0;
+	v = strtoull(m + 11, &end, 10);
+	if (end && strcmp(end, " commits") == 0 && v > 0 && v < SIZE_MAX)
+		*n = (size_t)v;
+	return 0;
+}
+
+/* Inside the read transaction: rec->group_sizes from its summaries'
+ * messages, when they add up to the sources (else NULL). */
+static int group_sizes_read(tract_store *s, tract_compression_record *rec)
+{
+	size_t *g, total = 0;
+	int rc = 0;
+
+	rec->group_sizes = NULL;
+	if (!rec->n_results)
+		return 0;
+	g = calloc(rec->n_results, sizeof(*g));
+	if (!g)
+		return TRACT_ENOMEM;
+	for (size_t k = 0; k < rec->n_results; k++) {
+		rc = s->be->commit_get(s->conn, rec->tract_id, rec->results[k], msg_cb, &g[k]);
+		if (rc == TRACT_ENOTFOUND) {
+			rc = 0;
+			g[k] = 0;
+		}
+		if (rc < 0)
+			break;
+		if (!g[k] || g[k] > rec->n_sources)
+			total = SIZE_MAX;
+		else if (total != SIZE_MAX)
+			total += g[k];
+	}
+	if (rc < 0 || total != rec->n_sources) {
+		free(g);
+		return rc < 0 ? rc : 0;
+	}
+	rec->group_sizes = g;
+	return 0;
+}
+
+int tract_compression_record_group(size_t *first, size_t *count, const tract_compression_record *r,
+                                   size_t result_index)
+{
+	size_t off = 0;
+
+	if (!first || !count || !r)
+		return tract_error_set(TRACT_EINVAL, "tract_compression_record_group: NULL argument");
+	if (result_index >= r->n_results)
+		return tract_error_set(TRACT_EINVAL,
+		                       "result %zu out of range (the compression has %zu)",
+		                       result_index, r->n_results);
+	if (!r->group_sizes) {
+		*first = 0;
+		*count = r->n_sources;
+		return 0;
+	}
+	for (size_t k = 0; k < result_index; k++)
+		off += r->group_sizes[k];
+	*first = off;
+	*count = r->group_sizes[result_index];
+	return 0;
+}
+
 void tract_compression_records_free(tract_compression_record *records, size_t count)
 {
 	for (size_t i = 0; records && i < count; i++) {
@@ -77,6 +153,7 @@ void tract_compression_records_free(tract_compression_record *records, size_t co
 		free(records[i].instructions);
 		free(records[i].sources);
 		free(records[i].results);
+		free(records[i].group_sizes);
 	}
 	free(records);
 }
@@ -110,6 +187,8 @@ int tract_compression_records(tract_compression_record **out, size_t *count, tra
 		                                a.items[i].compression_id, mem_cb, &m);
 		a.items[i].results = m.items;
 		a.items[i].n_results = m.n;
+		if (rc >= 0)
+			rc = group_sizes_read(s, &a.items[i]);
 	}
 	if (rc < 0)
 		rc = rc == TRACT_ENOMEM ? tract_error_oom()
@@ -184,16 +263,20 @@ int tract_compression_record_to_json(char **out, const tract_compression_record 
 
 /* ---- lookup by commit ------------------------------------------------------------ */
 
-static int list_has(const tract_hash_hex *l, size_t n, const char *hash)
+static int list_has(const tract_hash_hex *l, size_t n, const char *hash, size_t *member)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(l[i], hash) == 0)
+		if (strcmp(l[i], hash) == 0) {
+			if (member)
+				*member = i;
 			return 1;
+		}
 	return 0;
 }
 
 size_t tract_compression_records_find(const tract_compression_record *records, size_t count,
-                                      const char *commit_hash, tract_compression_role role)
+                                      const char *commit_hash, tract_compression_role role,
+                                      size_t *member)
 {
 	if (!records || !commit_hash)
 		return count;
@@ -202,8 +285,8 @@ size_t tract_compression_records_find(const tract_compression_record *records, s
 		const tract_compression_record *x = &records[i];
 
 		if (role == TRACT_COMPRESSION_AS_SOURCE
-		        ? list_has(x->sources, x->n_sources, commit_hash)
-		        : list_has(x->results, x->n_results, commit_hash))
+		        ? list_has(x->sources, x->n_sources, commit_hash, member)
+		        : list_has(x->results, x->n_results, commit_hash, member))
 			return i;
 	}
 	return count;
@@ -217,6 +300,7 @@ void tract_compression_record_free(tract_compression_record *r)
 	free(r->instructions);
 	free(r->sources);
 	free(r->results);
+	free(r->group_sizes);
 	free(r);
 }
 
@@ -250,7 +334,7 @@ int tract_compression_lookup(tract_compression_record **out, tract *t, const cha
 	rc = tract_compression_records(&recs, &n, t);
 	if (rc < 0)
 		return rc;
-	i = tract_compression_records_find(recs, n, commit_hash, role);
+	i = tract_compression_records_find(recs, n, commit_hash, role, NULL);
 	if (i == n) {
 		tract_compression_records_free(recs, n);
 		return tract_error_set(TRACT_ENOTFOUND, "Commit %.8s is not %s of a compression",
@@ -265,10 +349,15 @@ int tract_compression_lookup(tract_compression_record **out, tract *t, const cha
 		copy->instructions = x->instructions ? strdup(x->instructions) : NULL;
 		copy->sources = NULL;
 		copy->results = NULL;
+		copy->group_sizes = NULL;
+		if (x->group_sizes &&
+		    (copy->group_sizes = calloc(x->n_results + 1, sizeof(size_t))))
+			memcpy(copy->group_sizes, x->group_sizes, x->n_results * sizeof(size_t));
 		if ((x->branch_name && !copy->branch_name) ||
 		    (x->instructions && !copy->instructions) ||
 		    hashes_dup(&copy->sources, x->sources, x->n_sources) ||
-		    hashes_dup(&copy->results, x->results, x->n_results)) {
+		    hashes_dup(&copy->results, x->results, x->n_results) ||
+		    (x->group_sizes && !copy->group_sizes)) {
 			tract_compression_record_free(copy);
 			copy = NULL;
 		}

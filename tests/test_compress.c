@@ -653,13 +653,45 @@ static void test_provenance_lookup(void **state)
 	assert_int_equal(tract_compression_records(&all, &n, f->t), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(tract_compression_records_find(all, n, r2->summary_commits[0],
-	                                                TRACT_COMPRESSION_AS_RESULT),
+	                                                TRACT_COMPRESSION_AS_RESULT, NULL),
 	                 1);
-	assert_int_equal(tract_compression_records_find(all, n, h[3], TRACT_COMPRESSION_AS_RESULT),
+	assert_int_equal(tract_compression_records_find(all, n, h[3], TRACT_COMPRESSION_AS_RESULT, NULL),
 	                 n);
 	tract_compression_records_free(all, n);
 	tract_compress_result_free(r1);
 	tract_compress_result_free(r2);
+	/* two groups: each summary stands for its own sources */
+	{
+		char g[4][65];
+		const char *sums[] = {"G1", "G2"};
+		size_t first = 9, count = 9;
+
+		say(f, g[0], "user", "x1");
+		say(f, g[1], "user", "x2");
+		say(f, g[2], "user", "pinned");
+		pin(f, g[2], "pinned");
+		say(f, g[3], "user", "x3");
+		o.to_commit = NULL;
+		o.from_commit = g[0];
+		o.summaries = sums;
+		o.n_summaries = 2;
+		r1 = compress_ok(f, &o);
+		assert_int_equal(tract_compression_lookup(&rec, f->t, r1->summary_commits[1],
+		                                          TRACT_COMPRESSION_AS_RESULT),
+		                 0);
+		assert_non_null(rec->group_sizes);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 1), 0);
+		assert_int_equal(first, 2);
+		assert_int_equal(count, 1);
+		assert_string_equal(rec->sources[first], g[3]);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 0), 0);
+		assert_int_equal(first, 0);
+		assert_int_equal(count, 2);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 2),
+		                 TRACT_EINVAL);
+		tract_compression_record_free(rec);
+		tract_compress_result_free(r1);
+	}
 	fx_free(f);
 }
 
@@ -1057,7 +1089,7 @@ static void lookup_every_member(tract *t, const tract_compression_record *recs, 
 			assert_int_equal(tract_compression_record_to_json(&json, got), 0);
 			assert_string_equal(json, want);
 			assert_int_equal(tract_compression_records_find(recs, n, recs[i].results[k],
-			                                                TRACT_COMPRESSION_AS_RESULT),
+			                                                TRACT_COMPRESSION_AS_RESULT, NULL),
 			                 i);
 			tract_string_free(json);
 			tract_compression_record_free(got);
@@ -1077,7 +1109,7 @@ static void lookup_every_member(tract *t, const tract_compression_record *recs, 
 		tract_string_free(want);
 	}
 	if (tract_head_get(head_hash, NULL, NULL, t) == 0 && head_hash[0] &&
-	    tract_compression_records_find(recs, n, head_hash, TRACT_COMPRESSION_AS_RESULT) == n) {
+	    tract_compression_records_find(recs, n, head_hash, TRACT_COMPRESSION_AS_RESULT, NULL) == n) {
 		assert_int_equal(
 		    tract_compression_lookup(&got, t, head_hash, TRACT_COMPRESSION_AS_RESULT),
 		    TRACT_ENOTFOUND);

@@ -114,7 +114,45 @@ eq "context" "$(compiled)" "Be brief.|They chose Friday.|The budget is 40k.|Ackn
 run status --json
 contains "head is the new tip" "$OUT" "$NEWHEAD"
 run log
-contains "log shows the summary" "$OUT" "Compressed 2 commits"
+contains "log marks the summary" "$OUT" "[compressed 2 commits]"
+contains "log marks the second summary" "$OUT" "[compressed 1 commits]"
+run log --oneline
+contains "log --oneline marks the summary" "$OUT" "[compressed 2 commits] Compressed 2 commits"
+run log --verbose
+contains "log --verbose marks the summary" "$OUT" "Compressed: 2 commits (compression "
+# log --json: a summary carries its compression record, other commits none
+run log --json
+eq "log --json compression" "$(echo "$OUT" | python3 -c '
+import json,sys
+rows = json.load(sys.stdin)
+marked = [r for r in rows if "compression" in r]
+print(len(marked), [len(r["compression"]["sources"]) for r in marked],
+      len(set(r["compression"]["compression_id"] for r in marked)))')" "2 [3, 3] 1"
+SUM1=$(echo "$OUT" | python3 -c '
+import json,sys
+rows = [r for r in json.load(sys.stdin) if "compression" in r]
+print([r for r in rows if r["message"] == "Compressed 2 commits"][0]["commit_hash"])')
+SUM2=$(echo "$OUT" | python3 -c '
+import json,sys
+rows = [r for r in json.load(sys.stdin) if "compression" in r]
+print([r for r in rows if r["message"] == "Compressed 1 commits"][0]["commit_hash"])')
+run show "$SUM1"
+contains "show: the compression" "$OUT" "Compressed: 2 commits (compression "
+contains "show: replaced A" "$OUT" "Replaced:   $A"
+contains "show: replaced B" "$OUT" "Replaced:   $B"
+run show "$SUM1" --json
+eq "show --json replaced" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["replaced"]))')" "$A $B"
+eq "show --json: the whole compression" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["compression"]["sources"]))')" "$A $B $D"
+run show "$SUM2"
+contains "show: second group" "$OUT" "Replaced:   $D"
+if [[ $OUT == *"Replaced:   $A"* ]]; then bad "show: second summary lists the first group"; else ok; fi
+run show "$A"
+contains "show: a replaced commit names its compression" "$OUT" "Summarized: in compression "
+contains "show: ... and its summary" "$OUT" "by $SUM1"
+run show "$A" --json
+eq "show --json compressed_by" "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["compressed_by"]["results"][0])')" "$SUM1"
+run show "$E" --json
+eq "show --json: no compression on a plain commit" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("compression" in d, "compressed_by" in d)')" "False False"
 eq "old commits still there" "$("$TRACT" --db "$DB" compile --at "$F" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')" "7"
 # the pinned copy stays pinned: a whole-branch compress keeps it
 expect_ok "compress the whole branch" compress --summary "S1" --summary "S2"
@@ -169,6 +207,23 @@ expect_fail "detached" compress --summary x
 
 run fsck
 eq "fsck clean" "$RC" "0"
+
+# ---- the reference's compression (schema 3 file) ---------------------------------------
+if [[ -n ${TRACT_FIXTURES:-} ]]; then
+	cp "$TRACT_FIXTURES/v3_basic.db" "$TMP/v3.db"
+	DB=$TMP/v3.db
+	REF=$(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))["compressions"][0]
+print(d["tract_id"], d["results"][0], " ".join(d["sources"]))' "$TRACT_FIXTURES/v3_basic.expected.json")
+	read -r RTRACT RSUM RSOURCES <<<"$REF"
+	run --tract "$RTRACT" show "$RSUM" --json
+	eq "reference summary: its sources" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["compression"]["sources"]))')" "$RSOURCES"
+	eq "reference summary: replaced" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["replaced"]))')" "$RSOURCES"
+	run --tract "$RTRACT" log
+	contains "reference summary marked in log" "$OUT" "[compressed 7 commits]"
+else
+	bad "TRACT_FIXTURES is not set"
+fi
 
 printf 'compress-cli: %d passed, %d failed\n' "$PASS" "$FAIL"
 [[ $FAIL -eq 0 ]]

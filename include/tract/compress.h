@@ -193,6 +193,12 @@ typedef struct {
 	size_t n_sources;
 	tract_hash_hex *results;
 	size_t n_results;
+	/** How many of sources (in order) each result replaced, n_results
+	 *  entries read from the summaries' "Compressed <n> commits"
+	 *  messages (spec/agents.md §1.8); NULL when they do not add up (a
+	 *  summary collected by gc, another message): then every result
+	 *  stands for all the sources. See tract_compression_record_group. */
+	size_t *group_sizes;
 } tract_compression_record;
 
 /** The tract's compression records, oldest first; release with
@@ -228,10 +234,18 @@ tract_compression_lookup(tract_compression_record **out, tract *t, const char *c
 TRACT_EXTERN(void) tract_compression_record_free(tract_compression_record *r);
 /** The index in records (from tract_compression_records) of the latest
  *  record naming commit_hash on the side role, or count when none: one
- *  read of the records serves a whole log. */
+ *  read of the records serves a whole log. *member (may be NULL) gets
+ *  the commit's index in that record's results or sources. */
 TRACT_EXTERN(size_t)
 tract_compression_records_find(const tract_compression_record *records, size_t count,
-                               const char *commit_hash, tract_compression_role role);
+                               const char *commit_hash, tract_compression_role role,
+                               size_t *member);
+/** The sources summary result_index of r replaced: sources[*first ..
+ *  *first + *count) (all of them when r->group_sizes is NULL); 0, or
+ *  TRACT_EINVAL when result_index is out of range. */
+TRACT_EXTERN(int)
+tract_compression_record_group(size_t *first, size_t *count, const tract_compression_record *r,
+                               size_t result_index);
 /** One record as an object of tract_compression_records_to_json(). */
 TRACT_EXTERN(int)
 tract_compression_record_to_json(char **out, const tract_compression_record *r);
