@@ -14,45 +14,17 @@
 
 #include "internal.h"
 #include "json.h"
+#include "llm.h"
 #include "replay.h"
 #include "tract/compress.h"
+#include "compress_int.h"
 #include "warning.h"
 
 #define PENDING_PREFIX "pending:"
 
 /* ---- the plan ------------------------------------------------------------------ */
 
-/* Classes of range commits. */
-enum { C_NORMAL = 'N', C_PINNED = 'P', C_SKIP = 'S' };
-
-struct tract_pending_compression {
-	char id[33];
-	char tract_id[65];
-	char branch[TRACT_REF_NAME_MAX + 1]; /* the branch ref, refs/heads/... */
-	char head[65];
-	tract_hash_hex *range;
-	size_t n_range;
-	char *classes; /* n_range classes, NUL-terminated */
-	size_t n_groups;
-	size_t *gfirst;  /* range index of each group's members: */
-	size_t *members; /* range indices of NORMAL commits, chain order */
-	size_t *gsize;   /* members per group */
-	size_t *gstart;  /* offset of each group in members */
-	size_t n_members;
-	char **summaries; /* n_groups, NULL entries when none */
-	int64_t target_tokens;
-	char *instructions;
-	int64_t original_tokens;
-	int64_t estimated_tokens;
-	tract_time created_at;
-};
-
-typedef struct {
-	tract_row *rows; /* the first-parent chain, oldest first */
-	size_t n;
-} chain;
-
-static void chain_dispose(chain *c)
+void tract_compress_chain_dispose(chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		tract_row_dispose(&c->rows[i]);
@@ -88,7 +60,7 @@ static int chain_cb(const tract_chain_row *row, void *payload)
 }
 
 /* The chain from head, oldest first, with payloads, parents, priorities. */
-static int chain_read(chain *out, tract *t, const char *head)
+int tract_compress_chain_read(chain *out, tract *t, const char *head)
 {
 	chain_acc a = {NULL, 0, 0};
 	int rc = t->store->be->commit_chain(t->store->conn, t->id, head, 0,
@@ -98,7 +70,7 @@ static int chain_read(chain *out, tract *t, const char *head)
 
 	if (rc < 0) {
 		chain c = {a.rows, a.n};
-		chain_dispose(&c);
+		tract_compress_chain_dispose(&c);
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 		                          : tract_backend_error(t->store, rc, "read the chain");
 	}
@@ -356,7 +328,7 @@ static int merges_check(const chain *c, const hidx *x, size_t s, size_t e)
 }
 
 /* §1.2-1.4 and 1.6 (original tokens): the plan, from the chain. */
-static int plan_build(tract_pending_compression *p, tract *t, const tract_head_state *hs,
+int tract_compress_plan(tract_pending_compression *p, tract *t, const tract_head_state *hs,
                       const chain *c, const tract_compress_options *o)
 {
 	size_t s = 0, e = 0;
@@ -465,7 +437,42 @@ static int transcript_line(tract_buf *b, const tract_row *r, int *available)
 	return rc;
 }
 
-static int llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
+/* The body_json of the summary request for an HTTP provider: the two
+ * messages in its wire format (openai {"messages"}, anthropic {"system",
+ * "messages"}). */
+typedef struct {
+	const char *system, *user;
+	char *rendered;
+} summary_body;
+
+static const char *summary_body_fn(const char *wire_format, void *payload)
+{
+	summary_body *b = payload;
+	cJSON *o = cJSON_CreateObject(), *msgs = NULL, *m;
+	int anthropic = strcmp(wire_format, "anthropic") == 0, ok = o != NULL;
+
+	free(b->rendered);
+	b->rendered = NULL;
+	if (ok && anthropic)
+		ok = cJSON_AddStringToObject(o, "system", b->system) != NULL;
+	ok = ok && (msgs = cJSON_AddArrayToObject(o, "messages")) != NULL;
+	if (ok && !anthropic) {
+		ok = (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
+		     cJSON_AddStringToObject(m, "role", "system") &&
+		     cJSON_AddStringToObject(m, "content", b->system);
+	}
+	ok = ok && (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
+	     cJSON_AddStringToObject(m, "role", "user") &&
+	     cJSON_AddStringToObject(m, "content", b->user);
+	if (ok)
+		b->rendered = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!b->rendered)
+		tract_error_oom();
+	return b->rendered;
+}
+
+int tract_compress_llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
                        const chain *c, size_t s, size_t g, const char *system_prompt)
 {
 	tract_buf user = TRACT_BUF_INIT;
@@ -512,7 +519,12 @@ static int llm_summary(char **out, tract_llm *llm, const tract_pending_compressi
 	req.version = TRACT_CHAT_REQUEST_VERSION;
 	req.messages = msgs;
 	req.n_messages = 2;
-	rc = tract_llm_chat(&res, llm, &req);
+	{
+		summary_body body = {msgs[0].content, msgs[1].content, NULL};
+
+		rc = tract_llm_chat_with_body(&res, llm, &req, summary_body_fn, &body, NULL, NULL);
+		free(body.rendered);
+	}
 	tract_buf_dispose(&user);
 	if (rc < 0)
 		return rc;
@@ -587,7 +599,7 @@ static int move_ref(tract *t, const char *ref, const char *from, const char *to)
 
 /* Inside the write transaction: c is the current chain, the plan's range
  * is c->rows[s..s+n_range). */
-static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compression *p,
+int tract_compress_rewrite(tract_compress_result *r, tract *t, const tract_pending_compression *p,
                    const chain *c, size_t s, int *wrote)
 {
 	tract_store *st = t->store;
@@ -959,7 +971,7 @@ static int read_state(tract_head_state *hs, chain *c, tract *t)
 		return rc;
 	if (!hs->hash[0])
 		return tract_error_set(TRACT_EINVAL, "No commits to compress");
-	return chain_read(c, t, hs->hash);
+	return tract_compress_chain_read(c, t, hs->hash);
 }
 
 /* Summaries from the options (manual mode), checked. */
@@ -993,7 +1005,7 @@ static int manual_summaries(tract_pending_compression *p, const tract_compress_o
 	return 0;
 }
 
-static int estimate(tract_pending_compression *p, tract *t)
+int tract_compress_estimate(tract_pending_compression *p, tract *t)
 {
 	p->estimated_tokens = 0;
 	for (size_t g = 0; g < p->n_groups; g++) {
@@ -1065,11 +1077,11 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 	}
 	rc = read_state(&hs, &c, t);
 	if (rc == 0 && direct) {
-		rc = plan_build(p, t, &hs, &c, direct);
+		rc = tract_compress_plan(p, t, &hs, &c, direct);
 		if (rc == 0)
 			rc = manual_summaries(p, direct);
 		if (rc == 0)
-			rc = estimate(p, t);
+			rc = tract_compress_estimate(p, t);
 		for (s = 0; rc == 0 && s < c.n && strcmp(c.rows[s].hash, p->range[0]) != 0; s++)
 			;
 	} else if (rc == 0) {
@@ -1080,13 +1092,13 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 			rc = tract_error_set(
 			    TRACT_EINVAL, "Empty summary for group %zu: a summary needs text", g);
 	if (rc == 0)
-		rc = rewrite(r, t, p, &c, s, &wrote);
+		rc = tract_compress_rewrite(r, t, p, &c, s, &wrote);
 	if (rc == 0 && delete_key) {
 		rc = t->store->be->meta_delete(t->store->conn, delete_key);
 		if (rc < 0)
 			rc = tract_backend_error(t->store, rc, "remove the pending compression");
 	}
-	chain_dispose(&c);
+	tract_compress_chain_dispose(&c);
 	rc = tract_txn_end(t->store, rc);
 	if (rc == 0)
 		t->store->cache_epoch++; /* every handle's compile cache starts over */
@@ -1140,7 +1152,7 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 	if (rc == 0) {
 		rc = read_state(&hs, &c, t);
 		if (rc == 0)
-			rc = plan_build(p, t, &hs, &c, opts);
+			rc = tract_compress_plan(p, t, &hs, &c, opts);
 		rc = tract_txn_end(t->store, rc);
 	}
 	if (rc == 0) {
@@ -1150,16 +1162,16 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 			rc = manual_summaries(p, opts);
 		else if (opts->llm)
 			for (size_t g = 0; rc == 0 && g < p->n_groups; g++)
-				rc = llm_summary(&p->summaries[g], opts->llm, p, &c, s, g,
+				rc = tract_compress_llm_summary(&p->summaries[g], opts->llm, p, &c, s, g,
 				                 opts->system_prompt);
 		else if (!opts->dry_run)
 			rc = tract_error_set(TRACT_EINVAL,
 			                     "No LLM client configured and no manual content "
 			                     "provided. Give a summary or an LLM.");
 	}
-	chain_dispose(&c);
+	tract_compress_chain_dispose(&c);
 	if (rc == 0)
-		rc = estimate(p, t);
+		rc = tract_compress_estimate(p, t);
 	if (rc == 0 && opts->review && !opts->dry_run) {
 		random_id(p->id);
 		rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);

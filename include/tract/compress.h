@@ -213,6 +213,19 @@ TRACT_EXTERN(int)
 tract_compression_records_to_json(char **out, const tract_compression_record *records,
                                   size_t count);
 
+/* ---- the auto-compress budget policy (compact.h) -------------------------- */
+
+/** The provider that writes the auto-compress policy's summaries
+ *  (borrowed: it must outlive its use by t); NULL = the tract's stored
+ *  provider (tract_llm_setting_set "provider"), opened when needed. */
+TRACT_EXTERN(int) tract_budget_llm_set(tract *t, tract_llm *llm);
+/** The fraction of the budget (0 < fraction <= 1) the policy compresses
+ *  the context down to; persisted (metadata key
+ *  "tract:<id>:budget_target") when persist is non-zero. */
+TRACT_EXTERN(int) tract_budget_target_set(tract *t, double fraction, int persist);
+/** The handle's target, else the stored one, else 0.5. */
+TRACT_EXTERN(int) tract_budget_target_get(double *out, tract *t);
+
 /* ---- provenance of one commit (log, show) --------------------------------- */
 
 /** Which side of a compression record a commit is looked up on. */
