@@ -208,6 +208,50 @@ expect_fail "detached" compress --summary x
 run fsck
 eq "fsck clean" "$RC" "0"
 
+# ---- the auto-compress budget policy ----------------------------------------------------
+DB=$TMP/budget.db
+"$TRACT" --db "$DB" init >/dev/null
+expect_usage "--target-fraction 0" budget --target-fraction 0
+expect_usage "--target-fraction 1.5" budget --target-fraction 1.5
+expect_usage "--target-fraction x" budget --target-fraction x
+expect_usage "--auto-compress with --auto-compact" budget --auto-compress --auto-compact
+expect_usage "--auto-compress with --no-auto-compact" budget --auto-compress --no-auto-compact
+for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+	c user "Turn $i: the quarterly report lists revenue, costs, hiring plans, vendor contracts and the roadmap for region $i." >/dev/null
+done
+P1=$("$TRACT" --db "$DB" log --json -n 100 | python3 -c 'import json,sys; print(json.load(sys.stdin)[-2]["commit_hash"])')
+"$TRACT" --db "$DB" annotate "$P1" pinned >/dev/null
+USED=$("$TRACT" --db "$DB" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token_count"])')
+expect_ok "budget --auto-compress" budget $((USED + 10)) --auto-compress --target-fraction 0.6 --json
+eq "budget json" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["auto_compact"], d["auto_compress"], d["target_fraction"])')" "True True 0.6"
+expect_ok "budget shows the policy" budget
+contains "budget human" "$OUT" "auto-compress down to 0.6"
+# no provider stored: the commit warns, nothing is compressed
+BEFORE=$("$TRACT" --db "$DB" compress --records --json)
+run commit user "A long new question about every region's hiring plans, vendor contracts and costs."
+eq "commit without provider succeeds" "$RC" "0"
+contains "warns why" "$ERR" "auto-compress policy: cannot compress: no LLM provider"
+eq "no compression" "$("$TRACT" --db "$DB" compress --records --json)" "$BEFORE"
+"$TRACT" --db "$DB" reset --hard HEAD~1 >/dev/null 2>&1
+# with the tract's stored provider (the example plugin, extractive)
+"$TRACT" --db "$DB" generate --provider example --save >/dev/null 2>&1 || true
+"$TRACT" --db "$DB" reset --hard HEAD~1 >/dev/null 2>&1
+run commit user "A long new question about every region's hiring plans, vendor contracts and costs."
+eq "commit with provider succeeds" "$RC" "0"
+run compress --records --json
+eq "one compression" "$(echo "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "1"
+run status --json
+eq "under the budget" "$(echo "$OUT" | python3 -c "import json,sys; print(json.load(sys.stdin)['token_count'] <= $((USED + 10)))")" "True"
+contains "the pinned turn stays" "$(compiled)" "Turn 1: the quarterly report"
+contains "the newest turn stays" "$(compiled)" "Turn 11: the quarterly report"
+contains "the new question on top" "$(compiled)" "A long new question"
+run log
+contains "log marks the policy's summary" "$OUT" "[compressed "
+run fsck
+eq "fsck clean after the policy" "$RC" "0"
+expect_ok "policy off" budget --no-auto-compact --json
+eq "policy off json" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["auto_compact"], d["auto_compress"])')" "False False"
+
 # ---- the reference's compression (schema 3 file) ---------------------------------------
 if [[ -n ${TRACT_FIXTURES:-} ]]; then
 	cp "$TRACT_FIXTURES/v3_basic.db" "$TMP/v3.db"
