@@ -8,8 +8,11 @@
  * provenance rows, token figures, LLM mode through an in-process provider
  * (prompt contents, empty replies) and the example provider, review mode
  * (stored, read and approved from another handle, stale range, discard),
- * nothing written on failure, and a randomized run checked against the
- * invariants with fsck clean.
+ * nothing written on failure, a merge inside a first-parent linear range
+ * (accepted) or not (refused), the provenance lookup by commit (ours and
+ * the reference's schema 3 and 4 files), and a randomized run (random
+ * pins, skips, tool calls and side branches, random ranges) checked
+ * against the invariants with fsck clean.
  */
 #include "helpers.h"
 
@@ -954,10 +957,31 @@ static void test_randomized(void **state)
 		tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
 		tract_compress_result *r = NULL;
 		int in_group = 0, rc;
+		/* side branches forked off main at random points, with their
+		 * own commits: a compression of main leaves them as they were */
+		char btip[8][65], *bctx[8];
+		size_t nb = 0;
 
 		for (int i = 0; i < n; i++) {
 			char text[48];
 			unsigned k = rnd(5);
+
+			if (nb < 8 && i > 0 && rnd(4) == 0) {
+				char name[32], side[65];
+				int extra = 1 + (int)rnd(2);
+
+				snprintf(name, sizeof(name), "side-%d-%zu", round, nb);
+				assert_int_equal(tract_branch_create(NULL, f->t, name, NULL, 0), 0);
+				assert_int_equal(tract_switch(NULL, f->t, name, NULL), 0);
+				for (int j = 0; j < extra; j++) {
+					snprintf(text, sizeof(text), "side-%d-%zu-%d", round, nb, j);
+					say(f, side, "user", text);
+				}
+				memcpy(btip[nb], side, 65);
+				bctx[nb] = texts(f, side);
+				nb++;
+				assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+			}
 
 			snprintf(text, sizeof(text), "msg-%d-%d", round, i);
 			if (k == 0) {
@@ -1038,8 +1062,26 @@ static void test_randomized(void **state)
 			assert_string_equal(new_ctx, old_ctx);
 			free(new_ctx);
 			(void)k;
+			/* every side branch: its tip and its context unchanged */
+			for (size_t b = 0; b < nb; b++) {
+				char ref[64], *now;
+				tract_ref_value v;
+
+				snprintf(ref, sizeof(ref), "refs/heads/side-%d-%zu", round, b);
+				assert_int_equal(f->store->be->begin(f->store->conn, TRACT_TXN_READ),
+				                 0);
+				assert_int_equal(tract_ref_read(&v, f->store, f->t->id, ref), 0);
+				assert_int_equal(f->store->be->commit(f->store->conn), 0);
+				assert_true(v.exists);
+				assert_string_equal(v.commit, btip[b]);
+				now = texts(f, btip[b]);
+				assert_string_equal(now, bctx[b]);
+				free(now);
+			}
 			fsck_clean(f);
 		}
+		for (size_t b = 0; b < nb; b++)
+			free(bctx[b]);
 		tract_compress_result_free(r);
 		free(old_ctx);
 		free(h);
