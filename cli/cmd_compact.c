@@ -3,6 +3,8 @@
  * stubs) and `tract budget` (the persisted token budget).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,6 +104,8 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 	    {"off", no_argument, NULL, 'o'},
 	    {"auto-compact", no_argument, NULL, 'a'},
 	    {"no-auto-compact", no_argument, NULL, 'A'},
+	    {"auto-compress", no_argument, NULL, 'C'},
+	    {"target-fraction", required_argument, NULL, 'F'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -110,6 +114,7 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 	tract_store *store;
 	tract *t;
 	int64_t max = -1;
+	double target = 0.0, frac = 0.5;
 	int c, json = 0, off = 0, set = 0, policy = -1, rc = CLI_OK;
 
 	cli_getopt_reset(cli, argv);
@@ -120,10 +125,26 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 			break;
 		case 'a':
 		case 'A':
-			if (policy >= 0 && policy != (c == 'a'))
-				return cli_usage(cli, "give either --auto-compact or --no-auto-compact");
-			policy = c == 'a';
+		case 'C': {
+			int want = c == 'a' ? 1 : c == 'C' ? 2 : 0;
+			if (policy >= 0 && policy != want)
+				return cli_usage(cli, "give one of --auto-compact, --auto-compress "
+						      "and --no-auto-compact");
+			policy = want;
 			break;
+		}
+		case 'F': {
+			char *end = NULL;
+			errno = 0;
+			target = strtod(optarg, &end);
+			if (!*optarg || isspace((unsigned char)*optarg) || errno || !end || *end ||
+			    !(target > 0.0 && target <= 1.0))
+				return cli_usage(cli,
+						 "--target-fraction needs a fraction of the budget "
+						 "in (0, 1], not '%s'",
+						 cli_safe(optarg));
+			break;
+		}
 		case 'j':
 			json = 1;
 			break;
@@ -153,34 +174,56 @@ int cmd_budget(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	if (policy >= 0 &&
-	    tract_budget_policy_set(t, policy ? TRACT_BUDGET_POLICY_AUTO_COMPACT
-					      : TRACT_BUDGET_POLICY_NONE, 1) != 0) {
+	    tract_budget_policy_set(t, policy == 2   ? TRACT_BUDGET_POLICY_AUTO_COMPRESS
+				       : policy == 1 ? TRACT_BUDGET_POLICY_AUTO_COMPACT
+						     : TRACT_BUDGET_POLICY_NONE, 1) != 0) {
 		rc = cli_fail_lib();
 		cli_close(store, t);
 		return rc;
 	}
-	if (set || off || policy >= 0)
+	if (target > 0.0 && tract_budget_target_set(t, target, 1) != 0) {
+		rc = cli_fail_lib();
+		cli_close(store, t);
+		return rc;
+	}
+	if (set || off || policy >= 0 || target > 0.0)
 		cli->stored = 1;
+	if (tract_budget_target_get(&frac, t) != 0) {
+		rc = cli_fail_lib();
+		cli_close(store, t);
+		return rc;
+	}
 	if (tract_status_get(&st, t) != 0) {
 		rc = cli_fail_lib();
 		cli_close(store, t);
 		return rc;
 	}
-	policy = tract_budget_policy_get(t) == TRACT_BUDGET_POLICY_AUTO_COMPACT;
-	if (json) {
+	policy = tract_budget_policy_get(t);
+	{
+		/* auto-compress compacts first: both flags are true */
+		const char *compact = policy != TRACT_BUDGET_POLICY_NONE ? "true" : "false";
+		const char *compress =
+		    policy == TRACT_BUDGET_POLICY_AUTO_COMPRESS ? "true" : "false";
+		const char *human = policy == TRACT_BUDGET_POLICY_AUTO_COMPRESS ? ", auto-compress"
+				    : policy == TRACT_BUDGET_POLICY_AUTO_COMPACT   ? ", auto-compact"
+										   : "";
+		char max_s[32] = "null";
+
 		if (st->max_tokens >= 0)
-			printf("{\"max_tokens\": %lld, \"token_count\": %lld, \"auto_compact\": %s}\n",
-			       (long long)st->max_tokens, (long long)st->token_count,
-			       policy ? "true" : "false");
+			snprintf(max_s, sizeof(max_s), "%lld", (long long)st->max_tokens);
+		if (json)
+			printf("{\"max_tokens\": %s, \"token_count\": %lld, \"auto_compact\": %s, "
+			       "\"auto_compress\": %s, \"target_fraction\": %g}\n",
+			       max_s, (long long)st->token_count, compact, compress, frac);
+		else if (st->max_tokens >= 0 && policy == TRACT_BUDGET_POLICY_AUTO_COMPRESS)
+			printf("Token budget: %lld (%lld used)%s down to %g of it\n",
+			       (long long)st->max_tokens, (long long)st->token_count, human, frac);
+		else if (st->max_tokens >= 0)
+			printf("Token budget: %lld (%lld used)%s\n", (long long)st->max_tokens,
+			       (long long)st->token_count, human);
 		else
-			printf("{\"max_tokens\": null, \"token_count\": %lld, \"auto_compact\": %s}\n",
-			       (long long)st->token_count, policy ? "true" : "false");
-	} else if (st->max_tokens >= 0) {
-		printf("Token budget: %lld (%lld used)%s\n", (long long)st->max_tokens,
-		       (long long)st->token_count, policy ? ", auto-compact" : "");
-	} else {
-		printf("No token budget set (%lld used)%s\n", (long long)st->token_count,
-		       policy ? ", auto-compact" : "");
+			printf("No token budget set (%lld used)%s\n", (long long)st->token_count,
+			       human);
 	}
 	tract_status_free(st);
 	cli_close(store, t);

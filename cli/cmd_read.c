@@ -35,6 +35,65 @@ static void print_field(const char *label, const char *text)
 	putchar('\n');
 }
 
+/* Append "key": <record as JSON> to the JSON object *obj (a string the
+ * library allocated; replaced). */
+static int cli_json_add_member(char **obj, const char *key, const tract_compression_record *rec)
+{
+	char *rj = NULL, *joined = NULL;
+	size_t n = strlen(*obj);
+	int rc;
+
+	if (n < 2 || (*obj)[n - 1] != '}')
+		return TRACT_EINVAL;
+	rc = tract_compression_record_to_json(&rj, rec);
+	if (rc < 0)
+		return rc;
+	if (asprintf(&joined, "%.*s%s\"%s\": %s}", (int)(n - 1), *obj, n > 2 ? ", " : "", key,
+	             rj) < 0) {
+		tract_string_free(rj);
+		return TRACT_ENOMEM;
+	}
+	tract_string_free(rj);
+	tract_string_free(*obj);
+	*obj = joined; /* freed with tract_string_free (free) */
+	return 0;
+}
+
+/* A summary's JSON gains "replaced": the sources of its own group. */
+static int cli_json_add_replaced(char **obj, const tract_compression_record *rec,
+                                 const char *hash)
+{
+	size_t k = 0, first = 0, count = 0, n = strlen(*obj);
+	char *joined = NULL, *list;
+
+	tract_compression_records_find(rec, 1, hash, TRACT_COMPRESSION_AS_RESULT, &k);
+	if (tract_compression_record_group(&first, &count, rec, k) != 0)
+		return TRACT_EINVAL;
+	list = calloc(count * 68 + 3, 1);
+	if (!list)
+		return TRACT_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		strcat(list, i ? ", \"" : "\"");
+		strcat(list, rec->sources[first + i]);
+		strcat(list, "\"");
+	}
+	if (asprintf(&joined, "%.*s, \"replaced\": [%s]}", (int)(n - 1), *obj, list) < 0) {
+		free(list);
+		return TRACT_ENOMEM;
+	}
+	free(list);
+	tract_string_free(*obj);
+	*obj = joined;
+	return 0;
+}
+
+/* A summary commit's JSON gains "compression": its record (the sources are
+ * the commits the whole compression replaced). */
+static int cli_json_add_compression(char **obj, const tract_compression_record *rec)
+{
+	return cli_json_add_member(obj, "compression", rec);
+}
+
 /* ------------------------------------------------------------------ */
 /* log                                                                 */
 
@@ -85,7 +144,36 @@ struct log_print {
 	size_t n;    /* commits printed */
 	int json;
 	int oneline, verbose;
+	/* the tract's compression records: summary commits are marked */
+	tract_compression_record *recs;
+	size_t n_recs;
 };
+
+/* The record that wrote c as a summary, or NULL; *replaced: how many
+ * commits that summary replaced. */
+static const tract_compression_record *log_summary_of(const struct log_print *lp,
+                                                      const tract_commit *c, size_t *replaced)
+{
+	size_t k = 0, first = 0, i = tract_compression_records_find(
+	                             lp->recs, lp->n_recs, tract_commit_hash(c),
+	                             TRACT_COMPRESSION_AS_RESULT, &k);
+
+	*replaced = 0;
+	if (i >= lp->n_recs)
+		return NULL;
+	tract_compression_record_group(&first, replaced, &lp->recs[i], k);
+	return &lp->recs[i];
+}
+
+/* "[compressed N commits]", and the message unless it says just that. */
+static void log_mark(char *out, size_t n, size_t replaced, const char *msg, int *keep_msg)
+{
+	char std[64];
+
+	snprintf(out, n, "[compressed %zu commits]", replaced);
+	snprintf(std, sizeof(std), "Compressed %zu commits", replaced);
+	*keep_msg = !msg || strcmp(msg, std) != 0;
+}
 
 static int log_measure_cb(const tract_commit *c, void *payload)
 {
@@ -104,8 +192,19 @@ static void log_table_row(const struct log_print *lp, const tract_commit *c)
 	/* Hash(9) Time(16) Op(6) Tokens, separated by two spaces */
 	int fixed = 9 + 2 + 16 + 2 + 6 + 2 + (int)lp->wtok + 2;
 	const char *msg = tract_commit_message(c);
-	char when[40], *line = NULL, *cut = NULL;
-	int room = lp->width - fixed;
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
+	char when[40], *line = NULL, *cut = NULL, mark[64] = "";
+	int room = lp->width - fixed, keep = 1;
+
+	if (rec) {
+		log_mark(mark, sizeof(mark) - 1, replaced, msg, &keep);
+		if (keep && msg)
+			strcat(mark, " ");
+		else
+			msg = NULL;
+		room -= (int)strlen(mark);
+	}
 
 	if (msg) {
 		char *first = NULL;
@@ -117,11 +216,12 @@ static void log_table_row(const struct log_print *lp, const tract_commit *c)
 		tract_string_free(first);
 		tract_text_truncate(&cut, cli_safe(line), room > 1 ? (size_t)room : 1);
 	}
-	printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
+	printf("%s%-9.*s%s  %-16s  %-6s  %*lld  %s%s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH,
 	       tract_commit_hash(c), cli_reset(cli),
 	       cli_time_short(when, sizeof(when), tract_commit_time(c), 16),
 	       tract_operation_name(tract_commit_operation(c)), (int)lp->wtok,
-	       (long long)tract_commit_token_count(c), cut ? cut : "");
+	       (long long)tract_commit_token_count(c), cli_c(cli, C_CYAN), mark, cli_reset(cli),
+	       cut ? cut : "");
 	free(line);
 	tract_string_free(cut);
 }
@@ -130,12 +230,20 @@ static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
 {
 	const struct cli *cli = lp->cli;
 	const char *type = cli_safe(tract_commit_content_type(c));
-	int room = lp->width - CLI_SHORT_HASH - 2 - (int)strlen(type);
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
+	char mark[64] = "";
+	int room, keep;
 	char *preview = NULL;
 
+	if (rec) {
+		log_mark(mark, sizeof(mark) - 1, replaced, NULL, &keep);
+		strcat(mark, " ");
+	}
+	room = lp->width - CLI_SHORT_HASH - 2 - (int)strlen(type) - (int)strlen(mark);
 	tract_commit_preview(&preview, c, room > 10 ? (size_t)room : 10);
-	printf("%s%.*s%s %s %s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
-	       cli_reset(cli), type, cli_safe(preview));
+	printf("%s%.*s%s %s %s%s%s%s\n", cli_c(cli, C_HASH), CLI_SHORT_HASH, tract_commit_hash(c),
+	       cli_reset(cli), type, cli_c(cli, C_CYAN), mark, cli_reset(cli), cli_safe(preview));
 	tract_string_free(preview);
 }
 
@@ -143,9 +251,13 @@ static void log_oneline_row(const struct log_print *lp, const tract_commit *c)
  * out the whole array. */
 static int log_json_row(const struct log_print *lp, const tract_commit *c)
 {
+	size_t replaced = 0;
+	const tract_compression_record *rec = log_summary_of(lp, c, &replaced);
 	char *item = NULL, *pretty = NULL;
 	int rc = tract_commit_to_json(&item, c, 0);
 
+	if (rc == 0 && rec)
+		rc = cli_json_add_compression(&item, rec);
 	if (rc == 0)
 		rc = tract_json_pretty(&pretty, item);
 	tract_string_free(item);
@@ -164,6 +276,8 @@ static int log_json_row(const struct log_print *lp, const tract_commit *c)
 static int log_print_cb(const tract_commit *c, void *payload)
 {
 	struct log_print *lp = payload;
+	const tract_compression_record *rec;
+	size_t replaced = 0;
 	int rc = 0;
 
 	if (lp->json) {
@@ -174,6 +288,10 @@ static int log_print_cb(const tract_commit *c, void *payload)
 		if (lp->n)
 			putchar('\n');
 		log_verbose(lp->cli, c);
+		rec = log_summary_of(lp, c, &replaced);
+		if (rec)
+			printf("Compressed: %zu commits (compression %s)\n", replaced,
+			       rec->compression_id);
 	} else {
 		if (lp->n == 0)
 			printf("%s%-9s  %-16s  %-6s  %*s  %s%s\n", cli_c(lp->cli, C_BOLD), "Hash",
@@ -273,6 +391,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	tract_store *store;
 	tract *t;
 
+	memset(&lp, 0, sizeof(lp));
 	cli_getopt_reset(cli, argv);
 	while ((c = getopt_long(argc, argv, ":n:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -330,10 +449,14 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 
 	if (cli_open_tract(cli, &store, &t))
 		return CLI_FAIL;
+	if (tract_compression_records(&lp.recs, &lp.n_recs, t) != 0) {
+		rc = cli_fail_lib();
+		cli_close(store, t);
+		return rc;
+	}
 	lopts.start = ref;
 	lopts.limit = (size_t)limit;
 	lopts.operation = op;
-	memset(&lp, 0, sizeof(lp));
 	lp.cli = cli;
 	lp.json = json;
 	lp.oneline = oneline;
@@ -356,6 +479,7 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	} else if (lp.n == 0) {
 		printf("No commits.\n");
 	}
+	tract_compression_records_free(lp.recs, lp.n_recs);
 	tract_error_clear();
 	cli_close(store, t);
 	return rc;
@@ -364,7 +488,8 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* show                                                                */
 
-static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
+static void show_human(const struct cli *cli, tract *t, const tract_commit *c,
+                       const tract_compression_record *rec, const tract_compression_record *src)
 {
 	const char *parent = tract_commit_parent(c);
 	const char *resp = tract_commit_response_to(c);
@@ -406,6 +531,21 @@ static void show_human(const struct cli *cli, tract *t, const tract_commit *c)
 		tract_string_free(pairs);
 	}
 	tract_error_clear();
+	if (rec) {
+		size_t k = 0, first = 0, count = 0;
+
+		tract_compression_records_find(rec, 1, tract_commit_hash(c),
+		                               TRACT_COMPRESSION_AS_RESULT, &k);
+		tract_compression_record_group(&first, &count, rec, k);
+		printf("Compressed: %zu commits (compression %s, %lld -> %lld tokens)\n", count,
+		       rec->compression_id, (long long)rec->original_tokens,
+		       (long long)rec->compressed_tokens);
+		for (size_t i = first; i < first + count; i++)
+			printf("Replaced:   %s\n", rec->sources[i]);
+	}
+	if (src)
+		printf("Summarized: in compression %s by %s\n", src->compression_id,
+		       src->n_results ? src->results[0] : "(none)");
 	putchar('\n');
 	if (content) {
 		char *pretty = NULL;
@@ -439,14 +579,33 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	if (tract_commit_lookup(&commit, t, ref) != 0) {
 		rc = cli_fail_ref(ref);
 	} else {
-		if (json) {
+		/* a summary: the compression that wrote it and the commits it
+		 * replaced; a replaced commit: the compression that did */
+		tract_compression_record *rec = NULL, *src = NULL;
+		int lrc = tract_compression_lookup(&rec, t, tract_commit_hash(commit),
+		                                   TRACT_COMPRESSION_AS_RESULT);
+
+		if (lrc == TRACT_ENOTFOUND)
+			lrc = tract_compression_lookup(&src, t, tract_commit_hash(commit),
+			                               TRACT_COMPRESSION_AS_SOURCE);
+		if (lrc != 0 && lrc != TRACT_ENOTFOUND) {
+			rc = cli_fail_lib();
+		} else if (json) {
 			char *doc = NULL;
-			rc = cli_print_json_result(
-			    tract_commit_to_json(&doc, commit, TRACT_COMMIT_JSON_SHOW), &doc);
+			int jrc = tract_commit_to_json(&doc, commit, TRACT_COMMIT_JSON_SHOW);
+			if (jrc == 0 && rec)
+				jrc = cli_json_add_compression(&doc, rec);
+			if (jrc == 0 && rec)
+				jrc = cli_json_add_replaced(&doc, rec, tract_commit_hash(commit));
+			if (jrc == 0 && src)
+				jrc = cli_json_add_member(&doc, "compressed_by", src);
+			rc = cli_print_json_result(jrc, &doc);
 		} else {
-			show_human(cli, t, commit);
+			show_human(cli, t, commit, rec, src);
 			rc = CLI_OK;
 		}
+		tract_compression_record_free(rec);
+		tract_compression_record_free(src);
 		tract_commit_free(commit);
 	}
 	cli_close(store, t);

@@ -237,7 +237,8 @@ static const struct cli_command commands[] = {
      "                   (SKIP annotations) instead of stubbing them\n"
      "  --dry-run        show what would be compacted, write nothing\n"
      "  --json           machine-readable result\n"},
-    {"budget", cmd_budget, "[N | --off] [--auto-compact | --no-auto-compact] [--json]",
+    {"budget", cmd_budget,
+     "[N | --off] [--auto-compact | --auto-compress | --no-auto-compact] [--target-fraction F] [--json]",
      "Show or set the tract's token budget (persisted in the store).",
      "Without arguments, show the budget and the compiled context's token count.\n"
      "N sets the budget to N tokens (a commit whose compiled context would exceed it\n"
@@ -249,9 +250,19 @@ static const struct cli_command commands[] = {
      "                      turn with failed calls dropped) in the commit's\n"
      "                      transaction; written only when that gets under the\n"
      "                      budget (persisted)\n"
-     "  --no-auto-compact   turn that off\n"
+     "  --auto-compress     --auto-compact, and when compaction is not enough,\n"
+     "                      compress the oldest normal commits (pinned ones kept\n"
+     "                      verbatim) down to the target fraction of the budget,\n"
+     "                      the summaries written by the tract's stored provider\n"
+     "                      (generate --provider NAME --save); without one, or\n"
+     "                      when it cannot get under the budget, nothing is\n"
+     "                      compressed and the commit warns (persisted)\n"
+     "  --no-auto-compact   turn either policy off\n"
+     "  --target-fraction F the fraction of the budget auto-compress aims at,\n"
+     "                      0 < F <= 1 (default 0.5, persisted)\n"
      "  --json              {\"max_tokens\": N or null, \"token_count\": N,\n"
-     "                      \"auto_compact\": BOOL}\n"},
+     "                      \"auto_compact\": BOOL, \"auto_compress\": BOOL,\n"
+     "                      \"target_fraction\": F}\n"},
     {"reorder", cmd_reorder, "REF... [--strict] [--format F | --json] [--at REF]",
      "Show the compiled context with the named commits first, in that order.",
      "Nothing is written: the order is a view of a compile. The rest follows in its\n"

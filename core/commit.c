@@ -437,7 +437,7 @@ restart:
 			total = parent ? parent->token_count : 0;
 		}
 		if (total > t->budget_max && parent && !policy_tried &&
-		    t->budget_policy == TRACT_BUDGET_POLICY_AUTO_COMPACT) {
+		    t->budget_policy != TRACT_BUDGET_POLICY_NONE) {
 			/* The auto-compact policy: compaction written in this
 			 * transaction when it gets under the budget, then the
 			 * commit again on the new HEAD (the policy once). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "compress_int.h"
 #include "internal.h"
 #include "json.h"
 #include "tract/compact.h"
@@ -399,7 +400,8 @@ int tract_budget_policy_set(tract *t, tract_budget_policy policy, int persist)
 
 	if (!t)
 		return tract_error_set(TRACT_EINVAL, "tract_budget_policy_set: NULL tract");
-	if (policy != TRACT_BUDGET_POLICY_NONE && policy != TRACT_BUDGET_POLICY_AUTO_COMPACT)
+	if (policy != TRACT_BUDGET_POLICY_NONE && policy != TRACT_BUDGET_POLICY_AUTO_COMPACT &&
+	    policy != TRACT_BUDGET_POLICY_AUTO_COMPRESS)
 		return tract_error_set(TRACT_EINVAL, "unknown budget policy %d", (int)policy);
 	if (persist) {
 		rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);
@@ -411,7 +413,10 @@ int tract_budget_policy_set(tract *t, tract_budget_policy policy, int persist)
 			if (rc == TRACT_ENOTFOUND)
 				rc = 0;
 		} else {
-			rc = t->store->be->meta_set(t->store->conn, key, "auto_compact");
+			rc = t->store->be->meta_set(t->store->conn, key,
+						    policy == TRACT_BUDGET_POLICY_AUTO_COMPRESS
+							    ? "auto_compress"
+							    : "auto_compact");
 		}
 		if (rc < 0)
 			rc = tract_backend_error(t->store, rc, "persist budget policy");
@@ -468,5 +473,9 @@ int tract_compact_for_budget(tract *t, const tract_context *ctx, int64_t total, 
 	}
 	free(res.edits);
 	changes_free(ch, n);
+	/* compaction is not enough: the auto-compress policy compresses the
+	 * oldest normal commits (compress_budget.c) */
+	if (rc == 0 && !*applied && t->budget_policy == TRACT_BUDGET_POLICY_AUTO_COMPRESS)
+		rc = tract_compress_for_budget(t, ctx, total, applied);
 	return rc;
 }

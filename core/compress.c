@@ -14,46 +14,18 @@
 
 #include "internal.h"
 #include "json.h"
+#include "llm.h"
 #include "replay.h"
 #include "reflog.h"
 #include "tract/compress.h"
+#include "compress_int.h"
 #include "warning.h"
 
 #define PENDING_PREFIX "pending:"
 
 /* ---- the plan ------------------------------------------------------------------ */
 
-/* Classes of range commits. */
-enum { C_NORMAL = 'N', C_PINNED = 'P', C_SKIP = 'S' };
-
-struct tract_pending_compression {
-	char id[33];
-	char tract_id[65];
-	char branch[TRACT_REF_NAME_MAX + 1]; /* the branch ref, refs/heads/... */
-	char head[65];
-	tract_hash_hex *range;
-	size_t n_range;
-	char *classes; /* n_range classes, NUL-terminated */
-	size_t n_groups;
-	size_t *gfirst;  /* range index of each group's members: */
-	size_t *members; /* range indices of NORMAL commits, chain order */
-	size_t *gsize;   /* members per group */
-	size_t *gstart;  /* offset of each group in members */
-	size_t n_members;
-	char **summaries; /* n_groups, NULL entries when none */
-	int64_t target_tokens;
-	char *instructions;
-	int64_t original_tokens;
-	int64_t estimated_tokens;
-	tract_time created_at;
-};
-
-typedef struct {
-	tract_row *rows; /* the first-parent chain, oldest first */
-	size_t n;
-} chain;
-
-static void chain_dispose(chain *c)
+void tract_compress_chain_dispose(chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		tract_row_dispose(&c->rows[i]);
@@ -89,7 +61,7 @@ static int chain_cb(const tract_chain_row *row, void *payload)
 }
 
 /* The chain from head, oldest first, with payloads, parents, priorities. */
-static int chain_read(chain *out, tract *t, const char *head)
+int tract_compress_chain_read(chain *out, tract *t, const char *head)
 {
 	chain_acc a = {NULL, 0, 0};
 	int rc = t->store->be->commit_chain(t->store->conn, t->id, head, 0,
@@ -99,7 +71,7 @@ static int chain_read(chain *out, tract *t, const char *head)
 
 	if (rc < 0) {
 		chain c = {a.rows, a.n};
-		chain_dispose(&c);
+		tract_compress_chain_dispose(&c);
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 		                          : tract_backend_error(t->store, rc, "read the chain");
 	}
@@ -313,8 +285,51 @@ static int is_blank(const char *s)
 	return 1;
 }
 
+/*
+ * DECISIONS.md: merge commits inside the range are an error unless the
+ * whole range is first-parent linear, i.e. following first parents from
+ * the range's end reaches every commit the range reaches through all
+ * parents: each merge parent of a merge in the range is a commit of the
+ * chain before that merge (the merge brought in nothing the first-parent
+ * chain does not already hold, so rewriting it loses no commit and, as a
+ * merge compiles to no message, no context). Such a merge is dropped by
+ * the rewrite; one that carries conflict resolutions is refused. Merges
+ * after the range would be replayed without their merge parents: refused.
+ */
+static int merges_check(const chain *c, const hidx *x, size_t s, size_t e)
+{
+	for (size_t i = s; i < c->n; i++) {
+		const tract_row *r = &c->rows[i];
+
+		if (!r->n_extra)
+			continue;
+		if (i >= e)
+			return tract_error_set(TRACT_EINVAL,
+			                       "Cannot compress: merge commit %s after the range "
+			                       "(it would be replayed without its merge parents)",
+			                       r->hash);
+		for (size_t k = 0; k < r->n_extra; k++) {
+			size_t p = index_find(x, c->n, r->extra_parents[k]);
+
+			if (p == SIZE_MAX || p >= i)
+				return tract_error_set(
+				    TRACT_EINVAL,
+				    "Cannot compress: merge commit %s inside the range merges %s, "
+				    "which is not on the first-parent chain (only a first-parent "
+				    "linear range can be rewritten)",
+				    r->hash, r->extra_parents[k]);
+		}
+		if (r->payload && strstr(r->payload, "\"resolutions\""))
+			return tract_error_set(TRACT_EINVAL,
+			                       "Cannot compress: merge commit %s inside the range "
+			                       "carries conflict resolutions",
+			                       r->hash);
+	}
+	return 0;
+}
+
 /* §1.2-1.4 and 1.6 (original tokens): the plan, from the chain. */
-static int plan_build(tract_pending_compression *p, tract *t, const tract_head_state *hs,
+int tract_compress_plan(tract_pending_compression *p, tract *t, const tract_head_state *hs,
                       const chain *c, const tract_compress_options *o)
 {
 	size_t s = 0, e = 0;
@@ -324,18 +339,11 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 	if (!x)
 		return tract_error_oom();
 	rc = select_range(&s, &e, c, x, o);
+	if (rc == 0)
+		rc = merges_check(c, x, s, e);
 	free(x);
 	if (rc < 0)
 		return rc;
-	/* DECISIONS.md: merge commits inside the range (or after it, which
-	 * would be replayed without their merge parents) are refused. */
-	for (size_t i = s; i < c->n; i++)
-		if (c->rows[i].n_extra)
-			return tract_error_set(TRACT_EINVAL,
-			                       "Cannot compress: merge commit %s %s the range "
-			                       "(only a first-parent linear history can be "
-			                       "rewritten)",
-			                       c->rows[i].hash, i < e ? "inside" : "after");
 	tract_copy_id(p->tract_id, t->id);
 	snprintf(p->branch, sizeof(p->branch), "%s", hs->head.symbolic);
 	tract_copy_id(p->head, hs->hash);
@@ -355,6 +363,10 @@ static int plan_build(tract_pending_compression *p, tract *t, const tract_head_s
 		if (cls == C_NORMAL && r->priority == TRACT_PRIORITY_PINNED)
 			cls = C_PINNED;
 		else if (cls == C_NORMAL && r->priority == TRACT_PRIORITY_SKIP)
+			cls = C_SKIP;
+		/* a merge of a linear range (merges_check) gives no message
+		 * and merged nothing new: the rewrite drops it */
+		if (r->n_extra)
 			cls = C_SKIP;
 		p->classes[i] = cls;
 		if (cls == C_NORMAL)
@@ -426,7 +438,42 @@ static int transcript_line(tract_buf *b, const tract_row *r, int *available)
 	return rc;
 }
 
-static int llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
+/* The body_json of the summary request for an HTTP provider: the two
+ * messages in its wire format (openai {"messages"}, anthropic {"system",
+ * "messages"}). */
+typedef struct {
+	const char *system, *user;
+	char *rendered;
+} summary_body;
+
+static const char *summary_body_fn(const char *wire_format, void *payload)
+{
+	summary_body *b = payload;
+	cJSON *o = cJSON_CreateObject(), *msgs = NULL, *m;
+	int anthropic = strcmp(wire_format, "anthropic") == 0, ok = o != NULL;
+
+	free(b->rendered);
+	b->rendered = NULL;
+	if (ok && anthropic)
+		ok = cJSON_AddStringToObject(o, "system", b->system) != NULL;
+	ok = ok && (msgs = cJSON_AddArrayToObject(o, "messages")) != NULL;
+	if (ok && !anthropic) {
+		ok = (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
+		     cJSON_AddStringToObject(m, "role", "system") &&
+		     cJSON_AddStringToObject(m, "content", b->system);
+	}
+	ok = ok && (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
+	     cJSON_AddStringToObject(m, "role", "user") &&
+	     cJSON_AddStringToObject(m, "content", b->user);
+	if (ok)
+		b->rendered = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!b->rendered)
+		tract_error_oom();
+	return b->rendered;
+}
+
+int tract_compress_llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
                        const chain *c, size_t s, size_t g, const char *system_prompt)
 {
 	tract_buf user = TRACT_BUF_INIT;
@@ -473,7 +520,12 @@ static int llm_summary(char **out, tract_llm *llm, const tract_pending_compressi
 	req.version = TRACT_CHAT_REQUEST_VERSION;
 	req.messages = msgs;
 	req.n_messages = 2;
-	rc = tract_llm_chat(&res, llm, &req);
+	{
+		summary_body body = {msgs[0].content, msgs[1].content, NULL};
+
+		rc = tract_llm_chat_with_body(&res, llm, &req, summary_body_fn, &body, NULL, NULL);
+		free(body.rendered);
+	}
 	tract_buf_dispose(&user);
 	if (rc < 0)
 		return rc;
@@ -548,7 +600,7 @@ static int move_ref(tract *t, const char *ref, const char *from, const char *to)
 
 /* Inside the write transaction: c is the current chain, the plan's range
  * is c->rows[s..s+n_range). */
-static int rewrite(tract_compress_result *r, tract *t, const tract_pending_compression *p,
+int tract_compress_rewrite(tract_compress_result *r, tract *t, const tract_pending_compression *p,
                    const chain *c, size_t s, int *wrote)
 {
 	tract_store *st = t->store;
@@ -924,7 +976,7 @@ static int read_state(tract_head_state *hs, chain *c, tract *t)
 		return rc;
 	if (!hs->hash[0])
 		return tract_error_set(TRACT_EINVAL, "No commits to compress");
-	return chain_read(c, t, hs->hash);
+	return tract_compress_chain_read(c, t, hs->hash);
 }
 
 /* Summaries from the options (manual mode), checked. */
@@ -958,7 +1010,7 @@ static int manual_summaries(tract_pending_compression *p, const tract_compress_o
 	return 0;
 }
 
-static int estimate(tract_pending_compression *p, tract *t)
+int tract_compress_estimate(tract_pending_compression *p, tract *t)
 {
 	p->estimated_tokens = 0;
 	for (size_t g = 0; g < p->n_groups; g++) {
@@ -1030,11 +1082,11 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 	}
 	rc = read_state(&hs, &c, t);
 	if (rc == 0 && direct) {
-		rc = plan_build(p, t, &hs, &c, direct);
+		rc = tract_compress_plan(p, t, &hs, &c, direct);
 		if (rc == 0)
 			rc = manual_summaries(p, direct);
 		if (rc == 0)
-			rc = estimate(p, t);
+			rc = tract_compress_estimate(p, t);
 		for (s = 0; rc == 0 && s < c.n && strcmp(c.rows[s].hash, p->range[0]) != 0; s++)
 			;
 	} else if (rc == 0) {
@@ -1045,13 +1097,13 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 			rc = tract_error_set(
 			    TRACT_EINVAL, "Empty summary for group %zu: a summary needs text", g);
 	if (rc == 0)
-		rc = rewrite(r, t, p, &c, s, &wrote);
+		rc = tract_compress_rewrite(r, t, p, &c, s, &wrote);
 	if (rc == 0 && delete_key) {
 		rc = t->store->be->meta_delete(t->store->conn, delete_key);
 		if (rc < 0)
 			rc = tract_backend_error(t->store, rc, "remove the pending compression");
 	}
-	chain_dispose(&c);
+	tract_compress_chain_dispose(&c);
 	rc = tract_txn_end(t->store, rc);
 	if (rc == 0)
 		t->store->cache_epoch++; /* every handle's compile cache starts over */
@@ -1105,7 +1157,7 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 	if (rc == 0) {
 		rc = read_state(&hs, &c, t);
 		if (rc == 0)
-			rc = plan_build(p, t, &hs, &c, opts);
+			rc = tract_compress_plan(p, t, &hs, &c, opts);
 		rc = tract_txn_end(t->store, rc);
 	}
 	if (rc == 0) {
@@ -1115,16 +1167,16 @@ int tract_compress(tract_compress_result **out, tract_pending_compression **pend
 			rc = manual_summaries(p, opts);
 		else if (opts->llm)
 			for (size_t g = 0; rc == 0 && g < p->n_groups; g++)
-				rc = llm_summary(&p->summaries[g], opts->llm, p, &c, s, g,
+				rc = tract_compress_llm_summary(&p->summaries[g], opts->llm, p, &c, s, g,
 				                 opts->system_prompt);
 		else if (!opts->dry_run)
 			rc = tract_error_set(TRACT_EINVAL,
 			                     "No LLM client configured and no manual content "
 			                     "provided. Give a summary or an LLM.");
 	}
-	chain_dispose(&c);
+	tract_compress_chain_dispose(&c);
 	if (rc == 0)
-		rc = estimate(p, t);
+		rc = tract_compress_estimate(p, t);
 	if (rc == 0 && opts->review && !opts->dry_run) {
 		random_id(p->id);
 		rc = tract_txn_begin(t->store, TRACT_TXN_WRITE);
@@ -1374,157 +1426,3 @@ int tract_compress_result_to_json(char **out, const tract_compress_result *r)
 	return tract_buf_finish(out, &b, rc);
 }
 
-/* ---- provenance records ------------------------------------------------------------ */
-
-typedef struct {
-	tract_compression_record *items;
-	size_t n, cap;
-} rec_acc;
-
-static int rec_cb(const tract_compression_row *row, void *payload)
-{
-	rec_acc *a = payload;
-	tract_compression_record *x;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		tract_compression_record *q = realloc(a->items, cap * sizeof(*q));
-		if (!q)
-			return TRACT_ENOMEM;
-		a->items = q;
-		a->cap = cap;
-	}
-	x = &a->items[a->n++];
-	memset(x, 0, sizeof(*x));
-	tract_copy_id(x->compression_id, row->compression_id);
-	tract_copy_id(x->tract_id, row->tract_id);
-	x->created_at = row->created_at;
-	x->original_tokens = row->original_tokens;
-	x->compressed_tokens = row->compressed_tokens;
-	x->target_tokens = row->target_tokens;
-	if ((row->branch_name && !(x->branch_name = strdup(row->branch_name))) ||
-	    (row->instructions && !(x->instructions = strdup(row->instructions))))
-		return TRACT_ENOMEM;
-	return 0;
-}
-
-typedef struct {
-	tract_hash_hex *items;
-	size_t n, cap;
-} mem_acc;
-
-static int mem_cb(const char *id, const char *hash, int64_t pos, void *payload)
-{
-	mem_acc *a = payload;
-
-	(void)id;
-	(void)pos; /* the backend lists members by position */
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		tract_hash_hex *q = realloc(a->items, cap * sizeof(*q));
-		if (!q)
-			return TRACT_ENOMEM;
-		a->items = q;
-		a->cap = cap;
-	}
-	tract_copy_id(a->items[a->n++], hash);
-	return 0;
-}
-
-void tract_compression_records_free(tract_compression_record *records, size_t count)
-{
-	for (size_t i = 0; records && i < count; i++) {
-		free(records[i].branch_name);
-		free(records[i].instructions);
-		free(records[i].sources);
-		free(records[i].results);
-	}
-	free(records);
-}
-
-int tract_compression_records(tract_compression_record **out, size_t *count, tract *t)
-{
-	rec_acc a = {NULL, 0, 0};
-	tract_store *s;
-	int rc;
-
-	if (!out || !count || !t)
-		return tract_error_set(TRACT_EINVAL, "tract_compression_records: NULL argument");
-	*out = NULL;
-	*count = 0;
-	s = t->store;
-	rc = tract_txn_begin(s, TRACT_TXN_READ);
-	if (rc < 0)
-		return rc;
-	rc = s->be->compression_foreach(s->conn, t->id, rec_cb, &a);
-	for (size_t i = 0; rc >= 0 && i < a.n; i++) {
-		mem_acc m = {NULL, 0, 0};
-
-		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_SOURCES,
-		                                a.items[i].compression_id, mem_cb, &m);
-		a.items[i].sources = m.items;
-		a.items[i].n_sources = m.n;
-		if (rc < 0)
-			break;
-		memset(&m, 0, sizeof(m));
-		rc = s->be->compression_members(s->conn, TRACT_COMPRESSION_RESULTS,
-		                                a.items[i].compression_id, mem_cb, &m);
-		a.items[i].results = m.items;
-		a.items[i].n_results = m.n;
-	}
-	if (rc < 0)
-		rc = rc == TRACT_ENOMEM ? tract_error_oom()
-		                        : tract_backend_error(s, rc, "read compression records");
-	rc = tract_txn_end(s, rc);
-	if (rc < 0) {
-		tract_compression_records_free(a.items, a.n);
-		return rc;
-	}
-	*out = a.items;
-	*count = a.n;
-	return 0;
-}
-
-int tract_compression_records_to_json(char **out, const tract_compression_record *r, size_t n)
-{
-	tract_buf b = TRACT_BUF_INIT;
-	char when[64];
-	int rc = 0;
-
-	if (!out || (!r && n))
-		return tract_error_set(TRACT_EINVAL,
-		                       "tract_compression_records_to_json: NULL argument");
-	*out = NULL;
-	rc |= tract_buf_putc(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		const tract_compression_record *x = &r[i];
-
-		tract_time_format(when, sizeof(when), x->created_at);
-		rc |= tract_buf_printf(&b,
-		                       "%s{\"compression_id\": \"%s\", \"tract_id\": \"%s\", "
-		                       "\"branch_name\": ",
-		                       i ? ", " : "", x->compression_id, x->tract_id);
-		rc |= x->branch_name
-		          ? tract_json_escape(&b, x->branch_name, strlen(x->branch_name), 0)
-		          : tract_buf_puts(&b, "null");
-		rc |= tract_buf_printf(&b,
-		                       ", \"created_at\": \"%s\", \"original_tokens\": %" PRId64
-		                       ", \"compressed_tokens\": %" PRId64 ", \"target_tokens\": ",
-		                       when, x->original_tokens, x->compressed_tokens);
-		rc |= x->target_tokens >= 0 ? tract_buf_printf(&b, "%" PRId64, x->target_tokens)
-		                            : tract_buf_puts(&b, "null");
-		rc |= tract_buf_puts(&b, ", \"instructions\": ");
-		rc |= x->instructions
-		          ? tract_json_escape(&b, x->instructions, strlen(x->instructions), 0)
-		          : tract_buf_puts(&b, "null");
-		rc |= tract_buf_puts(&b, ", \"sources\": [");
-		for (size_t k = 0; k < x->n_sources; k++)
-			rc |= tract_buf_printf(&b, "%s\"%s\"", k ? ", " : "", x->sources[k]);
-		rc |= tract_buf_puts(&b, "], \"results\": [");
-		for (size_t k = 0; k < x->n_results; k++)
-			rc |= tract_buf_printf(&b, "%s\"%s\"", k ? ", " : "", x->results[k]);
-		rc |= tract_buf_puts(&b, "]}");
-	}
-	rc |= tract_buf_putc(&b, ']');
-	return tract_buf_finish(out, &b, rc);
-}

@@ -70,6 +70,11 @@ struct tract {
 	tract_budget_cb budget_cb;
 	void *budget_payload;
 	int budget_policy; /* tract_budget_policy (compact.h) */
+	/* the auto-compress policy (compress_budget.c): the provider that
+	 * writes its summaries (borrowed; NULL = the tract's stored one) and
+	 * the fraction of the budget it compresses down to (0 = not read yet) */
+	struct tract_llm *budget_llm;
+	double budget_target;
 	/* token_counter bookkeeping: 1 when the store already says every
 	 * count of this tract came from our counter, or says "mixed". */
 	int counter_ok;
@@ -322,6 +327,7 @@ int tract_counts_reusable(tract *t, int *out);
 #define TRACT_META_COUNTER "token_counter"
 #define TRACT_META_MAX_TOKENS "max_tokens"
 #define TRACT_META_BUDGET_POLICY "budget_policy"
+#define TRACT_META_BUDGET_TARGET "budget_target"
 #define TRACT_META_DISPLAY_NAME "display_name"
 #define TRACT_META_CREATED "created_at"
 

@@ -353,6 +353,8 @@ static int load_settings(tract *t)
 	rc = tract_meta_read(t->store, key, value, sizeof(value), &found);
 	if (rc == 0 && found && strcmp(value, "auto_compact") == 0)
 		t->budget_policy = TRACT_BUDGET_POLICY_AUTO_COMPACT;
+	if (rc == 0 && found && strcmp(value, "auto_compress") == 0)
+		t->budget_policy = TRACT_BUDGET_POLICY_AUTO_COMPRESS;
 	return rc;
 }
 

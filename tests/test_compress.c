@@ -8,8 +8,11 @@
  * provenance rows, token figures, LLM mode through an in-process provider
  * (prompt contents, empty replies) and the example provider, review mode
  * (stored, read and approved from another handle, stale range, discard),
- * nothing written on failure, and a randomized run checked against the
- * invariants with fsck clean.
+ * nothing written on failure, a merge inside a first-parent linear range
+ * (accepted) or not (refused), the provenance lookup by commit (ours and
+ * the reference's schema 3 and 4 files), and a randomized run (random
+ * pins, skips, tool calls and side branches, random ranges) checked
+ * against the invariants with fsck clean.
  */
 #include "helpers.h"
 
@@ -514,6 +517,187 @@ static void test_merge_refused(void **state)
 	fx_free(f);
 }
 
+/* A merge commit as the reference writes one: an ordinary commit on HEAD
+ * plus its commit_parents rows (other = the merged tip). */
+static void merge_commit(fx *f, char out[65], const char *other)
+{
+	tract_store *s = f->store;
+	char parent[65];
+
+	head(f, parent);
+	fx_commit(f, out, "{\"content_type\":\"freeform\",\"payload\":{\"message\":\"Merge\"}}",
+	          NULL);
+	assert_int_equal(s->be->begin(s->conn, TRACT_TXN_WRITE), 0);
+	assert_int_equal(s->be->parent_put(s->conn, out, parent, 0), 0);
+	assert_int_equal(s->be->parent_put(s->conn, out, other, 1), 0);
+	assert_int_equal(s->be->commit(s->conn), 0);
+	tract_cache_clear(f->t->cache);
+}
+
+/* DECISIONS.md: a merge inside the range is accepted when the range is
+ * first-parent linear (the merge's other parents are earlier commits of
+ * the chain) and dropped by the rewrite; a merge bringing in a commit off
+ * the chain is refused even when that commit is still on a branch; a
+ * merge after the range is refused. */
+static void test_merge_linear_range(void **state)
+{
+	fx *f = fx_new(NULL);
+	char h[6][65], m[65], side[65], m2[65], before[65];
+	const char *one[] = {"Earlier: a, b and c were said."};
+	tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
+	tract_compress_result *r;
+	tract_compile_options cm = TRACT_COMPILE_OPTIONS_INIT;
+	tract_context *ctx;
+
+	(void)state;
+	say(f, h[0], "user", "a");
+	say(f, h[1], "assistant", "b");
+	say(f, h[2], "user", "c");
+	merge_commit(f, m, h[0]); /* merges an ancestor: linear */
+	say(f, h[3], "user", "d");
+	expect_texts(f, NULL, "a|b|c|d");
+	head(f, before);
+	o.summaries = one;
+	o.n_summaries = 1;
+	o.to_commit = m;
+	r = compress_ok(f, &o);
+	assert_int_equal(r->n_source, 3);
+	assert_int_equal(r->n_skipped, 1);
+	assert_string_equal(r->skipped_commits[0], m);
+	assert_int_equal(r->n_replayed, 1);
+	expect_texts(f, NULL, "Earlier: a, b and c were said.|d");
+	/* the new chain has no merge commit left */
+	ctx = fx_compile(f, &cm);
+	assert_int_equal(tract_context_count(ctx), 2);
+	tract_context_free(ctx);
+	expect_texts(f, before, "a|b|c|d");
+	tract_compress_result_free(r);
+	fsck_clean(f);
+
+	/* a merge of a commit that is not on the first-parent chain */
+	assert_int_equal(tract_branch_create(NULL, f->t, "side", NULL, 0), 0);
+	assert_int_equal(tract_switch(NULL, f->t, "side", NULL), 0);
+	say(f, side, "user", "side work");
+	assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+	say(f, h[4], "user", "e");
+	merge_commit(f, m2, side);
+	say(f, h[5], "user", "f");
+	o.to_commit = m2;
+	compress_err(f, &o, "not on the first-parent chain");
+	/* the same merge after the range */
+	o.to_commit = h[4];
+	compress_err(f, &o, "after the range");
+	fsck_clean(f);
+	fx_free(f);
+}
+
+/* The provenance of our own compressions through the lookup: a summary's
+ * record lists the commits it replaced, in chain order; after a second
+ * compression that summarizes the first summary, that summary is a source
+ * of the second record. */
+static void test_provenance_lookup(void **state)
+{
+	fx *f = fx_new(NULL);
+	char h[5][65];
+	const char *one[] = {"S1"}, *two[] = {"S2"};
+	tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
+	tract_compress_result *r1, *r2;
+	tract_compression_record *rec = NULL, *all = NULL;
+	size_t n = 0;
+
+	(void)state;
+	say(f, h[0], "user", "one");
+	say(f, h[1], "assistant", "two");
+	say(f, h[2], "user", "three");
+	pin(f, h[2], "pinned");
+	say(f, h[3], "user", "four");
+	o.summaries = one;
+	o.n_summaries = 1;
+	o.to_commit = h[1];
+	o.target_tokens = 42;
+	o.instructions = "keep numbers";
+	r1 = compress_ok(f, &o);
+	assert_int_equal(tract_compression_lookup(&rec, f->t, r1->summary_commits[0],
+	                                          TRACT_COMPRESSION_AS_RESULT),
+	                 0);
+	assert_string_equal(rec->compression_id, r1->compression_id);
+	assert_int_equal(rec->n_sources, 2);
+	assert_string_equal(rec->sources[0], h[0]);
+	assert_string_equal(rec->sources[1], h[1]);
+	assert_int_equal(rec->n_results, 1);
+	assert_int_equal(rec->target_tokens, 42);
+	assert_string_equal(rec->instructions, "keep numbers");
+	assert_string_equal(rec->branch_name, "main");
+	tract_compression_record_free(rec);
+	/* the replayed commits are no summaries */
+	assert_int_equal(r1->n_replayed, 2);
+	assert_int_equal(tract_compression_lookup(&rec, f->t, r1->replayed_commits[1],
+	                                          TRACT_COMPRESSION_AS_RESULT),
+	                 TRACT_ENOTFOUND);
+	assert_int_equal(tract_compression_lookup(&rec, f->t, r1->replayed_commits[0],
+	                                          TRACT_COMPRESSION_AS_RESULT),
+	                 TRACT_ENOTFOUND);
+	/* compress again: the first summary becomes a source */
+	o.summaries = two;
+	o.to_commit = r1->summary_commits[0];
+	o.target_tokens = -1;
+	o.instructions = NULL;
+	o.preserve = NULL;
+	r2 = compress_ok(f, &o);
+	assert_int_equal(tract_compression_lookup(&rec, f->t, r1->summary_commits[0],
+	                                          TRACT_COMPRESSION_AS_SOURCE),
+	                 0);
+	assert_string_equal(rec->compression_id, r2->compression_id);
+	tract_compression_record_free(rec);
+	assert_int_equal(tract_compression_lookup(&rec, f->t, h[0], TRACT_COMPRESSION_AS_SOURCE),
+	                 0);
+	assert_string_equal(rec->compression_id, r1->compression_id);
+	tract_compression_record_free(rec);
+	assert_int_equal(tract_compression_records(&all, &n, f->t), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(tract_compression_records_find(all, n, r2->summary_commits[0],
+	                                                TRACT_COMPRESSION_AS_RESULT, NULL),
+	                 1);
+	assert_int_equal(tract_compression_records_find(all, n, h[3], TRACT_COMPRESSION_AS_RESULT, NULL),
+	                 n);
+	tract_compression_records_free(all, n);
+	tract_compress_result_free(r1);
+	tract_compress_result_free(r2);
+	/* two groups: each summary stands for its own sources */
+	{
+		char g[4][65];
+		const char *sums[] = {"G1", "G2"};
+		size_t first = 9, count = 9;
+
+		say(f, g[0], "user", "x1");
+		say(f, g[1], "user", "x2");
+		say(f, g[2], "user", "pinned");
+		pin(f, g[2], "pinned");
+		say(f, g[3], "user", "x3");
+		o.to_commit = NULL;
+		o.from_commit = g[0];
+		o.summaries = sums;
+		o.n_summaries = 2;
+		r1 = compress_ok(f, &o);
+		assert_int_equal(tract_compression_lookup(&rec, f->t, r1->summary_commits[1],
+		                                          TRACT_COMPRESSION_AS_RESULT),
+		                 0);
+		assert_non_null(rec->group_sizes);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 1), 0);
+		assert_int_equal(first, 2);
+		assert_int_equal(count, 1);
+		assert_string_equal(rec->sources[first], g[3]);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 0), 0);
+		assert_int_equal(first, 0);
+		assert_int_equal(count, 2);
+		assert_int_equal(tract_compression_record_group(&first, &count, rec, 2),
+		                 TRACT_EINVAL);
+		tract_compression_record_free(rec);
+		tract_compress_result_free(r1);
+	}
+	fx_free(f);
+}
+
 /* ---- LLM mode ------------------------------------------------------------------------ */
 
 static struct {
@@ -773,10 +957,31 @@ static void test_randomized(void **state)
 		tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
 		tract_compress_result *r = NULL;
 		int in_group = 0, rc;
+		/* side branches forked off main at random points, with their
+		 * own commits: a compression of main leaves them as they were */
+		char btip[8][65], *bctx[8];
+		size_t nb = 0;
 
 		for (int i = 0; i < n; i++) {
 			char text[48];
 			unsigned k = rnd(5);
+
+			if (nb < 8 && i > 0 && rnd(4) == 0) {
+				char name[32], side[65];
+				int extra = 1 + (int)rnd(2);
+
+				snprintf(name, sizeof(name), "side-%d-%zu", round, nb);
+				assert_int_equal(tract_branch_create(NULL, f->t, name, NULL, 0), 0);
+				assert_int_equal(tract_switch(NULL, f->t, name, NULL), 0);
+				for (int j = 0; j < extra; j++) {
+					snprintf(text, sizeof(text), "side-%d-%zu-%d", round, nb, j);
+					say(f, side, "user", text);
+				}
+				memcpy(btip[nb], side, 65);
+				bctx[nb] = texts(f, side);
+				nb++;
+				assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+			}
 
 			snprintf(text, sizeof(text), "msg-%d-%d", round, i);
 			if (k == 0) {
@@ -857,8 +1062,26 @@ static void test_randomized(void **state)
 			assert_string_equal(new_ctx, old_ctx);
 			free(new_ctx);
 			(void)k;
+			/* every side branch: its tip and its context unchanged */
+			for (size_t b = 0; b < nb; b++) {
+				char ref[64], *now;
+				tract_ref_value v;
+
+				snprintf(ref, sizeof(ref), "refs/heads/side-%d-%zu", round, b);
+				assert_int_equal(f->store->be->begin(f->store->conn, TRACT_TXN_READ),
+				                 0);
+				assert_int_equal(tract_ref_read(&v, f->store, f->t->id, ref), 0);
+				assert_int_equal(f->store->be->commit(f->store->conn), 0);
+				assert_true(v.exists);
+				assert_string_equal(v.commit, btip[b]);
+				now = texts(f, btip[b]);
+				assert_string_equal(now, bctx[b]);
+				free(now);
+			}
 			fsck_clean(f);
 		}
+		for (size_t b = 0; b < nb; b++)
+			free(bctx[b]);
 		tract_compress_result_free(r);
 		free(old_ctx);
 		free(h);
@@ -888,6 +1111,55 @@ static char *slurp(const char *path, size_t *len)
 	if (len)
 		*len = (size_t)n;
 	return buf;
+}
+
+/* Every result and source of the records reads back through the lookup
+ * by commit as the same record; a commit of no record is not found. */
+static void lookup_every_member(tract *t, const tract_compression_record *recs, size_t n)
+{
+	tract_compression_record *got = NULL;
+	char head_hash[65];
+
+	for (size_t i = 0; i < n; i++) {
+		char *want = NULL, *json = NULL;
+
+		assert_int_equal(tract_compression_record_to_json(&want, &recs[i]), 0);
+		for (size_t k = 0; k < recs[i].n_results; k++) {
+			if (tract_compression_lookup(&got, t, recs[i].results[k],
+			                             TRACT_COMPRESSION_AS_RESULT) != 0)
+				fail_msg("lookup result: %s", tract_error_last()->message);
+			assert_int_equal(tract_compression_record_to_json(&json, got), 0);
+			assert_string_equal(json, want);
+			assert_int_equal(tract_compression_records_find(recs, n, recs[i].results[k],
+			                                                TRACT_COMPRESSION_AS_RESULT, NULL),
+			                 i);
+			tract_string_free(json);
+			tract_compression_record_free(got);
+			/* a summary is not a source */
+			assert_int_equal(tract_compression_lookup(&got, t, recs[i].results[k],
+			                                          TRACT_COMPRESSION_AS_SOURCE),
+			                 TRACT_ENOTFOUND);
+			assert_null(got);
+		}
+		for (size_t k = 0; k < recs[i].n_sources; k++) {
+			assert_int_equal(tract_compression_lookup(&got, t, recs[i].sources[k],
+			                                          TRACT_COMPRESSION_AS_SOURCE),
+			                 0);
+			assert_string_equal(got->compression_id, recs[i].compression_id);
+			tract_compression_record_free(got);
+		}
+		tract_string_free(want);
+	}
+	if (tract_head_get(head_hash, NULL, NULL, t) == 0 && head_hash[0] &&
+	    tract_compression_records_find(recs, n, head_hash, TRACT_COMPRESSION_AS_RESULT, NULL) == n) {
+		assert_int_equal(
+		    tract_compression_lookup(&got, t, head_hash, TRACT_COMPRESSION_AS_RESULT),
+		    TRACT_ENOTFOUND);
+		assert_null(got);
+	}
+	/* not a full hash */
+	assert_int_equal(tract_compression_lookup(&got, t, "abcd", TRACT_COMPRESSION_AS_RESULT),
+	                 TRACT_EINVAL);
 }
 
 /* v3_basic.db (tract's Python library): its compression record reads back
@@ -942,6 +1214,7 @@ static void test_reference_records(void **state)
 				                 0);
 				got = cJSON_Parse(json);
 				assert_non_null(got);
+				lookup_every_member(t, recs, n);
 				while ((item = cJSON_DetachItemFromArray(got, 0)))
 					cJSON_AddItemToArray(all, item);
 				cJSON_Delete(got);
@@ -961,6 +1234,8 @@ static void test_reference_records(void **state)
 			}
 			if (v == 2)
 				assert_int_equal(total, 1);
+			if (v == 3)
+				assert_int_equal(total, 0); /* schema 4's file has no compression */
 			cJSON_Delete(all);
 		}
 		cJSON_Delete(want);
@@ -979,6 +1254,8 @@ int main(void)
 	    cmocka_unit_test(test_explicit_list_and_pinned_edits),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_merge_refused),
+	    cmocka_unit_test(test_merge_linear_range),
+	    cmocka_unit_test(test_provenance_lookup),
 	    cmocka_unit_test(test_llm_mode),
 	    cmocka_unit_test(test_review),
 	    cmocka_unit_test(test_randomized),

@@ -114,7 +114,45 @@ eq "context" "$(compiled)" "Be brief.|They chose Friday.|The budget is 40k.|Ackn
 run status --json
 contains "head is the new tip" "$OUT" "$NEWHEAD"
 run log
-contains "log shows the summary" "$OUT" "Compressed 2 commits"
+contains "log marks the summary" "$OUT" "[compressed 2 commits]"
+contains "log marks the second summary" "$OUT" "[compressed 1 commits]"
+run log --oneline
+contains "log --oneline marks the summary" "$OUT" "[compressed 2 commits] Compressed 2 commits"
+run log --verbose
+contains "log --verbose marks the summary" "$OUT" "Compressed: 2 commits (compression "
+# log --json: a summary carries its compression record, other commits none
+run log --json
+eq "log --json compression" "$(echo "$OUT" | python3 -c '
+import json,sys
+rows = json.load(sys.stdin)
+marked = [r for r in rows if "compression" in r]
+print(len(marked), [len(r["compression"]["sources"]) for r in marked],
+      len(set(r["compression"]["compression_id"] for r in marked)))')" "2 [3, 3] 1"
+SUM1=$(echo "$OUT" | python3 -c '
+import json,sys
+rows = [r for r in json.load(sys.stdin) if "compression" in r]
+print([r for r in rows if r["message"] == "Compressed 2 commits"][0]["commit_hash"])')
+SUM2=$(echo "$OUT" | python3 -c '
+import json,sys
+rows = [r for r in json.load(sys.stdin) if "compression" in r]
+print([r for r in rows if r["message"] == "Compressed 1 commits"][0]["commit_hash"])')
+run show "$SUM1"
+contains "show: the compression" "$OUT" "Compressed: 2 commits (compression "
+contains "show: replaced A" "$OUT" "Replaced:   $A"
+contains "show: replaced B" "$OUT" "Replaced:   $B"
+run show "$SUM1" --json
+eq "show --json replaced" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["replaced"]))')" "$A $B"
+eq "show --json: the whole compression" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["compression"]["sources"]))')" "$A $B $D"
+run show "$SUM2"
+contains "show: second group" "$OUT" "Replaced:   $D"
+if [[ $OUT == *"Replaced:   $A"* ]]; then bad "show: second summary lists the first group"; else ok; fi
+run show "$A"
+contains "show: a replaced commit names its compression" "$OUT" "Summarized: in compression "
+contains "show: ... and its summary" "$OUT" "by $SUM1"
+run show "$A" --json
+eq "show --json compressed_by" "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["compressed_by"]["results"][0])')" "$SUM1"
+run show "$E" --json
+eq "show --json: no compression on a plain commit" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("compression" in d, "compressed_by" in d)')" "False False"
 eq "old commits still there" "$("$TRACT" --db "$DB" compile --at "$F" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')" "7"
 # the pinned copy stays pinned: a whole-branch compress keeps it
 expect_ok "compress the whole branch" compress --summary "S1" --summary "S2"
@@ -169,6 +207,67 @@ expect_fail "detached" compress --summary x
 
 run fsck
 eq "fsck clean" "$RC" "0"
+
+# ---- the auto-compress budget policy ----------------------------------------------------
+DB=$TMP/budget.db
+"$TRACT" --db "$DB" init >/dev/null
+expect_usage "--target-fraction 0" budget --target-fraction 0
+expect_usage "--target-fraction 1.5" budget --target-fraction 1.5
+expect_usage "--target-fraction x" budget --target-fraction x
+expect_usage "--auto-compress with --auto-compact" budget --auto-compress --auto-compact
+expect_usage "--auto-compress with --no-auto-compact" budget --auto-compress --no-auto-compact
+for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+	c user "Turn $i: the quarterly report lists revenue, costs, hiring plans, vendor contracts and the roadmap for region $i." >/dev/null
+done
+P1=$("$TRACT" --db "$DB" log --json -n 100 | python3 -c 'import json,sys; print(json.load(sys.stdin)[-2]["commit_hash"])')
+"$TRACT" --db "$DB" annotate "$P1" pinned >/dev/null
+USED=$("$TRACT" --db "$DB" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token_count"])')
+expect_ok "budget --auto-compress" budget $((USED + 10)) --auto-compress --target-fraction 0.6 --json
+eq "budget json" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["auto_compact"], d["auto_compress"], d["target_fraction"])')" "True True 0.6"
+expect_ok "budget shows the policy" budget
+contains "budget human" "$OUT" "auto-compress down to 0.6"
+# no provider stored: the commit warns, nothing is compressed
+BEFORE=$("$TRACT" --db "$DB" compress --records --json)
+run commit user "A long new question about every region's hiring plans, vendor contracts and costs."
+eq "commit without provider succeeds" "$RC" "0"
+contains "warns why" "$ERR" "auto-compress policy: cannot compress: no LLM provider"
+eq "no compression" "$("$TRACT" --db "$DB" compress --records --json)" "$BEFORE"
+"$TRACT" --db "$DB" reset --hard HEAD~1 >/dev/null 2>&1
+# with the tract's stored provider (the example plugin, extractive)
+"$TRACT" --db "$DB" generate --provider example --save >/dev/null 2>&1 || true
+"$TRACT" --db "$DB" reset --hard HEAD~1 >/dev/null 2>&1
+run commit user "A long new question about every region's hiring plans, vendor contracts and costs."
+eq "commit with provider succeeds" "$RC" "0"
+run compress --records --json
+eq "one compression" "$(echo "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" "1"
+run status --json
+eq "under the budget" "$(echo "$OUT" | python3 -c "import json,sys; print(json.load(sys.stdin)['token_count'] <= $((USED + 10)))")" "True"
+contains "the pinned turn stays" "$(compiled)" "Turn 1: the quarterly report"
+contains "the newest turn stays" "$(compiled)" "Turn 11: the quarterly report"
+contains "the new question on top" "$(compiled)" "A long new question"
+run log
+contains "log marks the policy's summary" "$OUT" "[compressed "
+run fsck
+eq "fsck clean after the policy" "$RC" "0"
+expect_ok "policy off" budget --no-auto-compact --json
+eq "policy off json" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["auto_compact"], d["auto_compress"])')" "False False"
+
+# ---- the reference's compression (schema 3 file) ---------------------------------------
+if [[ -n ${TRACT_FIXTURES:-} ]]; then
+	cp "$TRACT_FIXTURES/v3_basic.db" "$TMP/v3.db"
+	DB=$TMP/v3.db
+	REF=$(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))["compressions"][0]
+print(d["tract_id"], d["results"][0], " ".join(d["sources"]))' "$TRACT_FIXTURES/v3_basic.expected.json")
+	read -r RTRACT RSUM RSOURCES <<<"$REF"
+	run --tract "$RTRACT" show "$RSUM" --json
+	eq "reference summary: its sources" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["compression"]["sources"]))')" "$RSOURCES"
+	eq "reference summary: replaced" "$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["replaced"]))')" "$RSOURCES"
+	run --tract "$RTRACT" log
+	contains "reference summary marked in log" "$OUT" "[compressed 7 commits]"
+else
+	bad "TRACT_FIXTURES is not set"
+fi
 
 printf 'compress-cli: %d passed, %d failed\n' "$PASS" "$FAIL"
 [[ $FAIL -eq 0 ]]

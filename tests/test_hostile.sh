@@ -521,6 +521,23 @@ done <<'TABLE'
 - | budget 99999999999999999999999
 - | budget $'\e[31m'
 - | budget "x'; DROP TABLE meta; --"
+# budget: the auto-compress policy's options
+- | budget --auto-compress --auto-compact
+- | budget --auto-compress --no-auto-compact
+- | budget --target-fraction
+- | budget --target-fraction 0
+- | budget --target-fraction -0.5
+- | budget --target-fraction 1.01
+- | budget --target-fraction nan
+- | budget --target-fraction inf
+- | budget --target-fraction 1e999
+- | budget --target-fraction ''
+- | budget --target-fraction ' 0.5'
+- | budget --target-fraction 0.5x
+- | budget --target-fraction $'\e[31m'
+- | budget --target-fraction $'\xff'
+- | budget --target-fraction "$BIG"
+- | budget 5 --auto-compress --target-fraction 2
 # --- fsck ---
 - | fsck extra
 - | fsck --bogus

@@ -94,15 +94,29 @@ typedef enum {
 	 *  default compaction (TRACT_COMPACT_OPTIONS_INIT), or if that is not
 	 *  enough, every turn's results with failed pairs dropped; written
 	 *  only when it gets the context under the budget, else nothing is
-	 *  written and the budget's action applies. History compression of
-	 *  the oldest normal commits is not part of it yet. */
+	 *  written and the budget's action applies. */
 	TRACT_BUDGET_POLICY_AUTO_COMPACT = 1,
+	/** AUTO_COMPACT, and when compaction alone does not get under the
+	 *  budget, compress the oldest normal commits of the branch (pinned
+	 *  ones are kept verbatim) down to the target fraction of the budget
+	 *  (tract_budget_target_set, 0.5 by default) instead, in the commit's
+	 *  transaction. The summaries come from an LLM: the provider of
+	 *  tract_budget_llm_set (compress.h), else the tract's stored
+	 *  provider (tract_llm_setting_set); it is called while the commit's
+	 *  write transaction is open. Without one, or when the provider
+	 *  fails or the summaries would not get under the budget, nothing is
+	 *  compressed: a REJECT budget refuses the commit saying why, the
+	 *  others warn and apply their action. A compression that still
+	 *  leaves the context over the budget fails the commit
+	 *  (TRACT_EBUDGET) and nothing is written. Stored as
+	 *  "auto_compress". */
+	TRACT_BUDGET_POLICY_AUTO_COMPRESS = 2,
 } tract_budget_policy;
 
 /**
  * Set the budget policy of a tract handle; when persist is non-zero it is
- * stored (metadata key "tract:<id>:budget_policy", value "auto_compact",
- * removed for NONE) and later handles load it.
+ * stored (metadata key "tract:<id>:budget_policy", value "auto_compact" or
+ * "auto_compress", removed for NONE) and later handles load it.
  */
 TRACT_EXTERN(int) tract_budget_policy_set(tract *t, tract_budget_policy policy, int persist);
 /** The handle's budget policy. */

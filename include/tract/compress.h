@@ -30,7 +30,11 @@
  * response_to follows the copies: a target that was summarized points at
  * its summary, one that was skipped is dropped; an edit whose target was
  * summarized or skipped becomes an append of the same content. A merge
- * commit in the range or after it is refused (TRACT_EINVAL).
+ * commit after the range is refused (TRACT_EINVAL), and so is one inside
+ * it unless the range is first-parent linear: each of its merge parents
+ * is a commit of the first-parent chain before it (it brought in nothing
+ * the chain lacks); such a merge gives no message and is dropped (listed
+ * with the skipped commits).
  *
  * Errors: TRACT_EDETACHED (detached HEAD), TRACT_EINVAL (empty tract,
  * range errors, nothing to compress, wrong number of summaries, empty
@@ -189,6 +193,12 @@ typedef struct {
 	size_t n_sources;
 	tract_hash_hex *results;
 	size_t n_results;
+	/** How many of sources (in order) each result replaced, n_results
+	 *  entries read from the summaries' "Compressed <n> commits"
+	 *  messages (spec/agents.md §1.8); NULL when they do not add up (a
+	 *  summary collected by gc, another message): then every result
+	 *  stands for all the sources. See tract_compression_record_group. */
+	size_t *group_sizes;
 } tract_compression_record;
 
 /** The tract's compression records, oldest first; release with
@@ -202,6 +212,56 @@ TRACT_EXTERN(void) tract_compression_records_free(tract_compression_record *reco
 TRACT_EXTERN(int)
 tract_compression_records_to_json(char **out, const tract_compression_record *records,
                                   size_t count);
+
+/* ---- the auto-compress budget policy (compact.h) -------------------------- */
+
+/** The provider that writes the auto-compress policy's summaries
+ *  (borrowed: it must outlive its use by t); NULL = the tract's stored
+ *  provider (tract_llm_setting_set "provider"), opened when needed. */
+TRACT_EXTERN(int) tract_budget_llm_set(tract *t, tract_llm *llm);
+/** The fraction of the budget (0 < fraction <= 1) the policy compresses
+ *  the context down to; persisted (metadata key
+ *  "tract:<id>:budget_target") when persist is non-zero. */
+TRACT_EXTERN(int) tract_budget_target_set(tract *t, double fraction, int persist);
+/** The handle's target, else the stored one, else 0.5. */
+TRACT_EXTERN(int) tract_budget_target_get(double *out, tract *t);
+
+/* ---- provenance of one commit (log, show) --------------------------------- */
+
+/** Which side of a compression record a commit is looked up on. */
+typedef enum {
+	TRACT_COMPRESSION_AS_RESULT = 0, /**< a summary commit the compression wrote */
+	TRACT_COMPRESSION_AS_SOURCE = 1, /**< a commit the compression replaced */
+} tract_compression_role;
+
+/**
+ * The compression record that wrote commit_hash (a full hash) as a summary
+ * (AS_RESULT: its sources are the commits the summary replaced), or that
+ * replaced it (AS_SOURCE); the latest such record. Works on the records
+ * the reference wrote too. TRACT_ENOTFOUND when there is none. Release
+ * with tract_compression_record_free.
+ */
+TRACT_EXTERN(int)
+tract_compression_lookup(tract_compression_record **out, tract *t, const char *commit_hash,
+                         tract_compression_role role);
+TRACT_EXTERN(void) tract_compression_record_free(tract_compression_record *r);
+/** The index in records (from tract_compression_records) of the latest
+ *  record naming commit_hash on the side role, or count when none: one
+ *  read of the records serves a whole log. *member (may be NULL) gets
+ *  the commit's index in that record's results or sources. */
+TRACT_EXTERN(size_t)
+tract_compression_records_find(const tract_compression_record *records, size_t count,
+                               const char *commit_hash, tract_compression_role role,
+                               size_t *member);
+/** The sources summary result_index of r replaced: sources[*first ..
+ *  *first + *count) (all of them when r->group_sizes is NULL); 0, or
+ *  TRACT_EINVAL when result_index is out of range. */
+TRACT_EXTERN(int)
+tract_compression_record_group(size_t *first, size_t *count, const tract_compression_record *r,
+                               size_t result_index);
+/** One record as an object of tract_compression_records_to_json(). */
+TRACT_EXTERN(int)
+tract_compression_record_to_json(char **out, const tract_compression_record *r);
 
 #ifdef __cplusplus
 }

@@ -296,6 +296,41 @@ static void check_compress(tract *t, const lines *got, size_t round_from)
 	tract_commit_free(pinned);
 }
 
+/*
+ * A gc killed after its 'g' line (the orphan it is to remove) and before
+ * its next line: main is still the kept commit, and the orphan is either
+ * there (nothing removed) or gone (the whole gc); fsck is clean either way.
+ */
+static size_t gc_cut, gc_cut_new;
+
+static void check_gc(tract *t, const lines *got, size_t round_from)
+{
+	tract_commit *c = NULL;
+	char head[HASH_LEN + 1], drop[HASH_LEN + 1];
+	const char *keep = NULL;
+	int rc;
+
+	if (got->n <= round_from || got->h[got->n - 1][0] != 'g')
+		return;
+	memcpy(drop, got->h[got->n - 1] + 2, HASH_LEN);
+	drop[HASH_LEN] = '\0';
+	for (size_t i = got->n - 1; i-- > 0 && !keep;)
+		if (got->h[i][0] == 'c')
+			keep = got->h[i] + 2;
+	if (tract_head_get(head, NULL, NULL, t) != 0)
+		crash_die("read HEAD: %s", tract_error_last()->message);
+	if (keep && strncmp(head, keep, HASH_LEN) != 0)
+		crash_die("a killed gc moved main to %s (it was %.64s)", head, keep);
+	gc_cut++;
+	rc = tract_commit_lookup(&c, t, drop);
+	if (rc == 0)
+		tract_commit_free(c);
+	else if (rc == TRACT_ENOTFOUND)
+		gc_cut_new++;
+	else
+		crash_die("lookup %s: %s", drop, tract_error_last()->message);
+}
+
 static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t round_from)
 {
 	tract_commit_list *log = NULL;
@@ -374,6 +409,7 @@ static size_t verify(crash_ctx *cx, const lines *got, size_t clones_from, size_t
 	free(want);
 	check_resume(s);
 	check_compress(t, got, round_from);
+	check_gc(t, got, round_from);
 	/* Usable: one more commit. */
 	if (tract_commit_create_dialogue(&c, t, "user", "after the crash", NULL, NULL) != 0)
 		crash_die("a commit after the crash: %s", tract_error_last()->message);
@@ -407,6 +443,33 @@ void crash_clone_uri(char out[CRASH_URI], const crash_ctx *cx, size_t n)
 		snprintf(out, CRASH_URI, "sqlite:%s/clone-%zu.db", cx->dir, n);
 }
 
+/* The line kind that starts an operation the inside mode aims at. */
+static char op_marker(const char *name)
+{
+	return strcmp(name, "compress") == 0 ? 'z' : strcmp(name, "gc") == 0 ? 'g' : 0;
+}
+
+static int marker_after(const lines *got, size_t from, char kind)
+{
+	for (size_t i = from; i < got->n; i++)
+		if (got->h[i][0] == kind)
+			return 1;
+	return 0;
+}
+
+/* Every selected operation with a marker was killed inside n times. */
+static int inside_done(const size_t *sel, size_t n_sel, size_t n)
+{
+	for (size_t i = 0; i < n_sel; i++) {
+		const char *name = crash_op_get(sel[i])->name;
+		if (strcmp(name, "compress") == 0 && compress_cut < n)
+			return 0;
+		if (strcmp(name, "gc") == 0 && gc_cut < n)
+			return 0;
+	}
+	return 1;
+}
+
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec now;
@@ -423,6 +486,11 @@ int main(int argc, char **argv)
 	unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10)
 	                         : (unsigned)time(NULL) ^ (unsigned)getpid();
 	double secs = secs_env ? atof(secs_env) : 4.0;
+	/* TRACT_CRASH_INSIDE=N: kill each writer shortly after the line
+	 * that starts its operation ('z' compress, 'g' gc) and run until
+	 * every selected operation was killed inside N times (ROUNDS caps) */
+	const char *inside_env = getenv("TRACT_CRASH_INSIDE");
+	size_t inside = inside_env ? (size_t)strtoul(inside_env, NULL, 10) : 0;
 	size_t n_ops = crash_op_count(), plen = 0, on_chain = 0;
 	size_t *kills = calloc(n_ops, sizeof(size_t)), *done = calloc(n_ops, sizeof(size_t));
 	size_t *sel = calloc(n_ops, sizeof(size_t)), n_sel = 0;
@@ -478,7 +546,9 @@ int main(int argc, char **argv)
 		if (n_sel == 0)
 			crash_die("TRACT_CRASH_OPS names no operation");
 	}
-	for (r = 0; r < rounds && ((size_t)r < n_sel || elapsed(&t0) < secs); r++) {
+	for (r = 0; r < rounds && (inside ? !inside_done(sel, n_sel, inside)
+	                                  : ((size_t)r < n_sel || elapsed(&t0) < secs));
+	     r++) {
 		size_t oi = sel[(size_t)r % n_sel];
 		const crash_op *op = crash_op_get(oi);
 		const char *opts = ts_is("lmdb") ? lmdb_opts[(size_t)(r / (int)n_sel) % 4] : "";
@@ -508,6 +578,16 @@ int main(int argc, char **argv)
 			_exit(op->run(&ch));
 		}
 		close(fds[1]);
+		if (inside && op_marker(op->name)) {
+			/* wait for the operation to start, then a short random
+			 * delay: most kills land inside it */
+			struct timespec w0;
+			clock_gettime(CLOCK_MONOTONIC, &w0);
+			while (!marker_after(&got, before, op_marker(op->name)) &&
+			       elapsed(&w0) < 20.0)
+				collect(fds[0], &got, part, &plen, 2);
+			delay_ms = rand() % (pg ? 120 : 30);
+		}
 		collect(fds[0], &got, part, &plen, delay_ms);
 		if (kill(pid, SIGKILL) != 0 && errno != ESRCH)
 			crash_die("kill: %s", strerror(errno));
@@ -539,6 +619,14 @@ int main(int argc, char **argv)
 		printf("compressions killed after their start: %zu (%zu all new, the others all "
 		       "old)\n",
 		       compress_cut, compress_cut_new);
+	if (gc_cut)
+		printf("gcs killed after their start: %zu (%zu removed the orphan, the others "
+		       "nothing)\n",
+		       gc_cut, gc_cut_new);
+	if (inside && !inside_done(sel, n_sel, inside))
+		crash_die("%d rounds did not kill every operation inside it %zu times "
+		          "(compress %zu, gc %zu)",
+		          r, inside, compress_cut, gc_cut);
 	if (got.n == 0)
 		crash_die("no writer reported anything");
 	printf("%s: %d writers killed; everything reported is there\n", cx.backend, r);

@@ -191,6 +191,8 @@ static int op_gc(crash_child *ch)
 			return failed("append");
 		if (move_main(t, drop, keep) != 0)
 			return failed("reset");
+		/* 'g': gc starts, to remove drop (driver.c check_gc) */
+		crash_report(ch, 'g', drop);
 		if (tract_gc(&r, t, &o) != 0)
 			return failed("gc");
 		if (r->commits_removed < 1) { /* more: an orphan an earlier kill left */
@@ -198,6 +200,7 @@ static int op_gc(crash_child *ch)
 			return 3;
 		}
 		tract_gc_result_free(r);
+		crash_report(ch, 'e', drop); /* gc done */
 	}
 	return rc;
 }
