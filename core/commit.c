@@ -723,6 +723,281 @@ int tract_commit_create_dialogue(tract_commit **out, tract *t, const char *role,
 	return commit_object(out, t, o, opts);
 }
 
+/* ---- many edits at once ------------------------------------------------------------ */
+
+/* A tool call's id in the parent context (given, or derived from its
+ * hash: "call_" + 24 hex digits) and its position. */
+typedef struct {
+	char key[TRACT_CALL_ID_MAXLEN + 32];
+	size_t pos;
+} call_key;
+
+static int call_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const call_key *)a)->key, ((const call_key *)b)->key);
+}
+
+/* The tool calls of ctx by id: what tract_chat_call_id_known() finds. */
+static int call_keys_build(call_key **out, size_t *out_n, const tract_context *ctx)
+{
+	call_key *k;
+	size_t i, n = 0;
+
+	*out = NULL;
+	*out_n = 0;
+	k = malloc((ctx->count ? 2 * ctx->count : 1) * sizeof(*k));
+	if (!k)
+		return tract_error_oom();
+	for (i = 0; i < ctx->count; i++) {
+		const tract_msg *m = tract_context_msg(ctx, i);
+		if (m->kind != TRACT_MSG_TOOL_CALL)
+			continue;
+		if (m->call_id && strlen(m->call_id) < sizeof(k[n].key)) {
+			memcpy(k[n].key, m->call_id, strlen(m->call_id) + 1);
+			k[n++].pos = i;
+		}
+		if (strlen(m->hash) >= 24) {
+			snprintf(k[n].key, sizeof(k[n].key), "call_%.24s", m->hash);
+			k[n++].pos = i;
+		}
+	}
+	qsort(k, n, sizeof(*k), call_key_cmp);
+	*out = k;
+	*out_n = n;
+	return 0;
+}
+
+/* Whether a call of ctx not dropped yet has id. */
+static int call_key_known(const call_key *k, size_t n, const char *id, const char *dropped)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(k[mid].key, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && strcmp(k[lo].key, id) == 0; lo++)
+		if (!dropped[k[lo].pos])
+			return 1;
+	return 0;
+}
+
+int tract_commit_edits(tract *t, const tract_context *parent, tract_edit_item *items, size_t n,
+		       const char *message)
+{
+	tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
+	tract_store *s = t->store;
+	tract_head_state hs;
+	tract_msg **repl = NULL;
+	call_key *keys = NULL;
+	char *dropped = NULL;
+	char prev[65];
+	size_t n_keys = 0, i;
+	int rc, any_drop = 0, any_edit = 0;
+
+	co.operation = TRACT_OP_EDIT;
+	co.message = message;
+	rc = tract_head_read(&hs, t);
+	if (rc == 0)
+		rc = tract_head_check_attached(&hs, t);
+	if (rc < 0)
+		return rc;
+	if (strcmp(hs.hash, parent->head) != 0)
+		return tract_error_set(TRACT_ESTALE, "branch moved by another writer");
+	repl = calloc(parent->count ? parent->count : 1, sizeof(*repl));
+	dropped = calloc(parent->count ? parent->count : 1, 1);
+	if (!repl || !dropped) {
+		rc = tract_error_oom();
+		goto done;
+	}
+	memcpy(prev, hs.hash, sizeof(prev));
+	for (i = 0; i < n && rc == 0; i++) {
+		tract_edit_item *it = &items[i];
+		const tract_msg *m;
+		prepared_content p;
+		tract_commit_hash_input hin;
+		tract_commit_row row;
+		tract_blob_row blob;
+		tract_row target;
+		tract_time now;
+
+		if (it->pos >= parent->count || dropped[it->pos] || repl[it->pos]) {
+			rc = tract_error_set(TRACT_EINVAL, "tract_commit_edits: bad position %zu",
+					     it->pos);
+			break;
+		}
+		m = tract_context_msg(parent, it->pos);
+		if (!it->content) {
+			/* A drop: a SKIP annotation, as tract_annotation_create
+			 * writes it. */
+			tract_annotation_row ann;
+			memset(&ann, 0, sizeof(ann));
+			ann.tract_id = t->id;
+			ann.target_hash = m->hash;
+			ann.priority = TRACT_PRIORITY_SKIP;
+			ann.reason = it->reason;
+			ann.created_at = tract_time_now();
+			rc = s->be->annotation_put(s->conn, &ann, NULL);
+			if (rc < 0)
+				rc = tract_backend_error(s, rc, "store annotation");
+			dropped[it->pos] = 1;
+			any_drop = 1;
+			continue;
+		}
+		co.response_to = m->hash;
+		rc = prepare_content(&p, t, it->content, &co);
+		if (rc < 0)
+			break;
+		/* check_response_to(): the target is an APPEND commit. */
+		rc = s->be->commit_get(s->conn, t->id, m->hash, tract_row_copy_cb, &target);
+		if (rc == TRACT_ENOTFOUND) {
+			rc = tract_error_set(TRACT_EEDIT, "EDIT target commit not found: %s", m->hash);
+		} else if (rc < 0) {
+			rc = tract_backend_error(s, rc, "read edit target");
+		} else {
+			rc = target.operation == TRACT_OP_APPEND
+				     ? 0
+				     : tract_error_set(TRACT_EEDIT, "Cannot edit an EDIT commit: %s",
+						       m->hash);
+			tract_row_dispose(&target);
+		}
+		/* DESIGN.md §9: a result names a call of the context. */
+		if (rc == 0 && p.result_call_id[0]) {
+			if (!keys)
+				rc = call_keys_build(&keys, &n_keys, parent);
+			if (rc == 0 && !call_key_known(keys, n_keys, p.result_call_id, dropped))
+				rc = tract_error_set(TRACT_EINVAL,
+						     "tool result answers call id '%s', which no "
+						     "tool call of the history has",
+						     p.result_call_id);
+		}
+		now = tract_time_now();
+		memset(&hin, 0, sizeof(hin));
+		hin.content_hash = p.content_hash;
+		hin.parent_hash = prev[0] ? prev : NULL;
+		hin.content_type = p.content_type;
+		hin.operation = TRACT_OP_EDIT;
+		hin.response_to = m->hash;
+		hin.created_at = now;
+		if (rc == 0)
+			rc = tract_commit_hash_compute(it->hash, &hin);
+		/* The message the edit compiles to, as derive_snapshot()
+		 * builds it (the caller's when it already has it). */
+		if (rc == 0 && it->msg) {
+			repl[it->pos] = it->msg;
+			__atomic_add_fetch(&it->msg->refs, 1, __ATOMIC_RELAXED);
+		} else if (rc == 0) {
+			tract_row src;
+			memset(&src, 0, sizeof(src));
+			src.token_count = p.token_count;
+			rc = tract_msg_build(&repl[it->pos], t, m->hash, p.stored,
+					     p.config_json ? p.config_json : m->own_config,
+					     m->own_config, &src, 1, 0, NULL);
+		}
+		if (rc == 0) {
+			memset(&blob, 0, sizeof(blob));
+			blob.content_hash = p.content_hash;
+			blob.payload_json = p.stored;
+			blob.byte_size = (int64_t)strlen(p.stored);
+			blob.token_count = p.token_count;
+			blob.created_at = now;
+			rc = s->be->blob_put(s->conn, &blob, NULL);
+			if (rc < 0)
+				rc = tract_backend_error(s, rc, "store blob");
+		}
+		if (rc == 0) {
+			memset(&row, 0, sizeof(row));
+			row.commit_hash = it->hash;
+			row.tract_id = t->id;
+			row.parent_hash = hin.parent_hash;
+			row.content_hash = p.content_hash;
+			row.content_type = p.content_type;
+			row.operation = TRACT_OP_EDIT;
+			row.response_to = m->hash;
+			row.message = message;
+			row.token_count = p.token_count;
+			row.metadata_json = p.metadata_json;
+			row.generation_config_json = p.config_json;
+			row.created_at = now;
+			rc = s->be->commit_put(s->conn, &row);
+			if (rc < 0)
+				rc = tract_backend_error(s, rc, "store commit");
+		}
+		if (rc == 0 &&
+		    tract_content_default_priority(p.content_type) == TRACT_PRIORITY_PINNED) {
+			tract_annotation_row ann;
+			char reason[128];
+			snprintf(reason, sizeof(reason), "Default priority for %s", p.content_type);
+			memset(&ann, 0, sizeof(ann));
+			ann.tract_id = t->id;
+			ann.target_hash = it->hash;
+			ann.priority = TRACT_PRIORITY_PINNED;
+			ann.reason = reason;
+			ann.created_at = now;
+			rc = s->be->annotation_put(s->conn, &ann, NULL);
+			if (rc < 0)
+				rc = tract_backend_error(s, rc, "auto-annotate");
+			any_drop = 1; /* an annotation: cached contexts may change */
+		}
+		prepared_dispose(&p);
+		if (rc == 0) {
+			memcpy(prev, it->hash, sizeof(prev));
+			any_edit = 1;
+		}
+	}
+	if (rc == 0 && any_edit) {
+		rc = move_head(t, &hs, prev);
+		if (rc < 0)
+			rc = rc == TRACT_ESTALE
+				     ? tract_error_set(TRACT_ESTALE, "branch moved by another writer")
+				     : tract_backend_error(s, rc, "move HEAD");
+	}
+	if (rc == 0 && any_edit)
+		rc = note_counter(t);
+	if (rc == 0) {
+		/* The snapshot of the new HEAD, derived once from the parent:
+		 * the edited messages replaced, the dropped ones left out. An
+		 * annotation may change any cached context: they all go. */
+		tract_context *c = tract_context_new(parent->count);
+		if (any_drop)
+			tract_cache_clear(t->cache);
+		if (any_edit)
+			tract_copy_id(t->chain_ok, prev);
+		for (i = 0; c && i < parent->count; i++) {
+			tract_msg *m = repl[i];
+			if (dropped[i])
+				continue;
+			if (m)
+				repl[i] = NULL;
+			else
+				__atomic_add_fetch(&(m = tract_context_msg(parent, i))->refs, 1,
+						   __ATOMIC_RELAXED);
+			if (tract_context_push(c, m) < 0) {
+				tract_context_free(c);
+				c = NULL;
+			}
+		}
+		/* Without a snapshot the next compile of HEAD is a full one. */
+		if (c) {
+			tract_copy_id(c->head, prev);
+			if (tract_context_recount(c, t) == 0)
+				tract_cache_put(t->cache, c);
+			tract_context_free(c);
+		}
+	}
+done:
+	if (repl)
+		for (i = 0; i < parent->count; i++)
+			tract_msg_release(repl[i]);
+	free(repl);
+	free(dropped);
+	free(keys);
+	return rc;
+}
+
 /* ---- custom content types ---------------------------------------------------------- */
 
 int tract_content_type_register(tract *t, const char *name, tract_content_validator validate,

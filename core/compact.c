@@ -45,6 +45,7 @@ void tract_compact_result_free(tract_compact_result *res)
 typedef struct {
 	size_t pos;    /* index in the context */
 	char *content; /* stub content JSON, or NULL: a drop (SKIP) */
+	tract_msg *msg; /* the message the stub compiles to (with content) */
 	int64_t saved; /* tokens the context loses */
 } change;
 
@@ -196,9 +197,11 @@ static int plan(change **out, size_t *out_n, tract *t, const tract_context *ctx,
 		if (is_stub(m) || m->tool_body_len < o->min_bytes)
 			continue;
 		rc = stub_content(&content, m);
+		/* As the edit's snapshot builds it: an edit without a config
+		 * of its own shows the original commit's (§6.5). */
 		if (rc == 0)
-			rc = tract_msg_build(&nm, t, m->hash, content, m->config, m->own_config, NULL,
-					     0, 0, NULL);
+			rc = tract_msg_build(&nm, t, m->hash, content, m->own_config, m->own_config,
+					     NULL, 0, 0, NULL);
 		if (rc < 0) {
 			free(content);
 			goto done;
@@ -206,12 +209,13 @@ static int plan(change **out, size_t *out_n, tract *t, const tract_context *ctx,
 		if (nm->tokens < m->tokens) {
 			ch[n].pos = i;
 			ch[n].content = content;
+			ch[n].msg = nm;
 			ch[n].saved = m->tokens - nm->tokens;
 			n++;
 		} else {
 			free(content);
+			tract_msg_release(nm);
 		}
-		tract_msg_release(nm);
 	}
 	/* Context order: a dropped call comes before its result. */
 	for (i = 1; i < n; i++) {
@@ -228,8 +232,10 @@ static int plan(change **out, size_t *out_n, tract *t, const tract_context *ctx,
 	ch = NULL;
 done:
 	if (ch)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			free(ch[i].content);
+			tract_msg_release(ch[i].msg);
+		}
 	free(ch);
 	free(dropped);
 	free(pairs);
@@ -242,41 +248,41 @@ static void changes_free(change *ch, size_t n)
 
 	if (!ch)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(ch[i].content);
+		tract_msg_release(ch[i].msg);
+	}
 	free(ch);
 }
 
-/* Write the planned changes inside the open transaction. */
+/* Write the planned changes inside the open transaction: one batch of
+ * edit commits and skips on the context at HEAD (tract_commit_edits: one
+ * HEAD move, one snapshot derived, not one per stub). */
 static int apply(tract_compact_result *res, tract *t, const tract_context *ctx, const change *ch,
 		 size_t n)
 {
-	int64_t saved_max = t->budget_max;
+	tract_edit_item *items;
 	size_t i;
-	int rc = 0;
+	int rc;
 
-	/* Compaction only shrinks the context: the budget is not in its way. */
-	t->budget_max = -1;
-	for (i = 0; i < n && rc == 0; i++) {
-		const tract_msg *m = tract_context_msg(ctx, ch[i].pos);
-		if (ch[i].content) {
-			tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
-			tract_commit *c = NULL;
-			co.operation = TRACT_OP_EDIT;
-			co.response_to = m->hash;
-			co.message = "Compact tool result";
-			rc = tract_commit_create(&c, t, ch[i].content, &co);
-			if (rc == 0)
-				tract_copy_id(res->edits[res->n_edits++], tract_commit_hash(c));
-			tract_commit_free(c);
-		} else {
-			rc = tract_annotation_create(NULL, t, m->hash, TRACT_PRIORITY_SKIP,
-						     m->kind == TRACT_MSG_TOOL_CALL
-							     ? "compacted: call of a failed tool result"
-							     : "compacted: failed tool result");
-		}
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items)
+		return tract_error_oom();
+	for (i = 0; i < n; i++) {
+		items[i].pos = ch[i].pos;
+		items[i].content = ch[i].content;
+		items[i].msg = ch[i].msg;
+		if (!ch[i].content)
+			items[i].reason = tract_context_msg(ctx, ch[i].pos)->kind == TRACT_MSG_TOOL_CALL
+						  ? "compacted: call of a failed tool result"
+						  : "compacted: failed tool result";
 	}
-	t->budget_max = saved_max;
+	/* Compaction only shrinks the context: the budget is not in its way. */
+	rc = tract_commit_edits(t, ctx, items, n, "Compact tool result");
+	for (i = 0; rc == 0 && i < n; i++)
+		if (ch[i].content)
+			tract_copy_id(res->edits[res->n_edits++], items[i].hash);
+	free(items);
 	return rc;
 }
 

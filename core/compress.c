@@ -1068,6 +1068,7 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
                       const char *delete_key, const tract_compress_options *direct)
 {
 	tract_compress_result *r = calloc(1, sizeof(*r));
+	tract_context *keep = NULL;
 	tract_head_state hs;
 	chain c = {NULL, 0};
 	size_t s = 0;
@@ -1105,9 +1106,20 @@ static int write_plan(tract_compress_result **out, tract *t, tract_pending_compr
 	}
 	tract_compress_chain_dispose(&c);
 	rc = tract_txn_end(t->store, rc);
-	if (rc == 0)
+	if (rc == 0) {
+		/* The new head's snapshot, derived commit by commit through the
+		 * rewrite (from an empty context when the range starts at the
+		 * root), stays in this handle's cache: the compile after a
+		 * compression is a hit, not a full compile. */
+		tract_context *snap = r->new_head[0] ? tract_cache_get(t->cache, r->new_head) : NULL;
+		keep = snap ? tract_context_ref(snap) : NULL;
 		t->store->cache_epoch++; /* every handle's compile cache starts over */
+	}
 	tract_cache_sync(t);
+	if (keep) {
+		tract_cache_put(t->cache, keep);
+		tract_context_free(keep);
+	}
 	if (rc < 0) {
 		tract_compress_result_free(r);
 		return rc;

@@ -317,6 +317,27 @@ int tract_budget_check(tract *t, int64_t total);
  *  open transaction and set *applied; otherwise write nothing. */
 int tract_compact_for_budget(tract *t, const tract_context *ctx, int64_t total, int *applied);
 
+/** One change of tract_commit_edits(): the message at pos of the parent
+ *  context edited (content: the edit's content JSON; msg: the message it
+ *  compiles to when the caller already built it, else NULL), or, content
+ *  NULL, skipped by a SKIP annotation with reason. hash: the edit commit. */
+typedef struct {
+	size_t pos;
+	const char *content;
+	tract_msg *msg; /* borrowed */
+	const char *reason;
+	char hash[65];
+} tract_edit_item;
+
+/** Write items (in context order) inside the open write transaction, as
+ *  that many tract_commit_create() edits (message as their commit message)
+ *  and tract_annotation_create() skips would, one after the other, on the
+ *  HEAD parent (the context at HEAD) was compiled for; HEAD moved once, the
+ *  new HEAD's snapshot derived once and cached. No budget check: for edits
+ *  that shrink the context (commit.c). */
+int tract_commit_edits(tract *t, const tract_context *parent, tract_edit_item *items, size_t n,
+		       const char *message);
+
 /** Token count of text with the tract's counter (negative on error). */
 int64_t tract_count(tract *t, const char *text, size_t len);
 

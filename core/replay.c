@@ -416,7 +416,14 @@ static int copy_annotation(tract *t, const tract_row *orig, const char *new_hash
 	ann.created_at = tract_time_now();
 	rc = s->be->annotation_put(s->conn, &ann, NULL);
 	free(e.a.reason);
-	return rc < 0 ? tract_backend_error(s, rc, "copy annotation") : 0;
+	if (rc < 0)
+		return tract_backend_error(s, rc, "copy annotation");
+	/* The copy's snapshot, cached by its commit, still holds it: a
+	 * skipped copy leaves the handle's cache (the next compile of the
+	 * new head is a full one), as tract_annotation_create() would. */
+	if (ann.priority == TRACT_PRIORITY_SKIP)
+		tract_cache_clear(t->cache);
+	return 0;
 }
 
 /*

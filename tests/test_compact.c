@@ -248,6 +248,88 @@ static void test_drop_failed_pairs(void **state)
 	fx_free(f);
 }
 
+/* The N edits of a compaction are written as one batch whose snapshot is
+ * derived once from the context at HEAD: what the handle caches for the
+ * new HEAD must be what a full compile of it gives (verify_cache checks
+ * every hit against one), with drops between the edits, an earlier edit
+ * that set a generation config (the stub shows the original's config),
+ * and the edits chained one on the other, the last one HEAD. */
+static void test_batch_snapshot_is_a_full_compile(void **state)
+{
+	tract_open_options oo = TRACT_OPEN_OPTIONS_INIT;
+	tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
+	tract_compact_result *r;
+	tract_context *ctx, *cold;
+	tract_commit *c = NULL;
+	tract *t2 = NULL;
+	char edit[65], head[65], *json;
+	cJSON *o, *p;
+	fx *f;
+	agent a;
+
+	(void)state;
+	oo.verify_cache = 1;
+	f = fx_new(&oo);
+	agent_history(f, &a);
+	/* Result 2 edited with a config of its own before the compaction. */
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "content_type", "tool_io");
+	cJSON_AddStringToObject(o, "direction", "result");
+	cJSON_AddStringToObject(o, "tool_name", "grep");
+	cJSON_AddStringToObject(o, "call_id", "c2");
+	cJSON_AddStringToObject(o, "status", "success");
+	p = cJSON_AddObjectToObject(o, "payload");
+	json = long_text(22);
+	cJSON_AddStringToObject(p, "text", json);
+	free(json);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	co.operation = TRACT_OP_EDIT;
+	co.response_to = a.results[2];
+	co.generation_config_json = "{\"temperature\": 0.25}";
+	fx_commit(f, edit, json, &co);
+	free(json);
+	ctx = fx_compile(f, NULL); /* cached: the compaction derives from it */
+	assert_string_equal(msg_of(ctx, a.results[2])->config, "{\"temperature\": 0.25}");
+	tract_context_free(ctx);
+
+	r = compact(f, 2, 1, 0); /* stub 0, drop call 1 and result 1, stub 2 */
+	assert_int_equal(r->compacted, 2);
+	assert_int_equal(r->dropped, 2);
+	assert_int_equal(r->n_edits, 2);
+	/* Chained: the second edit's parent is the first, HEAD the second. */
+	assert_int_equal(tract_commit_lookup(&c, f->t, r->edits[1]), 0);
+	assert_string_equal(tract_commit_parent(c), r->edits[0]);
+	tract_commit_free(c);
+	assert_int_equal(tract_commit_lookup(&c, f->t, r->edits[0]), 0);
+	assert_string_equal(tract_commit_parent(c), edit);
+	tract_commit_free(c);
+	assert_int_equal(tract_revision_resolve(head, f->t, "HEAD"), 0);
+	assert_string_equal(head, r->edits[1]);
+	/* The cached snapshot (verified against a full compile). */
+	assert_non_null(tract_cache_get(f->t->cache, head));
+	ctx = fx_compile(f, NULL);
+	assert_int_equal(r->tokens_after, ctx->token_count);
+	assert_null(msg_of(ctx, a.calls[1]));
+	assert_null(msg_of(ctx, a.results[1]));
+	assert_non_null(strstr(msg_of(ctx, a.results[2])->tool_body, ": first line 22]"));
+	assert_string_equal(msg_of(ctx, a.results[2])->config, "{}");
+	/* And a handle that never saw it compiles the same. */
+	assert_int_equal(tract_open(&t2, f->store, tract_id(f->t), NULL), 0);
+	assert_int_equal(tract_context_compile(&cold, t2, NULL), 0);
+	assert_int_equal(cold->count, ctx->count);
+	assert_int_equal(cold->token_count, ctx->token_count);
+	for (size_t i = 0; i < ctx->count; i++) {
+		assert_string_equal(tract_context_msg(cold, i)->hash, tract_context_msg(ctx, i)->hash);
+		assert_int_equal(tract_context_msg(cold, i)->tokens, tract_context_msg(ctx, i)->tokens);
+	}
+	tract_context_free(cold);
+	tract_free(t2);
+	tract_context_free(ctx);
+	tract_compact_result_free(r);
+	fx_free(f);
+}
+
 static void test_sizes(void **state)
 {
 	tract_compact_options o = TRACT_COMPACT_OPTIONS_INIT;
@@ -408,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_rerun_does_nothing),
 	    cmocka_unit_test(test_dry_run_writes_nothing),
 	    cmocka_unit_test(test_drop_failed_pairs),
+	    cmocka_unit_test(test_batch_snapshot_is_a_full_compile),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_budget_persisted),

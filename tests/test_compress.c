@@ -1164,6 +1164,62 @@ static void lookup_every_member(tract *t, const tract_compression_record *recs, 
 
 /* v3_basic.db (tract's Python library): its compression record reads back
  * as the expected file describes it; the other fixtures have none. */
+/* The compile after a compression is a hit on the snapshot the rewrite
+ * derived commit by commit (the range starts at the root): it must be
+ * what a full compile gives (verify_cache checks every hit against one),
+ * with a pinned copy, a skipped commit inside the range and an edit
+ * replayed after it; a replayed commit whose original is skipped gets the
+ * SKIP copied, and its cached snapshot goes (no stale hit). */
+static void test_cached_snapshot_after_compression(void **state)
+{
+	tract_open_options oo = TRACT_OPEN_OPTIONS_INIT;
+	tract_commit_options co = TRACT_COMMIT_OPTIONS_INIT;
+	tract_compress_options o = TRACT_COMPRESS_OPTIONS_INIT;
+	const char *sums[] = {"S1", "S2"};
+	tract_compress_result *r;
+	char h[8][65];
+	tract *t2 = NULL;
+	fx *f;
+
+	(void)state;
+	oo.verify_cache = 1;
+	for (int round = 0; round < 2; round++) {
+		f = fx_new(NULL);
+		assert_int_equal(tract_open(&t2, f->store, tract_id(f->t), &oo), 0);
+		tract_free(f->t);
+		f->t = t2;
+		say(f, h[0], "user", "a");
+		say(f, h[1], "assistant", "b");
+		pin(f, h[1], "pinned");
+		say(f, h[2], "user", "c");
+		pin(f, h[2], "skip");
+		say(f, h[3], "assistant", "d");
+		say(f, h[4], "user", "e");
+		if (round == 1)
+			pin(f, h[4], "skip");
+		co.operation = TRACT_OP_EDIT;
+		co.response_to = h[3];
+		fx_commit(f, h[5], "{\"content_type\": \"dialogue\", \"role\": \"assistant\", "
+				   "\"text\": \"D\"}",
+			  &co);
+		say(f, h[6], "user", "g");
+		o.to_commit = h[3];
+		o.summaries = sums;
+		o.n_summaries = 2;
+		r = compress_ok(f, &o);
+		assert_int_equal(r->n_summary, 2);
+		assert_int_equal(r->n_replayed, 3);
+		if (round == 0)
+			assert_non_null(tract_cache_get(f->t->cache, r->new_head));
+		else
+			assert_null(tract_cache_get(f->t->cache, r->new_head));
+		expect_texts(f, NULL, round == 0 ? "S1|b|S2|e|D|g" : "S1|b|S2|D|g");
+		tract_compress_result_free(r);
+		fsck_clean(f);
+		fx_free(f);
+	}
+}
+
 static void test_reference_records(void **state)
 {
 	const char *root = getenv("TRACT_FIXTURES");
@@ -1260,6 +1316,7 @@ int main(void)
 	    cmocka_unit_test(test_review),
 	    cmocka_unit_test(test_randomized),
 	    cmocka_unit_test(test_reference_records),
+	    cmocka_unit_test(test_cached_snapshot_after_compression),
 	};
 	int rc = ts_init("compress");
 

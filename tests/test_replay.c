@@ -289,6 +289,33 @@ static fx *pick_setup(pick_fx *p)
 	return f;
 }
 
+/* A picked commit whose original is skipped gets the SKIP annotation too:
+ * the context the handle caches for the new HEAD leaves it out, as a
+ * full compile does (verify_cache checks every hit against one). */
+static void test_pick_skipped_cache(void **state)
+{
+	tract_open_options oo = TRACT_OPEN_OPTIONS_INIT;
+	tract_cherry_pick_result *r = NULL;
+	tract_context *ctx = NULL;
+	tract *t2 = NULL;
+	pick_fx p;
+	fx *f = pick_setup(&p);
+
+	(void)state;
+	oo.verify_cache = 1;
+	assert_int_equal(tract_open(&t2, f->store, tract_id(f->t), &oo), 0);
+	tract_free(f->t);
+	f->t = t2;
+	assert_int_equal(tract_annotation_create(NULL, f->t, p.s, TRACT_PRIORITY_SKIP, "noise"), 0);
+	assert_compiled(f, "user: root\nassistant: on main\n");
+	assert_int_equal(tract_cherry_pick(&r, f->t, p.s, NULL), 0);
+	assert_int_equal(tract_context_compile(&ctx, f->t, NULL), 0);
+	assert_int_equal(tract_context_count(ctx), 2);
+	tract_context_free(ctx);
+	tract_cherry_pick_result_free(r);
+	fx_free(f);
+}
+
 static void test_pick_append(void **state)
 {
 	pick_fx p;
@@ -1482,6 +1509,7 @@ static void test_replay_blob_missing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pick_skipped_cache),
 		cmocka_unit_test(test_pick_append),
 		cmocka_unit_test(test_pick_edit_target_present),
 		cmocka_unit_test(test_pick_edit_target_missing),
