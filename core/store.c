@@ -130,6 +130,7 @@ void tract_store_release(tract_store *s)
 		return;
 	if (s->txn_depth > 0)
 		s->be->rollback(s->conn);
+	tract_dag_cache_drop(s);
 	s->be->close(s->conn);
 	free(s);
 }
@@ -150,6 +151,7 @@ int tract_store_destroy_created(tract_store *s)
 		return 0;
 	if (s->txn_depth > 0)
 		s->be->rollback(s->conn);
+	tract_dag_cache_drop(s);
 	if (s->be->destroy)
 		rc = s->be->destroy(s->conn);
 	else
