@@ -154,9 +154,9 @@ static int dag_begin(dag **out, tract_store *s, const char *tract_id)
 	return 0;
 }
 
-/* Bigger than this, the graph is dropped after the query (~100 bytes a
- * commit). */
-#define DAG_KEEP_MAX (4u << 20)
+/* Bigger than this (about 100 bytes a commit: ~100 MB), the graph is
+ * dropped after the query rather than kept. */
+#define DAG_KEEP_MAX (1u << 20)
 
 /*
  * End of a query: clear what it painted. A failed query drops the graph
