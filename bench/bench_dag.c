@@ -5,7 +5,7 @@
  * and on PostgreSQL when TRACT_TEST_PG_URI names a server. Prints one
  * figure per line (median of the runs); never asserts a timing.
  *
- *   bench_dag [--commits N] [--backends sqlite,lmdb,postgres]
+ *   bench_dag [--commits N] [--backends sqlite,lmdb,postgres] [--no-far]
  *                                    N defaults to 100000
  *   scripts/pg.sh run -- build-release/bench/bench_dag
  *
@@ -47,6 +47,7 @@
 #define SIDE 1000 /* commits of p and of q */
 
 static long n_commits = 100000;
+static int no_far; /* --no-far: leave out the far queries (minutes on PostgreSQL) */
 static char tmpdir[256];
 
 static void die_msg(const char *fmt, ...)
@@ -351,6 +352,8 @@ static void run_backend(const char *name, const char *uri)
 	printf("%-8s warm tract_merge_base(\"p\", \"q\") (public call):  %8.3f ms (CPU %.3f)\n",
 	       name, ms, cpu);
 	cold = 1; /* the far queries: cold */
+	if (no_far)
+		goto done;
 	/* far apart: main's second commit against the tips */
 	ms = time_query(t, &hy, Q_ANC, 1, hy.p[SIDE], 3, "yes", NULL, NULL);
 	printf("%-8s is_ancestor, root area to tip (far, yes): %8.3f ms (CPU %.3f)\n", name, ms,
@@ -365,6 +368,7 @@ static void run_backend(const char *name, const char *uri)
 	                NULL, NULL);
 	printf("%-8s merge base, two side branches:            %8.3f ms (CPU %.3f)\n", name, ms,
 	       cpu);
+done:
 	fflush(stdout);
 	tract_free(t);
 	tract_store_free(s);
@@ -430,10 +434,11 @@ int main(int argc, char **argv)
 				die_msg("--commits: at least %d", 4 * SIDE);
 		} else if (strcmp(argv[i], "--backends") == 0 && i + 1 < argc) {
 			only = argv[++i];
+		} else if (strcmp(argv[i], "--no-far") == 0) {
+			no_far = 1;
 		} else {
-			fprintf(
-			    stderr,
-			    "usage: bench_dag [--commits N] [--backends sqlite,lmdb,postgres]\n");
+			fprintf(stderr, "usage: bench_dag [--commits N] [--backends "
+			                "sqlite,lmdb,postgres] [--no-far]\n");
 			return 2;
 		}
 	}
