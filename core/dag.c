@@ -131,7 +131,9 @@ void tract_dag_cache_drop(tract_store *s)
  * a walk reaches it. One tract at a time: a query on another tract starts
  * a new graph. Start commits are always checked against the backend, so a
  * commit gc removed is not found even when the graph remembers it (its
- * ancestors, which gc kept, are still right).
+ * ancestors, which gc kept, are still right). A rolled-back write
+ * transaction drops the graph (core/store.c): it may hold commits that
+ * were never written.
  */
 static int dag_begin(dag **out, tract_store *s, const char *tract_id)
 {

@@ -78,6 +78,8 @@ int tract_txn_end(tract_store *s, int rc)
 		s->be->rollback(s->conn);
 		s->cache_epoch++;
 		s->batch_failed = 0;
+		if (s->txn_kind == TRACT_TXN_WRITE)
+			tract_dag_cache_drop(s); /* it may hold commits never written */
 		return rc;
 	}
 	rc2 = s->be->commit(s->conn);
@@ -85,6 +87,8 @@ int tract_txn_end(tract_store *s, int rc)
 		rc2 = tract_backend_error(s, rc2, "commit transaction");
 		s->be->rollback(s->conn);
 		s->cache_epoch++;
+		if (s->txn_kind == TRACT_TXN_WRITE)
+			tract_dag_cache_drop(s);
 		return rc2;
 	}
 	return rc;

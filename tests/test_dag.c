@@ -1081,6 +1081,42 @@ static void test_graph_two_tracts(void **state)
 	fx_free(f);
 }
 
+/* A write transaction rolled back drops the graph: it may hold commits
+ * that were never written (the walk read them inside the transaction). */
+static void test_graph_after_rollback(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_store *s = f->store;
+	tract_dag_list l;
+	G g;
+	int r, p, x, yes = -1;
+
+	(void)state;
+	g_init(&g, f, "rolled", 401);
+	r = g_node(&g, T(0), -1, -1, -1);
+	g_done(&g);
+	base_is(&g, r, r, r);
+	assert_non_null(s->dag);
+
+	assert_int_equal(tract_txn_begin(s, TRACT_TXN_WRITE), 0);
+	p = g_node(&g, T(1), r, -1, -1);
+	x = g_node(&g, T(2), p, -1, -1);
+	assert_int_equal(tract_dag_unique(&l, s, g.tract, g.h[x], g.h[r]), 0);
+	list_is(&g, &l, L(p, x));
+	tract_dag_list_dispose(&l);
+	assert_non_null(s->dag);
+	assert_int_equal(tract_txn_end(s, TRACT_ERROR), TRACT_ERROR); /* rolled back */
+	assert_null(s->dag);
+
+	rd(f);
+	assert_int_equal(tract_dag_is_ancestor(&yes, s, g.tract, g.h[r], g.h[x]), TRACT_ENOTFOUND);
+	assert_int_equal(tract_dag_unique(&l, s, g.tract, g.h[p], NULL), TRACT_ENOTFOUND);
+	rd_end(f);
+	base_is(&g, r, r, r);
+	assert_non_null(s->dag); /* a query that succeeds keeps a graph again */
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1101,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_graph_after_gc),
 		cmocka_unit_test(test_graph_after_clone),
 		cmocka_unit_test(test_graph_two_tracts),
+		cmocka_unit_test(test_graph_after_rollback),
 	};
 	int rc = ts_init("dag");
 
