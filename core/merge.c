@@ -4,20 +4,14 @@
  * fixed order, the resolver loop, review-then-commit and the merge commit
  * (hashed over all parents) written in one transaction (operations).
  */
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dag.h"
 #include "hash.h"
 #include "internal.h"
-#include "json.h"
 #include "merge_priv.h"
-#include "tokenizer.h"
-#include "walk.h"
 
 /* ---- writing ------------------------------------------------------------------------- */
 

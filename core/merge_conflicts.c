@@ -3,20 +3,13 @@
  * DECISIONS.md): the structural conflicts between the two sides in their
  * fixed order, the texts they show, and one resolution slot per key.
  */
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "dag.h"
-#include "hash.h"
 #include "internal.h"
 #include "json.h"
 #include "merge_priv.h"
-#include "tokenizer.h"
-#include "walk.h"
 
 typedef struct {
 	char *payload;

@@ -3,20 +3,12 @@
  * built-in resolvers of the ours / theirs strategies and the loop that asks
  * a resolver about each conflict and records its answers.
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "dag.h"
-#include "hash.h"
 #include "internal.h"
 #include "json.h"
 #include "merge_priv.h"
-#include "tokenizer.h"
-#include "walk.h"
 
 /* ---- built-in resolvers -------------------------------------------------------- */
 

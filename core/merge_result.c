@@ -3,20 +3,13 @@
  * merge hands back (accessors, resolutions set for review) and its JSON form
  * (spec/history.md §8).
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "dag.h"
-#include "hash.h"
 #include "internal.h"
 #include "json.h"
 #include "merge_priv.h"
-#include "tokenizer.h"
-#include "walk.h"
 
 /* ---- names and options ------------------------------------------------------- */
 

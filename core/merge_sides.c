@@ -3,19 +3,12 @@
  * each side has that the other does not, read with what conflict detection
  * needs of them (two chain walks for linear histories, core/dag.c else).
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dag.h"
-#include "hash.h"
 #include "internal.h"
-#include "json.h"
 #include "merge_priv.h"
-#include "tokenizer.h"
 #include "walk.h"
 
 /* ---- reading commits -------------------------------------------------------------- */
