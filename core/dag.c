@@ -4,9 +4,11 @@
  * branch, ahead/behind (history.md §6 as DECISIONS.md amends it).
  *
  * Every query loads the commits it visits, and only those, into a graph
- * of its own (a hash table of nodes: created_at and the parents in
- * position order: parent_hash, then the commit_parents rows); nothing
- * outlives the call. The walks are git's: a priority queue by created_at,
+ * (a hash table of nodes: created_at and the parents in position order:
+ * parent_hash, then the commit_parents rows). The graph stays on the store
+ * handle between queries (what a commit hash stands for never changes), so
+ * a query over commits earlier queries met reads nothing but its start
+ * commits from the backend; only the paint is per query. The walks are git's: a priority queue by created_at,
  * newest first, with flags painted down from the start commits (PARENT1,
  * PARENT2, STALE for merge-base; one flag per side for the others), and
  * they stop as soon as what remains in the queue cannot change the
@@ -47,10 +49,12 @@ typedef struct {
 	uint8_t flags;
 	uint8_t queued;
 	uint8_t color; /* cycle check */
+	uint8_t touched; /* in g->touched (this query's state to clear) */
 	tract_time time;
 	uint32_t par;  /* first parent's index in g->pars */
 	uint32_t npar;
 	uint32_t mark; /* stamp of the last sub-walk that saw it */
+	uint32_t aux;  /* topo_unique: position among the members */
 } dag_node;
 
 typedef struct {
@@ -58,9 +62,9 @@ typedef struct {
 	size_t n, cap;
 } dag_heap;
 
-typedef struct {
+struct tract_dag_graph {
 	tract_store *s;
-	const char *tract_id;
+	char tract_id[65];
 	dag_node *nodes;
 	size_t n, cap;
 	uint32_t *pars;
@@ -74,9 +78,15 @@ typedef struct {
 	char (*tmp)[65];
 	size_t ntmp, tcap;
 	size_t batch;   /* rows of the last ancestry walk */
-	size_t nloaded; /* nodes ST_LOADED */
+	size_t nloaded; /* nodes ST_LOADED by this query */
 	int cb_rc;    /* a failure inside the walk's callback */
-} dag;
+	/* The nodes this query gave flags, queued, found missing or loaded:
+	 * what dag_end() clears and what the whole-graph passes visit. */
+	uint32_t *touched;
+	size_t ntouched, ttcap;
+};
+
+typedef struct tract_dag_graph dag;
 
 /* ---- the graph --------------------------------------------------------- */
 
@@ -91,13 +101,6 @@ static uint64_t hash_str(const char *h)
 	return x;
 }
 
-static void dag_init(dag *g, tract_store *s, const char *tract_id)
-{
-	memset(g, 0, sizeof(*g));
-	g->s = s;
-	g->tract_id = tract_id;
-}
-
 static void dag_dispose(dag *g)
 {
 	free(g->nodes);
@@ -106,7 +109,100 @@ static void dag_dispose(dag *g)
 	free(g->q.v);
 	free(g->q2.v);
 	free(g->tmp);
+	free(g->touched);
 	memset(g, 0, sizeof(*g));
+}
+
+void tract_dag_cache_drop(tract_store *s)
+{
+	if (!s || !s->dag)
+		return;
+	dag_dispose(s->dag);
+	free(s->dag);
+	s->dag = NULL;
+}
+
+/*
+ * The graph a query works on: the store's, kept between queries. A loaded
+ * node records what a commit hash stands for (its created_at and parents),
+ * which never changes, so the nodes earlier queries of this store handle
+ * loaded are answered from memory; a commit the graph has not met (written
+ * later, by this handle or another process) is read from the backend when
+ * a walk reaches it. One tract at a time: a query on another tract starts
+ * a new graph. Start commits are always checked against the backend, so a
+ * commit gc removed is not found even when the graph remembers it (its
+ * ancestors, which gc kept, are still right). A rolled-back write
+ * transaction drops the graph (core/store.c): it may hold commits that
+ * were never written.
+ */
+static int dag_begin(dag **out, tract_store *s, const char *tract_id)
+{
+	dag *g = s->dag;
+
+	*out = NULL;
+	if (!tract_id || strnlen(tract_id, 65) > 64)
+		return tract_error_set(TRACT_EINVAL, "invalid tract id");
+	if (g && strcmp(g->tract_id, tract_id) != 0)
+		tract_dag_cache_drop(s);
+	if (!s->dag) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return tract_error_oom();
+		g->s = s;
+		tract_copy_id(g->tract_id, tract_id);
+		s->dag = g;
+	}
+	*out = s->dag;
+	return 0;
+}
+
+/* Bigger than this (about 100 bytes a commit: ~100 MB), the graph is
+ * dropped after the query rather than kept. */
+#define DAG_KEEP_MAX (1u << 20)
+
+/*
+ * End of a query: clear what it painted. A failed query drops the graph
+ * (a damaged store is read afresh next time; a parent cycle is met again).
+ */
+static int dag_end(dag *g, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < g->ntouched; i++) {
+		dag_node *x = &g->nodes[g->touched[i]];
+
+		x->flags = 0;
+		x->queued = 0;
+		x->color = 0;
+		x->touched = 0;
+		if (x->state == ST_MISSING)
+			x->state = ST_UNKNOWN; /* it may be written later */
+	}
+	g->ntouched = 0;
+	g->nloaded = 0;
+	g->q.n = 0;
+	g->q2.n = 0;
+	if (rc < 0 || g->n > DAG_KEEP_MAX)
+		tract_dag_cache_drop(g->s);
+	return rc;
+}
+
+static int touch(dag *g, uint32_t i)
+{
+	if (g->nodes[i].touched)
+		return 0;
+	if (g->ntouched == g->ttcap) {
+		size_t cap = g->ttcap ? g->ttcap * 2 : 256;
+		uint32_t *v = realloc(g->touched, cap * sizeof(*v));
+
+		if (!v)
+			return tract_error_oom();
+		g->touched = v;
+		g->ttcap = cap;
+	}
+	g->nodes[i].touched = 1;
+	g->touched[g->ntouched++] = i;
+	return 0;
 }
 
 static int rehash(dag *g)
@@ -223,7 +319,7 @@ static int set_loaded(dag *g, uint32_t i, tract_time t)
 	g->nodes[i].time = t;
 	g->nodes[i].state = ST_LOADED;
 	g->nloaded++;
-	return 0;
+	return touch(g, i);
 }
 
 struct get_row {
@@ -301,8 +397,10 @@ static int prefetch(dag *g, uint32_t i)
 	if (rc < 0)
 		return rc == TRACT_ENOMEM ? tract_error_oom()
 					  : tract_backend_error(s, rc, "walk the ancestry");
-	if (g->nodes[i].state == ST_UNKNOWN)
+	if (g->nodes[i].state == ST_UNKNOWN) {
 		g->nodes[i].state = ST_MISSING;
+		return touch(g, i);
+	}
 	return 0;
 }
 
@@ -327,7 +425,7 @@ static int load(dag *g, uint32_t i)
 	rc = s->be->commit_get(s->conn, g->tract_id, hash, get_cb, &r);
 	if (rc == TRACT_ENOTFOUND) {
 		g->nodes[i].state = ST_MISSING;
-		return 0;
+		return touch(g, i);
 	}
 	if (r.rc < 0)
 		return r.rc;
@@ -340,9 +438,19 @@ static int load(dag *g, uint32_t i)
 	return set_loaded(g, i, r.time);
 }
 
-/* The node of a start commit; TRACT_ENOTFOUND when the tract lacks it. */
+static int exists_cb(const tract_commit_row *row, void *payload)
+{
+	(void)row;
+	(void)payload;
+	return 1;
+}
+
+/* The node of a start commit; TRACT_ENOTFOUND when the tract lacks it. A
+ * node an earlier query loaded is checked against the backend (one
+ * lookup): the commit may have been removed since (gc). */
 static int start(dag *g, const char *hash, uint32_t *out)
 {
+	tract_store *s = g->s;
 	int rc;
 
 	if (!hash || !*hash)
@@ -352,7 +460,16 @@ static int start(dag *g, const char *hash, uint32_t *out)
 	rc = intern(g, hash, out);
 	if (rc < 0)
 		return rc;
-	rc = load(g, *out);
+	if (g->nodes[*out].state == ST_LOADED && !g->nodes[*out].touched) {
+		rc = s->be->commit_get(s->conn, g->tract_id, hash, exists_cb, NULL);
+		if (rc == TRACT_ENOTFOUND)
+			return tract_error_set(TRACT_ENOTFOUND, "commit %s not found", hash);
+		if (rc < 0)
+			return tract_backend_error(s, rc, "read commit");
+		rc = touch(g, *out);
+	}
+	if (rc == 0)
+		rc = load(g, *out);
 	if (rc < 0)
 		return rc;
 	if (g->nodes[*out].state != ST_LOADED)
@@ -375,6 +492,8 @@ static int heap_push(dag *g, dag_heap *h, uint32_t i)
 {
 	size_t k;
 
+	if (touch(g, i) < 0)
+		return TRACT_ENOMEM;
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 256;
 		uint32_t *v = realloc(h->v, cap * sizeof(*v));
@@ -429,24 +548,26 @@ static int check_cycles(dag *g)
 	size_t i, sp = 0;
 	int rc = 0;
 
-	if (!g->n)
+	if (!g->ntouched)
 		return 0;
-	stack = malloc(g->n * sizeof(*stack));
-	next = malloc(g->n * sizeof(*next));
+	stack = malloc(g->ntouched * sizeof(*stack));
+	next = malloc(g->ntouched * sizeof(*next));
 	if (!stack || !next) {
 		free(stack);
 		free(next);
 		return tract_error_oom();
 	}
-	for (i = 0; i < g->n; i++)
-		g->nodes[i].color = 0;
-	for (i = 0; i < g->n && rc == 0; i++) {
-		if (g->nodes[i].color || g->nodes[i].state != ST_LOADED)
+	for (i = 0; i < g->ntouched; i++)
+		g->nodes[g->touched[i]].color = 0;
+	for (i = 0; i < g->ntouched && rc == 0; i++) {
+		uint32_t v = g->touched[i];
+
+		if (g->nodes[v].color || g->nodes[v].state != ST_LOADED)
 			continue;
 		sp = 0;
-		stack[sp] = (uint32_t)i;
+		stack[sp] = v;
 		next[sp++] = 0;
-		g->nodes[i].color = 1;
+		g->nodes[v].color = 1;
 		while (sp && rc == 0) {
 			dag_node *x = &g->nodes[stack[sp - 1]];
 
@@ -454,7 +575,7 @@ static int check_cycles(dag *g)
 				uint32_t p = g->pars[x->par + next[sp - 1]++];
 				dag_node *y = &g->nodes[p];
 
-				if (y->state != ST_LOADED || y->color == 2)
+				if (y->state != ST_LOADED || !y->touched || y->color == 2)
 					continue;
 				if (y->color == 1) {
 					rc = tract_error_set(TRACT_ECORRUPT, "parent cycle at %s",
@@ -526,7 +647,7 @@ static int reaches(dag *g, uint32_t anc, uint32_t desc, int *out)
 int tract_dag_is_ancestor(int *out, tract_store *s, const char *tract_id, const char *ancestor,
 			  const char *descendant)
 {
-	dag g;
+	dag *g;
 	uint32_t a, d;
 	int rc, found = 0;
 
@@ -534,17 +655,19 @@ int tract_dag_is_ancestor(int *out, tract_store *s, const char *tract_id, const 
 		*out = 0;
 	if (!out || !s)
 		return tract_error_set(TRACT_EINVAL, "invalid argument");
-	dag_init(&g, s, tract_id);
-	rc = start(&g, ancestor, &a);
+	rc = dag_begin(&g, s, tract_id);
+	if (rc < 0)
+		return rc;
+	rc = start(g, ancestor, &a);
 	if (rc == 0)
-		rc = start(&g, descendant, &d);
+		rc = start(g, descendant, &d);
 	if (rc == 0)
-		rc = reaches(&g, a, d, &found);
+		rc = reaches(g, a, d, &found);
 	if (rc == 0)
-		rc = check_cycles(&g);
+		rc = check_cycles(g);
 	if (rc == 0)
 		*out = found;
-	dag_dispose(&g);
+	dag_end(g, rc);
 	return rc;
 }
 
@@ -715,7 +838,7 @@ static int list_from(tract_dag_list *out, const dag *g, const uint32_t *v, size_
 int tract_dag_merge_bases(tract_dag_list *out, tract_store *s, const char *tract_id, const char *a,
 			  const char *b)
 {
-	dag g;
+	dag *g;
 	uint32_t ia, ib, *v = NULL;
 	size_t n = 0;
 	int rc;
@@ -726,18 +849,20 @@ int tract_dag_merge_bases(tract_dag_list *out, tract_store *s, const char *tract
 	out->count = 0;
 	if (!s)
 		return tract_error_set(TRACT_EINVAL, "invalid argument");
-	dag_init(&g, s, tract_id);
-	rc = start(&g, a, &ia);
+	rc = dag_begin(&g, s, tract_id);
+	if (rc < 0)
+		return rc;
+	rc = start(g, a, &ia);
 	if (rc == 0)
-		rc = start(&g, b, &ib);
+		rc = start(g, b, &ib);
 	if (rc == 0)
-		rc = bases(&g, ia, ib, &v, &n);
+		rc = bases(g, ia, ib, &v, &n);
 	if (rc == 0)
-		rc = check_cycles(&g);
+		rc = check_cycles(g);
 	if (rc == 0)
-		rc = list_from(out, &g, v, n);
+		rc = list_from(out, g, v, n);
 	free(v);
-	dag_dispose(&g);
+	dag_end(g, rc);
 	return rc;
 }
 
@@ -840,7 +965,7 @@ static int sides(dag *g, uint32_t a, uint32_t b, unsigned need)
 int tract_dag_ahead_behind(size_t *ahead, size_t *behind, tract_store *s, const char *tract_id,
 			   const char *a, const char *b)
 {
-	dag g;
+	dag *g;
 	uint32_t ia, ib;
 	size_t i, na = 0, nb = 0;
 	int rc;
@@ -851,17 +976,19 @@ int tract_dag_ahead_behind(size_t *ahead, size_t *behind, tract_store *s, const 
 		*behind = 0;
 	if (!ahead || !behind || !s)
 		return tract_error_set(TRACT_EINVAL, "invalid argument");
-	dag_init(&g, s, tract_id);
-	rc = start(&g, a, &ia);
+	rc = dag_begin(&g, s, tract_id);
+	if (rc < 0)
+		return rc;
+	rc = start(g, a, &ia);
 	if (rc == 0)
-		rc = start(&g, b, &ib);
+		rc = start(g, b, &ib);
 	if (rc == 0)
-		rc = sides(&g, ia, ib, F_P1 | F_P2);
+		rc = sides(g, ia, ib, F_P1 | F_P2);
 	if (rc == 0)
-		rc = check_cycles(&g);
+		rc = check_cycles(g);
 	if (rc == 0) {
-		for (i = 0; i < g.n; i++) {
-			unsigned f = g.nodes[i].flags & (F_P1 | F_P2);
+		for (i = 0; i < g->ntouched; i++) {
+			unsigned f = g->nodes[g->touched[i]].flags & (F_P1 | F_P2);
 
 			na += f == F_P1;
 			nb += f == F_P2;
@@ -869,7 +996,7 @@ int tract_dag_ahead_behind(size_t *ahead, size_t *behind, tract_store *s, const 
 		*ahead = na;
 		*behind = nb;
 	}
-	dag_dispose(&g);
+	dag_end(g, rc);
 	return rc;
 }
 
@@ -883,7 +1010,7 @@ int tract_dag_ahead_behind_many(size_t *ahead, size_t *behind, tract_store *s,
 				const char *tract_id, const char (*tips)[65], size_t n,
 				const char *base)
 {
-	dag g;
+	dag *g;
 	uint32_t ib, it;
 	size_t i, j;
 	int rc;
@@ -892,23 +1019,25 @@ int tract_dag_ahead_behind_many(size_t *ahead, size_t *behind, tract_store *s,
 		return tract_error_set(TRACT_EINVAL, "invalid argument");
 	for (j = 0; j < n; j++)
 		ahead[j] = behind[j] = 0;
-	dag_init(&g, s, tract_id);
-	rc = start(&g, base, &ib);
+	rc = dag_begin(&g, s, tract_id);
+	if (rc < 0)
+		return rc;
+	rc = start(g, base, &ib);
 	for (j = 0; rc == 0 && j < n; j++) {
 		size_t na = 0, nb = 0;
 
-		rc = start(&g, tips[j], &it);
+		rc = start(g, tips[j], &it);
 		if (rc < 0)
 			break;
-		for (i = 0; i < g.n; i++) {
-			g.nodes[i].flags = 0;
-			g.nodes[i].queued = 0;
+		for (i = 0; i < g->ntouched; i++) {
+			g->nodes[g->touched[i]].flags = 0;
+			g->nodes[g->touched[i]].queued = 0;
 		}
-		rc = sides(&g, it, ib, F_P1 | F_P2);
+		rc = sides(g, it, ib, F_P1 | F_P2);
 		if (rc < 0)
 			break;
-		for (i = 0; i < g.n; i++) {
-			unsigned f = g.nodes[i].flags & (F_P1 | F_P2);
+		for (i = 0; i < g->ntouched; i++) {
+			unsigned f = g->nodes[g->touched[i]].flags & (F_P1 | F_P2);
 
 			na += f == F_P1;
 			nb += f == F_P2;
@@ -917,11 +1046,11 @@ int tract_dag_ahead_behind_many(size_t *ahead, size_t *behind, tract_store *s,
 		behind[j] = nb;
 	}
 	if (rc == 0)
-		rc = check_cycles(&g);
+		rc = check_cycles(g);
 	if (rc < 0)
 		for (j = 0; j < n; j++)
 			ahead[j] = behind[j] = 0;
-	dag_dispose(&g);
+	dag_end(g, rc);
 	return rc;
 }
 
@@ -980,35 +1109,38 @@ static uint32_t ready_pop(const dag *g, uint32_t *v, size_t *n)
 /* The commits flagged F_P1 alone, parents before children (Kahn). */
 static int topo_unique(tract_dag_list *out, dag *g, uint32_t tip)
 {
-	uint32_t *pos = NULL, *members = NULL, *indeg = NULL, *coff = NULL, *kids = NULL;
+	uint32_t *members = NULL, *indeg = NULL, *coff = NULL, *kids = NULL;
 	uint32_t *ready = NULL, *order = NULL;
 	size_t n = 0, i, k, nready = 0, nout = 0, nkids = 0;
 	int rc = 0;
 
-	for (i = 0; i < g->n; i++)
-		n += (g->nodes[i].flags & (F_P1 | F_P2)) == F_P1;
+	/* A member's position is its aux; pos(i) is NONE for the others
+	 * (every flagged node is touched, an untouched one has no flags). */
+#define POS(i) ((g->nodes[i].flags & (F_P1 | F_P2)) == F_P1 ? g->nodes[i].aux : NONE)
+	for (i = 0; i < g->ntouched; i++)
+		n += (g->nodes[g->touched[i]].flags & (F_P1 | F_P2)) == F_P1;
 	if (!n)
 		return 0;
-	pos = malloc(g->n * sizeof(*pos));
 	members = malloc(n * sizeof(*members));
 	indeg = calloc(n, sizeof(*indeg));
 	coff = calloc(n + 1, sizeof(*coff));
 	ready = malloc(n * sizeof(*ready));
 	order = malloc(n * sizeof(*order));
-	if (!pos || !members || !indeg || !coff || !ready || !order) {
+	if (!members || !indeg || !coff || !ready || !order) {
 		rc = tract_error_oom();
 		goto done;
 	}
-	for (i = 0, k = 0; i < g->n; i++) {
-		pos[i] = NONE;
-		if ((g->nodes[i].flags & (F_P1 | F_P2)) == F_P1) {
-			pos[i] = (uint32_t)k;
-			members[k++] = (uint32_t)i;
+	for (i = 0, k = 0; i < g->ntouched; i++) {
+		uint32_t v = g->touched[i];
+
+		if ((g->nodes[v].flags & (F_P1 | F_P2)) == F_P1) {
+			g->nodes[v].aux = (uint32_t)k;
+			members[k++] = v;
 		}
 	}
 	/* The tip's first-parent chain inside the set (bounded: a cycle
 	 * would loop, so stop at n steps; Kahn reports it). */
-	for (i = tip, k = 0; i != NONE && pos[i] != NONE && k < n; k++) {
+	for (i = tip, k = 0; i != NONE && POS(i) != NONE && k < n; k++) {
 		g->nodes[i].flags |= F_CHAIN;
 		i = g->nodes[i].npar ? g->pars[g->nodes[i].par] : NONE;
 	}
@@ -1018,7 +1150,7 @@ static int topo_unique(tract_dag_list *out, dag *g, uint32_t tip)
 		uint32_t j;
 
 		for (j = 0; j < x->npar; j++) {
-			uint32_t p = pos[g->pars[x->par + j]];
+			uint32_t p = POS(g->pars[x->par + j]);
 
 			if (p != NONE) {
 				indeg[k]++;
@@ -1044,7 +1176,7 @@ static int topo_unique(tract_dag_list *out, dag *g, uint32_t tip)
 			uint32_t j;
 
 			for (j = 0; j < x->npar; j++) {
-				uint32_t p = pos[g->pars[x->par + j]];
+				uint32_t p = POS(g->pars[x->par + j]);
 
 				if (p != NONE)
 					kids[fill[p]++] = (uint32_t)k;
@@ -1055,7 +1187,7 @@ static int topo_unique(tract_dag_list *out, dag *g, uint32_t tip)
 		if (!indeg[k])
 			ready_push(g, ready, &nready, members[k]);
 	while (nready) {
-		uint32_t x = ready_pop(g, ready, &nready), p = pos[x], j;
+		uint32_t x = ready_pop(g, ready, &nready), p = POS(x), j;
 
 		order[nout++] = x;
 		for (j = coff[p]; j < coff[p + 1]; j++)
@@ -1071,7 +1203,6 @@ static int topo_unique(tract_dag_list *out, dag *g, uint32_t tip)
 	}
 	rc = list_from(out, g, order, nout);
 done:
-	free(pos);
 	free(members);
 	free(indeg);
 	free(coff);
@@ -1079,12 +1210,13 @@ done:
 	free(ready);
 	free(order);
 	return rc;
+#undef POS
 }
 
 int tract_dag_unique(tract_dag_list *out, tract_store *s, const char *tract_id, const char *tip,
 		     const char *base)
 {
-	dag g;
+	dag *g;
 	uint32_t it, ib = NONE;
 	int rc;
 
@@ -1094,17 +1226,19 @@ int tract_dag_unique(tract_dag_list *out, tract_store *s, const char *tract_id, 
 	out->count = 0;
 	if (!s)
 		return tract_error_set(TRACT_EINVAL, "invalid argument");
-	dag_init(&g, s, tract_id);
-	rc = start(&g, tip, &it);
+	rc = dag_begin(&g, s, tract_id);
+	if (rc < 0)
+		return rc;
+	rc = start(g, tip, &it);
 	if (rc == 0 && base && *base)
-		rc = start(&g, base, &ib);
+		rc = start(g, base, &ib);
 	if (rc == 0)
-		rc = sides(&g, it, ib, F_P2);
+		rc = sides(g, it, ib, F_P2);
 	if (rc == 0)
-		rc = check_cycles(&g);
+		rc = check_cycles(g);
 	if (rc == 0)
-		rc = topo_unique(out, &g, it);
-	dag_dispose(&g);
+		rc = topo_unique(out, g, it);
+	dag_end(g, rc);
 	return rc;
 }
 

@@ -791,8 +791,10 @@ int tract_gc(tract_gc_result **out, tract *t, const tract_gc_options *opts)
 			rc = tract_backend_error(g.s, rc, "gc: delete a ref-log record");
 	}
 	rc = tract_txn_end(g.s, rc);
-	if (rc == 0 && !o.dry_run && res->commits_removed)
+	if (rc == 0 && !o.dry_run && res->commits_removed) {
 		g.s->cache_epoch++; /* every handle's compile cache starts over */
+		tract_dag_cache_drop(g.s); /* and this store's commit graph */
+	}
 	records_dispose(&recs);
 	gc_dispose(&g);
 	if (rc < 0) {

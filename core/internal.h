@@ -48,11 +48,17 @@ struct tract_store {
 	int batch_failed;    /* an operation failed inside the batch */
 	tract_txn_kind txn_kind;
 	unsigned cache_epoch; /* bumped on every rollback: caches must drop */
+	/* core/dag.c: the commit graph the DAG queries keep between calls
+	 * (one tract's), NULL when none; tract_dag_cache_drop() frees it. */
+	struct tract_dag_graph *dag;
 	int refs;            /* the caller's handle (until freed) + one per open tract */
 	int freed;           /* tract_store_free() was called */
 };
 
 typedef struct tract_cache tract_cache;
+
+/* Drop the commit graph core/dag.c keeps on the store (after gc, at close). */
+void tract_dag_cache_drop(tract_store *s);
 
 struct tract {
 	tract_store *store;

@@ -78,6 +78,8 @@ int tract_txn_end(tract_store *s, int rc)
 		s->be->rollback(s->conn);
 		s->cache_epoch++;
 		s->batch_failed = 0;
+		if (s->txn_kind == TRACT_TXN_WRITE)
+			tract_dag_cache_drop(s); /* it may hold commits never written */
 		return rc;
 	}
 	rc2 = s->be->commit(s->conn);
@@ -85,6 +87,8 @@ int tract_txn_end(tract_store *s, int rc)
 		rc2 = tract_backend_error(s, rc2, "commit transaction");
 		s->be->rollback(s->conn);
 		s->cache_epoch++;
+		if (s->txn_kind == TRACT_TXN_WRITE)
+			tract_dag_cache_drop(s);
 		return rc2;
 	}
 	return rc;
@@ -130,6 +134,7 @@ void tract_store_release(tract_store *s)
 		return;
 	if (s->txn_depth > 0)
 		s->be->rollback(s->conn);
+	tract_dag_cache_drop(s);
 	s->be->close(s->conn);
 	free(s);
 }
@@ -150,6 +155,7 @@ int tract_store_destroy_created(tract_store *s)
 		return 0;
 	if (s->txn_depth > 0)
 		s->be->rollback(s->conn);
+	tract_dag_cache_drop(s);
 	if (s->be->destroy)
 		rc = s->be->destroy(s->conn);
 	else

@@ -10,6 +10,7 @@
 #include "helpers.h"
 
 #include <inttypes.h>
+#include <sys/wait.h>
 
 #include "dag.h"
 
@@ -92,9 +93,15 @@ static void g_done(G *g)
 	assert_int_equal(s->be->commit(s->conn), 0);
 }
 
+/* Set: every query starts without the graph the store keeps between
+ * queries (cold: every commit read from the backend). */
+static int cold_queries;
+
 /* The dag functions run inside a read transaction. */
 static void rd(fx *f)
 {
+	if (cold_queries)
+		tract_dag_cache_drop(f->store);
 	assert_int_equal(tract_txn_begin(f->store, TRACT_TXN_READ), 0);
 }
 
@@ -557,19 +564,17 @@ static int ref_unique(const G *g, set u, int tip, int *order)
 	return n;
 }
 
-static void test_random(void **state)
+/* Random graphs, each in a tract of its own, against the brute-force
+ * reference; the queries of a graph share the graph the store keeps
+ * between queries (warm) unless cold_queries is set. */
+static void random_graphs(int graphs, uint64_t st)
 {
 	fx *f = fx_new(NULL);
-	uint64_t st = 12345;
-	int graphs = 200, gi;
-	const char *env = getenv("TRACT_DAG_GRAPHS");
+	int gi;
 	const tract_backend *orig = f->store->be;
 	tract_backend nowalk;
 
-	(void)state;
 	assert_non_null(orig->commit_ancestry); /* all three backends have it */
-	if (env && atoi(env) > 0)
-		graphs = atoi(env);
 	for (gi = 0; gi < graphs; gi++) {
 		G g;
 		set anc[MAXN];
@@ -700,6 +705,32 @@ static void test_random(void **state)
 	fx_free(f);
 }
 
+static void test_random(void **state)
+{
+	int graphs = 200;
+	const char *env = getenv("TRACT_DAG_GRAPHS");
+
+	(void)state;
+	if (env && atoi(env) > 0)
+		graphs = atoi(env);
+	random_graphs(graphs, 12345);
+}
+
+/* The same queries with the graph dropped before each: the answers read
+ * straight from the backend agree with the reference too. */
+static void test_random_cold(void **state)
+{
+	int graphs = 100;
+	const char *env = getenv("TRACT_DAG_GRAPHS");
+
+	(void)state;
+	if (env && atoi(env) > 0)
+		graphs = atoi(env);
+	cold_queries = 1;
+	random_graphs(graphs, 54321);
+	cold_queries = 0;
+}
+
 /* ---- the public calls (tract/dag.h), on commits made through the API ----------------- */
 
 /* Point a ref of the tract straight through the backend. */
@@ -822,6 +853,270 @@ static void test_public_api(void **state)
 	fx_free(f);
 }
 
+/* ---- the graph the store handle keeps between queries --------------------------------- */
+
+/* A second handle on the same store (its own connection, its own graph):
+ * what "another process" does, in this one. */
+static void other_handle(fx *f, tract_store **s, tract **t)
+{
+	assert_int_equal(tract_store_open(s, f->uri, 0), 0);
+	assert_int_equal(tract_open(t, *s, f->t->id, NULL), 0);
+}
+
+static void say_on(tract *t, char out[65], const char *text)
+{
+	tract_commit *c = NULL;
+
+	if (tract_commit_create_dialogue(&c, t, "user", text, NULL, NULL) != 0)
+		fail_msg("dialogue: %s", tract_error_last()->message);
+	if (out)
+		memcpy(out, tract_commit_hash(c), 65);
+	tract_commit_free(c);
+}
+
+/* Commits and a merge written through another handle after this one's
+ * graph holds the history: the answers take them in. */
+static void test_graph_other_handle(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_store *s2 = NULL;
+	tract *t2 = NULL;
+	tract_merge_result *mr = NULL;
+	char b[65], m1[65], s1[65], s3[65], out[65];
+	size_t ahead = 9, behind = 9;
+	int yes = -1;
+
+	(void)state;
+	fx_say(f, NULL, "user", "A");
+	fx_say(f, b, "user", "B");
+	assert_int_equal(tract_branch_create(NULL, f->t, "side", "main", 0), 0);
+	fx_say(f, m1, "user", "M1");
+	/* this handle's graph now holds A, B, M1 */
+	assert_int_equal(tract_merge_base(out, f->t, "main", "side"), 0);
+	assert_string_equal(out, b);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "side"), 0);
+	assert_int_equal(ahead, 1);
+	assert_int_equal(behind, 0);
+	assert_non_null(f->store->dag);
+
+	other_handle(f, &s2, &t2);
+	assert_int_equal(tract_switch(NULL, t2, "side", NULL), 0);
+	say_on(t2, s1, "S1");
+	say_on(t2, NULL, "S2");
+	say_on(t2, s3, "S3");
+	/* main merged into side: a merge commit with main's tip as a parent */
+	assert_int_equal(tract_merge(&mr, t2, "main", NULL), 0);
+	assert_int_equal(tract_merge_result_type(mr), TRACT_MERGE_CLEAN);
+	assert_true(tract_merge_result_committed(mr));
+	tract_merge_result_free(mr);
+
+	/* this handle, its graph kept: side now contains main */
+	assert_non_null(f->store->dag);
+	assert_int_equal(tract_merge_base(out, f->t, "main", "side"), 0);
+	assert_string_equal(out, m1);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, "main", "side"), 0);
+	assert_int_equal(yes, 1);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, s1, "main"), 0);
+	assert_int_equal(yes, 0);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "side"), 0);
+	assert_int_equal(ahead, 0);
+	assert_int_equal(behind, 4); /* S1, S2, S3 and the merge */
+	assert_int_equal(tract_merge_base(out, f->t, s3, "main"), 0);
+	assert_string_equal(out, b);
+	/* and main moves on through the other handle too */
+	assert_int_equal(tract_switch(NULL, t2, "main", NULL), 0);
+	say_on(t2, NULL, "M2");
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "side"), 0);
+	assert_int_equal(ahead, 1);
+	assert_int_equal(behind, 4);
+	assert_int_equal(tract_merge_base(out, f->t, "main", "side"), 0);
+	assert_string_equal(out, m1);
+	tract_free(t2);
+	tract_store_free(s2);
+	fx_free(f);
+}
+
+/* gc through another handle removes commits this handle's graph holds:
+ * a removed commit is not found (not answered from memory), the rest is
+ * answered as before. */
+static void test_graph_after_gc(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_store *s2 = NULL;
+	tract *t2 = NULL;
+	tract_gc_options go = TRACT_GC_OPTIONS_INIT;
+	tract_gc_result *gr = NULL;
+	char a[65], b[65], d1[65], d2[65], out[65];
+	size_t ahead = 9, behind = 9;
+	int yes = -1;
+
+	(void)state;
+	fx_say(f, a, "user", "A");
+	fx_say(f, b, "user", "B");
+	assert_int_equal(tract_branch_create(NULL, f->t, "doomed", "main",
+					     TRACT_BRANCH_CREATE_SWITCH),
+			 0);
+	fx_say(f, d1, "user", "D1");
+	fx_say(f, d2, "user", "D2");
+	assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+	fx_say(f, NULL, "user", "C");
+	assert_int_equal(tract_is_ancestor(&yes, f->t, b, d2), 0);
+	assert_int_equal(yes, 1);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, d2, "main"), 0);
+	assert_int_equal(ahead, 2);
+	assert_int_equal(behind, 1);
+	assert_non_null(f->store->dag);
+
+	other_handle(f, &s2, &t2);
+	assert_int_equal(tract_branch_delete(NULL, t2, "doomed", 1), 0);
+	go.orphan_retention_days = 0;
+	assert_int_equal(tract_gc(&gr, t2, &go), 0);
+	assert_int_equal(gr->commits_removed, 2);
+	tract_gc_result_free(gr);
+	tract_free(t2);
+	tract_store_free(s2);
+
+	assert_non_null(f->store->dag); /* still this handle's graph */
+	assert_int_equal(tract_is_ancestor(&yes, f->t, b, d2), TRACT_ENOTFOUND);
+	assert_int_equal(yes, 0);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, d1, "main"), TRACT_ENOTFOUND);
+	rd(f);
+	assert_int_equal(tract_dag_merge_base(out, f->store, f->t->id, d2, a), TRACT_ENOTFOUND);
+	rd_end(f);
+	assert_int_equal(tract_merge_base(out, f->t, "main", a), 0);
+	assert_string_equal(out, a);
+	assert_int_equal(tract_is_ancestor(&yes, f->t, b, "main"), 0);
+	assert_int_equal(yes, 1);
+	fx_free(f);
+}
+
+/* A clone of the store answers as its source (which kept a graph). */
+static void test_graph_after_clone(void **state)
+{
+	fx *f = fx_new(NULL);
+	ts_store loc;
+	tract_store *s2 = NULL;
+	tract *t2 = NULL;
+	tract_merge_result *mr = NULL;
+	char b[65], f2[65], out[65];
+	size_t ahead = 9, behind = 9;
+
+	(void)state;
+	fx_say(f, NULL, "user", "A");
+	fx_say(f, b, "user", "B");
+	assert_int_equal(tract_branch_create(NULL, f->t, "feature", "main",
+					     TRACT_BRANCH_CREATE_SWITCH),
+			 0);
+	fx_say(f, NULL, "user", "F1");
+	fx_say(f, f2, "user", "F2");
+	assert_int_equal(tract_switch(NULL, f->t, "main", NULL), 0);
+	fx_say(f, NULL, "user", "M1");
+	assert_int_equal(tract_merge_base(out, f->t, "main", "feature"), 0);
+	assert_string_equal(out, b);
+	assert_int_equal(tract_merge(&mr, f->t, "feature", NULL), 0);
+	tract_merge_result_free(mr);
+	fx_say(f, NULL, "user", "M2");
+	assert_int_equal(tract_merge_base(out, f->t, "main", "feature"), 0);
+	assert_string_equal(out, f2);
+
+	if (ts_fresh(&loc, "clone") != 0)
+		fail_msg("no fresh %s store", ts_backend());
+	assert_int_equal(tract_store_clone(NULL, f->uri, loc.uri, NULL), 0);
+	assert_int_equal(tract_store_open(&s2, loc.uri, 0), 0);
+	assert_int_equal(tract_open(&t2, s2, f->t->id, NULL), 0);
+	assert_int_equal(tract_merge_base(out, t2, "main", "feature"), 0);
+	assert_string_equal(out, f2);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, t2, "main", "feature"), 0);
+	assert_int_equal(ahead, 3); /* M1, the merge, M2 */
+	assert_int_equal(behind, 0);
+	/* the clone moves on alone: its own graph, not the source's */
+	assert_int_equal(tract_switch(NULL, t2, "feature", NULL), 0);
+	say_on(t2, NULL, "F3");
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, t2, "main", "feature"), 0);
+	assert_int_equal(ahead, 3);
+	assert_int_equal(behind, 1);
+	assert_int_equal(tract_ahead_behind(&ahead, &behind, f->t, "main", "feature"), 0);
+	assert_int_equal(ahead, 3);
+	assert_int_equal(behind, 0);
+	tract_free(t2);
+	tract_store_free(s2);
+	ts_destroy(&loc);
+	fx_free(f);
+}
+
+/* The graph is one tract's: queries on two tracts of a store in turn
+ * answer each from its own commits. */
+static void test_graph_two_tracts(void **state)
+{
+	fx *f = fx_new(NULL);
+	G g1, g2;
+	int x0, x1, x2, y0, y1, y2;
+
+	(void)state;
+	g_init(&g1, f, "one", 301);
+	x0 = g_node(&g1, T(0), -1, -1, -1);
+	x1 = g_node(&g1, T(1), x0, -1, -1);
+	x2 = g_node(&g1, T(2), x0, -1, -1);
+	g_done(&g1);
+	g_init(&g2, f, "two", 302);
+	y0 = g_node(&g2, T(0), -1, -1, -1);
+	y1 = g_node(&g2, T(1), y0, -1, -1);
+	y2 = g_node(&g2, T(2), y1, -1, -1);
+	g_done(&g2);
+	base_is(&g1, x1, x2, x0);
+	base_is(&g2, y1, y2, y1);
+	ab_is(&g1, x1, x2, 1, 1);
+	ab_is(&g2, y2, y0, 2, 0);
+	/* a commit of the other tract is not found from this one */
+	rd(f);
+	{
+		char out[65];
+
+		assert_int_equal(tract_dag_merge_base(out, f->store, g1.tract, g1.h[x1], g2.h[y1]),
+				 TRACT_ENOTFOUND);
+	}
+	rd_end(f);
+	base_is(&g2, y2, y0, y0);
+	base_is(&g1, x2, x1, x0);
+	fx_free(f);
+}
+
+/* A write transaction rolled back drops the graph: it may hold commits
+ * that were never written (the walk read them inside the transaction). */
+static void test_graph_after_rollback(void **state)
+{
+	fx *f = fx_new(NULL);
+	tract_store *s = f->store;
+	tract_dag_list l;
+	G g;
+	int r, p, x, yes = -1;
+
+	(void)state;
+	g_init(&g, f, "rolled", 401);
+	r = g_node(&g, T(0), -1, -1, -1);
+	g_done(&g);
+	base_is(&g, r, r, r);
+	assert_non_null(s->dag);
+
+	assert_int_equal(tract_txn_begin(s, TRACT_TXN_WRITE), 0);
+	p = g_node(&g, T(1), r, -1, -1);
+	x = g_node(&g, T(2), p, -1, -1);
+	assert_int_equal(tract_dag_unique(&l, s, g.tract, g.h[x], g.h[r]), 0);
+	list_is(&g, &l, L(p, x));
+	tract_dag_list_dispose(&l);
+	assert_non_null(s->dag);
+	assert_int_equal(tract_txn_end(s, TRACT_ERROR), TRACT_ERROR); /* rolled back */
+	assert_null(s->dag);
+
+	rd(f);
+	assert_int_equal(tract_dag_is_ancestor(&yes, s, g.tract, g.h[r], g.h[x]), TRACT_ENOTFOUND);
+	assert_int_equal(tract_dag_unique(&l, s, g.tract, g.h[p], NULL), TRACT_ENOTFOUND);
+	rd_end(f);
+	base_is(&g, r, r, r);
+	assert_non_null(s->dag); /* a query that succeeds keeps a graph again */
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -837,6 +1132,12 @@ int main(void)
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_public_api),
+		cmocka_unit_test(test_random_cold),
+		cmocka_unit_test(test_graph_other_handle),
+		cmocka_unit_test(test_graph_after_gc),
+		cmocka_unit_test(test_graph_after_clone),
+		cmocka_unit_test(test_graph_two_tracts),
+		cmocka_unit_test(test_graph_after_rollback),
 	};
 	int rc = ts_init("dag");
 

@@ -6,7 +6,11 @@
  * (a branch, HEAD, a full hash or a unique prefix...). Each call reads in
  * one read transaction of its own and only the commits it needs: on a
  * long history the cost follows the distance between the commits, not
- * the length of the history.
+ * the length of the history. The store handle keeps the commits these
+ * calls have read (their created_at and parents: one tract's, in memory,
+ * until the handle is freed), so a later call over the same stretch of
+ * history reads only its two ends from the store; commits written since,
+ * by this handle or any other, are read when a walk meets them.
  *
  * Every walk stops on the assumption that a commit is no newer than its
  * children (created_at never decreases from parent to child, which is
