@@ -368,6 +368,10 @@ static const tract_backend postgres_backend = {
 	.spawn_delete = pg_spawn_delete,
 	.commit_ancestry = pg_commit_ancestry,
 	.ref_watch = pg_ref_watch,
+	.search_index_open = pg_search_index_open,
+	.search_pending = pg_search_pending,
+	.search_index_put = pg_search_index_put,
+	.search_query = pg_search_query,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);
