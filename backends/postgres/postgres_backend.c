@@ -235,6 +235,7 @@ static int pg_rollback(tract_backend_conn *conn)
 	queue_clear(conn);
 	ref_cache_clear(conn);
 	conn->txn_failed = false;
+	conn->search_index = false; /* the transaction may have made it */
 	if (!open || connection_lost(conn)) {
 		/* Never sent, or the server rolled it back when the connection
 		 * went. */

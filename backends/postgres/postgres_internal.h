@@ -174,6 +174,7 @@ struct tract_backend_conn {
 	 * destroy(); "" when open() created none. */
 	char created_oid[24];
 	bool listening; /* ref_watch(): LISTEN sent on this connection */
+	bool search_index; /* the search index's tables exist (postgres_search.c) */
 	char err[ERRLEN];
 };
 

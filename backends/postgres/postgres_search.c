@@ -81,6 +81,8 @@ static int index_exists(tract_backend_conn *conn)
 	PGresult *res = NULL;
 	int rc, found;
 
+	if (conn->search_index)
+		return 1; /* never dropped once made */
 	p_text(&p, conn->schema);
 	rc = exec1(conn,
 		   "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 "
@@ -90,6 +92,7 @@ static int index_exists(tract_backend_conn *conn)
 		return rc;
 	found = PQntuples(res) == 1 && col_int(res, 0, 0) == 2;
 	PQclear(res);
+	conn->search_index = found; /* forgotten by rollback() */
 	return found;
 }
 

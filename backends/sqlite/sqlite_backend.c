@@ -180,6 +180,7 @@ static int sqlite_rollback(tract_backend_conn *conn)
 {
 	if (!conn)
 		return TRACT_EINVAL;
+	conn->search_index = false; /* the transaction may have made it */
 	/* The engine may already have rolled back after an I/O or busy error. */
 	if (sqlite3_get_autocommit(conn->db))
 		return 0;
