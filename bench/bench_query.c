@@ -253,7 +253,7 @@ static void bench_search(tract_store *s, const char *term)
 		hits = l->count;
 		tract_search_list_free(l);
 	}
-	printf("  search '%s' (%zu hits): %.1f ms\n", term, hits, median(v, 3) * 1e3);
+	printf("  search '%s' (%zu hits): %.2f ms\n", term, hits, median(v, 3) * 1e3);
 }
 
 /* The first search after the store was written: it makes the backend's
