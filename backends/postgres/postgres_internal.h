@@ -175,6 +175,7 @@ struct tract_backend_conn {
 	char created_oid[24];
 	bool listening; /* ref_watch(): LISTEN sent on this connection */
 	bool search_index; /* the search index's tables exist (postgres_search.c) */
+	long search_puts_left; /* puts until a large sync is done (then ANALYZE) */
 	char err[ERRLEN];
 };
 

@@ -47,6 +47,9 @@ static const char *const search_ddl[] = {
 	"\tON CONFLICT DO NOTHING",
 };
 
+/* Queued blobs from which a sync ends with ANALYZE. */
+#define SEARCH_ANALYZE_ROWS 1000
+
 #define QUERY_COLS "c.commit_hash, c.tract_id, c.content_hash, c.content_type, c.created_at"
 
 static const char query_sql[] =
@@ -195,6 +198,12 @@ int pg_search_pending(tract_backend_conn *conn, tract_search_pending_cb cb, void
 	if (rc < 0)
 		return rc;
 	n = PQntuples(res);
+	/* A large sync in this write transaction: the planner learns of the
+	 * new rows when it ends (see pg_search_index_put). */
+	conn->search_puts_left = conn->txn != TXN_NONE && conn->kind == TRACT_TXN_WRITE &&
+					 n >= SEARCH_ANALYZE_ROWS
+				     ? n
+				     : 0;
 	for (i = 0, rc = 0; i < n && rc == 0; i++)
 		rc = cb(col_text(res, i, 0), col_text(res, i, 1), payload);
 	PQclear(res);
@@ -204,6 +213,8 @@ int pg_search_pending(tract_backend_conn *conn, tract_search_pending_cb cb, void
 int pg_search_index_put(tract_backend_conn *conn, const char *content_hash, const char *text)
 {
 	struct params p = {0};
+	struct op o;
+	int rc;
 
 	CHECK_ARG(conn, content_hash);
 	p_text(&p, content_hash);
@@ -213,7 +224,18 @@ int pg_search_index_put(tract_backend_conn *conn, const char *content_hash, cons
 		p_null(&p);
 	/* Held back like the other writes: a sync of many blobs is a few
 	 * round trips. */
-	return defer_write(conn, ST_SEARCH_PUT, &p, "search index", 0, NULL);
+	rc = defer_write(conn, ST_SEARCH_PUT, &p, "search index", 0, NULL);
+	if (rc < 0 || conn->search_puts_left <= 0 || --conn->search_puts_left > 0)
+		return rc;
+	/* The last put of a large sync: without fresh statistics the planner
+	 * reads the whole text table rather than its trigram index, and
+	 * autovacuum may come minutes later. */
+	o = (struct op){.stmt = -1, .sql = "ANALYZE tract_search_text, tract_search_queue",
+			.write = true};
+	rc = run_guarded(conn, &o, 1, "analyze the search index");
+	if (rc == 0)
+		PQclear(o.res);
+	return rc;
 }
 
 int pg_search_query(tract_backend_conn *conn, const char *term, const char *tract_id,
