@@ -52,18 +52,14 @@ static const char *const search_ddl[] = {
 
 #define QUERY_COLS "c.commit_hash, c.tract_id, c.content_hash, c.content_type, c.created_at"
 
-/* The commits of each candidate blob are probed through
- * ix_commits_content (LATERAL ... OFFSET 0 keeps them probes): a planner
- * with stale statistics on commits would hash every commit instead. */
 static const char query_sql[] =
-	"SELECT " QUERY_COLS ", t.text FROM tract_search_text t CROSS JOIN LATERAL ("
-	"SELECT * FROM commits x WHERE x.content_hash = t.content_hash "
-	"AND ($2::text IS NULL OR x.tract_id = $2) OFFSET 0) c "
-	"WHERE t.text ILIKE $1 "
+	"SELECT " QUERY_COLS ", t.text FROM tract_search_text t "
+	"JOIN commits c ON c.content_hash = t.content_hash "
+	"WHERE t.text ILIKE $1 AND ($2::text IS NULL OR c.tract_id = $2) "
 	"UNION ALL "
-	"SELECT " QUERY_COLS ", NULL FROM tract_search_queue q CROSS JOIN LATERAL ("
-	"SELECT * FROM commits x WHERE x.content_hash = q.content_hash "
-	"AND ($2::text IS NULL OR x.tract_id = $2) OFFSET 0) c";
+	"SELECT " QUERY_COLS ", NULL FROM tract_search_queue q "
+	"JOIN commits c ON c.content_hash = q.content_hash "
+	"WHERE $2::text IS NULL OR c.tract_id = $2";
 
 /* Run one unnamed statement; *res (may be NULL) gets its result. */
 static int exec1(tract_backend_conn *conn, const char *sql, const char *types,
@@ -232,9 +228,11 @@ int pg_search_index_put(tract_backend_conn *conn, const char *content_hash, cons
 	if (rc < 0 || conn->search_puts_left <= 0 || --conn->search_puts_left > 0)
 		return rc;
 	/* The last put of a large sync: without fresh statistics the planner
-	 * reads the whole text table rather than its trigram index, and
+	 * reads the whole text table rather than its trigram index, or hashes
+	 * every commit for one hit (commits written in bulk just before), and
 	 * autovacuum may come minutes later. */
-	o = (struct op){.stmt = -1, .sql = "ANALYZE tract_search_text, tract_search_queue",
+	o = (struct op){.stmt = -1,
+			.sql = "ANALYZE tract_search_text, tract_search_queue, commits",
 			.write = true};
 	rc = run_guarded(conn, &o, 1, "analyze the search index");
 	if (rc == 0)
