@@ -361,21 +361,49 @@ static int message_of(tract_message_parts *parts, const char *payload, size_t le
 	return rc;
 }
 
-static int search_row(const tract_commit_row *row, void *payload)
+/* Add a hit for the commit (row's identity fields) whose text matched at
+ * byte offset at. */
+static int add_hit(search_walk *w, const char *tract_id, const char *commit_hash,
+		   const char *content_type, tract_time created_at, const char *text,
+		   size_t len, size_t at)
 {
-	search_walk *w = payload;
-	tract_message_parts parts;
 	tract_search_hit *hit;
+
+	if (w->list->count == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		tract_search_hit *items = realloc(w->list->items, cap * sizeof(*items));
+		if (!items)
+			return w->fail = tract_error_oom();
+		w->list->items = items;
+		w->cap = cap;
+	}
+	hit = &w->list->items[w->list->count];
+	memset(hit, 0, sizeof(*hit));
+	tract_copy_id(hit->tract_id, tract_id);
+	tract_copy_id(hit->commit_hash, commit_hash);
+	hit->created_at = created_at;
+	hit->content_type = strdup(content_type);
+	hit->snippet = make_snippet(text, len, at, w->term_len, w->ctx);
+	w->list->count++;
+	if (!hit->content_type || !hit->snippet)
+		return w->fail = tract_error_oom();
+	return 0;
+}
+
+/* Read a commit's blob and match its message text (the scan's way). */
+static int match_blob(search_walk *w, const char *tract_id, const char *commit_hash,
+		      const char *content_hash, const char *content_type, tract_time created_at)
+{
+	tract_message_parts parts;
 	long at;
 	int rc;
 
-	if (!filter_pass(&w->f, row))
-		return 0;
-	rc = w->store->be->blob_get(w->store->conn, row->content_hash, blob_keep, w);
+	rc = w->store->be->blob_get(w->store->conn, content_hash, blob_keep, w);
 	if (rc == TRACT_ENOTFOUND)
 		return 0; /* a commit without its blob has no text to match */
 	if (rc < 0)
 		return rc;
+	w->list->scanned++;
 	rc = message_of(&parts, w->payload, w->payload_len);
 	if (rc < 0) {
 		w->fail = rc;
@@ -383,35 +411,231 @@ static int search_row(const tract_commit_row *row, void *payload)
 	}
 	at = parts.content ? find_term(parts.content, parts.content_len, w->term, w->term_len)
 			   : -1;
-	if (at < 0) {
-		tract_message_parts_dispose(&parts);
-		return 0;
-	}
-	if (w->list->count == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		tract_search_hit *items = realloc(w->list->items, cap * sizeof(*items));
-		if (!items) {
-			tract_message_parts_dispose(&parts);
-			return w->fail = tract_error_oom();
-		}
-		w->list->items = items;
-		w->cap = cap;
-	}
-	hit = &w->list->items[w->list->count];
-	memset(hit, 0, sizeof(*hit));
-	tract_copy_id(hit->tract_id, row->tract_id);
-	tract_copy_id(hit->commit_hash, row->commit_hash);
-	hit->created_at = row->created_at;
-	hit->content_type = strdup(row->content_type);
-	hit->snippet = make_snippet(parts.content, parts.content_len, (size_t)at, w->term_len,
-				    w->ctx);
+	rc = at < 0 ? 0
+		    : add_hit(w, tract_id, commit_hash, content_type, created_at, parts.content,
+			      parts.content_len, (size_t)at);
 	tract_message_parts_dispose(&parts);
-	w->list->count++;
-	if (!hit->content_type || !hit->snippet)
-		return w->fail = tract_error_oom();
+	return rc;
+}
+
+static int search_row(const tract_commit_row *row, void *payload)
+{
+	search_walk *w = payload;
+	int rc;
+
+	if (!filter_pass(&w->f, row))
+		return 0;
+	rc = match_blob(w, row->tract_id, row->commit_hash, row->content_hash, row->content_type,
+			row->created_at);
+	if (rc < 0)
+		return rc;
 	if (w->limit && w->list->count >= w->limit)
 		return 1;
 	return 0;
+}
+
+/* ---- search through the backend's index (ABI version 5) ------------------ */
+
+/* A candidate from search_query: the filters, then the text (the index's,
+ * or the blob's for a queued one) checked with the scan's own matcher. */
+static int search_candidate(const tract_search_row *row, void *payload)
+{
+	search_walk *w = payload;
+	tract_commit_row cr;
+	long at;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.commit_hash = row->commit_hash;
+	cr.content_type = row->content_type;
+	cr.created_at = row->created_at;
+	if (!row->commit_hash || !row->tract_id || !row->content_hash || !row->content_type)
+		return w->fail = tract_error_set(TRACT_ECORRUPT, "a search row lacks a column");
+	if (!filter_pass(&w->f, &cr))
+		return 0;
+	if (!row->text)
+		return match_blob(w, row->tract_id, row->commit_hash, row->content_hash,
+				  row->content_type, row->created_at);
+	at = find_term(row->text, strlen(row->text), w->term, w->term_len);
+	if (at < 0)
+		return 0;
+	return add_hit(w, row->tract_id, row->commit_hash, row->content_type, row->created_at,
+		       row->text, strlen(row->text), (size_t)at);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const tract_search_hit *x = a, *y = b;
+
+	if (x->created_at != y->created_at)
+		return x->created_at < y->created_at ? -1 : 1;
+	return strcmp(x->commit_hash, y->commit_hash);
+}
+
+static void hit_dispose(tract_search_hit *h)
+{
+	free(h->content_type);
+	free(h->snippet);
+}
+
+/* Oldest first, each commit once, at most limit hits. */
+static void order_hits(tract_search_list *l, size_t limit)
+{
+	size_t i, o = 0;
+
+	if (l->count > 1)
+		qsort(l->items, l->count, sizeof(*l->items), cmp_hit);
+	for (i = 0; i < l->count; i++) {
+		if ((o && strcmp(l->items[o - 1].commit_hash, l->items[i].commit_hash) == 0) ||
+		    (limit && o >= limit)) {
+			hit_dispose(&l->items[i]);
+			continue;
+		}
+		l->items[o++] = l->items[i];
+	}
+	l->count = o;
+}
+
+/* One queued blob read for the index: its text, computed by the core. */
+typedef struct {
+	char *hash;
+	char *text; /* NULL: the blob is gone, or its content is unreadable */
+	int gone;
+} index_item;
+
+typedef struct {
+	index_item *items;
+	size_t count, cap;
+	int fail;
+} index_batch;
+
+static int collect_pending(const char *content_hash, const char *payload_json, void *payload)
+{
+	index_batch *b = payload;
+	tract_message_parts parts;
+	index_item *it;
+	int rc;
+
+	if (!content_hash)
+		return 0;
+	if (b->count == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		index_item *items = realloc(b->items, cap * sizeof(*items));
+		if (!items)
+			return b->fail = tract_error_oom();
+		b->items = items;
+		b->cap = cap;
+	}
+	it = &b->items[b->count];
+	memset(it, 0, sizeof(*it));
+	it->hash = strdup(content_hash);
+	if (!it->hash)
+		return b->fail = tract_error_oom();
+	b->count++;
+	if (!payload_json) {
+		it->gone = 1;
+		return 0;
+	}
+	rc = message_of(&parts, payload_json, strlen(payload_json));
+	if (rc < 0) {
+		/* Unreadable content stays queued: a search reads the blob
+		 * again and reports it, as the scan does. */
+		tract_error_clear();
+		return 0;
+	}
+	it->text = parts.content ? strndup(parts.content, parts.content_len) : strdup("");
+	tract_message_parts_dispose(&parts);
+	if (!it->text)
+		return b->fail = tract_error_oom();
+	return 0;
+}
+
+static void index_batch_dispose(index_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->count; i++) {
+		free(b->items[i].hash);
+		free(b->items[i].text);
+	}
+	free(b->items);
+}
+
+static int stop_at_first(const char *content_hash, const char *payload_json, void *payload)
+{
+	(void)content_hash;
+	(void)payload_json;
+	*(int *)payload = 1;
+	return 1;
+}
+
+/*
+ * Bring the index up to date: make it if the store has none and the
+ * connection may write, index the queued blobs. 1 when an index exists
+ * afterwards (complete or not: a search reads what is still queued), 0
+ * when the store has none (read-only), < 0 on a failure of the read. A
+ * failed write (a busy or read-only store) is no failure: the search
+ * reads the queued blobs instead.
+ */
+static int search_sync(tract_store *s)
+{
+	const tract_backend *be = s->be;
+	index_batch b;
+	int rc, exists, queued = 0;
+	size_t i;
+
+	rc = tract_txn_begin(s, TRACT_TXN_READ);
+	if (rc < 0)
+		return rc;
+	rc = be->search_index_open(s->conn, 0);
+	exists = rc == 0;
+	if (rc == TRACT_ENOTFOUND)
+		rc = 0;
+	if (rc == 0 && exists)
+		rc = be->search_pending(s->conn, stop_at_first, &queued);
+	if (rc < 0)
+		rc = tract_backend_error(s, rc, "read the search index");
+	rc = tract_txn_end(s, rc);
+	if (rc < 0)
+		return rc;
+	if (exists && !queued)
+		return 1;
+	memset(&b, 0, sizeof(b));
+	rc = tract_txn_begin(s, TRACT_TXN_WRITE);
+	if (rc == 0) {
+		rc = be->search_index_open(s->conn, 1);
+		if (rc == 0)
+			exists = 1;
+		if (rc == 0)
+			rc = be->search_pending(s->conn, collect_pending, &b);
+		if (b.fail)
+			rc = b.fail;
+		for (i = 0; rc == 0 && i < b.count; i++) {
+			if (b.items[i].gone || b.items[i].text)
+				rc = be->search_index_put(s->conn, b.items[i].hash,
+							  b.items[i].text);
+		}
+		if (rc < 0 && !b.fail)
+			rc = tract_backend_error(s, rc, "update the search index");
+		rc = tract_txn_end(s, rc);
+		if (rc < 0)
+			exists = 0; /* rolled back: a new index was not made */
+	}
+	index_batch_dispose(&b);
+	if (rc == TRACT_ENOMEM)
+		return rc;
+	tract_error_clear();
+	if (!exists) {
+		/* The write failed: whether an index exists is read again. */
+		if (tract_txn_begin(s, TRACT_TXN_READ) < 0)
+			return tract_error_last()->code;
+		rc = be->search_index_open(s->conn, 0);
+		exists = rc == 0;
+		rc = tract_txn_end(s, rc == TRACT_ENOTFOUND ? 0 : rc);
+		tract_error_clear();
+		if (rc < 0)
+			return rc;
+	}
+	return exists;
 }
 
 typedef struct {
@@ -480,7 +704,7 @@ int tract_search_run(tract_search_list **out, tract_store *store, const char *te
 	search_walk w;
 	char *lowered;
 	size_t i, n;
-	int rc, begun;
+	int rc, begun, use_index;
 
 	if (!out)
 		return tract_error_set(TRACT_EINVAL, "tract_search_run: out is NULL");
@@ -523,7 +747,14 @@ int tract_search_run(tract_search_list **out, tract_store *store, const char *te
 		free(lowered);
 		return tract_error_oom();
 	}
-	rc = tract_txn_begin(store, TRACT_TXN_READ);
+	use_index = 0;
+	rc = 0;
+	if (store->be->version >= 5 && store->be->search_query) {
+		rc = search_sync(store);
+		use_index = rc > 0;
+	}
+	if (rc >= 0)
+		rc = tract_txn_begin(store, TRACT_TXN_READ);
 	begun = rc == 0;
 	if (rc == 0 && opts->branch) {
 		rc = branch_commits(&hs, store, opts->tract_id, opts->branch);
@@ -531,7 +762,17 @@ int tract_search_run(tract_search_list **out, tract_store *store, const char *te
 		w.f.on_branch = hs.hashes;
 		w.f.n_branch = hs.count;
 	}
-	if (rc == 0) {
+	if (rc == 0 && use_index) {
+		w.list->indexed = 1;
+		rc = store->be->search_query(store->conn, term, opts->tract_id, search_candidate,
+					     &w);
+		if (w.fail)
+			rc = w.fail;
+		else if (rc < 0)
+			rc = tract_backend_error(store, rc, "search");
+		if (rc == 0)
+			order_hits(w.list, w.limit);
+	} else if (rc == 0) {
 		rc = store->be->commit_foreach(store->conn, opts->tract_id, search_row, &w);
 		if (w.fail)
 			rc = w.fail;
@@ -557,10 +798,8 @@ void tract_search_list_free(tract_search_list *list)
 
 	if (!list)
 		return;
-	for (i = 0; i < list->count; i++) {
-		free(list->items[i].content_type);
-		free(list->items[i].snippet);
-	}
+	for (i = 0; i < list->count; i++)
+		hit_dispose(&list->items[i]);
 	free(list->items);
 	free(list);
 }

@@ -321,6 +321,240 @@ static void test_search_filters_and_snippets(void **state)
 	qx_free(q);
 }
 
+/* ---- search through the backend's index (ABI version 5) ------------------ */
+
+/* say(), also giving the commit's content hash. */
+static void say2(tract *t, char out[65], char blob[65], const char *text)
+{
+	tract_commit *c = NULL;
+
+	if (tract_commit_create_dialogue(&c, t, "user", text, NULL, NULL) != 0)
+		fail_msg("commit: %s", tract_error_last()->message);
+	memcpy(out, tract_commit_hash(c), 65);
+	memcpy(blob, tract_commit_content_hash(c), 65);
+	tract_commit_free(c);
+}
+
+/* The hits of term, as "hash hash ..." in order. */
+static size_t hits(qx *q, const char *term, const char *first)
+{
+	tract_search_list *l = search(q, term, NULL);
+	size_t n = l->count;
+
+	if (first) {
+		assert_true(n > 0);
+		assert_string_equal(l->items[0].commit_hash, first);
+	}
+	tract_search_list_free(l);
+	return n;
+}
+
+/* The index is made by the first search, from commits written before it;
+ * later commits, LIKE's special characters, deletions (as gc makes them)
+ * and a deleted blob written again are all seen. */
+static void test_search_index_follows_writes(void **state)
+{
+	qx *q = qx_new();
+	tract_store *s = q->f->store;
+	tract_search_list *l;
+	int want_index = 1; /* every backend has one (ABI version 5) */
+	char g[65], gb[65], p1[65], pb[65], p2[65], after[65], g2[65], g2b[65];
+
+	(void)state;
+	l = search(q, "ZEBRA", NULL); /* written before any index existed */
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, q->b2);
+	assert_int_equal(l->indexed, want_index);
+	if (!want_index)
+		assert_int_equal(l->scanned, 5); /* a scan reads every blob */
+	tract_search_list_free(l);
+
+	say2(q->b, g, gb, "a GIRAFFE walks in");
+	say2(q->b, p1, pb, "sure at 100% of a_b, say \"hi\"");
+	say2(q->b, p2, pb, "x-y and 100 percent");
+	say(q->b, after, "user", "the last word");
+	l = search(q, "giraffe", NULL);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash, g);
+	assert_int_equal(l->indexed, want_index);
+	if (want_index)
+		assert_int_equal(l->scanned, 0); /* indexed before it answered */
+	tract_search_list_free(l);
+	/* LIKE's wildcards and FTS5's quotes match only themselves. */
+	assert_int_equal(hits(q, "0%", p1), 1);
+	assert_int_equal(hits(q, "a_b", p1), 1);
+	assert_int_equal(hits(q, "x_y", NULL), 0);
+	assert_int_equal(hits(q, "%", p1), 1);
+	assert_int_equal(hits(q, "_", q->b1), 2); /* content_type, a_b */
+	assert_int_equal(hits(q, "\"hi\"", p1), 1);
+	assert_int_equal(hits(q, "y \"", p1), 1);
+	assert_int_equal(hits(q, "100 p", p2), 1);
+	assert_int_equal(hits(q, "e%", NULL), 0);
+
+	/* Delete g and its blob as gc does: no longer found. */
+	assert_int_equal(tract_txn_begin(s, TRACT_TXN_WRITE), 0);
+	assert_int_equal(s->be->commit_delete(s->conn, g), 0);
+	assert_int_equal(s->be->blob_delete(s->conn, gb), 0);
+	assert_int_equal(tract_txn_end(s, 0), 0);
+	assert_int_equal(hits(q, "giraffe", NULL), 0);
+	assert_int_equal(hits(q, "walks", NULL), 0);
+	/* The same text again: the same blob, written anew, is found. */
+	say2(q->b, g2, g2b, "a GIRAFFE walks in");
+	assert_string_equal(g2b, gb);
+	assert_int_equal(hits(q, "giraffe", g2), 1);
+	assert_int_equal(hits(q, "walks", g2), 1);
+	qx_free(q);
+}
+
+#include <sqlite3.h>
+
+static void sql_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err ? err : "?");
+}
+
+static int sql_count(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+#define INDEX_TABLES                                                                               \
+	"SELECT count(*) FROM sqlite_master WHERE name LIKE 'tract_search%' AND type = 'table'"
+
+/*
+ * SQLite: a file written by tract's Python library (the v4 fixture) gets
+ * its index at the first search and answers; rows another writer adds or
+ * deletes with plain SQL (as the Python library does, knowing nothing of
+ * the index) are queued by the triggers and seen by the next search; the
+ * Python library's own view of the file is untouched.
+ */
+static void test_search_python_store(void **state)
+{
+	const char *root = getenv("TRACT_FIXTURES");
+	char src[512], path[600], cmd[1400];
+	tract_store *s = NULL;
+	tract_search_list *l = NULL;
+	sqlite3 *db = NULL;
+	fx *f;
+
+	(void)state;
+	if (!ts_is("sqlite"))
+		return; /* the fixture is a SQLite file */
+	assert_non_null(root);
+	f = fx_new(NULL);
+	snprintf(src, sizeof(src), "%s/v4_basic.db", root);
+	snprintf(path, sizeof(path), "%s/py.db", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sql_count(path, INDEX_TABLES), 0);
+	assert_int_equal(tract_store_open(&s, path, 0), 0);
+	assert_int_equal(tract_search_run(&l, s, "delegate RESEARCH", NULL), 0);
+	assert_int_equal(l->count, 2);
+	assert_int_equal(l->indexed, 1);
+	assert_int_equal(l->scanned, 0);
+	assert_non_null(strstr(l->items[0].snippet, "Delegate research"));
+	tract_search_list_free(l);
+	assert_true(sql_count(path, INDEX_TABLES) >= 3);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_map"),
+			 sql_count(path, "SELECT count(*) FROM blobs"));
+
+	/* Another writer adds a commit and deletes one, with plain SQL. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql_exec(db, "PRAGMA foreign_keys = ON");
+	sql_exec(db, "INSERT INTO blobs VALUES ('bb00000000000000000000000000000000000000000000000000"
+		     "000000000001', '{\"content_type\": \"dialogue\", \"name\": null, \"role\": "
+		     "\"user\", \"text\": \"Written by Python: OKAPI sighted\"}', 90, 5, "
+		     "'2026-12-01 10:00:00.000000')");
+	sql_exec(db, "INSERT INTO commits (commit_hash, tract_id, parent_hash, content_hash, "
+		     "content_type, operation, response_to, message, token_count, metadata_json, "
+		     "generation_config_json, created_at) SELECT "
+		     "'cc00000000000000000000000000000000000000000000000000000000000001', tract_id, "
+		     "NULL, 'bb00000000000000000000000000000000000000000000000000000000000001', "
+		     "'dialogue', 'APPEND', NULL, NULL, 5, 'null', NULL, '2026-12-01 10:00:00.000000' "
+		     "FROM commits LIMIT 1");
+	sqlite3_close(db);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_queue"), 1);
+	assert_int_equal(tract_search_run(&l, s, "okapi", NULL), 0);
+	assert_int_equal(l->count, 1);
+	assert_string_equal(l->items[0].commit_hash,
+			    "cc00000000000000000000000000000000000000000000000000000000000001");
+	tract_search_list_free(l);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_queue"), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql_exec(db, "DELETE FROM commits WHERE commit_hash = "
+		     "'cc00000000000000000000000000000000000000000000000000000000000001'");
+	sql_exec(db, "DELETE FROM blobs WHERE content_hash = "
+		     "'bb00000000000000000000000000000000000000000000000000000000000001'");
+	sqlite3_close(db);
+	assert_int_equal(tract_search_run(&l, s, "okapi", NULL), 0);
+	assert_int_equal(l->count, 0);
+	tract_search_list_free(l);
+	/* The deleted blob's index row went with the queue entry. */
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_map WHERE content_hash "
+					 "LIKE 'bb000%'"),
+			 0);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_queue"), 0);
+	tract_store_free(s);
+	fx_free(f);
+}
+
+/*
+ * SQLite: a search that may not write (another connection holds the write
+ * lock until the busy timeout) writes nothing: without an index it reads
+ * every blob; with one, it reads the blobs still queued. Both complete.
+ */
+static void test_search_without_write(void **state)
+{
+	qx *q;
+	tract_store *other = NULL;
+	tract_search_list *l = NULL;
+	char path[600], late[65];
+
+	(void)state;
+	if (!ts_is("sqlite"))
+		return;
+	q = qx_new();
+	snprintf(path, sizeof(path), "%s/t.db", q->f->dir);
+	assert_int_equal(tract_store_open(&other, q->f->uri, 0), 0);
+	assert_int_equal(tract_txn_begin(other, TRACT_TXN_WRITE), 0);
+	l = search(q, "zebra", NULL);
+	assert_int_equal(l->count, 1);
+	assert_int_equal(l->indexed, 0);
+	assert_int_equal(l->scanned, 5);
+	tract_search_list_free(l);
+	assert_int_equal(sql_count(path, INDEX_TABLES), 0);
+	assert_int_equal(tract_txn_end(other, 0), 0);
+
+	l = search(q, "zebra", NULL); /* makes the index */
+	assert_int_equal(l->indexed, 1);
+	tract_search_list_free(l);
+	say(q->b, late, "user", "a late zebra");
+	assert_int_equal(tract_txn_begin(other, TRACT_TXN_WRITE), 0);
+	l = search(q, "ZEBRA", NULL);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(l->items[1].commit_hash, late);
+	assert_int_equal(l->indexed, 1);
+	assert_int_equal(l->scanned, 1); /* the queued one, read from its blob */
+	tract_search_list_free(l);
+	assert_int_equal(sql_count(path, "SELECT count(*) FROM tract_search_queue"), 1);
+	assert_int_equal(tract_txn_end(other, 0), 0);
+	tract_store_free(other);
+	qx_free(q);
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -611,6 +845,9 @@ int main(void)
 	    cmocka_unit_test(test_timeline_stream_stops),
 	    cmocka_unit_test(test_search_message_text_not_keys),
 	    cmocka_unit_test(test_search_filters_and_snippets),
+	    cmocka_unit_test(test_search_index_follows_writes),
+	    cmocka_unit_test(test_search_python_store),
+	    cmocka_unit_test(test_search_without_write),
 	    cmocka_unit_test(test_wait_timeout_and_past),
 	    cmocka_unit_test(test_wait_across_processes),
 	    cmocka_unit_test(test_wait_collapsed_in_process),

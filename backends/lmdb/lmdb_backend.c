@@ -226,6 +226,10 @@ static const tract_backend lmdb_backend = {
 	.compression_delete = lmdb_compression_delete,
 	.spawn_delete = lmdb_spawn_delete,
 	.commit_ancestry = lmdb_commit_ancestry,
+	.search_index_open = lmdb_search_index_open,
+	.search_pending = lmdb_search_pending,
+	.search_index_put = lmdb_search_index_put,
+	.search_query = lmdb_search_query,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

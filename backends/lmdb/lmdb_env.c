@@ -50,6 +50,9 @@ const char *const db_names[N_DB] = {
 	[DB_SPAWN_CHILD] = "spawn_child",
 	[DB_SPAWN_COMMIT] = "spawn_commit",
 	[DB_META] = "meta",
+	[DB_SEARCH_INFO] = "search_info",
+	[DB_SEARCH_TEXT] = "search_text",
+	[DB_SEARCH_TRI] = "search_tri",
 };
 
 /* The environments this process opened (struct shared_env). */

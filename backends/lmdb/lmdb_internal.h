@@ -53,6 +53,7 @@
  *   spawn_child     child_tract\0 id              -> (empty)   children of a spawn
  *   spawn_commit    cseq id                       -> (empty)   (parent_commit_hash)
  *   meta            key\0                         -> value\0   (_trace_meta)
+ *   search_info, search_text, search_tri: the search index (lmdb_search.c)
  *
  * The access paths: a commit by hash is two lookups (commit_hash, then
  * commits); a prefix is a range of commit_hash; a chain walk follows the
@@ -140,6 +141,9 @@ enum db {
 	DB_SPAWN_CHILD,
 	DB_SPAWN_COMMIT,
 	DB_META,
+	DB_SEARCH_INFO, /* lmdb_search.c */
+	DB_SEARCH_TEXT,
+	DB_SEARCH_TRI,
 	N_DB
 };
 
@@ -207,6 +211,8 @@ enum op {
 	OP_ANN_DELETE_TARGET,
 	OP_COMP_DELETE,
 	OP_SPAWN_DELETE,
+	OP_SEARCH_OPEN,
+	OP_SEARCH_PUT,
 };
 
 #define LOG_STRS 9
@@ -648,5 +654,15 @@ int lmdb_meta_foreach(tract_backend_conn *c, const char *prefix, tract_meta_cb c
 /* lmdb_delete.c */
 int op_commit_delete(tract_backend_conn *c, struct logent *e);
 int lmdb_commit_delete(tract_backend_conn *c, const char *commit_hash);
+
+/* lmdb_search.c: the message-text search index (ABI version 5) */
+int op_search_open(tract_backend_conn *c, struct logent *e);
+int op_search_put(tract_backend_conn *c, struct logent *e);
+int search_forget(tract_backend_conn *c, uint64_t seq);
+int lmdb_search_index_open(tract_backend_conn *c, int create);
+int lmdb_search_pending(tract_backend_conn *c, tract_search_pending_cb cb, void *payload);
+int lmdb_search_index_put(tract_backend_conn *c, const char *content_hash, const char *text);
+int lmdb_search_query(tract_backend_conn *c, const char *term, const char *tract_id,
+		      tract_search_cb cb, void *payload);
 
 #endif

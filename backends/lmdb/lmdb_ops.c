@@ -153,6 +153,8 @@ int op_blob_delete(tract_backend_conn *c, struct logent *e)
 		kv = k_val(&hk);
 		rc = db_del(c, DB_BLOB_HASH, &kv, "delete a blob");
 	}
+	if (rc == 0)
+		rc = search_forget(c, seq);
 	return rc == NOT_FOUND ? fail_corrupt(c, "blob index", hash) : rc;
 }
 

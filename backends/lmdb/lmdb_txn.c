@@ -187,6 +187,10 @@ static int dispatch(tract_backend_conn *c, struct logent *e)
 		return op_comp_delete(c, e);
 	case OP_SPAWN_DELETE:
 		return op_spawn_delete(c, e);
+	case OP_SEARCH_OPEN:
+		return op_search_open(c, e);
+	case OP_SEARCH_PUT:
+		return op_search_put(c, e);
 	}
 	return fail(c, TRACT_EINVAL, "lmdb: unknown write operation %d", (int)e->op);
 }

@@ -235,6 +235,7 @@ static int pg_rollback(tract_backend_conn *conn)
 	queue_clear(conn);
 	ref_cache_clear(conn);
 	conn->txn_failed = false;
+	conn->search_index = false; /* the transaction may have made it */
 	if (!open || connection_lost(conn)) {
 		/* Never sent, or the server rolled it back when the connection
 		 * went. */
@@ -368,6 +369,10 @@ static const tract_backend postgres_backend = {
 	.spawn_delete = pg_spawn_delete,
 	.commit_ancestry = pg_commit_ancestry,
 	.ref_watch = pg_ref_watch,
+	.search_index_open = pg_search_index_open,
+	.search_pending = pg_search_pending,
+	.search_index_put = pg_search_index_put,
+	.search_query = pg_search_query,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

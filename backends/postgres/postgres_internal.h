@@ -106,6 +106,7 @@ enum stmt_id {
 	ST_META_RANGE_OPEN,
 	ST_TRACTS,
 	ST_ANCESTRY,
+	ST_SEARCH_PUT, /* postgres_search.c */
 	ST_COUNT
 };
 
@@ -173,6 +174,8 @@ struct tract_backend_conn {
 	 * destroy(); "" when open() created none. */
 	char created_oid[24];
 	bool listening; /* ref_watch(): LISTEN sent on this connection */
+	bool search_index; /* the search index's tables exist (postgres_search.c) */
+	long search_puts_left; /* puts until a large sync is done (then ANALYZE) */
 	char err[ERRLEN];
 };
 
@@ -287,6 +290,14 @@ int pg_commit_ancestry(tract_backend_conn *conn, const char *tract_id,
 /* ---- postgres_wait.c ---------------------------------------------------- */
 
 int pg_ref_watch(tract_backend_conn *conn, const char *tract_id, int64_t timeout_ms);
+
+/* ---- postgres_search.c: the message-text search index (ABI version 5) -- */
+
+int pg_search_index_open(tract_backend_conn *conn, int create);
+int pg_search_pending(tract_backend_conn *conn, tract_search_pending_cb cb, void *payload);
+int pg_search_index_put(tract_backend_conn *conn, const char *content_hash, const char *text);
+int pg_search_query(tract_backend_conn *conn, const char *term, const char *tract_id,
+		    tract_search_cb cb, void *payload);
 
 /* ---- postgres_ops.c ----------------------------------------------------- */
 

@@ -246,6 +246,15 @@ static const struct stmt_def stmts[ST_COUNT] = {
 			 "WHERE p.commit_hash = f.commit_hash) "
 			 "FROM firsts f ORDER BY f.rn",
 			 "tti"},
+	/* The search index (postgres_search.c): set or remove a blob's text
+	 * and take it off the queue. */
+	[ST_SEARCH_PUT] = {"WITH q AS (DELETE FROM tract_search_queue WHERE content_hash = $1), "
+			   "d AS (DELETE FROM tract_search_text WHERE content_hash = $1 "
+			   "AND $2::text IS NULL) "
+			   "INSERT INTO tract_search_text (content_hash, text) "
+			   "SELECT $1, $2 WHERE $2::text IS NOT NULL "
+			   "ON CONFLICT (content_hash) DO UPDATE SET text = EXCLUDED.text",
+			   "tt"},
 };
 
 /* ---- parameters and results --------------------------------------------- */

@@ -35,6 +35,7 @@ static void finalize_all(tract_backend_conn *conn)
 		sqlite3_finalize(conn->scan[1][i]);
 		conn->scan[0][i] = conn->scan[1][i] = NULL;
 	}
+	sqlite_search_finalize(conn);
 }
 
 static void sqlite_close(tract_backend_conn *conn)
@@ -179,6 +180,7 @@ static int sqlite_rollback(tract_backend_conn *conn)
 {
 	if (!conn)
 		return TRACT_EINVAL;
+	conn->search_index = false; /* the transaction may have made it */
 	/* The engine may already have rolled back after an I/O or busy error. */
 	if (sqlite3_get_autocommit(conn->db))
 		return 0;
@@ -291,6 +293,10 @@ static const tract_backend sqlite_backend = {
 	.compression_delete = sqlite_compression_delete,
 	.spawn_delete = sqlite_spawn_delete,
 	.commit_ancestry = sqlite_commit_ancestry,
+	.search_index_open = sqlite_search_index_open,
+	.search_pending = sqlite_search_pending,
+	.search_index_put = sqlite_search_index_put,
+	.search_query = sqlite_search_query,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

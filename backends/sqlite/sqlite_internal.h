@@ -30,6 +30,8 @@
 #define ERRLEN 512
 /* Variants of the chain walk: one per combination of TRACT_CHAIN_* flags. */
 #define N_CHAIN_VARIANTS 8
+/* Cached statements of the search index (sqlite_search.c). */
+#define N_SEARCH_STMTS 10
 /* Side files SQLite may keep next to a database ("-wal", "-shm", "-journal"). */
 #define N_SIDE_FILES 3
 
@@ -111,6 +113,8 @@ struct tract_backend_conn {
 	bool side_existed[N_SIDE_FILES];
 	bool delete_indexes; /* ensure_delete_indexes() ran on this connection */
 	bool time_index;     /* ensure_time_index() ran on this connection */
+	bool search_index;   /* the search index's tables exist (sqlite_search.c) */
+	sqlite3_stmt *search[N_SEARCH_STMTS];
 	char err[ERRLEN];
 };
 
@@ -281,5 +285,17 @@ int sqlite_meta_delete(tract_backend_conn *conn, const char *key);
 int sqlite_meta_foreach(tract_backend_conn *conn, const char *prefix, tract_meta_cb cb,
 			void *payload);
 int sqlite_tract_foreach(tract_backend_conn *conn, tract_tract_cb cb, void *payload);
+
+/* ---- sqlite_search.c: the message-text search index (ABI version 5) ------ */
+
+int sqlite_search_index_open(tract_backend_conn *conn, int create);
+int sqlite_search_pending(tract_backend_conn *conn, tract_search_pending_cb cb, void *payload);
+int sqlite_search_index_put(tract_backend_conn *conn, const char *content_hash,
+			    const char *text);
+int sqlite_search_query(tract_backend_conn *conn, const char *term, const char *tract_id,
+			tract_search_cb cb, void *payload);
+/* Take a deleted blob out of the index (blob_delete); 0 without an index. */
+int sqlite_search_forget(tract_backend_conn *conn, const char *content_hash);
+void sqlite_search_finalize(tract_backend_conn *conn);
 
 #endif

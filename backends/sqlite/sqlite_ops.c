@@ -126,7 +126,9 @@ int sqlite_blob_delete(tract_backend_conn *conn, const char *content_hash)
 
 	CHECK_ARG(conn, content_hash);
 	rc = ensure_delete_indexes(conn);
-	return rc < 0 ? rc : delete_by_key(conn, ST_BLOB_DELETE, content_hash, "blob");
+	if (rc == 0)
+		rc = delete_by_key(conn, ST_BLOB_DELETE, content_hash, "blob");
+	return rc < 0 ? rc : sqlite_search_forget(conn, content_hash);
 }
 
 /* ---- commits ------------------------------------------------------------- */

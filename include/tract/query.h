@@ -99,15 +99,37 @@ typedef struct {
 typedef struct {
 	tract_search_hit *items;
 	size_t count;
+	/** 1 when the backend's search index answered (ABI version 5:
+	 *  SQLite's FTS5 trigram table, PostgreSQL's pg_trgm index, LMDB's
+	 *  trigram database); 0 when every commit's blob was read (a backend
+	 *  without an index, or a store without one that this connection
+	 *  may not write: a read-only file). */
+	int indexed;
+	/** How many blobs were read and matched outside the index: every
+	 *  blob of a scan; with an index, those queued since it was last
+	 *  brought up to date (blobs another writer added, on a store this
+	 *  connection could not write). */
+	size_t scanned;
 } tract_search_list;
 
 /**
  * Commits whose message text (the content compile shows for them, never
  * the JSON keys of their payload nor their commit message) contains term,
- * oldest first. Matching is case-insensitive for ASCII letters and exact
- * for every other character; term must be valid UTF-8 without NUL and
- * not empty. Every commit of the store is read (a scan: see README
- * "Cross-tract queries" for its cost).
+ * oldest first. Matching is of substrings, as the reference's SQL LIKE
+ * '%term%' (spec/agents.md §6.7): "ell" finds "Hello"; case-insensitive
+ * for ASCII letters and exact for every other character; term must be
+ * valid UTF-8 without NUL and not empty.
+ *
+ * Through an index where the backend has one (see tract_search_list's
+ * indexed): the first search that may write the store makes it (the
+ * blobs' message text, extracted once) and every search first indexes
+ * the blobs written since, by any writer (an older tract, tract's Python
+ * library): results are always complete. The index narrows the commits
+ * to read; each candidate is checked again with the rules above, so
+ * results are the same with or without it. A store this connection
+ * cannot write is never written: its index, if it has one, answers and
+ * the blobs it lacks are read; without one every blob is read (a scan).
+ * See README "Cross-tract queries" for the figures.
  */
 TRACT_EXTERN(int) tract_search_run(tract_search_list **out, tract_store *store, const char *term,
 				   const tract_search_options *opts);

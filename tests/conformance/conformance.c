@@ -249,6 +249,9 @@ static const char *not_applicable(const tract_conformance_factory *f, unsigned n
 		return "the backend has no commit_ancestry";
 	if ((needs & CONF_NEEDS_WATCH) && (f->backend->version < 4 || !f->backend->ref_watch))
 		return "the backend has no ref_watch";
+	if ((needs & CONF_NEEDS_SEARCH) &&
+	    (f->backend->version < 5 || !f->backend->search_query))
+		return "the backend has no search index";
 	return NULL;
 }
 
@@ -261,6 +264,7 @@ int tract_conformance_run(const tract_conformance_factory *f)
 		tract_conf_txn_tests,
 		tract_conf_ancestry_tests,
 		tract_conf_watch_tests,
+		tract_conf_search_tests,
 	};
 	struct CMUnitTest *tests;
 	const struct conf_test *t;

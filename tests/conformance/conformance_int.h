@@ -187,6 +187,7 @@ enum {
 	CONF_NEEDS_DELETION = 1u << 2,        /* the OPTIONAL deletion members */
 	CONF_NEEDS_ANCESTRY = 1u << 3,        /* the OPTIONAL commit_ancestry (v3) */
 	CONF_NEEDS_WATCH = 1u << 4,           /* the OPTIONAL ref_watch (v4) */
+	CONF_NEEDS_SEARCH = 1u << 5,          /* the OPTIONAL search members (v5) */
 };
 
 /* One test of a file's table (ended by a NULL name). */
@@ -204,5 +205,6 @@ extern const struct conf_test tract_conf_refs_tests[];
 extern const struct conf_test tract_conf_txn_tests[];
 extern const struct conf_test tract_conf_ancestry_tests[];
 extern const struct conf_test tract_conf_watch_tests[];
+extern const struct conf_test tract_conf_search_tests[];
 
 #endif

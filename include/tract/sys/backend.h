@@ -1,5 +1,5 @@
 /*
- * tract/sys/backend.h - ABI for storage backend plugins (version 4).
+ * tract/sys/backend.h - ABI for storage backend plugins (version 5).
  *
  * A backend plugin is a shared object named tract-backend-NAME.so that
  * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /** The version of the table this header defines (see the table below). */
-#define TRACT_BACKEND_VERSION 4
+#define TRACT_BACKEND_VERSION 5
 /** The symbol every backend plugin exports: a tract_backend_entry_fn. */
 #define TRACT_BACKEND_ENTRY "tract_backend_entry"
 
@@ -195,6 +195,25 @@ typedef int (*tract_spawn_cb)(const tract_spawn_row *row, void *payload);
 typedef int (*tract_meta_cb)(const char *key, const char *value, void *payload);
 typedef int (*tract_tract_cb)(const tract_tract_row *row, void *payload);
 typedef int (*tract_ancestry_cb)(const tract_ancestry_row *row, void *payload);
+
+/** A candidate of a message-text search (search_query, version 5). */
+typedef struct {
+	const char *commit_hash;
+	const char *tract_id;
+	const char *content_hash;
+	const char *content_type;
+	tract_time created_at;
+	/** The message text the index holds for the commit's blob; NULL when
+	 *  the index lacks it (the blob waits in the index's queue): the
+	 *  core then reads the blob. */
+	const char *text;
+} tract_search_row;
+
+typedef int (*tract_search_cb)(const tract_search_row *row, void *payload);
+/** A blob waiting in the search index's queue (search_pending):
+ *  payload_json is NULL when the blob no longer exists. */
+typedef int (*tract_search_pending_cb)(const char *content_hash, const char *payload_json,
+				       void *payload);
 
 /**
  * What an ancestry callback returns to go on without walking the commit's
@@ -573,6 +592,55 @@ typedef struct tract_backend {
 	 * without it the core polls (a ref read with a backoff of 1 to 20 ms).
 	 */
 	int (*ref_watch)(tract_backend_conn *conn, const char *tract_id, int64_t timeout_ms);
+
+	/* -- message-text search index (version 5, OPTIONAL: all four or none) --
+	 *
+	 * An index of each blob's message text, for tract_search_run(): the
+	 * core extracts the text (the content layer's rules), the backend
+	 * stores it and finds the blobs whose text may contain a term through
+	 * an index (a trigram index, an inverted index), never by reading
+	 * every blob. The backend keeps a queue of the blobs whose text the
+	 * index lacks or holds for a blob since deleted: every blob inserted
+	 * or deleted after the index was made, by any writer of the store
+	 * (SQL triggers, so that writers that know nothing of the index, an
+	 * older tract or tract's Python library, queue theirs too; or the
+	 * backend's own blob_put and blob_delete where no other writer
+	 * exists). The index is made by the first search that may write the
+	 * store, never by a read-only open or a plain read; until then, and
+	 * for the blobs still queued, the core reads the blobs themselves, so
+	 * a search is complete whatever the index holds. Without these
+	 * members the core reads every blob of the store (a scan). */
+
+	/**
+	 * Whether the index exists: 0 when it does, TRACT_ENOTFOUND when not.
+	 * create non-zero (in a write transaction): make it when missing,
+	 * with every blob of the store queued, and return 0; TRACT_ENOTFOUND
+	 * without writing anything when this connection cannot write the
+	 * store (a read-only file, a role without the rights).
+	 */
+	int (*search_index_open)(tract_backend_conn *conn, int create);
+	/** Every queued blob, each once, with its payload (NULL for a blob
+	 *  deleted since it was indexed); none when the index is missing. */
+	int (*search_pending)(tract_backend_conn *conn, tract_search_pending_cb cb,
+			      void *payload);
+	/** Set the indexed text of a blob (text NULL: remove the blob's
+	 *  index row) and take it off the queue; replaces what the index
+	 *  held. TRACT_ENOTFOUND when the index is missing. Write
+	 *  transaction. */
+	int (*search_index_put)(tract_backend_conn *conn, const char *content_hash,
+				const char *text);
+	/**
+	 * The commits (of tract_id; NULL: of every tract) whose blob's
+	 * indexed text may contain term, with that text: a superset of the
+	 * commits whose text contains term with ASCII letters matched
+	 * case-insensitively (the core checks each one again), read through
+	 * the index for a term of 3 bytes or more. Plus every commit whose
+	 * blob is queued, with text NULL. A commit may be handed over twice
+	 * (once with its text, once queued). Order unspecified.
+	 * TRACT_ENOTFOUND when the index is missing.
+	 */
+	int (*search_query)(tract_backend_conn *conn, const char *term, const char *tract_id,
+			    tract_search_cb cb, void *payload);
 } tract_backend;
 
 /** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
@@ -648,6 +716,11 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
 	    !(be->commit_delete && be->blob_delete && be->annotation_delete_target &&
 	      be->compression_delete && be->spawn_delete))
 		return "the deletion members (all five or none)";
+	if ((be->search_index_open || be->search_pending || be->search_index_put ||
+	     be->search_query) &&
+	    !(be->search_index_open && be->search_pending && be->search_index_put &&
+	      be->search_query))
+		return "the search members (all four or none)";
 	return NULL;
 }
 
@@ -665,6 +738,11 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
  *  commit_ancestry): what a version-3 plugin's table holds. */
 #define TRACT_BACKEND_V3_SIZE                                                            \
 	(offsetof(tract_backend, commit_ancestry) + sizeof(((tract_backend *)0)->commit_ancestry))
+
+/** Size of the table as version 4 defined it (members up to ref_watch):
+ *  what a version-4 plugin's table holds. */
+#define TRACT_BACKEND_V4_SIZE                                                            \
+	(offsetof(tract_backend, ref_watch) + sizeof(((tract_backend *)0)->ref_watch))
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);
