@@ -217,6 +217,7 @@ static int adopt_table(tract_backend *dst, const tract_backend *table, const cha
 	size = table->version == 1   ? TRACT_BACKEND_V1_SIZE
 	       : table->version == 2 ? TRACT_BACKEND_V2_SIZE
 	       : table->version == 3 ? TRACT_BACKEND_V3_SIZE
+	       : table->version == 4 ? TRACT_BACKEND_V4_SIZE
 				     : sizeof(*dst);
 	memset(dst, 0, sizeof(*dst));
 	memcpy(dst, table, size);

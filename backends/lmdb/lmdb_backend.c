@@ -226,6 +226,8 @@ static const tract_backend lmdb_backend = {
 	.compression_delete = lmdb_compression_delete,
 	.spawn_delete = lmdb_spawn_delete,
 	.commit_ancestry = lmdb_commit_ancestry,
+	.commits_delete = lmdb_commits_delete,
+	.blobs_delete_unused = lmdb_blobs_delete_unused,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -648,5 +648,9 @@ int lmdb_meta_foreach(tract_backend_conn *c, const char *prefix, tract_meta_cb c
 /* lmdb_delete.c */
 int op_commit_delete(tract_backend_conn *c, struct logent *e);
 int lmdb_commit_delete(tract_backend_conn *c, const char *commit_hash);
+int lmdb_commits_delete(tract_backend_conn *c, const char *const *hashes, size_t n,
+			size_t *deleted);
+int lmdb_blobs_delete_unused(tract_backend_conn *c, const char *const *hashes, size_t n,
+			     size_t *deleted);
 
 #endif

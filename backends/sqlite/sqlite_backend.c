@@ -291,6 +291,8 @@ static const tract_backend sqlite_backend = {
 	.compression_delete = sqlite_compression_delete,
 	.spawn_delete = sqlite_spawn_delete,
 	.commit_ancestry = sqlite_commit_ancestry,
+	.commits_delete = sqlite_commits_delete,
+	.blobs_delete_unused = sqlite_blobs_delete_unused,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

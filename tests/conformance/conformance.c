@@ -249,6 +249,9 @@ static const char *not_applicable(const tract_conformance_factory *f, unsigned n
 		return "the backend has no commit_ancestry";
 	if ((needs & CONF_NEEDS_WATCH) && (f->backend->version < 4 || !f->backend->ref_watch))
 		return "the backend has no ref_watch";
+	if ((needs & CONF_NEEDS_BATCHED_DELETION) &&
+	    (f->backend->version < 5 || !f->backend->commits_delete))
+		return "the backend has no batched deletion members";
 	return NULL;
 }
 

@@ -187,6 +187,7 @@ enum {
 	CONF_NEEDS_DELETION = 1u << 2,        /* the OPTIONAL deletion members */
 	CONF_NEEDS_ANCESTRY = 1u << 3,        /* the OPTIONAL commit_ancestry (v3) */
 	CONF_NEEDS_WATCH = 1u << 4,           /* the OPTIONAL ref_watch (v4) */
+	CONF_NEEDS_BATCHED_DELETION = 1u << 5, /* the OPTIONAL commits_delete... (v5) */
 };
 
 /* One test of a file's table (ended by a NULL name). */

@@ -87,6 +87,7 @@ int tract_conformance_load(const char *path_or_name, const tract_backend **out)
 	       t->version == 1   ? TRACT_BACKEND_V1_SIZE
 	       : t->version == 2 ? TRACT_BACKEND_V2_SIZE
 	       : t->version == 3 ? TRACT_BACKEND_V3_SIZE
+	       : t->version == 4 ? TRACT_BACKEND_V4_SIZE
 				 : sizeof(*t));
 	*out = &tables[n_tables++];
 	rc = 0;

@@ -1,5 +1,5 @@
 /*
- * tract/sys/backend.h - ABI for storage backend plugins (version 4).
+ * tract/sys/backend.h - ABI for storage backend plugins (version 5).
  *
  * A backend plugin is a shared object named tract-backend-NAME.so that
  * exports one symbol, TRACT_BACKEND_ENTRY ("tract_backend_entry"), a
@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /** The version of the table this header defines (see the table below). */
-#define TRACT_BACKEND_VERSION 4
+#define TRACT_BACKEND_VERSION 5
 /** The symbol every backend plugin exports: a tract_backend_entry_fn. */
 #define TRACT_BACKEND_ENTRY "tract_backend_entry"
 
@@ -573,6 +573,31 @@ typedef struct tract_backend {
 	 * without it the core polls (a ref read with a backoff of 1 to 20 ms).
 	 */
 	int (*ref_watch)(tract_backend_conn *conn, const char *tract_id, int64_t timeout_ms);
+
+	/* -- batched deletion, for garbage collection (version 5, OPTIONAL) ----
+	 * Both or none, and only with the deletion members: what gc removes,
+	 * in one call each instead of one per row (one round trip for a
+	 * network backend). Without them the core calls the deletion
+	 * members row by row. Write transaction. */
+
+	/** Delete the n commits of hashes with what annotation_delete_target
+	 *  and commit_delete remove for each (their annotations, their
+	 *  commit_parents rows as child), as if in the order given (children
+	 *  before their parents, as commit_delete needs). *deleted (may be
+	 *  NULL) gets how many existed and were deleted; a missing hash is
+	 *  skipped, not an error. What would make commit_delete fail (a ref,
+	 *  a commit_parents row of a commit that stays, a compression member
+	 *  naming one) fails the call (ESTORAGE); unlike other refused
+	 *  writes, part of the call may then be done: the caller rolls the
+	 *  transaction back. */
+	int (*commits_delete)(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			      size_t *deleted);
+	/** Delete those of the n blobs of hashes that no commit uses (in any
+	 *  tract); the others, and missing ones, are kept without an error.
+	 *  *deleted (may be NULL) gets how many were deleted. Repeats in
+	 *  hashes count once. */
+	int (*blobs_delete_unused)(tract_backend_conn *conn, const char *const *hashes, size_t n,
+				   size_t *deleted);
 } tract_backend;
 
 /** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
@@ -648,6 +673,10 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
 	    !(be->commit_delete && be->blob_delete && be->annotation_delete_target &&
 	      be->compression_delete && be->spawn_delete))
 		return "the deletion members (all five or none)";
+	if (be->version >= 5 && !be->commits_delete != !be->blobs_delete_unused)
+		return "the batched deletion members (both or none)";
+	if (be->version >= 5 && be->commits_delete && !be->commit_delete)
+		return "the deletion members (the batched ones need them)";
 	return NULL;
 }
 
@@ -665,6 +694,11 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
  *  commit_ancestry): what a version-3 plugin's table holds. */
 #define TRACT_BACKEND_V3_SIZE                                                            \
 	(offsetof(tract_backend, commit_ancestry) + sizeof(((tract_backend *)0)->commit_ancestry))
+
+/** Size of the table as version 4 defined it (members up to
+ *  ref_watch): what a version-4 plugin's table holds. */
+#define TRACT_BACKEND_V4_SIZE                                                            \
+	(offsetof(tract_backend, ref_watch) + sizeof(((tract_backend *)0)->ref_watch))
 
 /** Type of the entry symbol every backend plugin exports. */
 typedef const tract_backend *(*tract_backend_entry_fn)(void);
