@@ -27,6 +27,8 @@
 /* Deferred writes held at most before they are sent anyway (a run of
  * appends among them travels as one statement: ST_APPEND_RUN). */
 #define MAX_DEFERRED 1536
+/* ...and their parameters' bytes at most (large blobs go sooner). */
+#define MAX_DEFERRED_BYTES (16u << 20)
 /* commit_foreach: rows of its first page, and of the largest (each page
  * is four times the one before). */
 #define FOREACH_FIRST_PAGE 64
@@ -216,6 +218,7 @@ struct tract_backend_conn {
 	bool opening;    /* in open(): messages name the step that failed */
 	struct deferred *queue;
 	size_t n_queue, cap_queue;
+	size_t queue_bytes; /* the held-back writes' parameters */
 	struct ref_entry refs[REF_CACHE];
 	size_t n_refs;
 	struct commit_cache cc;

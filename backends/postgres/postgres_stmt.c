@@ -474,6 +474,7 @@ void queue_clear(tract_backend_conn *conn)
 	for (i = 0; i < conn->n_queue; i++)
 		deferred_free(&conn->queue[i]);
 	conn->n_queue = 0;
+	conn->queue_bytes = 0;
 }
 
 static void stmt_name(char *buf, size_t len, int stmt)
@@ -1102,7 +1103,10 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 	char *at;
 	int i, rc;
 
-	if (conn->n_queue >= MAX_DEFERRED) {
+	for (i = 0; i < p->n; i++)
+		need += p->v[i] ? (p->fmt[i] ? 8 : strlen(p->v[i]) + 1) : 0;
+	if (conn->n_queue >= MAX_DEFERRED ||
+	    (conn->n_queue > 0 && conn->queue_bytes + need > MAX_DEFERRED_BYTES)) {
 		rc = round_trip(conn, NULL, 0, "write");
 		if (rc < 0)
 			return rc;
@@ -1117,8 +1121,6 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 	}
 	d = &conn->queue[conn->n_queue];
 	memset(d, 0, sizeof(*d));
-	for (i = 0; i < p->n; i++)
-		need += p->v[i] ? (p->fmt[i] ? 8 : strlen(p->v[i]) + 1) : 0;
 	d->mem = malloc(need ? need : 1);
 	d->context = context ? strdup(context) : NULL;
 	d->unique_msg = unique_msg ? strdup(unique_msg) : NULL;
@@ -1140,6 +1142,7 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 		at += n;
 	}
 	conn->n_queue++;
+	conn->queue_bytes += need;
 	if (conn->txn == TXN_NONE || conn->txn_failed)
 		return round_trip(conn, NULL, 0, "write");
 	return 0;

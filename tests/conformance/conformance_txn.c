@@ -213,6 +213,43 @@ static void test_many_appends_in_one_transaction(void **state)
 			 TRACT_ENOTFOUND);
 }
 
+/* Appends of large blobs in one transaction (more bytes than a backend
+ * that holds writes back keeps before sending them): all written. */
+static void test_large_appends_in_one_transaction(void **state)
+{
+	struct conf *f = STORE(*state);
+	enum { N = 10, SIZE = 2500000 };
+	char *payload = malloc(SIZE + 32);
+	const char *prev = NULL;
+	size_t n = 0;
+	int i;
+
+	assert_non_null(payload);
+	begin_write(f);
+	for (i = 0; i < N; i++) {
+		const char *blob = H(keepf("b1a%02x", i)), *hash = H(keepf("c1a%02x", i));
+		tract_blob_row b;
+		tract_commit_row r = commit_row(hash, "t", prev, blob, T0 + i);
+		tract_ref_row exp = {"t", "refs/heads/main", prev, NULL};
+		int len = snprintf(payload, 32, "{\"text\":\"%02d", i);
+
+		memset(payload + len, 'x', SIZE - (size_t)len - 2);
+		memcpy(payload + SIZE - 2, "\"}", 3);
+		b = (tract_blob_row){blob, payload, SIZE, SIZE / 4, T0 + i};
+		assert_int_equal(f->be->blob_put(f->c, &b, NULL), 0);
+		assert_int_equal(f->be->commit_put(f->c, &r), 0);
+		assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", hash, NULL,
+						prev ? &exp : NULL),
+				 0);
+		prev = hash;
+	}
+	commit_txn(f);
+	free(payload);
+	assert_int_equal(f->be->commit_foreach(f->c, "t", count_commit, &n), 0);
+	assert_int_equal(n, N);
+	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash, prev);
+}
+
 /*
  * Reads in a write transaction see its own writes however the backend
  * answers them (a network backend may keep the rows it read, and read
@@ -547,6 +584,7 @@ const struct conf_test tract_conf_txn_tests[] = {
 	CONF_TEST(test_batched_deletion, CONF_NEEDS_BATCHED_DELETION),
 	CONF_TEST(test_many_appends_in_one_transaction, 0),
 	CONF_TEST(test_reads_after_writes_in_write_txn, 0),
+	CONF_TEST(test_large_appends_in_one_transaction, 0),
 	CONF_TEST(test_rollback_discards_everything, 0),
 	CONF_TEST(test_failed_write_then_rollback, 0),
 	CONF_TEST(test_transaction_rules, 0),
