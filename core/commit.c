@@ -4,6 +4,7 @@
  * (spec/core.md §4), retried on a lost race; the snapshot the new HEAD
  * compiles to; the content shortcuts; custom content types (operations).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -279,6 +280,23 @@ static int check_response_to(char out[65], commit_attempt *a)
 					       "EDIT operation requires response_to to be set");
 		return 0;
 	}
+	/* An edit naming its target by full hash (compaction writes thousands):
+	 * the one read that finds it also gives its operation. */
+	if (a->o->operation == TRACT_OP_EDIT && strlen(a->o->response_to) == 64) {
+		size_t i;
+		for (i = 0; i < 64 && isxdigit((unsigned char)a->o->response_to[i]); i++)
+			out[i] = (char)tolower((unsigned char)a->o->response_to[i]);
+		out[i] = '\0';
+		if (i == 64) {
+			rc = t->store->be->commit_get(t->store->conn, t->id, out, tract_row_copy_cb,
+						      &target);
+			if (rc == 0)
+				goto check;
+			if (rc != TRACT_ENOTFOUND)
+				return tract_backend_error(t->store, rc, "read edit target");
+		}
+		out[0] = '\0';
+	}
 	rc = tract_resolve_in_txn(out, t, a->o->response_to);
 	if (rc == TRACT_ENOTFOUND && a->o->operation == TRACT_OP_EDIT)
 		return tract_error_set(TRACT_EEDIT, "EDIT target commit not found: %s",
@@ -290,6 +308,7 @@ static int check_response_to(char out[65], commit_attempt *a)
 	rc = t->store->be->commit_get(t->store->conn, t->id, out, tract_row_copy_cb, &target);
 	if (rc < 0)
 		return tract_backend_error(t->store, rc, "read edit target");
+check:
 	rc = target.operation == TRACT_OP_APPEND
 		     ? 0
 		     : tract_error_set(TRACT_EEDIT, "Cannot edit an EDIT commit: %s", out);

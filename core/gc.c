@@ -660,8 +660,28 @@ static int remove_all(gc_state *g, gc_records *recs, tract_gc_result *res)
 								  r->ref_name)
 						: tract_backend_error(s, rc, "gc: delete a ref");
 	}
-	/* newest first: a merge goes before its parents */
-	for (i = g->n; rc == 0 && i-- > 0;) {
+	/* newest first: a merge goes before its parents; in one call when
+	 * the backend has the batched members (ABI version 5) */
+	if (rc == 0 && s->be->commits_delete) {
+		const char **hashes = malloc((g->n ? g->n : 1) * sizeof(*hashes));
+		size_t nh = 0, deleted = 0;
+
+		if (!hashes)
+			return tract_error_oom();
+		for (i = g->n; i-- > 0;)
+			if (g->nodes[i].flags & N_REMOVE)
+				hashes[nh++] = g->nodes[i].hash;
+		rc = s->be->commits_delete(s->conn, hashes, nh, &deleted);
+		free(hashes);
+		if (rc < 0)
+			return tract_backend_error(s, rc, "gc: delete commits");
+		if (deleted != nh)
+			return tract_error_set(TRACT_ESTALE,
+					       "gc: %zu of the %zu commits to delete were deleted by "
+					       "another writer",
+					       nh - deleted, nh);
+	}
+	for (i = g->n; rc == 0 && !s->be->commits_delete && i-- > 0;) {
 		gc_node *n = &g->nodes[i];
 
 		if (!(n->flags & N_REMOVE))
@@ -685,6 +705,18 @@ static int remove_all(gc_state *g, gc_records *recs, tract_gc_result *res)
 			if ((g->nodes[i].flags & N_REMOVE) && g->nodes[i].content_hash[0])
 				blobs[nb++] = g->nodes[i].content_hash;
 		qsort(blobs, nb, sizeof(*blobs), str_ptr_cmp);
+		if (s->be->blobs_delete_unused) {
+			size_t nu = 0, deleted = 0;
+			for (k = 0; k < nb; k++)
+				if (k == 0 || strcmp(blobs[k], blobs[k - 1]) != 0)
+					blobs[nu++] = blobs[k];
+			rc = s->be->blobs_delete_unused(s->conn, blobs, nu, &deleted);
+			if (rc < 0)
+				rc = tract_backend_error(s, rc, "gc: delete blobs");
+			else
+				res->blobs_removed += deleted;
+			nb = 0; /* done */
+		}
 		for (k = 0; rc == 0 && k < nb; k++) {
 			if (k > 0 && strcmp(blobs[k], blobs[k - 1]) == 0)
 				continue; /* tried already */

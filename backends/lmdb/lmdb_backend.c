@@ -230,6 +230,8 @@ static const tract_backend lmdb_backend = {
 	.search_pending = lmdb_search_pending,
 	.search_index_put = lmdb_search_index_put,
 	.search_query = lmdb_search_query,
+	.commits_delete = lmdb_commits_delete,
+	.blobs_delete_unused = lmdb_blobs_delete_unused,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -253,3 +253,49 @@ int lmdb_commit_delete(tract_backend_conn *c, const char *commit_hash)
 	e.s[0] = commit_hash;
 	return run_write(c, &e);
 }
+
+/* The batched deletions (ABI version 5): the row-by-row members in a
+ * loop, which costs LMDB nothing more. */
+int lmdb_commits_delete(tract_backend_conn *c, const char *const *hashes, size_t n,
+			size_t *deleted)
+{
+	size_t k, done = 0;
+	int rc = 0;
+
+	CHECK_ARG(c, hashes || n == 0);
+	for (k = 0; k < n; k++)
+		CHECK_ARG(c, hashes[k] != NULL);
+	for (k = 0; k < n && rc == 0; k++) {
+		rc = lmdb_annotation_delete_target(c, hashes[k]);
+		if (rc == 0)
+			rc = lmdb_commit_delete(c, hashes[k]);
+		if (rc == 0)
+			done++;
+		else if (rc == TRACT_ENOTFOUND)
+			rc = 0;
+	}
+	if (deleted)
+		*deleted = done;
+	return rc;
+}
+
+int lmdb_blobs_delete_unused(tract_backend_conn *c, const char *const *hashes, size_t n,
+			     size_t *deleted)
+{
+	size_t k, done = 0;
+	int rc = 0;
+
+	CHECK_ARG(c, hashes || n == 0);
+	for (k = 0; k < n; k++)
+		CHECK_ARG(c, hashes[k] != NULL);
+	for (k = 0; k < n && rc == 0; k++) {
+		rc = lmdb_blob_delete(c, hashes[k]);
+		if (rc == 0)
+			done++;
+		else if (rc == TRACT_ENOTFOUND || rc == TRACT_ESTORAGE)
+			rc = 0; /* missing, or a commit uses it: kept */
+	}
+	if (deleted)
+		*deleted = done;
+	return rc;
+}

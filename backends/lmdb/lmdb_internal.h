@@ -654,6 +654,10 @@ int lmdb_meta_foreach(tract_backend_conn *c, const char *prefix, tract_meta_cb c
 /* lmdb_delete.c */
 int op_commit_delete(tract_backend_conn *c, struct logent *e);
 int lmdb_commit_delete(tract_backend_conn *c, const char *commit_hash);
+int lmdb_commits_delete(tract_backend_conn *c, const char *const *hashes, size_t n,
+			size_t *deleted);
+int lmdb_blobs_delete_unused(tract_backend_conn *c, const char *const *hashes, size_t n,
+			     size_t *deleted);
 
 /* lmdb_search.c: the message-text search index (ABI version 5) */
 int op_search_open(tract_backend_conn *c, struct logent *e);

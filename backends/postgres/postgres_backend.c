@@ -27,10 +27,20 @@
  * libpq's pipeline mode. BEGIN travels with the first statement of a
  * transaction; writes that cannot fail on a stored condition (blob_put
  * without *inserted, meta_set) or whose failure can be told later
- * (annotation_put without *out_id) wait and travel with the next statement
- * that needs an answer, or with COMMIT. Every other call gets its answer
- * in its own call: an append is four round trips (BEGIN + HEAD and branch
- * read together, blob + commit insert, ref compare-and-swap, COMMIT).
+ * (commit_put, ref_cas, annotation_put without *out_id, compression
+ * members in a write transaction) wait and travel with the next statement
+ * that needs an answer, or with COMMIT (at most MAX_DEFERRED of them);
+ * the server's error for one of them fails the call that sent it and
+ * aborts the transaction, so nothing of it is written. Held-back writes
+ * travel as few statements: an append's three writes as one, a run of
+ * appends moving one ref as one (the rows as arrays, one compare-and-swap
+ * from the run's first expected head to its last commit), a run of one
+ * kind of write as one multi-row statement. Inside a write transaction
+ * commit_get and annotation_list keep what they read and, after a few
+ * misses, read ahead the commits inserted after the one asked for in its
+ * tract (what a compaction or a replay asks for next); commit_foreach
+ * reads pages in a transaction. gc deletes through commits_delete and
+ * blobs_delete_unused (ABI version 5), a statement each.
  *
  * Concurrency: read transactions are REPEATABLE READ READ ONLY snapshots;
  * write transactions are READ COMMITTED and lock the refs they read
@@ -66,6 +76,11 @@ static void pg_close(tract_backend_conn *conn)
 	queue_clear(conn);
 	free(conn->queue);
 	ref_cache_clear(conn);
+	commit_cache_clear(conn);
+	free(conn->cc.res);
+	free(conn->cc.slots);
+	free(conn->ac.res);
+	free(conn->ac.slots);
 	for (i = 0; i < N_CHAIN_VARIANTS; i++)
 		free(conn->chain_sql[i]);
 	for (i = 0; i < sizeof(conn->secrets) / sizeof(conn->secrets[0]); i++)
@@ -179,6 +194,7 @@ static int pg_begin(tract_backend_conn *conn, tract_txn_kind kind)
 			return rc;
 	}
 	ref_cache_clear(conn);
+	commit_cache_clear(conn);
 	conn->kind = kind;
 	conn->txn = TXN_QUEUED;
 	conn->txn_failed = false;
@@ -189,6 +205,7 @@ static void txn_reset(tract_backend_conn *conn)
 {
 	queue_clear(conn);
 	ref_cache_clear(conn);
+	commit_cache_clear(conn);
 	conn->txn = TXN_NONE;
 	conn->txn_failed = false;
 }
@@ -234,6 +251,7 @@ static int pg_rollback(tract_backend_conn *conn)
 	open = conn->txn == TXN_OPEN;
 	queue_clear(conn);
 	ref_cache_clear(conn);
+	commit_cache_clear(conn);
 	conn->txn_failed = false;
 	conn->search_index = false; /* the transaction may have made it */
 	if (!open || connection_lost(conn)) {
@@ -373,6 +391,8 @@ static const tract_backend postgres_backend = {
 	.search_pending = pg_search_pending,
 	.search_index_put = pg_search_index_put,
 	.search_query = pg_search_query,
+	.commits_delete = pg_commits_delete,
+	.blobs_delete_unused = pg_blobs_delete_unused,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

@@ -24,8 +24,15 @@
 #define ERRLEN 512
 /* Unix epoch - PostgreSQL epoch (2000-01-01), in microseconds. */
 #define PG_EPOCH_USEC INT64_C(946684800000000)
-/* Deferred writes held at most before they are sent anyway. */
-#define MAX_DEFERRED 64
+/* Deferred writes held at most before they are sent anyway (a run of
+ * appends among them travels as one statement: ST_APPEND_RUN). */
+#define MAX_DEFERRED 1536
+/* ...and their parameters' bytes at most (large blobs go sooner). */
+#define MAX_DEFERRED_BYTES (16u << 20)
+/* commit_foreach: rows of its first page, and of the largest (each page
+ * is four times the one before). */
+#define FOREACH_FIRST_PAGE 64
+#define FOREACH_MAX_PAGE 16384
 /* Rows of the chain walk's recursive CTE before the tract scan takes over. */
 #define CHAIN_PROBE_ROWS 64
 /* Reconnection: attempts, first pause and longest pause (ms). */
@@ -37,11 +44,16 @@
 #define OID_INT8 20
 #define OID_TEXT 25
 #define OID_TIMESTAMPTZ 1184
+/* ...and of their arrays (ST_APPEND_RUN's columns). */
+#define OID_TEXT_ARRAY 1009
+#define OID_INT8_ARRAY 1016
+#define OID_TIMESTAMPTZ_ARRAY 1185
 
 /* Revision of the PostgreSQL-specific objects (tract_ref_move() in ddl_sql), in
  * _trace_meta under this key: a store without it gets the DDL again. */
 #define LAYOUT_KEY "postgres_layout"
-#define LAYOUT_VERSION "2" /* 2: the refs trigger that NOTIFYs waiters */
+/* 2: the refs trigger that NOTIFYs waiters; 3: ix_commits_time */
+#define LAYOUT_VERSION "3"
 
 /* The prepared statements (their SQL: stmts in postgres_stmt.c). */
 enum stmt_id {
@@ -107,6 +119,23 @@ enum stmt_id {
 	ST_TRACTS,
 	ST_ANCESTRY,
 	ST_SEARCH_PUT, /* postgres_search.c */
+	ST_APPEND_RUN,
+	ST_COMP_SOURCE_PUT_DEFERRED,
+	ST_COMP_RESULT_PUT_DEFERRED,
+	/* A run of one held-back write as one statement, an element of its
+	 * array parameters per write (see batch_of in postgres_stmt.c). */
+	ST_BLOB_PUT_RUN,
+	ST_COMMIT_PUT_RUN,
+	ST_ANN_PUT_RUN,
+	ST_ANN_DELETE_RUN,
+	ST_COMP_SOURCE_RUN,
+	ST_COMP_RESULT_RUN,
+	ST_COMMITS_DELETE,
+	ST_BLOBS_DELETE_UNUSED,
+	ST_COMMIT_ALL_PAGE,
+	ST_COMMIT_TRACT_PAGE,
+	ST_COMMIT_GET_NEAR,
+	ST_ANN_LIST_NEAR,
 	ST_COUNT
 };
 
@@ -148,6 +177,29 @@ struct ref_entry {
 	bool exists;
 };
 
+/* Commit rows a write transaction read, kept until it ends (each a row of
+ * a kept result): commit_get answers from them without a round trip. */
+struct cc_slot {
+	const char *hash; /* NULL: free */
+	uint32_t res;
+	int row;
+	int n;     /* the annotation cache: rows from row on (0: none) */
+	bool gone; /* the annotation cache: written since, ask the server */
+};
+struct commit_cache {
+	PGresult **res;
+	size_t n_res, cap_res;
+	struct cc_slot *slots;
+	size_t size, used; /* size: a power of two, or 0 */
+	unsigned misses;   /* commit_get misses in this transaction */
+};
+/* Commits a miss reads at most: the commit and those after it in its
+ * tract (whole rows for commit_get; for annotation_list a hash each,
+ * with the few annotations). */
+#define CC_MAX_PREFETCH 256
+#define AC_MAX_PREFETCH 4096
+#define CC_MAX_ROWS 65536
+
 enum txn_state {
 	TXN_NONE,   /* no transaction */
 	TXN_QUEUED, /* begin() called, BEGIN not sent yet */
@@ -167,8 +219,11 @@ struct tract_backend_conn {
 	bool opening;    /* in open(): messages name the step that failed */
 	struct deferred *queue;
 	size_t n_queue, cap_queue;
+	size_t queue_bytes; /* the held-back writes' parameters */
 	struct ref_entry refs[REF_CACHE];
 	size_t n_refs;
+	struct commit_cache cc;
+	struct commit_cache ac; /* annotation_list's, the same way */
 	char *secrets[6]; /* never shown in error text */
 	/* The oid (text) of the schema this connection's open() created, for
 	 * destroy(); "" when open() created none. */
@@ -248,6 +303,7 @@ int64_t col_int(const PGresult *r, int row, int col);
 tract_time col_time(const PGresult *r, int row, int col);
 bool col_bool(const PGresult *r, int row, int col);
 long changed_rows(const PGresult *r);
+unsigned char *text_array(const char *const *v, size_t n, size_t *len);
 void queue_clear(tract_backend_conn *conn);
 int round_trip(tract_backend_conn *conn, struct op *ops, int n, const char *what);
 int run(tract_backend_conn *conn, int stmt, const struct params *p, bool write,
@@ -302,11 +358,16 @@ int pg_search_query(tract_backend_conn *conn, const char *term, const char *trac
 /* ---- postgres_ops.c ----------------------------------------------------- */
 
 void ref_cache_clear(tract_backend_conn *conn);
+void commit_cache_clear(tract_backend_conn *conn);
 int pg_blob_put(tract_backend_conn *conn, const tract_blob_row *row, int *inserted);
 int pg_blob_get(tract_backend_conn *conn, const char *content_hash, tract_blob_cb cb,
 		void *payload);
 int pg_blob_foreach(tract_backend_conn *conn, tract_blob_cb cb, void *payload);
 int pg_blob_delete(tract_backend_conn *conn, const char *content_hash);
+int pg_commits_delete(tract_backend_conn *conn, const char *const *hashes, size_t n,
+		      size_t *deleted);
+int pg_blobs_delete_unused(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			   size_t *deleted);
 int pg_commit_put(tract_backend_conn *conn, const tract_commit_row *row);
 int pg_commit_get(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
 		  tract_commit_cb cb, void *payload);

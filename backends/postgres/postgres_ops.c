@@ -104,6 +104,163 @@ int pg_commit_put(tract_backend_conn *conn, const tract_commit_row *row)
 	return defer_write(conn, ST_COMMIT_PUT, &p, ctx, TRACT_EEXISTS, exists);
 }
 
+/* ---- the commit cache of a write transaction --------------------------- */
+
+static void ann_cache_forget(tract_backend_conn *conn, const char *target_hash);
+
+static uint64_t cc_hash(const char *s)
+{
+	uint64_t h = UINT64_C(1469598103934665603);
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+	return h ^ (h >> 29);
+}
+
+static void cache_clear(struct commit_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_res; i++)
+		PQclear(c->res[i]);
+	c->n_res = 0;
+	if (c->used)
+		memset(c->slots, 0, c->size * sizeof(*c->slots));
+	c->used = 0;
+	c->misses = 0;
+}
+
+/* Both caches (the transaction ends, or commits are deleted). */
+void commit_cache_clear(tract_backend_conn *conn)
+{
+	cache_clear(&conn->cc);
+	cache_clear(&conn->ac);
+}
+
+static struct cc_slot *cc_find(struct commit_cache *c, const char *hash)
+{
+	size_t j;
+
+	if (!c->size)
+		return NULL;
+	for (j = cc_hash(hash) & (c->size - 1); c->slots[j].hash; j = (j + 1) & (c->size - 1))
+		if (strcmp(c->slots[j].hash, hash) == 0)
+			return &c->slots[j];
+	return NULL;
+}
+
+static void cc_insert(struct commit_cache *c, const char *hash, uint32_t res, int row, int n)
+{
+	size_t j;
+
+	for (j = cc_hash(hash) & (c->size - 1); c->slots[j].hash; j = (j + 1) & (c->size - 1))
+		if (strcmp(c->slots[j].hash, hash) == 0)
+			return;
+	c->slots[j] = (struct cc_slot){hash, res, row, n, false};
+	c->used++;
+}
+
+/* Keep res (its rows answer commit_get until the transaction ends); false
+ * when it cannot be kept (the caller clears it). annotations: res is
+ * ST_ANN_LIST_NEAR's, a run of rows per commit. */
+static bool cc_keep(struct commit_cache *c, PGresult *res, bool annotations)
+{
+	size_t need = c->used + (size_t)PQntuples(res), i;
+	int r;
+
+	if (need > CC_MAX_ROWS)
+		return false;
+	if (c->n_res == c->cap_res) {
+		size_t ncap = c->cap_res ? 2 * c->cap_res : 16;
+		PGresult **nr = realloc(c->res, ncap * sizeof(*nr));
+		if (!nr)
+			return false;
+		c->res = nr;
+		c->cap_res = ncap;
+	}
+	if (2 * need > c->size) {
+		size_t nsize = c->size ? c->size : 1024;
+		struct cc_slot *ns, *old = c->slots;
+		size_t osize = c->size;
+		while (2 * need > nsize)
+			nsize *= 2;
+		ns = calloc(nsize, sizeof(*ns));
+		if (!ns)
+			return false;
+		c->slots = ns;
+		c->size = nsize;
+		c->used = 0;
+		for (i = 0; i < osize; i++)
+			if (old[i].hash) {
+				cc_insert(c, old[i].hash, old[i].res, old[i].row, old[i].n);
+				if (old[i].gone)
+					cc_find(c, old[i].hash)->gone = true;
+			}
+		free(old);
+	}
+	c->res[c->n_res] = res;
+	for (r = 0; r < PQntuples(res);) {
+		int k = 1;
+		if (annotations)
+			while (r + k < PQntuples(res) &&
+			       strcmp(PQgetvalue(res, r + k, 0), PQgetvalue(res, r, 0)) == 0)
+				k++;
+		cc_insert(c, PQgetvalue(res, r, 0), (uint32_t)c->n_res, r,
+			  annotations && PQgetisnull(res, r, 1) ? 0 : k);
+		r += annotations ? k : 1;
+	}
+	c->n_res++;
+	return true;
+}
+
+/*
+ * commit_get in a write transaction: from the rows read before in it, or
+ * one round trip that reads the commit and, from the third miss on, more
+ * and more of the commits inserted after it in its tract (at most
+ * CC_MAX_PREFETCH), which are what a compaction or a replay reads next.
+ * The rows stay valid until the transaction ends (commit rows never
+ * change; a delete in the transaction empties the cache).
+ */
+static int commit_get_cached(tract_backend_conn *conn, const char *tract_id,
+			     const char *commit_hash, const struct sink *sk)
+{
+	struct commit_cache *c = &conn->cc;
+	struct cc_slot *slot = cc_find(c, commit_hash);
+	struct params p = {0};
+	PGresult *res = NULL;
+	int64_t limit;
+	int rc;
+
+	if (slot) {
+		const PGresult *r = c->res[slot->res];
+		if (tract_id && strcmp(col_text(r, slot->row, 1), tract_id) != 0)
+			return fail(conn, TRACT_ENOTFOUND, "commit not found: %s", commit_hash);
+		rc = emit_commit(r, slot->row, sk);
+		return rc < 0 ? rc : 0;
+	}
+	limit = c->misses < 2 ? 1 : (int64_t)1 << (c->misses < 10 ? c->misses : 10);
+	if (limit > CC_MAX_PREFETCH)
+		limit = CC_MAX_PREFETCH;
+	c->misses++;
+	p_text(&p, commit_hash);
+	p_text(&p, tract_id);
+	p_int(&p, limit);
+	rc = run(conn, ST_COMMIT_GET_NEAR, &p, false, &res, "commit");
+	if (rc < 0)
+		return rc;
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), commit_hash) != 0) {
+		PQclear(res);
+		return fail(conn, TRACT_ENOTFOUND, "commit not found: %s", commit_hash);
+	}
+	if (cc_keep(c, res, false)) {
+		rc = emit_commit(res, 0, sk);
+	} else {
+		rc = emit_commit(res, 0, sk);
+		PQclear(res);
+	}
+	return rc < 0 ? rc : 0;
+}
+
 int pg_commit_get(tract_backend_conn *conn, const char *tract_id, const char *commit_hash,
 		  tract_commit_cb cb, void *payload)
 {
@@ -111,6 +268,8 @@ int pg_commit_get(tract_backend_conn *conn, const char *tract_id, const char *co
 	struct params p = {0};
 
 	CHECK_ARG(conn, commit_hash && cb);
+	if (conn->txn != TXN_NONE && conn->kind == TRACT_TXN_WRITE)
+		return commit_get_cached(conn, tract_id, commit_hash, &sk);
 	p_text(&p, commit_hash);
 	p_text(&p, tract_id);
 	return query_one(conn, ST_COMMIT_GET, &p, emit_commit, &sk, "commit", commit_hash);
@@ -152,12 +311,69 @@ static int foreach_scoped(tract_backend_conn *conn, int all, int scoped, const c
 	return query_each(conn, scoped, &p, emit, sk, NULL, what);
 }
 
+/*
+ * Inside a transaction, commit_foreach reads a page at a time (each four
+ * times the one before), after the last row of the page before: a caller
+ * that stops early (the timeline's first page) costs the rows it read,
+ * not a transfer of every commit of the store. The pages of a read
+ * transaction are one snapshot; a write transaction reads committed
+ * rows and its own.
+ */
+static int commit_foreach_paged(tract_backend_conn *conn, const char *tract_id,
+				const struct sink *sk)
+{
+	int64_t page = FOREACH_FIRST_PAGE;
+	tract_time last_at = 0;
+	char *last = NULL;
+	int rc = 0;
+
+	for (;;) {
+		struct params p = {0};
+		PGresult *res = NULL;
+		int i, n;
+
+		if (last) {
+			p_time(&p, last_at);
+			p_text(&p, last);
+		} else {
+			p_null(&p);
+			p_null(&p);
+		}
+		p_int(&p, page);
+		if (tract_id)
+			p_text(&p, tract_id);
+		rc = run(conn, tract_id ? ST_COMMIT_TRACT_PAGE : ST_COMMIT_ALL_PAGE, &p, false, &res,
+			 "list commits");
+		if (rc < 0)
+			break;
+		n = PQntuples(res);
+		for (i = 0; i < n && rc == 0; i++)
+			rc = emit_commit(res, i, sk);
+		if (rc == 0 && n == page) {
+			free(last);
+			last_at = col_time(res, n - 1, 11);
+			last = strdup(col_text(res, n - 1, 0));
+			if (!last)
+				rc = oom(conn);
+		}
+		PQclear(res);
+		if (rc != 0 || n < page)
+			break;
+		if (page < FOREACH_MAX_PAGE)
+			page *= 4;
+	}
+	free(last);
+	return rc < 0 ? rc : 0;
+}
+
 int pg_commit_foreach(tract_backend_conn *conn, const char *tract_id, tract_commit_cb cb,
 		      void *payload)
 {
 	struct sink sk = {.fn.commit = cb, .payload = payload};
 
 	CHECK_ARG(conn, cb);
+	if (conn->txn != TXN_NONE)
+		return commit_foreach_paged(conn, tract_id, &sk);
 	return foreach_scoped(conn, ST_COMMIT_ALL, ST_COMMIT_TRACT, tract_id, emit_commit, &sk,
 			      "list commits");
 }
@@ -180,6 +396,7 @@ int pg_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 	int rc;
 
 	CHECK_ARG(conn, commit_hash);
+	commit_cache_clear(conn);
 	p_text(&p, commit_hash);
 	o[0] = (struct op){.stmt = ST_PARENT_DELETE_CHILD, .p = &p, .write = true};
 	o[1] = (struct op){.stmt = ST_COMMIT_DELETE, .p = &p, .write = true};
@@ -192,6 +409,56 @@ int pg_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 	if (n == 0)
 		return fail(conn, TRACT_ENOTFOUND, "commit not found: %s", commit_hash);
 	return 0;
+}
+
+/* The batched deletions (ABI version 5): one statement each, guarded
+ * like the row-by-row ones (a refused call undoes itself alone). */
+static int delete_many(tract_backend_conn *conn, int stmt, const char *const *hashes, size_t n,
+		       size_t *deleted, const char *what)
+{
+	struct params p = {0};
+	struct op o;
+	unsigned char *arr;
+	size_t k, len;
+	int rc;
+
+	CHECK_ARG(conn, hashes || n == 0);
+	for (k = 0; k < n; k++)
+		CHECK_ARG(conn, hashes[k] != NULL);
+	if (deleted)
+		*deleted = 0;
+	if (n == 0)
+		return 0;
+	commit_cache_clear(conn);
+	arr = text_array(hashes, n, &len);
+	if (!arr)
+		return oom(conn);
+	p.v[0] = (const char *)arr;
+	p.len[0] = (int)len;
+	p.fmt[0] = 1;
+	p.n = 1;
+	o = (struct op){.stmt = stmt, .p = &p, .write = true};
+	rc = run_guarded(conn, &o, 1, what);
+	free(arr);
+	if (rc < 0)
+		return rc;
+	if (deleted)
+		*deleted = stmt == ST_COMMITS_DELETE ? (size_t)col_int(o.res, 0, 0)
+						     : (size_t)changed_rows(o.res);
+	PQclear(o.res);
+	return 0;
+}
+
+int pg_commits_delete(tract_backend_conn *conn, const char *const *hashes, size_t n,
+		      size_t *deleted)
+{
+	return delete_many(conn, ST_COMMITS_DELETE, hashes, n, deleted, "delete commits");
+}
+
+int pg_blobs_delete_unused(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			   size_t *deleted)
+{
+	return delete_many(conn, ST_BLOBS_DELETE_UNUSED, hashes, n, deleted, "delete blobs");
 }
 
 /* ---- merge parents ------------------------------------------------------ */
@@ -469,6 +736,7 @@ int pg_annotation_put(tract_backend_conn *conn, const tract_annotation_row *row,
 
 	CHECK_ARG(conn, row && row->tract_id && row->target_hash &&
 				tract_backend_priority_name(row->priority));
+	ann_cache_forget(conn, row->target_hash);
 	p_text(&p, row->tract_id);
 	p_text(&p, row->target_hash);
 	p_text(&p, tract_backend_priority_name(row->priority));
@@ -492,6 +760,87 @@ int pg_annotation_put(tract_backend_conn *conn, const tract_annotation_row *row,
 	return rc;
 }
 
+/* Hand over the cached annotations of a commit (columns 1-6 of rows
+ * row..row+n-1 of r). */
+static int emit_cached_annotations(const PGresult *r, int row, int n, const struct sink *sk)
+{
+	int i, rc;
+
+	for (i = row; i < row + n; i++) {
+		tract_annotation_row a = {
+			.id = col_int(r, i, 1),
+			.tract_id = col_text(r, i, 2),
+			.target_hash = col_text(r, i, 3),
+			.priority = tract_backend_priority_parse(col_text(r, i, 4)),
+			.reason = col_text(r, i, 5),
+			.created_at = col_time(r, i, 6),
+		};
+		rc = sk->fn.annotation(&a, sk->payload);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return 0;
+}
+
+/* A target's annotations changed in this transaction: ask the server. */
+static void ann_cache_forget(tract_backend_conn *conn, const char *target_hash)
+{
+	struct cc_slot *slot = cc_find(&conn->ac, target_hash);
+
+	if (slot)
+		slot->gone = true;
+}
+
+/*
+ * annotation_list in a write transaction, cached like commit_get (a
+ * compression copying pinned commits reads each original's list): a miss
+ * reads the commit's annotations and, from the third miss on, those of
+ * more and more commits inserted after it in its tract. A target written
+ * to in the transaction is read from the server again.
+ */
+static int annotation_list_cached(tract_backend_conn *conn, const char *target_hash,
+				  const struct sink *sk)
+{
+	struct commit_cache *c = &conn->ac;
+	struct cc_slot *slot = cc_find(c, target_hash);
+	struct params p = {0};
+	PGresult *res = NULL;
+	int64_t limit;
+	int rc, n;
+
+	if (slot && !slot->gone)
+		return emit_cached_annotations(c->res[slot->res], slot->row, slot->n, sk);
+	limit = slot || c->misses < 2 ? 1
+				      : (int64_t)1 << (c->misses < 12 ? c->misses : 12);
+	if (limit > AC_MAX_PREFETCH)
+		limit = AC_MAX_PREFETCH;
+	c->misses++;
+	if (slot) {
+		/* written to since: not again from this cache */
+		p_text(&p, target_hash);
+		return query_each(conn, ST_ANN_LIST, &p, emit_annotation, sk, NULL,
+				  "list annotations");
+	}
+	p_text(&p, target_hash);
+	p_int(&p, limit);
+	rc = run(conn, ST_ANN_LIST_NEAR, &p, false, &res, "list annotations");
+	if (rc < 0)
+		return rc;
+	n = PQntuples(res);
+	if (n == 0 || strcmp(PQgetvalue(res, 0, 0), target_hash) != 0) {
+		/* not a commit: no annotation can name it */
+		PQclear(res);
+		return 0;
+	}
+	for (rc = 1; rc < n && strcmp(PQgetvalue(res, rc, 0), target_hash) == 0; rc++)
+		;
+	n = PQgetisnull(res, 0, 1) ? 0 : rc;
+	rc = emit_cached_annotations(res, 0, n, sk);
+	if (!cc_keep(c, res, true))
+		PQclear(res);
+	return rc;
+}
+
 int pg_annotation_list(tract_backend_conn *conn, const char *target_hash,
 		       tract_annotation_cb cb, void *payload)
 {
@@ -499,6 +848,8 @@ int pg_annotation_list(tract_backend_conn *conn, const char *target_hash,
 	struct params p = {0};
 
 	CHECK_ARG(conn, target_hash && cb);
+	if (conn->txn != TXN_NONE && conn->kind == TRACT_TXN_WRITE)
+		return annotation_list_cached(conn, target_hash, &sk);
 	p_text(&p, target_hash);
 	return query_each(conn, ST_ANN_LIST, &p, emit_annotation, &sk, NULL, "list annotations");
 }
@@ -518,6 +869,7 @@ int pg_annotation_delete_target(tract_backend_conn *conn, const char *target_has
 	struct params p = {0};
 
 	CHECK_ARG(conn, target_hash);
+	ann_cache_forget(conn, target_hash);
 	p_text(&p, target_hash);
 	/* Held back (it cannot be refused: no row is fine, nothing names an
 	 * annotation): gc's delete of an unreachable commit then costs the
@@ -558,12 +910,29 @@ int pg_compression_member_put(tract_backend_conn *conn, tract_compression_side s
 {
 	struct params p = {0};
 	long changed = 0;
+	char ctx[ERRLEN], dup[ERRLEN];
 	int rc;
 
 	CHECK_ARG(conn, bc_valid_side(side) && compression_id && commit_hash);
 	p_text(&p, compression_id);
 	p_text(&p, commit_hash);
 	p_int(&p, position);
+	/* Inside a write transaction, held back (compress writes thousands):
+	 * a missing record or commit, or a member recorded already, is then
+	 * reported by the call that sends it, commit() at the latest. */
+	if (conn->txn != TXN_NONE && conn->kind == TRACT_TXN_WRITE) {
+		snprintf(ctx, sizeof(ctx),
+			 "compression member %.64s of %.200s refused: the record or the commit "
+			 "is missing",
+			 commit_hash, compression_id);
+		snprintf(dup, sizeof(dup),
+			 "postgres: compression member %.64s of %.200s refused: already recorded",
+			 commit_hash, compression_id);
+		return defer_write(conn,
+				   side == TRACT_COMPRESSION_SOURCES ? ST_COMP_SOURCE_PUT_DEFERRED
+								     : ST_COMP_RESULT_PUT_DEFERRED,
+				   &p, ctx, TRACT_ESTORAGE, dup);
+	}
 	rc = run_write(conn,
 		       side == TRACT_COMPRESSION_SOURCES ? ST_COMP_SOURCE_PUT : ST_COMP_RESULT_PUT,
 		       &p, &changed, "store compression member");

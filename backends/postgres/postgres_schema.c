@@ -123,6 +123,9 @@ static const char ddl_sql[] =
 	"(commit_hash);\n"
 	"CREATE INDEX IF NOT EXISTS ix_spawn_parent_commit ON spawn_pointers (parent_commit_hash) "
 	"WHERE parent_commit_hash IS NOT NULL;\n"
+	/* The store-wide timeline (commit_foreach with no tract) reads commits
+	 * in this order, a page at a time. */
+	"CREATE INDEX IF NOT EXISTS ix_commits_time ON commits (created_at, commit_hash);\n"
 	/* The compare-and-swap of an existing ref, as one statement that
 	 * fails when the ref no longer holds the expected value: sent with
 	 * other statements and COMMIT, its failure keeps COMMIT from running. */

@@ -255,7 +255,118 @@ static const struct stmt_def stmts[ST_COUNT] = {
 			   "SELECT $1, $2 WHERE $2::text IS NOT NULL "
 			   "ON CONFLICT (content_hash) DO UPDATE SET text = EXCLUDED.text",
 			   "tt"},
+	/*
+	 * A run of appends to one ref, each on the one before (ST_APPEND's
+	 * three writes, N times over), as one statement: the blobs and the
+	 * commits as arrays, one element per append, inserted in order (seq
+	 * grows along the chain), then one compare-and-swap from the run's
+	 * first expected value to its last commit. The ref's values in between
+	 * were never visible to anyone: the transaction wrote them and nothing
+	 * read them from the server. count(*) makes every commit row exist
+	 * before the ref moves.
+	 */
+	[ST_APPEND_RUN] = {"WITH b AS (INSERT INTO blobs (" BLOB_COLS ") SELECT * FROM "
+			   "unnest($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING), "
+			   "c AS (INSERT INTO commits (" COMMIT_COLS ") SELECT * FROM "
+			   "unnest($6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+			   "RETURNING commit_hash) "
+			   "SELECT tract_ref_move($18, $19, $20, $21, $22, $23) "
+			   "FROM (SELECT count(*) FROM c) AS n",
+			   "TTIIZ" "TTTTTTTTITTZ" "tttttt"},
+	/* Held back: a missing record or commit raises a foreign key's
+	 * error, a member already recorded the primary key's. */
+	[ST_COMP_SOURCE_PUT_DEFERRED] = {"INSERT INTO compression_sources (compression_id, "
+					 "commit_hash, position) VALUES ($1, $2, $3)",
+					 "tti"},
+	[ST_COMP_RESULT_PUT_DEFERRED] = {"INSERT INTO compression_results (compression_id, "
+					 "commit_hash, position) VALUES ($1, $2, $3)",
+					 "tti"},
+	/* Runs of held-back writes (batch_of): the same rows, in order. */
+	[ST_BLOB_PUT_RUN] = {"INSERT INTO blobs (" BLOB_COLS ") SELECT * FROM "
+			     "unnest($1, $2, $3, $4, $5) ON CONFLICT (content_hash) DO NOTHING",
+			     "TTIIZ"},
+	[ST_COMMIT_PUT_RUN] = {"INSERT INTO commits (" COMMIT_COLS ") SELECT * FROM "
+			       "unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			       "TTTTTTTTITTZ"},
+	[ST_ANN_PUT_RUN] = {"INSERT INTO annotations (tract_id, target_hash, priority, reason, "
+			    "created_at) SELECT * FROM unnest($1, $2, $3, $4, $5)",
+			    "TTTTZ"},
+	[ST_ANN_DELETE_RUN] = {"DELETE FROM annotations WHERE target_hash = ANY ($1)", "T"},
+	[ST_COMP_SOURCE_RUN] = {"INSERT INTO compression_sources (compression_id, commit_hash, "
+				"position) SELECT * FROM unnest($1, $2, $3)",
+				"TTI"},
+	[ST_COMP_RESULT_RUN] = {"INSERT INTO compression_results (compression_id, commit_hash, "
+				"position) SELECT * FROM unnest($1, $2, $3)",
+				"TTI"},
+	/* commit_foreach a page at a time (in a transaction, one snapshot):
+	 * the rows after ($1, $2) in (created_at, commit_hash) order, $1 NULL
+	 * for the first page; $3 rows at most. Read through ix_commits_time
+	 * and ix_commits_tract_time, so a page costs its rows, not a sort of
+	 * every commit. */
+	[ST_COMMIT_ALL_PAGE] = {"SELECT " COMMIT_COLS " FROM commits WHERE $1::timestamptz IS NULL "
+				"OR (created_at, commit_hash) > ($1, $2::text) "
+				"ORDER BY created_at, commit_hash LIMIT $3",
+				"zti"},
+	[ST_COMMIT_TRACT_PAGE] = {"SELECT " COMMIT_COLS " FROM commits WHERE tract_id = $4 AND "
+				  "($1::timestamptz IS NULL OR (created_at, commit_hash) > "
+				  "($1, $2::text)) ORDER BY created_at, commit_hash LIMIT $3",
+				  "ztit"},
+	/* A commit_get that misses in a write transaction: the commit ($1,
+	 * of tract $2 or any) and, in insertion order, up to $3 - 1 commits
+	 * of its tract inserted after it (an edit of each tool result, a
+	 * replayed range: what the transaction reads next), through
+	 * ix_commits_tract_seq. The commit is the first row. */
+	[ST_COMMIT_GET_NEAR] = {"SELECT " COMMIT_COLS " FROM commits c WHERE c.tract_id = "
+				"(SELECT t.tract_id FROM commits t WHERE t.commit_hash = $1 AND "
+				"($2::text IS NULL OR t.tract_id = $2)) AND c.seq >= (SELECT t.seq "
+				"FROM commits t WHERE t.commit_hash = $1) ORDER BY c.seq LIMIT $3",
+				"tti"},
+	/* An annotation_list that misses in a write transaction: the
+	 * annotations of commit $1 and of up to $2 - 1 commits of its tract
+	 * inserted after it, each commit at least once (column 0; no
+	 * annotation: the others NULL), by commit, then created_at, id. */
+	[ST_ANN_LIST_NEAR] = {"SELECT c.commit_hash, a.id, a.tract_id, a.target_hash, a.priority, "
+			      "a.reason, a.created_at FROM (SELECT x.commit_hash, x.seq FROM commits x "
+			      "WHERE x.tract_id = (SELECT t.tract_id FROM commits t WHERE "
+			      "t.commit_hash = $1) AND x.seq >= (SELECT t.seq FROM commits t WHERE "
+			      "t.commit_hash = $1) ORDER BY x.seq LIMIT $2) c LEFT JOIN annotations a "
+			      "ON a.target_hash = c.commit_hash ORDER BY c.seq, a.created_at, a.id",
+			      "ti"},
+	/* commits_delete: the commits of $1 with their merge-parent rows and
+	 * annotations; the count deleted comes back. */
+	[ST_COMMITS_DELETE] = {"WITH a AS (DELETE FROM annotations WHERE target_hash = ANY ($1)), "
+			       "p AS (DELETE FROM commit_parents WHERE commit_hash = ANY ($1)), "
+			       "d AS (DELETE FROM commits WHERE commit_hash = ANY ($1) RETURNING 1) "
+			       "SELECT count(*) FROM d",
+			       "T"},
+	/* blobs_delete_unused: those of $1 no commit names. */
+	[ST_BLOBS_DELETE_UNUSED] = {"DELETE FROM blobs b WHERE b.content_hash = ANY ($1) "
+				    "AND NOT EXISTS (SELECT 1 FROM commits c "
+				    "WHERE c.content_hash = b.content_hash)",
+				    "T"},
 };
+
+/* The statement that sends a run of held-back stmt writes at once (-1:
+ * none; each is sent alone). */
+static int batch_of(int stmt)
+{
+	switch (stmt) {
+	case ST_BLOB_PUT:
+		return ST_BLOB_PUT_RUN;
+	case ST_COMMIT_PUT:
+		return ST_COMMIT_PUT_RUN;
+	case ST_ANN_PUT_DEFERRED:
+		return ST_ANN_PUT_RUN;
+	case ST_ANN_DELETE_TARGET:
+		return ST_ANN_DELETE_RUN;
+	case ST_COMP_SOURCE_PUT_DEFERRED:
+		return ST_COMP_SOURCE_RUN;
+	case ST_COMP_RESULT_PUT_DEFERRED:
+		return ST_COMP_RESULT_RUN;
+	default:
+		return -1;
+	}
+}
 
 /* ---- parameters and results --------------------------------------------- */
 
@@ -372,6 +483,7 @@ void queue_clear(tract_backend_conn *conn)
 	for (i = 0; i < conn->n_queue; i++)
 		deferred_free(&conn->queue[i]);
 	conn->n_queue = 0;
+	conn->queue_bytes = 0;
 }
 
 static void stmt_name(char *buf, size_t len, int stmt)
@@ -394,7 +506,12 @@ static void fill_types(Oid *oids, const char *types)
 	size_t i;
 
 	for (i = 0; types[i]; i++)
-		oids[i] = types[i] == 'i' ? OID_INT8 : types[i] == 'z' ? OID_TIMESTAMPTZ : OID_TEXT;
+		oids[i] = types[i] == 'i'   ? OID_INT8
+			  : types[i] == 'z' ? OID_TIMESTAMPTZ
+			  : types[i] == 'T' ? OID_TEXT_ARRAY
+			  : types[i] == 'I' ? OID_INT8_ARRAY
+			  : types[i] == 'Z' ? OID_TIMESTAMPTZ_ARRAY
+					    : OID_TEXT;
 }
 
 /* Queue one statement on the pipeline (a Prepare first when it is not
@@ -432,6 +549,7 @@ struct sent {
 	bool prepare;
 	struct op *op;          /* the caller's op, or NULL */
 	struct deferred *def;   /* a deferred write, or NULL (ST_APPEND: the first of 3) */
+	size_t run;             /* ST_APPEND_RUN: how many appends from def on */
 	bool begin;
 	PGresult *res;
 };
@@ -461,18 +579,255 @@ static void append_params(struct params *out, const struct deferred *q)
 	}
 }
 
-/* Word the failure of a held-back write. */
-static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, bool append,
-			   const PGresult *res)
+/* Two text parameters equal (both NULL counts as equal)? */
+static bool same_text(const char *a, const char *b)
 {
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * How many appends (ST_APPEND's three writes each) from q[i] on move one
+ * ref in a chain: each compare-and-swap expects the commit the one before
+ * set. 0 when q[i] does not start an append.
+ */
+static size_t append_run(const struct deferred *q, size_t n, size_t i)
+{
+	size_t k = 0;
+
+	while (is_append(q, n, i + 3 * k)) {
+		if (k > 0) {
+			const struct params *prev = &q[i + 3 * k - 1].p, *next = &q[i + 3 * k + 2].p;
+			/* ref move: tract, name, commit, symbolic, expected commit,
+			 * expected symbolic */
+			if (prev->n != 6 || next->n != 6 || !same_text(prev->v[0], next->v[0]) ||
+			    !same_text(prev->v[1], next->v[1]) || prev->v[3] || next->v[5] ||
+			    !prev->v[2] || !same_text(prev->v[2], next->v[4]))
+				break;
+		}
+		k++;
+	}
+	return k;
+}
+
+/* A growable byte buffer for a binary array parameter. */
+struct abuf {
+	unsigned char *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void abuf_put(struct abuf *b, const void *src, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		unsigned char *d;
+		while (ncap < b->len + n)
+			ncap *= 2;
+		d = realloc(b->data, ncap);
+		if (!d) {
+			b->failed = true;
+			return;
+		}
+		b->data = d;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, src, n);
+	b->len += n;
+}
+
+static void abuf_int32(struct abuf *b, int32_t x)
+{
+	unsigned char v[4] = {(unsigned char)((uint32_t)x >> 24), (unsigned char)((uint32_t)x >> 16),
+			      (unsigned char)((uint32_t)x >> 8), (unsigned char)x};
+
+	abuf_put(b, v, 4);
+}
+
+/*
+ * Parameter col of the writes q[0], q[3], q[6]... (count of them) as a
+ * one-dimensional array in PostgreSQL's binary form: header, dimension,
+ * then each element's length (-1: NULL) and bytes. An element's bytes are
+ * the parameter's own, text or binary (int8 and timestamptz are both a
+ * big-endian int64, as p_int and p_time store them).
+ */
+static void array_param(struct abuf *b, const struct deferred *q, size_t stride, size_t count,
+			int col, Oid elem)
+{
+	bool nulls = false;
+	size_t k;
+
+	for (k = 0; k < count; k++)
+		nulls = nulls || !q[stride * k].p.v[col];
+	b->len = 0;
+	abuf_int32(b, 1);
+	abuf_int32(b, nulls);
+	abuf_int32(b, (int32_t)elem);
+	abuf_int32(b, (int32_t)count);
+	abuf_int32(b, 1);
+	for (k = 0; k < count; k++) {
+		const struct params *p = &q[stride * k].p;
+		size_t n;
+		if (!p->v[col]) {
+			abuf_int32(b, -1);
+			continue;
+		}
+		n = p->fmt[col] ? 8 : strlen(p->v[col]);
+		abuf_int32(b, (int32_t)n);
+		abuf_put(b, p->v[col], n);
+	}
+}
+
+static Oid elem_oid(char type)
+{
+	return type == 'i' ? OID_INT8 : type == 'z' ? OID_TIMESTAMPTZ : OID_TEXT;
+}
+
+/* How many writes from q[i] on are held-back writes of one statement
+ * that batch_of() sends as a run (with as many parameters each). */
+static size_t same_run(const struct deferred *q, size_t n, size_t i)
+{
+	size_t k = 1;
+
+	if (batch_of(q[i].stmt) < 0)
+		return 0;
+	while (i + k < n && q[i + k].stmt == q[i].stmt && q[i + k].p.n == q[i].p.n)
+		k++;
+	return k;
+}
+
+/* v[0..n-1] as a text[] parameter in binary form (malloc'd; *len its
+ * size), or NULL when out of memory. */
+unsigned char *text_array(const char *const *v, size_t n, size_t *len)
+{
+	struct abuf b = {0};
+	size_t k;
+
+	abuf_int32(&b, 1);
+	abuf_int32(&b, 0);
+	abuf_int32(&b, OID_TEXT);
+	abuf_int32(&b, (int32_t)n);
+	abuf_int32(&b, 1);
+	for (k = 0; k < n; k++) {
+		size_t l = strlen(v[k]);
+		abuf_int32(&b, (int32_t)l);
+		abuf_put(&b, v[k], l);
+	}
+	if (b.failed) {
+		free(b.data);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data;
+}
+
+/* The array parameters of a run of count writes of stmt from q[0] on
+ * (one per parameter of stmt). false: out of memory. */
+static bool run_params(struct params *out, struct abuf *bufs, const struct deferred *q,
+		       size_t count)
+{
+	const char *types = stmts[q[0].stmt].types;
+	int j;
+
+	memset(out, 0, sizeof(*out));
+	for (j = 0; types[j]; j++) {
+		array_param(&bufs[j], q, 1, count, j, elem_oid(types[j]));
+		if (bufs[j].failed)
+			return false;
+		out->v[out->n] = (const char *)bufs[j].data;
+		out->len[out->n] = (int)bufs[j].len;
+		out->fmt[out->n] = 1;
+		out->n++;
+	}
+	return true;
+}
+
+/* The 17 array parameters of ST_APPEND_RUN (the blobs' and the commits'
+ * columns; bufs holds them) and its 6 scalar ones, for count appends from
+ * q[0] on. false: out of memory. */
+static bool append_run_params(struct params *out, struct abuf *bufs, const struct deferred *q,
+			      size_t count)
+{
+	static const char blob_types[] = "ttiiz", commit_types[] = "ttttttttittz";
+	const struct params *first_ref = &q[2].p, *last_ref = &q[3 * (count - 1) + 2].p;
+	int j, a = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (j = 0; j < 5; j++, a++)
+		array_param(&bufs[a], q, 3, count, j, elem_oid(blob_types[j]));
+	for (j = 0; j < 12; j++, a++)
+		array_param(&bufs[a], q + 1, 3, count, j, elem_oid(commit_types[j]));
+	for (j = 0; j < a; j++) {
+		if (bufs[j].failed)
+			return false;
+		out->v[out->n] = (const char *)bufs[j].data;
+		out->len[out->n] = (int)bufs[j].len;
+		out->fmt[out->n] = 1;
+		out->n++;
+	}
+	/* tract, name, the last commit and symbolic target, the first
+	 * expected commit and symbolic target */
+	for (j = 0; j < 6; j++) {
+		const struct params *src = j < 4 ? last_ref : first_ref;
+		out->v[out->n] = src->v[j];
+		out->len[out->n] = src->len[j];
+		out->fmt[out->n] = src->fmt[j];
+		out->n++;
+	}
+	return true;
+}
+
+/* Word the failure of a held-back write. */
+static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, int stmt,
+			   size_t run, const PGresult *res)
+{
+	bool append = stmt == ST_APPEND || stmt == ST_APPEND_RUN;
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 
-	/* Of an append's three writes, the commit's or the ref's failed. */
-	if (append)
+	/* Of an append's three writes, the commit's or the ref's failed; of a
+	 * run of them, the first ref move, or the commit the key names. */
+	if (append && run > 1) {
+		const char *key = detail ? strstr(detail, ")=(") : NULL;
+		size_t k;
+		if ((state && strcmp(state, STALE_STATE) == 0) ||
+		    (constraint && strncmp(constraint, "refs_", 5) == 0)) {
+			d += 2;
+		} else {
+			const struct deferred *c = d + 1;
+			for (k = 0; key && k < run; k++) {
+				const char *h = d[3 * k + 1].p.v[0];
+				size_t hl = strlen(h);
+				if (strncmp(key + 3, h, hl) == 0 && key[3 + hl] == ')') {
+					c = &d[3 * k + 1];
+					break;
+				}
+			}
+			d = c;
+		}
+	} else if (append) {
 		d += constraint && strncmp(constraint, "refs_", 5) == 0 ? 2 : 1;
+	} else if (run > 1) {
+		/* a run of one statement: the write the key names */
+		const char *key = detail ? strstr(detail, ")=(") : NULL;
+		size_t k;
+		int j;
+		for (k = 0; key && k < run; k++) {
+			bool hit = false;
+			for (j = 0; j < d[k].p.n && !hit; j++) {
+				const char *v = d[k].p.v[j];
+				size_t vl = v && !d[k].p.fmt[j] ? strlen(v) : 0;
+				hit = vl && strncmp(key + 3, v, vl) == 0 && key[3 + vl] == ')';
+			}
+			if (hit) {
+				d += k;
+				break;
+			}
+		}
+	}
 
 	if (state && strcmp(state, "23505") == 0 && d->unique_msg)
 		return fail(conn, d->unique_code, "%s", d->unique_msg);
@@ -497,11 +852,13 @@ static int deferred_failed(tract_backend_conn *conn, const struct deferred *d, b
 int round_trip(tract_backend_conn *conn, struct op *ops, int n, const char *what)
 {
 	struct sent *sent = NULL;
+	struct abuf bufs[17];
 	bool pending[N_PREPARED];
 	size_t n_sent = 0, cap, i;
 	bool begin = conn->txn == TXN_QUEUED, implicit_writes, broken = false, prep;
 	int rc = 0, k, attempt;
 
+	memset(bufs, 0, sizeof(bufs));
 	for (k = 0; k < n; k++)
 		ops[k].res = NULL;
 	/* Outside a transaction, writes commit at the Sync. */
@@ -537,20 +894,37 @@ int round_trip(tract_backend_conn *conn, struct op *ops, int n, const char *what
 			struct deferred *d = &conn->queue[i];
 			struct op o = {.stmt = d->stmt, .p = &d->p, .write = true};
 			struct params ap;
-			if (is_append(conn->queue, conn->n_queue, i)) {
+			size_t run = append_run(conn->queue, conn->n_queue, i);
+			bool sent_ok;
+			size_t same = run ? 0 : same_run(conn->queue, conn->n_queue, i);
+			/* (out of memory for the arrays: the writes one by one) */
+			if (run > 1 && append_run_params(&ap, bufs, d, run)) {
+				o.stmt = ST_APPEND_RUN;
+				o.p = &ap;
+			} else if (run > 0) {
+				run = 1;
 				append_params(&ap, d);
 				o.stmt = ST_APPEND;
 				o.p = &ap;
+			} else if (same > 1 && run_params(&ap, bufs, d, same)) {
+				o.stmt = batch_of(d->stmt);
+				o.p = &ap;
+			} else {
+				same = 0;
 			}
-			if (!send_op(conn, &o, pending, &prep)) {
+			sent_ok = send_op(conn, &o, pending, &prep);
+			if (!sent_ok) {
 				broken = true;
 				break;
 			}
 			if (prep)
 				sent[n_sent++] = (struct sent){.stmt = o.stmt, .prepare = true};
-			sent[n_sent++] = (struct sent){.stmt = o.stmt, .def = d};
-			if (o.stmt == ST_APPEND)
-				i += 2;
+			sent[n_sent++] = (struct sent){.stmt = o.stmt, .def = d,
+						       .run = run ? run : same};
+			if (run > 0)
+				i += 3 * run - 1;
+			else if (same > 1)
+				i += same - 1;
 		}
 		for (k = 0; !broken && k < n; k++) {
 			if (!send_op(conn, &ops[k], pending, &prep)) {
@@ -677,7 +1051,7 @@ int round_trip(tract_backend_conn *conn, struct op *ops, int n, const char *what
 			continue;
 		}
 		if (!ok && rc == 0 && st != PGRES_PIPELINE_ABORTED)
-			rc = s->def ? deferred_failed(conn, s->def, s->stmt == ST_APPEND, s->res)
+			rc = s->def ? deferred_failed(conn, s->def, s->stmt, s->run, s->res)
 				    : fail_res(conn, s->res, what);
 		/* A failed statement aborts the server's transaction. */
 		if (!ok && conn->txn == TXN_OPEN)
@@ -694,6 +1068,8 @@ int round_trip(tract_backend_conn *conn, struct op *ops, int n, const char *what
 done:
 	if (rc < 0)
 		queue_clear(conn);
+	for (k = 0; k < 17; k++)
+		free(bufs[k].data);
 	free(sent);
 	return rc;
 }
@@ -736,7 +1112,10 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 	char *at;
 	int i, rc;
 
-	if (conn->n_queue >= MAX_DEFERRED) {
+	for (i = 0; i < p->n; i++)
+		need += p->v[i] ? (p->fmt[i] ? 8 : strlen(p->v[i]) + 1) : 0;
+	if (conn->n_queue >= MAX_DEFERRED ||
+	    (conn->n_queue > 0 && conn->queue_bytes + need > MAX_DEFERRED_BYTES)) {
 		rc = round_trip(conn, NULL, 0, "write");
 		if (rc < 0)
 			return rc;
@@ -751,8 +1130,6 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 	}
 	d = &conn->queue[conn->n_queue];
 	memset(d, 0, sizeof(*d));
-	for (i = 0; i < p->n; i++)
-		need += p->v[i] ? (p->fmt[i] ? 8 : strlen(p->v[i]) + 1) : 0;
 	d->mem = malloc(need ? need : 1);
 	d->context = context ? strdup(context) : NULL;
 	d->unique_msg = unique_msg ? strdup(unique_msg) : NULL;
@@ -774,6 +1151,7 @@ int defer_write(tract_backend_conn *conn, int stmt, const struct params *p,
 		at += n;
 	}
 	conn->n_queue++;
+	conn->queue_bytes += need;
 	if (conn->txn == TXN_NONE || conn->txn_failed)
 		return round_trip(conn, NULL, 0, "write");
 	return 0;

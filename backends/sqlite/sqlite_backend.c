@@ -297,6 +297,8 @@ static const tract_backend sqlite_backend = {
 	.search_pending = sqlite_search_pending,
 	.search_index_put = sqlite_search_index_put,
 	.search_query = sqlite_search_query,
+	.commits_delete = sqlite_commits_delete,
+	.blobs_delete_unused = sqlite_blobs_delete_unused,
 };
 
 __attribute__((visibility("default"))) const tract_backend *tract_backend_entry(void);

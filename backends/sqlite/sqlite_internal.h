@@ -238,6 +238,10 @@ int sqlite_commit_foreach(tract_backend_conn *conn, const char *tract_id,
 int sqlite_commit_foreach_with_config(tract_backend_conn *conn, const char *tract_id,
 				      tract_commit_cb cb, void *payload);
 int sqlite_commit_delete(tract_backend_conn *conn, const char *commit_hash);
+int sqlite_commits_delete(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			  size_t *deleted);
+int sqlite_blobs_delete_unused(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			       size_t *deleted);
 int sqlite_parent_put(tract_backend_conn *conn, const char *commit_hash,
 		      const char *parent_hash, int64_t position);
 int sqlite_parent_list(tract_backend_conn *conn, const char *commit_hash,

@@ -252,6 +252,9 @@ static const char *not_applicable(const tract_conformance_factory *f, unsigned n
 	if ((needs & CONF_NEEDS_SEARCH) &&
 	    (f->backend->version < 5 || !f->backend->search_query))
 		return "the backend has no search index";
+	if ((needs & CONF_NEEDS_BATCHED_DELETION) &&
+	    (f->backend->version < 5 || !f->backend->commits_delete))
+		return "the backend has no batched deletion members";
 	return NULL;
 }
 

@@ -188,6 +188,7 @@ enum {
 	CONF_NEEDS_ANCESTRY = 1u << 3,        /* the OPTIONAL commit_ancestry (v3) */
 	CONF_NEEDS_WATCH = 1u << 4,           /* the OPTIONAL ref_watch (v4) */
 	CONF_NEEDS_SEARCH = 1u << 5,          /* the OPTIONAL search members (v5) */
+	CONF_NEEDS_BATCHED_DELETION = 1u << 6, /* the OPTIONAL commits_delete... (v5) */
 };
 
 /* One test of a file's table (ended by a NULL name). */

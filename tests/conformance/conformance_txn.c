@@ -53,6 +53,256 @@ static void test_commit_delete_set_null(void **state)
 			 TRACT_ENOTFOUND);
 }
 
+/* The batched deletions (v5): commits with their annotations and merge
+ * parents in one call, missing ones skipped; blobs that no commit uses,
+ * the others kept; a commit a ref names refuses the call. */
+static void test_batched_deletion(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *shared, *only = H("b2"), *h[4], *m = H("e0"), *side = H("5e");
+	const char *dead[6], *blobs[4];
+	struct strings s = {0};
+	struct annotations a = {0};
+	size_t n = 99;
+
+	begin_write(f);
+	shared = blob_default(f);
+	put_blob_at(f, only, "{\"text\":\"only the deleted use this\"}", T0);
+	put_linear(f, "t", "a", 4, shared, h);
+	put_commit(f, side, "t", h[1], only, T0 + 10 * SEC);
+	put_commit(f, m, "t", h[3], only, T0 + 20 * SEC);
+	assert_int_equal(f->be->parent_put(f->c, m, h[3], 0), 0);
+	assert_int_equal(f->be->parent_put(f->c, m, side, 1), 0);
+	put_annotation(f, h[2], TRACT_PRIORITY_PINNED, T0, NULL);
+	put_annotation(f, m, TRACT_PRIORITY_SKIP, T0, NULL);
+	assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", h[0], NULL, NULL), 0);
+	commit_txn(f);
+
+	/* children before parents; a hash that names nothing is skipped */
+	dead[0] = m;
+	dead[1] = side;
+	dead[2] = h[3];
+	dead[3] = H("dead");
+	dead[4] = h[2];
+	dead[5] = h[1];
+	begin_write(f);
+	assert_int_equal(f->be->commits_delete(f->c, dead, 6, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(f->be->commits_delete(f->c, dead, 0, NULL), 0);
+	blobs[0] = only;
+	blobs[1] = shared;
+	blobs[2] = only;
+	blobs[3] = H("b3");
+	n = 99;
+	assert_int_equal(f->be->blobs_delete_unused(f->c, blobs, 4, &n), 0);
+	assert_int_equal(n, 1);
+	commit_txn(f);
+
+	assert_int_equal(get_commit(f, "t", h[0]).created_at, T0);
+	assert_int_equal(f->be->commit_get(f->c, NULL, h[1], on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->commit_get(f->c, NULL, m, on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	assert_int_equal(f->be->parent_foreach(f->c, on_parent, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(f->be->annotation_foreach(f->c, NULL, on_annotation, &a), 0);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(f->be->blob_foreach(f->c, on_blob, &s), 0);
+	assert_int_equal(s.n, 1);
+
+	/* the branch names h[0]: refused, and nothing of it stays */
+	begin_write(f);
+	expect_txn_fails(f, f->be->commits_delete(f->c, h, 1, NULL), TRACT_ESTORAGE);
+	assert_int_equal(get_commit(f, "t", h[0]).created_at, T0);
+}
+
+/* Count rows (any number). */
+static int count_commit(const tract_commit_row *row, void *payload)
+{
+	(void)row;
+	++*(size_t *)payload;
+	return 0;
+}
+
+/*
+ * Appends the way the commit engine writes them (blob without asking
+ * whether it was new, commit, branch moved from the previous head), many
+ * in one transaction: a backend that holds them back and sends them
+ * together must write every one, in order. Then the same with a commit
+ * whose blob is missing in the middle: the failure surfaces (at the call
+ * that sends it, commit() at the latest) and nothing is written.
+ */
+#define N_APPENDS 3000
+static void appends(struct conf *f, const char *stem, int bad, int *rc_out)
+{
+	const char *prev = NULL;
+	int i, rc = 0;
+
+	for (i = 0; i < N_APPENDS && rc == 0; i++) {
+		const char *blob = H(keepf("b%s%04x", stem, i));
+		const char *hash = H(keepf("c%s%04x", stem, i));
+		const char *payload = keepf("{\"text\":\"message %d\"}", i);
+		tract_blob_row b = {blob, payload, (int64_t)strlen(payload), 2, T0 + i};
+		tract_commit_row r = commit_row(hash, "t", prev, blob, T0 + i);
+		tract_ref_row exp = {"t", "refs/heads/main", prev, NULL};
+
+		if (i == bad)
+			r.content_hash = H("bbbb");
+		rc = f->be->blob_put(f->c, &b, NULL);
+		if (rc == 0)
+			rc = f->be->commit_put(f->c, &r);
+		if (rc == 0)
+			rc = f->be->ref_cas(f->c, "t", "refs/heads/main", hash, NULL,
+					    prev ? &exp : NULL);
+		prev = hash;
+	}
+	*rc_out = rc;
+}
+
+static void test_many_appends_in_one_transaction(void **state)
+{
+	struct conf *f = STORE(*state);
+	size_t n = 0;
+	int rc;
+
+	begin_write(f);
+	appends(f, "f", N_APPENDS / 2, &rc);
+	expect_txn_fails(f, rc, TRACT_ESTORAGE);
+	assert_int_equal(f->be->commit_foreach(f->c, NULL, count_commit, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(f->be->ref_get(f->c, "t", "refs/heads/main", on_ref,
+					&(struct refs){0}),
+			 TRACT_ENOTFOUND);
+
+	begin_write(f);
+	appends(f, "a", -1, &rc);
+	assert_int_equal(rc, 0);
+	commit_txn(f);
+	assert_int_equal(f->be->commit_foreach(f->c, "t", count_commit, &n), 0);
+	assert_int_equal(n, N_APPENDS);
+	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash,
+			    H(keepf("ca%04x", N_APPENDS - 1)));
+	assert_string_equal(get_commit(f, "t", H(keepf("ca%04x", N_APPENDS - 1))).parent_hash,
+			    H(keepf("ca%04x", N_APPENDS - 2)));
+
+	/* a run that starts from a stale head: the compare-and-swap is lost */
+	begin_write(f);
+	{
+		tract_blob_row b = {H("bz"), "{}", 2, 1, T0};
+		tract_commit_row r = commit_row(H("cz1"), "t", H("ca0000"), H("bz"), T0);
+		tract_commit_row r2 = commit_row(H("cz2"), "t", H("cz1"), H("bz"), T0);
+		tract_ref_row exp = {"t", "refs/heads/main", H("ca0000"), NULL};
+		tract_ref_row exp2 = {"t", "refs/heads/main", H("cz1"), NULL};
+
+		rc = f->be->blob_put(f->c, &b, NULL);
+		if (rc == 0)
+			rc = f->be->commit_put(f->c, &r);
+		if (rc == 0)
+			rc = f->be->ref_cas(f->c, "t", "refs/heads/main", H("cz1"), NULL, &exp);
+		if (rc == 0)
+			rc = f->be->blob_put(f->c, &b, NULL);
+		if (rc == 0)
+			rc = f->be->commit_put(f->c, &r2);
+		if (rc == 0)
+			rc = f->be->ref_cas(f->c, "t", "refs/heads/main", H("cz2"), NULL, &exp2);
+		expect_txn_fails(f, rc, TRACT_ESTALE);
+	}
+	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash,
+			    H(keepf("ca%04x", N_APPENDS - 1)));
+	assert_int_equal(f->be->commit_get(f->c, NULL, H("cz1"), on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+}
+
+/* Appends of large blobs in one transaction (more bytes than a backend
+ * that holds writes back keeps before sending them): all written. */
+static void test_large_appends_in_one_transaction(void **state)
+{
+	struct conf *f = STORE(*state);
+	enum { N = 10, SIZE = 2500000 };
+	char *payload = malloc(SIZE + 32);
+	const char *prev = NULL;
+	size_t n = 0;
+	int i;
+
+	assert_non_null(payload);
+	begin_write(f);
+	for (i = 0; i < N; i++) {
+		const char *blob = H(keepf("b1a%02x", i)), *hash = H(keepf("c1a%02x", i));
+		tract_blob_row b;
+		tract_commit_row r = commit_row(hash, "t", prev, blob, T0 + i);
+		tract_ref_row exp = {"t", "refs/heads/main", prev, NULL};
+		int len = snprintf(payload, 32, "{\"text\":\"%02d", i);
+
+		memset(payload + len, 'x', SIZE - (size_t)len - 2);
+		memcpy(payload + SIZE - 2, "\"}", 3);
+		b = (tract_blob_row){blob, payload, SIZE, SIZE / 4, T0 + i};
+		assert_int_equal(f->be->blob_put(f->c, &b, NULL), 0);
+		assert_int_equal(f->be->commit_put(f->c, &r), 0);
+		assert_int_equal(f->be->ref_cas(f->c, "t", "refs/heads/main", hash, NULL,
+						prev ? &exp : NULL),
+				 0);
+		prev = hash;
+	}
+	commit_txn(f);
+	free(payload);
+	assert_int_equal(f->be->commit_foreach(f->c, "t", count_commit, &n), 0);
+	assert_int_equal(n, N);
+	assert_string_equal(get_ref(f, "t", "refs/heads/main").commit_hash, prev);
+}
+
+/*
+ * Reads in a write transaction see its own writes however the backend
+ * answers them (a network backend may keep the rows it read, and read
+ * ahead): many commits read one after the other, an annotation written
+ * between two lists of its target, a commit deleted after it was read,
+ * and the tract filter of a commit already read.
+ */
+static void test_reads_after_writes_in_write_txn(void **state)
+{
+	struct conf *f = STORE(*state);
+	const char *blob, *h[200];
+	struct annotations a = {0};
+	int i;
+
+	begin_write(f);
+	blob = blob_default(f);
+	put_linear(f, "t", "a", 200, blob, h); /* (at most 256: 2 hex digits) */
+	put_annotation(f, h[7], TRACT_PRIORITY_SKIP, T0, NULL);
+	commit_txn(f);
+
+	begin_write(f);
+	for (i = 0; i < 200; i++)
+		assert_string_equal(get_commit(f, "t", h[i]).commit_hash, h[i]);
+	assert_int_equal(f->be->commit_get(f->c, "u", h[3], on_commit, &(struct commits){0}),
+			 TRACT_ENOTFOUND);
+	for (i = 0; i < 20; i++) {
+		a.n = 0;
+		assert_int_equal(f->be->annotation_list(f->c, h[i], on_annotation, &a), 0);
+		assert_int_equal(a.n, i == 7 ? 1 : 0);
+	}
+	put_annotation(f, h[5], TRACT_PRIORITY_PINNED, T0 + SEC, NULL);
+	put_annotation(f, h[7], TRACT_PRIORITY_PINNED, T0 + SEC, NULL);
+	a.n = 0;
+	assert_int_equal(f->be->annotation_list(f->c, h[5], on_annotation, &a), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.r[0].priority, TRACT_PRIORITY_PINNED);
+	a.n = 0;
+	assert_int_equal(f->be->annotation_list(f->c, h[7], on_annotation, &a), 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.r[1].priority, TRACT_PRIORITY_PINNED);
+	a.n = 0;
+	assert_int_equal(f->be->annotation_list(f->c, h[6], on_annotation, &a), 0);
+	assert_int_equal(a.n, 0);
+	if (has_deletion(f)) {
+		assert_int_equal(f->be->commit_delete(f->c, h[199]), 0);
+		assert_int_equal(f->be->commit_get(f->c, "t", h[199], on_commit,
+						   &(struct commits){0}),
+				 TRACT_ENOTFOUND);
+		assert_string_equal(get_commit(f, "t", h[198]).commit_hash, h[198]);
+	}
+	assert_int_equal(f->be->rollback(f->c), 0);
+}
+
 /* ---- transactions --------------------------------------------------------- */
 
 static void test_rollback_discards_everything(void **state)
@@ -331,6 +581,10 @@ static void test_reentrant_callbacks(void **state)
 
 const struct conf_test tract_conf_txn_tests[] = {
 	CONF_TEST(test_commit_delete_set_null, CONF_NEEDS_DELETION),
+	CONF_TEST(test_batched_deletion, CONF_NEEDS_BATCHED_DELETION),
+	CONF_TEST(test_many_appends_in_one_transaction, 0),
+	CONF_TEST(test_reads_after_writes_in_write_txn, 0),
+	CONF_TEST(test_large_appends_in_one_transaction, 0),
 	CONF_TEST(test_rollback_discards_everything, 0),
 	CONF_TEST(test_failed_write_then_rollback, 0),
 	CONF_TEST(test_transaction_rules, 0),

@@ -641,6 +641,31 @@ typedef struct tract_backend {
 	 */
 	int (*search_query)(tract_backend_conn *conn, const char *term, const char *tract_id,
 			    tract_search_cb cb, void *payload);
+
+	/* -- batched deletion, for garbage collection (version 5, OPTIONAL) ----
+	 * Both or none, and only with the deletion members: what gc removes,
+	 * in one call each instead of one per row (one round trip for a
+	 * network backend). Without them the core calls the deletion
+	 * members row by row. Write transaction. */
+
+	/** Delete the n commits of hashes with what annotation_delete_target
+	 *  and commit_delete remove for each (their annotations, their
+	 *  commit_parents rows as child), as if in the order given (children
+	 *  before their parents, as commit_delete needs). *deleted (may be
+	 *  NULL) gets how many existed and were deleted; a missing hash is
+	 *  skipped, not an error. What would make commit_delete fail (a ref,
+	 *  a commit_parents row of a commit that stays, a compression member
+	 *  naming one) fails the call (ESTORAGE); unlike other refused
+	 *  writes, part of the call may then be done: the caller rolls the
+	 *  transaction back. */
+	int (*commits_delete)(tract_backend_conn *conn, const char *const *hashes, size_t n,
+			      size_t *deleted);
+	/** Delete those of the n blobs of hashes that no commit uses (in any
+	 *  tract); the others, and missing ones, are kept without an error.
+	 *  *deleted (may be NULL) gets how many were deleted. Repeats in
+	 *  hashes count once. */
+	int (*blobs_delete_unused)(tract_backend_conn *conn, const char *const *hashes, size_t n,
+				   size_t *deleted);
 } tract_backend;
 
 /** An initializer for a backend's table: TRACT_BACKEND_INIT, then set the
@@ -721,6 +746,10 @@ static inline const char *tract_backend_missing_member(const tract_backend *be)
 	    !(be->search_index_open && be->search_pending && be->search_index_put &&
 	      be->search_query))
 		return "the search members (all four or none)";
+	if (be->version >= 5 && !be->commits_delete != !be->blobs_delete_unused)
+		return "the batched deletion members (both or none)";
+	if (be->version >= 5 && be->commits_delete && !be->commit_delete)
+		return "the deletion members (the batched ones need them)";
 	return NULL;
 }
 
