@@ -23,51 +23,8 @@
 
 #include "tract.h"
 
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_agents: %s failed: %s (%s)\n", what, e->message,
-	        tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* CPU time of the process: on a loaded machine wall time waits for a
- * core; the CPU figure does not. */
-static double cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#define BENCH_NAME "bench_agents"
+#include "bench_util.h"
 
 /* n commits on t (a user/assistant dialogue with an instruction first), in
  * batches of 1000. */

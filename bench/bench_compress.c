@@ -33,6 +33,9 @@
 #include "tract.h"
 #include "tract/compress.h"
 
+#define BENCH_NAME "bench_compress"
+#include "bench_util.h"
+
 #define N_TOTAL 10000
 #define N_RANGE 9000
 #define N_PINNED 100
@@ -41,96 +44,15 @@ static char tmpdir[512];
 static char pg_schema[64];
 static const char *pg_base;
 
-/* ---- errors, clock, output ---------------------------------------------------- */
-
-static void die_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_compress: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	die_msg("%s failed: %s (%s)", what, e->message, tract_error_name(e->code));
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* CPU time of the process: on a shared machine, what the wall clock
- * shows less the time spent waiting for a core. */
-static double cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-	size_t i;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
-}
-
 static void line(const char *name, const char *value, const char *target)
 {
 	printf("  %-44s %24s   %s\n", name, value, target);
 	fflush(stdout);
 }
 
-/* ---- stores ---------------------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void pg_exec(const char *sql)
 {
-	PGconn *pg = PQconnectdb(pg_base);
-	PGresult *res;
-
-	if (PQstatus(pg) != CONNECTION_OK)
-		die_msg("cannot connect: %s", PQerrorMessage(pg));
-	PQclear(PQexec(pg, "SET client_min_messages = warning"));
-	res = PQexec(pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		die_msg("%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	PQfinish(pg);
+	bench_pg_exec(pg_base, sql);
 }
 
 static void cleanup(void)
@@ -144,7 +66,7 @@ static void cleanup(void)
 		return;
 	}
 	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_tree(tmpdir);
 	if (pg_schema[0]) {
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
 		pg_exec(sql);

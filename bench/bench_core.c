@@ -29,6 +29,9 @@
 #include "internal.h" /* the store's backend, for the bare chain walk */
 #include "tract.h"
 
+#define BENCH_NAME "bench_core"
+#include "bench_util.h"
+
 #define N_APPEND 20000
 #define BATCH 1000
 #define N_HIST_SMALL 10000
@@ -37,39 +40,10 @@
 #define N_INCR 1000
 #define N_LOOKUP 1000
 
-/* ---- errors, clock, formatting ------------------------------------------------ */
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_core: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
 static void die_sql(sqlite3 *db, const char *what)
 {
 	fprintf(stderr, "bench_core: sqlite %s failed: %s\n", what,
 		db ? sqlite3_errmsg(db) : "?");
-	exit(1);
-}
-
-static void die_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_core: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -263,14 +237,6 @@ static void store_uri(char *buf, size_t len, const char *backend, const char *na
 		store_path(buf, len, name);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* BENCH_KEEP=1 keeps the stores for inspection. */
 static void cleanup(void)
 {
@@ -279,7 +245,7 @@ static void cleanup(void)
 	if (keep && *keep && strcmp(keep, "0") != 0)
 		printf("stores kept in %s\n", tmpdir);
 	else if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_tree(tmpdir);
 }
 
 /* Open (creating) a store and a new tract. */

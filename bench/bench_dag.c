@@ -43,6 +43,9 @@
 #include "dag.h"
 #include "internal.h"
 
+#define BENCH_NAME "bench_dag"
+#include "bench_util.h"
+
 #define N_BRANCHES 100
 #define SIDE 1000 /* commits of p and of q */
 
@@ -50,50 +53,9 @@ static long n_commits = 100000;
 static int no_far; /* --no-far: leave out the far queries (minutes on PostgreSQL) */
 static char tmpdir[256];
 
-static void die_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_dag: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	die_msg("%s failed: %s (%s)", what, e->message, tract_error_name(e->code));
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
 /* The median CPU time of the last time_query(), milliseconds: on a shared
  * machine the wall clock includes the waits for a core. */
 static double cpu;
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
@@ -207,15 +169,6 @@ static void build(tract_store *s, const char *tract_id, history *hy)
 	    s->be->ref_cas(s->conn, tract_id, "refs/heads/q", hy->h[hy->q[SIDE]], NULL, NULL) < 0 ||
 	    s->be->commit(s->conn) < 0)
 		die_msg("write: %s", s->be->last_error(s->conn));
-}
-
-/* ---- timing ---------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 typedef enum { Q_BASE, Q_AB, Q_ANC, Q_API_BASE, Q_GET } query;
@@ -377,21 +330,6 @@ done:
 
 /* ---- PostgreSQL schema --------------------------------------------------------- */
 
-static void pg_exec(const char *server, const char *sql)
-{
-	PGconn *pg = PQconnectdb(server);
-	PGresult *res;
-
-	if (PQstatus(pg) != CONNECTION_OK)
-		die_msg("cannot connect: %s", PQerrorMessage(pg));
-	PQclear(PQexec(pg, "SET client_min_messages = warning"));
-	res = PQexec(pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fprintf(stderr, "bench_dag: %s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	PQfinish(pg);
-}
-
 static void cleanup(void)
 {
 	char cmd[400];
@@ -468,7 +406,7 @@ int main(int argc, char **argv)
 		if (getenv("BENCH_KEEP"))
 			printf("schema %s kept\n", schema);
 		else
-			pg_exec(pg, sql);
+			bench_pg_exec(pg, sql);
 	} else {
 		printf("postgres skipped: TRACT_TEST_PG_URI is not set "
 		       "(scripts/pg.sh run -- bench_dag)\n");

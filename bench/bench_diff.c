@@ -31,25 +31,13 @@
 #include "internal.h" /* refs and merge parents written through the backend */
 #include "tract.h"
 
+#define BENCH_NAME "bench_diff"
+#include "bench_util.h"
+
 #define RUNS 7
 
 static size_t n_diff_hist = 10000, diff_gap = 1000;
 static size_t n_graph_main = 90860, n_branches = 100, branch_len = 90;
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_diff: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
 
 static uint64_t now_ns(void)
 {
@@ -106,31 +94,9 @@ static char tmpdir[256];
 static const char *pg_base;
 static char pg_schema[64];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void pg_exec(const char *sql)
 {
-	PGconn *pg = PQconnectdb(pg_base);
-	PGresult *res;
-
-	if (PQstatus(pg) != CONNECTION_OK) {
-		fprintf(stderr, "bench_diff: cannot connect: %s", PQerrorMessage(pg));
-		exit(1);
-	}
-	PQclear(PQexec(pg, "SET client_min_messages = warning"));
-	res = PQexec(pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "bench_diff: %s: %s", sql, PQresultErrorMessage(res));
-		exit(1);
-	}
-	PQclear(res);
-	PQfinish(pg);
+	bench_pg_exec(pg_base, sql);
 }
 
 /* A fresh store of backend for name; its URI in buf. */
@@ -439,6 +405,6 @@ int main(int argc, char **argv)
 		if (!only || strcmp(only, "graph") == 0)
 			bench_graph(backends[i]);
 	}
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(tmpdir);
 	return 0;
 }

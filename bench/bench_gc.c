@@ -24,56 +24,8 @@
 #include "internal.h"
 #include "tract/gc.h"
 
-/* This process's CPU time: the machine may be shared, so wall time alone
- * says little. */
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_gc: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void pg_exec(const char *server, const char *sql)
-{
-	PGconn *c = PQconnectdb(server);
-	PGresult *r;
-
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "bench_gc: %s", PQerrorMessage(c));
-		exit(1);
-	}
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "bench_gc: %s: %s", sql, PQerrorMessage(c));
-		exit(1);
-	}
-	PQclear(r);
-	PQfinish(c);
-}
+#define BENCH_NAME "bench_gc"
+#include "bench_util.h"
 
 /* One run: n commits, main back to the middle, gc(0). */
 static void run(const char *backend, const char *uri, long n)
@@ -161,7 +113,7 @@ int main(int argc, char **argv)
 				 schema);
 			run("postgres", uri, sizes[k]);
 			snprintf(stmt, sizeof(stmt), "DROP SCHEMA %s CASCADE", schema);
-			pg_exec(pg, stmt);
+			bench_pg_exec(pg, stmt);
 		}
 	}
 	{

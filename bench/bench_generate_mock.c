@@ -29,22 +29,10 @@
 #include "mock_llm.h"
 #include "tract.h"
 
+#define BENCH_NAME "bench_generate_mock"
+#include "bench_util.h"
+
 #define RUNS 15
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_generate_mock: %s failed: %s (%s)\n", what, e->message,
-	        tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
 
 static double clock_ms(clockid_t id)
 {
@@ -52,24 +40,6 @@ static double clock_ms(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double now_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static const char whole[] =

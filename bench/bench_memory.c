@@ -28,25 +28,13 @@
 
 #include "tract.h"
 
+#define BENCH_NAME "bench_memory"
+#include "bench_util.h"
+
 #ifndef BENCH_TRACT_BIN
 #define BENCH_TRACT_BIN "tract"
 #endif
 #define BATCH 500
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_memory: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
 
 static const char *bin;
 static char dir[512];
@@ -191,14 +179,6 @@ static void build_store(const char *path, size_t commits, size_t size)
 	free(text);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 int main(int argc, char **argv)
 {
 	size_t commits = 20000, size = 10000, text = 10 * 1000 * 1000;
@@ -292,7 +272,7 @@ int main(int argc, char **argv)
 	figure("tracts", cmd, "bounded");
 
 	if (own_dir && !(keep && keep[0] == '1'))
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_tree(dir);
 	else
 		printf("kept in %s\n", dir);
 	return 0;

@@ -24,52 +24,15 @@
 #include "internal.h" /* refs by compare-and-swap: the branches */
 #include "tract.h"
 
+#define BENCH_NAME "bench_merge"
+#include "bench_util.h"
+
 #define DIVERGED 1000
 #define BRANCH 100
 #define AHEAD 100
 
 static int n_main = 10000;
 static int runs = 7;
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	fprintf(stderr, "bench_merge: %s failed: %s (%s)\n", what, e->message,
-		tract_error_name(e->code));
-	exit(1);
-}
-
-#define CHECK(call)                                                                       \
-	do {                                                                              \
-		if ((call) < 0)                                                           \
-			die(#call);                                                       \
-	} while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* CPU time of the process: on a shared machine the wall clock includes the
- * waits for a core. */
-static double cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void set_ref(tract *t, const char *name, const char *commit, const char *symbolic)
 {
@@ -209,14 +172,6 @@ static void bench_store(const char *backend, const char *uri)
 
 static char tmpdir[256];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void pg_exec(const char *base, const char *sql)
 {
 	char conninfo[1024];
@@ -304,6 +259,6 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!getenv("BENCH_KEEP"))
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_tree(tmpdir);
 	return 0;
 }

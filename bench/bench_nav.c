@@ -16,6 +16,9 @@
 
 #include "tract.h"
 
+#define BENCH_NAME "bench_nav"
+#include "bench_util.h"
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -30,12 +33,6 @@ static double cpu_us(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_nav: %s: %s\n", what, tract_error_last()->message);
-	exit(1);
 }
 
 #define TIME(label, reps, stmt)                                                                    \

@@ -34,6 +34,9 @@
 
 #include "tract.h"
 
+#define BENCH_NAME "bench_pg"
+#include "bench_util.h"
+
 #define N_HIST 10000
 #define COLD_RUNS 9
 #define BATCH 1000
@@ -43,41 +46,6 @@ static const char *base_uri;
 static char schema[64];
 static char store_uri[2048];
 static long n_appends = 2000;
-
-/* ---- errors, clock, output ----------------------------------------------- */
-
-static void die_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_pg: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	die_msg("%s failed: %s (%s)", what, e->message, tract_error_name(e->code));
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void line(const char *name, const char *value, const char *target)
 {
@@ -89,13 +57,6 @@ static const char *rate(char *buf, size_t len, double per_s)
 {
 	snprintf(buf, len, "%.0f commits/s", per_s);
 	return buf;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* ---- workload ------------------------------------------------------------ */

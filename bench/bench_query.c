@@ -39,41 +39,11 @@
 #include "tract/query.h"
 #include "tract/wait.h"
 
+#define BENCH_NAME "bench_query"
+#include "bench_util.h"
+
 static long n_tracts = 100, n_per = 1000;
 static char tmpdir[256];
-
-static void die_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_query: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void die(const char *what)
-{
-	const tract_error *e = tract_error_last();
-
-	die_msg("%s failed: %s (%s)", what, e->message, tract_error_name(e->code));
-}
-
-#define CHECK(call)                                                                                \
-	do {                                                                                       \
-		if ((call) < 0)                                                                    \
-			die(#call);                                                                \
-	} while (0)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -179,19 +149,6 @@ static void build(tract_store *s)
 	       now_s() - t0);
 	free(ids);
 	free(heads);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 static int count_cb(const tract_commit *c, void *payload)
@@ -412,21 +369,6 @@ static void run_backend(const char *name, const char *uri, const char *wait_uri)
 	tract_store_free(s);
 }
 
-static void pg_exec(const char *server, const char *sql)
-{
-	PGconn *pg = PQconnectdb(server);
-	PGresult *res;
-
-	if (PQstatus(pg) != CONNECTION_OK)
-		die_msg("cannot connect: %s", PQerrorMessage(pg));
-	PQclear(PQexec(pg, "SET client_min_messages = warning"));
-	res = PQexec(pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fprintf(stderr, "bench_query: %s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	PQfinish(pg);
-}
-
 static void cleanup(void)
 {
 	char cmd[400];
@@ -507,7 +449,7 @@ int main(int argc, char **argv)
 			 wschema);
 		run_backend("postgres", uri, wuri);
 		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s, %s CASCADE", schema, wschema);
-		pg_exec(pg, sql);
+		bench_pg_exec(pg, sql);
 	} else {
 		printf("postgres skipped: TRACT_TEST_PG_URI is not set "
 		       "(scripts/pg.sh run -- bench_query)\n");
