@@ -1,14 +1,10 @@
 # generate_cli_lib.sh - what the `tract generate` shell tests share
 # (test_generate_cli.sh, test_generate_mock_cli.sh): sourced after TRACT
-# is set. Counters and reporting, a JSON check, the commit count.
+# is set. tests/cli_lib.sh (counters, reporting), a JSON check, the
+# commit count.
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
+# shellcheck source=cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 # check DESC PYTHON-EXPR: d is the JSON on stdin.
 check() {
 	local desc=$1 expr=$2 out

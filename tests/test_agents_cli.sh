@@ -10,19 +10,13 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_agents_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR TRACT_PROVIDER
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-agents-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 command -v sqlite3 >/dev/null || { echo "test_agents_cli: sqlite3 not found" >&2; exit 1; }
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 same() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', expected '$3'"; fi; }
 contains() { case $3 in *"$2"*) ok ;; *) bad "$1: '$2' not in: $3" ;; esac; }
 rows() { sqlite3 .tract.db "select count(*) from $1"; }
@@ -108,5 +102,4 @@ same "session commits are pinned" \
 out=$("$TRACT" fsck --json)
 same "fsck clean" "$(printf '%s' "$out" | json 'd["ok"]')" True
 
-printf 'test_agents_cli: %d passed, %d failed\n' "$PASS" "$FAIL"
-[ "$FAIL" -eq 0 ]
+finish "test_agents_cli"

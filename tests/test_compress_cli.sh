@@ -11,50 +11,13 @@ set -euo pipefail
 
 TRACT=${1:?usage: test_compress_cli.sh PATH/TO/tract}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+cli_exec() { "$TRACT" --db "$DB" "$@"; }
 unset TRACT_DB TRACT_ID NO_COLOR TRACT_PROVIDER
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-compress-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); }
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
-run() {
-	RC=0
-	"$TRACT" --db "$DB" "$@" </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
-}
-eq() { if [[ $2 == "$3" ]]; then ok; else bad "$1: got [$2] want [$3]"; fi; }
-contains() { if [[ $2 == *"$3"* ]]; then ok; else bad "$1: missing [$3] in [${2:0:600}]"; fi; }
-expect_ok() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 0 ]]; then ok; else bad "$desc: exit $RC, stderr: $ERR"; fi
-}
-expect_usage() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -eq 2 && $ERR == "tract "* ]]; then ok; else bad "$desc: exit $RC (want 2), stderr: $ERR"; fi
-}
-expect_fail() {
-	local desc=$1
-	shift
-	run "$@"
-	if [[ $RC -ne 1 ]]; then
-		bad "$desc: exit $RC (want 1), stderr: $ERR"
-	elif [[ $ERR != "tract: "* || -n $OUT ]]; then
-		bad "$desc: stderr [$ERR] stdout [$OUT]"
-	else
-		ok
-	fi
-}
 compiled() {
 	"$TRACT" --db "$DB" compile --json </dev/null |
 		python3 -c 'import json,sys; print("|".join(m["content"] for m in json.load(sys.stdin)["messages"]))'
@@ -269,5 +232,4 @@ else
 	bad "TRACT_FIXTURES is not set"
 fi
 
-printf 'compress-cli: %d passed, %d failed\n' "$PASS" "$FAIL"
-[[ $FAIL -eq 0 ]]
+finish "compress-cli"

@@ -10,17 +10,12 @@ set -euo pipefail
 TRACT=${1:?usage: test_query_cli.sh PATH/TO/tract [sqlite|lmdb]}
 KIND=${2:-sqlite}
 case $TRACT in /*) ;; *) TRACT=$PWD/$TRACT ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 unset TRACT_DB TRACT_ID NO_COLOR
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tract-query-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-PASS=0
-FAIL=0
-bad() {
-	FAIL=$((FAIL + 1))
-	printf 'FAIL: %s\n' "$*" >&2
-}
 same() {
 	if [ "$2" == "$3" ]; then
 		PASS=$((PASS + 1))
@@ -190,5 +185,4 @@ same "compile now: the new line" \
 	"$("$TRACT" --tract "$TR" compile --json | jq_py '"|".join(m["content"] for m in d["messages"])')" \
 	"kept|after the reset"
 
-printf 'test_query_cli (%s): %d passed, %d failed\n' "$KIND" "$PASS" "$FAIL"
-[ "$FAIL" -eq 0 ]
+finish "test_query_cli ($KIND)"
