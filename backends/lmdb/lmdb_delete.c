@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deletes.h"
 #include "lmdb_internal.h"
 
 struct ref_scan {
@@ -255,47 +256,21 @@ int lmdb_commit_delete(tract_backend_conn *c, const char *commit_hash)
 }
 
 /* The batched deletions (ABI version 5): the row-by-row members in a
- * loop, which costs LMDB nothing more. */
-int lmdb_commits_delete(tract_backend_conn *c, const char *const *hashes, size_t n,
-			size_t *deleted)
+ * loop (backends/common/deletes.c), which costs LMDB nothing more. */
+int lmdb_commits_delete(tract_backend_conn *c, const char *const *hashes, size_t n, size_t *deleted)
 {
-	size_t k, done = 0;
-	int rc = 0;
-
 	CHECK_ARG(c, hashes || n == 0);
-	for (k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++)
 		CHECK_ARG(c, hashes[k] != NULL);
-	for (k = 0; k < n && rc == 0; k++) {
-		rc = lmdb_annotation_delete_target(c, hashes[k]);
-		if (rc == 0)
-			rc = lmdb_commit_delete(c, hashes[k]);
-		if (rc == 0)
-			done++;
-		else if (rc == TRACT_ENOTFOUND)
-			rc = 0;
-	}
-	if (deleted)
-		*deleted = done;
-	return rc;
+	return bc_commits_delete_each(c, hashes, n, deleted, lmdb_annotation_delete_target,
+	                              lmdb_commit_delete);
 }
 
 int lmdb_blobs_delete_unused(tract_backend_conn *c, const char *const *hashes, size_t n,
-			     size_t *deleted)
+                             size_t *deleted)
 {
-	size_t k, done = 0;
-	int rc = 0;
-
 	CHECK_ARG(c, hashes || n == 0);
-	for (k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++)
 		CHECK_ARG(c, hashes[k] != NULL);
-	for (k = 0; k < n && rc == 0; k++) {
-		rc = lmdb_blob_delete(c, hashes[k]);
-		if (rc == 0)
-			done++;
-		else if (rc == TRACT_ENOTFOUND || rc == TRACT_ESTORAGE)
-			rc = 0; /* missing, or a commit uses it: kept */
-	}
-	if (deleted)
-		*deleted = done;
-	return rc;
+	return bc_blobs_delete_unused_each(c, hashes, n, deleted, lmdb_blob_delete);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "deletes.h"
 #include "sqlite_internal.h"
 
 /* ---- blobs --------------------------------------------------------------- */
@@ -283,49 +284,24 @@ int sqlite_commit_delete(tract_backend_conn *conn, const char *commit_hash)
 	return rc;
 }
 /* The batched deletions (ABI version 5): the row-by-row members in a
- * loop, which costs SQLite nothing more. */
+ * loop (backends/common/deletes.c), which costs SQLite nothing more. */
 int sqlite_commits_delete(tract_backend_conn *conn, const char *const *hashes, size_t n,
-			  size_t *deleted)
+                          size_t *deleted)
 {
-	size_t k, done = 0;
-	int rc = 0;
-
 	CHECK_ARG(conn, hashes || n == 0);
-	for (k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++)
 		CHECK_ARG(conn, hashes[k] != NULL);
-	for (k = 0; k < n && rc == 0; k++) {
-		rc = sqlite_annotation_delete_target(conn, hashes[k]);
-		if (rc == 0)
-			rc = sqlite_commit_delete(conn, hashes[k]);
-		if (rc == 0)
-			done++;
-		else if (rc == TRACT_ENOTFOUND)
-			rc = 0;
-	}
-	if (deleted)
-		*deleted = done;
-	return rc;
+	return bc_commits_delete_each(conn, hashes, n, deleted, sqlite_annotation_delete_target,
+	                              sqlite_commit_delete);
 }
 
 int sqlite_blobs_delete_unused(tract_backend_conn *conn, const char *const *hashes, size_t n,
-			       size_t *deleted)
+                               size_t *deleted)
 {
-	size_t k, done = 0;
-	int rc = 0;
-
 	CHECK_ARG(conn, hashes || n == 0);
-	for (k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++)
 		CHECK_ARG(conn, hashes[k] != NULL);
-	for (k = 0; k < n && rc == 0; k++) {
-		rc = sqlite_blob_delete(conn, hashes[k]);
-		if (rc == 0)
-			done++;
-		else if (rc == TRACT_ENOTFOUND || rc == TRACT_ESTORAGE)
-			rc = 0; /* missing, or a commit uses it: kept */
-	}
-	if (deleted)
-		*deleted = done;
-	return rc;
+	return bc_blobs_delete_unused_each(conn, hashes, n, deleted, sqlite_blob_delete);
 }
 
 /* ---- merge parents ------------------------------------------------------- */
