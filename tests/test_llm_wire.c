@@ -6,7 +6,10 @@
  * succeeds, the body the server received is valid for the provider's
  * published request schema and pairing rules (schema_check.h), holds the
  * prompt the spec gives (history.md / agents.md), the answer is what is
- * committed, and a failing provider writes nothing.
+ * committed, and a failing provider writes nothing. And the request
+ * builder they share (tract_llm_chat_messages, core/llm.h): the order and
+ * roles of the messages in each wire format, anthropic's system messages
+ * joined, and what it cannot render refused before any request.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "helpers.h"
@@ -14,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
+#include "llm.h"
 #include "mock_llm.h"
 #include "schema_check.h"
 #include "tract/agents.h"
@@ -602,9 +606,123 @@ static void test_compress_anthropic(void **state)
 	compress_llm(&anthropic);
 }
 
+/* ---- the shared request builder (core/llm.h tract_llm_chat_messages) ------------- */
+
+static void chat_messages(const wire *w)
+{
+	mock_llm *m = mock_start();
+	tract_llm *llm;
+	tract_chat_message msgs[5];
+	tract_chat_request req;
+	tract_chat_result *res = NULL;
+	tract_tool_call call = {"call_1", "lookup", "{}"};
+	mock_response rs[1];
+	const mock_request *q;
+	cJSON *d, *x;
+	char why[512], *rest;
+
+	assert_non_null(m);
+	llm = open_llm(w, m);
+	memset(msgs, 0, sizeof(msgs));
+	msgs[0].role = "system";
+	msgs[0].content = "first rule";
+	msgs[1].role = "system";
+	msgs[1].content = "second \"rule\"\n";
+	msgs[2].role = "user";
+	msgs[2].content = "question";
+	msgs[3].role = "assistant";
+	msgs[3].content = "answer";
+	msgs[4].role = "user";
+	msgs[4].content = "again";
+	memset(&req, 0, sizeof(req));
+	req.version = TRACT_CHAT_REQUEST_VERSION;
+	req.messages = msgs;
+	req.n_messages = 5;
+	rs[0] = reply(w, "done");
+	mock_script(m, rs, 1);
+	if (tract_llm_chat_messages(&res, llm, &req) != 0)
+		fail_msg("%s chat: %s", w->name, tract_error_last()->message);
+	assert_string_equal(tract_chat_result_text(res), "done");
+	tract_chat_result_free(res);
+	res = NULL;
+	assert_int_equal(mock_request_count(m), 1);
+	q = mock_request_get(m, 0);
+	d = cJSON_Parse(q->body);
+	assert_non_null(d);
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "model");
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "max_tokens");
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "stream");
+	rest = cJSON_PrintUnformatted(d);
+	assert_non_null(rest);
+	if (!schema_valid(w->schema, rest, why, sizeof(why)) || !w->rules(rest, why, sizeof(why)))
+		fail_msg("%s body refused (%s): %s", w->name, why, q->body);
+	free(rest);
+	x = cJSON_GetObjectItemCaseSensitive(d, "messages");
+	if (w == &openai) {
+		static const char *const roles[] = {"system", "system", "user", "assistant", "user"};
+		assert_int_equal(cJSON_GetArraySize(x), 5);
+		for (int i = 0; i < 5; i++) {
+			cJSON *e = cJSON_GetArrayItem(x, i);
+			assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "role")->valuestring,
+			                    roles[i]);
+			assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring,
+			                    msgs[i].content);
+		}
+		assert_null(cJSON_GetObjectItemCaseSensitive(d, "system"));
+	} else {
+		/* the system messages joined as "system", the rest in order */
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "system")->valuestring,
+		                    "first rule\n\nsecond \"rule\"\n");
+		assert_int_equal(cJSON_GetArraySize(x), 3);
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(x, 1), "role")
+		                        ->valuestring,
+		                    "assistant");
+		assert_string_equal(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(x, 2), "content")->valuestring,
+		    "again");
+	}
+	cJSON_Delete(d);
+
+	/* what it cannot render is refused before any request */
+	mock_script(m, rs, 1);
+	msgs[3].tool_calls = &call;
+	msgs[3].n_tool_calls = 1;
+	assert_int_equal(tract_llm_chat_messages(&res, llm, &req), TRACT_EINVAL);
+	assert_null(res);
+	msgs[3].tool_calls = NULL;
+	msgs[3].n_tool_calls = 0;
+	msgs[4].role = "tool";
+	msgs[4].tool_call_id = "call_1";
+	assert_int_equal(tract_llm_chat_messages(&res, llm, &req), TRACT_EINVAL);
+	msgs[4].role = "user";
+	msgs[4].tool_call_id = NULL;
+	req.body_json = "{\"messages\":[]}";
+	assert_int_equal(tract_llm_chat_messages(&res, llm, &req), TRACT_EINVAL);
+	req.body_json = NULL;
+	req.tools_json = "[]";
+	assert_int_equal(tract_llm_chat_messages(&res, llm, &req), TRACT_EINVAL);
+	assert_int_equal(mock_request_count(m), 0);
+	tract_llm_free(llm);
+	mock_stop(m);
+}
+
+static void test_chat_messages_openai(void **state)
+{
+	(void)state;
+	chat_messages(&openai);
+}
+
+static void test_chat_messages_anthropic(void **state)
+{
+	(void)state;
+	chat_messages(&anthropic);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_chat_messages_openai),
+	    cmocka_unit_test(test_chat_messages_anthropic),
 	    cmocka_unit_test(test_resolver_merge_openai),
 	    cmocka_unit_test(test_resolver_merge_anthropic),
 	    cmocka_unit_test(test_resolver_cherry_pick_openai),
