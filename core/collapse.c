@@ -12,7 +12,7 @@
 #include "hash.h"
 #include "json.h"
 #include "walk.h"
-#include "tract/llm.h"
+#include "llm.h"
 
 /* ---- collapse --------------------------------------------------------------- */
 
@@ -377,7 +377,7 @@ static int llm_summary(char **out, tract_llm *llm, const collapse_input *in,
 	req.version = TRACT_CHAT_REQUEST_VERSION;
 	req.messages = msgs;
 	req.n_messages = 2;
-	rc = tract_llm_chat(&res, llm, &req);
+	rc = tract_llm_chat_messages(&res, llm, &req);
 	tract_buf_dispose(&u);
 	if (rc < 0) {
 		const tract_error *e = tract_error_last();

@@ -438,41 +438,6 @@ static int transcript_line(tract_buf *b, const tract_row *r, int *available)
 	return rc;
 }
 
-/* The body_json of the summary request for an HTTP provider: the two
- * messages in its wire format (openai {"messages"}, anthropic {"system",
- * "messages"}). */
-typedef struct {
-	const char *system, *user;
-	char *rendered;
-} summary_body;
-
-static const char *summary_body_fn(const char *wire_format, void *payload)
-{
-	summary_body *b = payload;
-	cJSON *o = cJSON_CreateObject(), *msgs = NULL, *m;
-	int anthropic = strcmp(wire_format, "anthropic") == 0, ok = o != NULL;
-
-	free(b->rendered);
-	b->rendered = NULL;
-	if (ok && anthropic)
-		ok = cJSON_AddStringToObject(o, "system", b->system) != NULL;
-	ok = ok && (msgs = cJSON_AddArrayToObject(o, "messages")) != NULL;
-	if (ok && !anthropic) {
-		ok = (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
-		     cJSON_AddStringToObject(m, "role", "system") &&
-		     cJSON_AddStringToObject(m, "content", b->system);
-	}
-	ok = ok && (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
-	     cJSON_AddStringToObject(m, "role", "user") &&
-	     cJSON_AddStringToObject(m, "content", b->user);
-	if (ok)
-		b->rendered = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!b->rendered)
-		tract_error_oom();
-	return b->rendered;
-}
-
 int tract_compress_llm_summary(char **out, tract_llm *llm, const tract_pending_compression *p,
                        const chain *c, size_t s, size_t g, const char *system_prompt)
 {
@@ -520,12 +485,7 @@ int tract_compress_llm_summary(char **out, tract_llm *llm, const tract_pending_c
 	req.version = TRACT_CHAT_REQUEST_VERSION;
 	req.messages = msgs;
 	req.n_messages = 2;
-	{
-		summary_body body = {msgs[0].content, msgs[1].content, NULL};
-
-		rc = tract_llm_chat_with_body(&res, llm, &req, summary_body_fn, &body, NULL, NULL);
-		free(body.rendered);
-	}
+	rc = tract_llm_chat_messages(&res, llm, &req);
 	tract_buf_dispose(&user);
 	if (rc < 0)
 		return rc;

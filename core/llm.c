@@ -16,6 +16,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "buf.h"
 #include "error.h"
 #include "llm.h"
@@ -962,4 +964,95 @@ int tract_llm_chat_stream(tract_chat_result **out, tract_llm *llm, const tract_c
 		return tract_error_set(TRACT_EINVAL, "tract_llm_chat_stream: no callback");
 	}
 	return tract_llm_chat_with_body(out, llm, req, NULL, NULL, cb, payload);
+}
+
+/* ---- the core's own requests: plain text messages in each wire format ------------ */
+
+typedef struct {
+	const tract_chat_request *req;
+	char *openai, *anthropic; /* rendered once each */
+} messages_body;
+
+/* {"messages": [{role, content}...]} (openai), or {"system": the system
+ * messages joined by a blank line, "messages": [the others]} (anthropic). */
+static char *render_messages(const tract_chat_request *req, int anthropic)
+{
+	cJSON *o = cJSON_CreateObject(), *msgs = NULL, *m;
+	tract_buf sys = TRACT_BUF_INIT;
+	char *out = NULL;
+	int ok = o != NULL, has_sys = 0;
+
+	ok = ok && (msgs = cJSON_AddArrayToObject(o, "messages")) != NULL;
+	for (size_t i = 0; ok && i < req->n_messages; i++) {
+		const tract_chat_message *x = &req->messages[i];
+		const char *text = x->content ? x->content : "";
+
+		if (anthropic && strcmp(x->role, "system") == 0) {
+			ok = !(has_sys && tract_buf_puts(&sys, "\n\n")) &&
+			     !tract_buf_puts(&sys, text);
+			has_sys = 1;
+			continue;
+		}
+		ok = (m = cJSON_CreateObject()) && cJSON_AddItemToArray(msgs, m) &&
+		     cJSON_AddStringToObject(m, "role", x->role) &&
+		     cJSON_AddStringToObject(m, "content", text);
+	}
+	if (ok && has_sys)
+		ok = cJSON_AddStringToObject(o, "system", sys.ptr ? sys.ptr : "") != NULL;
+	if (ok)
+		out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	tract_buf_dispose(&sys);
+	if (!out)
+		tract_error_oom();
+	return out;
+}
+
+static const char *messages_body_fn(const char *wire_format, void *payload)
+{
+	messages_body *b = payload;
+	int anthropic = strcmp(wire_format, "anthropic") == 0;
+	char **slot = anthropic ? &b->anthropic : &b->openai;
+
+	if (!anthropic && strcmp(wire_format, "openai") != 0) {
+		tract_error_set(TRACT_EINVAL, "unknown wire format '%s'", wire_format);
+		return NULL;
+	}
+	if (!*slot)
+		*slot = render_messages(b->req, anthropic);
+	return *slot;
+}
+
+int tract_llm_chat_messages(tract_chat_result **out, tract_llm *llm, const tract_chat_request *req)
+{
+	messages_body b = {req, NULL, NULL};
+	int rc;
+
+	if (out)
+		*out = NULL;
+	rc = check_request(req);
+	if (rc < 0)
+		return rc;
+	if (req->body_json || req->tools_json)
+		return tract_error_set(TRACT_EINVAL, "tract_llm_chat_messages: the request carries "
+		                                     "its own body or tools");
+	for (size_t i = 0; i < req->n_messages; i++) {
+		const tract_chat_message *x = &req->messages[i];
+
+		if (strcmp(x->role, "system") && strcmp(x->role, "user") &&
+		    strcmp(x->role, "assistant"))
+			return tract_error_set(TRACT_EINVAL,
+			                       "tract_llm_chat_messages: message %zu has role '%s' "
+			                       "(system, user or assistant only)",
+			                       i, x->role);
+		if (x->n_tool_calls || x->tool_call_id)
+			return tract_error_set(TRACT_EINVAL,
+			                       "tract_llm_chat_messages: message %zu carries a tool "
+			                       "call (text messages only)",
+			                       i);
+	}
+	rc = tract_llm_chat_with_body(out, llm, req, messages_body_fn, &b, NULL, NULL);
+	free(b.openai);
+	free(b.anthropic);
+	return rc;
 }

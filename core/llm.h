@@ -1,7 +1,8 @@
 /*
  * llm.h - the provider layer's internals: the hooks tests use to see the
- * retry waits without sleeping, and the chat call tract_generate() makes
- * with a request body rendered per provider wire format (internal).
+ * retry waits without sleeping, the chat call tract_generate() makes
+ * with a request body rendered per provider wire format, and the one the
+ * core's own prompts use (resolver, collapse, compression) (internal).
  */
 #ifndef TRACT_CORE_LLM_H
 #define TRACT_CORE_LLM_H
@@ -33,6 +34,18 @@ typedef const char *(*tract_llm_body_fn)(const char *wire_format, void *payload)
 int tract_llm_chat_with_body(tract_chat_result **out, tract_llm *llm,
 			     const tract_chat_request *req, tract_llm_body_fn body,
 			     void *body_payload, tract_chat_delta_cb cb, void *payload);
+
+/**
+ * tract_llm_chat for the core's own prompts (the resolver, collapse,
+ * compression): req's messages, plain text with roles system, user and
+ * assistant, are rendered for each provider that declares a wire format
+ * (openai: {"messages": [{role, content}...]}; anthropic: the system
+ * messages joined by a blank line as "system", the others as "messages");
+ * the others read the neutral messages. req must carry no body_json and
+ * no tools (TRACT_EINVAL), nor messages with tool calls or other roles.
+ */
+int tract_llm_chat_messages(tract_chat_result **out, tract_llm *llm,
+			    const tract_chat_request *req);
 
 /** The names of the providers as a comma-separated list ("a,b"). */
 const char *tract_llm_names(const tract_llm *llm);

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "internal.h"
 #include "json.h"
+#include "llm.h"
 #include "tract/llm_resolver.h"
 
 static const char default_system_prompt[] =
@@ -288,7 +289,7 @@ int tract_llm_resolver_resolve(tract_resolution *out, const tract_issue *issue, 
 	req.temperature = r->temperature;
 	req.max_tokens = r->max_tokens;
 	r->calls++;
-	rc = tract_llm_chat(&res, r->llm, &req);
+	rc = tract_llm_chat_messages(&res, r->llm, &req);
 	free(prompt);
 	if (rc < 0)
 		return rc;
