@@ -40,48 +40,11 @@
 #define N_RANGE 9000
 #define N_PINNED 100
 
-static char tmpdir[512];
-static char pg_schema[64];
-static const char *pg_base;
 
 static void line(const char *name, const char *value, const char *target)
 {
 	printf("  %-44s %24s   %s\n", name, value, target);
 	fflush(stdout);
-}
-
-static void pg_exec(const char *sql)
-{
-	bench_pg_exec(pg_base, sql);
-}
-
-static void cleanup(void)
-{
-	const char *keep = getenv("BENCH_KEEP");
-	char sql[128];
-
-	if (keep && *keep && strcmp(keep, "0") != 0) {
-		printf("stores kept in %s%s%s\n", tmpdir, pg_schema[0] ? " and schema " : "",
-		       pg_schema);
-		return;
-	}
-	if (tmpdir[0])
-		rm_tree(tmpdir);
-	if (pg_schema[0]) {
-		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", pg_schema);
-		pg_exec(sql);
-	}
-}
-
-static void store_uri(char *buf, size_t len, const char *backend)
-{
-	if (strcmp(backend, "lmdb") == 0)
-		snprintf(buf, len, "lmdb:%s/store.lmdb", tmpdir);
-	else if (strcmp(backend, "postgres") == 0)
-		snprintf(buf, len, "%s%sschema=%s", pg_base, strchr(pg_base, '?') ? "&" : "?",
-		         pg_schema);
-	else
-		snprintf(buf, len, "%s/store.db", tmpdir);
 }
 
 /* Set a ref of the tract through the backend (branches and HEAD). */
@@ -119,7 +82,7 @@ static void bench_backend(const char *backend, int runs)
 
 	if (!h || !sums || !ms || !cpu || !cms)
 		die_msg("out of memory");
-	store_uri(uri, sizeof(uri), backend);
+	bench_store_uri(uri, sizeof(uri), backend);
 	printf("%s\n", backend);
 	CHECK(tract_store_open(&s, uri, TRACT_STORE_CREATE));
 	CHECK(tract_create(&t, s, NULL, NULL, NULL));
@@ -241,21 +204,14 @@ int main(int argc, char **argv)
 	if (!getenv("TRACT_PLUGIN_PATH"))
 		setenv("TRACT_PLUGIN_PATH", BENCH_PLUGIN_PATH, 1);
 #endif
-	snprintf(tmpdir, sizeof(tmpdir), "%s/tract-bench-compress-XXXXXX",
-	         base_dir && *base_dir ? base_dir : "/tmp");
-	if (!mkdtemp(tmpdir))
-		die_msg("mkdtemp: %s", strerror(errno));
-	pg_base = getenv("TRACT_TEST_PG_URI");
-	if (pg_base && *pg_base && wanted(list, "postgres"))
-		snprintf(pg_schema, sizeof(pg_schema), "tract_bench_compress_%ld", (long)getpid());
-	atexit(cleanup);
+	bench_scratch_init(base_dir, wanted(list, "postgres"));
 	printf("bench_compress: %d commits, %d pinned, the first %d compressed; %d runs\n", N_TOTAL,
 	       N_PINNED, N_RANGE, runs);
 	if (wanted(list, "sqlite"))
 		bench_backend("sqlite", runs);
 	if (wanted(list, "lmdb"))
 		bench_backend("lmdb", runs);
-	if (pg_schema[0])
+	if (bench_schema[0])
 		bench_backend("postgres", runs);
 	else if (wanted(list, "postgres"))
 		printf("postgres: skipped (TRACT_TEST_PG_URI is not set)\n");

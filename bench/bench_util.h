@@ -138,4 +138,61 @@ static inline void bench_pg_exec(const char *conninfo, const char *sql)
 }
 #endif
 
+#if defined(FTW_PHYS) && defined(LIBPQ_FE_H)
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Scratch stores: a temporary directory (under base_dir, else /tmp) and,
+ * when the benchmark runs on PostgreSQL (TRACT_TEST_PG_URI), a schema of
+ * its own; both removed at exit unless BENCH_KEEP is set. */
+__attribute__((unused)) static char bench_dir[512], bench_schema[64];
+__attribute__((unused)) static const char *bench_pg_base;
+
+static inline void bench_scratch_cleanup(void)
+{
+	const char *keep = getenv("BENCH_KEEP");
+	char sql[128];
+
+	if (keep && *keep && strcmp(keep, "0") != 0) {
+		printf("stores kept in %s%s%s\n", bench_dir, bench_schema[0] ? " and schema " : "",
+		       bench_schema);
+		return;
+	}
+	if (bench_dir[0])
+		rm_tree(bench_dir);
+	if (bench_schema[0]) {
+		snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", bench_schema);
+		bench_pg_exec(bench_pg_base, sql);
+	}
+}
+
+/* want_pg: PostgreSQL is among the backends asked for (a schema is named
+ * only when TRACT_TEST_PG_URI is set too; the backend creates it). */
+static inline void bench_scratch_init(const char *base_dir, int want_pg)
+{
+	snprintf(bench_dir, sizeof(bench_dir), "%s/tract-" BENCH_NAME "-XXXXXX",
+		 base_dir && *base_dir ? base_dir : "/tmp");
+	if (!mkdtemp(bench_dir))
+		die_msg("mkdtemp: %s", strerror(errno));
+	bench_pg_base = getenv("TRACT_TEST_PG_URI");
+	if (want_pg && bench_pg_base && *bench_pg_base)
+		snprintf(bench_schema, sizeof(bench_schema), "tract_" BENCH_NAME "_%ld",
+			 (long)getpid());
+	atexit(bench_scratch_cleanup);
+}
+
+/* The URI of the scratch store of backend (sqlite, lmdb or postgres). */
+static inline void bench_store_uri(char *buf, size_t len, const char *backend)
+{
+	if (strcmp(backend, "lmdb") == 0)
+		snprintf(buf, len, "lmdb:%s/store.lmdb", bench_dir);
+	else if (strcmp(backend, "postgres") == 0)
+		snprintf(buf, len, "%s%sschema=%s", bench_pg_base,
+			 strchr(bench_pg_base, '?') ? "&" : "?", bench_schema);
+	else
+		snprintf(buf, len, "%s/store.db", bench_dir);
+}
+#endif
+
 #endif
