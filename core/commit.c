@@ -353,6 +353,30 @@ static int move_head(tract *t, const tract_head_state *hs, const char *hash)
 			      hs->branch.exists ? &exp : NULL);
 }
 
+/* Whether head is one of the heads this handle knows to have a sound
+ * first-parent chain (internal.h, struct tract chain_ok). */
+static int chain_ok_has(const tract *t, const char *head)
+{
+	for (unsigned i = 0; i < TRACT_CHAIN_OK_HEADS; i++)
+		if (t->chain_ok[i][0] && strcmp(t->chain_ok[i], head) == 0)
+			return 1;
+	return 0;
+}
+
+/* new_head, written on top of old_head (sound, or "" for a root), is
+ * sound: it takes old_head's slot, or the oldest one. */
+static void chain_ok_note(tract *t, const char *old_head, const char *new_head)
+{
+	unsigned i;
+
+	for (i = 0; i < TRACT_CHAIN_OK_HEADS; i++)
+		if (old_head[0] && strcmp(t->chain_ok[i], old_head) == 0)
+			break;
+	if (i == TRACT_CHAIN_OK_HEADS)
+		i = t->chain_ok_next++ % TRACT_CHAIN_OK_HEADS;
+	tract_copy_id(t->chain_ok[i], new_head);
+}
+
 static int chain_noop_cb(const tract_chain_row *row, void *payload)
 {
 	(void)row;
@@ -401,7 +425,7 @@ restart:
 	} else if (!parent && t->budget_max >= 0) {
 		rc = tract_compile_full(&full, t, hs.hash, NULL);
 		parent = full;
-	} else if (!parent && hs.hash[0] && strcmp(t->chain_ok, hs.hash) != 0) {
+	} else if (!parent && hs.hash[0] && !chain_ok_has(t, hs.hash)) {
 		/* Nothing compiled the history (no budget, no cached context):
 		 * walk it once (commit rows only) so a tampered store with a
 		 * parent cycle is refused rather than built on. */
@@ -540,7 +564,7 @@ restart:
 	if (rc < 0)
 		rc = tract_error_oom();
 	else
-		tract_copy_id(t->chain_ok, hash); /* on a sound chain: see above */
+		chain_ok_note(t, hs.hash, hash); /* on a sound chain: see above */
 done:
 	tract_context_free(full);
 	if (rc < 0) {
@@ -984,7 +1008,7 @@ int tract_commit_edits(tract *t, const tract_context *parent, tract_edit_item *i
 		if (any_drop)
 			tract_cache_clear(t->cache);
 		if (any_edit)
-			tract_copy_id(t->chain_ok, prev);
+			chain_ok_note(t, hs.hash, prev);
 		for (i = 0; c && i < parent->count; i++) {
 			tract_msg *m = repl[i];
 			if (dropped[i])

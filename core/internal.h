@@ -60,6 +60,9 @@ typedef struct tract_cache tract_cache;
 /* Drop the commit graph core/dag.c keeps on the store (after gc, at close). */
 void tract_dag_cache_drop(tract_store *s);
 
+/* How many sound heads a tract handle remembers (struct tract chain_ok). */
+#define TRACT_CHAIN_OK_HEADS 128
+
 struct tract {
 	tract_store *store;
 	char id[65];
@@ -85,10 +88,13 @@ struct tract {
 	 * count of this tract came from our counter, or says "mixed". */
 	int counter_ok;
 	int batch_depth; /* batches this handle opened */
-	/* The last HEAD this handle saw to have a sound first-parent chain
+	/* The last heads this handle saw to have a sound first-parent chain
 	 * (walked without a cycle, or written by this handle on top of such
-	 * a head): a commit on any other head walks the chain first. */
-	char chain_ok[65];
+	 * a head), one per line of work, so switching between branches does
+	 * not walk them again: a commit on any other head walks the chain
+	 * first (commit.c). */
+	char chain_ok[TRACT_CHAIN_OK_HEADS][65];
+	unsigned chain_ok_next; /* the slot a new line of work takes */
 };
 
 /** Drop one reference to a store: its handle's or a tract's. The last one

@@ -1129,7 +1129,7 @@ static void test_reference_fixture(void **state)
 	const char *root = getenv("TRACT_FIXTURES");
 	char src[1024], dir[] = "/tmp/tract-agents-XXXXXX", db[1100], uri[1200];
 	char *data, *json;
-	size_t len;
+	size_t len = 0;
 	FILE *fp;
 	cJSON *exp, *lt, *sp;
 	ts_store st;

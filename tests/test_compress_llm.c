@@ -23,21 +23,24 @@
 #define KEY "sk-compress-test-key"
 
 /* An OpenAI chat completion whose text is text (static storage). */
-static char reply_bufs[8][1024];
+static char reply_bufs[8][4096];
 static size_t reply_next;
 
 static mock_response reply(const char *text)
 {
 	mock_response r;
 	char *b = reply_bufs[reply_next++ % 8];
+	int n;
 
 	memset(&r, 0, sizeof(r));
-	snprintf(b, 1024,
+	/* a reply longer than the buffer is a test bug: fail, never cut */
+	n = snprintf(b, sizeof(reply_bufs[0]),
 	         "{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"sum-1\",\"choices\":"
 	         "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
 	         "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,"
 	         "\"completion_tokens\":9,\"total_tokens\":18}}",
 	         text);
+	assert_true(n > 0 && (size_t)n < sizeof(reply_bufs[0]));
 	r.body = b;
 	return r;
 }
@@ -400,6 +403,8 @@ static void test_budget_auto_compress_refusals(void **state)
 		mock_script(m, rs, 2);
 	}
 	assert_int_equal(commit_big(f, NULL), TRACT_EBUDGET);
+	/* refused for its length, not for a reply the mock cut */
+	assert_non_null(strstr(tract_error_last()->message, "would not get the context under the budget"));
 	fx_assert_same_counts(before, fx_count(f));
 	ctx = texts(f);
 	assert_string_equal(ctx, ctx0);
