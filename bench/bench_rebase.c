@@ -200,21 +200,6 @@ static void bench_backend(const char *backend, int runs)
 	tract_store_free(s);
 }
 
-static int wanted(const char *list, const char *backend)
-{
-	size_t n = strlen(backend);
-
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == n && strncmp(p, backend, n) == 0)
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *base_dir = getenv("TMPDIR"), *list = "sqlite,lmdb,postgres";

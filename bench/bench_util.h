@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -101,6 +102,23 @@ static inline double pct(double *v, size_t n, double p)
 static inline double median(double *v, size_t n)
 {
 	return pct(v, n, 50);
+}
+
+/* Whether backend is one of the comma-separated names of list
+ * (--backends sqlite,lmdb,postgres). */
+static inline int wanted(const char *list, const char *backend)
+{
+	size_t n = strlen(backend);
+
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && strncmp(p, backend, n) == 0)
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
 }
 
 #ifdef FTW_PHYS /* <ftw.h> included with nftw (_XOPEN_SOURCE >= 500) */
