@@ -7,7 +7,8 @@
 # streamed, its result, a text reply) with every body sent valid against
 # the provider's published schema and pairing rules (check_body), a 401
 # that exits 1 with one line and commits nothing; the API key in no output,
-# no debug line and no commit, and only in the header the provider takes.
+# no debug line and no commit, and only in the header the provider takes;
+# and `merge --llm` resolving a conflict through the openai plugin.
 # Usage: test_generate_mock_cli.sh PATH/TO/tract PATH/TO/mock_llm_server PATH/TO/check_body
 set -uo pipefail
 # shellcheck source=generate_cli_lib.sh
@@ -270,6 +271,28 @@ stop
 check "the fallback answered" 'd["text"] == "Hello there." and d["provider"] == "anthropic"' <<<"$out"
 check "the reply records it" 'd["generation_config"]["provider"] == "anthropic"' <<<"$("$TRACT" show --json HEAD)"
 no_key "retries" err.txt <(printf '%s' "$out")
+
+# merge --llm through the openai plugin: one conflict (both sides edited
+# one message), one request whose body is valid, the answer committed as
+# the resolution; the key in no output.
+export TRACT_DB=$TMP/merge.db
+"$TRACT" init >/dev/null
+X=$("$TRACT" commit user "The meeting is on Monday.")
+"$TRACT" branch feature >/dev/null
+"$TRACT" commit user "The meeting is on Tuesday." --edit "$X" >/dev/null
+"$TRACT" switch feature >/dev/null
+"$TRACT" commit user "The meeting is on Wednesday." --edit "$X" >/dev/null
+"$TRACT" switch main >/dev/null
+sed 's/Hello there\./The meeting is on Thursday./' openai.text >openai.resolve
+W_UP=OPENAI
+serve_w merge-llm 200=openai.resolve
+out=$("$TRACT" merge feature --llm --provider openai 2>err.txt) || bad "merge --llm through openai failed: $(cat err.txt)"
+stop
+[ "$(requests)" = 1 ] && ok || bad "merge --llm: $(requests) requests, 1 expected"
+"$CHECK_BODY" openai "$SRV/0.body" 2>err2.txt && ok || bad "merge --llm: the body sent is invalid: $(cat err2.txt)"
+check "merge --llm: the resolution compiled" 'd["messages"][-1]["content"] == "The meeting is on Thursday."' <<<"$("$TRACT" compile --json)"
+no_key "merge --llm" err.txt <(printf '%s' "$out")
+unset TRACT_DB
 
 # check_body refuses what the APIs refuse: a tool result nothing called.
 printf '{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"call_x","content":"r"}]}' >bad.openai
